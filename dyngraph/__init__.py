@@ -1,0 +1,1 @@
+"""dyngraph: define-by-run autograd with PyTorch semantics."""

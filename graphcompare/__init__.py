@@ -1,0 +1,1 @@
+"""graphcompare: the comparison of dyngraph and staticgraph."""

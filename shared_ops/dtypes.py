@@ -1,0 +1,73 @@
+"""Dtypes as plain names (``"float32"``), NumPy 2 promotion, Python scalars weak (NEP 50)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import DTypeError
+
+FLOATING = ("float16", "float32", "float64")
+INTEGER = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+BOOL = ("bool",)
+ALL = FLOATING + INTEGER + BOOL
+
+_ALIASES = {"float": "float32", "double": "float64", "half": "float16", "long": "int64", "int": "int64"}
+
+
+def dtype_name(dtype: Any) -> str:
+    """Normalise a dtype given as a name, NumPy dtype, NumPy type, alias object or backend dtype."""
+    if isinstance(dtype, str):
+        name = _ALIASES.get(dtype, dtype).split(".")[-1]
+    elif hasattr(dtype, "name") and isinstance(getattr(dtype, "name"), str) and not isinstance(dtype, type):
+        name = dtype.name  # np.dtype, our DType alias objects
+    else:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = str(dtype).split(".")[-1].rstrip("'>")
+    if name not in ALL:
+        raise DTypeError(f"unsupported dtype {dtype!r}: use one of {', '.join(FLOATING + ('int32', 'int64', 'bool'))}")
+    return name
+
+
+def is_floating(dtype: Any) -> bool:
+    return dtype_name(dtype) in FLOATING
+
+
+def is_integer(dtype: Any) -> bool:
+    return dtype_name(dtype) in INTEGER
+
+
+def result_dtype(*dtypes: str) -> str:
+    """NumPy 2 promotion of array dtypes (``float32`` with ``float64`` gives ``float64``)."""
+    if len(dtypes) == 1:
+        return dtypes[0]
+    return np.result_type(*[np.dtype(d) for d in dtypes]).name
+
+
+def weak_scalar_dtype(value: Any, other: str) -> str:
+    """The dtype a Python scalar takes when combined with an array of dtype ``other``.
+
+    NEP 50: the scalar is weak, so the array's dtype wins when it can hold the scalar's kind;
+    a Python float meeting an integer or bool array gives the default float, float64.
+    """
+    if isinstance(value, bool):
+        return other
+    if isinstance(value, int):
+        return other if other != "bool" else "int64"
+    if isinstance(value, float):
+        return other if other in FLOATING else "float64"
+    raise DTypeError(f"expected a Python number, got {type(value).__name__} {value!r}")
+
+
+def python_scalar_dtype(value: Any, default_float: str = "float64") -> str:
+    """The dtype of a lone Python scalar: bool, int64, or ``default_float``."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int64"
+    if isinstance(value, float):
+        return default_float
+    raise DTypeError(f"expected a Python number, got {type(value).__name__} {value!r}")

@@ -1,0 +1,71 @@
+"""``broadcast_to`` and its adjoint ``sum_to``: the one place broadcasting is undone.
+
+Both take the target as the ``shape`` attribute. A ``None`` entry (a free dimension of a
+static graph) is resolved when the kernel runs from an optional second input ``like`` whose
+runtime shape the target mirrors; staticgraph adds that input, no rule needs to.
+"""
+
+from __future__ import annotations
+
+from ..errors import ShapeError
+from ..registry import Spec, broadcast_shapes, fmt_shape, register
+
+
+def _resolve(shape, like):
+    if like is None:
+        return shape
+    return tuple(l if s is None else s for s, l in zip(shape, like.shape))
+
+
+def _broadcast_to_forward(xp, x, like=None, *, shape):
+    return xp.broadcast_to(x, _resolve(shape, like))
+
+
+def _broadcast_to_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
+    shape = tuple(shape)
+    if len(shape) < x.ndim or broadcast_shapes("broadcast_to", x.shape, shape) != shape:
+        raise ShapeError(f"broadcast_to: cannot broadcast shape {fmt_shape(x.shape)} to {fmt_shape(shape)}")
+    return Spec(shape, x.dtype)
+
+
+register(
+    "broadcast_to",
+    forward=_broadcast_to_forward,
+    infer=_broadcast_to_infer,
+    vjp=lambda ops, g, inputs, output, *, shape: (ops.sum_to(g, inputs[0].shape),) + (None,) * (len(inputs) - 1),
+    attrs=("shape",), linear=True, save_inputs=False, nondiff=frozenset({1}),
+    torch_name="ExpandBackward0",
+)
+
+
+def _sum_to_forward(xp, x, like=None, *, shape):
+    shape = _resolve(shape, like)
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1
+    )
+    if not axes:
+        return x
+    out = xp.sum(x, axis=axes, keepdims=True)
+    return xp.reshape(out, tuple(out.shape[lead:])) if lead else out
+
+
+def _sum_to_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
+    shape = tuple(shape)
+    if len(shape) > x.ndim or broadcast_shapes("sum_to", x.shape, shape) != tuple(x.shape):
+        raise ShapeError(
+            f"sum_to: cannot sum shape {fmt_shape(x.shape)} down to {fmt_shape(shape)} "
+            "(the target must broadcast to the input)"
+        )
+    return Spec(shape, x.dtype)
+
+
+register(
+    "sum_to",
+    forward=_sum_to_forward,
+    infer=_sum_to_infer,
+    vjp=lambda ops, g, inputs, output, *, shape: (ops.broadcast_to(g, shape=inputs[0].shape),) + (None,) * (len(inputs) - 1),
+    attrs=("shape",), linear=True, save_inputs=False, nondiff=frozenset({1}),
+    torch_name="SumToBackward0",
+    doc="Sum x down to shape: the adjoint of broadcast_to, used by every broadcasting rule.",
+)

@@ -1,0 +1,226 @@
+"""The op registry: an op is declared once, as ``forward`` / ``infer`` / ``vjp``.
+
+``forward(xp, *arrays, **attrs)``
+    the kernel, written against the backend namespace ``xp``.
+``infer(*specs, **attrs) -> Spec``
+    output shape and dtype from the inputs' (``None`` marks a free dimension); raises
+    ``ShapeError`` / ``DTypeError`` / ``AxisError`` naming the op and the shapes.
+``vjp(ops, g, inputs, output, **attrs) -> tuple``
+    one cotangent (or ``None``: no gradient) per input, computed only with calls through
+    ``ops``. ``ops.needs_input_grad[i]`` says whether input ``i`` wants one (as PyTorch's
+    ``ctx.needs_input_grad``); a rule may skip work for the others and return ``None``.
+    Inputs the op does not save (``save_inputs``) arrive as shape-only stand-ins with
+    ``.shape``, ``.ndim`` and ``.dtype``; the output likewise unless ``save_output``.
+
+Attributes are keyword-only and hashable, so ``(op, inputs, attrs)`` is a CSE key.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, NamedTuple
+
+from .errors import AxisError, OpAttributeError, RegistryError, ShapeError, UnknownOpError
+
+_REQUIRED = object()
+
+
+class Spec(NamedTuple):
+    """Static description of a value: shape (``None`` = free dimension) and dtype name."""
+
+    shape: tuple
+    dtype: str
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+@dataclass(eq=False)
+class OpDef:
+    """One op: its kernel, shape rule, gradient rule and traits.
+
+    ``kernel`` is what front ends call; it is ``forward`` itself unless dispatch
+    instrumentation is on (see ``shared_ops.dispatch``).
+    """
+
+    name: str
+    forward: Callable[..., Any]
+    infer: Callable[..., Spec]
+    vjp: Callable[..., tuple] | None = None
+    attrs: dict = field(default_factory=dict)  # name -> default (or _REQUIRED)
+    elementwise: bool = False
+    linear: bool = False  # linear in its differentiable inputs (passes may use it)
+    nondiff: frozenset = frozenset()  # input positions that never get a gradient
+    save_inputs: bool | tuple = True  # which inputs the vjp reads (True: all, False: none)
+    save_output: bool = False
+    torch_name: str | Callable[[dict], str] | None = None
+    variadic: bool = False
+    n_inputs: int | None = None
+    scalar_expr: Callable[..., str] | None = None  # fusion: scalar expression from input exprs
+    doc: str = ""
+    kernel: Callable[..., Any] = None  # type: ignore[assignment]
+
+    def __post_init__(self):
+        if self.kernel is None:
+            self.kernel = self.forward
+        if isinstance(self.save_inputs, list):
+            self.save_inputs = tuple(self.save_inputs)
+
+    # -- attributes ----------------------------------------------------------------
+    def bind_attrs(self, attrs: dict) -> dict:
+        """Validate ``attrs`` (known names, hashable, required present) and fill defaults."""
+        out = {}
+        for key in attrs:
+            if key not in self.attrs:
+                known = ", ".join(self.attrs) or "none"
+                raise OpAttributeError(f"op '{self.name}' got an unexpected attribute {key!r} (it takes: {known})")
+        for key, default in self.attrs.items():
+            if key in attrs:
+                value = attrs[key]
+            elif default is _REQUIRED:
+                raise OpAttributeError(f"op '{self.name}' needs the attribute {key!r}")
+            else:
+                value = default
+            try:
+                hash(value)
+            except TypeError:
+                raise OpAttributeError(
+                    f"op '{self.name}': attribute {key}={value!r} is not hashable; pass tuples, not lists"
+                ) from None
+            out[key] = value
+        return out
+
+    def grad_fn_name(self, attrs: dict) -> str:
+        """PyTorch's name for this op's backward node (``MulBackward0``)."""
+        t = self.torch_name
+        if t is None:
+            return "".join(p.capitalize() for p in self.name.split("_")) + "Backward0"
+        return t(attrs) if callable(t) else t
+
+    @property
+    def differentiable(self) -> bool:
+        return self.vjp is not None
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+
+class Registry:
+    """A table of ops. ``REGISTRY`` is the one everything uses; tests may build their own."""
+
+    def __init__(self, parent: "Registry | None" = None):
+        self._ops: dict[str, OpDef] = {}
+        self._parent = parent
+
+    def register(self, name: str, *, forward, infer, vjp=None, replace: bool = False, **traits) -> OpDef:
+        if not replace and name in self._ops:
+            raise RegistryError(f"op '{name}' is already registered; pass replace=True to override it")
+        if not callable(forward) or not callable(infer):
+            raise RegistryError(f"op '{name}' needs callable forward and infer")
+        attrs = traits.pop("attrs", {})
+        if isinstance(attrs, (tuple, list)):
+            attrs = {a: _REQUIRED for a in attrs}
+        op = OpDef(name=name, forward=forward, infer=infer, vjp=vjp, attrs=dict(attrs), **traits)
+        self._ops[name] = op
+        return op
+
+    def get(self, name: str) -> OpDef:
+        op = self._ops.get(name)
+        if op is None and self._parent is not None:
+            return self._parent.get(name)
+        if op is None:
+            close = [n for n in self.names() if n.startswith(name[:3])][:5]
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise UnknownOpError(f"unknown op {name!r}{hint}; shared_ops.all_ops() lists the registered ops")
+        return op
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._ops or (self._parent is not None and name in self._parent)
+
+    def names(self) -> list[str]:
+        names = dict.fromkeys(self._parent.names() if self._parent else [])
+        names.update(dict.fromkeys(self._ops))
+        return list(names)
+
+    def all(self) -> list[OpDef]:
+        return [self.get(n) for n in self.names()]
+
+
+REGISTRY = Registry()
+REQUIRED = _REQUIRED
+
+
+def register(name: str, **kwargs) -> OpDef:
+    """Register an op in the global registry (see the module docstring for the parts)."""
+    return REGISTRY.register(name, **kwargs)
+
+
+def get_op(name: str) -> OpDef:
+    return REGISTRY.get(name)
+
+
+def all_ops() -> list[OpDef]:
+    return REGISTRY.all()
+
+
+# --------------------------------------------------------------------------- infer helpers
+
+
+def fmt_shape(shape: Iterable) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ("," if len(tuple(shape)) == 1 else "") + ")"
+
+
+def broadcast_shapes(op: str, *shapes: tuple) -> tuple:
+    """NumPy broadcasting of static shapes; ``None`` (free) broadcasts with anything.
+
+    A free dimension against a fixed size ``k > 1`` is taken to be ``k`` (it will be checked
+    when the graph runs). Raises ``ShapeError`` naming the op and every shape.
+    """
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for axis in range(-ndim, 0):
+        size: int | None = 1
+        for s in shapes:
+            if len(s) < -axis:
+                continue
+            d = s[axis]
+            if d == 1:
+                continue
+            if d is None:
+                size = None if size == 1 else size
+                continue
+            if size in (1, None):
+                size = d
+            elif size != d:
+                shown = " and ".join(fmt_shape(s) for s in shapes)
+                raise ShapeError(
+                    f"{op}: shapes {shown} cannot be broadcast together (dimension {axis} is "
+                    f"{size} in one and {d} in the other); reshape or transpose one input"
+                )
+        out.append(size)
+    return tuple(out)
+
+
+def normalize_axis(op: str, axis: Any, ndim: int) -> tuple | None:
+    """``axis`` (None, int or sequence of ints, negative allowed) as a sorted tuple, or None."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, int) or isinstance(a, bool):
+            raise AxisError(f"{op}: axis must be an int or tuple of ints, got {axis!r}")
+        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise AxisError(f"{op}: axis {a} is out of range for an input with {ndim} dimension(s)")
+        out.append(a % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise AxisError(f"{op}: axis {axis!r} repeats a dimension")
+    return tuple(sorted(out))
+
+
+def size_of(shape: tuple) -> int | None:
+    if any(d is None for d in shape):
+        return None
+    return math.prod(shape)

@@ -1,0 +1,567 @@
+"""The shared tensor surface: every operator and method of both front ends, written once.
+
+``dyngraph.Tensor`` and ``staticgraph.Node`` both inherit ``TensorSurface`` and supply only:
+
+- ``_apply_op(cls, op, inputs, attrs)`` (classmethod): apply a registered op to inputs of this
+  kind (record a node and run the kernel, or declare a node);
+- ``_const(self, value, dtype)``: a constant of this kind beside ``self``;
+- ``shape``, ``dtype`` properties.
+
+So the same model function runs in both modes, and the two cannot drift apart in what they
+accept. Python scalars are weak (NEP 50): ``x * 2.0`` keeps ``x``'s float32. Inputs of
+different dtypes are promoted with an explicit ``astype`` node, so every kernel sees one dtype.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Sequence
+
+import numpy as np
+
+from .dtypes import FLOATING, dtype_name, result_dtype, weak_scalar_dtype
+from .errors import DTypeError, OpAttributeError, ShapeError
+from .registry import REGISTRY, normalize_axis
+
+_SCALAR_TYPES = (bool, int, float, np.number, np.bool_)
+
+
+class TensorSurface:
+    """Operators and methods shared by ``dg.Tensor`` and ``sg.Node``."""
+
+    __slots__ = ()
+    __array_ufunc__ = None  # numpy_array * tensor -> tensor.__rmul__
+    __hash__ = object.__hash__
+
+    # ----------------------------------------------------------------- to implement
+    @classmethod
+    def _apply_op(cls, op, inputs: tuple, attrs: dict):  # pragma: no cover
+        raise NotImplementedError
+
+    def _const(self, value: Any, dtype: str):  # pragma: no cover
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- plumbing
+    @property
+    def _dtype_name(self) -> str:
+        return dtype_name(self.dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def _op(self, name: str, *inputs: Any, **attrs: Any):
+        return type(self)._apply_op(REGISTRY.get(name), inputs, attrs)
+
+    def _as_operand(self, other: Any):
+        """``other`` as a value of this kind: scalars weakly typed, arrays/lists as constants."""
+        if isinstance(other, TensorSurface):
+            return other
+        if isinstance(other, _SCALAR_TYPES):
+            value = other.item() if isinstance(other, (np.number, np.bool_)) else other
+            return self._const(value, weak_scalar_dtype(value, self._dtype_name))
+        if isinstance(other, (list, tuple)) or hasattr(other, "__array__") or hasattr(other, "__dlpack__"):
+            arr = np.asarray(other) if isinstance(other, (list, tuple)) else other
+            dt = getattr(arr, "dtype", None)
+            name = dtype_name(dt) if dt is not None else self._dtype_name
+            if isinstance(other, (list, tuple)) and name == "float64":
+                name = self._dtype_name if self._dtype_name in FLOATING else name
+            return self._const(arr, name)
+        raise DTypeError(
+            f"cannot combine a {type(self).__name__} with {type(other).__name__} {other!r}: "
+            "use a number, an array, or a tensor"
+        )
+
+    def _binary(self, name: str, a: Any, b: Any):
+        a = self._as_operand(a)
+        b = self._as_operand(b)
+        da, db = a._dtype_name, b._dtype_name
+        if da != db:
+            common = result_dtype(da, db)
+            a = a if da == common else a.astype(common)
+            b = b if db == common else b.astype(common)
+        return self._op(name, a, b)
+
+    # ----------------------------------------------------------------- arithmetic
+    def __add__(self, other):
+        return self._binary("add", self, other)
+
+    def __radd__(self, other):
+        return self._binary("add", other, self)
+
+    def __sub__(self, other):
+        return self._binary("sub", self, other)
+
+    def __rsub__(self, other):
+        return self._binary("sub", other, self)
+
+    def __mul__(self, other):
+        return self._binary("mul", self, other)
+
+    def __rmul__(self, other):
+        return self._binary("mul", other, self)
+
+    def __truediv__(self, other):
+        x = self if self._dtype_name in FLOATING else self.astype("float64")
+        return x._binary("div", x, other)
+
+    def __rtruediv__(self, other):
+        x = self if self._dtype_name in FLOATING else self.astype("float64")
+        return x._binary("div", other, x)
+
+    def __pow__(self, other):
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            return self._op("pow_scalar", self, exponent=float(other))
+        return self._binary("pow", self, other)
+
+    def __rpow__(self, other):
+        return self._binary("pow", other, self)
+
+    def __matmul__(self, other):
+        return self._binary("matmul", self, other)
+
+    def __rmatmul__(self, other):
+        return self._binary("matmul", other, self)
+
+    def __neg__(self):
+        return self._op("neg", self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self._op("abs", self)
+
+    # comparisons: elementwise, bool result, no gradient
+    def __lt__(self, other):
+        return self._binary("lt", self, other)
+
+    def __le__(self, other):
+        return self._binary("le", self, other)
+
+    def __gt__(self, other):
+        return self._binary("gt", self, other)
+
+    def __ge__(self, other):
+        return self._binary("ge", self, other)
+
+    def __eq__(self, other):  # type: ignore[override]
+        return self._binary("eq", self, other)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return self._binary("ne", self, other)
+
+    # ----------------------------------------------------------------- indexing
+    def __getitem__(self, key):
+        spec, arrays = _parse_index(self, key)
+        return self._op("getitem", self, *arrays, index=spec)
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        n = self.shape[0]
+        if n is None:
+            raise TypeError("cannot iterate over a free (None) dimension; index it explicitly")
+        return (self[i] for i in range(n))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        if self.shape[0] is None:
+            raise TypeError("len() of a free (None) dimension is unknown until the graph runs")
+        return self.shape[0]
+
+    # ----------------------------------------------------------------- reductions
+    def _reduce(self, name: str, axis, keepdims, dim, keepdim):
+        if dim is not None:
+            if axis is not None:
+                raise OpAttributeError(f"{name}: pass axis= or dim=, not both")
+            axis = dim
+        if keepdim is not None:
+            keepdims = keepdim
+        axis = normalize_axis(name, axis, self.ndim)
+        return self._op(name, self, axis=axis, keepdims=bool(keepdims))
+
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return self._reduce("sum", axis, keepdims, dim, keepdim)
+
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        x = self if self._dtype_name in FLOATING else self.astype("float64")
+        return x._reduce("mean", axis, keepdims, dim, keepdim)
+
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Maximum; the gradient is split equally among tied maxima (as ``torch.amax``)."""
+        return self._reduce("max", axis, keepdims, dim, keepdim)
+
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Minimum; the gradient is split equally among tied minima (as ``torch.amin``)."""
+        return self._reduce("min", axis, keepdims, dim, keepdim)
+
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return self._reduce("logsumexp", axis, keepdims, dim, keepdim)
+
+    # ----------------------------------------------------------------- shape
+    def reshape(self, *shape):
+        shape = _shape_args(shape)
+        return self._op("reshape", self, shape=_resolve_reshape(self.shape, shape))
+
+    def view(self, *shape):
+        return self.reshape(*shape)
+
+    def transpose(self, *axes):
+        """``transpose()`` reverses; ``transpose(d0, d1)`` swaps two dims (PyTorch);
+        ``transpose((2, 0, 1))`` or three or more ints permute (NumPy)."""
+        n = self.ndim
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            perm = tuple(axes[0])
+        elif not axes:
+            perm = tuple(range(n))[::-1]
+        elif len(axes) == 2:
+            d0, d1 = (normalize_axis("transpose", a, n)[0] for a in axes)
+            perm = list(range(n))
+            perm[d0], perm[d1] = perm[d1], perm[d0]
+            perm = tuple(perm)
+        else:
+            perm = tuple(axes)
+        return self.permute(*perm)
+
+    def permute(self, *dims):
+        dims = _shape_args(dims)
+        n = self.ndim
+        perm = tuple(normalize_axis("permute", d, n)[0] for d in dims)
+        if sorted(perm) != list(range(n)):
+            raise ShapeError(f"permute: {dims} is not a permutation of the {n} dimensions of shape {self.shape}")
+        return self._op("transpose", self, axes=perm)
+
+    def t(self):
+        if self.ndim > 2:
+            raise ShapeError(f"t() expects a tensor with <= 2 dimensions, got shape {self.shape}; use transpose")
+        return self.transpose() if self.ndim == 2 else self
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    def squeeze(self, axis=None, *, dim=None):
+        axis = dim if dim is not None else axis
+        if axis is None:
+            axes = tuple(i for i, d in enumerate(self.shape) if d == 1)
+        else:
+            axes = normalize_axis("squeeze", axis, self.ndim)
+            axes = tuple(a for a in axes if self.shape[a] == 1)  # PyTorch: non-1 dims are kept
+        if not axes:
+            return self
+        return self._op("squeeze", self, axis=axes)
+
+    def unsqueeze(self, dim):
+        axis = normalize_axis("unsqueeze", dim, self.ndim + 1)[0]
+        return self._op("expand_dims", self, axis=axis)
+
+    def expand_dims(self, axis):
+        return self.unsqueeze(axis)
+
+    def broadcast_to(self, *shape):
+        shape = _shape_args(shape)
+        return self._op("broadcast_to", self, shape=shape)
+
+    def expand(self, *shape):
+        shape = _shape_args(shape)
+        pad = len(shape) - self.ndim
+        shape = tuple(self.shape[i - pad] if s == -1 else s for i, s in enumerate(shape))
+        return self.broadcast_to(shape)
+
+    def flatten(self):
+        return self.reshape(-1)
+
+    def astype(self, dtype):
+        name = dtype_name(dtype)
+        if name == self._dtype_name:
+            return self
+        return self._op("astype", self, dtype=name)
+
+    def float(self):
+        return self.astype("float32")
+
+    def double(self):
+        return self.astype("float64")
+
+    # ----------------------------------------------------------------- elementwise
+    def exp(self):
+        return self._op("exp", self)
+
+    def log(self):
+        return self._op("log", self)
+
+    def tanh(self):
+        return self._op("tanh", self)
+
+    def sigmoid(self):
+        return self._op("sigmoid", self)
+
+    def relu(self):
+        return self._op("relu", self)
+
+    def sqrt(self):
+        return self._op("sqrt", self)
+
+    def abs(self):
+        return self._op("abs", self)
+
+    def neg(self):
+        return self._op("neg", self)
+
+    def clip(self, min=None, max=None):
+        if min is None and max is None:
+            raise OpAttributeError("clip: give at least one of min= and max=")
+        return self._op(
+            "clip", self, min=None if min is None else float(min), max=None if max is None else float(max)
+        )
+
+    clamp = clip
+
+    def softmax(self, axis=-1, *, dim=None):
+        axis = dim if dim is not None else axis
+        return self._op("softmax", self, axis=normalize_axis("softmax", axis, self.ndim)[0])
+
+    def log_softmax(self, axis=-1, *, dim=None):
+        axis = dim if dim is not None else axis
+        return self._op("log_softmax", self, axis=normalize_axis("log_softmax", axis, self.ndim)[0])
+
+    def matmul(self, other):
+        return self @ other
+
+    def pow(self, exponent):
+        return self ** exponent
+
+    # PyTorch spellings of the binary ops
+    def add(self, other):
+        return self + other
+
+    def sub(self, other):
+        return self - other
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+
+# --------------------------------------------------------------------------- functions
+
+
+def _first_surface(args: Sequence[Any], name: str) -> TensorSurface:
+    for a in args:
+        if isinstance(a, TensorSurface):
+            return a
+        if isinstance(a, (list, tuple)):
+            for b in a:
+                if isinstance(b, TensorSurface):
+                    return b
+    raise DTypeError(f"{name}: at least one argument must be a tensor (dg.Tensor or sg.Node)")
+
+
+def where(condition, x, y):
+    """``x`` where ``condition`` else ``y`` (no gradient flows to ``condition``)."""
+    s = _first_surface((x, y, condition), "where")
+    x = s._as_operand(x)
+    y = x._as_operand(y)
+    c = s._as_operand(condition)
+    if c._dtype_name != "bool":
+        c = c.astype("bool")
+    if x._dtype_name != y._dtype_name:
+        common = result_dtype(x._dtype_name, y._dtype_name)
+        x, y = x.astype(common), y.astype(common)
+    return s._op("where", c, x, y)
+
+
+def maximum(x, y):
+    """Elementwise maximum; at ties the gradient is split equally (as PyTorch)."""
+    s = _first_surface((x, y), "maximum")
+    return s._binary("maximum", x, y)
+
+
+def minimum(x, y):
+    """Elementwise minimum; at ties the gradient is split equally (as PyTorch)."""
+    s = _first_surface((x, y), "minimum")
+    return s._binary("minimum", x, y)
+
+
+def _seq_op(name: str, tensors, axis: int, extra: int):
+    tensors = list(tensors)
+    if not tensors:
+        raise ShapeError(f"{name}: needs at least one tensor")
+    s = _first_surface(tensors, name)
+    tensors = [s._as_operand(t) for t in tensors]
+    dt = result_dtype(*[t._dtype_name for t in tensors])
+    tensors = [t.astype(dt) for t in tensors]
+    axis = normalize_axis(name, axis, tensors[0].ndim + extra)[0]
+    return s._op(name, *tensors, axis=axis)
+
+
+def concatenate(tensors, axis=0, *, dim=None):
+    return _seq_op("concatenate", tensors, dim if dim is not None else axis, 0)
+
+
+cat = concatenate
+
+
+def stack(tensors, axis=0, *, dim=None):
+    return _seq_op("stack", tensors, dim if dim is not None else axis, 1)
+
+
+def softmax_cross_entropy(logits, labels):
+    """Mean cross-entropy of ``logits`` (N, C) against integer ``labels`` (N,), computed stably."""
+    s = _first_surface((logits,), "softmax_cross_entropy")
+    labels = s._as_operand(labels)
+    return s._op("softmax_cross_entropy", logits, labels)
+
+
+def conv2d(x, weight, stride=1, padding=0):
+    """2-D cross-correlation, NCHW input, (C_out, C_in, KH, KW) weight (as ``torch.conv2d``)."""
+    s = _first_surface((x, weight), "conv2d")
+    w = s._as_operand(weight)
+    return s._op("conv2d", x, w, stride=_pair(stride), padding=_pair(padding))
+
+
+def matmul(a, b):
+    s = _first_surface((a, b), "matmul")
+    return s._binary("matmul", a, b)
+
+
+def _unary(name):
+    def f(x, *args, **kwargs):
+        return getattr(_first_surface((x,), name), name)(*args, **kwargs)
+
+    f.__name__ = name
+    f.__doc__ = f"Function form of ``x.{name}()``."
+    return f
+
+
+exp, log, tanh, sigmoid, relu, sqrt = (_unary(n) for n in ("exp", "log", "tanh", "sigmoid", "relu", "sqrt"))
+softmax, log_softmax, logsumexp, clip = (_unary(n) for n in ("softmax", "log_softmax", "logsumexp", "clip"))
+
+
+def _surface_call(name):
+    def f(x, *args, **kwargs):
+        return getattr(x, name)(*args, **kwargs)
+
+    f.__name__ = name
+    return f
+
+
+sum_, mean, amax, amin, reshape, transpose = (
+    _surface_call(n) for n in ("sum", "mean", "max", "min", "reshape", "transpose")
+)
+
+FUNCTIONS = {
+    "where": where,
+    "maximum": maximum,
+    "minimum": minimum,
+    "concatenate": concatenate,
+    "cat": cat,
+    "stack": stack,
+    "softmax_cross_entropy": softmax_cross_entropy,
+    "conv2d": conv2d,
+    "matmul": matmul,
+    "exp": exp,
+    "log": log,
+    "tanh": tanh,
+    "sigmoid": sigmoid,
+    "relu": relu,
+    "sqrt": sqrt,
+    "softmax": softmax,
+    "log_softmax": log_softmax,
+    "logsumexp": logsumexp,
+    "clip": clip,
+    "mean": mean,
+    "reshape": reshape,
+    "transpose": transpose,
+}
+"""Functions both front ends re-export (``dg.where``, ``sg.where``...)."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _pair(v) -> tuple:
+    if isinstance(v, int):
+        return (v, v)
+    v = tuple(int(a) for a in v)
+    if len(v) != 2:
+        raise OpAttributeError(f"conv2d: stride/padding must be an int or a pair, got {v!r}")
+    return v
+
+
+def _shape_args(shape: tuple) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    out = []
+    for d in shape:
+        if isinstance(d, (np.integer,)):
+            d = int(d)
+        if not (d is None or (isinstance(d, int) and not isinstance(d, bool))):
+            raise ShapeError(f"a shape must be ints, got {shape!r}")
+        out.append(d)
+    return tuple(out)
+
+
+def _resolve_reshape(old: tuple, new: tuple) -> tuple:
+    """Resolve one ``-1`` in ``new``; free dims in ``old`` may flow only into one ``-1``."""
+    if sum(1 for d in new if d == -1) > 1:
+        raise ShapeError(f"reshape: only one dimension can be -1, got {new}")
+    if any(d is not None and d < -1 for d in new):
+        raise ShapeError(f"reshape: invalid shape {new}")
+    if -1 not in new:
+        if None not in old and None not in new and int(np.prod(old)) != int(np.prod(new)):
+            raise ShapeError(
+                f"reshape: cannot reshape shape {tuple(old)} ({int(np.prod(old))} elements) into "
+                f"{tuple(new)} ({int(np.prod(new))} elements)"
+            )
+        return tuple(new)
+    known = int(np.prod([d for d in new if d != -1]))
+    if None in old:
+        return tuple(None if d == -1 else d for d in new)
+    total = int(np.prod(old))
+    if known == 0 or total % known:
+        raise ShapeError(f"reshape: cannot reshape shape {tuple(old)} ({total} elements) into {tuple(new)}")
+    return tuple(total // known if d == -1 else d for d in new)
+
+
+def _parse_index(x: TensorSurface, key) -> tuple:
+    """A Python index as a hashable spec plus the integer-array inputs it uses.
+
+    Spec entries: ``("s", start, stop, step)`` slice, ``("i", k)`` integer, ``("n",)`` newaxis,
+    ``("e",)`` Ellipsis, ``("a",)`` the next integer-array input.
+    """
+    if not isinstance(key, tuple):
+        key = (key,)
+    spec, arrays = [], []
+    for k in key:
+        if k is None:
+            spec.append(("n",))
+        elif k is Ellipsis:
+            spec.append(("e",))
+        elif isinstance(k, slice):
+            parts = []
+            for v in (k.start, k.stop, k.step):
+                if v is not None and not isinstance(v, (int, np.integer)):
+                    raise DTypeError(f"indexing: slice bounds must be ints, got {k!r}")
+                parts.append(None if v is None else int(v))
+            spec.append(("s", *parts))
+        elif isinstance(k, (bool, np.bool_)):
+            raise DTypeError("indexing with a bool is not supported; use where() for masks")
+        elif isinstance(k, (int, np.integer)):
+            spec.append(("i", int(k)))
+        else:
+            arr = x._as_operand(k) if not isinstance(k, TensorSurface) else k
+            if arr._dtype_name == "bool":
+                raise DTypeError(
+                    "indexing with a boolean mask gives a data-dependent shape, which a static graph "
+                    "cannot declare; use where(mask, x, 0) or integer indices instead"
+                )
+            if arr._dtype_name in FLOATING:
+                raise DTypeError(f"indexing arrays must be integers, got {arr._dtype_name}")
+            spec.append(("a",))
+            arrays.append(arr)
+    return tuple(spec), arrays

@@ -1,0 +1,259 @@
+"""The static IR: a ``Graph`` of symbolic ``Node``s, declared before anything runs.
+
+A ``Node`` is an op application (``op``, ``inputs``, hashable ``attrs``) with a static shape
+(``None`` for a free dimension) and dtype, inferred with the op's ``infer`` when the node is
+declared. Source nodes are ``placeholder`` (fed at run time), ``variable`` (state, read at the
+start of a run) and ``constant`` (a value baked into the graph).
+
+Nodes take every operator and method from ``shared_ops.TensorSurface``, so a model function
+written for dyngraph declares a static graph unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import threading
+from typing import Any
+
+import numpy as np
+
+from shared_ops import GraphCompareError, Spec, TensorSurface, dtype_name
+from shared_ops.registry import REGISTRY, OpDef, fmt_shape
+
+SOURCE_OPS = ("placeholder", "variable", "constant")
+
+_PKG_DIRS = tuple(
+    os.path.dirname(os.path.abspath(p))
+    for p in (__file__, sys.modules["shared_ops"].__file__)
+)
+
+
+class TracingError(GraphCompareError, TypeError):
+    """A symbolic value was used where Python needs a concrete one (``if node:``)."""
+
+
+class GraphError(GraphCompareError, ValueError):
+    """Nodes of different graphs mixed, a name reused, or no graph in scope."""
+
+
+def user_line() -> str:
+    """``file:line`` of the innermost frame outside graphcompare's own packages."""
+    f = sys._getframe(1)
+    while f is not None:
+        fn = os.path.abspath(f.f_code.co_filename)
+        if not fn.startswith(_PKG_DIRS) and "/shared_ops/" not in fn and "/staticgraph/" not in fn:
+            return f"{f.f_code.co_filename}:{f.f_lineno}"
+        f = f.f_back
+    return "<unknown>"
+
+
+class SymShape(tuple):
+    """A node's static shape that remembers its node (so ``None`` dims can be resolved)."""
+
+    node: "Node"
+
+
+class Node(TensorSurface):
+    """A symbolic value in a ``Graph``."""
+
+    __slots__ = ("graph", "op", "inputs", "attrs", "_shape", "_dtype", "name", "id", "trace", "value", "__weakref__")
+
+    def __init__(self, graph, op, inputs, attrs, shape, dtype, name=None, trace=None, value=None):
+        self.graph = graph
+        self.op = op
+        self.inputs = tuple(inputs)
+        self.attrs = dict(attrs)
+        self._shape = tuple(shape)
+        self._dtype = dtype
+        self.id = next(graph._ids)
+        self.name = name
+        self.trace = trace
+        self.value = value
+
+    # -- surface plumbing ----------------------------------------------------------
+    @property
+    def shape(self) -> SymShape:
+        s = SymShape(self._shape)
+        s.node = self
+        return s
+
+    @property
+    def dtype(self) -> str:
+        return self._dtype
+
+    @property
+    def spec(self) -> Spec:
+        return Spec(self._shape, self._dtype)
+
+    @property
+    def opdef(self) -> OpDef | None:
+        return None if self.op in SOURCE_OPS or self.op not in REGISTRY else REGISTRY.get(self.op)
+
+    @classmethod
+    def _apply_op(cls, op: OpDef, inputs: tuple, attrs: dict) -> "Node":
+        graph = _graph_of(inputs, op.name)
+        inputs = tuple(x if isinstance(x, Node) else graph.constant_for(x, inputs) for x in inputs)
+        return graph.apply(op, inputs, attrs)
+
+    def _const(self, value: Any, dtype: str) -> "Node":
+        return self.graph.add_constant(value, dtype)
+
+    # -- Python protocol ------------------------------------------------------------
+    def __bool__(self):
+        raise TracingError(
+            f"the truth value of symbolic node {self.label} is not known while the graph is "
+            f"declared (declared at {self.trace}). Python `if`/`while` on a graph value is "
+            "data-dependent control flow: compute both branches and select with sg.where(cond, a, b), "
+            "or run this model in dyngraph, which evaluates eagerly"
+        )
+
+    def __float__(self):
+        raise TracingError(f"float() of symbolic node {self.label}: its value exists only when the graph runs; fetch it with fn(...) or Session.run")
+
+    __int__ = __index__ = __float__
+
+    def __repr__(self) -> str:
+        return f"<sg.Node {self.label} = {self.op} : {_type_str(self._dtype, self._shape)}>"
+
+    @property
+    def label(self) -> str:
+        return self.name if self.op in ("placeholder", "variable") and self.name else f"%{self.id}"
+
+
+def _type_str(dtype: str, shape: tuple) -> str:
+    short = {"float32": "f32", "float64": "f64", "float16": "f16", "int64": "i64", "int32": "i32", "bool": "bool"}
+    return f"{short.get(dtype, dtype)}[{','.join('?' if d is None else str(d) for d in shape)}]"
+
+
+class Graph:
+    """A container of nodes; ``with sg.Graph() as g:`` makes it the default for declarations."""
+
+    def __init__(self, name: str | None = None):
+        self.name = name
+        self.nodes: list[Node] = []
+        self._ids = itertools.count()
+        self._names: dict[str, Node] = {}
+        self._prev: list = []
+
+    # -- default-graph stack ---------------------------------------------------------
+    def __enter__(self) -> "Graph":
+        stack = _stack()
+        stack.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        stack = _stack()
+        if stack and stack[-1] is self:
+            stack.pop()
+
+    def as_default(self) -> "Graph":
+        return self
+
+    # -- declaration -----------------------------------------------------------------
+    def _add(self, node: Node) -> Node:
+        if node.name is not None:
+            if node.name in self._names:
+                raise GraphError(f"the name {node.name!r} is already used in this graph by {self._names[node.name]!r}; pick another")
+            self._names[node.name] = node
+        self.nodes.append(node)
+        return node
+
+    def apply(self, op: OpDef, inputs: tuple, attrs: dict, name: str | None = None) -> Node:
+        """Declare ``op(*inputs, **attrs)``: attributes checked and shape inferred now."""
+        trace = user_line()
+        try:
+            attrs = op.bind_attrs(attrs)
+            spec = op.infer(*(x.spec for x in inputs), **attrs)
+        except GraphCompareError as exc:
+            raise type(exc)(f"{exc.args[0].split(chr(10))[0]}\n  declared at {trace}") from None
+        return self._add(Node(self, op.name, inputs, attrs, spec.shape, spec.dtype, name=name, trace=trace))
+
+    def add_source(self, op: str, shape, dtype, name=None, value=None, attrs=None) -> Node:
+        return self._add(Node(self, op, (), attrs or {}, tuple(shape), dtype, name=name, trace=user_line(), value=value))
+
+    def add_constant(self, value: Any, dtype: str | None = None, name: str | None = None) -> Node:
+        arr = np.asarray(value if not hasattr(value, "__array__") else np.asarray(value))
+        dtype = dtype_name(dtype) if dtype is not None else arr.dtype.name
+        arr = np.ascontiguousarray(arr.astype(dtype, copy=False))
+        return self.add_source("constant", arr.shape, dtype, name=name, value=arr)
+
+    def constant_for(self, value: Any, inputs: tuple) -> Node:
+        return self.add_constant(value)
+
+    def get(self, name: str) -> Node:
+        return self._names[name]
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __repr__(self) -> str:
+        return f"<sg.Graph {self.name or ''} with {len(self.nodes)} nodes>"
+
+
+_local = threading.local()
+_DEFAULT = [Graph("default")]
+
+
+def _stack() -> list:
+    s = getattr(_local, "stack", None)
+    if s is None:
+        s = _local.stack = []
+    return s
+
+
+def get_default_graph() -> Graph:
+    """The innermost ``with Graph():`` of this thread, else the process default graph."""
+    s = _stack()
+    return s[-1] if s else _DEFAULT[0]
+
+
+def reset_default_graph() -> Graph:
+    _DEFAULT[0] = Graph("default")
+    return _DEFAULT[0]
+
+
+def _graph_of(inputs, op_name: str) -> Graph:
+    graph = None
+    for x in inputs:
+        if isinstance(x, Node):
+            if graph is None:
+                graph = x.graph
+            elif x.graph is not graph:
+                raise GraphError(f"{op_name}: inputs belong to different graphs; declare them in one `with sg.Graph():` block")
+    return graph or get_default_graph()
+
+
+def placeholder(shape, dtype="float32", name=None) -> Node:
+    """A value fed at run time; ``None`` in ``shape`` is a free dimension."""
+    shape = tuple(None if d is None else int(d) for d in shape)
+    g = get_default_graph()
+    if name is None:
+        name = f"placeholder_{sum(1 for n in g.nodes if n.op == 'placeholder')}"
+    return g.add_source("placeholder", shape, dtype_name(dtype), name=name)
+
+
+def variable(value, name=None, dtype=None) -> Node:
+    """State that persists between runs, initialised to ``value`` (Python floats: float32)."""
+    arr = np.asarray(value)
+    if dtype is None and arr.dtype == np.float64 and not isinstance(value, np.ndarray):
+        dtype = "float32"
+    dtype = dtype_name(dtype) if dtype is not None else arr.dtype.name
+    arr = np.array(arr, dtype=dtype)
+    g = get_default_graph()
+    if name is None:
+        name = f"variable_{sum(1 for n in g.nodes if n.op == 'variable')}"
+    return g.add_source("variable", arr.shape, dtype, name=name, value=arr)
+
+
+def constant(value, dtype=None, name=None) -> Node:
+    """A value baked into the graph (Python floats become float32, as in TensorFlow)."""
+    arr = np.asarray(value)
+    if dtype is None and arr.dtype == np.float64 and not isinstance(value, np.ndarray):
+        dtype = "float32"
+    return get_default_graph().add_constant(arr, dtype, name=name)
+
+
+__all__ = ["Graph", "Node", "SymShape", "placeholder", "variable", "constant", "get_default_graph",
+           "reset_default_graph", "TracingError", "GraphError", "user_line"]
