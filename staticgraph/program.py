@@ -1,0 +1,369 @@
+"""The compiler's working IR: a ``Program`` of ``PNode``s, and the pass interface.
+
+``sg.compile`` turns the graph into a ``Program`` (pruned to the fetches, topologically
+ordered), lets the pass pipeline rewrite it, and lowers it to an ``Executable``
+(``staticgraph.executable``). Interface shared with ``staticgraph.passes`` and
+``staticgraph.memory``:
+
+``PNode(id, op, inputs, attrs, spec, value=None, name=None, payload=None, origin=None)``
+    ``op`` is a registry op name, a source (``'placeholder'``, ``'variable'``, ``'constant'``,
+    whose ``value`` holds the NumPy array) or ``'fused'``. A ``'fused'`` node's ``payload`` gives
+    the kernel: ``payload.kernel`` if it has that attribute, else ``payload`` itself; it is
+    called as ``kernel(xp, *arrays)`` (no attributes; ``attrs`` is shown in the text only).
+    Any other node runs ``get_op(op).kernel(xp, *arrays, **attrs)``. ``origin`` is the id of
+    the ``sg.Node`` it came from (``None`` for nodes a pass created).
+``Program``
+    ``nodes`` (topological), ``inputs`` (placeholder ids, feed order), ``outputs`` (ids; one may
+    repeat), ``variables`` (variable ids, the order their values are passed in), ``assigns``
+    (``(variable_id, value_id)`` pairs applied at the end of a run, in order). Ids are those
+    of the graph's nodes; ``add`` gives new ids above them. Edit with ``add``,
+    ``replace_uses`` (also rewrites outputs and assigns), ``remove_dead`` and ``sort``;
+    ``check()`` validates the invariants after a pass.
+Pass
+    ``def run(program: Program, ctx: PassContext) -> PassResult``, rewriting ``program`` in
+    place. ``run_pipeline(program, options, ctx)`` in ``staticgraph.passes`` returns the list
+    of ``PassResult``; each adds its ``line()`` and ``details`` to ``fn.report()``.
+Memory plan
+    ``staticgraph.memory.plan(program) -> plan`` (when that module exists; otherwise
+    ``simple_plan`` below) with ``slot_of: dict[value id -> slot]``, ``free_after: dict[node
+    id -> list of slots]`` (slots whose value is dead once that node ran; never an output's or
+    assigned value's slot), ``n_slots`` and optional ``lines`` (report text). Sources get
+    slots too (a constant's slot is only a name). Two values share a slot only if their
+    lifetimes do not overlap; a node may reuse the slot of an input that dies at it.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from shared_ops.registry import REGISTRY, OpDef, Spec
+
+SOURCES = ("placeholder", "variable", "constant")
+
+_SHORT = {"float32": "f32", "float64": "f64", "float16": "f16", "int64": "i64", "int32": "i32",
+          "int8": "i8", "int16": "i16", "uint8": "u8", "bool": "bool"}
+
+
+def type_str(spec: Spec) -> str:
+    """``f32[?,4]`` for a float32 value whose first dimension is free."""
+    dims = ",".join("?" if d is None else str(d) for d in spec.shape)
+    return f"{_SHORT.get(spec.dtype, spec.dtype)}[{dims}]"
+
+
+def attrs_str(attrs: dict) -> str:
+    if not attrs:
+        return ""
+    return " {" + ", ".join(f"{k}={v!r}" for k, v in attrs.items()) + "}"
+
+
+def value_str(value: Any, limit: int = 6) -> str:
+    arr = np.asarray(value)
+    if arr.size <= limit:
+        return np.array2string(arr, separator=",", threshold=limit).replace("\n", "")
+    return f"<{arr.size} values>"
+
+
+@dataclass(eq=False)
+class PNode:
+    """One equation of a ``Program``."""
+
+    id: int
+    op: str
+    inputs: list
+    attrs: dict
+    spec: Spec
+    value: Any = None
+    name: str | None = None
+    payload: Any = None
+    origin: int | None = None
+
+    @property
+    def shape(self) -> tuple:
+        return self.spec.shape
+
+    @property
+    def dtype(self) -> str:
+        return self.spec.dtype
+
+    @property
+    def is_source(self) -> bool:
+        return self.op in SOURCES
+
+    @property
+    def opdef(self) -> OpDef | None:
+        return REGISTRY.get(self.op) if self.op not in SOURCES and self.op != "fused" else None
+
+    def kernel(self):
+        """The callable the executable calls, and whether it takes the attributes."""
+        if self.op == "fused":
+            return getattr(self.payload, "kernel", self.payload), False
+        return REGISTRY.get(self.op).kernel, True
+
+    def text(self) -> str:
+        lhs = f"%{self.id}"
+        t = type_str(self.spec)
+        if self.op == "placeholder":
+            return f"{lhs} = placeholder {self.name} : {t}"
+        if self.op == "variable":
+            return f"{lhs} = variable {self.name} : {t}"
+        if self.op == "constant":
+            return f"{lhs} = constant {value_str(self.value)} : {t}"
+        args = " ".join(f"%{i}" for i in self.inputs)
+        op = self.op
+        if op == "fused":
+            label = getattr(self.payload, "label", None)
+            op = f"fused[{label}]" if label else "fused"
+        return f"{lhs} = {op} {args}{attrs_str(self.attrs)} : {t}"
+
+
+@dataclass
+class PassContext:
+    """What a pass may consult: the backend name (``None``: decided at the first call) and a
+    free-form dict for passes to share facts (e.g. fusion telling memory planning what it did)."""
+
+    backend: str | None = None
+    options: dict = field(default_factory=dict)
+    shared: dict = field(default_factory=dict)
+
+
+@dataclass
+class PassResult:
+    name: str
+    nodes_before: int
+    nodes_after: int
+    details: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        return f"{self.name}: {self.nodes_before} -> {self.nodes_after} nodes ({self.seconds * 1e3:.2f} ms)"
+
+
+def timed_pass(name: str, program: "Program", fn, *args) -> PassResult:
+    """Run ``fn(program, *args) -> details`` and time it into a ``PassResult``."""
+    before = len(program.nodes)
+    t0 = time.perf_counter()
+    details = fn(program, *args) or []
+    return PassResult(name, before, len(program.nodes), list(details), time.perf_counter() - t0)
+
+
+class ProgramError(RuntimeError):
+    """A pass left the program inconsistent (a bug in the pass, not in user code)."""
+
+
+class Program:
+    """A pruned, topologically ordered list of ``PNode``s with its inputs, outputs and state."""
+
+    def __init__(self):
+        self.nodes: list[PNode] = []
+        self.inputs: list[int] = []
+        self.outputs: list[int] = []
+        self.variables: list[int] = []
+        self.assigns: list[tuple[int, int]] = []
+        self._by_id: dict[int, PNode] = {}
+        self._next = 0
+
+    # -- access --------------------------------------------------------------------
+    def node(self, id: int) -> PNode:
+        return self._by_id[id]
+
+    def __getitem__(self, id: int) -> PNode:
+        return self._by_id[id]
+
+    def __contains__(self, id: int) -> bool:
+        return id in self._by_id
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __iter__(self):
+        return iter(self.nodes)
+
+    def consumers(self) -> dict[int, list[tuple[int, int]]]:
+        """``{id: [(consumer id, input position), ...]}`` in program order."""
+        out: dict[int, list] = {n.id: [] for n in self.nodes}
+        for n in self.nodes:
+            for pos, i in enumerate(n.inputs):
+                out[i].append((n.id, pos))
+        return out
+
+    def roots(self) -> set[int]:
+        """Ids that must survive any rewrite: outputs, assigned values, variables, inputs."""
+        r = set(self.outputs) | set(self.inputs) | set(self.variables)
+        for v, x in self.assigns:
+            r.add(v)
+            r.add(x)
+        return r
+
+    # -- editing -------------------------------------------------------------------
+    def new_id(self) -> int:
+        i = self._next
+        self._next += 1
+        return i
+
+    def append(self, node: PNode) -> PNode:
+        """Append an existing ``PNode`` (its inputs must already be in the program)."""
+        if node.id in self._by_id:
+            raise ProgramError(f"node id %{node.id} is already in the program")
+        self.nodes.append(node)
+        self._by_id[node.id] = node
+        self._next = max(self._next, node.id + 1)
+        return node
+
+    def add(self, op: str, inputs, attrs: dict | None, spec: Spec, *, value=None, name=None,
+            payload=None, origin=None, before: int | None = None) -> PNode:
+        """A new node with a fresh id, appended, or inserted just before node ``before``
+        (keep topological order: insert before the first consumer)."""
+        node = PNode(self.new_id(), op, list(inputs), dict(attrs or {}), Spec(tuple(spec.shape), spec.dtype),
+                     value=value, name=name, payload=payload, origin=origin)
+        self._by_id[node.id] = node
+        if before is None:
+            self.nodes.append(node)
+        else:
+            idx = next(k for k, n in enumerate(self.nodes) if n.id == before)
+            self.nodes.insert(idx, node)
+        return node
+
+    def replace_uses(self, old: int, new: int) -> int:
+        """Make every use of ``old`` (inputs, outputs, assigned values) use ``new``; count them."""
+        count = 0
+        for n in self.nodes:
+            if old in n.inputs:
+                n.inputs = [new if i == old else i for i in n.inputs]
+                count += 1
+        if old in self.outputs:
+            self.outputs = [new if i == old else i for i in self.outputs]
+            count += 1
+        if any(x == old for _, x in self.assigns):
+            self.assigns = [(v, new if x == old else x) for v, x in self.assigns]
+            count += 1
+        return count
+
+    def remove_dead(self) -> int:
+        """Drop nodes no root depends on (inputs, variables and roots are kept); count them."""
+        live = self.roots()
+        for n in reversed(self.nodes):
+            if n.id in live:
+                live.update(n.inputs)
+        dead = [n for n in self.nodes if n.id not in live]
+        if dead:
+            self.nodes = [n for n in self.nodes if n.id in live]
+            for n in dead:
+                del self._by_id[n.id]
+        return len(dead)
+
+    def sort(self) -> None:
+        """Restore topological order after edits (stable: keeps the current order where legal)."""
+        pos = {n.id: k for k, n in enumerate(self.nodes)}
+        placed: set[int] = set()
+        out: list[PNode] = []
+        pending = {n.id: sum(1 for i in set(n.inputs)) for n in self.nodes}
+        users: dict[int, list[int]] = {n.id: [] for n in self.nodes}
+        for n in self.nodes:
+            for i in set(n.inputs):
+                users[i].append(n.id)
+        import heapq
+
+        ready = [pos[n.id] for n in self.nodes if pending[n.id] == 0]
+        heapq.heapify(ready)
+        while ready:
+            n = self.nodes[heapq.heappop(ready)]
+            out.append(n)
+            placed.add(n.id)
+            for u in users[n.id]:
+                pending[u] -= 1
+                if pending[u] == 0:
+                    heapq.heappush(ready, pos[u])
+        if len(out) != len(self.nodes):
+            raise ProgramError("the program has a cycle")
+        self.nodes = out
+
+    def check(self) -> None:
+        """Raise ``ProgramError`` unless every edge points back and every id is known."""
+        seen: set[int] = set()
+        for n in self.nodes:
+            if self._by_id.get(n.id) is not n:
+                raise ProgramError(f"%{n.id} is not indexed (add nodes with Program.add/append)")
+            for i in n.inputs:
+                if i not in seen:
+                    raise ProgramError(f"%{n.id} ({n.op}) uses %{i}, which is not defined before it")
+            if n.op == "fused" and not callable(getattr(n.payload, "kernel", n.payload)):
+                raise ProgramError(f"%{n.id} is fused but its payload gives no kernel")
+            seen.add(n.id)
+        if len(seen) != len(self._by_id):
+            raise ProgramError("the index holds nodes that are not in the node list")
+        for i in self.outputs + self.inputs + self.variables + [x for a in self.assigns for x in a]:
+            if i not in seen:
+                raise ProgramError(f"%{i} is an input, output, variable or assign but not a node")
+
+    def copy(self) -> "Program":
+        p = Program()
+        for n in self.nodes:
+            p.append(PNode(n.id, n.op, list(n.inputs), dict(n.attrs), n.spec, n.value, n.name,
+                           _copy.copy(n.payload), n.origin))
+        p.inputs, p.outputs, p.variables = list(self.inputs), list(self.outputs), list(self.variables)
+        p.assigns = list(self.assigns)
+        p._next = self._next
+        return p
+
+    # -- text ----------------------------------------------------------------------
+    def text(self) -> str:
+        """One equation per line, like a jaxpr."""
+        lines = [n.text() for n in self.nodes]
+        lines.append("return " + ", ".join(f"%{i}" for i in self.outputs))
+        for v, x in self.assigns:
+            lines.append(f"assign {self._by_id[v].name} <- %{x}")
+        return "\n".join(lines)
+
+    __str__ = text
+
+    def __repr__(self) -> str:
+        return f"<Program {len(self.nodes)} nodes, {len(self.inputs)} inputs, {len(self.outputs)} outputs>"
+
+
+# --------------------------------------------------------------------------- memory plan
+
+
+@dataclass
+class SimplePlan:
+    """The fallback memory plan: liveness, and a free list of slots (no in-place)."""
+
+    slot_of: dict
+    free_after: dict
+    n_slots: int
+    lines: list = field(default_factory=list)
+
+
+def simple_plan(program: Program) -> SimplePlan:
+    """Give every value a slot, reusing slots whose value died (last use already ran)."""
+    keep = set(program.outputs) | {x for _, x in program.assigns}
+    last: dict[int, int] = {}
+    for n in program.nodes:
+        for i in n.inputs:
+            last[i] = n.id
+    dies_at: dict[int, list[int]] = {}
+    for v, at in last.items():
+        if v not in keep:
+            dies_at.setdefault(at, []).append(v)
+    slot_of: dict[int, int] = {}
+    free: list[int] = []
+    free_after: dict[int, list[int]] = {}
+    n_slots = 0
+    for n in program.nodes:
+        if free:
+            slot_of[n.id] = free.pop()
+        else:
+            slot_of[n.id] = n_slots
+            n_slots += 1
+        dead = [v for v in dict.fromkeys(dies_at.get(n.id, ())) if v != n.id]
+        if n.id not in last and n.id not in keep:  # never used: free at once
+            dead.append(n.id)
+        if dead:
+            slots = [slot_of[v] for v in dead]
+            free_after[n.id] = slots
+            free.extend(reversed(slots))
+    return SimplePlan(slot_of, free_after, n_slots, [f"memory: {n_slots} slots for {len(program.nodes)} values (liveness, no in-place)"])
