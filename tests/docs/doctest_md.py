@@ -96,6 +96,7 @@ class Result:
     block: Block
     output: str
     error: str | None = None
+    namespace: dict = field(default_factory=dict)  # the page's variables right after the block
 
 
 def run_page(path: str | os.PathLike, namespace: dict | None = None) -> list[Result]:
@@ -124,9 +125,9 @@ def run_page(path: str | os.PathLike, namespace: dict | None = None) -> list[Res
                 except BaseException as exc:  # noqa: BLE001 - report any failure of a block
                     if isinstance(exc, KeyboardInterrupt):
                         raise
-                    results.append(Result(block, buf.getvalue(), traceback.format_exc()))
+                    results.append(Result(block, buf.getvalue(), traceback.format_exc(), dict(namespace)))
                     break
-                results.append(Result(block, buf.getvalue()))
+                results.append(Result(block, buf.getvalue(), None, dict(namespace)))
         finally:
             os.chdir(old_cwd)
     return results

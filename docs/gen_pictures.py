@@ -1,0 +1,134 @@
+"""Draw the tutorial's graph pictures from the framework's own export.
+
+Each picture is built by running the tutorial's code, exporting the graph with
+``dg.to_networkx`` / ``sg.to_networkx``, laying it out in layers (a node's layer is its longest
+path from a source) and drawing it with matplotlib. Nothing is drawn by hand, and nothing beyond
+pip packages is needed (no Graphviz). The Graphviz text from ``dg.to_dot`` / ``sg.to_dot`` is
+written beside each picture, for readers who have ``dot``.
+
+The images are committed, so building the docs does not need this script. Re-run it after a
+change to the export or to the examples::
+
+    python docs/gen_pictures.py            # writes docs/images/*.svg and *.dot
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import networkx as nx  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "images"
+sys.path.insert(0, str(OUT.parents[1]))  # run from a checkout without installing
+
+import dyngraph as dg  # noqa: E402
+import staticgraph as sg  # noqa: E402
+
+plt.rcParams["svg.hashsalt"] = "graphcompare"  # stable ids: a re-run changes no byte
+plt.rcParams["svg.fonttype"] = "none"  # text stays text (small files, searchable)
+
+COLOURS = {"leaf": "#cfe3ff", "op": "#fff4d6", "output": "#d8f5d0", "grad": "#f7d9e3"}
+
+
+def _label(G: nx.DiGraph, n) -> str:
+    data = G.nodes[n]
+    return str(data.get("label") or data.get("name") or data.get("op") or n)
+
+
+def _kind(G: nx.DiGraph, n) -> str:
+    data = G.nodes[n]
+    kind = str(data.get("kind") or "")
+    if kind in COLOURS:
+        return kind
+    if G.in_degree(n) == 0:
+        return "leaf"
+    if G.out_degree(n) == 0:
+        return "output"
+    label = _label(G, n).lower()
+    return "grad" if "grad" in label else "op"
+
+
+def draw(G: nx.DiGraph, path: Path, title: str) -> None:
+    """Layered drawing of a DAG, sources on the left, outputs on the right."""
+    G = nx.DiGraph(G)
+    layer: dict = {}
+    for n in nx.topological_sort(G):
+        layer[n] = max((layer[p] + 1 for p in G.predecessors(n)), default=0)
+    nx.set_node_attributes(G, layer, "layer")
+    pos = nx.multipartite_layout(G, subset_key="layer", align="vertical", scale=1.0)
+    n_layers = max(layer.values()) + 1
+    widest = max(sum(1 for v in layer.values() if v == k) for k in range(n_layers))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.9 * n_layers), max(2.4, 0.85 * widest + 0.8)))
+    nx.draw_networkx_edges(G, pos, ax=ax, arrows=True, arrowsize=12, edge_color="#555555",
+                           node_size=2600, connectionstyle="arc3,rad=0.04")
+    for n, (x, y) in pos.items():
+        ax.text(x, y, _label(G, n), ha="center", va="center", fontsize=8, family="monospace",
+                bbox=dict(boxstyle="round,pad=0.35", fc=COLOURS[_kind(G, n)], ec="#444444", lw=0.8))
+    ax.set_title(title, fontsize=10)
+    ax.axis("off")
+    ax.margins(0.12, 0.12)
+    fig.tight_layout()
+    fig.savefig(path, format="svg", metadata={"Date": None})
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- the pictures
+
+
+def ch2_two_paths():
+    """Chapter 2: L = f(d), d = w3*(w1*a) + w4*(w2*a)."""
+    a = dg.tensor(2.0, requires_grad=True)
+    w1, w2, w3, w4 = (dg.tensor(v, requires_grad=True) for v in (3.0, 4.0, 5.0, 6.0))
+    b = w1 * a
+    c = w2 * a
+    d = w3 * b + w4 * c
+    L = d * d
+    names = {id(t): k for k, t in dict(a=a, w1=w1, w2=w2, w3=w3, w4=w4, L=L).items()}
+    return dg.to_networkx(L), dg.to_dot(L), "recorded by dyngraph for L = d * d", names
+
+
+def ch3_rnn():
+    """Chapter 3: the recurrent cell unrolled over two steps."""
+    dg.manual_seed(0)
+    W_x = dg.randn(20, 10, requires_grad=True)
+    W_h = dg.randn(20, 20, requires_grad=True)
+    x = dg.randn(1, 10)
+    h = dg.randn(1, 20).t()
+    for _ in range(2):
+        h = (W_x @ x.t() + W_h @ h).tanh()
+    loss = h.sum()
+    return dg.to_networkx(loss), dg.to_dot(loss), "recorded by dyngraph: the RNN cell, two steps", {}
+
+
+def ch4_static():
+    """Chapter 4: the declared static graph, its gradient nodes included."""
+    with sg.Graph() as g:
+        x = sg.placeholder((None, 3), name="x")
+        w = sg.variable([[0.5], [-1.0], [2.0]], name="w")
+        y = (x @ w).tanh()
+        loss = (y * y).mean()
+        sg.gradients(loss, [w])
+    return sg.to_networkx(g), sg.to_dot(g), "declared in staticgraph: loss and d loss / d w", {}
+
+
+PICTURES = {"ch2-two-paths": ch2_two_paths, "ch3-rnn": ch3_rnn, "ch4-static-graph": ch4_static}
+
+
+def main(argv: list[str]) -> int:
+    OUT.mkdir(exist_ok=True)
+    wanted = argv or list(PICTURES)
+    for name in wanted:
+        G, dot, title, _ = PICTURES[name]()
+        draw(G, OUT / f"{name}.svg", title)
+        (OUT / f"{name}.dot").write_text(dot if dot.endswith("\n") else dot + "\n")
+        print(f"docs/images/{name}.svg  ({G.number_of_nodes()} nodes, {G.number_of_edges()} edges)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
