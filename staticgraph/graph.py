@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from shared_ops import GraphCompareError, Spec, TensorSurface, dtype_name
+from shared_ops import DTypeError, GraphCompareError, ShapeError, Spec, TensorSurface, dtype_name
 from shared_ops.registry import REGISTRY, OpDef, fmt_shape
 
 SOURCE_OPS = ("placeholder", "variable", "constant")
+ASSIGN = "assign"  # assign(var, value): not a registry op; applied at the end of a run
 
 _PKG_DIRS = tuple(
     os.path.dirname(os.path.abspath(p))
@@ -163,6 +164,13 @@ class Graph:
     def apply(self, op: OpDef, inputs: tuple, attrs: dict, name: str | None = None) -> Node:
         """Declare ``op(*inputs, **attrs)``: attributes checked and shape inferred now."""
         trace = user_line()
+        shape = attrs.get("shape")
+        if isinstance(shape, SymShape):
+            # A free dimension is resolved at run time from the node the shape came from:
+            # ops with a `shape` attribute take it as an optional last input `like`.
+            attrs = {**attrs, "shape": tuple(shape)}
+            if None in shape:
+                inputs = tuple(inputs) + (shape.node,)
         try:
             attrs = op.bind_attrs(attrs)
             spec = op.infer(*(x.spec for x in inputs), **attrs)
@@ -174,16 +182,36 @@ class Graph:
         return self._add(Node(self, op, (), attrs or {}, tuple(shape), dtype, name=name, trace=user_line(), value=value))
 
     def add_constant(self, value: Any, dtype: str | None = None, name: str | None = None) -> Node:
-        arr = np.asarray(value if not hasattr(value, "__array__") else np.asarray(value))
-        dtype = dtype_name(dtype) if dtype is not None else arr.dtype.name
-        arr = np.ascontiguousarray(arr.astype(dtype, copy=False))
+        arr = np.asarray(value)
+        dtype = dtype_name(dtype) if dtype is not None else dtype_name(arr.dtype)
+        arr = np.array(arr, dtype=dtype, order="C", copy=True)  # keeps 0-d (ascontiguousarray would not)
+        arr.flags.writeable = False  # a constant: no kernel or user may change it
         return self.add_source("constant", arr.shape, dtype, name=name, value=arr)
 
     def constant_for(self, value: Any, inputs: tuple) -> Node:
         return self.add_constant(value)
 
     def get(self, name: str) -> Node:
-        return self._names[name]
+        try:
+            return self._names[name]
+        except KeyError:
+            raise GraphError(f"no node named {name!r} in {self!r}") from None
+
+    def text(self) -> str:
+        """Every node, one equation per line (like a jaxpr)."""
+        from .program import attrs_str, type_str, value_str
+
+        lines = []
+        for n in self.nodes:
+            t = type_str(n.spec)
+            if n.op in ("placeholder", "variable"):
+                lines.append(f"%{n.id} = {n.op} {n.name} : {t}")
+            elif n.op == "constant":
+                lines.append(f"%{n.id} = constant {value_str(n.value)} : {t}")
+            else:
+                args = " ".join(f"%{i.id}" for i in n.inputs)
+                lines.append(f"%{n.id} = {n.op} {args}{attrs_str(n.attrs)} : {t}")
+        return "\n".join(lines)
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -255,5 +283,47 @@ def constant(value, dtype=None, name=None) -> Node:
     return get_default_graph().add_constant(arr, dtype, name=name)
 
 
-__all__ = ["Graph", "Node", "SymShape", "placeholder", "variable", "constant", "get_default_graph",
+def _as_node(graph: Graph, value, dtype: str) -> Node:
+    if isinstance(value, Node):
+        return value
+    return graph.add_constant(np.asarray(value), dtype)
+
+
+def assign(var: Node, value, name: str | None = None) -> Node:
+    """Declare ``var <- value``: applied at the end of the run that fetches this node (TF1).
+
+    Fetching it gives the new value. Reads of ``var`` in the same run see the old value.
+    """
+    if not isinstance(var, Node) or var.op != "variable":
+        raise GraphError(f"assign: the target must be a variable node (sg.variable), got {var!r}")
+    value = _as_node(var.graph, value, var.dtype)
+    if value.graph is not var.graph:
+        raise GraphError("assign: the value belongs to a different graph than the variable")
+    trace = user_line()
+    vs, xs = var._shape, value._shape
+    if len(vs) != len(xs) or any(b is not None and a != b for a, b in zip(vs, xs)):
+        raise ShapeError(f"assign: variable {var.label} has shape {fmt_shape(vs)} but the value has shape "
+                         f"{fmt_shape(xs)}; a variable keeps its shape\n  declared at {trace}")
+    if value.dtype != var.dtype:
+        raise DTypeError(f"assign: variable {var.label} is {var.dtype} but the value is {value.dtype}; "
+                         f"cast with .astype({var.dtype!r})\n  declared at {trace}")
+    g = var.graph
+    return g._add(Node(g, ASSIGN, (var, value), {}, var._shape, var.dtype, name=name, trace=trace))
+
+
+def assign_sub(var: Node, delta, name: str | None = None) -> Node:
+    """Declare ``var <- var - delta`` (one ``sub`` node, then ``assign``)."""
+    if not isinstance(var, Node) or var.op != "variable":
+        raise GraphError(f"assign_sub: the target must be a variable node (sg.variable), got {var!r}")
+    return assign(var, var - delta, name=name)
+
+
+def assign_add(var: Node, delta, name: str | None = None) -> Node:
+    """Declare ``var <- var + delta``."""
+    if not isinstance(var, Node) or var.op != "variable":
+        raise GraphError(f"assign_add: the target must be a variable node (sg.variable), got {var!r}")
+    return assign(var, var + delta, name=name)
+
+
+__all__ = ["assign", "assign_sub", "assign_add", "Graph", "Node", "SymShape", "placeholder", "variable", "constant", "get_default_graph",
            "reset_default_graph", "TracingError", "GraphError", "user_line"]

@@ -1,0 +1,241 @@
+"""``sg.compile``: prune, optimise (the pass pipeline), lower, and run many times.
+
+A ``CompiledFunction`` owns the variable state it reads and writes (a ``Session`` passes its
+own). One run: check every feed (a bad one raises ``FeedError`` before anything runs), read
+the variables, run the executable, and only then store the assigned values: a run that fails
+changes no state, and every fetched value sees the variables as they were at its start.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import time
+from typing import Any
+
+import numpy as np
+
+from shared_ops import GraphCompareError, backend_of, default_backend, generation, get_backend
+from shared_ops.dtypes import FLOATING, INTEGER
+
+from .executable import Executable
+from .graph import ASSIGN, GraphError, Node
+from .program import PassContext, Program, simple_plan
+from .prune import build_program
+
+
+class FeedError(GraphCompareError, ValueError):
+    """A feed that does not fit its placeholder (missing, extra, wrong shape or dtype kind)."""
+
+
+def _optional(module: str):
+    """``staticgraph.<module>`` if it exists (the compiler's passes and memory planner)."""
+    name = f"staticgraph.{module}"
+    if importlib.util.find_spec(name) is None:
+        return None
+    return importlib.import_module(name)
+
+
+def _kind(dtype: str) -> str:
+    return "float" if dtype in FLOATING else "int" if dtype in INTEGER else dtype
+
+
+def _flatten_outputs(outputs):
+    """(list of nodes, a function rebuilding the user's structure from a list of values)."""
+    if isinstance(outputs, Node):
+        return [outputs], lambda vals: vals[0]
+    if isinstance(outputs, (list, tuple)):
+        nodes = list(outputs)
+        kind = type(outputs)
+        return nodes, (lambda vals: list(vals)) if kind is list else (lambda vals: tuple(vals))
+    if isinstance(outputs, dict):
+        keys = list(outputs)
+        return [outputs[k] for k in keys], lambda vals: dict(zip(keys, vals))
+    raise GraphError(f"outputs must be a node or a list/tuple/dict of nodes, got {type(outputs).__name__}")
+
+
+class CompiledFunction:
+    """The callable ``sg.compile`` returns: ``fn(*arrays)`` or ``fn(feed_dict)``."""
+
+    def __init__(self, outputs, inputs=None, optimize: Any = True, *, state: dict | None = None,
+                 backend=None):
+        nodes, self._rebuild = _flatten_outputs(outputs)
+        for o in nodes:
+            if not isinstance(o, Node):
+                raise GraphError(f"compile: every output must be a graph node, got {type(o).__name__} {o!r}")
+        graphs = {id(o.graph) for o in nodes}
+        if len(graphs) > 1:
+            raise GraphError("compile: the outputs belong to different graphs")
+        self.graph = nodes[0].graph if nodes else None
+        self.outputs = nodes
+        self.structure = outputs
+        self.inputs = self._resolve_inputs(inputs, nodes)
+        self.optimize = optimize
+        t0 = time.perf_counter()
+        self.program = build_program(nodes, self.inputs)
+        self._report = [f"prune: graph {len(self.graph.nodes) if self.graph else 0} nodes -> {len(self.program)} nodes "
+                        f"needed by the outputs ({(time.perf_counter() - t0) * 1e3:.2f} ms)"]
+        self.pass_results = []
+        self.ctx = PassContext(backend=None if backend is None else get_backend(backend).name,
+                               options={} if optimize in (True, False, None) else {"optimize": optimize})
+        passes = _optional("passes") if optimize is not False else None
+        if passes is not None and hasattr(passes, "run_pipeline"):
+            self.pass_results = list(passes.run_pipeline(self.program, optimize, self.ctx) or [])
+            self.program.check()
+            for r in self.pass_results:
+                self._report.append(r.line())
+                self._report.extend(f"    {d}" for d in r.details)
+        memory = _optional("memory") if optimize is not False else None
+        self.plan = memory.plan(self.program) if memory is not None and hasattr(memory, "plan") else simple_plan(self.program)
+        self._report.extend(getattr(self.plan, "lines", []) or [])
+        self._backend = get_backend(backend) if backend is not None else None
+        self._executables: dict[str, Executable] = {}
+        # state: variable node id -> array; shared with a Session when it made us
+        if state is None and self.graph is not None:
+            state = self.graph.__dict__.setdefault("state", {})  # functions of one graph share it
+        self.state = state if state is not None else {}
+        self._var_nodes = {n.id: n for n in self.program.nodes if n.op == "variable"}
+        for vid, n in self._var_nodes.items():
+            self.state.setdefault(vid, n.value)
+        self._specs = [(self.program[i].name, self.program[i].spec) for i in self.program.inputs]
+        self.calls = 0
+
+    # -- inputs --------------------------------------------------------------------
+    def _resolve_inputs(self, inputs, outputs) -> list[Node]:
+        if inputs is None:
+            from .prune import needed
+
+            return [n for n in needed(outputs) if n.op == "placeholder"]
+        if isinstance(inputs, (Node, str)):
+            inputs = [inputs]
+        out = []
+        for x in inputs:
+            if isinstance(x, str):
+                x = self.graph.get(x)
+            if not isinstance(x, Node) or x.op != "placeholder":
+                raise GraphError(f"compile: inputs must be placeholders (or their names), got {x!r}")
+            if any(x is o for o in out):
+                raise GraphError(f"compile: placeholder {x.label} is listed twice in inputs")
+            out.append(x)
+        return out
+
+    def _feeds_from(self, args, kwargs) -> list:
+        names = [n.name for n in self.inputs]
+        if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
+            feed = {}
+            for k, v in args[0].items():
+                key = k.name if isinstance(k, Node) else k
+                if isinstance(k, Node) and not any(k is i for i in self.inputs):
+                    raise FeedError(f"fed node {k.label} is not an input of this function (inputs: {', '.join(names)})")
+                if key not in names:
+                    raise FeedError(f"fed name {key!r} is not an input of this function (inputs: {', '.join(names) or 'none'})")
+                feed[key] = v
+            missing = [n for n in names if n not in feed]
+            if missing:
+                raise FeedError(f"placeholder {missing[0]!r} was not fed (this function takes {', '.join(names)})")
+            return [feed[n] for n in names]
+        if kwargs:
+            return self._feeds_from(({**{n: a for n, a in zip(names, args)}, **kwargs},), {})
+        if len(args) != len(names):
+            raise FeedError(f"this function takes {len(names)} input(s) ({', '.join(names) or 'none'}), got {len(args)}")
+        return list(args)
+
+    def check_feeds(self, arrays: list) -> list:
+        """The arrays to run on (cast within their dtype kind); ``FeedError`` naming the placeholder."""
+        out = []
+        for (name, spec), a in zip(self._specs, arrays):
+            shape = getattr(a, "shape", None)
+            dt = getattr(a, "dtype", None)
+            if shape is None or dt is None or isinstance(a, (list, tuple)):
+                raise FeedError(f"placeholder {name!r}: expected an array of shape {_fmt(spec.shape)} and dtype "
+                                f"{spec.dtype}, got {type(a).__name__}; wrap it with numpy.asarray(..., dtype={spec.dtype!r})")
+            try:
+                backend_of(a)
+            except GraphCompareError:
+                raise FeedError(f"placeholder {name!r}: {type(a).__name__} is not an array of a supported backend; "
+                                "pass a NumPy or CuPy array") from None
+            shape = tuple(shape)
+            if len(shape) != len(spec.shape) or any(d is not None and d != s for d, s in zip(spec.shape, shape)):
+                raise FeedError(f"placeholder {name!r} has shape {_fmt(spec.shape)} but was fed shape {_fmt(shape)}")
+            got = np.dtype(getattr(dt, "name", str(dt)).split(".")[-1]).name if not isinstance(dt, np.dtype) else dt.name
+            if got != spec.dtype:
+                if _kind(got) != _kind(spec.dtype):
+                    raise FeedError(f"placeholder {name!r} is {spec.dtype} but was fed {got} (a different kind); "
+                                    f"convert with .astype({spec.dtype!r})")
+                a = a.astype(spec.dtype)
+            out.append(a)
+        return out
+
+    def _executable(self, arrays) -> Executable:
+        backend = self._backend or (backend_of(arrays[0]) if arrays else default_backend())
+        exe = self._executables.get(backend.name + backend.device)
+        if exe is None:
+            exe = self._executables[backend.name + backend.device] = Executable(self.program, backend, self.plan)
+        elif exe._generation != generation():
+            exe.rebind()
+        return exe
+
+    # -- running -------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        arrays = self.check_feeds(self._feeds_from(args, kwargs))
+        exe = self._executable(arrays)
+        state = self.state
+        if exe.backend.name != "numpy":
+            for vid in self.program.variables:
+                state[vid] = exe.backend.asarray(state[vid])
+        outs, assigned = exe.run(arrays, [state[v] for v in self.program.variables])
+        self.calls += 1
+        if assigned:
+            self._store(exe, assigned)
+        return self._rebuild(list(outs))
+
+    def _store(self, exe: Executable, assigned) -> None:
+        """Assignments land at the end of the run, in declaration order."""
+        sources = {n.id for n in self.program.nodes if n.is_source}
+        for (vid, xid), value in zip(self.program.assigns, assigned):
+            if xid in sources or getattr(value, "base", None) is not None:
+                value = value.copy()  # never alias a feed, a constant or another variable
+            self.state[vid] = value
+
+    # -- inspection ----------------------------------------------------------------
+    def text(self) -> str:
+        return self.program.text()
+
+    def report(self) -> str:
+        lines = list(self._report)
+        lines.append(f"program ({len(self.program)} nodes):")
+        lines.extend("    " + ln for ln in self.program.text().splitlines())
+        return "\n".join(lines)
+
+    def executable(self, backend=None) -> Executable:
+        b = get_backend(backend) if backend is not None else (self._backend or default_backend())
+        key = b.name + b.device
+        if key not in self._executables:
+            self._executables[key] = Executable(self.program, b, self.plan)
+        return self._executables[key]
+
+    @property
+    def variables(self) -> dict:
+        """``{name: current value}`` of the variables this function reads or writes."""
+        return {n.name: self.state[vid] for vid, n in self._var_nodes.items()}
+
+    def __repr__(self) -> str:
+        return f"<sg.CompiledFunction {len(self.inputs)} inputs -> {len(self.outputs)} outputs, {len(self.program)} nodes>"
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def compile(outputs, inputs=None, optimize: Any = True, *, backend=None) -> CompiledFunction:  # noqa: A001
+    """Compile ``outputs`` (a node, or a list/tuple/dict of nodes) into a callable.
+
+    ``inputs``: the placeholders (nodes or names) in the order ``fn(*arrays)`` takes them;
+    default: every placeholder the outputs need, in declaration order. ``optimize``: ``True``
+    (every pass), ``False`` (nothing but pruning), a dict ``{"cse": False, ...}`` or a list of
+    pass names. Assign nodes among the outputs update the function's variables.
+    """
+    return CompiledFunction(outputs, inputs, optimize, backend=backend)
+
+
+__all__ = ["compile", "CompiledFunction", "FeedError"]

@@ -1,0 +1,141 @@
+"""Lowering a ``Program`` to a flat list of instructions, and running it.
+
+An ``Instruction`` is (kernel, input slots, output slot, slots to free after it): the
+inspectable IR of a compiled function. Running it with a Python loop over that list would
+spend most of its time on the loop itself (indexing slots, building argument tuples), so the
+list is turned once into straight-line Python source: one line per instruction, slots as
+local variables, kernels, attributes and constants bound as globals, ``del`` where a slot is
+freed. The run loop then does nothing per instruction beyond calling the kernel.
+``Executable.source`` shows the generated code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from shared_ops import generation
+
+from .program import Program, simple_plan
+
+
+@dataclass
+class Instruction:
+    node: int                 # the PNode id it computes
+    op: str
+    kernel: Callable
+    inputs: tuple             # slots
+    output: int               # slot
+    free: tuple = ()          # slots released after it ran
+    attrs: dict = field(default_factory=dict)  # passed as keywords
+    args: tuple = ()          # the names the generated code passes (slots, or constants C<id>)
+
+    def text(self) -> str:
+        ins = ", ".join(self.args[1:]) if self.args else ", ".join(f"s{i}" for i in self.inputs)
+        free = f"   ; free {', '.join(f's{i}' for i in self.free)}" if self.free else ""
+        return f"s{self.output} = {self.op}({ins}){free}"
+
+
+def _copy(x):
+    c = getattr(x, "copy", None)
+    return c() if c is not None else x
+
+
+class Executable:
+    """``run(feeds, variables) -> (outputs, assigned values)`` for one program on one backend."""
+
+    def __init__(self, program: Program, backend, plan=None):
+        self.program = program
+        self.backend = backend
+        self.plan = plan if plan is not None else simple_plan(program)
+        self.instructions: list[Instruction] = []
+        self._lower()
+        self.source = self._generate()
+        self._compile()
+
+    # -- lowering ------------------------------------------------------------------
+    def _lower(self) -> None:
+        slot_of, free_after = self.plan.slot_of, self.plan.free_after
+        for n in self.program.nodes:
+            if n.is_source:
+                continue
+            kernel, takes_attrs = n.kernel()
+            self.instructions.append(Instruction(
+                n.id, n.op, kernel, tuple(slot_of[i] for i in n.inputs), slot_of[n.id],
+                tuple(free_after.get(n.id, ())), dict(n.attrs) if takes_attrs else {}))
+
+    def _generate(self) -> str:
+        p, slot_of, free_after = self.program, self.plan.slot_of, self.plan.free_after
+        g: dict[str, Any] = {"xp": self.backend.xp, "_copy": _copy}
+        self._globals = g
+        self._kernel_names: dict[str, int] = {}
+        feed_pos = {i: k for k, i in enumerate(p.inputs)}
+        var_pos = {i: k for k, i in enumerate(p.variables)}
+        holder: dict[int, str] = {}   # slot -> expression naming its current value
+        lines = ["def run(F, V):"]
+        instr = iter(self.instructions)
+        for n in p.nodes:
+            s = slot_of[n.id]
+            if n.op == "constant":
+                name = f"C{n.id}"
+                g[name] = self.backend.asarray(n.value)
+                holder[s] = name       # constants are read from globals, never copied into a slot
+            elif n.op == "placeholder":
+                lines.append(f"    s{s} = F[{feed_pos[n.id]}]")
+                holder[s] = f"s{s}"
+            elif n.op == "variable":
+                lines.append(f"    s{s} = V[{var_pos[n.id]}]")
+                holder[s] = f"s{s}"
+            else:
+                ins = next(instr)
+                kname = f"K{n.id}"
+                g[kname] = ins.kernel
+                self._kernel_names[kname] = n.id
+                args = ["xp"] + [holder[i] for i in ins.inputs]
+                ins.args = tuple(args)
+                for k, v in ins.attrs.items():
+                    aname = f"A{n.id}_{k}"
+                    g[aname] = v
+                    args.append(f"{k}={aname}")
+                lines.append(f"    s{s} = {kname}({', '.join(args)})")
+                holder[s] = f"s{s}"
+            dead = [f"s{i}" for i in free_after.get(n.id, ()) if holder.get(i, "").startswith("s")]
+            for i in free_after.get(n.id, ()):
+                holder.pop(i, None)
+            if dead:
+                lines.append(f"    del {', '.join(dead)}")
+        by_id = {n.id: n for n in p.nodes}
+
+        def read(i: int) -> str:
+            e = holder[slot_of[i]]
+            return f"_copy({e})" if by_id[i].is_source else e  # never hand out state or a constant
+
+        outs = "".join(read(i) + ", " for i in p.outputs)
+        assigned = "".join(holder[slot_of[x]] + ", " for _, x in p.assigns)
+        lines.append(f"    return ({outs}), ({assigned})")
+        return "\n".join(lines) + "\n"
+
+    def _compile(self) -> None:
+        code = compile(self.source, f"<staticgraph executable {id(self):x}>", "exec")
+        exec(code, self._globals)  # our own generated source: names and slots only, no user text
+        self.run = self._globals["run"]
+        self._generation = generation()
+
+    def rebind(self) -> None:
+        """Re-read every kernel from the registry (after ``shared_ops.instrument`` swapped them)."""
+        nodes = {n.id: n for n in self.program.nodes}
+        for name, nid in self._kernel_names.items():
+            self._globals[name] = nodes[nid].kernel()[0]
+        self._generation = generation()
+
+    def run(self, feeds, variables):  # replaced by the generated function  # pragma: no cover
+        raise NotImplementedError
+
+    def text(self) -> str:
+        return "\n".join(i.text() for i in self.instructions)
+
+    def __len__(self) -> int:
+        return len(self.instructions)
+
+
+__all__ = ["Instruction", "Executable"]

@@ -1,0 +1,132 @@
+"""``sg.function``: trace a Python function into a graph once per input signature.
+
+The function is written against the shared tensor surface, so the same code runs eagerly in
+dyngraph. Calling the wrapper with arrays traces it (placeholders of the arguments' shapes and
+dtypes), compiles the graph, caches it by the shapes and dtypes, and runs it; a call with new
+shapes or dtypes traces again (``tf.function``). Python scalars are static: each new value is
+a new trace. ``input_signature=[(shape, dtype), ...]`` (``None`` for a free dimension) gives
+one trace for every matching call. ``trace_count`` and ``compile_count`` count the work done.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import numpy as np
+
+from shared_ops import GraphCompareError, dtype_name
+
+from .compile import CompiledFunction, FeedError
+from .graph import Graph, Node, placeholder
+
+_SCALARS = (bool, int, float)
+
+
+class Function:
+    """The wrapper ``sg.function(py_fn)`` returns."""
+
+    def __init__(self, py_fn: Callable, optimize: Any = True, input_signature=None, backend=None):
+        self.py_fn = py_fn
+        self.optimize = optimize
+        self.backend = backend
+        self.input_signature = None if input_signature is None else [
+            (tuple(None if d is None else int(d) for d in shape), dtype_name(dt)) for shape, dt in input_signature
+        ]
+        self.trace_count = 0
+        self.compile_count = 0
+        self._cache: dict[tuple, tuple[CompiledFunction, list]] = {}
+        self.last_graph: Graph | None = None
+        functools.update_wrapper(self, py_fn)
+
+    def _key(self, args) -> tuple:
+        key = []
+        for k, a in enumerate(args):
+            if isinstance(a, _SCALARS):
+                key.append(("static", type(a).__name__, a))
+            elif hasattr(a, "shape") and hasattr(a, "dtype"):
+                key.append(("array", tuple(a.shape), dtype_name(a.dtype)))
+            elif isinstance(a, (list, tuple)):
+                key.append(("array", np.shape(a), dtype_name(np.asarray(a).dtype)))
+            else:
+                raise FeedError(f"{self.__name__}: argument {k} is a {type(a).__name__}; pass arrays or Python numbers")
+        return tuple(key)
+
+    def _trace(self, key: tuple, args) -> tuple[CompiledFunction, list]:
+        self.trace_count += 1
+        graph = Graph(f"trace of {getattr(self.py_fn, '__name__', 'function')}")
+        with graph:
+            call_args, fed = [], []
+            for k, (kind, a, b) in enumerate(key):
+                if kind == "static":
+                    call_args.append(args[k])
+                    continue
+                shape, dtype = (a, b) if self.input_signature is None else self.input_signature[len(fed)]
+                p = placeholder(shape, dtype, name=f"arg{k}")
+                call_args.append(p)
+                fed.append(k)
+            out = self.py_fn(*call_args)
+            structure = _as_nodes(graph, out)
+        self.last_graph = graph
+        fn = CompiledFunction(structure, [graph.get(f"arg{k}") for k in fed], self.optimize, backend=self.backend)
+        self.compile_count += 1
+        return fn, fed
+
+    def __call__(self, *args):
+        key = self._key(args)
+        if self.input_signature is not None:
+            arrays = [k for k, e in enumerate(key) if e[0] == "array"]
+            if len(arrays) != len(self.input_signature):
+                raise FeedError(f"{self.__name__}: input_signature has {len(self.input_signature)} entries, "
+                                f"the call passed {len(arrays)} arrays")
+            key = tuple(("array", None, None) if e[0] == "array" else e for e in key)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._cache[key] = self._trace(key, args)
+        fn, fed = entry
+        return fn(*(_array(args[k]) for k in fed))
+
+    def get_concrete(self, *args) -> CompiledFunction:
+        """The compiled function for these arguments (tracing if needed): ``.report()``, ``.text()``."""
+        key = self._key(args)
+        if self.input_signature is not None:
+            key = tuple(("array", None, None) if e[0] == "array" else e for e in key)
+        if key not in self._cache:
+            self._cache[key] = self._trace(key, args)
+        return self._cache[key][0]
+
+    @property
+    def cache_size(self) -> int:
+        return len(self._cache)
+
+    def __repr__(self) -> str:
+        return f"<sg.function {self.__name__}: {self.trace_count} traces, {self.compile_count} compiles>"
+
+
+def _array(a):
+    return np.asarray(a) if isinstance(a, (list, tuple)) else a
+
+
+def _as_nodes(graph: Graph, out):
+    if isinstance(out, Node):
+        return out
+    if isinstance(out, (list, tuple)):
+        return type(out)(_as_nodes(graph, o) for o in out)
+    if isinstance(out, dict):
+        return {k: _as_nodes(graph, v) for k, v in out.items()}
+    if isinstance(out, _SCALARS) or hasattr(out, "__array__"):
+        return graph.add_constant(np.asarray(out))
+    raise GraphCompareError(f"a traced function must return graph values (or tuples/lists/dicts of them), got {type(out).__name__}")
+
+
+def function(py_fn: Callable | None = None, *, optimize: Any = True, input_signature=None, backend=None):
+    """Trace ``py_fn`` into a compiled graph, cached by input shapes and dtypes.
+
+    Use as ``sg.function(f)``, ``@sg.function`` or ``@sg.function(optimize=False)``.
+    """
+    if py_fn is None:
+        return lambda f: Function(f, optimize, input_signature, backend)
+    return Function(py_fn, optimize, input_signature, backend)
+
+
+__all__ = ["function", "Function"]

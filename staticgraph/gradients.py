@@ -1,0 +1,177 @@
+"""``sg.gradients``: symbolic reverse mode, as ``tf.gradients``.
+
+The gradient rules are the ops' own ``vjp``s, run by ``SymbolicOps``: every ``ops.*`` call
+declares a node in the graph instead of computing. The walk is the one dyngraph's engine
+makes, so that with ``optimize=False`` both run the same kernels in the same operand order
+and give bitwise equal gradients:
+
+- only nodes on a path from ``xs`` to ``y`` take part; ``ops.needs_input_grad`` tells a rule
+  which of its inputs are on such a path;
+- nodes are visited in reverse creation order, each once all its consumers were (a max-heap
+  of ready nodes driven by pending counts; no recursion);
+- the contributions to one value are summed by one ``add_n`` in the creation order of their
+  consumers (ties: input position), seeded with the first; a lone contribution is used as is;
+- the seed is ones of ``y``'s shape and dtype; an ``x`` not connected to ``y`` gets ``None``.
+
+The gradient nodes are ordinary nodes, so ``gradients`` of them works (higher order).
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any, Sequence
+
+import numpy as np
+
+from shared_ops import ALL_TRUE, OpsNamespace
+from shared_ops.registry import REGISTRY, OpDef
+
+from .graph import ASSIGN, SOURCE_OPS, Graph, GraphError, Node, SymShape, user_line
+
+
+class SymbolicOps(OpsNamespace):
+    """The symbolic interpreter of gradient rules: ``ops.mul(a, b)`` declares a node."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+
+    def apply(self, op: OpDef, *inputs: Any, **attrs: Any) -> Node:
+        g = self.graph
+        inputs = tuple(x if isinstance(x, Node) else g.add_constant(np.asarray(x)) for x in inputs)
+        return g.apply(op, inputs, attrs)  # a SymShape `shape=` with free dims adds `like`
+
+    def constant(self, value: Any, dtype: str, like: Any) -> Node:
+        return self.graph.add_constant(value, dtype)
+
+
+def _seed(y: Node) -> Node:
+    g = y.graph
+    if None not in y._shape:
+        return g.add_constant(np.ones(y._shape, dtype=y.dtype), y.dtype)
+    if "ones_like" in REGISTRY:
+        return g.apply(REGISTRY.get("ones_like"), (y,), {})
+    one = g.add_constant(np.ones((), dtype=y.dtype), y.dtype)
+    return g.apply(REGISTRY.get("broadcast_to"), (one,), {"shape": y.shape})
+
+
+def _on_paths(y: Node, xs: Sequence[Node]) -> set[int]:
+    """Ids of nodes that are ancestors of ``y`` (or ``y``) and descendants of an ``x`` (or an ``x``)."""
+    anc: set[int] = set()
+    by_id: dict[int, Node] = {}
+    stack = [y]
+    while stack:
+        n = stack.pop()
+        if n.id in anc:
+            continue
+        anc.add(n.id)
+        by_id[n.id] = n
+        stack.extend(n.inputs)
+    relevant = {x.id for x in xs if x.id in anc}
+    for n in sorted((by_id[i] for i in anc), key=lambda n: n.id):
+        if n.id not in relevant and any(i.id in relevant for i in n.inputs):
+            if n.opdef is not None and n.opdef.differentiable:
+                relevant.add(n.id)
+    return relevant
+
+
+def gradients(y: Node, xs, grad_ys=None):
+    """Declare the gradient of ``y`` with respect to each of ``xs``; ``None`` where unconnected.
+
+    ``xs`` is a node or a list/tuple of nodes (the result has the same form). ``grad_ys`` is the
+    cotangent of ``y`` (a node or array; default ones). Several ``y``s: pass a list; their
+    gradients are summed.
+    """
+    single = isinstance(xs, Node)
+    xs_list = [xs] if single else list(xs)
+    ys = list(y) if isinstance(y, (list, tuple)) else [y]
+    gys = list(grad_ys) if isinstance(grad_ys, (list, tuple)) else [grad_ys] * len(ys)
+    for v in ys + xs_list:
+        if not isinstance(v, Node):
+            raise GraphError(f"gradients: expected graph nodes, got {type(v).__name__} {v!r}")
+        if v.op == ASSIGN:
+            raise GraphError("gradients: an assign node has no gradient; differentiate the value it assigns")
+    graph = ys[0].graph
+    if any(v.graph is not graph for v in ys + xs_list):
+        raise GraphError("gradients: y and xs belong to different graphs")
+
+    relevant: set[int] = set()
+    for yy in ys:
+        relevant |= _on_paths(yy, xs_list)
+    ops = SymbolicOps(graph)
+    # contributions[id] = [(consumer id, input position, node)], summed in that order
+    contributions: dict[int, list] = {}
+    for k, (yy, gy) in enumerate(zip(ys, gys)):
+        if yy.id not in relevant:
+            continue
+        if gy is None:
+            seed = _seed(yy)
+        elif isinstance(gy, Node):
+            seed = gy
+        else:
+            seed = graph.add_constant(np.asarray(gy), yy.dtype)
+        contributions.setdefault(yy.id, []).append((-1, k, seed))
+
+    # pending[id]: consumers on a relevant path not yet visited
+    nodes = {n.id: n for n in _collect(ys, relevant)}
+    pending = {i: 0 for i in nodes}
+    for n in nodes.values():
+        for x in set(i.id for i in n.inputs):
+            if x in pending:
+                pending[x] += 1
+    ready = [-i for i, c in pending.items() if c == 0]
+    heapq.heapify(ready)
+    grads: dict[int, Node] = {}
+    wanted = {x.id for x in xs_list}
+    while ready:
+        n = nodes[-heapq.heappop(ready)]
+        terms = contributions.pop(n.id, None)
+        g = None
+        if terms:
+            terms.sort(key=lambda t: (t[0], t[1]))
+            g = terms[0][2] if len(terms) == 1 else graph.apply(REGISTRY.get("add_n"), tuple(t[2] for t in terms), {})
+            if n.id in wanted:
+                grads[n.id] = g
+        if g is not None and n.op not in SOURCE_OPS:
+            _backprop(ops, n, g, relevant, contributions)
+        for x in set(i.id for i in n.inputs):
+            if x in pending:
+                pending[x] -= 1
+                if pending[x] == 0:
+                    heapq.heappush(ready, -x)
+    out = [grads.get(x.id) for x in xs_list]
+    return out[0] if single else (tuple(out) if isinstance(xs, tuple) else out)
+
+
+def _collect(ys, relevant: set[int]) -> list[Node]:
+    seen: dict[int, Node] = {}
+    stack = [y for y in ys if y.id in relevant]
+    while stack:
+        n = stack.pop()
+        if n.id in seen:
+            continue
+        seen[n.id] = n
+        stack.extend(i for i in n.inputs if i.id in relevant)
+    return list(seen.values())
+
+
+def _backprop(ops: SymbolicOps, n: Node, g: Node, relevant: set[int], contributions: dict) -> None:
+    op = n.opdef
+    needs = tuple(x.id in relevant and k not in op.nondiff for k, x in enumerate(n.inputs))
+    if not any(needs):
+        return
+    ops.needs_input_grad = needs
+    try:
+        result = op.vjp(ops, g, n.inputs, n, **n.attrs)
+    finally:
+        ops.needs_input_grad = ALL_TRUE
+    if len(result) != len(n.inputs):
+        raise GraphError(f"the gradient rule of {op.name} returned {len(result)} terms for {len(n.inputs)} inputs")
+    for k, (x, gx) in enumerate(zip(n.inputs, result)):
+        if gx is None or not needs[k]:
+            continue
+        if not isinstance(gx, Node):
+            gx = ops.graph.add_constant(np.asarray(gx), x.dtype)
+        contributions.setdefault(x.id, []).append((n.id, k, gx))
+
+
+__all__ = ["gradients", "SymbolicOps"]

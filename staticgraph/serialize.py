@@ -1,0 +1,353 @@
+"""``sg.save`` / ``sg.load``: a graph as versioned JSON that loads no code.
+
+Format ``graphcompare.staticgraph`` version 1::
+
+    {"format": "graphcompare.staticgraph", "version": 1,
+     "nodes": [{"id": 0, "op": "placeholder", "inputs": [], "attrs": {}, "shape": [null, 3],
+                "dtype": "float32", "name": "x", "value": null}, ...],
+     "function": null | {"inputs": [ids], "outputs": [ids], "structure": "single|list|tuple",
+                         "optimize": true|false}}
+
+Node ids are their positions; an input always refers to an earlier node. Constants and
+variables carry ``value``: ``{"dtype", "shape", "base64"}`` (little-endian bytes, C order); a
+variable's value is its current one. Attributes are JSON scalars and lists (lists become
+tuples).
+
+``load`` trusts nothing: every op name must be registered (or a source / ``assign``), every
+attribute is checked by the op's ``bind_attrs`` and must be a plain JSON value, every shape
+and dtype is checked (sizes bounded), every edge must point back, names must be identifiers,
+and the op's ``infer`` is re-run and must give the stored shape and dtype. No ``eval``, no
+pickle, no import by name. Anything else raises ``LoadError`` saying what was wrong where.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import os
+import re
+from typing import Any
+
+import numpy as np
+
+from shared_ops import GraphCompareError, Spec
+from shared_ops.dtypes import ALL as DTYPES
+from shared_ops.registry import REGISTRY
+
+from .graph import ASSIGN, SOURCE_OPS, Graph, Node
+
+FORMAT = "graphcompare.staticgraph"
+VERSION = 1
+MAX_FILE_BYTES = 1 << 30
+MAX_RANK = 32
+MAX_DIM = 1 << 31
+MAX_ELEMENTS = 1 << 31
+MAX_NODES = 10_000_000
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]{0,127}$")
+_NODE_KEYS = {"id", "op", "inputs", "attrs", "shape", "dtype", "name", "value"}
+
+
+class LoadError(GraphCompareError, ValueError):
+    """A file ``sg.load`` refuses: not this format, a newer version, or invalid content."""
+
+
+# --------------------------------------------------------------------------- save
+
+
+def _encode_value(arr) -> dict:
+    arr = np.array(arr, order="C", copy=True)  # ascontiguousarray would make 0-d arrays 1-d
+    data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+    return {"dtype": arr.dtype.name, "shape": list(arr.shape), "base64": base64.b64encode(data).decode("ascii")}
+
+
+def _encode_attr(v):
+    if isinstance(v, tuple):
+        return [_encode_attr(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    return v
+
+
+def _to_numpy(x):
+    if isinstance(x, np.ndarray) or np.isscalar(x):
+        return np.asarray(x)
+    get = getattr(x, "get", None)  # CuPy
+    return np.asarray(get() if callable(get) else x)
+
+
+def dumps(obj) -> str:
+    """The JSON text ``save`` writes."""
+    from .compile import CompiledFunction
+    from .function import Function
+
+    fn = None
+    if isinstance(obj, Function):
+        if not obj._cache:
+            raise GraphCompareError("save: this sg.function was never called, so it has no graph yet; call it once first")
+        fn = list(obj._cache.values())[-1][0]
+    elif isinstance(obj, CompiledFunction):
+        fn = obj
+    if fn is not None:
+        graph, state = fn.graph, fn.state
+    elif isinstance(obj, Graph):
+        graph, state = obj, obj.__dict__.get("state", {})
+    else:
+        raise GraphCompareError(f"save: expected an sg.Graph, a compiled function or an sg.function, got {type(obj).__name__}")
+    index = {n.id: k for k, n in enumerate(graph.nodes)}
+    nodes = []
+    for k, n in enumerate(graph.nodes):
+        value = None
+        if n.op == "constant":
+            value = _encode_value(n.value)
+        elif n.op == "variable":
+            value = _encode_value(_to_numpy(state.get(n.id, n.value)))
+        nodes.append({"id": k, "op": n.op, "inputs": [index[i.id] for i in n.inputs],
+                      "attrs": {a: _encode_attr(v) for a, v in n.attrs.items()},
+                      "shape": list(n._shape), "dtype": n.dtype, "name": n.name, "value": value})
+    doc = {"format": FORMAT, "version": VERSION, "nodes": nodes, "function": None}
+    if fn is not None:
+        s = fn.structure
+        kind = "single" if isinstance(s, Node) else "list" if isinstance(s, list) else "tuple"
+        if isinstance(s, dict):
+            raise GraphCompareError("save: a compiled function with dict outputs cannot be saved; use a list")
+        doc["function"] = {"inputs": [index[x.id] for x in fn.inputs], "outputs": [index[o.id] for o in fn.outputs],
+                           "structure": kind, "optimize": fn.optimize if isinstance(fn.optimize, bool) else True}
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def save(obj, path) -> None:
+    """Write a graph, a compiled function or an ``sg.function`` (its latest trace) to ``path``."""
+    text = dumps(obj)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+# --------------------------------------------------------------------------- load
+
+
+def load(path):
+    """Read a file ``save`` wrote: an ``sg.Graph``, or a ``CompiledFunction`` if a function was
+    saved (its graph is ``fn.graph``). Raises ``LoadError`` for anything invalid."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise LoadError(f"cannot read {path!r}: {exc.strerror}") from None
+    if size > MAX_FILE_BYTES:
+        raise LoadError(f"{path!r} is {size} bytes, more than the {MAX_FILE_BYTES} this loader accepts")
+    with open(path, "rb") as f:
+        raw = f.read()
+    return loads(raw, source=str(path))
+
+
+def loads(raw, source: str = "<string>"):
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LoadError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start}); is it a staticgraph file?") from None
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        raise LoadError(f"{source}: JSON nested too deeply") from None
+    except ValueError as exc:
+        raise LoadError(f"{source}: not valid JSON ({exc}); the file may be truncated") from None
+    try:
+        return _Loader(source).build(doc)
+    except LoadError:
+        raise
+    except (GraphCompareError, ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError,
+            AttributeError, MemoryError) as exc:  # a check we did not foresee: still the documented error
+        raise LoadError(f"{source}: invalid content ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+
+
+def _plain(v, where: str, depth: int = 0):
+    """A JSON attribute value as the hashable Python value (lists -> tuples); rejects the rest."""
+    if depth > 8:
+        raise LoadError(f"{where}: attribute nested too deeply")
+    if v is None or isinstance(v, (bool, str)):
+        if isinstance(v, str) and len(v) > 256:
+            raise LoadError(f"{where}: attribute string longer than 256 characters")
+        return v
+    if isinstance(v, int):
+        if abs(v) > 1 << 62:
+            raise LoadError(f"{where}: attribute integer {v} is out of range")
+        return v
+    if isinstance(v, float):
+        return v
+    if isinstance(v, list):
+        if len(v) > 64:
+            raise LoadError(f"{where}: attribute list longer than 64 entries")
+        return tuple(_plain(x, where, depth + 1) for x in v)
+    raise LoadError(f"{where}: attribute of type {type(v).__name__} is not allowed (only numbers, strings, null, lists)")
+
+
+class _Loader:
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, msg: str):
+        raise LoadError(f"{self.source}: {msg}")
+
+    def build(self, doc: Any):
+        if not isinstance(doc, dict):
+            self.fail("the top level must be a JSON object")
+        if doc.get("format") != FORMAT:
+            self.fail(f"format is {doc.get('format')!r}, expected {FORMAT!r}; this is not a staticgraph file")
+        version = doc.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            self.fail("version must be an integer")
+        if version > VERSION:
+            self.fail(f"version {version} is newer than this graphcompare reads ({VERSION}); upgrade graphcompare")
+        if version < 1:
+            self.fail(f"unknown version {version}")
+        extra = set(doc) - {"format", "version", "nodes", "function"}
+        if extra:
+            self.fail(f"unexpected top-level key(s) {sorted(extra)}")
+        nodes = doc.get("nodes")
+        if not isinstance(nodes, list):
+            self.fail("'nodes' must be a list")
+        if len(nodes) > MAX_NODES:
+            self.fail(f"{len(nodes)} nodes is more than the {MAX_NODES} allowed")
+        graph = Graph(os.path.basename(self.source))
+        built: list[Node] = []
+        for k, entry in enumerate(nodes):
+            built.append(self.node(graph, k, entry, built))
+        fn_doc = doc.get("function")
+        if fn_doc is None:
+            return graph
+        return self.function(graph, fn_doc, built)
+
+    def node(self, graph: Graph, k: int, e: Any, built: list) -> Node:
+        where = f"node {k}"
+        if not isinstance(e, dict):
+            self.fail(f"{where} must be an object")
+        if set(e) != _NODE_KEYS:
+            self.fail(f"{where} has keys {sorted(e)}, expected {sorted(_NODE_KEYS)}")
+        if e["id"] != k or isinstance(e["id"], bool):
+            self.fail(f"{where} has id {e['id']!r}; ids must be the node positions 0, 1, 2, ...")
+        op = e["op"]
+        if not isinstance(op, str) or not (op in SOURCE_OPS or op == ASSIGN or op in REGISTRY):
+            self.fail(f"{where}: unknown op {str(op)[:80]!r} (not in the registry)")
+        where = f"node {k} ({op})"
+        name = e["name"]
+        if name is not None and (not isinstance(name, str) or not _NAME.match(name)):
+            self.fail(f"{where}: name {str(name)[:80]!r} is not a valid identifier-like name")
+        if name is not None and name in graph._names:
+            self.fail(f"{where}: name {name!r} is used twice")
+        shape = self.shape(e["shape"], where)
+        dtype = e["dtype"]
+        if dtype not in DTYPES:
+            self.fail(f"{where}: unknown dtype {str(dtype)[:40]!r}")
+        ins = e["inputs"]
+        if not isinstance(ins, list) or len(ins) > 4096:
+            self.fail(f"{where}: inputs must be a list")
+        for i in ins:
+            if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < k:
+                self.fail(f"{where}: input {i!r} does not refer to an earlier node (edges must point back)")
+        inputs = tuple(built[i] for i in ins)
+        attrs_doc = e["attrs"]
+        if not isinstance(attrs_doc, dict):
+            self.fail(f"{where}: attrs must be an object")
+        attrs = {a: _plain(v, f"{where} attribute {a!r}") for a, v in attrs_doc.items()}
+        value = e["value"]
+        if op in SOURCE_OPS:
+            if inputs or attrs:
+                self.fail(f"{where}: a {op} takes no inputs or attributes")
+            if op == "placeholder":
+                if value is not None:
+                    self.fail(f"{where}: a placeholder carries no value")
+                arr = None
+            else:
+                if None in shape:
+                    self.fail(f"{where}: a {op} cannot have a free dimension")
+                arr = self.value(value, shape, dtype, where)
+            if op == "placeholder" and name is None:
+                self.fail(f"{where}: a placeholder needs a name")
+            return graph._add(Node(graph, op, (), {}, shape, dtype, name=name, trace=f"{self.source}:{where}", value=arr))
+        if value is not None:
+            self.fail(f"{where}: only constants and variables carry a value")
+        if op == ASSIGN:
+            if len(inputs) != 2 or inputs[0].op != "variable" or attrs:
+                self.fail(f"{where}: an assign takes a variable and a value, and no attributes")
+            var, val = inputs
+            if var.spec != Spec(shape, dtype) or val.dtype != dtype or len(val._shape) != len(shape):
+                self.fail(f"{where}: the assigned value does not match the variable's shape and dtype")
+            return graph._add(Node(graph, ASSIGN, inputs, {}, shape, dtype, name=name, trace=f"{self.source}:{where}"))
+        opdef = REGISTRY.get(op)
+        if opdef.n_inputs is not None and len(inputs) not in (opdef.n_inputs, opdef.n_inputs + 1):
+            self.fail(f"{where}: takes {opdef.n_inputs} inputs, the file gives {len(inputs)}")
+        try:
+            attrs = opdef.bind_attrs(attrs)
+        except GraphCompareError as exc:
+            self.fail(f"{where}: {str(exc).splitlines()[0]}")
+        try:
+            spec = opdef.infer(*(x.spec for x in inputs), **attrs)
+        except Exception as exc:  # noqa: BLE001 - any failure of the shape rule means a bad file
+            self.fail(f"{where}: inputs and attributes are inconsistent ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
+        if tuple(spec.shape) != shape or spec.dtype != dtype:
+            self.fail(f"{where}: the file says {dtype}{list(shape)} but the op gives {spec.dtype}{list(spec.shape)}")
+        return graph._add(Node(graph, op, inputs, attrs, shape, dtype, name=name, trace=f"{self.source}:{where}"))
+
+    def shape(self, s: Any, where: str) -> tuple:
+        if not isinstance(s, list) or len(s) > MAX_RANK:
+            self.fail(f"{where}: shape must be a list of at most {MAX_RANK} sizes")
+        for d in s:
+            if d is not None and (not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= MAX_DIM):
+                self.fail(f"{where}: shape {str(s)[:80]} has an invalid size {d!r}")
+        known = math.prod(d for d in s if d is not None)
+        if known > MAX_ELEMENTS:
+            self.fail(f"{where}: shape {s} has {known} elements, more than the {MAX_ELEMENTS} allowed")
+        return tuple(s)
+
+    def value(self, v: Any, shape: tuple, dtype: str, where: str) -> np.ndarray:
+        if not isinstance(v, dict) or set(v) != {"dtype", "shape", "base64"}:
+            self.fail(f"{where}: value must be an object with dtype, shape and base64")
+        if v["dtype"] != dtype or self.shape(v["shape"], where) != shape:
+            self.fail(f"{where}: the value's dtype/shape does not match the node's")
+        if not isinstance(v["base64"], str):
+            self.fail(f"{where}: value data must be a base64 string")
+        try:
+            data = base64.b64decode(v["base64"].encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            self.fail(f"{where}: value data is not valid base64")
+        itemsize = np.dtype(dtype).itemsize
+        n = math.prod(shape)
+        if len(data) != n * itemsize:
+            self.fail(f"{where}: value has {len(data)} bytes, {dtype}{list(shape)} needs {n * itemsize}")
+        arr = np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(shape)
+        if dtype == "bool" and not np.isin(np.frombuffer(data, dtype=np.uint8), (0, 1)).all():
+            self.fail(f"{where}: a bool value holds bytes other than 0 and 1")
+        arr.flags.writeable = False
+        return arr
+
+    def function(self, graph: Graph, f: Any, built: list):
+        from .compile import CompiledFunction
+
+        if not isinstance(f, dict) or set(f) != {"inputs", "outputs", "structure", "optimize"}:
+            self.fail("'function' must be an object with inputs, outputs, structure and optimize")
+        ids = []
+        for key in ("inputs", "outputs"):
+            lst = f[key]
+            if not isinstance(lst, list) or any(not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(built) for i in lst):
+                self.fail(f"function {key} must be a list of node ids")
+            ids.append([built[i] for i in lst])
+        inputs, outputs = ids
+        if any(x.op != "placeholder" for x in inputs) or len(set(map(id, inputs))) != len(inputs):
+            self.fail("function inputs must be distinct placeholders")
+        if f["structure"] not in ("single", "list", "tuple") or (f["structure"] == "single" and len(outputs) != 1):
+            self.fail("function structure must be 'single' (one output), 'list' or 'tuple'")
+        if not isinstance(f["optimize"], bool):
+            self.fail("function optimize must be true or false")
+        structure = outputs[0] if f["structure"] == "single" else (outputs if f["structure"] == "list" else tuple(outputs))
+        try:
+            return CompiledFunction(structure, inputs, f["optimize"])
+        except GraphCompareError as exc:
+            self.fail(f"the saved function does not compile: {str(exc).splitlines()[0]}")
+
+
+__all__ = ["save", "load", "dumps", "loads", "LoadError", "FORMAT", "VERSION"]

@@ -1,0 +1,93 @@
+"""``sg.Session``: TensorFlow 1.x's way of running a graph.
+
+``sess.run(fetches, feed_dict)`` compiles the fetches (a node, or a list/tuple/dict of them)
+once per (fetch set, fed placeholders) and caches the executable. The session holds the
+variables (initialised from the values they were declared with). Within one run every fetched
+value is computed from the variables as they were at its start; assignments land at its end;
+a run refused for a bad feed (or failing in a kernel) changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .compile import CompiledFunction, FeedError
+from .graph import Graph, GraphError, Node, get_default_graph
+
+
+class Session:
+    def __init__(self, graph: Graph | None = None, optimize: Any = True, backend=None):
+        """``optimize`` is passed to ``sg.compile`` (``False``: run the graph exactly as declared)."""
+        self.graph = graph if graph is not None else get_default_graph()
+        self.optimize = optimize
+        self.backend = backend
+        self.state: dict[int, Any] = {}
+        self._cache: dict[tuple, CompiledFunction] = {}
+        self._closed = False
+
+    def run(self, fetches, feed_dict: dict | None = None):
+        """Values of ``fetches`` (same structure) for ``feed_dict`` ``{placeholder or name: array}``."""
+        if self._closed:
+            raise GraphError("this Session is closed; open a new sg.Session(graph)")
+        feed_dict = dict(feed_dict or {})
+        nodes, rebuild = _flatten(fetches)
+        for n in nodes:
+            if not isinstance(n, Node):
+                raise GraphError(f"Session.run: fetches must be graph nodes, got {type(n).__name__} {n!r}")
+            if n.graph is not self.graph:
+                raise GraphError(f"Session.run: {n!r} belongs to another graph than this session's")
+        feeds = {}
+        for k, v in feed_dict.items():
+            node = k if isinstance(k, Node) else self._lookup(k)
+            if node.op != "placeholder":
+                raise FeedError(f"Session.run: can only feed placeholders, {node.label} is a {node.op}")
+            feeds[node] = v
+        fed = tuple(sorted(feeds, key=lambda n: n.id))
+        key = (tuple(n.id for n in nodes), tuple(n.id for n in fed))
+        fn = self._cache.get(key)
+        if fn is None:
+            try:
+                fn = CompiledFunction(list(nodes), list(fed), self.optimize, state=self.state, backend=self.backend)
+            except GraphError as exc:
+                if "must be fed" in str(exc):
+                    raise FeedError(str(exc).split("\n")[0]) from None
+                raise
+            self._cache[key] = fn
+        values = fn(*(feeds[n] for n in fed))
+        return rebuild(values)
+
+    def _lookup(self, name):
+        try:
+            return self.graph.get(name)
+        except GraphError:
+            raise FeedError(f"Session.run: no placeholder named {name!r} in this graph") from None
+
+    @property
+    def compiled(self) -> int:
+        """How many executables this session has built (one per fetch set and feed set)."""
+        return len(self._cache)
+
+    def close(self) -> None:
+        self._cache.clear()
+        self._closed = True
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _flatten(fetches):
+    if isinstance(fetches, Node):
+        return [fetches], lambda v: v[0]
+    if isinstance(fetches, (list, tuple)):
+        kind = type(fetches)
+        return list(fetches), (lambda v: list(v)) if kind is list else (lambda v: tuple(v))
+    if isinstance(fetches, dict):
+        keys = list(fetches)
+        return [fetches[k] for k in keys], lambda v: dict(zip(keys, v))
+    raise GraphError(f"Session.run: fetches must be a node or a list/tuple/dict of nodes, got {type(fetches).__name__}")
+
+
+__all__ = ["Session"]
