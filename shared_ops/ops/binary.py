@@ -1,0 +1,128 @@
+"""Binary elementwise ops: pow maximum minimum where, and the comparisons.
+
+The comparisons (``eq ne lt le gt ge``) are a declared non-differentiable family: bool
+output, no ``vjp`` (``COMPARISONS`` lists them). Ties follow PyTorch: ``maximum``/``minimum``
+give each input half the gradient where ``a == b``.
+"""
+
+from __future__ import annotations
+
+import operator
+
+from ..registry import Spec, broadcast_shapes, register
+from ..errors import DTypeError
+from ._infer import elementwise, same_dtype
+
+
+def _pow_vjp(ops, g, inputs, output):
+    a, b = inputs
+    ga = gb = None
+    zero = ops.zeros_like(g)
+    if ops.needs_input_grad[0]:  # g * b * a**(b-1), zero where b == 0 (PowBackward1)
+        d = ops.mul(g, ops.mul(b, ops.pow(a, ops.sub(b, 1.0))))
+        ga = ops.sum_to(ops.where(ops.eq(b, 0), zero, d), a.shape)
+    if ops.needs_input_grad[1]:  # g * a**b * log(a), zero where a == 0 and b >= 0
+        d = ops.mul(g, ops.mul(output, ops.log(a)))
+        gb = ops.sum_to(ops.where(ops.eq(a, 0), ops.where(ops.ge(b, 0), zero, d), d), b.shape)
+    return ga, gb
+
+
+register(
+    "pow",
+    forward=lambda xp, a, b: xp.pow(a, b),
+    infer=elementwise("pow", floating=True),
+    vjp=_pow_vjp,
+    elementwise=True, save_output=True,
+    torch_name="PowBackward1",
+    scalar_expr=lambda a, b: f"({a} ** {b})",
+)
+
+
+def _extremum_vjp(first_wins):
+    def vjp(ops, g, inputs, output):
+        # the winner takes g, the loser 0; at a tie each gets g / 2 (as PyTorch)
+        a, b = inputs
+        zero, half, tie = ops.zeros_like(g), ops.div(g, 2.0), ops.eq(a, b)
+        ga = gb = None
+        if ops.needs_input_grad[0]:
+            ga = ops.sum_to(ops.where(first_wins(ops, a, b), g, ops.where(tie, half, zero)), a.shape)
+        if ops.needs_input_grad[1]:
+            gb = ops.sum_to(ops.where(first_wins(ops, b, a), g, ops.where(tie, half, zero)), b.shape)
+        return ga, gb
+
+    return vjp
+
+
+register(
+    "maximum",
+    forward=lambda xp, a, b: xp.maximum(a, b),
+    infer=elementwise("maximum"),
+    vjp=_extremum_vjp(lambda ops, a, b: ops.gt(a, b)),
+    elementwise=True,
+    torch_name="MaximumBackward0",
+    scalar_expr=lambda a, b: f"max({a}, {b})",
+)
+
+register(
+    "minimum",
+    forward=lambda xp, a, b: xp.minimum(a, b),
+    infer=elementwise("minimum"),
+    vjp=_extremum_vjp(lambda ops, a, b: ops.lt(a, b)),
+    elementwise=True,
+    torch_name="MinimumBackward0",
+    scalar_expr=lambda a, b: f"min({a}, {b})",
+)
+
+
+def _where_infer(c: Spec, x: Spec, y: Spec) -> Spec:
+    if c.dtype != "bool":
+        raise DTypeError(f"where: the condition must be bool, got {c.dtype}; compare first (x > 0)")
+    return Spec(broadcast_shapes("where", c.shape, x.shape, y.shape), same_dtype("where", x, y))
+
+
+def _where_vjp(ops, g, inputs, output):
+    c, x, y = inputs
+    zero = ops.zeros_like(g)
+    return (
+        None,
+        ops.sum_to(ops.where(c, g, zero), x.shape) if ops.needs_input_grad[1] else None,
+        ops.sum_to(ops.where(c, zero, g), y.shape) if ops.needs_input_grad[2] else None,
+    )
+
+
+register(
+    "where",
+    forward=lambda xp, c, x, y: xp.where(c, x, y),
+    infer=_where_infer,
+    vjp=_where_vjp,
+    elementwise=True, nondiff=frozenset({0}), save_inputs=(0,),
+    torch_name="WhereBackward0",
+    scalar_expr=lambda c, x, y: f"({x} if {c} else {y})",
+)
+
+
+# --------------------------------------------------------------------------- comparisons
+
+COMPARISONS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+"""The non-differentiable family: op name -> Python operator (every array library has them)."""
+
+
+def _comparison(name: str, sym: str) -> None:
+    fn = getattr(operator, name)
+
+    def forward(xp, a, b):
+        return fn(a, b)
+
+    register(
+        name,
+        forward=forward,
+        infer=elementwise(name, out_dtype="bool"),
+        vjp=None,
+        elementwise=True, nondiff=frozenset({0, 1}), save_inputs=False,
+        scalar_expr=lambda a, b: f"({a} {sym} {b})",
+        doc=f"a {sym} b elementwise (bool, no gradient).",
+    )
+
+
+for _name, _sym in COMPARISONS.items():
+    _comparison(_name, _sym)

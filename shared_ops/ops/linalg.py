@@ -1,0 +1,63 @@
+"""``matmul`` with NumPy semantics: 1-D operands are promoted and the added axis removed,
+batch dimensions broadcast (and are summed back with ``sum_to`` in the rule)."""
+
+from __future__ import annotations
+
+from ..errors import DTypeError, ShapeError
+from ..registry import Spec, broadcast_shapes, fmt_shape, register
+from ._infer import same_dtype
+
+
+def _matmul_infer(a: Spec, b: Spec) -> Spec:
+    dtype = same_dtype("matmul", a, b)
+    if dtype == "bool":
+        raise DTypeError("matmul: bool operands are not supported; convert with .astype('float32')")
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: operands must have at least 1 dimension, got {fmt_shape(a.shape)} and {fmt_shape(b.shape)}; use * for scalars")
+    ka, kb = a.shape[-1], b.shape[-2 if b.ndim > 1 else 0]
+    if ka is not None and kb is not None and ka != kb:
+        raise ShapeError(
+            f"matmul: shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} do not match in the "
+            f"contracted dimension ({ka} != {kb}); transpose one operand"
+        )
+    batch = broadcast_shapes("matmul", a.shape[:-2], b.shape[:-2])
+    return Spec(batch + a.shape[-2:-1] + (b.shape[-1:] if b.ndim > 1 else ()), dtype)
+
+
+def _mT(ops, x):
+    n = x.ndim
+    return ops.transpose(x, axes=tuple(range(n - 2)) + (n - 1, n - 2))
+
+
+def _matmul_vjp(ops, g, inputs, output):
+    a, b = inputs
+    want_a, want_b = ops.needs_input_grad[0], ops.needs_input_grad[1]
+    ga = gb = None
+    if a.ndim == 1 and b.ndim == 1:  # dot product: g is a scalar
+        return (ops.mul(g, b) if want_a else None, ops.mul(g, a) if want_b else None)
+    if a.ndim == 1:  # (k,) @ (..., k, m) -> (..., m)
+        if want_a:
+            ga = ops.squeeze(ops.matmul(ops.expand_dims(g, axis=-2), _mT(ops, b)), axis=(g.ndim - 1,))
+        if want_b:
+            gb = ops.matmul(ops.expand_dims(a, axis=-1), ops.expand_dims(g, axis=-2))
+    elif b.ndim == 1:  # (..., n, k) @ (k,) -> (..., n)
+        if want_a:
+            ga = ops.matmul(ops.expand_dims(g, axis=-1), ops.expand_dims(b, axis=0))
+        if want_b:
+            gb = ops.squeeze(ops.matmul(_mT(ops, a), ops.expand_dims(g, axis=-1)), axis=(g.ndim,))
+    else:
+        ga = ops.matmul(g, _mT(ops, b)) if want_a else None
+        gb = ops.matmul(_mT(ops, a), g) if want_b else None
+    return (
+        None if ga is None else ops.sum_to(ga, a.shape),
+        None if gb is None else ops.sum_to(gb, b.shape),
+    )
+
+
+register(
+    "matmul",
+    forward=lambda xp, a, b: xp.matmul(a, b),
+    infer=_matmul_infer,
+    vjp=_matmul_vjp,
+    torch_name="MmBackward0",  # 2-D @ 2-D; PyTorch names other ranks Dot/Mv/UnsafeView
+)

@@ -1,0 +1,130 @@
+"""Reductions: sum mean max min logsumexp, each ``op(x, axis=None|sorted tuple, keepdims=False)``.
+
+Tie rule of ``max`` / ``min``: the gradient is split equally among all elements equal to the
+extremum (as ``torch.amax`` / ``torch.amin``), so two tied maxima get ``g / 2`` each.
+Every rule puts ``g`` back to ``x``'s shape with ``expand_dims`` + ``broadcast_to`` (no
+shape arithmetic, so free dimensions of a static graph need nothing special).
+"""
+
+from __future__ import annotations
+
+from ..dtypes import dtype_name
+from ..errors import DTypeError
+from ..registry import normalize_axis, register
+from ._infer import reduction
+
+_REDUCE_ATTRS = {"axis": None, "keepdims": False}
+
+
+def _axes(x, axis):
+    axes = normalize_axis("reduce", axis, x.ndim)
+    return tuple(range(x.ndim)) if axes is None else axes
+
+
+def _unreduce(ops, g, x, axis, keepdims):
+    """``g`` with the reduced axes restored as size 1 (broadcastable against ``x``)."""
+    if keepdims or axis is None and g.ndim == 0:
+        return g
+    return ops.expand_dims(g, axis=_axes(x, axis))
+
+
+def _expand(ops, g, x, axis, keepdims):
+    return ops.broadcast_to(_unreduce(ops, g, x, axis, keepdims), shape=x.shape)
+
+
+def _numeric(op, infer):
+    def checked(x, **attrs):
+        if x.dtype == "bool":
+            raise DTypeError(f"{op}: cannot reduce a bool array; convert it with .astype('int64') first")
+        return infer(x, **attrs)
+
+    return checked
+
+
+def _sum_forward(xp, x, *, axis=None, keepdims=False):
+    return xp.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)  # ints keep their dtype
+
+
+register(
+    "sum",
+    forward=_sum_forward,
+    infer=_numeric("sum", reduction("sum")),
+    vjp=lambda ops, g, inputs, output, *, axis, keepdims: (_expand(ops, g, inputs[0], axis, keepdims),),
+    attrs=_REDUCE_ATTRS, linear=True, save_inputs=False,
+    torch_name=lambda attrs: "SumBackward0" if attrs.get("axis") is None else "SumBackward1",
+)
+
+
+def _mean_vjp(ops, g, inputs, output, *, axis, keepdims):
+    x = inputs[0]
+    gx = _expand(ops, g, x, axis, keepdims)
+    sizes = [x.shape[a] for a in _axes(x, axis)]
+    if None in sizes:  # a free dimension of a static graph: count at run time
+        return (ops.div(gx, ops.sum(ops.ones_like(gx), axis=_axes(x, axis), keepdims=True)),)
+    n = 1
+    for s in sizes:
+        n *= s
+    return (ops.div(gx, float(n)),)  # divided, as PyTorch's mean_backward
+
+
+register(
+    "mean",
+    forward=lambda xp, x, *, axis=None, keepdims=False: xp.mean(x, axis=axis, keepdims=keepdims),
+    infer=reduction("mean", floating=True),
+    vjp=_mean_vjp,
+    attrs=_REDUCE_ATTRS, linear=True, save_inputs=False,
+    torch_name=lambda attrs: "MeanBackward0" if attrs.get("axis") is None else "MeanBackward1",
+)
+
+
+def _extremum_vjp(ops, g, inputs, output, *, axis, keepdims):
+    # split equally among ties: (g / count) * mask, as torch.amax's scale_grad_by_count
+    x = inputs[0]
+    mask = ops.astype(ops.eq(x, _unreduce(ops, output, x, axis, keepdims)), dtype=dtype_name(g.dtype))
+    count = ops.sum(mask, axis=_axes(x, axis), keepdims=True)
+    return (ops.mul(ops.div(_unreduce(ops, g, x, axis, keepdims), count), mask),)
+
+
+def _max_forward(xp, x, *, axis=None, keepdims=False):
+    return xp.max(x, axis=axis, keepdims=keepdims)
+
+
+def _min_forward(xp, x, *, axis=None, keepdims=False):
+    return xp.min(x, axis=axis, keepdims=keepdims)
+
+
+for _name, _forward, _torch in (("max", _max_forward, "AmaxBackward0"), ("min", _min_forward, "AminBackward0")):
+    register(
+        _name,
+        forward=_forward,
+        infer=_numeric(_name, reduction(_name)),
+        vjp=_extremum_vjp,
+        attrs=_REDUCE_ATTRS, save_output=True,
+        torch_name=_torch,
+        doc=f"{_name} over axis; the gradient is split equally among tied elements (as torch.a{_name}).",
+    )
+
+
+def _logsumexp_forward(xp, x, *, axis=None, keepdims=False):
+    # shift by the max (a primitive, not a composition, for exactly this stability)
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
+    out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    if keepdims:
+        return out
+    return xp.reshape(out, tuple(d for i, d in enumerate(x.shape) if i not in _axes(x, axis)))
+
+
+def _logsumexp_vjp(ops, g, inputs, output, *, axis, keepdims):
+    x = inputs[0]  # g * exp(x - out), as PyTorch's logsumexp_backward
+    return (ops.mul(_unreduce(ops, g, x, axis, keepdims), ops.exp(ops.sub(x, _unreduce(ops, output, x, axis, keepdims)))),)
+
+
+register(
+    "logsumexp",
+    forward=_logsumexp_forward,
+    infer=reduction("logsumexp", floating=True),
+    vjp=_logsumexp_vjp,
+    attrs=_REDUCE_ATTRS, save_output=True,
+    torch_name="LogsumexpBackward0",
+)

@@ -1,0 +1,270 @@
+"""Shape ops: reshape transpose squeeze expand_dims getitem index_scatter concatenate stack.
+
+All are linear; their rules only move ``g`` back (``reshape`` <-> ``reshape``, ``squeeze`` <->
+``expand_dims``, ``getitem`` <-> ``index_scatter``, ``concatenate``/``stack`` <-> ``getitem``).
+Ops with a ``shape`` attribute take the optional last input ``like`` for free dimensions.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..backend import backend_of
+from ..dtypes import INTEGER
+from ..errors import DTypeError, ShapeError
+from ..registry import Spec, fmt_shape, normalize_axis, register, size_of
+from . import _index
+from ._infer import same_dtype
+
+
+def _resolve(shape, like):
+    if like is None:
+        return tuple(shape)
+    return tuple(l if s is None else s for s, l in zip(shape, like.shape))
+
+
+# --------------------------------------------------------------------------- reshape
+
+
+def _reshape_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
+    shape = _resolve(shape, like)
+    if sum(d == -1 for d in shape) > 1 or any(d is not None and d < -1 for d in shape):
+        raise ShapeError(f"reshape: invalid target shape {fmt_shape(shape)} (at most one -1, no other negatives)")
+    total, known = size_of(x.shape), [d for d in shape if d != -1]
+    if -1 in shape:
+        fixed = size_of(tuple(known))
+        if total is None or fixed is None:
+            return Spec(tuple(None if d == -1 else d for d in shape), x.dtype)
+        if fixed == 0 or total % fixed:
+            raise ShapeError(f"reshape: cannot reshape shape {fmt_shape(x.shape)} ({total} elements) into {fmt_shape(shape)}")
+        return Spec(tuple(total // fixed if d == -1 else d for d in shape), x.dtype)
+    if total is not None and None not in shape and total != math.prod(shape):
+        raise ShapeError(
+            f"reshape: cannot reshape shape {fmt_shape(x.shape)} ({total} elements) into "
+            f"{fmt_shape(shape)} ({math.prod(shape)} elements)"
+        )
+    return Spec(shape, x.dtype)
+
+
+register(
+    "reshape",
+    forward=lambda xp, x, like=None, *, shape: xp.reshape(x, _resolve(shape, like)),
+    infer=_reshape_infer,
+    vjp=lambda ops, g, inputs, output, *, shape: (ops.reshape(g, shape=inputs[0].shape),) + (None,) * (len(inputs) - 1),
+    attrs=("shape",), linear=True, save_inputs=False, nondiff=frozenset({1}),
+    torch_name="ViewBackward0",
+)
+
+
+# --------------------------------------------------------------------------- transpose
+
+
+def _perm(axes, ndim):
+    return tuple(range(ndim))[::-1] if axes is None else tuple(axes)
+
+
+def _transpose_infer(x: Spec, *, axes=None) -> Spec:
+    perm = _perm(axes, x.ndim)
+    if sorted(a % x.ndim if x.ndim else a for a in perm) != list(range(x.ndim)) or len(perm) != x.ndim:
+        raise ShapeError(f"transpose: axes={axes!r} is not a permutation of the {x.ndim} dimensions of shape {fmt_shape(x.shape)}")
+    return Spec(tuple(x.shape[a] for a in perm), x.dtype)
+
+
+def _transpose_vjp(ops, g, inputs, output, *, axes=None):
+    perm = [a % g.ndim for a in _perm(axes, g.ndim)]
+    inverse = tuple(sorted(range(len(perm)), key=perm.__getitem__))
+    return (ops.transpose(g, axes=inverse),)
+
+
+def _transpose_torch_name(attrs) -> str:
+    perm = attrs.get("axes")
+    moved = None if perm is None else [i for i, a in enumerate(perm) if a != i]
+    return "TransposeBackward0" if moved is not None and len(moved) == 2 else "PermuteBackward0"
+
+
+register(
+    "transpose",
+    forward=lambda xp, x, *, axes=None: xp.permute_dims(x, _perm(axes, x.ndim)),
+    infer=_transpose_infer,
+    vjp=_transpose_vjp,
+    attrs={"axes": None}, linear=True, save_inputs=False,
+    torch_name=_transpose_torch_name,
+)
+
+
+# --------------------------------------------------------------------------- squeeze / expand_dims
+
+
+def _as_tuple(axis):
+    return (axis,) if isinstance(axis, int) else tuple(axis)
+
+
+def _squeeze_infer(x: Spec, *, axis) -> Spec:
+    axes = normalize_axis("squeeze", axis, x.ndim) or ()
+    for a in axes:
+        if x.shape[a] not in (1, None):
+            raise ShapeError(f"squeeze: dimension {a} of shape {fmt_shape(x.shape)} has size {x.shape[a]}, not 1")
+    return Spec(tuple(d for i, d in enumerate(x.shape) if i not in axes), x.dtype)
+
+
+register(
+    "squeeze",
+    forward=lambda xp, x, *, axis: xp.squeeze(x, axis=axis),
+    infer=_squeeze_infer,
+    vjp=lambda ops, g, inputs, output, *, axis: (ops.expand_dims(g, axis=normalize_axis("squeeze", axis, inputs[0].ndim)),),
+    attrs=("axis",), linear=True, save_inputs=False,
+    torch_name=lambda attrs: "SqueezeBackward1" if len(tuple(_as_tuple(attrs["axis"]))) == 1 else "SqueezeBackward2",
+)
+
+
+def _expanded_shape(shape, axis):
+    axes = normalize_axis("expand_dims", axis, len(shape) + (1 if isinstance(axis, int) else len(axis)))
+    it = iter(shape)
+    return tuple(1 if i in axes else next(it) for i in range(len(shape) + len(axes))), axes
+
+
+register(
+    "expand_dims",
+    forward=lambda xp, x, *, axis: xp.reshape(x, _expanded_shape(x.shape, axis)[0]),
+    infer=lambda x, *, axis: Spec(_expanded_shape(x.shape, axis)[0], x.dtype),
+    vjp=lambda ops, g, inputs, output, *, axis: (ops.squeeze(g, axis=_expanded_shape(inputs[0].shape, axis)[1]),),
+    attrs=("axis",), linear=True, save_inputs=False,
+    torch_name="UnsqueezeBackward0",
+)
+
+
+# --------------------------------------------------------------------------- getitem / index_scatter
+
+
+def _getitem_infer(x: Spec, *arrays: Spec, index) -> Spec:
+    for a in arrays:
+        if a.dtype not in INTEGER:
+            raise DTypeError(f"getitem: index arrays must be integers, got {a.dtype}")
+    return Spec(_index.index_shape("getitem", x.shape, index, [a.shape for a in arrays]), x.dtype)
+
+
+def _index_torch_name(attrs) -> str:
+    spec = attrs.get("index", ())
+    if any(e[0] == "a" for e in spec):
+        return "IndexBackward0"
+    last = next((e for e in reversed(spec) if e[0] != "e" and e != ("s", None, None, None)), None)
+    return {None: "AliasBackward0", "s": "SliceBackward0", "i": "SelectBackward0", "n": "UnsqueezeBackward0"}[last and last[0]]
+
+
+def _getitem_vjp(ops, g, inputs, output, *, index):
+    x, arrays = inputs[0], inputs[1:]
+    return (ops.index_scatter(g, *arrays, index=index, shape=x.shape),) + (None,) * len(arrays)
+
+
+register(
+    "getitem",
+    forward=lambda xp, x, *arrays, index: _index.gather(xp, x, index, arrays),
+    infer=_getitem_infer,
+    vjp=_getitem_vjp,
+    attrs=("index",), linear=True, variadic=True,
+    nondiff=frozenset(range(1, 64)), save_inputs=tuple(range(1, 64)),  # the index arrays, never x
+    torch_name=_index_torch_name,
+    doc="x[index] with NumPy semantics; index is the spec built by surface._parse_index.",
+)
+
+
+def _split_like(index, rest):
+    n = _index.n_arrays(index)
+    return rest[:n], (rest[n] if len(rest) > n else None)
+
+
+def _index_scatter_forward(xp, g, *rest, index, shape):
+    arrays, like = _split_like(index, rest)
+    return _index.scatter(xp, backend_of(g), g, index, arrays, _resolve(shape, like))
+
+
+def _index_scatter_infer(g: Spec, *rest: Spec, index, shape) -> Spec:
+    arrays, like = _split_like(index, rest)
+    shape = _resolve(shape, like)
+    _index.check_grad_shape("index_scatter", g.shape, _index.index_shape("index_scatter", shape, index, [a.shape for a in arrays]))
+    return Spec(shape, g.dtype)
+
+
+register(
+    "index_scatter",
+    forward=_index_scatter_forward,
+    infer=_index_scatter_infer,
+    vjp=lambda ops, g, inputs, output, *, index, shape: (ops.getitem(g, *_split_like(index, inputs[1:])[0], index=index),)
+    + (None,) * (len(inputs) - 1),
+    attrs=("index", "shape"), linear=True, variadic=True,
+    nondiff=frozenset(range(1, 64)), save_inputs=tuple(range(1, 64)),
+    torch_name=lambda attrs: "IndexPutBackward0" if any(e[0] == "a" for e in attrs.get("index", ())) else "SliceBackwardBackward0",
+    doc="The adjoint of getitem: zeros of `shape` with g added at x[index] (repeats summed, deterministically).",
+)
+
+
+# --------------------------------------------------------------------------- concatenate / stack
+
+
+def _concatenate_infer(*xs: Spec, axis=0) -> Spec:
+    dtype = same_dtype("concatenate", *xs)
+    nd = xs[0].ndim
+    if nd == 0:
+        raise ShapeError("concatenate: zero-dimensional arrays cannot be concatenated; use stack")
+    a = normalize_axis("concatenate", axis, nd)[0]
+    for x in xs:
+        if x.ndim != nd or any(i != a and p is not None and q is not None and p != q for i, (p, q) in enumerate(zip(x.shape, xs[0].shape))):
+            raise ShapeError(
+                f"concatenate: shapes {', '.join(fmt_shape(x.shape) for x in xs)} differ outside axis {a}"
+            )
+    sizes = [x.shape[a] for x in xs]
+    out = list(next((x.shape for x in xs if None not in x.shape), xs[0].shape))
+    out[a] = None if None in sizes else sum(sizes)
+    return Spec(tuple(out), dtype)
+
+
+def _concatenate_vjp(ops, g, inputs, output, *, axis=0):
+    a = axis % g.ndim
+    grads, start = [], 0
+    for i, x in enumerate(inputs):
+        n = x.shape[a]
+        if n is None:
+            raise ShapeError("concatenate: the gradient needs the sizes along the axis; they are free (None) here")
+        index = (("s", None, None, None),) * a + (("s", start, start + n, None),) + (("e",),)
+        grads.append(ops.getitem(g, index=index) if ops.needs_input_grad[i] else None)
+        start += n
+    return tuple(grads)
+
+
+register(
+    "concatenate",
+    forward=lambda xp, *xs, axis=0: xp.concat(xs, axis=axis),
+    infer=_concatenate_infer,
+    vjp=_concatenate_vjp,
+    attrs={"axis": 0}, linear=True, variadic=True, save_inputs=False,
+    torch_name="CatBackward0",
+)
+
+
+def _stack_infer(*xs: Spec, axis=0) -> Spec:
+    dtype = same_dtype("stack", *xs)
+    for x in xs:
+        if x.ndim != xs[0].ndim or any(p is not None and q is not None and p != q for p, q in zip(x.shape, xs[0].shape)):
+            raise ShapeError(f"stack: every input must have one shape, got {', '.join(fmt_shape(x.shape) for x in xs)}")
+    a = normalize_axis("stack", axis, xs[0].ndim + 1)[0]
+    shape = list(xs[0].shape)
+    shape.insert(a, len(xs))
+    return Spec(tuple(shape), dtype)
+
+
+def _stack_vjp(ops, g, inputs, output, *, axis=0):
+    a = axis % g.ndim
+    return tuple(
+        ops.getitem(g, index=(("s", None, None, None),) * a + (("i", i), ("e",))) if ops.needs_input_grad[i] else None
+        for i in range(len(inputs))
+    )
+
+
+register(
+    "stack",
+    forward=lambda xp, *xs, axis=0: xp.stack(xs, axis=axis),
+    infer=_stack_infer,
+    vjp=_stack_vjp,
+    attrs={"axis": 0}, linear=True, variadic=True, save_inputs=False,
+    torch_name="StackBackward0",
+)

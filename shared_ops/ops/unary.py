@@ -1,0 +1,162 @@
+"""Unary elementwise ops: exp log tanh sigmoid relu sqrt abs sign pow_scalar clip.
+
+Kinks follow PyTorch: ``relu'(0) = 0``, ``abs'(0) = sign(0) = 0``, and ``clip`` passes the
+gradient where ``min <= x <= max`` (inclusive, as ``torch.clamp``). Rules that need only the
+output (``exp``, ``tanh``, ``sigmoid``, ``sqrt``, ``relu``) save the output, not the input.
+"""
+
+from __future__ import annotations
+
+from ..registry import register
+from ._infer import elementwise
+
+_OUT_ONLY = dict(save_inputs=False, save_output=True)
+
+
+register(
+    "exp",
+    forward=lambda xp, x: xp.exp(x),
+    infer=elementwise("exp", floating=True),
+    vjp=lambda ops, g, inputs, output: (ops.mul(g, output),),
+    elementwise=True, **_OUT_ONLY,
+    torch_name="ExpBackward0",
+    scalar_expr=lambda x: f"math.exp({x})",
+)
+
+
+register(
+    "log",
+    forward=lambda xp, x: xp.log(x),
+    infer=elementwise("log", floating=True),
+    vjp=lambda ops, g, inputs, output: (ops.div(g, inputs[0]),),
+    elementwise=True,
+    torch_name="LogBackward0",
+    scalar_expr=lambda x: f"math.log({x})",
+)
+
+
+register(
+    "tanh",
+    forward=lambda xp, x: xp.tanh(x),
+    infer=elementwise("tanh", floating=True),
+    # g * (1 - y^2), as PyTorch's tanh_backward
+    vjp=lambda ops, g, inputs, output: (ops.mul(g, ops.sub(1.0, ops.mul(output, output))),),
+    elementwise=True, **_OUT_ONLY,
+    torch_name="TanhBackward0",
+    scalar_expr=lambda x: f"math.tanh({x})",
+)
+
+
+def _sigmoid_forward(xp, x):
+    # exp of -|x| only, so no overflow for large |x| of either sign
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+register(
+    "sigmoid",
+    forward=_sigmoid_forward,
+    infer=elementwise("sigmoid", floating=True),
+    # g * y * (1 - y), as PyTorch's sigmoid_backward
+    vjp=lambda ops, g, inputs, output: (ops.mul(g, ops.mul(ops.sub(1.0, output), output)),),
+    elementwise=True, **_OUT_ONLY,
+    torch_name="SigmoidBackward0",
+    scalar_expr=lambda x: f"(1.0 / (1.0 + math.exp(-{x})) if {x} >= 0 else math.exp({x}) / (1.0 + math.exp({x})))",
+)
+
+
+register(
+    "relu",
+    forward=lambda xp, x: xp.where(x > 0, x, xp.zeros_like(x)),
+    infer=elementwise("relu"),
+    # relu'(0) = 0 (PyTorch's threshold_backward keeps g only where the output is > 0)
+    vjp=lambda ops, g, inputs, output: (ops.where(ops.gt(output, 0), g, ops.zeros_like(g)),),
+    elementwise=True, **_OUT_ONLY,
+    torch_name="ReluBackward0",
+    scalar_expr=lambda x: f"({x} if {x} > 0 else 0.0)",
+)
+
+
+register(
+    "sqrt",
+    forward=lambda xp, x: xp.sqrt(x),
+    infer=elementwise("sqrt", floating=True),
+    vjp=lambda ops, g, inputs, output: (ops.div(g, ops.mul(output, 2.0)),),
+    elementwise=True, **_OUT_ONLY,
+    torch_name="SqrtBackward0",
+    scalar_expr=lambda x: f"math.sqrt({x})",
+)
+
+
+register(
+    "abs",
+    forward=lambda xp, x: xp.abs(x),
+    infer=elementwise("abs"),
+    # abs'(0) = sign(0) = 0, as PyTorch
+    vjp=lambda ops, g, inputs, output: (ops.mul(g, ops.sign(inputs[0])),),
+    elementwise=True,
+    torch_name="AbsBackward0",
+    scalar_expr=lambda x: f"abs({x})",
+)
+
+
+register(
+    "sign",
+    forward=lambda xp, x: xp.sign(x),
+    infer=elementwise("sign"),
+    vjp=lambda ops, g, inputs, output: (None,),  # zero almost everywhere (PyTorch: zeros)
+    elementwise=True, save_inputs=False,
+    torch_name="SignBackward0",
+    scalar_expr=lambda x: f"(({x} > 0) - ({x} < 0))",
+)
+
+
+def _pow_scalar_vjp(ops, g, inputs, output, *, exponent):
+    if exponent == 0.0:  # PyTorch: zeros, not g * 0 * x**-1 (nan at 0)
+        return (None,)
+    # g * (exponent * x ** (exponent - 1)), as PowBackward0
+    return (ops.mul(g, ops.mul(ops.pow_scalar(inputs[0], exponent=exponent - 1.0), exponent)),)
+
+
+register(
+    "pow_scalar",
+    forward=lambda xp, x, *, exponent: x ** exponent,
+    infer=elementwise("pow_scalar", floating=True),
+    vjp=_pow_scalar_vjp,
+    attrs=("exponent",), elementwise=True,
+    torch_name="PowBackward0",
+    scalar_expr=lambda x, *, exponent: f"({x} ** {float(exponent)!r})",
+)
+
+
+def _clip_forward(xp, x, *, min=None, max=None):
+    return xp.clip(x, min, max)
+
+
+def _clip_vjp(ops, g, inputs, output, *, min=None, max=None):
+    # the gradient passes where min <= x <= max, inclusive at both ends (as torch.clamp)
+    x, zero = inputs[0], ops.zeros_like(g)
+    if min is not None:
+        g = ops.where(ops.ge(x, min), g, zero)
+    if max is not None:
+        g = ops.where(ops.le(x, max), g, zero)
+    return (g,)
+
+
+def _clip_expr(x, *, min=None, max=None):
+    if min is not None:
+        x = f"max({x}, {float(min)!r})"
+    if max is not None:
+        x = f"min({x}, {float(max)!r})"
+    return x
+
+
+register(
+    "clip",
+    forward=_clip_forward,
+    infer=elementwise("clip", floating=True),
+    vjp=_clip_vjp,
+    attrs={"min": None, "max": None}, elementwise=True,
+    torch_name="ClampBackward1",
+    scalar_expr=_clip_expr,
+)
