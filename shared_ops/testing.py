@@ -1,0 +1,257 @@
+"""Public testing helpers: check an op (yours or ours) the way the library checks its own.
+
+- ``numerical_vjp`` / ``numerical_gradient``: central differences in float64.
+- ``check_vjp``: an op's gradient rule against finite differences, by random projection.
+- ``check_infer``: an op's ``infer`` against what its ``forward`` really returns.
+- ``example_inputs`` / ``example``: per-op example inputs (domains chosen so that finite
+  differences are meaningful: ``log``/``sqrt`` positive, no ties at kinks).
+
+A user's op is tested in three lines::
+
+    >>> import numpy as np
+    >>> from shared_ops import Registry, REGISTRY, Spec
+    >>> from shared_ops.testing import check_vjp, check_infer
+    >>> reg = Registry(parent=REGISTRY)
+    >>> cube = reg.register("cube", forward=lambda xp, x: x * x * x,
+    ...                     infer=lambda x: Spec(x.shape, x.dtype),
+    ...                     vjp=lambda ops, g, inputs, out: (ops.mul(g, ops.mul(3.0, ops.mul(inputs[0], inputs[0]))),))
+    >>> x = np.linspace(-1.0, 1.0, 5)
+    >>> check_infer(cube, (x,))
+    Spec(shape=(5,), dtype='float64')
+    >>> check_vjp(cube, (x,), registry=reg)  # raises AssertionError on a wrong rule
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .backend import Backend, get_backend
+from .dtypes import FLOATING, dtype_name
+from .interp import ArrayOps, ShapeOnly
+from .registry import REGISTRY, OpDef, Registry, Spec
+
+__all__ = [
+    "numerical_vjp", "numerical_gradient", "check_vjp", "check_infer", "example", "example_inputs",
+    "EXAMPLES", "Case",
+]
+
+
+def _op(op: OpDef | str, registry: Registry) -> OpDef:
+    return registry.get(op) if isinstance(op, str) else op
+
+
+def _f64(x):
+    x = np.asarray(x)
+    return x.astype(np.float64) if x.dtype.kind == "f" else x
+
+
+# --------------------------------------------------------------------------- finite differences
+
+
+def numerical_vjp(f: Callable[..., Any], inputs, cotangent, *, eps: float = 1e-6, wrt=None) -> list:
+    """``cotangent``-weighted central differences of ``f`` at ``inputs``, in float64.
+
+    Returns one array per input (``None`` for inputs not in ``wrt``, default: all float inputs).
+
+    >>> g, = numerical_vjp(lambda x: x * x, [np.array([1.0, 2.0])], np.array([1.0, 1.0]))
+    >>> np.round(g, 6)
+    array([2., 4.])
+    """
+    xs = [_f64(x) for x in inputs]
+    u = np.asarray(cotangent, dtype=np.float64)
+    wrt = [i for i, x in enumerate(xs) if x.dtype.kind == "f"] if wrt is None else list(wrt)
+    grads: list = [None] * len(xs)
+    for i in wrt:
+        gi = np.zeros_like(xs[i])
+        flat = xs[i].reshape(-1)
+        for j in range(flat.size):
+            old = flat[j]
+            flat[j] = old + eps
+            hi = np.sum(u * np.asarray(f(*xs), dtype=np.float64))
+            flat[j] = old - eps
+            lo = np.sum(u * np.asarray(f(*xs), dtype=np.float64))
+            flat[j] = old
+            gi.reshape(-1)[j] = (hi - lo) / (2 * eps)
+        grads[i] = gi
+    return grads
+
+
+def numerical_gradient(f: Callable[..., Any], inputs, *, eps: float = 1e-6, wrt=None) -> list:
+    """The gradient of a scalar-valued ``f`` by central differences in float64.
+
+    >>> g, = numerical_gradient(lambda x: np.sum(x ** 3), [np.array([1.0, -2.0])])
+    >>> np.round(g, 5)
+    array([ 3., 12.])
+    """
+    return numerical_vjp(f, inputs, np.float64(1.0), eps=eps, wrt=wrt)
+
+
+# --------------------------------------------------------------------------- op checks
+
+
+def _saved(op: OpDef, i: int) -> bool:
+    s = op.save_inputs
+    return s is True or (isinstance(s, tuple) and i in s)
+
+
+def _stand_in(x, keep: bool):
+    return x if keep else ShapeOnly(tuple(x.shape), x.dtype)
+
+
+def run_vjp(op: OpDef | str, inputs, attrs=None, cotangent=None, *, registry: Registry = REGISTRY,
+            backend: Backend | str | None = None, needs_input_grad=None) -> tuple:
+    """Run ``op``'s forward then its rule on arrays, as dyngraph's ``backward()`` would.
+
+    Inputs the op does not declare as saved reach the rule as shape-only stand-ins (so a rule
+    that reads an unsaved value fails here, not in a front end). Returns ``(output, grads)``.
+    """
+    op = _op(op, registry)
+    b = get_backend(backend)
+    attrs = op.bind_attrs(dict(attrs or {}))
+    xs = [b.asarray(x) for x in inputs]
+    out = op.forward(b.xp, *xs, **attrs)
+    g = out if cotangent is None else b.asarray(cotangent)
+    ns = ArrayOps(b, registry)
+    if needs_input_grad is not None:
+        ns.needs_input_grad = needs_input_grad
+    grads = op.vjp(ns, g, tuple(_stand_in(x, _saved(op, i)) for i, x in enumerate(xs)), _stand_in(out, op.save_output), **attrs)
+    if not isinstance(grads, tuple) or len(grads) != len(xs):
+        raise AssertionError(f"{op.name}: the vjp must return a tuple of {len(xs)} entries, got {grads!r}")
+    return out, grads
+
+
+def check_vjp(op: OpDef | str, inputs, attrs=None, *, registry: Registry = REGISTRY, backend=None,
+              eps: float = 1e-6, rtol: float = 1e-6, seed: int = 0) -> None:
+    """Check ``op``'s gradient rule against central differences, by random projection.
+
+    For a random cotangent ``u`` and, per differentiable input ``i``, a random direction ``v``,
+    compares ``<vjp(u)_i, v>`` with ``d/dt <u, op(x_i + t v)>`` at 0 (central differences in
+    float64). Also checks that each gradient has its input's shape and dtype. Raises
+    ``AssertionError`` naming the op, the input and both numbers.
+
+    >>> check_vjp("tanh", (np.array([0.1, -0.7, 2.0]),))
+    """
+    op = _op(op, registry)
+    if op.vjp is None:
+        raise AssertionError(f"{op.name}: has no vjp (declared non-differentiable); nothing to check")
+    b = get_backend(backend)
+    attrs = op.bind_attrs(dict(attrs or {}))
+    rng = np.random.default_rng(seed)
+    xs = [_f64(b.to_numpy(x) if b.is_array(x) else x) for x in inputs]
+
+    def f(*arrays):
+        return b.to_numpy(op.forward(b.xp, *(b.asarray(a) for a in arrays), **attrs)).astype(np.float64)
+
+    out = f(*xs)
+    u = rng.standard_normal(out.shape)
+    _, grads = run_vjp(op, xs, attrs, u, registry=registry, backend=b)
+    for i, x in enumerate(xs):
+        if x.dtype.kind != "f" or i in op.nondiff:
+            continue
+        gi = grads[i]
+        if gi is None:
+            gi = np.zeros_like(x)
+        else:
+            if tuple(gi.shape) != x.shape or dtype_name(gi.dtype) != dtype_name(x.dtype):
+                raise AssertionError(
+                    f"{op.name}: gradient {i} has shape {tuple(gi.shape)} {dtype_name(gi.dtype)}, "
+                    f"but input {i} is {x.shape} {x.dtype.name}"
+                )
+            gi = b.to_numpy(gi).astype(np.float64)
+        v = rng.standard_normal(x.shape)
+
+        def phi(t):
+            moved = list(xs)
+            moved[i] = x + t * v
+            return float(np.sum(u * f(*moved)))
+
+        numeric = (phi(eps) - phi(-eps)) / (2 * eps)
+        analytic = float(np.sum(gi * v))
+        scale = 1.0 + abs(numeric) + float(np.sum(np.abs(gi * v))) + float(np.sum(np.abs(u * out)))
+        if not abs(numeric - analytic) <= rtol * scale:
+            raise AssertionError(
+                f"{op.name}: the vjp of input {i} disagrees with finite differences "
+                f"(random projection {analytic!r} vs numerical {numeric!r}, attrs {attrs})"
+            )
+
+
+def check_infer(op: OpDef | str, inputs, attrs=None, *, registry: Registry = REGISTRY, backend=None,
+                free: tuple = ()) -> Spec:
+    """Check that ``infer`` predicts the shape and dtype ``forward`` returns; return the spec.
+
+    ``free`` lists ``(input, axis)`` pairs to declare as free (``None``) dimensions: ``infer``
+    must then give ``None`` or the true size for every output dimension.
+
+    >>> check_infer("matmul", (np.ones((2, 3)), np.ones((3, 4))))
+    Spec(shape=(2, 4), dtype='float64')
+    """
+    op = _op(op, registry)
+    b = get_backend(backend)
+    attrs = op.bind_attrs(dict(attrs or {}))
+    xs = [b.asarray(x) for x in inputs]
+    specs = [Spec(tuple(x.shape), dtype_name(x.dtype)) for x in xs]
+    for i, axis in free:
+        shape = list(specs[i].shape)
+        shape[axis] = None
+        specs[i] = Spec(tuple(shape), specs[i].dtype)
+    spec = op.infer(*specs, **attrs)
+    out = op.forward(b.xp, *xs, **attrs)
+    real = tuple(out.shape)
+    ok = len(spec.shape) == len(real) and all(s is None and free or s == r for s, r in zip(spec.shape, real))
+    if not ok or spec.dtype != dtype_name(out.dtype):
+        raise AssertionError(
+            f"{op.name}: infer says {spec.shape} {spec.dtype} but forward returns {real} "
+            f"{dtype_name(out.dtype)} (inputs {[s.shape for s in specs]}, attrs {attrs})"
+        )
+    return spec
+
+
+# --------------------------------------------------------------------------- examples
+
+
+Case = tuple  # (inputs: tuple of NumPy arrays, attrs: dict)
+EXAMPLES: dict[str, Callable[[np.random.Generator, str], list]] = {}
+"""op name -> ``fn(rng, dtype) -> [(inputs, attrs), ...]``; ``example`` adds to it."""
+
+
+def example(name: str):
+    """Register the example generator of op ``name`` (a user's op included).
+
+    >>> @example("cube")
+    ... def _(rng, dtype):
+    ...     return [((rng.standard_normal((2, 3)).astype(dtype),), {})]
+    """
+
+    def deco(fn):
+        EXAMPLES[name] = fn
+        return fn
+
+    return deco
+
+
+def example_inputs(op: OpDef | str, rng: np.random.Generator | int = 0, dtype: str = "float64") -> Iterator[Case]:
+    """Yield ``(inputs, attrs)`` examples of ``op`` with float inputs of ``dtype``.
+
+    Dimension sizes are distinct (square inputs hide swapped axes), broadcasting is exercised,
+    domains keep finite differences meaningful. An op without a generator is an error, so a
+    newly registered op cannot silently go untested.
+
+    >>> inputs, attrs = next(example_inputs("sum", 1))
+    >>> sorted(attrs)
+    ['axis', 'keepdims']
+    """
+    name = op if isinstance(op, str) else op.name
+    if name not in EXAMPLES:
+        raise LookupError(
+            f"no example inputs for op {name!r}: add a generator with "
+            f"@shared_ops.testing.example({name!r}) (see shared_ops/ops/_examples.py)"
+        )
+    if not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(rng)
+    yield from EXAMPLES[name](rng, dtype)
+
+
+from .ops import _examples  # noqa: E402,F401  (fills EXAMPLES for the library's own ops)
