@@ -1,0 +1,123 @@
+"""Creation functions with PyTorch's names and defaults (Python floats -> float32)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shared_ops import get_backend
+
+from . import rng
+from .dtypes import resolve
+from .tensor import Tensor, _init, _new
+
+
+def _backend(device):
+    return get_backend("cpu" if device is None else device)
+
+
+def _shape(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return tuple(int(s) for s in size)
+
+
+def _finish(arr, be, requires_grad) -> Tensor:
+    t = _init(_new(Tensor), arr, be)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, requires_grad=False, dtype=None, device="cpu") -> Tensor:
+    """A new leaf tensor holding a copy of ``data`` (nested lists, scalars, arrays, tensors).
+
+    Python floats give float32 (as PyTorch); NumPy arrays keep their dtype.
+    """
+    be = _backend(device)
+    name = resolve(dtype)
+    if isinstance(data, Tensor):
+        data = data._be.to_numpy(data._data)
+    if be.is_array(data) and not isinstance(data, (np.ndarray, np.generic)):
+        arr = be.xp.asarray(data, copy=True)
+        if name is not None:
+            arr = be.xp.astype(arr, getattr(be.xp, name))
+    else:
+        a = np.array(data)
+        if name is None and a.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
+            name = "float32"
+        if name is not None:
+            a = a.astype(name)
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"can't convert {type(data).__name__} of dtype {a.dtype} to a tensor: use numbers")
+        arr = be.asarray(a)
+    return _finish(arr, be, requires_grad)
+
+
+def _full_like_fn(fill):
+    def make(*size, dtype=None, requires_grad=False, device="cpu"):
+        be = _backend(device)
+        name = resolve(dtype) or "float32"
+        xp = be.xp
+        arr = getattr(xp, fill)(_shape(size), dtype=getattr(xp, name))
+        return _finish(arr, be, requires_grad)
+
+    make.__name__ = fill
+    make.__doc__ = f"``dg.{fill}(2, 3)`` or ``dg.{fill}((2, 3))``: a float32 tensor of {fill}."
+    return make
+
+
+zeros = _full_like_fn("zeros")
+ones = _full_like_fn("ones")
+empty = _full_like_fn("empty")
+
+
+def full(size, fill_value, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    be = _backend(device)
+    name = resolve(dtype) or ("float32" if isinstance(fill_value, float) else "int64" if isinstance(fill_value, int) and not isinstance(fill_value, bool) else "bool" if isinstance(fill_value, bool) else "float32")
+    arr = be.xp.full(_shape((size,)), fill_value, dtype=getattr(be.xp, name))
+    return _finish(arr, be, requires_grad)
+
+
+def _random_fn(kind):
+    def make(*size, dtype=None, requires_grad=False, device="cpu"):
+        be = _backend(device)
+        name = resolve(dtype) or "float32"
+        draw = rng.uniform if kind == "rand" else rng.normal
+        return _finish(be.asarray(draw(_shape(size), name)), be, requires_grad)
+
+    make.__name__ = kind
+    make.__doc__ = (
+        f"``dg.{kind}(2, 3)``: {'uniform [0, 1)' if kind == 'rand' else 'standard normal'} float32 "
+        "values from the generator seeded by ``dg.manual_seed`` (identical on every backend)."
+    )
+    return make
+
+
+rand = _random_fn("rand")
+randn = _random_fn("randn")
+
+
+def _like(fn):
+    def make(t, dtype=None, requires_grad=False):
+        return fn(tuple(t.shape), dtype=dtype or t.dtype, requires_grad=requires_grad, device=t.device)
+
+    make.__name__ = fn.__name__ + "_like"
+    return make
+
+
+zeros_like, ones_like, rand_like, randn_like = (_like(f) for f in (zeros, ones, rand, randn))
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    if end is None:
+        start, end = 0, start
+    a = np.arange(start, end, step)
+    if dtype is None and a.dtype == np.float64:
+        dtype = "float32"
+    return tensor(a if dtype is None else a.astype(resolve(dtype)), requires_grad=requires_grad, device=device)
+
+
+def from_numpy(a: np.ndarray) -> Tensor:
+    """A tensor sharing memory with the NumPy array ``a`` (NumPy backend)."""
+    be = get_backend("numpy")
+    return _finish(a, be, False)

@@ -1,0 +1,346 @@
+"""The backward engine (as PyTorch's ``engine.cpp``), with no recursion anywhere.
+
+1. From the roots' ``grad_fn``s, an iterative walk counts each reachable node's dependencies
+   (how many edges point at it).
+2. Ready nodes (all consumers done) run from a heap ordered by creation sequence, latest
+   first; each has one input buffer. The contributions in a buffer are summed with the
+   ``add_n`` op in the creation order of their consumers (ties: input position), seeded with
+   the first term. Since nodes run in strictly decreasing sequence, a buffer fills in exactly
+   the reverse of that order (edges are visited last input first), so the sum reverses it.
+3. A node's rule runs on the array interpreter (``EagerOps``), or on the dynamic one
+   (``DynamicOps``, grad mode on) with ``create_graph=True``; saved values are checked against
+   their version and released afterwards unless ``retain_graph``.
+4. ``AccumulateGrad`` sinks run the leaf's hooks and set ``leaf.grad`` (or ``grad + new``).
+"""
+
+from __future__ import annotations
+
+import sys
+from heapq import heapify, heappop, heappush
+
+from .errors import AutogradError, FreedGraphError
+from .grad_mode import MODE
+from .interp import DynamicOps, eager_ops
+from .node import FREED_MSG, AccumulateGrad, SavedValue
+from .tensor import _INFO, Tensor, _init, _new, _OpInfo, _Version, wrap
+
+_getrefcount = sys.getrefcount
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """``dg.autograd.backward``: accumulate the gradients of ``tensors`` into the leaves."""
+    tensors = _as_tuple(tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is not None:
+        inputs = _as_tuple(inputs)
+        grads = _grad(tensors, inputs, grad_tensors, retain_graph, create_graph, True)
+        for t, g in zip(inputs, grads):
+            if g is not None:
+                t._grad = g if t._grad is None else t._grad + g
+        return
+    _run(tensors, grad_tensors, retain_graph, create_graph, None)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """``torch.autograd.grad``: the gradients of ``outputs`` w.r.t. ``inputs``, as a tuple.
+
+    Leaves' ``.grad`` are left alone; only the nodes on a path to an input run.
+    """
+    outputs = _as_tuple(outputs)
+    inputs = _as_tuple(inputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    return _grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
+
+
+def _grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
+    capture = {}
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise AutogradError(f"grad(): inputs must be tensors, got {type(t).__name__} at index {i}")
+        if not t._rg:
+            raise AutogradError("One of the differentiated Tensors does not require grad")
+        node = t._grad_fn if t._grad_fn is not None else t._accumulator()
+        capture.setdefault(node, []).append(i)
+    captured = [None] * len(inputs)
+    _run(outputs, grad_outputs, retain_graph, create_graph, (capture, captured))
+    out = []
+    for i, g in enumerate(captured):
+        if g is None:
+            if not allow_unused:
+                raise AutogradError(
+                    f"The differentiated Tensor at index {i} appears to not have been used in the "
+                    "graph. Set allow_unused=True if this is the desired behavior."
+                )
+            out.append(None)
+        else:
+            out.append(g if isinstance(g, Tensor) else wrap(g, inputs[i]._be))
+    return tuple(out)
+
+
+def _as_tuple(x) -> tuple:
+    if isinstance(x, Tensor):
+        return (x,)
+    if x is None:
+        return ()
+    return tuple(x)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _roots(tensors, grad_tensors, create_graph):
+    """Each root's edge (grad_fn or AccumulateGrad) and its seed (an array, or a tensor with
+    ``create_graph``)."""
+    if grad_tensors is not None:
+        grad_tensors = _as_tuple(grad_tensors) if not isinstance(grad_tensors, Tensor) else (grad_tensors,)
+        if len(grad_tensors) != len(tensors):
+            raise AutogradError(f"got {len(grad_tensors)} gradients for {len(tensors)} tensors; pass one per tensor")
+    edges, seeds = [], []
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise AutogradError(f"backward: element {i} is a {type(t).__name__}, not a dg.Tensor")
+        if not t._rg:
+            raise AutogradError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        g = None if grad_tensors is None else grad_tensors[i]
+        be = t._be
+        if g is None:
+            if t.numel() != 1:
+                raise AutogradError(
+                    "grad can be implicitly created only for scalar outputs (this output has shape "
+                    f"{tuple(t.shape)}); pass backward(gradient=...) with the output's shape"
+                )
+            seed = be.xp.ones(t._data.shape, dtype=t._data.dtype)
+            if create_graph:
+                seed = wrap(seed, be)
+        else:
+            if not isinstance(g, Tensor):
+                g = wrap(be.asarray(g), be)
+            if tuple(g.shape) != tuple(t.shape):
+                raise AutogradError(
+                    f"Mismatch in shape: grad_output[{i}] has a shape of {tuple(g.shape)} and "
+                    f"output[{i}] has a shape of {tuple(t.shape)}."
+                )
+            seed = g if create_graph else g._data
+        edges.append(t._grad_fn if t._grad_fn is not None else t._accumulator())
+        seeds.append(seed)
+    return edges, seeds
+
+
+def _run(tensors, grad_tensors, retain, create_graph, grad_mode_capture):
+    edges, seeds = _roots(tensors, grad_tensors, create_graph)
+    be = tensors[0]._be
+    ops = DynamicOps() if create_graph else eager_ops(be)
+
+    # 1. dependencies of every reachable node (iterative walk)
+    deps = {}
+    stack = []
+    for e in edges:
+        if e not in deps:
+            deps[e] = 0
+            stack.append(e)
+    while stack:
+        for c in stack.pop().next:
+            if c is not None:
+                d = deps.get(c)
+                if d is None:
+                    deps[c] = 1
+                    stack.append(c)
+                else:
+                    deps[c] = d + 1
+
+    capture = captured = reach = execute = None
+    if grad_mode_capture is not None:
+        capture, captured = grad_mode_capture
+        reach, execute = _needed(deps, capture)
+
+    buf = {}
+    for e, s in zip(edges, seeds):
+        buf.setdefault(e, []).append(s)
+    del seeds, s
+    heap = []
+    sinks = []
+    for e, d in deps.items():
+        if d == 0:
+            if e.__class__ is AccumulateGrad:
+                sinks.append(e)
+            else:
+                heap.append((-e.seq, e))
+    heapify(heap)
+
+    prev_mode = MODE.enabled
+    MODE.enabled = create_graph
+    try:
+        for e in sinks:
+            _accumulate(e, buf.pop(e, None), ops, be, create_graph, capture, captured)
+        sinks = []
+        while heap:
+            n = heappop(heap)[1]
+            terms = buf.pop(n, None)
+            grads = None
+            if terms is not None and (execute is None or n in execute or n in capture):
+                if len(terms) == 1:
+                    g = terms[0]
+                else:
+                    terms.reverse()
+                    g = ops.add_n(*terms)
+                terms = None
+                if n.hooks is not None or n.retain is not None:
+                    g = _node_hooks(n, g, be, create_graph)
+                if capture is not None and n in capture:
+                    for i in capture[n]:
+                        captured[i] = g
+                if execute is None or n in execute:
+                    grads = _call_rule(n, g, ops, create_graph, reach)
+                    if not retain:
+                        n.release()
+                g = None
+            elif execute is None and not retain:
+                n.release()
+            nxt = n.next
+            i = len(nxt)
+            while i:
+                i -= 1
+                c = nxt[i]
+                if c is None:
+                    continue
+                if grads is not None:
+                    gi = grads[i]
+                    if gi is not None:
+                        lst = buf.get(c)
+                        if lst is None:
+                            buf[c] = [gi]
+                        else:
+                            lst.append(gi)
+                d = deps[c] - 1
+                deps[c] = d
+                if d == 0:
+                    if c.__class__ is AccumulateGrad:
+                        sinks.append(c)
+                    else:
+                        heappush(heap, (-c.seq, c))
+            if sinks:
+                grads = gi = lst = None  # so that a sink that is the sole owner may keep the array
+                for c in sinks:
+                    _accumulate(c, buf.pop(c, None), ops, be, create_graph, capture, captured)
+                sinks.clear()
+    finally:
+        MODE.enabled = prev_mode
+
+
+def _needed(deps, capture):
+    """For ``grad()``: which nodes lead to an input (``reach``) and which must run (``execute``)."""
+    reach = set(capture)
+    execute = set()
+    for n in sorted(deps, key=lambda n: n.seq):  # inputs of a node were created before it
+        if any(c is not None and c in reach for c in n.next):
+            execute.add(n)
+            reach.add(n)
+    return reach, execute
+
+
+def _call_rule(n, g, ops, create_graph, reach):
+    if n.released:
+        info = _INFO.get(n.op) or _OpInfo(n.op)
+        if info.save_all or info.save_pos or info.save_output:
+            raise FreedGraphError(FREED_MSG)
+    ins = []
+    for s in n.saved:
+        if s.__class__ is SavedValue:
+            v = s.tensor._ver
+            if (0 if v is None else v.v) != s.version:
+                s.check(n)
+            ins.append(s.tensor if create_graph else s.data)
+        else:
+            ins.append(s)
+    out = n.out
+    if out.__class__ is SavedValue:
+        out.check(n)
+        out = _output_tensor(n, out) if create_graph else out.data
+    if reach is None:
+        ops.needs_input_grad = n.next
+    else:
+        ops.needs_input_grad = tuple(c is not None and c in reach for c in n.next)
+    grads = n.op.vjp(ops, g, tuple(ins), out, **n.attrs)
+    if len(grads) != len(n.next):
+        raise AutogradError(
+            f"the gradient rule of op '{n.op.name}' returned {len(grads)} gradients for "
+            f"{len(n.next)} inputs; a vjp must return exactly one entry (or None) per input"
+        )
+    return grads
+
+
+def _output_tensor(n, sv) -> Tensor:
+    """The node's saved output as a tensor whose grad_fn is the node (for create_graph)."""
+    t = _init(_new(Tensor), sv.data, n.saved[0].tensor._be if n.saved and n.saved[0].__class__ is SavedValue else _be_of(sv.data))
+    t._ver = sv.counter if sv.counter is not None else _Version()
+    t._grad_fn = n
+    t._rg = True
+    return t
+
+
+def _be_of(a):
+    from shared_ops import backend_of
+
+    return backend_of(a)
+
+
+def _run_hooks(hooks, g, be, create_graph):
+    for h in list(hooks):
+        r = h(g if create_graph else wrap(g, be))
+        if r is not None:
+            if not isinstance(r, Tensor):
+                raise AutogradError(f"a hook must return a Tensor or None, got {type(r).__name__}")
+            g = r if create_graph else r._data
+    return g
+
+
+def _node_hooks(n, g, be, create_graph):
+    if n.hooks:
+        g = _run_hooks(n.hooks, g, be, create_graph)
+    if n.retain is not None:
+        t = n.retain()
+        if t is not None and t._grad_fn is n:
+            gt = g if create_graph else wrap(g, be)
+            t._grad = gt if t._grad is None else t._grad + gt
+    return g
+
+
+def _accumulate(acc, terms, ops, be, create_graph, capture, captured):
+    if terms is None:
+        return
+    if len(terms) == 1:
+        g = terms.pop()
+    else:
+        terms.reverse()
+        g = ops.add_n(*terms)
+    terms = None
+    v = acc.variable
+    if v._hooks:
+        g = _run_hooks(v._hooks, g, be, create_graph)
+    if capture is not None:
+        for i in capture.get(acc, ()):
+            captured[i] = g
+        return
+    old = v._grad
+    if create_graph:
+        v._grad = g if old is None else old + g
+    elif old is None:
+        v._grad = wrap(_owned(g, be), be)
+    else:
+        v._grad = wrap(ops.add(old._data, g), be)
+
+
+def _owned(g, be):
+    """``g`` itself when nothing else can see it (PyTorch steals the buffer too), else a copy."""
+    if be.name == "numpy":
+        if g.base is None and g.flags.writeable and _getrefcount(g) <= _STEAL_REFS:
+            return g
+        return g.copy()
+    return be.xp.asarray(g, copy=True)
+
+
+# references to a gradient nobody else holds, as seen from _owned: its caller's local, its
+# parameter, and getrefcount's argument
+_STEAL_REFS = 3

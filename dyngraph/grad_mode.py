@@ -1,0 +1,71 @@
+"""``no_grad`` / ``enable_grad`` / ``set_grad_enabled``: thread-local, context managers and decorators."""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+
+class _Mode(threading.local):
+    def __init__(self):
+        self.enabled = True  # every new thread starts with grad mode on, as in PyTorch
+
+
+MODE = _Mode()
+
+
+def is_grad_enabled() -> bool:
+    return MODE.enabled
+
+
+class _GradMode:
+    """Base: sets grad mode on entry, restores it on exit; also usable as a decorator."""
+
+    _value = True
+
+    def __enter__(self):
+        self._prev = MODE.enabled
+        MODE.enabled = self._value
+        return self
+
+    def __exit__(self, *exc):
+        MODE.enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        value = self._value
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            prev = MODE.enabled
+            MODE.enabled = value
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                MODE.enabled = prev
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Nothing is recorded inside: results do not require grad. ``with dg.no_grad():`` or ``@dg.no_grad()``."""
+
+    _value = False
+
+
+class enable_grad(_GradMode):
+    """Recording on again inside a ``no_grad`` block (or as a decorator)."""
+
+    _value = True
+
+
+class set_grad_enabled(_GradMode):
+    """``set_grad_enabled(False)`` sets the mode now (as a call) and as a context manager."""
+
+    def __init__(self, mode: bool):
+        self._prev = MODE.enabled
+        self._value = bool(mode)
+        MODE.enabled = self._value
+
+    def __enter__(self):
+        return self

@@ -1,0 +1,64 @@
+"""The two interpreters of gradient rules that dyngraph runs.
+
+- ``EagerOps``: the array interpreter (``shared_ops.ArrayOps``) for ordinary ``backward()``,
+  with each op's call function built once and cached (the base class builds a closure on
+  every attribute access), one instance per thread and backend, so ``needs_input_grad`` set
+  for one rule is never seen by another thread's.
+- ``DynamicOps``: the dynamic interpreter for ``create_graph=True``: every call applies the
+  op to tensors, so it is recorded as a new node and the gradient can be differentiated again.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from shared_ops import ArrayOps, OpsNamespace
+
+from .tensor import Tensor, _const
+
+_SCALARS = (int, float, bool)
+
+
+class EagerOps(ArrayOps):
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        op = self.registry.get(name)
+        xp = self.xp
+        lift = self._lift_scalars
+
+        def call(*inputs, **attrs):
+            for x in inputs:
+                if x.__class__ in _SCALARS:
+                    inputs = lift(inputs)
+                    break
+            return op.kernel(xp, *inputs, **attrs)
+
+        call.__name__ = name
+        self.__dict__[name] = call  # built once per (thread, backend)
+        return call
+
+
+class _PerThread(threading.local):
+    def __init__(self):
+        self.eager = {}
+
+
+_TLS = _PerThread()
+
+
+def eager_ops(backend) -> EagerOps:
+    ops = _TLS.eager.get(id(backend))
+    if ops is None:
+        ops = _TLS.eager[id(backend)] = EagerOps(backend)
+    return ops
+
+
+class DynamicOps(OpsNamespace):
+    """Gradient rules run on tensors: each op call is recorded (when grad mode is on)."""
+
+    def apply(self, op, *inputs, **attrs):
+        return Tensor._apply_op(op, inputs, attrs)
+
+    def constant(self, value, dtype, like):
+        return _const(like._be, value, dtype)
