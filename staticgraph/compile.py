@@ -41,17 +41,29 @@ def _kind(dtype: str) -> str:
 
 
 def _flatten_outputs(outputs):
-    """(list of nodes, a function rebuilding the user's structure from a list of values)."""
-    if isinstance(outputs, Node):
-        return [outputs], lambda vals: vals[0]
-    if isinstance(outputs, (list, tuple)):
-        nodes = list(outputs)
-        kind = type(outputs)
-        return nodes, (lambda vals: list(vals)) if kind is list else (lambda vals: tuple(vals))
-    if isinstance(outputs, dict):
-        keys = list(outputs)
-        return [outputs[k] for k in keys], lambda vals: dict(zip(keys, vals))
-    raise GraphError(f"outputs must be a node or a list/tuple/dict of nodes, got {type(outputs).__name__}")
+    """(list of nodes, a function rebuilding the user's nested structure from a list of values)."""
+    nodes: list = []
+
+    def walk(o, depth=0):
+        if depth > 32:
+            raise GraphError("outputs are nested more than 32 levels deep")
+        if isinstance(o, Node):
+            nodes.append(o)
+            k = len(nodes) - 1
+            return lambda vals: vals[k]
+        if isinstance(o, (list, tuple)):
+            parts = [walk(x, depth + 1) for x in o]
+            kind = type(o)
+            if kind in (list, tuple):
+                return lambda vals: kind(p(vals) for p in parts)
+            return lambda vals: kind(*(p(vals) for p in parts))  # a namedtuple
+        if isinstance(o, dict):
+            parts = {key: walk(x, depth + 1) for key, x in o.items()}
+            return lambda vals: {key: p(vals) for key, p in parts.items()}
+        raise GraphError(f"compile: outputs must be graph nodes (in lists, tuples or dicts), got {type(o).__name__} {o!r}")
+
+    rebuild = walk(outputs)
+    return nodes, rebuild
 
 
 class CompiledFunction:

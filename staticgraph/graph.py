@@ -26,7 +26,7 @@ SOURCE_OPS = ("placeholder", "variable", "constant")
 ASSIGN = "assign"  # assign(var, value): not a registry op; applied at the end of a run
 
 _PKG_DIRS = tuple(
-    os.path.dirname(os.path.abspath(p))
+    os.path.dirname(os.path.abspath(p)) + os.sep
     for p in (__file__, sys.modules["shared_ops"].__file__)
 )
 
@@ -44,7 +44,7 @@ def user_line() -> str:
     f = sys._getframe(1)
     while f is not None:
         fn = os.path.abspath(f.f_code.co_filename)
-        if not fn.startswith(_PKG_DIRS) and "/shared_ops/" not in fn and "/staticgraph/" not in fn:
+        if not fn.startswith(_PKG_DIRS):
             return f"{f.f_code.co_filename}:{f.f_lineno}"
         f = f.f_back
     return "<unknown>"

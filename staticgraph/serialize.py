@@ -111,9 +111,10 @@ def dumps(obj) -> str:
     doc = {"format": FORMAT, "version": VERSION, "nodes": nodes, "function": None}
     if fn is not None:
         s = fn.structure
-        kind = "single" if isinstance(s, Node) else "list" if isinstance(s, list) else "tuple"
-        if isinstance(s, dict):
-            raise GraphCompareError("save: a compiled function with dict outputs cannot be saved; use a list")
+        kind = "single" if isinstance(s, Node) else "list" if type(s) is list else "tuple"
+        if not isinstance(s, Node) and not (type(s) in (list, tuple) and all(isinstance(o, Node) for o in s)):
+            raise GraphCompareError("save: only a compiled function returning a node or a flat list/tuple of nodes "
+                                    "can be saved; save its graph instead (sg.save(fn.graph, path))")
         doc["function"] = {"inputs": [index[x.id] for x in fn.inputs], "outputs": [index[o.id] for o in fn.outputs],
                            "structure": kind, "optimize": fn.optimize if isinstance(fn.optimize, bool) else True}
     return json.dumps(doc, separators=(",", ":"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .compile import CompiledFunction, FeedError
+from .compile import CompiledFunction, FeedError, _flatten_outputs
 from .graph import Graph, GraphError, Node, get_default_graph
 
 
@@ -30,7 +30,7 @@ class Session:
         if self._closed:
             raise GraphError("this Session is closed; open a new sg.Session(graph)")
         feed_dict = dict(feed_dict or {})
-        nodes, rebuild = _flatten(fetches)
+        nodes, rebuild = _flatten_outputs(fetches)
         for n in nodes:
             if not isinstance(n, Node):
                 raise GraphError(f"Session.run: fetches must be graph nodes, got {type(n).__name__} {n!r}")
@@ -76,18 +76,6 @@ class Session:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _flatten(fetches):
-    if isinstance(fetches, Node):
-        return [fetches], lambda v: v[0]
-    if isinstance(fetches, (list, tuple)):
-        kind = type(fetches)
-        return list(fetches), (lambda v: list(v)) if kind is list else (lambda v: tuple(v))
-    if isinstance(fetches, dict):
-        keys = list(fetches)
-        return [fetches[k] for k in keys], lambda v: dict(zip(keys, v))
-    raise GraphError(f"Session.run: fetches must be a node or a list/tuple/dict of nodes, got {type(fetches).__name__}")
 
 
 __all__ = ["Session"]

@@ -1,0 +1,240 @@
+"""The payload of a ``'fused'`` PNode: one generated kernel for a region of elementwise ops.
+
+``FusedKernel.kernel(xp, *arrays)`` runs the region:
+
+- NumPy: the numba loop generated from the region's ``KernelSpec`` (``shared_ops.fusion_cpu``);
+- CuPy: one ``cupy.ElementwiseKernel`` generated from the same spec (``shared_ops.fusion_gpu``);
+- anything else, or a run whose shapes break the compiled broadcasting pattern (a free
+  dimension that turned out to be 1): the reference path, every op's own kernel in order.
+
+It returns one array, or a tuple when the region has several outputs; ``Project(k)`` nodes
+(also ``'fused'``) pick element ``k`` of that tuple, so the program stays one value a node.
+Outputs are written into the memory plan's buffers when it gave some (``buffers``), else
+into fresh arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared_ops.fusion_cpu import KernelSpec, Output, Step
+from shared_ops.registry import REGISTRY
+
+FUSIBLE_DTYPES = ("float32", "float64", "int32", "int64", "bool")  # numba has no float16 arithmetic
+
+
+@dataclass(frozen=True)
+class OutputInfo:
+    """How the kernel's output ``k`` becomes the program value: its static spec, and for a
+    reduction the op/attrs (reference path) and the loop dims dropped from the keepdims layout."""
+
+    node: int
+    shape: tuple
+    dtype: str
+    op: str | None = None
+    attrs: tuple = ()
+    drop: tuple = ()
+
+
+class FusedKernel:
+    """A compiled region. ``spec`` is the cache key; ``members`` the node ids it replaced."""
+
+    def __init__(self, spec: KernelSpec, outputs: list, members: list, text: str):
+        self.spec = spec
+        self.outputs = tuple(outputs)
+        self.members = tuple(members)
+        self.label = f"{len(spec.steps)} ops: {spec.label()}" + (f" -> {len(outputs)} outs" if len(outputs) > 1 else "")
+        self.text = text            # the region as equations, for the report
+        self.buffers = None         # set by the memory plan: per output, a Buffer or None
+        self._numba = None
+        self._gpu: dict = {}
+        self.fallbacks = 0
+        self._sources = self.spec.loop_sources()
+
+    # -- running -------------------------------------------------------------------
+    def kernel(self, xp, *arrays):
+        name = getattr(xp, "__name__", "")
+        if name == "numpy":
+            return self._run_numba(xp, arrays)
+        if name == "cupy":
+            return self._run_gpu(xp, arrays)
+        return self.reference(xp, *arrays)
+
+    def _shape(self, arrays) -> tuple:
+        return tuple(s[1] if s[0] == "static" else arrays[s[1]].shape[s[2]] for s in self._sources)
+
+    def _alloc(self, xp, shape):
+        outs = []
+        bufs = self.buffers
+        for k, (o, info) in enumerate(zip(self.spec.outputs, self.outputs)):
+            oshape = tuple(1 if d in o.reduce else n for d, n in enumerate(shape))
+            b = bufs[k] if bufs is not None else None
+            outs.append(b.view(xp, oshape, o.dtype) if b is not None else xp.empty(oshape, dtype=o.dtype))
+        return outs
+
+    def _finish(self, outs):
+        res = []
+        for o, info, a in zip(self.spec.outputs, self.outputs, outs):
+            if info.drop:
+                a = a.reshape(tuple(n for d, n in enumerate(a.shape) if d not in info.drop))
+            res.append(a)
+        return res[0] if len(res) == 1 else tuple(res)
+
+    def _run_numba(self, xp, arrays):
+        if self._numba is None:
+            from shared_ops.fusion_cpu import compile_kernel
+
+            self._numba = compile_kernel(self.spec)
+        try:
+            shape = self._shape(arrays)
+            outs = self._alloc(xp, shape)
+            self._numba(*arrays, *outs)
+        except (ValueError, IndexError):  # the broadcasting pattern did not hold this time
+            self.fallbacks += 1
+            return self.reference(xp, *arrays)
+        return self._finish(outs)
+
+    def _run_gpu(self, xp, arrays):
+        from shared_ops.fusion_gpu import compile_kernel
+
+        shape = self._shape(arrays)
+        if any(a.shape[-len(m):] != tuple(shape[len(shape) - len(m) + i] if f else 1 for i, f in enumerate(m))
+               for a, (_, m) in zip(arrays, self.spec.inputs) if m):
+            self.fallbacks += 1
+            return self.reference(xp, *arrays)
+        k = self._gpu.get("k")
+        if k is None:
+            k = self._gpu["k"] = compile_kernel(self.spec)
+        return self._finish(k(xp, arrays, shape))
+
+    def reference(self, xp, *arrays):
+        """Every op's own kernel, in order (the unfused semantics, exactly)."""
+        vals = list(arrays)
+        for st in self.spec.steps:
+            vals.append(REGISTRY.get(st.op).kernel(xp, *(vals[a] for a in st.args), **dict(st.attrs)))
+        res = []
+        for o, info in zip(self.spec.outputs, self.outputs):
+            v = vals[o.value]
+            if info.op is not None:
+                v = REGISTRY.get(info.op).kernel(xp, v, **dict(info.attrs))
+            res.append(v)
+        return res[0] if len(res) == 1 else tuple(res)
+
+    def warm(self) -> float:
+        """Compile the numba kernel now for C-contiguous inputs (at compile time, not at the
+        first call); returns the seconds it took. Tiny dummy arrays of the right rank."""
+        import time
+
+        import numpy as np
+
+        t0 = time.perf_counter()
+        if self._numba is None:
+            from shared_ops.fusion_cpu import compile_kernel
+
+            self._numba = compile_kernel(self.spec)
+        if self._numba.signatures:
+            return 0.0
+        shape = tuple(s[1] if s[0] == "static" else 1 for s in self._sources)
+        nd = len(shape)
+        ins = []
+        for dt, mask in self.spec.inputs:
+            ishape = tuple(shape[nd - len(mask) + i] if f else 1 for i, f in enumerate(mask))
+            ins.append(np.ones(ishape, dtype=dt))
+        outs = [np.empty(tuple(1 if d in o.reduce else n for d, n in enumerate(shape)), dtype=o.dtype)
+                for o in self.spec.outputs]
+        with np.errstate(all="ignore"):
+            self._numba(*ins, *outs)
+        return time.perf_counter() - t0
+
+    def __copy__(self):
+        return self  # immutable once built (the plan's buffers are per program anyway)
+
+    def __repr__(self) -> str:
+        return f"<FusedKernel {self.label}>"
+
+
+@dataclass
+class Project:
+    """Element ``k`` of a multi-output fused node's tuple."""
+
+    k: int
+    label: str = field(init=False)
+
+    def __post_init__(self):
+        self.label = f"out{self.k}"
+
+    def kernel(self, xp, t):
+        return t[self.k]
+
+
+# --------------------------------------------------------------------------- region -> spec
+
+
+def input_mask(shape: tuple, loop: tuple) -> tuple:
+    """Per input dim: True if it runs along its loop dim, False if it is broadcast (size 1)."""
+    lead = len(loop) - len(shape)
+    return tuple(not (d == 1 and loop[lead + i] != 1) for i, d in enumerate(shape))
+
+
+def build_spec(program, members: list, loop: tuple, outputs: list) -> tuple[KernelSpec, list, list]:
+    """The ``KernelSpec`` of the region ``members`` (node ids in program order).
+
+    ``outputs``: ``(node id, reduction node or None)`` per value the region must produce.
+    Returns ``(spec, external input ids, OutputInfo list)``."""
+    index: dict[int, int] = {}
+    ext: list[int] = []
+    for m in members:
+        for i in program[m].inputs:
+            if i not in members and i not in index:
+                index[i] = len(ext)
+                ext.append(i)
+    n_in = len(ext)
+    steps = []
+    for m in members:
+        n = program[m]
+        index[m] = n_in + len(steps)
+        steps.append(Step(n.op, tuple(index[i] for i in n.inputs), tuple(sorted(n.attrs.items())), n.dtype))
+    inputs = tuple((program[i].dtype, input_mask(program[i].shape, loop)) for i in ext)
+    outs, infos = [], []
+    for nid, red in outputs:
+        if red is None:
+            n = program[nid]
+            outs.append(Output(index[nid], (), n.dtype))
+            infos.append(OutputInfo(nid, n.shape, n.dtype))
+        else:
+            r = program[red]
+            reduce, drop = reduced_dims(r, loop)
+            outs.append(Output(index[nid], reduce, r.dtype))
+            infos.append(OutputInfo(red, r.shape, r.dtype, r.op, tuple(sorted(r.attrs.items())), drop))
+    return KernelSpec(tuple(loop), inputs, tuple(steps), tuple(outs)), ext, infos
+
+
+def reduced_dims(r, loop: tuple) -> tuple[tuple, tuple]:
+    """For a ``sum``/``sum_to`` node over a loop-shaped value: (loop dims summed, loop dims
+    dropped from the keepdims layout to give the node's shape)."""
+    nd = len(loop)
+    if r.op == "sum":
+        axis = r.attrs.get("axis")
+        axes = tuple(range(nd)) if axis is None else tuple(sorted(a % nd for a in ((axis,) if isinstance(axis, int) else axis)))
+        return axes, (() if r.attrs.get("keepdims") else axes)
+    target = tuple(r.attrs["shape"])
+    lead = nd - len(target)
+    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(target) if s == 1 and loop[lead + i] != 1)
+    return axes, tuple(range(lead))
+
+
+def region_bytes(shape, dtype) -> int | None:
+    if any(d is None for d in shape):
+        return None
+    import numpy as np
+
+    return math.prod(shape) * np.dtype(dtype).itemsize
+
+
+__all__ = ["FusedKernel", "Project", "build_spec", "input_mask", "reduced_dims", "FUSIBLE_DTYPES", "OutputInfo"]
+
+
+def _unused(*_: Any) -> None:  # pragma: no cover
+    pass
