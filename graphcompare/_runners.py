@@ -1,0 +1,195 @@
+"""How one model runs each way, and the checks; used by the checker and pasted into reproducers.
+
+This module uses only NumPy and the public API of ``dyngraph`` and ``staticgraph`` (and
+PyTorch in ``run_torch``), so that its source, copied verbatim into a reproducer, runs on its
+own. A model is ``model(F, *xs)`` returning a list of values; ``F`` is the front end's module
+(``dg``, ``sg``; ``None`` for PyTorch). Every way returns ``outputs + gradients`` as NumPy
+arrays (a gradient is ``None`` when the input does not reach the loss).
+"""
+
+import numpy as np
+
+import dyngraph as dg
+import staticgraph as sg
+
+
+def loss(F, model, xs, W):
+    """The scalar a program differentiates: sum_k (output_k * W_k).sum(), in output order."""
+    outs = list(model(F, *xs))
+    total = (outs[0] * W[0]).sum()
+    for o, w in zip(outs[1:], W[1:]):
+        total = total + (o * w).sum()
+    return total, outs
+
+
+def run_dyngraph(model, X, W):
+    xs = [dg.tensor(a, requires_grad=True) for a in X]
+    total, outs = loss(dg, model, xs, W)
+    total.backward()
+    return [o.detach().numpy() for o in outs] + [None if x.grad is None else x.grad.numpy() for x in xs]
+
+
+def loss_value(model, X, W):
+    """The loss alone, in dyngraph without recording (finite differences)."""
+    with dg.no_grad():
+        total, _ = loss(dg, model, [dg.tensor(a) for a in X], W)
+    return float(total.item())
+
+
+def run_static(model, X, W, optimize=False):
+    with sg.Graph():
+        ps = [sg.placeholder(a.shape, a.dtype.name) for a in X]
+        total, outs = loss(sg, model, ps, W)
+        gs = sg.gradients(total, ps)
+        fetch = list(outs) + [g for g in gs if g is not None]
+        fn = sg.compile(fetch, inputs=ps, optimize=optimize)
+    got = iter(_as_list(fn(*X)))
+    outs = [np.asarray(next(got)) for _ in outs]
+    return outs + [None if g is None else np.asarray(next(got)) for g in gs]
+
+
+def run_function(model, X, W, optimize=False):
+    """``sg.function`` tracing: the loss and its gradients declared inside the traced function."""
+    shape = {}
+
+    def traced(*xs):
+        total, outs = loss(sg, model, xs, W)
+        gs = sg.gradients(total, list(xs))
+        shape["n_out"], shape["mask"] = len(outs), [g is not None for g in gs]
+        return list(outs) + [g for g in gs if g is not None]
+
+    fn = sg.function(traced, optimize=optimize)
+    got = iter(_as_list(fn(*X)))
+    outs = [np.asarray(next(got)) for _ in range(shape["n_out"])]
+    return outs + [np.asarray(next(got)) if m else None for m in shape["mask"]]
+
+
+def run_torch(model, X, W):
+    import torch
+
+    xs = [torch.tensor(a, requires_grad=True) for a in X]
+    total, outs = loss(None, model, xs, [torch.tensor(w) for w in W])
+    total.backward()
+    return [o.detach().numpy() for o in outs] + [None if x.grad is None else x.grad.numpy() for x in xs]
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _zero_if_none(a, like):
+    return np.zeros_like(like) if a is None else np.asarray(a)
+
+
+def ulp_distance(a, b):
+    """Largest distance in units in the last place between two arrays of one float dtype."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != b.dtype or a.dtype.kind != "f" or a.size == 0:
+        return None
+    it = np.int64 if a.dtype.itemsize == 8 else np.int32
+    ia, ib = a.view(it).astype(np.int64), b.view(it).astype(np.int64)
+    # map the sign-magnitude bit patterns onto a monotone integer line
+    big = np.int64(np.iinfo(it).min)
+    ia = np.where(ia < 0, big - ia, ia)
+    ib = np.where(ib < 0, big - ib, ib)
+    return int(np.max(np.abs(ia - ib)))
+
+
+def differences(a, b):
+    """max |a - b|, max |a - b| / |b| (where b != 0) and the ULP distance."""
+    a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a64.size == 0:
+        return 0.0, 0.0, 0
+    d = np.abs(a64 - b64)
+    nz = np.abs(b64) > 0
+    rel = float(np.max(d[nz] / np.abs(b64[nz]))) if nz.any() else float(np.max(d))
+    return float(np.max(d)), rel, ulp_distance(a, b)
+
+
+def check_bitwise(got, expected, names, label):
+    """Every array byte for byte equal (dtype, shape, bytes); ``None`` equals all zeros."""
+    for name, a, b in zip(names, got, expected):
+        if a is None and b is None:
+            continue
+        if a is None or b is None:
+            other = b if a is None else a
+            if np.any(np.asarray(other) != 0) or np.signbit(np.asarray(other)).any():
+                raise AssertionError(f"{label}: {name} is None on one side and nonzero on the other")
+            continue
+        a, b = np.asarray(a), np.asarray(b)
+        if a.dtype != b.dtype or a.shape != b.shape or a.tobytes() != b.tobytes():
+            m = differences(a, b) if a.shape == b.shape else ("shape", a.shape, b.shape)
+            raise AssertionError(
+                f"{label}: {name} is not bitwise equal ({a.dtype}{list(a.shape)} vs {b.dtype}{list(b.shape)}; "
+                f"max abs, max rel, ULP = {m})"
+            )
+
+
+def tolerance_bound(plain, ref):
+    """How far a result may be from the float64 reference ``ref`` (see graphcompare.equivalence)."""
+    plain, ref = np.asarray(plain), np.asarray(ref, dtype=np.float64)
+    eps = float(np.finfo(plain.dtype).eps) if plain.dtype.kind == "f" else 0.0
+    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+    own = float(np.max(np.abs(plain.astype(np.float64) - ref))) if ref.size else 0.0
+    return 4.0 * own + 8.0 * eps * (np.abs(ref) + scale) + np.finfo(np.float64).tiny
+
+
+def check_close(got, plain, ref, names, label):
+    """Each result within ``tolerance_bound(plain, ref)`` of the float64 reference."""
+    for name, a, p, r in zip(names, got, plain, ref):
+        if r is None:
+            r = np.zeros_like(p if p is not None else a, dtype=np.float64)
+        p, a = _zero_if_none(p, r), _zero_if_none(a, r)
+        if np.shape(a) != np.shape(r):
+            raise AssertionError(f"{label}: {name} has shape {np.shape(a)}, the reference {np.shape(r)}")
+        bound = tolerance_bound(p, r)
+        err = np.abs(np.asarray(a, dtype=np.float64) - r)
+        if not np.all(err <= bound):
+            k = np.unravel_index(np.argmax(err - bound), err.shape) if err.ndim else ()
+            raise AssertionError(
+                f"{label}: {name} is {float(err[k])!r} from the float64 reference at {tuple(int(i) for i in k)} "
+                f"(allowed {float(np.broadcast_to(bound, err.shape)[k])!r}; got {float(np.asarray(a)[k])!r}, "
+                f"reference {float(r[k])!r})"
+            )
+
+
+def check_finite_differences(model64, X64, W64, grads, seed=0, directions=2, h=1e-5):
+    """The float64 gradients against central differences of the float64 loss along random
+    directions (Richardson-extrapolated: error O(h^4)); raises AssertionError on a mismatch."""
+    rng = np.random.default_rng(seed)
+    for d in range(directions):
+        vs = [rng.choice((-1.0, 1.0), size=a.shape) * rng.uniform(0.5, 1.0, size=a.shape) for a in X64]
+
+        def D(step):
+            up = loss_value(model64, [a + step * v for a, v in zip(X64, vs)], W64)
+            down = loss_value(model64, [a - step * v for a, v in zip(X64, vs)], W64)
+            return (up - down) / (2 * step)
+
+        fd = (4 * D(h / 2) - D(h)) / 3
+        terms = [np.asarray(g) * v for g, v in zip(grads, vs) if g is not None]
+        gv = float(sum(float(np.sum(t)) for t in terms))
+        scale = float(sum(float(np.sum(np.abs(t))) for t in terms))
+        bound = 1e-6 * scale + 1e-9 * (1.0 + abs(loss_value(model64, X64, W64)))
+        if not abs(fd - gv) <= bound:
+            raise AssertionError(
+                f"finite differences: along random direction {d} the float64 loss changes at rate "
+                f"{fd!r}, but gradient . direction = {gv!r} (allowed difference {bound!r})"
+            )
+
+
+def check_reference(got, ref, names, label, rtol=1e-9):
+    """Two float64 computations of one thing (PyTorch vs dyngraph): within rtol of the scale."""
+    for name, a, r in zip(names, got, ref):
+        if a is None and r is None:
+            continue
+        r64 = np.zeros_like(np.asarray(a), dtype=np.float64) if r is None else np.asarray(r, dtype=np.float64)
+        a64 = np.zeros_like(r64) if a is None else np.asarray(a, dtype=np.float64)
+        if a64.shape != r64.shape:
+            raise AssertionError(f"{label}: {name} has shape {a64.shape}, ours {r64.shape}")
+        bound = rtol * (np.abs(r64) + (np.max(np.abs(r64)) if r64.size else 0.0)) + 1e-300
+        err = np.abs(a64 - r64)
+        if not np.all(err <= bound):
+            raise AssertionError(f"{label}: {name} differs from ours by {float(np.max(err))!r} (relative to scale {rtol})")

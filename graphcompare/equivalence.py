@@ -1,0 +1,368 @@
+"""Run one program every way and say, precisely, where the ways disagree.
+
+The ways (``WAYS``):
+
+``dyngraph``
+    ``backward()`` on the program in its own dtypes: the baseline ("plain").
+``static``
+    ``sg.gradients`` + ``sg.compile(optimize=False)``. Promised **bitwise** equal to dyngraph.
+``function``
+    ``sg.function(optimize=False)`` tracing the loss and ``sg.gradients`` in one function.
+    Promised bitwise equal to dyngraph.
+``pass:<name>``
+    ``sg.compile(optimize=[name])``, each compiler pass alone. Passes in ``EXACT_PASSES`` only
+    remove or share work and are held to bitwise equality too; the others to the tolerance.
+``optimized``
+    ``sg.compile(optimize=True)``: every pass. Held to the tolerance.
+``finite differences``
+    the float64 reference's gradient against central differences of the float64 loss
+    (``oracles``).
+``torch``
+    the float64 reference against PyTorch in float64 (when PyTorch is installed).
+
+**The tolerance rule.** The *float64 reference* ``r`` is dyngraph on the same program with
+every input cast (exactly) to float64 and every cast dropped. The plain run ``p`` (dyngraph in
+the program's dtypes) has an error ``|p - r|`` that the reference measures. A result ``a`` of
+a way held to the tolerance passes when, elementwise::
+
+    |a - r| <= 4 * max|p - r| + 8 * eps * (|r| + max|r|)
+
+``eps`` is the machine epsilon of the result's dtype (``2**-23`` for float32) and the maxima run
+over the one array (output or gradient) compared. In words: a way may be at most four times as
+far from the float64 reference as the plain run is at its worst, plus eight rounding units of
+the array's scale. A wrong rule, a dropped term or a lost broadcast is off by O(1) and fails;
+a different but legitimate order of floating-point operations is within it.
+
+``check_program(program) -> Result`` runs a ``graphcompare.program.Program``;
+``check_model(fn, inputs)`` runs a user's own model function written against the shared
+surface (``fn(*xs)``, or ``fn(F, *xs)`` whose first parameter is named ``F`` and receives the
+front end's module, for ``F.where`` and friends).
+"""
+
+from __future__ import annotations
+
+import inspect
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from . import _runners as R
+from .program import Program, Step, compile_model
+
+EXACT_PASSES = ("prune", "cse", "fold", "memory")
+_FALLBACK_PASSES = ("prune", "cse", "fold", "simplify", "fuse", "memory")
+BITWISE_WAYS = ("static", "function")
+MAX_MAGNITUDE = 1e6  # values past this make a program numerically meaningless: rejected
+
+
+def pass_names() -> tuple:
+    """The compiler's pass names (``staticgraph.passes``), in pipeline order."""
+    try:
+        from staticgraph import passes
+    except ImportError:
+        return _FALLBACK_PASSES
+    for attr in ("PASS_NAMES", "NAMES", "ORDER", "PIPELINE"):
+        names = getattr(passes, attr, None)
+        if names:
+            return tuple(n if isinstance(n, str) else getattr(n, "name", str(n)) for n in names)
+    reg = getattr(passes, "PASSES", None)
+    if isinstance(reg, dict):
+        return tuple(reg)
+    return _FALLBACK_PASSES
+
+
+def default_ways() -> tuple:
+    ways = ["static", "function"] + [f"pass:{p}" for p in pass_names()] + ["optimized", "finite differences"]
+    if _torch() is not None:
+        ways.append("torch")
+    return tuple(ways)
+
+
+def _torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return None
+    return torch
+
+
+@dataclass
+class Difference:
+    """One way disagreeing on one value."""
+
+    way: str
+    what: str  # "grad x1", "output v3", "raised", "direction 0"
+    message: str
+    max_abs: float | None = None
+    max_rel: float | None = None
+    max_ulp: int | None = None
+
+    def __str__(self) -> str:
+        nums = ""
+        if self.max_abs is not None:
+            nums = f" [max abs {self.max_abs:.3g}, max rel {self.max_rel:.3g}, ULP {self.max_ulp}]"
+        return f"{self.way}: {self.what}: {self.message}{nums}"
+
+
+@dataclass
+class Result:
+    """What ``check_program`` / ``check_model`` found.
+
+    ``ok`` is False when some way disagreed (``differences``, first one first); ``valid`` is
+    False when the program was rejected before comparing (``reason``: a kink, an overflow).
+    ``worst`` maps each way to its largest difference from what it was compared with
+    (max abs, max ULP); ``reproducer`` is a standalone script that fails the same way.
+    """
+
+    ok: bool = True
+    valid: bool = True
+    reason: str = ""
+    differences: list = field(default_factory=list)
+    worst: dict = field(default_factory=dict)
+    ways: tuple = ()
+    program: Program | None = None
+    subject: Any = None
+    _repro: str | None = None
+
+    @property
+    def first(self) -> Difference | None:
+        return self.differences[0] if self.differences else None
+
+    @property
+    def reproducer(self) -> str:
+        if self.ok or self.subject is None or self.subject.sources is None:
+            return ""
+        if self._repro is None:
+            from .reproduce import reproducer
+
+            self._repro = reproducer(self.subject, self.first.way)
+        return self._repro
+
+    def report(self) -> str:
+        if not self.valid:
+            return f"rejected: {self.reason}"
+        if self.ok:
+            return "all ways agree"
+        lines = [f"{len(self.differences)} disagreement(s):"] + [f"  {d}" for d in self.differences]
+        if self.program is not None:
+            lines += ["program:", self.program.model_source()]
+        if self.reproducer:
+            lines += ["reproducer:", self.reproducer]
+        return "\n".join(lines)
+
+    __str__ = report
+
+
+@dataclass
+class Subject:
+    """A model with its inputs and loss weights, in the program's dtypes and in float64."""
+
+    model: Callable
+    model64: Callable
+    X: list
+    W: list
+    names: list
+    model_torch: Callable | None = None
+    sources: dict | None = None  # model / model64 / torch source text, for reproducers
+    seed: int = 0
+    program: Program | None = None
+
+    @property
+    def X64(self):
+        return [np.asarray(a, dtype=np.float64) for a in self.X]
+
+    @property
+    def W64(self):
+        return [np.asarray(w, dtype=np.float64) for w in self.W]
+
+
+def subject_of(program: Program, seed: int = 0) -> Subject:
+    src = program.model_source("surface")
+    src64 = program.model_source("surface64", name="model64") if program.has_casts() else src.replace("def model(", "def model64(", 1)
+    tsrc = program.model_source("torch", name="model_torch")
+    torch = _torch()
+    return Subject(
+        model=compile_model(src),
+        model64=compile_model(src64, "model64"),
+        model_torch=compile_model(tsrc, "model_torch", {"torch": torch}) if torch is not None else None,
+        X=program.inputs(),
+        W=[w.astype(program.nodes[i].dtype) for w, i in zip(program.weights, program.outputs)],
+        names=[f"output {n}" for n in program.output_names()] + [f"grad {n}" for n in program.leaf_names()],
+        sources={"model": src, "model64": src64, "torch": tsrc},
+        seed=seed,
+        program=program,
+    )
+
+
+def _guard(program: Program, X64: list) -> str:
+    """Why the float64 values put some op at a kink or out of range ('' when they do not)."""
+    import dyngraph as dg
+
+    from .optable import OP_TABLE
+
+    f = compile_model(program.model_source("surface64", name="allv", all_values=True), "allv")
+    with dg.no_grad():
+        vals = f(dg, *[dg.tensor(a) for a in X64])
+    values: list = []
+    it = iter(vals)
+    leaves = iter(X64)
+    for n in program.nodes:
+        values.append(next(leaves) if not isinstance(n, Step) else next(it).numpy())
+    for k, (n, v) in enumerate(zip(program.nodes, values)):
+        if not np.all(np.isfinite(v)) or (v.size and np.max(np.abs(v)) > MAX_MAGNITUDE):
+            return f"{program.name(k)} is not finite or exceeds {MAX_MAGNITUDE:g} in float64"
+        if isinstance(n, Step):
+            g = OP_TABLE[n.op].guard
+            if g is not None and not g([values[a] for a in n.args], n.params):
+                return f"{program.name(k)} = {n.op}(...) has an input at or near a kink"
+    return ""
+
+
+def _run_way(way: str, s: Subject):
+    if way == "static":
+        return R.run_static(s.model, s.X, s.W, optimize=False)
+    if way == "function":
+        return R.run_function(s.model, s.X, s.W, optimize=False)
+    if way == "optimized":
+        return R.run_static(s.model, s.X, s.W, optimize=True)
+    if way.startswith("pass:"):
+        return R.run_static(s.model, s.X, s.W, optimize=[way[5:]])
+    raise ValueError(f"unknown way {way!r}; the ways are {', '.join(default_ways())}")
+
+
+def _worst(got, expected) -> tuple:
+    abs_, ulp = 0.0, 0
+    for a, b in zip(got, expected):
+        if a is None or b is None or np.shape(a) != np.shape(b):
+            continue
+        m, _, u = R.differences(a, b)
+        abs_ = max(abs_, m)
+        if u is not None:
+            ulp = max(ulp, u)
+    return abs_, ulp
+
+
+def _diff_from_assertion(way, exc, names, got, expected) -> Difference:
+    msg = str(exc)
+    what = next((n for n in names if f": {n} " in msg), "value")
+    d = Difference(way, what, msg.split(": ", 1)[-1] if ": " in msg else msg)
+    if what in names:
+        k = names.index(what)
+        a, b = got[k], expected[k]
+        if a is not None and b is not None and np.shape(a) == np.shape(b):
+            d.max_abs, d.max_rel, d.max_ulp = R.differences(a, b)
+    return d
+
+
+def check_subject(s: Subject, ways=None, stop_at_first: bool = False) -> Result:
+    ways = tuple(ways or default_ways())
+    res = Result(ways=ways, program=s.program, subject=s)
+
+    def fail(d: Difference) -> None:
+        res.ok = False
+        res.differences.append(d)
+
+    def raised(way, exc) -> Difference:
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" (at {tb[-1].filename.split('/')[-1]}:{tb[-1].lineno})" if tb else ""
+        return Difference(way, "raised", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}{where}")
+
+    # the float64 reference: the judge of validity and of the tolerance
+    try:
+        if s.program is not None:
+            why = _guard(s.program, s.X64)
+            if why:
+                res.valid, res.reason = False, why
+                return res
+        ref = R.run_dyngraph(s.model64, s.X64, s.W64)
+    except Exception as exc:  # noqa: BLE001 - any exception is a finding
+        fail(raised("dyngraph float64", exc))
+        return res
+    if not all(r is None or (np.all(np.isfinite(r)) and (r.size == 0 or np.max(np.abs(r)) <= 1e8)) for r in ref):
+        res.valid, res.reason = False, "the float64 reference gradient is not finite or exceeds 1e8"
+        return res
+    try:
+        plain = R.run_dyngraph(s.model, s.X, s.W)
+    except Exception as exc:  # noqa: BLE001
+        fail(raised("dyngraph", exc))
+        return res
+    if not all(p is None or np.all(np.isfinite(p)) for p in plain):
+        res.valid, res.reason = False, "the plain run overflows in its own dtype"
+        return res
+    names = s.names
+    for way in ways:
+        if stop_at_first and not res.ok:
+            break
+        try:
+            if way == "finite differences":
+                grads = ref[len(ref) - len(s.X):]
+                try:
+                    R.check_finite_differences(s.model64, s.X64, s.W64, grads, seed=s.seed)
+                except AssertionError as exc:
+                    fail(Difference(way, "direction", str(exc).split(": ", 1)[-1]))
+                continue
+            if way == "torch":
+                if s.model_torch is None:
+                    continue
+                got = R.run_torch(s.model_torch, s.X64, s.W64)
+                res.worst[way] = _worst(got, ref)
+                try:
+                    R.check_reference(got, ref, names, "torch")
+                except AssertionError as exc:
+                    fail(_diff_from_assertion(way, exc, names, got, ref))
+                continue
+            got = _run_way(way, s)
+            res.worst[way] = _worst(got, plain)
+            exact = way in BITWISE_WAYS or (way.startswith("pass:") and way[5:] in EXACT_PASSES)
+            try:
+                if exact:
+                    R.check_bitwise(got, plain, names, way)
+                else:
+                    R.check_close(got, plain, ref, names, way)
+            except AssertionError as exc:
+                fail(_diff_from_assertion(way, exc, names, got, plain))
+        except Exception as exc:  # noqa: BLE001 - a way that raises disagrees
+            fail(raised(way, exc))
+    return res
+
+
+def check_program(program: Program, ways=None, seed: int = 0, stop_at_first: bool = False) -> Result:
+    """Run ``program`` every way (``ways``: default all) and compare; see the module docstring."""
+    return check_subject(subject_of(program, seed), ways, stop_at_first)
+
+
+def check_model(fn: Callable, inputs, ways=None, seed: int = 0) -> Result:
+    """Check a user's model ``fn(*xs)`` (or ``fn(F, *xs)``) on NumPy ``inputs`` every way.
+
+    ``fn`` returns one value or a list; it must be written against the shared surface (methods,
+    operators, and ``F.<function>``) and be dtype-generic, because the float64 reference runs it
+    on float64 copies of ``inputs``.
+    """
+    X = [np.asarray(a) for a in inputs]
+    bad = [i for i, a in enumerate(X) if a.dtype.kind != "f"]
+    if bad:
+        from shared_ops.errors import DTypeError
+
+        raise DTypeError(f"check_model: input(s) {bad} are not floating point; pass float32 or float64 arrays")
+    takes_f = next(iter(inspect.signature(fn).parameters), None) == "F"
+
+    def model(F, *xs):
+        out = fn(F, *xs) if takes_f else fn(*xs)
+        return list(out) if isinstance(out, (list, tuple)) else [out]
+
+    import dyngraph as dg
+
+    with dg.no_grad():
+        outs = model(dg, *[dg.tensor(a) for a in X])
+    rng = np.random.default_rng(seed)
+    W = [rng.uniform(0.5, 1.5, size=o.shape).astype(o.numpy().dtype) for o in outs]
+    names = [f"output {k}" for k in range(len(outs))] + [f"grad input {k}" for k in range(len(X))]
+    torch_model = None
+    s = Subject(model, model, X, W, names, torch_model, None, seed)
+    return check_subject(s, tuple(w for w in (ways or default_ways()) if w != "torch"))
+
+
+__all__ = ["check_program", "check_model", "check_subject", "Result", "Difference", "Subject",
+           "subject_of", "default_ways", "pass_names", "EXACT_PASSES"]

@@ -1,0 +1,107 @@
+"""A failing program as a standalone Python script that fails the same way.
+
+The script uses NumPy and the public API of ``dyngraph`` and ``staticgraph`` only (PyTorch for
+the ``torch`` way). It inlines the few helpers of ``graphcompare._runners`` it needs, verbatim,
+so the check it runs is the checker's own. It raises ``AssertionError`` (or the error the way
+raised) while the bug is there, and prints ``no disagreement`` once it is fixed.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from . import _runners as R
+from .program import array_literal
+
+_BASE = ("loss", "run_dyngraph", "_as_list", "ulp_distance", "differences")
+_NEEDS = {
+    "static": ("run_static", "check_bitwise"),
+    "function": ("run_function", "check_bitwise"),
+    "exact": ("run_static", "check_bitwise"),
+    "close": ("run_static", "_zero_if_none", "tolerance_bound", "check_close"),
+    "finite differences": ("loss_value", "check_finite_differences"),
+    "torch": ("run_torch", "check_reference"),
+    "dyngraph": (),
+}
+
+
+def _kind(way: str) -> str:
+    from .equivalence import EXACT_PASSES
+
+    if way in ("static", "function", "finite differences", "torch"):
+        return way
+    if way.startswith("pass:") and way[5:] in EXACT_PASSES:
+        return "exact"
+    if way.startswith("pass:") or way == "optimized":
+        return "close"
+    return "dyngraph"
+
+
+def _optimize(way: str) -> str:
+    return "True" if way == "optimized" else repr([way[5:]])
+
+
+def reproducer(subject, way: str) -> str:
+    """The script for ``way`` failing on ``subject`` (an ``equivalence.Subject`` of a program)."""
+    kind = _kind(way)
+    helpers = "\n\n".join(inspect.getsource(getattr(R, n)).rstrip() for n in _BASE + _NEEDS[kind])
+    src = subject.sources
+    lines = [
+        f'"""graphcompare reproducer: the way {way!r} disagrees. Fails while the bug is there."""',
+        "import numpy as np",
+        "",
+        "import dyngraph as dg",
+        "import staticgraph as sg",
+        "",
+        helpers,
+        "",
+        "",
+        "X = [",
+        *[f"    {array_literal(a)}," for a in subject.X],
+        "]",
+        "W = [",
+        *[f"    {array_literal(w)}," for w in subject.W],
+        "]",
+        "X64 = [a.astype(np.float64) for a in X]",
+        "W64 = [w.astype(np.float64) for w in W]",
+        f"NAMES = {subject.names!r}",
+        "",
+        "",
+        src["model"].rstrip(),
+    ]
+    if kind in ("close", "finite differences", "torch", "dyngraph"):
+        if src["model64"] != src["model"].replace("def model(", "def model64(", 1):
+            lines += ["", "", "# the float64 reference: the same program with its casts dropped", src["model64"].rstrip()]
+        else:
+            lines += ["", "", "model64 = model  # the float64 reference runs the same model on float64 inputs"]
+    if kind == "torch":
+        lines += ["", "", "import torch", "", "", src["torch"].rstrip()]
+    lines += ["", "", "plain = run_dyngraph(model, X, W)"]
+    if kind == "static":
+        lines.append("check_bitwise(run_static(model, X, W, optimize=False), plain, NAMES, 'staticgraph optimize=False')")
+    elif kind == "function":
+        lines.append("check_bitwise(run_function(model, X, W, optimize=False), plain, NAMES, 'sg.function optimize=False')")
+    elif kind == "exact":
+        lines.append(f"check_bitwise(run_static(model, X, W, optimize={_optimize(way)}), plain, NAMES, {way!r})")
+    elif kind == "close":
+        lines += [
+            "ref = run_dyngraph(model64, X64, W64)",
+            f"check_close(run_static(model, X, W, optimize={_optimize(way)}), plain, ref, NAMES, {way!r})",
+        ]
+    elif kind == "finite differences":
+        lines += [
+            "ref = run_dyngraph(model64, X64, W64)",
+            f"check_finite_differences(model64, X64, W64, ref[len(ref) - len(X):], seed={subject.seed})",
+        ]
+    elif kind == "torch":
+        lines += [
+            "ref = run_dyngraph(model64, X64, W64)",
+            "check_reference(run_torch(model_torch, X64, W64), ref, NAMES, 'torch')",
+        ]
+    else:
+        lines.append("run_dyngraph(model64, X64, W64)")
+    lines.append("print('no disagreement')")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["reproducer"]
