@@ -420,7 +420,10 @@ def softmax_cross_entropy(logits, labels):
 def conv2d(x, weight, stride=1, padding=0):
     """2-D cross-correlation, NCHW input, (C_out, C_in, KH, KW) weight (as ``torch.conv2d``)."""
     s = _first_surface((x, weight), "conv2d")
-    w = s._as_operand(weight)
+    x, w = s._as_operand(x), s._as_operand(weight)
+    if x._dtype_name != w._dtype_name:  # one dtype per kernel, as every binary op
+        common = result_dtype(x._dtype_name, w._dtype_name)
+        x, w = x.astype(common), w.astype(common)
     return s._op("conv2d", x, w, stride=_pair(stride), padding=_pair(padding))
 
 
