@@ -60,6 +60,8 @@ class Executable:
             if n.is_source:
                 continue
             kernel, takes_attrs = n.kernel()
+            # hook for staticgraph.memory (issue #5): a kernel writing into a planned buffer
+            kernel = getattr(self.plan, "kernels", {}).get(n.id, kernel)
             self.instructions.append(Instruction(
                 n.id, n.op, kernel, tuple(slot_of[i] for i in n.inputs), slot_of[n.id],
                 tuple(free_after.get(n.id, ())), dict(n.attrs) if takes_attrs else {}))

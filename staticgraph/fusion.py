@@ -236,5 +236,3 @@ def region_bytes(shape, dtype) -> int | None:
 __all__ = ["FusedKernel", "Project", "build_spec", "input_mask", "reduced_dims", "FUSIBLE_DTYPES", "OutputInfo"]
 
 
-def _unused(*_: Any) -> None:  # pragma: no cover
-    pass

@@ -1,0 +1,244 @@
+"""Memory planning: liveness over the schedule, buffers assigned once and reused.
+
+``plan(program)`` (called by ``sg.compile`` after the pass pipeline) returns a ``MemoryPlan``:
+
+- ``slot_of`` / ``free_after`` / ``n_slots``: the executable's value slots (a slot is freed
+  after the instruction where its value, and every view of it, is used for the last time);
+- ``buffers`` and ``kernels``: real buffer reuse. Every value whose producer can write into a
+  given array gets a ``Buffer``: a fused kernel's outputs, and (NumPy) the ufunc ops and
+  ``matmul`` through ``out=`` (the same ufunc or BLAS call, so bitwise the same result). Two
+  values share a buffer only if their lifetimes do not overlap; the lifetime of a value runs
+  to the last use of any view of it (``reshape``, ``transpose``, ``broadcast_to``...). Buffers
+  are allocated at the first call and reused by every later call (XLA's buffer assignment).
+  A buffer never holds a graph input, variable, constant, output or assigned value, nor
+  anything a view of which is one, so nothing handed to the caller is ever overwritten.
+  Not thread-safe: one compiled function runs one call at a time.
+
+The report gives memory three ways plus the plan's resident size: the naive sum of all
+intermediates, the liveness lower bound (the most bytes live at any instruction), and the
+planned peak (the planned buffers, resident across calls, plus the unplanned values live at
+the worst instruction). ``measure(fn, *args)`` gives the measured peak (tracemalloc).
+``optimize={"memory": False}`` keeps the slots but plans no buffers.
+"""
+
+from __future__ import annotations
+
+import math
+import tracemalloc
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .fusion import FusedKernel, Project
+from .program import Program, simple_plan
+
+# ops whose result may be (or contain) a view of an input: they extend the input's lifetime
+MAY_ALIAS = frozenset({"reshape", "transpose", "squeeze", "expand_dims", "broadcast_to", "sum_to", "getitem",
+                       "add_n", "astype"})
+VIEWS = frozenset({"reshape", "transpose", "squeeze", "expand_dims", "broadcast_to", "getitem"})  # own no bytes
+
+# NumPy kernels that can write into a given array with exactly the same result
+UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "neg": np.negative,
+          "exp": np.exp, "log": np.log, "tanh": np.tanh, "sqrt": np.sqrt, "abs": np.absolute,
+          "maximum": np.maximum, "minimum": np.minimum, "matmul": np.matmul}
+
+
+class Buffer:
+    """One planned allocation (``nbytes``), materialised per backend at first use."""
+
+    def __init__(self, index: int, nbytes: int):
+        self.index = index
+        self.nbytes = nbytes
+        self._raw: dict = {}
+        self._views: dict = {}
+
+    def view(self, xp, shape: tuple, dtype: str):
+        key = (xp.__name__, shape, dtype)
+        v = self._views.get(key)
+        if v is None:
+            raw = self._raw.get(xp.__name__)
+            if raw is None:
+                raw = self._raw[xp.__name__] = xp.empty(max(self.nbytes, 1), dtype=xp.uint8)
+            n = math.prod(shape) * np.dtype(dtype).itemsize
+            v = self._views[key] = raw[:n].view(dtype).reshape(shape)
+        return v
+
+
+def _out_kernel(op: str, ufunc, buf: Buffer, shape: tuple, dtype: str, fallback):
+    def kernel(xp, *arrays, **attrs):
+        if xp is np:
+            return ufunc(*arrays, out=buf.view(xp, shape, dtype))
+        return fallback(xp, *arrays, **attrs)
+
+    kernel.__name__ = f"{op}_into_b{buf.index}"
+    kernel.buffer = buf
+    return kernel
+
+
+@dataclass
+class MemoryPlan:
+    slot_of: dict
+    free_after: dict
+    n_slots: int
+    buffers: list = field(default_factory=list)
+    buffer_of: dict = field(default_factory=dict)   # value id -> Buffer
+    kernels: dict = field(default_factory=dict)     # node id -> kernel writing into its buffer
+    naive: int = 0
+    lower_bound: int = 0
+    planned_peak: int = 0
+    lines: list = field(default_factory=list)
+
+    @property
+    def resident(self) -> int:
+        return sum(b.nbytes for b in self.buffers)
+
+
+def _nbytes(n) -> int | None:
+    if any(d is None for d in n.shape):
+        return None
+    return math.prod(n.shape) * np.dtype(n.dtype).itemsize
+
+
+def lifetimes(program: Program) -> tuple[dict, dict, set]:
+    """``(def position, last position)`` per value, views' uses included; and the ids that
+    must never live in a planned buffer (outputs, assigned values, sources, and anything one
+    of them is a view of)."""
+    pos = {n.id: k for k, n in enumerate(program.nodes)}
+    end = len(program.nodes)
+    last = {n.id: pos[n.id] for n in program.nodes}
+    cons = program.consumers()
+    keep = set(program.outputs) | {x for _, x in program.assigns}
+    escape = set(keep) | {n.id for n in program.nodes if n.is_source}
+    for n in reversed(program.nodes):  # consumers come later: their ends are final
+        for c, _ in cons[n.id]:
+            c_node = program[c]
+            aliases = c_node.op in MAY_ALIAS or isinstance(c_node.payload, Project)
+            last[n.id] = max(last[n.id], last[c] if aliases else pos[c])
+            if aliases and c in escape:
+                escape.add(n.id)
+        if n.id in keep:
+            last[n.id] = end
+    return pos, last, escape
+
+
+def _bytes_of(program, n) -> int:
+    if n.is_source or n.op in VIEWS:
+        return 0
+    if n.op == "fused" and isinstance(n.payload, FusedKernel) and len(n.payload.outputs) > 1:
+        return 0  # a tuple: its arrays are counted on the Project nodes
+    return _nbytes(n) or 0
+
+
+def plan(program: Program) -> MemoryPlan:
+    base = simple_plan(program)
+    mp = MemoryPlan(base.slot_of, base.free_after, base.n_slots)
+    pos, last, escape = lifetimes(program)
+    size = {n.id: _bytes_of(program, n) for n in program.nodes}
+    nodes = program.nodes
+    # -- the three figures -----------------------------------------------------------
+    mp.naive = sum(size.values())
+    events = [0] * (len(nodes) + 2)
+    for n in nodes:
+        if size[n.id]:
+            events[pos[n.id]] += size[n.id]
+            events[min(last[n.id], len(nodes)) + 1] -= size[n.id]
+    live, lb = 0, 0
+    live_at = []
+    for k in range(len(nodes)):
+        live += events[k]
+        live_at.append(live)
+        lb = max(lb, live)
+    mp.lower_bound = lb
+    # -- buffers ------------------------------------------------------------------------
+    on = getattr(program, "pass_options", {}).get("memory", True)
+    owner: dict[int, tuple] = {}  # value id -> (producing node, how it writes)
+    if on:
+        for n in nodes:
+            if n.op == "fused" and isinstance(n.payload, FusedKernel):
+                outs = n.payload.outputs
+                targets = [n.id] if len(outs) == 1 else []
+                if len(outs) > 1:
+                    projs = {program[c].payload.k: c for c, _ in program.consumers()[n.id]
+                             if isinstance(program[c].payload, Project)}
+                    targets = [projs.get(k) for k in range(len(outs))]
+                for k, t in enumerate(targets):
+                    if t is not None and t not in escape and _nbytes(program[t]):
+                        owner[t] = (n, k)
+            elif n.op in UFUNCS and n.id not in escape and _nbytes(n) \
+                    and all(program[i].dtype == n.dtype for i in n.inputs) and not n.attrs:
+                owner[n.id] = (n, None)
+    free: list[Buffer] = []
+    release: dict[int, list] = {}
+    made_by: dict[int, list] = {}  # a fused node writes its Project values' buffers itself
+    for vid, (prod, _) in owner.items():
+        made_by.setdefault(prod.id, []).append(vid)
+    for n in nodes:
+        for vid in made_by.get(n.id, ()):
+            need = _nbytes(program[vid])
+            fits = [b for b in free if b.nbytes >= need]
+            b = min(fits, key=lambda b: b.nbytes) if fits else (max(free, key=lambda b: b.nbytes) if free else None)
+            if b is None:
+                b = Buffer(len(mp.buffers), need)
+                mp.buffers.append(b)
+            else:
+                free.remove(b)
+                b.nbytes = max(b.nbytes, need)
+            mp.buffer_of[vid] = b
+            release.setdefault(last[vid], []).append(b)
+        free.extend(release.pop(pos[n.id], []))
+    for vid, b in mp.buffer_of.items():
+        prod, k = owner[vid]
+        v = program[vid]
+        if k is None:
+            mp.kernels[prod.id] = _out_kernel(prod.op, UFUNCS[prod.op], b, tuple(v.shape), v.dtype, prod.kernel()[0])
+        else:
+            payload = prod.payload
+            if payload.buffers is None:
+                payload.buffers = [None] * len(payload.outputs)
+            payload.buffers[k] = b
+    unplanned = [0] * (len(nodes) + 2)
+    for n in nodes:
+        if size[n.id] and n.id not in mp.buffer_of:
+            unplanned[pos[n.id]] += size[n.id]
+            unplanned[min(last[n.id], len(nodes)) + 1] -= size[n.id]
+    live, peak = 0, 0
+    for k in range(len(nodes)):
+        live += unplanned[k]
+        peak = max(peak, live)
+    mp.planned_peak = mp.resident + peak
+    mp.lines = [
+        f"memory: {mp.n_slots} slots; {len(mp.buffer_of)} values in {len(mp.buffers)} reused buffer(s) "
+        f"({len(mp.kernels)} ufunc/matmul out=, {sum(1 for v in mp.buffer_of if v not in mp.kernels and program[v].op == 'fused')} fused outputs)"
+        if on else f"memory: {mp.n_slots} slots; buffer planning off",
+        f"memory: naive sum of intermediates {_fmt(mp.naive)}, planned peak {_fmt(mp.planned_peak)} "
+        f"(resident buffers {_fmt(mp.resident)}), liveness lower bound {_fmt(mp.lower_bound)}",
+    ]
+    return mp
+
+
+def _fmt(n: int) -> str:
+    for unit, s in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= s:
+            return f"{n / s:.2f} {unit}"
+    return f"{n} B"
+
+
+def measure(fn, *args, **kwargs) -> tuple[object, int]:
+    """Run ``fn(*args)`` under tracemalloc: ``(result, peak bytes allocated during the call)``.
+    NumPy reports its array allocations to tracemalloc; the planned buffers, allocated at the
+    first call, count only in a first call's figure."""
+    was = tracemalloc.is_tracing()
+    if not was:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    try:
+        out = fn(*args, **kwargs)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        if not was:
+            tracemalloc.stop()
+    return out, peak
+
+
+__all__ = ["plan", "MemoryPlan", "Buffer", "lifetimes", "measure", "UFUNCS", "MAY_ALIAS"]

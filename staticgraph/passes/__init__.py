@@ -1,0 +1,79 @@
+"""The optimisation pipeline ``sg.compile(..., optimize=...)`` runs, one pass a file.
+
+Each pass is ``run(program, ctx) -> PassResult``: it rewrites the ``Program`` in place, keeps
+it topologically ordered, and says what it did in one report line plus details. Order:
+
+=========  ==========================================================================
+prune      drop nodes nothing fetched depends on (again after every rewrite)
+cse        merge nodes with equal ``(op, inputs, attrs)``; constants by value
+fold       evaluate nodes whose inputs are all constants (small results only)
+simplify   algebraic identities, each exact in IEEE arithmetic (``x * 1 -> x``, ...)
+fuse       group elementwise regions (forward and backward) into generated kernels
+=========  ==========================================================================
+
+Memory planning (in-place and buffer reuse) runs after the pipeline, at lowering
+(``staticgraph.memory.plan``); its switch is ``"memory"`` in the same options.
+
+``options``: ``True`` (all), ``False``/``None`` (none), a list of pass names to run (in the
+order above), or a dict ``{"cse": False, ...}`` switching passes off (or on) by name.
+Tolerance of an optimised program against ``optimize=False`` (the rule the tests check):
+``cse``, ``prune``, ``simplify`` and ``fold`` are exact except that ``fold`` evaluates on NumPy;
+``fuse`` changes at most (a) float32 ``exp``/``tanh``/``sigmoid`` by 1-2 ulp each (generated
+polynomials), (b) fused sums, which accumulate in float64 in a different order than NumPy's
+pairwise sum, (c) NaN propagation of ``maximum``/``minimum``. So values agree with
+``optimize=False`` within ``|a - b| <= rtol * (|b| + scale)``, rtol = 1e-4 (float32) or 1e-9
+(float64), ``scale`` = the largest magnitude among the compared values.
+"""
+
+from __future__ import annotations
+
+from ..program import PassContext, PassResult
+from . import cse, fold, fuse, prune, simplify
+
+PASSES = {"prune": prune.run, "cse": cse.run, "fold": fold.run, "simplify": simplify.run, "fuse": fuse.run}
+ALL = tuple(PASSES) + ("memory",)
+
+
+class PassOptionError(ValueError):
+    pass
+
+
+def selected(options) -> dict:
+    """``{pass name: bool}`` (``"memory"`` included) from the ``optimize=`` argument."""
+    if options is True:
+        return {name: True for name in ALL}
+    if options in (False, None):
+        return {name: False for name in ALL}
+    if isinstance(options, dict):
+        unknown = [k for k in options if k not in ALL]
+        on = {name: bool(options.get(name, True)) for name in ALL}
+    elif isinstance(options, (list, tuple, set)):
+        unknown = [k for k in options if k not in ALL]
+        on = {name: name in options for name in ALL}
+    else:
+        raise PassOptionError(f"optimize= must be True, False, a list of pass names or a dict, got {options!r}")
+    if unknown:
+        raise PassOptionError(f"unknown pass name(s) {', '.join(map(repr, unknown))}; the passes are {', '.join(ALL)}")
+    return on
+
+
+def run_pipeline(program, options=True, ctx: PassContext | None = None) -> list[PassResult]:
+    """Run the selected passes over ``program`` in order; a ``PassResult`` each, then one
+    ``pipeline`` line holding the program text before the pipeline."""
+    ctx = ctx or PassContext()
+    on = selected(options)
+    program.pass_options = on  # memory.plan reads the "memory" switch from here
+    before_text = program.text()
+    n0 = len(program.nodes)
+    results = []
+    for name, fn in PASSES.items():
+        if on[name]:
+            results.append(fn(program, ctx))
+            program.check()
+    results.append(PassResult("pipeline", n0, len(program.nodes),
+                              ["program before the pipeline:"] + ["  " + ln for ln in before_text.splitlines()],
+                              sum(r.seconds for r in results)))
+    return results
+
+
+__all__ = ["run_pipeline", "PASSES", "ALL", "selected", "PassOptionError"]

@@ -1,0 +1,56 @@
+"""cse: merge nodes that compute the same thing.
+
+``%3 = mul %1 %2; %4 = mul %1 %2 -> %4 uses %3``. The key is ``(op, inputs, attrs)``;
+inputs of ``add``/``mul``/``maximum``/``minimum``/``eq``/``ne`` are sorted (IEEE addition and
+multiplication are commutative, bit for bit). Constants merge by value: ``(dtype, shape,
+bytes)``. Placeholders, variables and fused nodes never merge. Exact: no value changes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..program import timed_pass
+
+COMMUTATIVE = frozenset({"add", "mul", "maximum", "minimum", "eq", "ne"})
+
+
+def key_of(n, canon):
+    ins = tuple(canon.get(i, i) for i in n.inputs)
+    if n.op == "constant":
+        v = np.ascontiguousarray(n.value)
+        return ("constant", n.dtype, tuple(v.shape), v.tobytes())
+    if n.op in ("placeholder", "variable", "fused"):
+        return None
+    if n.op in COMMUTATIVE:
+        ins = tuple(sorted(ins))
+    try:
+        return (n.op, ins, tuple(sorted(n.attrs.items())))
+    except TypeError:  # an unorderable attribute value: compare as given
+        return (n.op, ins, tuple(n.attrs.items()))
+
+
+def _cse(program):
+    seen: dict = {}
+    canon: dict[int, int] = {}
+    roots = set(program.inputs) | set(program.variables)
+    merged: dict[str, int] = {}
+    for n in list(program.nodes):
+        k = key_of(n, canon)
+        if k is None or n.id in roots:
+            continue
+        first = seen.get(k)
+        if first is None:
+            seen[k] = n.id
+            continue
+        canon[n.id] = first
+        program.replace_uses(n.id, first)
+        merged[n.op] = merged.get(n.op, 0) + 1
+    program.remove_dead()
+    if not merged:
+        return []
+    return ["merged " + ", ".join(f"{v} {k}" for k, v in sorted(merged.items()))]
+
+
+def run(program, ctx):
+    return timed_pass("cse", program, _cse)
