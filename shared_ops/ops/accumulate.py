@@ -38,6 +38,7 @@ register(
     vjp=lambda ops, g, inputs, output: tuple(g if ops.needs_input_grad[i] else None for i in range(len(inputs))),
     variadic=True, elementwise=True, linear=True, save_inputs=False,
     torch_name="AddNBackward0",
+    scalar_expr=lambda *terms: "(" + " + ".join(terms) + ")",  # Python's + is a left fold too
 )
 
 
@@ -59,4 +60,5 @@ register(
     vjp=_astype_vjp,
     attrs=("dtype",), elementwise=True, linear=True, save_inputs=False,
     torch_name="ToCopyBackward0",
+    scalar_expr=lambda x, *, dtype: f"{x}",  # the fused code casts every result to its dtype
 )

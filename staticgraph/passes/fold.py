@@ -2,8 +2,8 @@
 
 ``%3 = mul %1 %2`` with ``%1 = constant 2.0``, ``%2 = constant 3.0`` -> ``%3 = constant 6.0``.
 Each node runs its own op's NumPy kernel, so the folded value is what ``optimize=False``
-computes on NumPy. Not folded: results larger than their inputs and above ``MAX_ELEMENTS``
-(a ``broadcast_to`` of a scalar would bake megabytes into the program; XLA leaves those too),
+computes on NumPy. Not folded: ``broadcast_to`` (a free view; folding it would bake megabytes into the program,
+and XLA leaves those too), results larger than their inputs and above ``MAX_ELEMENTS``,
 ops with a run-time ``like`` input, and anything whose kernel raises (left to run time).
 """
 
@@ -27,7 +27,7 @@ def _size(shape):
 def _fold(program):
     folded: dict[str, int] = {}
     for n in list(program.nodes):
-        if n.is_source or n.op == "fused" or not n.inputs:
+        if n.is_source or n.op in ("fused", "broadcast_to") or not n.inputs:  # a broadcast is a free view
             continue
         ins = [program[i] for i in n.inputs]
         if not all(i.op == "constant" for i in ins):

@@ -1,6 +1,6 @@
 """simplify: algebraic identities, each one exact in IEEE arithmetic unless it says otherwise.
 
-Rewrites (``c1`` = a constant whose every element is 1, and so on; a rewrite applies only
+Rewrites (``c1`` = a constant, or a ``broadcast_to`` of one, whose every element is 1, and so on; a rewrite applies only
 when the result keeps the node's shape and dtype, so no broadcasting is lost):
 
 - ``mul(x, c1) -> x``, ``mul(c1, x) -> x``, ``div(x, c1) -> x``   (exact)
@@ -27,6 +27,8 @@ from ..program import timed_pass
 
 def _const_all(program, i, value) -> bool:
     n = program[i]
+    while n.op == "broadcast_to" and len(n.inputs) == 1:  # a broadcast constant is constant too
+        n = program[n.inputs[0]]
     if n.op != "constant":
         return False
     v = np.asarray(n.value)
