@@ -17,13 +17,18 @@ def _resolve(shape, like):
     return tuple(l if s is None else s for s, l in zip(shape, like.shape))
 
 
+def _same(a, b) -> bool:
+    """Equal shapes, a free (None) dimension matching anything."""
+    return all(p is None or q is None or p == q for p, q in zip(a, b))
+
+
 def _broadcast_to_forward(xp, x, like=None, *, shape):
     return xp.broadcast_to(x, _resolve(shape, like))
 
 
 def _broadcast_to_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
     shape = tuple(shape)
-    if len(shape) < x.ndim or broadcast_shapes("broadcast_to", x.shape, shape) != shape:
+    if len(shape) < x.ndim or not _same(broadcast_shapes("broadcast_to", x.shape, shape), shape):
         raise ShapeError(f"broadcast_to: cannot broadcast shape {fmt_shape(x.shape)} to {fmt_shape(shape)}")
     return Spec(shape, x.dtype)
 
@@ -52,7 +57,7 @@ def _sum_to_forward(xp, x, like=None, *, shape):
 
 def _sum_to_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
     shape = tuple(shape)
-    if len(shape) > x.ndim or broadcast_shapes("sum_to", x.shape, shape) != tuple(x.shape):
+    if len(shape) > x.ndim or not _same(broadcast_shapes("sum_to", x.shape, shape), x.shape):
         raise ShapeError(
             f"sum_to: cannot sum shape {fmt_shape(x.shape)} down to {fmt_shape(shape)} "
             "(the target must broadcast to the input)"

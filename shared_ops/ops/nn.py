@@ -160,7 +160,7 @@ def _windows(kh, kw, oh, ow, stride):
 
 
 def _out_size(h, k, s, p):
-    return None if h is None else (h + 2 * p - k) // s + 1
+    return None if h is None or k is None else (h + 2 * p - k) // s + 1
 
 
 def _im2col(xp, x, kh, kw, stride, padding):
