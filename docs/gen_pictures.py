@@ -35,12 +35,19 @@ plt.rcParams["svg.fonttype"] = "none"  # text stays text (small files, searchabl
 COLOURS = {"leaf": "#cfe3ff", "op": "#fff4d6", "output": "#d8f5d0", "grad": "#f7d9e3"}
 
 
-def _label(G: nx.DiGraph, n) -> str:
+def _shape(shape) -> str:
+    return "" if not shape else "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _label(G: nx.DiGraph, n, names: dict) -> str:
     data = G.nodes[n]
-    return str(data.get("label") or data.get("name") or data.get("op") or n)
+    if "tensor" in data and id(data["tensor"]) in names:  # a dyngraph leaf the example named
+        return (names[id(data["tensor"])] + "\n" + _shape(data.get("shape"))).strip()
+    text = str(data.get("label") or data.get("name") or data.get("op") or n)
+    return (text + "\n" + _shape(data.get("shape"))).strip()
 
 
-def _kind(G: nx.DiGraph, n) -> str:
+def _kind(G: nx.DiGraph, n, names: dict) -> str:
     data = G.nodes[n]
     kind = str(data.get("kind") or "")
     if kind in COLOURS:
@@ -49,31 +56,60 @@ def _kind(G: nx.DiGraph, n) -> str:
         return "leaf"
     if G.out_degree(n) == 0:
         return "output"
-    label = _label(G, n).lower()
-    return "grad" if "grad" in label else "op"
+    return "grad" if "grad" in _label(G, n, names).lower().split("backward")[0] else "op"
 
 
-def draw(G: nx.DiGraph, path: Path, title: str) -> None:
+def _layers(G: nx.DiGraph) -> list[list]:
+    """Nodes by longest path from a source, ordered in each layer to cross few edges."""
+    depth: dict = {}
+    for n in nx.topological_sort(G):
+        depth[n] = max((depth[p] + 1 for p in G.predecessors(n)), default=0)
+    for n in G.nodes:  # a source sits right before its first consumer
+        if G.in_degree(n) == 0 and G.out_degree(n):
+            depth[n] = min(depth[s] for s in G.successors(n)) - 1
+    layers = [[] for _ in range(max(depth.values()) + 1)]
+    for n in G.nodes:  # insertion order: deterministic
+        layers[depth[n]].append(n)
+    for _ in range(4):  # barycentre sweeps, forward then backward
+        for sweep in (range(1, len(layers)), range(len(layers) - 2, -1, -1)):
+            for k in sweep:
+                ref = {n: i for i, n in enumerate(layers[k - 1 if sweep.step == 1 else k + 1])}
+                nbrs = G.predecessors if sweep.step == 1 else G.successors
+                def bary(n, i):
+                    ps = [ref[p] for p in nbrs(n) if p in ref]
+                    return (sum(ps) / len(ps), i) if ps else (i, i)
+                layers[k] = [n for _, n in sorted((bary(n, i), n) for i, n in enumerate(layers[k]))]
+    return layers
+
+
+def draw(G: nx.DiGraph, path: Path, title: str, names: dict | None = None) -> None:
     """Layered drawing of a DAG, sources on the left, outputs on the right."""
     G = nx.DiGraph(G)
-    layer: dict = {}
-    for n in nx.topological_sort(G):
-        layer[n] = max((layer[p] + 1 for p in G.predecessors(n)), default=0)
-    nx.set_node_attributes(G, layer, "layer")
-    pos = nx.multipartite_layout(G, subset_key="layer", align="vertical", scale=1.0)
-    n_layers = max(layer.values()) + 1
-    widest = max(sum(1 for v in layer.values() if v == k) for k in range(n_layers))
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.9 * n_layers), max(2.4, 0.85 * widest + 0.8)))
-    nx.draw_networkx_edges(G, pos, ax=ax, arrows=True, arrowsize=12, edge_color="#555555",
-                           node_size=2600, connectionstyle="arc3,rad=0.04")
+    names = names or {}
+    layers = _layers(G)
+    widest = max(len(layer) for layer in layers)
+    pos = {}
+    for k, layer in enumerate(layers):
+        for i, n in enumerate(layer):
+            pos[n] = (k * 2.2, (len(layer) - 1) / 2 - i)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.75 * len(layers) + 0.6), max(2.2, 0.8 * widest + 0.9)))
+    boxes = {}
     for n, (x, y) in pos.items():
-        ax.text(x, y, _label(G, n), ha="center", va="center", fontsize=8, family="monospace",
-                bbox=dict(boxstyle="round,pad=0.35", fc=COLOURS[_kind(G, n)], ec="#444444", lw=0.8))
+        boxes[n] = ax.text(x, y, _label(G, n, names), ha="center", va="center", fontsize=8,
+                           family="monospace", zorder=3,
+                           bbox=dict(boxstyle="round,pad=0.35", fc=COLOURS[_kind(G, n, names)], ec="#444444", lw=0.8))
+    for a, b in G.edges:
+        ax.annotate("", xy=pos[b], xytext=pos[a], zorder=2,
+                    arrowprops=dict(arrowstyle="-|>", color="#555555", lw=0.9, shrinkA=1, shrinkB=1,
+                                    patchA=boxes[a], patchB=boxes[b], connectionstyle="arc3,rad=0.0"))
+    xs = [x for x, _ in pos.values()]
+    ys = [y for _, y in pos.values()]
+    ax.set_xlim(min(xs) - 1.1, max(xs) + 1.1)
+    ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
     ax.set_title(title, fontsize=10)
     ax.axis("off")
-    ax.margins(0.12, 0.12)
     fig.tight_layout()
-    fig.savefig(path, format="svg", metadata={"Date": None})
+    fig.savefig(path, format=path.suffix[1:], metadata={"Date": None} if path.suffix == ".svg" else None)
     plt.close(fig)
 
 
@@ -88,7 +124,7 @@ def ch2_two_paths():
     c = w2 * a
     d = w3 * b + w4 * c
     L = d * d
-    names = {id(t): k for k, t in dict(a=a, w1=w1, w2=w2, w3=w3, w4=w4, L=L).items()}
+    names = {id(t): k for k, t in dict(a=a, w1=w1, w2=w2, w3=w3, w4=w4).items()}
     return dg.to_networkx(L), dg.to_dot(L), "recorded by dyngraph for L = d * d", names
 
 
@@ -102,7 +138,8 @@ def ch3_rnn():
     for _ in range(2):
         h = (W_x @ x.t() + W_h @ h).tanh()
     loss = h.sum()
-    return dg.to_networkx(loss), dg.to_dot(loss), "recorded by dyngraph: the RNN cell, two steps", {}
+    names = {id(W_x): "W_x", id(W_h): "W_h"}
+    return dg.to_networkx(loss), dg.to_dot(loss), "recorded by dyngraph: the RNN cell, two steps", names
 
 
 def ch4_static():
@@ -123,8 +160,8 @@ def main(argv: list[str]) -> int:
     OUT.mkdir(exist_ok=True)
     wanted = argv or list(PICTURES)
     for name in wanted:
-        G, dot, title, _ = PICTURES[name]()
-        draw(G, OUT / f"{name}.svg", title)
+        G, dot, title, names = PICTURES[name]()
+        draw(G, OUT / f"{name}.svg", title, names)
         (OUT / f"{name}.dot").write_text(dot if dot.endswith("\n") else dot + "\n")
         print(f"docs/images/{name}.svg  ({G.number_of_nodes()} nodes, {G.number_of_edges()} edges)")
     return 0

@@ -3,7 +3,8 @@
 Nodes are the ``grad_fn``s (``MulBackward0``...) and the leaves' ``AccumulateGrad`` sinks;
 an edge runs from a node's input to the node (the direction data flowed forward, as
 torchviz draws it). Each node carries its name, op, attributes, sequence number and the
-shapes of the values it saved (empty once backward freed them).
+shapes of the values it saved (empty once backward freed them); a leaf's node also carries the
+leaf ``tensor`` itself, so a picture can name it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def to_networkx(t):
         if n.__class__ is AccumulateGrad:
             v = n.variable
             g.add_node(_key(n), name="AccumulateGrad", op="leaf", attrs={}, seq=-1,
-                       shape=tuple(v.shape), dtype=v._dtype_name, saved=[])
+                       shape=tuple(v.shape), dtype=v._dtype_name, saved=[], tensor=v)
         else:
             shape = tuple(n.out.shape)
             g.add_node(_key(n), name=n.name(), op=n.op.name, attrs=dict(n.attrs), seq=n.seq,

@@ -29,6 +29,11 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]
+# The pages document this checkout: import it, whatever the cwd (the pages run in a temp dir).
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)[^\n]*$")
 DIRECTIVE = re.compile(r"<!--\s*doctest:\s*(?P<what>[\w-]+)\s*-->")
 
