@@ -1,0 +1,117 @@
+"""The run's setting: BLAS threads pinned to one, CPU affinity, versions, machine.
+
+``pin_threads_env`` must run before NumPy is imported to take effect through the environment
+(the CLI calls it first thing); ``pin_threads`` also uses threadpoolctl when it is installed,
+which works after the import. What was actually achieved is recorded for the report.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+               "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")
+# OpenBLAS tuning variables inherited from a shell make timings machine-specific; drop them.
+DROP_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def pin_threads_env() -> dict:
+    """Set every BLAS/OpenMP thread count to 1 in this process's environment (before imports)."""
+    for v in THREAD_VARS:
+        os.environ[v] = "1"
+    for v in DROP_VARS:
+        os.environ.pop(v, None)
+    return {"numpy_imported_before_pin": "numpy" in sys.modules}
+
+
+def pin_threads() -> dict:
+    """Pin BLAS threads to 1 now (threadpoolctl if installed); say what was done."""
+    info = pin_threads_env()
+    try:
+        import threadpoolctl
+
+        threadpoolctl.threadpool_limits(1)
+        info["method"] = "threadpoolctl.threadpool_limits(1) + environment variables"
+        info["pools"] = [
+            {k: p.get(k) for k in ("internal_api", "num_threads", "version")}
+            for p in threadpoolctl.threadpool_info()
+        ]
+    except ImportError:
+        how = "environment variables " + ", ".join(THREAD_VARS[:3]) + ", ... = 1"
+        if info["numpy_imported_before_pin"]:
+            how += " (set after NumPy was imported in this process, so they may not apply; install threadpoolctl)"
+        else:
+            how += " (set before NumPy was imported)"
+        info["method"] = how
+    return info
+
+
+def pin_cpu(core: int | None = None) -> str:
+    """Pin this process to one core (the last allowed one unless given); return what was done."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned (no sched_setaffinity on this platform)"
+    allowed = sorted(os.sched_getaffinity(0))
+    core = allowed[-1] if core is None else core
+    try:
+        os.sched_setaffinity(0, {core})
+    except OSError as exc:  # pragma: no cover - depends on the machine
+        return f"not pinned ({exc})"
+    return f"pinned to core {core} of {allowed}"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _mem_total() -> str:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal"):
+                    kb = int(line.split()[1])
+                    return f"{kb / 1e6:.1f} GB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _version(mod: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(mod)
+    except Exception:
+        m = sys.modules.get(mod)
+        return getattr(m, "__version__", None)
+
+
+def machine_info() -> dict:
+    import numpy as np
+
+    try:
+        blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+        blas = f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    except Exception:
+        blas = "unknown"
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cpus_online": os.cpu_count(),
+        "cpus_allowed": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "memory": _mem_total(),
+        "blas": blas,
+        "versions": {m: _version(m) for m in ("graphcompare", "numpy", "numba", "torch", "jax", "cupy",
+                                               "matplotlib", "tqdm", "threadpoolctl")},
+        "thread_env": {v: os.environ.get(v) for v in THREAD_VARS[:3]},
+    }

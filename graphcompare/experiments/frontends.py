@@ -1,0 +1,277 @@
+"""Thin adapters from the harness to dyngraph, staticgraph and the dispatch point.
+
+Every call the experiments make into a front end goes through here, so a workload is only its
+math and the measures are only their loops. If a front end is missing or raises, the harness
+records the error for that cell of the report and carries on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from shared_ops import dispatch, instrument
+from shared_ops.registry import REGISTRY
+from shared_ops.surface import FUNCTIONS
+
+perf = time.perf_counter
+F = FUNCTIONS  # the shared functions (softmax_cross_entropy, conv2d, concatenate, ...) for both front ends
+
+
+class Unavailable(RuntimeError):
+    """This implementation cannot run here (a peer not installed, a front end feature missing)."""
+
+
+# --------------------------------------------------------------------------- dyngraph
+
+
+def dg():
+    import dyngraph
+
+    if not hasattr(dyngraph, "tensor"):
+        raise Unavailable("dyngraph.tensor is not implemented yet")
+    return dyngraph
+
+
+def dg_tensor(array, requires_grad: bool = False):
+    return dg().tensor(array, requires_grad=requires_grad)
+
+
+def dg_sgd(params, lr: float) -> None:
+    """SGD the PyTorch way: in place under ``no_grad`` (``p.sub_(p.grad * lr)``), then ``grad = None``."""
+    with dg().no_grad():
+        for p in params:
+            p.sub_(p.grad * lr)
+            p.grad = None
+
+
+def dg_clear(params) -> None:
+    for p in params:
+        p.grad = None
+
+
+def dg_counters() -> dict | None:
+    """dyngraph's counters of nodes created/freed and saved bytes, if it exposes them."""
+    mod = dg()
+    for name in ("stats", "counters", "graph_stats"):
+        f = getattr(mod, name, None)
+        if f is not None:
+            v = f() if callable(f) else f
+            return dict(v) if not isinstance(v, dict) else v
+    return None
+
+
+# --------------------------------------------------------------------------- staticgraph
+
+
+def sg():
+    import staticgraph
+
+    for name in ("compile", "gradients"):
+        if not hasattr(staticgraph, name):
+            raise Unavailable(f"staticgraph.{name} is not implemented yet")
+    return staticgraph
+
+
+@dataclass
+class StaticBuild:
+    """A compiled static step and what building it cost (seconds)."""
+
+    fn: Any
+    declare_s: float
+    gradients_s: float
+    compile_s: float
+    n_nodes: int = 0
+
+    @property
+    def build_s(self) -> float:
+        return self.declare_s + self.gradients_s + self.compile_s
+
+
+def static_build(model: Callable, data_specs: list, param_specs: list, optimize=True,
+                 grads_of: str = "params") -> StaticBuild:
+    """Declare ``model(*data, *params)`` on placeholders, add its gradients, compile.
+
+    The compiled function takes ``(*data, *params)`` arrays and returns ``[loss, *grads]``
+    (gradients for the params; ``grads_of="data"`` for the data inputs instead).
+    """
+    s = sg()
+    t0 = perf()
+    with s.Graph() as g:
+        data = [s.placeholder(shape, dtype, name=f"d{i}") for i, (shape, dtype) in enumerate(data_specs)]
+        params = [s.placeholder(shape, dtype, name=f"p{i}") for i, (shape, dtype) in enumerate(param_specs)]
+        loss = model(*data, *params)
+        t1 = perf()
+        wrt = params if grads_of == "params" else data
+        grads = list(s.gradients(loss, wrt))
+        t2 = perf()
+    fn = s.compile([loss, *grads], inputs=[*data, *params], optimize=optimize)
+    t3 = perf()
+    return StaticBuild(fn, t1 - t0, t2 - t1, t3 - t2, len(g.nodes))
+
+
+def pass_names() -> list[str]:
+    """The compiler's switchable passes, as staticgraph names them."""
+    s = sg()
+    try:
+        from staticgraph import passes
+
+        return list(getattr(passes, "ALL", None) or passes.PASSES)
+    except ImportError:
+        pass
+    for holder in (s, getattr(s, "compiler", None)):
+        if holder is None:
+            continue
+        for attr in ("PASSES", "PASS_NAMES", "pass_names"):
+            v = getattr(holder, attr, None)
+            if v is not None:
+                v = v() if callable(v) else v
+                return [p if isinstance(p, str) else getattr(p, "name", str(p)) for p in v]
+    raise Unavailable("staticgraph exposes no list of passes yet")
+
+
+def static_report(fn) -> dict:
+    """What the compile report says, as plain data: text, node counts, memory figures."""
+    out: dict = {"text": None, "memory": {}, "passes": []}
+    rep = fn.report() if hasattr(fn, "report") else None
+    if rep is None:
+        return out
+    out["text"] = str(rep)
+    for src in (rep, fn):
+        mem = getattr(src, "memory", None)
+        if isinstance(mem, dict):
+            out["memory"].update(mem)
+        for key in ("naive_bytes", "planned_bytes", "lower_bound_bytes", "planned_peak", "naive", "lower_bound"):
+            if hasattr(src, key) and key not in out["memory"]:
+                out["memory"][key] = getattr(src, key)
+    return out
+
+
+def static_memory(fn) -> dict:
+    """naive / planned / lower-bound bytes from the compile report (None where not reported)."""
+    plan = getattr(fn, "plan", None)
+    if plan is not None and hasattr(plan, "planned_peak"):
+        return {"naive": plan.naive, "planned": plan.planned_peak, "lower_bound": plan.lower_bound,
+                "resident": getattr(plan, "resident", None)}
+    m = static_report(fn)["memory"]
+
+    def pick(*keys):
+        for k in keys:
+            if m.get(k) is not None:
+                return int(m[k])
+        return None
+
+    return {
+        "naive": pick("naive_bytes", "naive", "unplanned_bytes", "unplanned"),
+        "planned": pick("planned_bytes", "planned_peak", "planned"),
+        "lower_bound": pick("lower_bound_bytes", "lower_bound", "liveness_lower_bound"),
+    }
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+def kernel_update(xp, params, grads, lr) -> None:
+    """``p -= lr * g`` through the shared kernels (so the dispatch point counts it), in place."""
+    mul, sub = REGISTRY.get("mul").kernel, REGISTRY.get("sub").kernel
+    for p, g in zip(params, grads):
+        p[...] = sub(xp, p, mul(xp, g, xp.asarray(lr, dtype=g.dtype)))
+
+
+# Kernel swaps. Registry kernels are swapped on the ops (``op.kernel``) and cached executables
+# rebind when ``dispatch.generation()`` moves. Kernels a staticgraph executable calls *around* the
+# dispatch point (generated fused kernels, kernels writing into planned buffers) are found in the
+# executables of the compiled functions given (``fns``) and swapped there too, so kernel time,
+# recording and replay see every kernel of a step.
+
+
+def _foreign(fns) -> list:
+    """(globals, name, kernel, label) for every non-registry kernel of these compiled functions."""
+    registry = {id(op.forward) for op in REGISTRY.all()} | {id(op.kernel) for op in REGISTRY.all()}
+    out = []
+    for fn in fns or ():
+        for exe in list(getattr(fn, "_executables", {}).values()):
+            exe.rebind()  # registry kernels as they are now, before we patch the others
+            g = exe._globals
+            nodes = {n.id: n for n in exe.program.nodes}
+            for kname, nid in exe._kernel_names.items():
+                k = g[kname]
+                if id(k) in registry:
+                    continue
+                n = nodes.get(nid)
+                label = "fused" if n is not None and n.op == "fused" else f"planned:{getattr(n, 'op', '?')}"
+                out.append((g, kname, k, label))
+    return out
+
+
+@contextlib.contextmanager
+def _swap_kernels(make: Callable, fns=()):
+    """Every kernel (registry and the executables' own) replaced by ``make(name, forward)``."""
+    ops = REGISTRY.all()
+    saved = {op.name: op.kernel for op in ops}
+    for op in ops:
+        op.kernel = make(op.name, op.forward)
+    dispatch._generation[0] += 1  # cached executables rebind
+    patched = _foreign(fns)
+    for g, kname, k, label in patched:
+        g[kname] = make(label, k)
+    try:
+        yield
+    finally:
+        for g, kname, k, _ in patched:
+            g[kname] = k
+        for op in ops:
+            op.kernel = saved[op.name]
+        dispatch._generation[0] += 1
+
+
+@contextlib.contextmanager
+def counting(fns=()):
+    """``shared_ops.instrument()``, with the executables' own kernels counted as well."""
+    with instrument() as stats:
+        patched = _foreign(fns)
+        for g, kname, k, label in patched:
+            g[kname] = dispatch._wrap(SimpleNamespace(name=label, forward=k))
+        try:
+            yield stats
+        finally:
+            for g, kname, k, _ in patched:
+                g[kname] = k
+
+
+@contextlib.contextmanager
+def record_kernels(log: list, fns=()):
+    """Run with every kernel's output appended to ``log`` (for ``replay_kernels``)."""
+
+    def make(name, fwd):
+        def k(xp, *a, **kw):
+            out = fwd(xp, *a, **kw)
+            log.append(out)
+            return out
+
+        return k
+
+    with _swap_kernels(make, fns):
+        yield log
+
+
+@contextlib.contextmanager
+def replay_kernels(log: list, fns=()):
+    """Every kernel returns the next recorded output instead of computing: a step's cost with
+    free kernels, which is everything the execution model adds around them."""
+    n = len(log)
+    pos = [0]
+
+    def make(name, fwd):
+        def k(xp, *a, **kw):
+            i = pos[0]
+            pos[0] = i + 1 if i + 1 < n else 0
+            return log[i]
+
+        return k
+
+    with _swap_kernels(make, fns):
+        yield pos
