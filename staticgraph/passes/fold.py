@@ -40,7 +40,7 @@ def _fold(program):
                 value = REGISTRY.get(n.op).kernel(np, *(i.value for i in ins), **n.attrs)
         except Exception:  # noqa: BLE001 - an error the run will raise with its own message
             continue
-        value = np.ascontiguousarray(np.asarray(value, dtype=n.dtype))
+        value = np.array(value, dtype=n.dtype, order="C")  # keeps 0-d (ascontiguousarray would make it 1-d)
         if value.shape != tuple(n.shape):
             continue
         folded[n.op] = folded.get(n.op, 0) + 1
