@@ -31,7 +31,7 @@ from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .inplace import add, div, mul, sub
 from .node import AccumulateGrad, Node, SavedValue, reset_stats, stats
 from .rng import manual_seed
-from .tensor import Tensor
+from .tensors import Tensor
 
 globals().update(_FUNCTIONS)  # where, maximum, minimum, concatenate, cat, stack, conv2d, ...
 

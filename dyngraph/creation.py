@@ -8,7 +8,8 @@ from shared_ops import get_backend
 
 from . import rng
 from .dtypes import resolve
-from .tensor import Tensor, _init, _new
+from .record import new
+from .tensors import Tensor, init
 
 
 def _backend(device):
@@ -22,7 +23,7 @@ def _shape(size) -> tuple:
 
 
 def _finish(arr, be, requires_grad) -> Tensor:
-    t = _init(_new(Tensor), arr, be)
+    t = init(new(Tensor), arr, be)
     if requires_grad:
         t.requires_grad_(True)
     return t

@@ -21,8 +21,9 @@ from heapq import heapify, heappop, heappush
 from .errors import AutogradError, FreedGraphError
 from .grad_mode import MODE
 from .interp import DynamicOps, eager_ops
-from .node import FREED_MSG, AccumulateGrad, SavedValue
-from .tensor import _INFO, Tensor, _init, _new, _OpInfo, _Version, wrap
+from .node import FREED_MSG, AccumulateGrad, SavedValue, shape_only
+from .record import INFO, Version, new, op_info
+from .tensors import Tensor, init, wrap
 
 _getrefcount = sys.getrefcount
 
@@ -37,7 +38,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         grads = _grad(tensors, inputs, grad_tensors, retain_graph, create_graph, True)
         for t, g in zip(inputs, grads):
             if g is not None:
-                t._grad = g if t._grad is None else t._grad + g
+                t.grad = g if t.grad is None else t.grad + g
         return
     _run(tensors, grad_tensors, retain_graph, create_graph, None)
 
@@ -158,7 +159,7 @@ def _run(tensors, grad_tensors, retain, create_graph, grad_mode_capture):
     buf = {}
     for e, s in zip(edges, seeds):
         buf.setdefault(e, []).append(s)
-    del seeds, s
+    edges = seeds = s = None  # the buffers are now the only owners of the seeds
     heap = []
     sinks = []
     for e, d in deps.items():
@@ -175,6 +176,7 @@ def _run(tensors, grad_tensors, retain, create_graph, grad_mode_capture):
         for e in sinks:
             _accumulate(e, buf.pop(e, None), ops, be, create_graph, capture, captured)
         sinks = []
+        # 2. run ready nodes, latest first
         while heap:
             n = heappop(heap)[1]
             terms = buf.pop(n, None)
@@ -183,21 +185,53 @@ def _run(tensors, grad_tensors, retain, create_graph, grad_mode_capture):
                 if len(terms) == 1:
                     g = terms[0]
                 else:
-                    terms.reverse()
+                    terms.reverse()  # consumer creation order (see the module docstring)
                     g = ops.add_n(*terms)
                 terms = None
-                if n.hooks is not None or n.retain is not None:
-                    g = _node_hooks(n, g, be, create_graph)
+                if n.hooks:
+                    g = _run_hooks(n.hooks, g, be, create_graph)
                 if capture is not None and n in capture:
                     for i in capture[n]:
                         captured[i] = g
                 if execute is None or n in execute:
-                    grads = _call_rule(n, g, ops, create_graph, reach)
+                    info = INFO[n.op]
+                    # 3. the gradient rule, on the saved values (version-checked) and stand-ins
+                    saved = n.saved
+                    if saved is None:
+                        raise FreedGraphError(FREED_MSG)
+                    if info.saves:
+                        ins = []
+                        for sv in saved:
+                            if sv.__class__ is SavedValue:
+                                v = sv.tensor._ver
+                                if v is not None and v.v != sv.version:
+                                    sv.check(n)
+                                ins.append(sv.tensor if create_graph else sv.data)
+                            else:
+                                ins.append(sv)
+                        saved = tuple(ins)
+                        out = n.out
+                        if out is not None:
+                            out.check(n)
+                            out = _output_tensor(n, out, be) if create_graph else out.data
+                        else:
+                            out = shape_only(g.shape, g.dtype) if not create_graph else shape_only(g._data.shape, g._data.dtype)
+                    elif create_graph:
+                        out = shape_only(g._data.shape, g._data.dtype)
+                    else:
+                        out = shape_only(g.shape, g.dtype)
+                    ops.needs_input_grad = n.next if reach is None else tuple(c is not None and c in reach for c in n.next)
+                    grads = n.op.vjp(ops, g, saved, out, **n.attrs)
+                    if len(grads) != len(n.next):
+                        raise AutogradError(
+                            f"the gradient rule of op '{n.op.name}' returned {len(grads)} gradients for "
+                            f"{len(n.next)} inputs; a vjp must return exactly one entry (or None) per input"
+                        )
                     if not retain:
-                        n.release()
-                g = None
+                        n.release(info.saves)
+                g = out = saved = None
             elif execute is None and not retain:
-                n.release()
+                n.release(INFO[n.op].saves)
             nxt = n.next
             i = len(nxt)
             while i:
@@ -240,50 +274,13 @@ def _needed(deps, capture):
     return reach, execute
 
 
-def _call_rule(n, g, ops, create_graph, reach):
-    if n.released:
-        info = _INFO.get(n.op) or _OpInfo(n.op)
-        if info.save_all or info.save_pos or info.save_output:
-            raise FreedGraphError(FREED_MSG)
-    ins = []
-    for s in n.saved:
-        if s.__class__ is SavedValue:
-            v = s.tensor._ver
-            if (0 if v is None else v.v) != s.version:
-                s.check(n)
-            ins.append(s.tensor if create_graph else s.data)
-        else:
-            ins.append(s)
-    out = n.out
-    if out.__class__ is SavedValue:
-        out.check(n)
-        out = _output_tensor(n, out) if create_graph else out.data
-    if reach is None:
-        ops.needs_input_grad = n.next
-    else:
-        ops.needs_input_grad = tuple(c is not None and c in reach for c in n.next)
-    grads = n.op.vjp(ops, g, tuple(ins), out, **n.attrs)
-    if len(grads) != len(n.next):
-        raise AutogradError(
-            f"the gradient rule of op '{n.op.name}' returned {len(grads)} gradients for "
-            f"{len(n.next)} inputs; a vjp must return exactly one entry (or None) per input"
-        )
-    return grads
-
-
-def _output_tensor(n, sv) -> Tensor:
+def _output_tensor(n, sv, be) -> Tensor:
     """The node's saved output as a tensor whose grad_fn is the node (for create_graph)."""
-    t = _init(_new(Tensor), sv.data, n.saved[0].tensor._be if n.saved and n.saved[0].__class__ is SavedValue else _be_of(sv.data))
-    t._ver = sv.counter if sv.counter is not None else _Version()
+    t = init(new(Tensor), sv.data, be)
+    t._ver = sv.counter if sv.counter is not None else Version()
     t._grad_fn = n
     t._rg = True
     return t
-
-
-def _be_of(a):
-    from shared_ops import backend_of
-
-    return backend_of(a)
 
 
 def _run_hooks(hooks, g, be, create_graph):
@@ -293,17 +290,6 @@ def _run_hooks(hooks, g, be, create_graph):
             if not isinstance(r, Tensor):
                 raise AutogradError(f"a hook must return a Tensor or None, got {type(r).__name__}")
             g = r if create_graph else r._data
-    return g
-
-
-def _node_hooks(n, g, be, create_graph):
-    if n.hooks:
-        g = _run_hooks(n.hooks, g, be, create_graph)
-    if n.retain is not None:
-        t = n.retain()
-        if t is not None and t._grad_fn is n:
-            gt = g if create_graph else wrap(g, be)
-            t._grad = gt if t._grad is None else t._grad + gt
     return g
 
 
@@ -317,19 +303,20 @@ def _accumulate(acc, terms, ops, be, create_graph, capture, captured):
         g = ops.add_n(*terms)
     terms = None
     v = acc.variable
-    if v._hooks:
-        g = _run_hooks(v._hooks, g, be, create_graph)
+    m = v._meta  # not None: it holds the weak reference to acc
+    if m.hooks:
+        g = _run_hooks(m.hooks, g, be, create_graph)
     if capture is not None:
         for i in capture.get(acc, ()):
             captured[i] = g
         return
-    old = v._grad
+    old = m.grad
     if create_graph:
-        v._grad = g if old is None else old + g
+        m.grad = g if old is None else old + g
     elif old is None:
-        v._grad = wrap(_owned(g, be), be)
+        m.grad = wrap(_owned(g, be), be)
     else:
-        v._grad = wrap(ops.add(old._data, g), be)
+        m.grad = wrap(ops.add(old._data, g), be)
 
 
 def _owned(g, be):

@@ -21,16 +21,16 @@ class InplaceMixin:
 
     # -- machinery ------------------------------------------------------------------
     def _bump(self) -> None:
-        from .tensor import _Version
+        from .record import Version
 
         v = self._ver
         if v is None:
-            v = self._ver = _Version()
+            v = self._ver = Version()
         v.v += 1
 
     def _write(self, arr) -> None:
         """Overwrite the storage with ``arr`` (same shape; cast to this tensor's dtype)."""
-        from .tensor import _FLOAT_NAMES, _dtype_name_of
+        from .tensors import _FLOAT_NAMES, dtype_name_of as _dtype_name_of
 
         mine, theirs = self._dtype_name, _dtype_name_of(arr.dtype)
         if mine != theirs:
@@ -41,7 +41,7 @@ class InplaceMixin:
         self._bump()
 
     def _inplace(self, method: str, *args):
-        from .tensor import Tensor
+        from .tensors import Tensor
 
         recording = MODE.enabled and (self._rg or any(isinstance(a, Tensor) and a._rg for a in args))
         if recording and self._rg and self._grad_fn is None:
@@ -61,12 +61,13 @@ class InplaceMixin:
 
     def _snapshot(self):
         """A copy of the current value with the same history (what the recorded node saves)."""
-        from .tensor import Tensor, _init, _new
+        from .tensors import Tensor, init, new
 
-        t = _init(_new(Tensor), self._be.xp.asarray(self._data, copy=True), self._be)
+        t = init(new(Tensor), self._be.xp.asarray(self._data, copy=True), self._be)
         t._grad_fn = self._grad_fn
         t._rg = self._rg
-        t._acc = self._acc
+        if self._grad_fn is None and self._rg:
+            t._meta = self._meta  # the same AccumulateGrad
         return t
 
     def _overwrite_check(self, what: str) -> None:
@@ -130,14 +131,14 @@ class InplaceMixin:
 
     def copy_(self, src):
         self._overwrite_check("copy_()")
-        from .tensor import Tensor
+        from .tensors import Tensor
 
         arr = src._data if isinstance(src, Tensor) else self._be.asarray(src)
         self._write(self._be.xp.broadcast_to(arr, tuple(self.shape)))
         return self
 
     def __setitem__(self, key, value):
-        from .tensor import Tensor
+        from .tensors import Tensor
 
         self._overwrite_check("item assignment")
         if isinstance(key, tuple):
@@ -150,7 +151,7 @@ class InplaceMixin:
 
 def _out_op(name: str, method: str):
     def f(input, other, *, out=None):
-        from .tensor import Tensor
+        from .tensors import Tensor
 
         x = input if isinstance(input, Tensor) else other._as_operand(input)
         if out is None:

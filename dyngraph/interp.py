@@ -14,7 +14,11 @@ import threading
 
 from shared_ops import ArrayOps, OpsNamespace
 
-from .tensor import Tensor, _const
+from shared_ops.dtypes import weak_scalar_dtype
+
+from .node import dtype_name_of
+from .record import const_array
+from .tensors import Tensor, init, new
 
 _SCALARS = (int, float, bool)
 
@@ -37,6 +41,16 @@ class EagerOps(ArrayOps):
         call.__name__ = name
         self.__dict__[name] = call  # built once per (thread, backend)
         return call
+
+    def _lift_scalars(self, inputs: tuple) -> tuple:
+        like = next((x for x in inputs if x.__class__ not in _SCALARS), None)
+        if like is None:
+            raise TypeError("an op needs at least one array input besides Python scalars")
+        base = dtype_name_of(like.dtype)
+        be = self.backend
+        return tuple(
+            const_array(be, x, weak_scalar_dtype(x, base)) if x.__class__ in _SCALARS else x for x in inputs
+        )
 
 
 class _PerThread(threading.local):
@@ -61,4 +75,4 @@ class DynamicOps(OpsNamespace):
         return Tensor._apply_op(op, inputs, attrs)
 
     def constant(self, value, dtype, like):
-        return _const(like._be, value, dtype)
+        return init(new(Tensor), const_array(like._be, value, dtype), like._be)

@@ -1,0 +1,158 @@
+"""Applying an op to tensors: run the kernel, and record a ``Node`` when autograd needs one.
+
+This is dyngraph's hot path (one call per op of the user's program), so it is written flat:
+per-op facts are computed once (``OpInfo``), objects are made without ``__init__`` calls,
+and a failing kernel is explained by the op's ``infer`` only after it failed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shared_ops import Spec, get_backend
+
+from .errors import as_runtime
+from .node import SEQ, STATS, Node, SavedValue, dtype_name_of, shape_only
+
+new = object.__new__
+NUMPY = get_backend("numpy")
+_NP_DTYPES = {n: np.dtype(n) for n in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")}
+
+
+class Version:
+    """The version counter of a storage, shared by a tensor, its ``detach()``es and views."""
+
+    __slots__ = ("v",)
+
+    def __init__(self):
+        self.v = 0
+
+
+class OpInfo:
+    """What recording needs to know about an op, computed once per op."""
+
+    __slots__ = ("diff", "save_all", "save_pos", "save_output", "saves", "float_check", "view")
+
+    def __init__(self, op):
+        self.diff = op.vjp is not None
+        s = op.save_inputs
+        self.save_all = s is True
+        self.save_pos = frozenset(s) if isinstance(s, tuple) else frozenset()
+        self.save_output = bool(op.save_output)
+        self.saves = self.save_all or bool(self.save_pos) or self.save_output
+        self.float_check = op.name == "astype"  # the one differentiable op that may leave floats
+        self.view = op.name in ("reshape", "transpose", "squeeze", "expand_dims", "broadcast_to", "getitem")
+
+
+INFO: dict = {}
+
+
+def op_info(op) -> OpInfo:
+    info = INFO.get(op)
+    if info is None:
+        info = INFO[op] = OpInfo(op)
+    return info
+
+
+def nbytes(a) -> int:
+    try:
+        return a.nbytes
+    except AttributeError:  # array-api-strict arrays
+        return int(a.size) * _NP_DTYPES[dtype_name_of(a.dtype)].itemsize
+
+
+def record(op, attrs, inputs, out, info) -> None:
+    """Make the node for ``out = op(*inputs, **attrs)`` and make it ``out.grad_fn``."""
+    node = new(Node)
+    node.op = op
+    node.attrs = attrs
+    node.seq = next(SEQ)
+    node.released = False
+    node.hooks = None
+    nxt = []
+    saved = []
+    size = 0
+    save_all = info.save_all
+    pos = info.save_pos
+    i = 0
+    for x in inputs:
+        if x._rg:
+            fn = x._grad_fn
+            nxt.append(fn if fn is not None else x._accumulator())
+        else:
+            nxt.append(None)
+        d = x._data
+        if save_all or i in pos:
+            sv = new(SavedValue)
+            sv.tensor = x
+            sv.data = d
+            v = x._ver
+            sv.version = 0 if v is None else v.v
+            saved.append(sv)
+            size += d.nbytes if x._be is NUMPY else nbytes(d)
+        else:
+            saved.append(shape_only(d.shape, d.dtype))
+        i += 1
+    node.next = tuple(nxt)
+    node.saved = tuple(saved)
+    if info.save_output:
+        d = out._data
+        sv = new(SavedValue)
+        sv.tensor = None
+        sv.data = d
+        sv.version = 0
+        sv.counter = out._ver = Version()
+        node.out = sv
+        size += nbytes(d)
+    else:
+        node.out = None
+    node.nbytes = size
+    st = STATS
+    st.created += 1
+    if size:
+        b = st.saved_bytes = st.saved_bytes + size
+        if b > st.peak_saved_bytes:
+            st.peak_saved_bytes = b
+    out._grad_fn = node
+    out._rg = True
+
+
+def explain(op, inputs, attrs, exc):
+    """A kernel failed: let ``infer`` name the problem (both shapes), else re-raise it as is."""
+    specs = tuple(Spec(tuple(x._data.shape), dtype_name_of(x._data.dtype)) for x in inputs)
+    try:
+        op.infer(*specs, **op.bind_attrs(attrs))
+    except Exception as clear:
+        raise as_runtime(clear) from None
+    raise exc
+
+
+def share_version_if_view(t, src) -> None:
+    """NumPy views (reshape, transpose, basic indexing...) share their base's version counter."""
+    d = t._data
+    if t._be is NUMPY and d.base is not None and np.may_share_memory(d, src._data):
+        v = src._ver
+        if v is None:
+            v = src._ver = Version()
+        t._ver = v
+
+
+_CONSTS: dict = {}
+
+
+def const_array(be, value, dtype: str):
+    """A constant array; on NumPy, Python scalars share one read-only 0-d array per value
+    (0 is not cached: 0.0 == -0.0 would share one entry)."""
+    if be is NUMPY:
+        if value.__class__ in (float, int) and value == value and value != 0:
+            key = (value, dtype)
+            arr = _CONSTS.get(key)
+            if arr is None:
+                if len(_CONSTS) > 1024:
+                    _CONSTS.clear()
+                arr = np.asarray(value, dtype=_NP_DTYPES[dtype])
+                arr.flags.writeable = False
+                _CONSTS[key] = arr
+            return arr
+        return np.asarray(value, dtype=_NP_DTYPES[dtype])
+    return be.asarray(value, dtype)
