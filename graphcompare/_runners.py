@@ -44,8 +44,8 @@ def run_static(model, X, W, optimize=False):
         fetch = list(outs) + [g for g in gs if g is not None]
         fn = sg.compile(fetch, inputs=ps, optimize=optimize)
     got = iter(_as_list(fn(*X)))
-    outs = [np.asarray(next(got)) for _ in outs]
-    return outs + [None if g is None else np.asarray(next(got)) for g in gs]
+    outs = [_np(next(got)) for _ in outs]
+    return outs + [None if g is None else _np(next(got)) for g in gs]
 
 
 def run_function(model, X, W, optimize=False):
@@ -60,8 +60,8 @@ def run_function(model, X, W, optimize=False):
 
     fn = sg.function(traced, optimize=optimize)
     got = iter(_as_list(fn(*X)))
-    outs = [np.asarray(next(got)) for _ in range(shape["n_out"])]
-    return outs + [np.asarray(next(got)) if m else None for m in shape["mask"]]
+    outs = [_np(next(got)) for _ in range(shape["n_out"])]
+    return outs + [_np(next(got)) if m else None for m in shape["mask"]]
 
 
 def run_torch(model, X, W):
@@ -75,6 +75,11 @@ def run_torch(model, X, W):
 
 def _as_list(x):
     return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _np(x):
+    """A fetched value as a NumPy array (CuPy arrays are copied to the host)."""
+    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.asarray(x)
 
 
 # --------------------------------------------------------------------------- checks

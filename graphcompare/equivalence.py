@@ -51,7 +51,7 @@ import numpy as np
 from . import _runners as R
 from .program import Program, Step, compile_model
 
-EXACT_PASSES = ("prune", "cse", "fold", "memory")
+EXACT_PASSES = ("prune", "cse", "fold", "simplify", "memory")
 _FALLBACK_PASSES = ("prune", "cse", "fold", "simplify", "fuse", "memory")
 BITWISE_WAYS = ("static", "function")
 MAX_MAGNITUDE = 1e6  # values past this make a program numerically meaningless: rejected
@@ -63,7 +63,7 @@ def pass_names() -> tuple:
         from staticgraph import passes
     except ImportError:
         return _FALLBACK_PASSES
-    for attr in ("PASS_NAMES", "NAMES", "ORDER", "PIPELINE"):
+    for attr in ("ALL", "PASS_NAMES", "NAMES", "ORDER", "PIPELINE"):
         names = getattr(passes, attr, None)
         if names:
             return tuple(n if isinstance(n, str) else getattr(n, "name", str(n)) for n in names)

@@ -13,7 +13,7 @@ import inspect
 from . import _runners as R
 from .program import array_literal
 
-_BASE = ("loss", "run_dyngraph", "_as_list", "ulp_distance", "differences")
+_BASE = ("loss", "run_dyngraph", "_as_list", "_np", "ulp_distance", "differences")
 _NEEDS = {
     "static": ("run_static", "check_bitwise"),
     "function": ("run_function", "check_bitwise"),

@@ -131,7 +131,8 @@ def programs(draw, ops=None, min_steps: int = 1, max_steps: int = 8, max_leaves:
     data = _Data(draw)
     b = Builder(dtypes)
     universe = draw(shapes(), label="universe")
-    for _ in range(draw(st.integers(1, max_leaves), label="leaves")):
+    n_leaves = draw(st.integers(1, max_leaves), label="leaves")
+    for _ in range(n_leaves):
         keep = draw(st.integers(0, len(universe)), label="leaf rank")
         shape = tuple(d if draw(st.integers(0, 3)) else 1 for d in universe[len(universe) - keep:])
         b.new_leaf(data, shape)
@@ -153,7 +154,7 @@ def programs(draw, ops=None, min_steps: int = 1, max_steps: int = 8, max_leaves:
     weights = tuple(
         rng.uniform(0.5, 1.5, size=b.nodes[i].shape).astype(b.nodes[i].dtype).astype(np.float64) for i in outputs
     )
-    prog = Program(list(b.nodes), outputs, weights)
+    prog = Program(list(b.nodes), outputs, weights, meta={"base_leaves": n_leaves})
     if record_events:
         record(prog)
     return prog
