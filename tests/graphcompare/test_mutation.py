@@ -133,7 +133,7 @@ def _run_script(path, mutation=None):
     pre = ""
     if mutation:
         pre = (f"import sys; sys.path.insert(0, {HERE!r}); import test_mutation as m; "
-               f"m.MUTATIONS[{mutation!r}][0]().__enter__(); ")
+               f"_cm = m.MUTATIONS[{mutation!r}][0](); _cm.__enter__(); ")
     code = pre + f"exec(compile(open({str(path)!r}).read(), {str(path)!r}, 'exec'))"
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
