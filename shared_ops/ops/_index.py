@@ -12,6 +12,8 @@ here with ``permute_dims`` + ``reshape`` + ``take`` on a flattened block of the 
 
 from __future__ import annotations
 
+import functools
+
 import math
 
 from ..errors import OpAttributeError, ShapeError
@@ -93,11 +95,16 @@ def _basic_key(entries, advanced_as_full: bool):
     return tuple(key)
 
 
+@functools.lru_cache(maxsize=4096)  # pure in (spec, ndim); basic indexing runs it on every call
+def _basic_key_of(op: str, spec, ndim: int):
+    return _basic_key(expand(op, spec, ndim), False)
+
+
 def gather(xp, x, spec, arrays, op: str = "getitem"):
     """``x[spec]`` with NumPy semantics, written against ``xp`` only."""
-    entries = expand(op, spec, x.ndim)
     if not arrays:
-        return x[_basic_key(entries, False)]
+        return x[_basic_key_of(op, spec, x.ndim)]
+    entries = expand(op, spec, x.ndim)
     y = x[_basic_key(entries, True)]  # one dimension of y per entry
     it = iter(arrays)
     pos, idx = [], []

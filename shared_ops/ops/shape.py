@@ -7,6 +7,8 @@ Ops with a ``shape`` attribute take the optional last input ``like`` for free di
 
 from __future__ import annotations
 
+import functools
+
 import math
 
 from ..backend import backend_of
@@ -84,7 +86,7 @@ def _transpose_torch_name(attrs) -> str:
 
 register(
     "transpose",
-    forward=lambda xp, x, *, axes=None: xp.permute_dims(x, _perm(axes, x.ndim)),
+    forward=lambda xp, x, *, axes=None: x.T if x.ndim == 2 and axes in (None, (1, 0)) else xp.permute_dims(x, _perm(axes, x.ndim)),
     infer=_transpose_infer,
     vjp=_transpose_vjp,
     attrs={"axes": None}, linear=True, save_inputs=False,
@@ -117,6 +119,7 @@ register(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # pure in (shape, axis); the kernel calls it on every run
 def _expanded_shape(shape, axis):
     axes = normalize_axis("expand_dims", axis, len(shape) + (1 if isinstance(axis, int) else len(axis)))
     it = iter(shape)
