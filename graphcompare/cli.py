@@ -38,6 +38,13 @@ def run_run(args) -> int:
     cfg.backend = args.backend
     cfg.seed = args.seed
     command = "graphcompare " + " ".join(shlex.quote(a) for a in args.argv)
+    from shared_ops import GraphCompareError, get_backend
+
+    try:
+        get_backend(args.backend)  # fail now, with the backend's own message, not halfway through
+    except GraphCompareError as exc:
+        print(f"graphcompare run: backend {args.backend!r} is not usable here: {exc}", file=sys.stderr)
+        return 2
     doc = run_suite(cfg, args.out, command=command, progress=not args.no_progress, pin_cpu=not args.no_pin)
     bad = [r for r in doc["main"] if r["status"] != "ok"]
     print(f"wrote {args.out}/report.md, results.json, results.csv and {len(doc['plots'])} plots "

@@ -204,7 +204,10 @@ def render(doc: dict, plots: dict) -> str:
     L += ["## Method and caveats", "",
           f"- Timing: `time.perf_counter`; each sample averages enough consecutive steps to last ≈"
           f"{meta['config']['target_s'] * 1e3:.0f} ms; medians and IQR over {meta['config']['repeats']} samples; "
-          "kernel time over separate instrumented steps (the instrumentation wrapper is not in the totals).",
+          "kernel time over separate instrumented steps (the instrumentation wrapper is not in the totals). "
+          "The cyclic garbage collector is off inside timed samples (as `timeit` does): a full collection "
+          "costs in proportion to everything the process holds, not to the step; both front ends free their "
+          "graphs by reference counting.",
           "- BLAS threads pinned to 1 and the process pinned to one core (see Setup), so the comparison is of "
           "execution models, not of thread scheduling.",
           f"- Kernel time counts every kernel that goes through the `shared_ops` dispatch point, less the "

@@ -8,6 +8,8 @@ and the min/max beside it.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 import statistics
 import time
@@ -55,23 +57,40 @@ class Summary:
         return Summary(self.median * k, self.q1 * k, self.q3 * k, self.min * k, self.max * k, self.n)
 
 
+@contextlib.contextmanager
+def quiet_gc():
+    """No cyclic garbage collection inside timed samples (as ``timeit``): a full collection costs
+    in proportion to everything the process holds (PyTorch, matplotlib, earlier results), not to
+    the step being timed. Both front ends free their graphs by reference counting."""
+    was = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def calibrate(step: Callable[[], object], target_s: float, max_inner: int = 100_000) -> int:
-    """How many consecutive steps make one sample of about ``target_s`` seconds (at least 1)."""
-    t0 = perf()
-    step()
-    dt = perf() - t0
-    if dt >= target_s:
-        return 1
+    """How many consecutive steps make one sample of about ``target_s`` seconds (at least 1).
+
+    Each trial length is timed three times and the fastest kept, so one preemption by another
+    process cannot make a fast step look slow (which would leave samples of a few steps)."""
     n = 1
     while True:
-        t0 = perf()
-        for _ in range(n):
-            step()
-        dt = perf() - t0
-        if dt >= target_s / 4 or n >= max_inner:
+        dt = min(_run(step, n) for _ in range(3))
+        if dt >= target_s / 8 or n >= max_inner:
             break
         n *= 4
     return max(1, min(max_inner, int(round(n * target_s / max(dt, 1e-9)))))
+
+
+def _run(step, n: int) -> float:
+    t0 = perf()
+    for _ in range(n):
+        step()
+    return perf() - t0
 
 
 def time_step(step: Callable[[], object], repeats: int, target_s: float, warmup: int = 1,
@@ -79,14 +98,15 @@ def time_step(step: Callable[[], object], repeats: int, target_s: float, warmup:
     """Seconds per step, as a Summary over ``repeats`` samples; also the ``inner`` count used."""
     for _ in range(warmup):
         step()
-    if inner is None:
-        inner = calibrate(step, target_s)
     samples = []
-    for _ in range(repeats):
-        t0 = perf()
-        for _ in range(inner):
-            step()
-        samples.append((perf() - t0) / inner)
+    with quiet_gc():
+        if inner is None:
+            inner = calibrate(step, target_s)
+        for _ in range(repeats):
+            t0 = perf()
+            for _ in range(inner):
+                step()
+            samples.append((perf() - t0) / inner)
     return Summary.of(samples), inner
 
 
