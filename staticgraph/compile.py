@@ -192,9 +192,11 @@ class CompiledFunction:
         arrays = self.check_feeds(self._feeds_from(args, kwargs))
         exe = self._executable(arrays)
         state = self.state
-        if exe.backend.name != "numpy":
-            for vid in self.program.variables:
-                state[vid] = exe.backend.asarray(state[vid])
+        backend = exe.backend
+        for vid in self.program.variables:
+            v = state[vid]
+            if not backend.is_array(v):  # the state moves to the backend the feeds are on
+                state[vid] = backend.asarray(backend_of(v).to_numpy(v))
         outs, assigned = exe.run(arrays, [state[v] for v in self.program.variables])
         self.calls += 1
         if assigned:

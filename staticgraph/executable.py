@@ -36,9 +36,12 @@ class Instruction:
         return f"s{self.output} = {self.op}({ins}){free}"
 
 
-def _copy(x):
-    c = getattr(x, "copy", None)
-    return c() if c is not None else x
+def _copier(xp):
+    def _copy(x):
+        c = getattr(x, "copy", None)
+        return c() if c is not None else xp.asarray(x, copy=True)
+
+    return _copy
 
 
 class Executable:
@@ -54,12 +57,23 @@ class Executable:
         self._compile()
 
     # -- lowering ------------------------------------------------------------------
+    def _kernel_for(self, n):
+        """The node's kernel: the memory plan's (writing into a planned buffer) when it gave
+        one, except while instrumentation is on, when every call goes through ``op.kernel``."""
+        kernel, takes_attrs = n.kernel()
+        planned = getattr(self.plan, "kernels", None) or {}
+        if n.id in planned:
+            op = n.opdef
+            if op is None or op.kernel is op.forward:
+                return planned[n.id], takes_attrs
+        return kernel, takes_attrs
+
     def _lower(self) -> None:
         slot_of, free_after = self.plan.slot_of, self.plan.free_after
         for n in self.program.nodes:
             if n.is_source:
                 continue
-            kernel, takes_attrs = n.kernel()
+            kernel, takes_attrs = self._kernel_for(n)
             # hook for staticgraph.memory (issue #5): a kernel writing into a planned buffer
             kernel = getattr(self.plan, "kernels", {}).get(n.id, kernel)
             self.instructions.append(Instruction(
@@ -68,7 +82,7 @@ class Executable:
 
     def _generate(self) -> str:
         p, slot_of, free_after = self.program, self.plan.slot_of, self.plan.free_after
-        g: dict[str, Any] = {"xp": self.backend.xp, "_copy": _copy}
+        g: dict[str, Any] = {"xp": self.backend.xp, "_copy": _copier(self.backend.xp)}
         self._globals = g
         self._kernel_names: dict[str, int] = {}
         feed_pos = {i: k for k, i in enumerate(p.inputs)}
@@ -127,7 +141,7 @@ class Executable:
         """Re-read every kernel from the registry (after ``shared_ops.instrument`` swapped them)."""
         nodes = {n.id: n for n in self.program.nodes}
         for name, nid in self._kernel_names.items():
-            self._globals[name] = nodes[nid].kernel()[0]
+            self._globals[name] = self._kernel_for(nodes[nid])[0]
         self._generation = generation()
 
     def run(self, feeds, variables):  # replaced by the generated function  # pragma: no cover

@@ -27,9 +27,16 @@ Memory plan
     ``staticgraph.memory.plan(program) -> plan`` (when that module exists; otherwise
     ``simple_plan`` below) with ``slot_of: dict[value id -> slot]``, ``free_after: dict[node
     id -> list of slots]`` (slots whose value is dead once that node ran; never an output's or
-    assigned value's slot), ``n_slots`` and optional ``lines`` (report text). Sources get
-    slots too (a constant's slot is only a name). Two values share a slot only if their
-    lifetimes do not overlap; a node may reuse the slot of an input that dies at it.
+    assigned value's slot), ``n_slots``, optional ``lines`` (report text) and optional
+    ``kernels: dict[node id -> kernel]`` (same calling convention as the op's kernel, e.g.
+    writing into a planned buffer with ``out=``; the executable uses it instead of
+    ``op.kernel``, except while ``shared_ops.instrument()`` is on, so every call is still
+    counted). Sources get slots too (a constant's slot is only a name). Two values share a
+    slot only if their lifetimes do not overlap; a node may reuse the slot of an input that
+    dies at it. With ``optimize=False`` the executable uses ``simple_plan`` (no buffers).
+Lowering (``staticgraph.executable``)
+    one ``Instruction(node, op, kernel, inputs, output, free, attrs)`` per non-source node, in
+    program order, turned once into straight-line Python (``Executable.source``).
 """
 
 from __future__ import annotations
