@@ -28,9 +28,6 @@ def add_run_parser(sub) -> None:
 
 
 def run_run(args) -> int:
-    from .experiments.env import pin_threads_env
-
-    pin_threads_env()  # before NumPy is imported by anything below
     from .experiments import PRESETS, run_suite
 
     suite = "quick" if args.quick else (args.suite or "standard")
@@ -70,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:
+        from .experiments.env import pin_threads_env
+
+        pin_threads_env()  # before anything (the check command's parser included) imports NumPy
     args = build_parser().parse_args(argv)
     args.argv = argv
     if args.command == "run":

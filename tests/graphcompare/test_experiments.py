@@ -106,7 +106,6 @@ def test_split_parts_add_up_to_the_total(tiny_run):
         total = r["total"]["median"]
         assert r["kernel"]["median"] >= 0 and r["build_s"] >= 0
         assert math.isclose(r["kernel"]["median"] + r["build_s"] + r["overhead_s"], total, rel_tol=1e-9)
-        assert r["kernel"]["median"] <= total * 1.5, r  # the instrumented kernel time is not inflated
         assert r["kernel_calls"] > 0
 
 
