@@ -42,14 +42,15 @@ import numpy as np
 
 from .registry import REGISTRY
 
-__all__ = ["KernelSpec", "Step", "Output", "compile_kernel", "generate_source", "cache_info", "clear_cache"]
+__all__ = ["KernelSpec", "Step", "Output", "compile_kernel", "generate_source", "cache_info", "clear_cache", "loop_view"]
 
 
 @dataclass(frozen=True)
 class Step:
     """One op of the region: ``values[k] = op(values[args...], **attrs)`` with dtype ``dtype``.
 
-    ``op == "copy"`` is the identity (a ``broadcast_to`` of a region input)."""
+    ``op`` ``"copy"`` or ``"broadcast_to"`` is the identity (the broadcast of a region input
+    lives in that input's index pattern)."""
 
     op: str
     args: tuple
@@ -73,9 +74,11 @@ class KernelSpec:
     """A fused region: the hashable description both code generators (numba, CuPy) read.
 
     ``shape``: the loop (output) shape, ``None`` where only known at run time.
-    ``inputs``: ``(dtype, mask)`` per input; ``mask`` has one bool per input dimension
-    (right-aligned against the loop dims): True = runs along that loop dim, False = size 1.
-    Values are numbered inputs first, then steps.
+    ``inputs``: ``(dtype, dims)`` per input; ``dims`` has one entry per input dimension: the
+    loop dim it runs along, or ``None`` for a size-1 (broadcast) dimension. NumPy broadcasting
+    is the right-aligned case; an ``expand_dims`` or ``transpose`` of an input folds into its
+    ``dims`` (like the indexing maps of MLIR's ``linalg.generic``). Values are numbered inputs
+    first, then steps.
     """
 
     shape: tuple
@@ -92,10 +95,9 @@ class KernelSpec:
         out = []
         for d in range(self.ndim):
             src = None
-            for j, (_, mask) in enumerate(self.inputs):
-                k = d - (self.ndim - len(mask))
-                if k >= 0 and mask[k]:
-                    src = ("input", j, k)
+            for j, (_, dims) in enumerate(self.inputs):
+                if d in dims:
+                    src = ("input", j, dims.index(d))
                     break
             if src is None:
                 if self.shape[d] is None:
@@ -109,23 +111,40 @@ class KernelSpec:
         return ops if len(ops) <= 60 else ops[:57] + "..."
 
 
+def loop_view(xp, a, dims: tuple, nd: int):
+    """``a`` as an array of the loop's rank that broadcasts against it (NumPy's rules),
+    following its index map: the views the fusion pass folded in, undone."""
+    if dims == tuple(range(nd - len(dims), nd)):
+        return a
+    keep = [k for k, d in enumerate(dims) if d is not None]
+    order = sorted(keep, key=lambda k: dims[k])
+    a = xp.reshape(a, tuple(a.shape[k] for k in keep))
+    perm = [keep.index(k) for k in order]
+    if perm != sorted(perm):
+        a = (getattr(xp, "permute_dims", None) or xp.transpose)(a, tuple(perm))
+    shape = [1] * nd
+    for j, k in enumerate(order):
+        shape[dims[k]] = a.shape[j]
+    return xp.reshape(a, tuple(shape))
+
+
 # --------------------------------------------------------------------------- scalar code
 
 _PREFIX = re.compile(r"\b(?:math|np|numpy|xp)\.")
-_F32_FUNCS = {"exp": "_exp32", "tanh": "_tanh32"}  # vectorisable replacements (float32 only)
 
 
-def _scalar_code(step: Step, args: list[str]) -> str:
-    if step.op == "copy":
-        return args[0]
+def _scalar_code(step: Step, args: list[str], prefix: str = "t") -> tuple[list[str], str]:
+    """``(statements, expression)`` computing one step from its inputs' names."""
+    if step.op in ("copy", "broadcast_to"):  # the broadcast is in the input's index pattern
+        return [], args[0]
     op = REGISTRY.get(step.op)
     if op.scalar_expr is None:
         raise ValueError(f"op '{step.op}' has no scalar_expr; it cannot be fused")
     expr = _PREFIX.sub("", op.scalar_expr(*args, **dict(step.attrs)))
-    if step.dtype == "float32":
-        for name, repl in _F32_FUNCS.items():
-            expr = re.sub(rf"\b{name}\(", f"{repl}(", expr)
-    return f"{_CAST[step.dtype]}({expr})"
+    stmts: list[str] = []
+    if step.dtype == "float32" and re.search(r"\b(exp|tanh)\(", expr):
+        stmts, expr = _expand_inline(expr, prefix)
+    return stmts, f"{_CAST[step.dtype]}({expr})"
 
 
 _CAST = {
@@ -135,11 +154,10 @@ _CAST = {
 }
 
 
-def _index(mask: tuple, ndim: int) -> str:
-    if not mask:
+def _index(dims: tuple) -> str:
+    if not dims:
         return "()"
-    lead = ndim - len(mask)
-    return ", ".join(f"j{lead + k}" if full else "0" for k, full in enumerate(mask))
+    return ", ".join("0" if d is None else f"j{d}" for d in dims)
 
 
 def generate_source(spec: KernelSpec, name: str = "kernel") -> str:
@@ -155,13 +173,15 @@ def generate_source(spec: KernelSpec, name: str = "kernel") -> str:
     for d, src in enumerate(sources):
         L.append(f"    n{d} = {src[1]}" if src[0] == "static" else f"    n{d} = in{src[1]}.shape[{src[2]}]")
     # the compiled loop trusts the broadcasting pattern: check it (a mismatch -> caller falls back)
-    for j, (_, mask) in enumerate(spec.inputs):
-        lead = nd - len(mask)
-        for k, full in enumerate(mask):
-            if full and sources[lead + k] != ("input", j, k):
-                L.append(f"    if in{j}.shape[{k}] != n{lead + k}: raise ValueError('shape')")
-            elif not full:
+    for j, (_, dims) in enumerate(spec.inputs):
+        for k, d in enumerate(dims):
+            if d is not None and sources[d] != ("input", j, k):
+                L.append(f"    if in{j}.shape[{k}] != n{d}: raise ValueError('shape')")
+            elif d is None:
                 L.append(f"    if in{j}.shape[{k}] != 1: raise ValueError('shape')")
+    for k, o in enumerate(spec.outputs):  # a wrong output buffer must not be written past its end
+        for d in range(nd):
+            L.append(f"    if out{k}.shape[{d}] != {'1' if d in o.reduce else f'n{d}'}: raise ValueError('out')")
     # reductions: a float64 accumulator (a scalar for a full sum, else an array)
     for k, o in enumerate(spec.outputs):
         if o.reduce:
@@ -171,18 +191,20 @@ def generate_source(spec: KernelSpec, name: str = "kernel") -> str:
                 dims = ", ".join("1" if d in o.reduce else f"n{d}" for d in range(nd))
                 L.append(f"    acc{k} = np.zeros(({dims},), np.float64)")
     # scalars (no loop dim) are read once, before the loops
-    hoisted = {j for j, (_, mask) in enumerate(spec.inputs) if not any(mask)}
+    hoisted = {j for j, (_, dims) in enumerate(spec.inputs) if all(d is None for d in dims)}
     for j in sorted(hoisted):
-        L.append(f"    v{j} = in{j}[{_index(spec.inputs[j][1], nd)}]")
+        L.append(f"    v{j} = in{j}[{_index(spec.inputs[j][1])}]")
     ind = "    "
     for d in range(nd):
         L.append(f"{ind}for j{d} in range(n{d}):")
         ind += "    "
-    for j, (_, mask) in enumerate(spec.inputs):
+    for j, (_, dims) in enumerate(spec.inputs):
         if j not in hoisted:
-            L.append(f"{ind}v{j} = in{j}[{_index(mask, nd)}]")
+            L.append(f"{ind}v{j} = in{j}[{_index(dims)}]")
     for s, step in enumerate(spec.steps):
-        L.append(f"{ind}v{n_in + s} = {_scalar_code(step, [f'v{a}' for a in step.args])}")
+        stmts, expr = _scalar_code(step, [f"v{a}" for a in step.args], f"t{n_in + s}")
+        L.extend(ind + st for st in stmts)
+        L.append(f"{ind}v{n_in + s} = {expr}")
     full = ", ".join(f"j{d}" for d in range(nd)) or "()"
     for k, o in enumerate(spec.outputs):
         if not o.reduce:
@@ -204,9 +226,9 @@ def generate_source(spec: KernelSpec, name: str = "kernel") -> str:
 
 
 def _math_helpers():
-    """float32 exp/tanh as range-reduced polynomials in float64 (vectorisable, < 1 ulp)."""
+    """The one intrinsic the inlined float32 math needs: an int64's bits as a float64."""
     from llvmlite import ir
-    from numba import njit, types
+    from numba import types
     from numba.extending import intrinsic
 
     @intrinsic
@@ -217,35 +239,57 @@ def _math_helpers():
             return types.float64(x), codegen
         return None
 
-    LOG2E, LN2 = 1.4426950408889634, 0.6931471805599453
+    return {"_bits_f64": _bits_f64}
 
-    @njit(inline="always", cache=False, error_model="numpy")
-    def _exp64(x):  # e**x for x in [-104, 89] (the float32 range), float64 result
-        n = np.floor(x * LOG2E + 0.5)
-        r = x - n * LN2
-        # Taylor to degree 8: |r| <= ln2/2 gives a relative error below 3e-10 (0.005 ulp of f32)
-        p = 1.0 + r * (1.0 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (
-            1 / 720 + r * (1 / 5040 + r * (1 / 40320))))))))
-        return p * _bits_f64((np.int64(n) + 1023) << 52)
 
-    @njit(inline="always", cache=False, error_model="numpy")
-    def _exp32(x):
-        xd = np.float64(x)
-        xc = 89.0 if xd > 89.0 else (-104.0 if xd < -104.0 else xd)
-        y = _exp64(xc)
-        return np.float32(y if xd == xd else xd)
+# float32 exp and tanh, written out as statements in the kernel itself (so they inline and
+# vectorise without numba's slow IR inlining): range reduction e**x = 2**n * e**r with
+# |r| <= ln2/2, Taylor to degree 8 (relative error < 3e-10, 0.005 ulp of float32), all in
+# float64, rounded once to float32. {t} is a unique prefix, {x} the argument's name.
+_EXP64 = """\
+{t}n = np.floor({t}y * 1.4426950408889634 + 0.5)
+{t}r = {t}y - {t}n * 0.6931471805599453
+{t}p = 1.0 + {t}r * (1.0 + {t}r * (0.5 + {t}r * (0.16666666666666666 + {t}r * (0.041666666666666664 + {t}r * (0.008333333333333333 + {t}r * (0.001388888888888889 + {t}r * (0.0001984126984126984 + {t}r * 2.48015873015873e-05)))))))
+{t}e = {t}p * _bits_f64((np.int64({t}n) + 1023) << 52)"""
+_INLINE = {
+    "exp": """\
+{t}x = np.float64({x})
+{t}y = 89.0 if {t}x > 89.0 else (-104.0 if {t}x < -104.0 else {t}x)
+""" + _EXP64 + """
+{t}v = np.float32({t}e if {t}x == {t}x else {t}x)""",
+    "tanh": """\
+{t}x = np.float64({x})
+{t}a = abs({t}x)
+{t}y = 2.0 * (10.0 if {t}a > 10.0 else {t}a)
+""" + _EXP64 + """
+{t}h = ({t}e - 1.0) / ({t}e + 1.0)
+{t}h = -{t}h if {t}x < 0 else {t}h
+{t}v = np.float32({t}x if ({t}a < 1e-6) | ({t}x != {t}x) else {t}h)""",
+}
 
-    @njit(inline="always", cache=False, error_model="numpy")
-    def _tanh32(x):
-        xd = np.float64(x)
-        a = abs(xd)
-        a = 10.0 if a > 10.0 else a
-        e = _exp64(2.0 * a)
-        t = (e - 1.0) / (e + 1.0)
-        t = -t if xd < 0 else t
-        return np.float32(xd if (a < 1e-6) | (xd != xd) else t)
 
-    return {"_exp32": _exp32, "_tanh32": _tanh32, "_exp64": _exp64}
+def _expand_inline(expr: str, prefix: str) -> tuple[list[str], str]:
+    """Hoist every ``exp(...)``/``tanh(...)`` of ``expr`` into statements (inner calls first);
+    returns ``(statements, the rewritten expression)``."""
+    import ast
+
+    stmts: list[str] = []
+    count = [0]
+
+    class Hoist(ast.NodeTransformer):
+        def visit_Call(self, node):
+            self.generic_visit(node)
+            if isinstance(node.func, ast.Name) and node.func.id in _INLINE and len(node.args) == 1:
+                t = f"{prefix}_{count[0]}_"
+                count[0] += 1
+                arg = f"{t}arg"
+                stmts.append(f"{arg} = {ast.unparse(node.args[0])}")
+                stmts.extend(_INLINE[node.func.id].format(t=t, x=arg).splitlines())
+                return ast.Name(id=f"{t}v", ctx=ast.Load())
+            return node
+
+    tree = Hoist().visit(ast.parse(expr, mode="eval"))
+    return stmts, ast.unparse(tree)
 
 
 _HELPERS: dict = {}
@@ -269,8 +313,8 @@ import math
 import numpy as np
 from numba import njit
 from shared_ops.fusion_cpu import helpers as _h
-_exp32 = _h()["_exp32"]
-_tanh32 = _h()["_tanh32"]
+_bits_f64 = _h()["_bits_f64"]
+exp, log, tanh, sqrt = np.exp, np.log, np.tanh, np.sqrt
 _f16, _f32, _f64, _bool = np.float16, np.float32, np.float64, np.bool_
 _i8, _i16, _i32, _i64 = np.int8, np.int16, np.int32, np.int64
 _u8, _u16, _u32, _u64 = np.uint8, np.uint16, np.uint32, np.uint64

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared_ops.fusion_cpu import KernelSpec, Output, Step
+from shared_ops.fusion_cpu import KernelSpec, Output, Step, loop_view
 from shared_ops.registry import REGISTRY
 
 FUSIBLE_DTYPES = ("float32", "float64", "int32", "int64", "bool")  # numba has no float16 arithmetic
@@ -41,8 +41,9 @@ class OutputInfo:
 class FusedKernel:
     """A compiled region. ``spec`` is the cache key; ``members`` the node ids it replaced."""
 
-    def __init__(self, spec: KernelSpec, outputs: list, members: list, text: str):
+    def __init__(self, spec: KernelSpec, outputs: list, members: list, text: str, readonly: tuple = ()):
         self.spec = spec
+        self.readonly = tuple(readonly) or (False,) * len(spec.inputs)  # numba types read-only arrays apart
         self.outputs = tuple(outputs)
         self.members = tuple(members)
         self.label = f"{len(spec.steps)} ops: {spec.label()}" + (f" -> {len(outputs)} outs" if len(outputs) > 1 else "")
@@ -100,8 +101,8 @@ class FusedKernel:
         from shared_ops.fusion_gpu import compile_kernel
 
         shape = self._shape(arrays)
-        if any(a.shape[-len(m):] != tuple(shape[len(shape) - len(m) + i] if f else 1 for i, f in enumerate(m))
-               for a, (_, m) in zip(arrays, self.spec.inputs) if m):
+        if any(tuple(a.shape) != tuple(1 if d is None else shape[d] for d in dims)
+               for a, (_, dims) in zip(arrays, self.spec.inputs)):
             self.fallbacks += 1
             return self.reference(xp, *arrays)
         k = self._gpu.get("k")
@@ -111,7 +112,8 @@ class FusedKernel:
 
     def reference(self, xp, *arrays):
         """Every op's own kernel, in order (the unfused semantics, exactly)."""
-        vals = list(arrays)
+        nd = self.spec.ndim
+        vals = [loop_view(xp, a, dims, nd) for a, (_, dims) in zip(arrays, self.spec.inputs)]
         for st in self.spec.steps:
             vals.append(REGISTRY.get(st.op).kernel(xp, *(vals[a] for a in st.args), **dict(st.attrs)))
         res = []
@@ -139,9 +141,11 @@ class FusedKernel:
         shape = tuple(s[1] if s[0] == "static" else 1 for s in self._sources)
         nd = len(shape)
         ins = []
-        for dt, mask in self.spec.inputs:
-            ishape = tuple(shape[nd - len(mask) + i] if f else 1 for i, f in enumerate(mask))
-            ins.append(np.ones(ishape, dtype=dt))
+        for (dt, dims), ro in zip(self.spec.inputs, self.readonly):
+            ishape = tuple(1 if d is None else shape[d] for d in dims)
+            a = np.ones(ishape, dtype=dt)
+            a.flags.writeable = not ro
+            ins.append(a)
         outs = [np.empty(tuple(1 if d in o.reduce else n for d, n in enumerate(shape)), dtype=o.dtype)
                 for o in self.spec.outputs]
         with np.errstate(all="ignore"):
@@ -172,17 +176,50 @@ class Project:
 # --------------------------------------------------------------------------- region -> spec
 
 
-def input_mask(shape: tuple, loop: tuple) -> tuple:
-    """Per input dim: True if it runs along its loop dim, False if it is broadcast (size 1)."""
+def input_dims(shape: tuple, loop: tuple) -> tuple:
+    """NumPy broadcasting as an index map: per input dim, its loop dim, or None if size 1."""
     lead = len(loop) - len(shape)
-    return tuple(not (d == 1 and loop[lead + i] != 1) for i, d in enumerate(shape))
+    return tuple(None if d == 1 and loop[lead + i] != 1 else lead + i for i, d in enumerate(shape))
 
 
-def build_spec(program, members: list, loop: tuple, outputs: list) -> tuple[KernelSpec, list, list]:
+ABSORBED_VIEWS = ("expand_dims", "broadcast_to", "transpose")
+
+
+def absorb(program, vid: int, dims: tuple) -> tuple[int, tuple, list]:
+    """Walk back from the region input ``vid`` (index map ``dims``) through views that are
+    only index maps (``expand_dims``, ``broadcast_to``, ``transpose`` of one input); returns
+    the source, its index map and the views passed. The views stay in the program only if
+    something else reads them."""
+    passed = []
+    while True:
+        n = program[vid]
+        if n.op not in ABSORBED_VIEWS or len(n.inputs) != 1:
+            return vid, dims, passed
+        src = program[n.inputs[0]]
+        nd = len(n.shape)
+        if n.op == "expand_dims":
+            ax = n.attrs["axis"]
+            axes = {a % nd for a in ((ax,) if isinstance(ax, int) else ax)}
+            dims = tuple(d for k, d in enumerate(dims) if k not in axes)
+        elif n.op == "transpose":
+            perm = tuple(range(nd))[::-1] if n.attrs.get("axes") is None else tuple(a % nd for a in n.attrs["axes"])
+            new = [None] * nd
+            for k, p in enumerate(perm):  # output dim k is input dim p
+                new[p] = dims[k]
+            dims = tuple(new)
+        else:  # broadcast_to: right-aligned; size-1 source dims broadcast
+            lead = nd - len(src.shape)
+            dims = tuple(None if s == 1 else dims[lead + k] for k, s in enumerate(src.shape))
+        passed.append(vid)
+        vid = src.id
+
+
+def build_spec(program, members: list, loop: tuple, outputs: list) -> tuple[KernelSpec, list, list, set]:
     """The ``KernelSpec`` of the region ``members`` (node ids in program order).
 
     ``outputs``: ``(node id, reduction node or None)`` per value the region must produce.
-    Returns ``(spec, external input ids, OutputInfo list)``."""
+    Returns ``(spec, external input ids, OutputInfo list, ids of the views folded into the
+    inputs' index maps)``."""
     index: dict[int, int] = {}
     ext: list[int] = []
     for m in members:
@@ -190,13 +227,26 @@ def build_spec(program, members: list, loop: tuple, outputs: list) -> tuple[Kern
             if i not in members and i not in index:
                 index[i] = len(ext)
                 ext.append(i)
+    # region inputs, with views of them folded into their index maps
+    inputs, sources, views = [], [], set()
+    for i in ext:
+        src, dims, passed = absorb(program, i, input_dims(program[i].shape, loop))
+        views.update(passed)
+        key = (src, dims)
+        if key in sources:
+            index[i] = sources.index(key)
+            continue
+        index[i] = len(sources)
+        sources.append(key)
+        inputs.append((program[src].dtype, dims))
+    ext = [s for s, _ in sources]
     n_in = len(ext)
     steps = []
     for m in members:
         n = program[m]
         index[m] = n_in + len(steps)
         steps.append(Step(n.op, tuple(index[i] for i in n.inputs), tuple(sorted(n.attrs.items())), n.dtype))
-    inputs = tuple((program[i].dtype, input_mask(program[i].shape, loop)) for i in ext)
+    inputs = tuple(inputs)
     outs, infos = [], []
     for nid, red in outputs:
         if red is None:
@@ -208,7 +258,7 @@ def build_spec(program, members: list, loop: tuple, outputs: list) -> tuple[Kern
             reduce, drop = reduced_dims(r, loop)
             outs.append(Output(index[nid], reduce, r.dtype))
             infos.append(OutputInfo(red, r.shape, r.dtype, r.op, tuple(sorted(r.attrs.items())), drop))
-    return KernelSpec(tuple(loop), inputs, tuple(steps), tuple(outs)), ext, infos
+    return KernelSpec(tuple(loop), inputs, tuple(steps), tuple(outs)), ext, infos, views
 
 
 def reduced_dims(r, loop: tuple) -> tuple[tuple, tuple]:
@@ -233,6 +283,6 @@ def region_bytes(shape, dtype) -> int | None:
     return math.prod(shape) * np.dtype(dtype).itemsize
 
 
-__all__ = ["FusedKernel", "Project", "build_spec", "input_mask", "reduced_dims", "FUSIBLE_DTYPES", "OutputInfo"]
+__all__ = ["FusedKernel", "Project", "build_spec", "input_dims", "absorb", "reduced_dims", "FUSIBLE_DTYPES", "OutputInfo"]
 
 

@@ -132,9 +132,11 @@ def _form_regions(program):
     return out
 
 
-def _worth(program, members, sinks) -> bool:
+def _worth(program, members, views) -> bool:
+    """Two ops at least; a view folded into an input's index map (an ``expand_dims``, a
+    ``transpose``: a Python call each on NumPy) counts as one."""
     real = sum(1 for m in members if program[m].op != "broadcast_to")
-    return real >= 2
+    return real + len(views) >= 2
 
 
 def _fuse(program, ctx):
@@ -144,8 +146,6 @@ def _fuse(program, ctx):
     keep = set(program.outputs) | {x for _, x in program.assigns}
     details, fused_nodes = [], 0
     for loop, members, sinks in regions:
-        if not _worth(program, members, sinks):
-            continue
         members = sorted(members, key=pos.__getitem__)
         mset = set(members)
         steps = [m for m in members if m not in sinks]
@@ -156,12 +156,16 @@ def _fuse(program, ctx):
         for s in sinks:
             outputs.append((program[s].inputs[0], s))
         try:
-            spec, ext, infos = build_spec(program, steps, loop, outputs)
+            spec, ext, infos, views = build_spec(program, steps, loop, outputs)
             spec.loop_sources()
         except (ValueError, KeyError):
             continue
+        if not _worth(program, members, views):
+            continue
         text = "; ".join(f"%{m}={program[m].op}" for m in members)
-        payload = FusedKernel(spec, infos, members, text)
+        readonly = tuple(program[i].op == "constant" and not getattr(program[i].value, "flags", None) is None
+                         and not program[i].value.flags.writeable for i in ext)
+        payload = FusedKernel(spec, infos, members, text, readonly)
         last = members[-1]
         first_spec = program[infos[0].node].spec
         f = program.add("fused", ext, {}, first_spec, payload=payload, before=last)

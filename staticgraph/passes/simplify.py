@@ -14,6 +14,10 @@ when the result keeps the node's shape and dtype, so no broadcasting is lost):
   ``transpose(x, identity) -> x``                               (exact: the same values)
 - ``reshape(reshape(x, s1), s2) -> reshape(x, s2)``               (exact)
 - ``transpose(transpose(x, p), q) -> transpose(x, p∘q)`` (identity -> ``x``)  (exact)
+- ``matmul(a[m,1], b[1,n]) -> mul(a, b)``: an outer product (exact: one product each, no sum;
+  then fusion folds the ``expand_dims`` feeding it into its kernel's index maps)
+- ``squeeze(matmul(A, expand_dims(v, -1)), -1) -> matmul(A, v)`` (NumPy runs gemv for both:
+  bitwise equal in the tests; another BLAS may round differently)
 
 The pass runs to a fixed point (a rewrite may expose another) and reports each rule's count.
 """
@@ -74,6 +78,19 @@ def _rewrite(program, n):
         return f"{op}(x) to its own shape -> x", ins[0]
     if op == "astype" and program[ins[0]].dtype == n.attrs.get("dtype"):
         return "astype(x) to its own dtype -> x", ins[0]
+    if op == "matmul" and len(ins) == 2:
+        a, b = program[ins[0]], program[ins[1]]
+        if len(a.shape) == 2 and len(b.shape) == 2 and a.shape[1] == 1 and b.shape[0] == 1:
+            n.op, n.attrs = "mul", {}
+            return "matmul(a[m,1], b[1,n]) -> mul(a, b)", n.id
+    if op == "squeeze" and program[ins[0]].op == "matmul" and len(n.shape) >= 1:
+        mm = program[ins[0]]
+        v = program[mm.inputs[1]]
+        ax = n.attrs.get("axis")
+        if v.op == "expand_dims" and len(v.inputs) == 1 and len(program[v.inputs[0]].shape) == 1 \
+                and len(mm.shape) == 2 and ax in ((1,), 1, (-1,), -1) and v.attrs.get("axis") in (-1, 1, (-1,), (1,)):
+            n.op, n.attrs, n.inputs = "matmul", {}, [mm.inputs[0], v.inputs[0]]
+            return "squeeze(matmul(A, v[:, None])) -> matmul(A, v)", n.id
     if op == "add_n" and len(ins) == 1:
         return "add_n(x) -> x", ins[0]
     if op == "reshape" and program[ins[0]].op == "reshape" and len(program[ins[0]].inputs) == 1 and len(ins) == 1:

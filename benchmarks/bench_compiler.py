@@ -1,0 +1,369 @@
+"""The staticgraph compiler against hand-written NumPy and dyngraph (issue #5's table).
+
+W1  a chain of 200 elementwise ops on a one-element float32 tensor (op k: ``x * 1.0001`` if
+    k % 3 == 0, ``+ 0.001`` if 1, ``tanh`` if 2), loss ``sum(x)``, forward + backward
+W2  the RNN cell ``tanh(W_x @ x_t + W_h @ h)`` (W_x 20x10, W_h 20x20) unrolled 32 steps,
+    loss ``sum(h_32)``, gradients for both weights
+W3  an MLP step: batch 128, 784-512-512-10, tanh, softmax cross-entropy, gradients of all
+    six parameters
+W4  ``sum(tanh(x*y + x) * exp(-y*y))`` with gradients for x and y, 4,000,000 float32 each
+
+One core (``os.sched_setaffinity``), BLAS single-threaded, side by side in one process;
+medians of repeated calls after a warm-up. "compile" is ``sg.compile`` (passes + numba);
+"first call" is the first run after it. Memory: the plan's figures, and the measured
+(tracemalloc) peak of one call of each implementation.
+
+    python benchmarks/bench_compiler.py            # all
+    python benchmarks/bench_compiler.py W1 W4      # some
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_v] = "1"
+for _v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+    os.environ.pop(_v, None)
+
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import staticgraph as sg  # noqa: E402
+from staticgraph import memory  # noqa: E402
+
+try:
+    import dyngraph as dg
+except ImportError:  # pragma: no cover
+    dg = None
+
+
+def pin() -> None:
+    try:
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
+    except (AttributeError, OSError):
+        pass
+
+
+def interleaved(fns: dict, min_time=1.0, max_reps=3000) -> dict:
+    """Median seconds per call of each function, timed in turns (one call each, round after
+    round), so a load that changes during the run (a shared machine) hits all of them alike."""
+    one = {}
+    for k, fn in fns.items():
+        fn()
+        t0 = time.perf_counter()
+        fn()
+        one[k] = max(time.perf_counter() - t0, 1e-7)
+    reps = int(max(5, min(max_reps, min_time / sum(one.values()))))
+    ts = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            ts[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in ts.items()}
+
+
+def median_time(fn, min_time=0.4, max_reps=3000) -> float:
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-7)
+    reps = int(max(3, min(max_reps, min_time / one)))
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+# --------------------------------------------------------------------------- W1
+
+N1 = 200
+
+
+def w1_graph():
+    with sg.Graph() as g:
+        x0 = sg.placeholder((1,), name="x")
+        x = x0
+        for k in range(N1):
+            x = x * 1.0001 if k % 3 == 0 else (x + 0.001 if k % 3 == 1 else x.tanh())
+        loss = x.sum()
+        (gx,) = sg.gradients(loss, [x0])
+    return [x, gx], [x0]
+
+
+def w1_numpy(x):
+    c1, c2 = np.float32(1.0001), np.float32(0.001)
+    ys = []
+    for k in range(N1):
+        if k % 3 == 0:
+            x = x * c1
+        elif k % 3 == 1:
+            x = x + c2
+        else:
+            x = np.tanh(x)
+            ys.append(x)
+    g = np.ones_like(x)
+    for k in reversed(range(N1)):
+        if k % 3 == 0:
+            g = g * c1
+        elif k % 3 == 2:
+            y = ys.pop()
+            g = g * (1 - y * y)
+    return x, g
+
+
+def w1_dyn(x):
+    t = dg.tensor(x, requires_grad=True)
+    y = t
+    for k in range(N1):
+        y = y * 1.0001 if k % 3 == 0 else (y + 0.001 if k % 3 == 1 else y.tanh())
+    y.sum().backward()
+    return y.data, t.grad.data
+
+
+def w1_inputs(rng):
+    return [rng.standard_normal(1).astype(np.float32)]
+
+
+# --------------------------------------------------------------------------- W2
+
+T2 = 32
+
+
+def w2_graph():
+    with sg.Graph() as g:
+        X = sg.placeholder((T2, 10), name="X")
+        Wx = sg.placeholder((20, 10), name="Wx")
+        Wh = sg.placeholder((20, 20), name="Wh")
+        h = sg.placeholder((20,), name="h0")
+        for t in range(T2):
+            h = (Wx @ X[t] + Wh @ h).tanh()
+        loss = h.sum()
+        gWx, gWh = sg.gradients(loss, [Wx, Wh])
+    return [loss, gWx, gWh], [X, Wx, Wh, g.get("h0")]
+
+
+def w2_numpy(X, Wx, Wh, h0):
+    hs = [h0]
+    for t in range(T2):
+        hs.append(np.tanh(Wx @ X[t] + Wh @ hs[-1]))
+    loss = hs[-1].sum()
+    gh = np.ones_like(h0)
+    gWx = np.zeros_like(Wx)
+    gWh = np.zeros_like(Wh)
+    for t in reversed(range(T2)):
+        h = hs[t + 1]
+        ga = gh * (1 - h * h)
+        gWx += np.outer(ga, X[t])
+        gWh += np.outer(ga, hs[t])
+        gh = Wh.T @ ga
+    return loss, gWx, gWh
+
+
+def w2_dyn(X, Wx, Wh, h0):
+    Xt = dg.tensor(X)
+    wx = dg.tensor(Wx, requires_grad=True)
+    wh = dg.tensor(Wh, requires_grad=True)
+    h = dg.tensor(h0)
+    for t in range(T2):
+        h = (wx @ Xt[t] + wh @ h).tanh()
+    loss = h.sum()
+    loss.backward()
+    return loss.data, wx.grad.data, wh.grad.data
+
+
+def w2_inputs(rng):
+    f = np.float32
+    return [rng.standard_normal((T2, 10)).astype(f), (rng.standard_normal((20, 10)) * 0.3).astype(f),
+            (rng.standard_normal((20, 20)) * 0.3).astype(f), np.zeros(20, f)]
+
+
+# --------------------------------------------------------------------------- W3
+
+B3, SIZES = 128, (784, 512, 512, 10)
+
+
+def w3_graph():
+    with sg.Graph():
+        X = sg.placeholder((B3, 784), name="X")
+        y = sg.placeholder((B3,), dtype="int64", name="y")
+        params = []
+        for k, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+            params += [sg.placeholder((a, b), name=f"W{k}"), sg.placeholder((b,), name=f"b{k}")]
+        h = X
+        for k in range(3):
+            h = h @ params[2 * k] + params[2 * k + 1]
+            if k < 2:
+                h = h.tanh()
+        loss = sg.softmax_cross_entropy(h, y)
+        grads = sg.gradients(loss, params)
+    return [loss] + list(grads), [X, y] + params
+
+
+def w3_numpy(X, y, W0, b0, W1, b1, W2, b2):
+    a1 = np.tanh(X @ W0 + b0)
+    a2 = np.tanh(a1 @ W1 + b1)
+    z = a2 @ W2 + b2
+    s = z - z.max(axis=1, keepdims=True)
+    lsm = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    loss = -lsm[np.arange(B3), y].mean()
+    p = np.exp(lsm)
+    p[np.arange(B3), y] -= 1
+    dz = p / B3
+    gW2, gb2 = a2.T @ dz, dz.sum(0)
+    d2 = (dz @ W2.T) * (1 - a2 * a2)
+    gW1, gb1 = a1.T @ d2, d2.sum(0)
+    d1 = (d2 @ W1.T) * (1 - a1 * a1)
+    gW0, gb0 = X.T @ d1, d1.sum(0)
+    return loss, gW0, gb0, gW1, gb1, gW2, gb2
+
+
+def w3_dyn(X, y, *params):
+    ps = [dg.tensor(p, requires_grad=True) for p in params]
+    h = dg.tensor(X)
+    for k in range(3):
+        h = h @ ps[2 * k] + ps[2 * k + 1]
+        if k < 2:
+            h = h.tanh()
+    loss = dg.softmax_cross_entropy(h, dg.tensor(y))
+    loss.backward()
+    return [loss.data] + [p.grad.data for p in ps]
+
+
+def w3_inputs(rng):
+    f = np.float32
+    out = [rng.standard_normal((B3, 784)).astype(f), rng.integers(0, 10, B3).astype(np.int64)]
+    for a, b in zip(SIZES[:-1], SIZES[1:]):
+        out += [(rng.standard_normal((a, b)) / np.sqrt(a)).astype(f), np.zeros(b, f)]
+    return out
+
+
+# --------------------------------------------------------------------------- W4
+
+N4 = 4_000_000
+
+
+def w4_graph():
+    with sg.Graph():
+        x = sg.placeholder((N4,), name="x")
+        y = sg.placeholder((N4,), name="y")
+        loss = ((x * y + x).tanh() * (-(y * y)).exp()).sum()
+        gx, gy = sg.gradients(loss, [x, y])
+    return [loss, gx, gy], [x, y]
+
+
+def w4_numpy(x, y):
+    a = np.tanh(x * y + x)
+    e = np.exp(-y * y)
+    loss = (a * e).sum()
+    da = e * (1 - a * a)
+    gx = da * (y + 1)
+    gy = da * x - 2 * y * e * a
+    return loss, gx, gy
+
+
+def w4_dyn(x, y):
+    tx = dg.tensor(x, requires_grad=True)
+    ty = dg.tensor(y, requires_grad=True)
+    loss = ((tx * ty + tx).tanh() * (-(ty * ty)).exp()).sum()
+    loss.backward()
+    return loss.data, tx.grad.data, ty.grad.data
+
+
+def w4_inputs(rng):
+    return [rng.standard_normal(N4).astype(np.float32), rng.standard_normal(N4).astype(np.float32)]
+
+
+WORKLOADS = {
+    "W1": (w1_graph, w1_numpy, w1_dyn, w1_inputs, {"vs_numpy": 0.15, "dyn_speedup": 20}),
+    "W2": (w2_graph, w2_numpy, w2_dyn, w2_inputs, {"vs_numpy": 1.0}),
+    "W3": (w3_graph, w3_numpy, w3_dyn, w3_inputs, {"vs_numpy": 1.1}),
+    "W4": (w4_graph, w4_numpy, w4_dyn, w4_inputs, {"vs_numpy": 0.7, "peak_vs_dyn": 0.5}),
+}
+
+
+def check_close(a, b, name):
+    for u, v in zip(a, b):
+        u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
+        scale = max(float(np.max(np.abs(v))), 1e-30)
+        err = float(np.max(np.abs(u - v))) / scale
+        if err > 2e-3:
+            print(f"  !! {name}: relative error {err:.2e} against hand-written NumPy")
+
+
+def run(name: str) -> dict:
+    graph_fn, np_fn, dyn_fn, inputs_fn, targets = WORKLOADS[name]
+    rng = np.random.default_rng(0)
+    args = inputs_fn(rng)
+    outs, ins = graph_fn()
+    t0 = time.perf_counter()
+    fn = sg.compile(outs, ins, optimize=True)
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res = fn(*args)
+    first_s = time.perf_counter() - t0
+    fn0 = sg.compile(outs, ins, optimize=False)
+    check_close(res, np_fn(*args), name)
+    row = {"name": name, "compile_s": compile_s, "first_s": first_s}
+    fns = {"numpy": lambda: np_fn(*args), "sg_opt": lambda: fn(*args), "sg_noopt": lambda: fn0(*args),
+           "dyn": lambda: dyn_fn(*args)}
+    try:
+        dyn_fn(*args)
+    except Exception as exc:  # noqa: BLE001 - dyngraph missing or broken: say so, keep going
+        print(f"  ({name}: dyngraph not measured: {type(exc).__name__}: {exc})")
+        del fns["dyn"]
+    row.update(interleaved(fns))
+    row.setdefault("dyn", float("nan"))
+    row["plan"] = fn.plan
+    if name == "W4":
+        _, row["peak_sg"] = memory.measure(fn, *args)
+        _, row["peak_np"] = memory.measure(np_fn, *args)
+        try:
+            _, row["peak_dyn"] = memory.measure(dyn_fn, *args)
+        except Exception:  # noqa: BLE001
+            row["peak_dyn"] = float("nan")
+    row["targets"] = targets
+    row["nodes"] = (len(fn0.program), len(fn.program))
+    return row
+
+
+def table(rows) -> str:
+    h = (f"{'':4}{'numpy ms':>10}{'sg opt ms':>11}{'ratio':>7}{'sg O0 ms':>10}{'dyn ms':>10}{'dyn/sg':>8}"
+         f"{'compile s':>10}{'1st call ms':>12}{'nodes O0->opt':>15}")
+    lines = [h]
+    for r in rows:
+        lines.append(
+            f"{r['name']:4}{r['numpy'] * 1e3:>10.3f}{r['sg_opt'] * 1e3:>11.3f}{r['sg_opt'] / r['numpy']:>7.2f}"
+            f"{r['sg_noopt'] * 1e3:>10.3f}{r['dyn'] * 1e3:>10.3f}{r['dyn'] / r['sg_opt']:>8.1f}"
+            f"{r['compile_s']:>10.2f}{r['first_s'] * 1e3:>12.2f}{r['nodes'][0]:>8} -> {r['nodes'][1]:<5}")
+    for r in rows:
+        p = r["plan"]
+        lines.append(f"{r['name']} memory: naive {p.naive / 1e6:.1f} MB, planned peak {p.planned_peak / 1e6:.1f} MB, "
+                     f"lower bound {p.lower_bound / 1e6:.1f} MB")
+        if "peak_sg" in r:
+            lines.append(f"{r['name']} measured peak (tracemalloc, one call): sg {r['peak_sg'] / 1e6:.1f} MB, "
+                         f"numpy {r['peak_np'] / 1e6:.1f} MB, dyngraph {r['peak_dyn'] / 1e6:.1f} MB; "
+                         f"planned/dyn = {p.planned_peak / r['peak_dyn']:.2f}")
+        t = r["targets"]
+        verdict = [f"ratio {r['sg_opt'] / r['numpy']:.2f} (target <= {t['vs_numpy']})"]
+        if "dyn_speedup" in t:
+            verdict.append(f"dyn/sg {r['dyn'] / r['sg_opt']:.1f} (target >= {t['dyn_speedup']})")
+        lines.append(f"{r['name']} targets: " + ", ".join(verdict))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    pin()
+    names = (argv if argv is not None else sys.argv[1:]) or list(WORKLOADS)
+    rows = [run(n) for n in names]
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
