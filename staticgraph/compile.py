@@ -104,7 +104,7 @@ class CompiledFunction:
         self._executables: dict[str, Executable] = {}
         # state: variable node id -> array; shared with a Session when it made us
         if state is None and self.graph is not None:
-            state = self.graph.__dict__.setdefault("state", {})  # functions of one graph share it
+            state = self.graph.state  # the functions of one graph share its variables
         self.state = state if state is not None else {}
         self._var_nodes = {n.id: n for n in self.program.nodes if n.op == "variable"}
         for vid, n in self._var_nodes.items():

@@ -137,6 +137,9 @@ class Graph:
         self._ids = itertools.count()
         self._names: dict[str, Node] = {}
         self._prev: list = []
+        # variable id -> current value, shared by the graph's compiled functions (a Session
+        # keeps its own)
+        self.state: dict[int, Any] = {}
 
     # -- default-graph stack ---------------------------------------------------------
     def __enter__(self) -> "Graph":

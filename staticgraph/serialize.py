@@ -94,7 +94,7 @@ def dumps(obj) -> str:
     if fn is not None:
         graph, state = fn.graph, fn.state
     elif isinstance(obj, Graph):
-        graph, state = obj, obj.__dict__.get("state", {})
+        graph, state = obj, obj.state
     else:
         raise GraphCompareError(f"save: expected an sg.Graph, a compiled function or an sg.function, got {type(obj).__name__}")
     index = {n.id: k for k, n in enumerate(graph.nodes)}

@@ -179,3 +179,20 @@ def test_matches_pytorch_in_float64(name):
     grads = torch.autograd.grad(out, [ts[k] for k in wrt])
     for p, q in zip([out] + list(grads), s):
         assert np.allclose(p.detach().numpy(), q, rtol=1e-10, atol=1e-12)
+
+
+def test_optimized_compile_agrees_with_dyngraph_within_the_stated_tolerance():
+    """optimize=True (every pass, fusion included) against the bytes of optimize=False:
+    within rtol 1e-4 of the largest magnitude for float32 (the pass pipeline's stated rule)."""
+    model, make, wrt = CASES["mlp"]
+    arrays = make()
+    d = run_dg(model, arrays, wrt)
+    with sg.Graph():
+        phs = [sg.placeholder(a.shape, a.dtype.name, name=f"a{k}") for k, a in enumerate(arrays)]
+        out = model(*phs)
+        grads = sg.gradients(out, [phs[k] for k in wrt])
+    fn = sg.compile([out] + list(grads), optimize=True)
+    for _ in range(2):
+        for p, q in zip(d, fn(*arrays)):
+            scale = float(np.max(np.abs(p)))
+            assert np.all(np.abs(np.asarray(q) - p) <= 1e-4 * (np.abs(p) + scale))
