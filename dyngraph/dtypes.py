@@ -36,15 +36,13 @@ class DType:
 
 NAMES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
 BY_NAME = {n: DType(n) for n in NAMES}
-_OF_BACKEND: dict = {np.dtype(n): BY_NAME[n] for n in NAMES}  # backend dtype object -> DType
 
 
 def of_array_dtype(dt) -> DType:
     """The alias for a backend array's dtype (NumPy, CuPy or array-api-strict)."""
-    d = _OF_BACKEND.get(dt)
-    if d is None:
-        d = _OF_BACKEND[dt] = BY_NAME.get(dtype_name(dt)) or DType(dtype_name(dt))
-    return d
+    from .node import dtype_name_of
+
+    return BY_NAME.get(dtype_name_of(dt)) or DType(dtype_name_of(dt))
 
 
 def resolve(dtype) -> str | None:

@@ -2,8 +2,9 @@
 
 Nodes are the ``grad_fn``s (``MulBackward0``...) and the leaves' ``AccumulateGrad`` sinks;
 an edge runs from a node's input to the node (the direction data flowed forward, as
-torchviz draws it). Each node carries its name, op, attributes, sequence number and the
-shapes of the values it saved (empty once backward freed them); a leaf's node also carries the
+torchviz draws it). Each node carries its name, op, attributes, sequence number, output
+shape (``None`` once backward freed what recorded it) and the shapes of the values it saved
+(empty once backward freed them); a leaf's node also carries the
 leaf ``tensor`` itself, so a picture can name it.
 """
 
@@ -40,15 +41,22 @@ def to_networkx(t):
     import networkx as nx
 
     g = nx.DiGraph()
-    for n in _walk(t):
+    nodes = _walk(t)
+    # a node's output shape: what its consumers recorded for that input (or the root's shape)
+    shapes = {nodes[0]: tuple(t.shape)} if nodes else {}
+    for n in nodes:
+        if n.__class__ is not AccumulateGrad and n.saved is not None:
+            for c, s in zip(n.next, n.saved):
+                if c is not None and c not in shapes:
+                    shapes[c] = tuple(s.shape)
+    for n in nodes:
         if n.__class__ is AccumulateGrad:
             v = n.variable
             g.add_node(_key(n), name="AccumulateGrad", op="leaf", attrs={}, seq=-1,
                        shape=tuple(v.shape), dtype=v._dtype_name, saved=[], tensor=v)
         else:
-            shape = tuple(n.out.shape)
             g.add_node(_key(n), name=n.name(), op=n.op.name, attrs=dict(n.attrs), seq=n.seq,
-                       shape=shape, saved=n.saved_shapes())
+                       shape=shapes.get(n), saved=n.saved_shapes())
         for pos, c in enumerate(n.next):
             if c is not None:
                 g.add_edge(_key(c), _key(n), input=pos)

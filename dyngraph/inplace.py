@@ -141,10 +141,9 @@ class InplaceMixin:
         from .tensors import Tensor
 
         self._overwrite_check("item assignment")
-        if isinstance(key, tuple):
-            key = tuple(k._data if isinstance(k, Tensor) else k for k in key)
-        elif isinstance(key, Tensor):
-            key = key._data
+        key = tuple(k._data if isinstance(k, Tensor) else k for k in (key if isinstance(key, tuple) else (key,)))
+        if not any(k is Ellipsis for k in key) and len(key) < self.ndim:
+            key = key + (Ellipsis,)  # NumPy's implicit trailing slices, spelled out for the array API
         self._data[key] = value._data if isinstance(value, Tensor) else value
         self._bump()
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import itertools
 
-from shared_ops import ShapeOnly
+import numpy as np
+
+from shared_ops import ShapeOnly, dtype_name
 
 from .errors import FreedGraphError, InplaceError
 
@@ -147,22 +149,28 @@ class Node:
             STATS.saved_bytes -= self.nbytes
 
 
-_DTYPE_NAMES: dict = {}  # backend dtype object -> name (shared_ops' dtype_name is slow on np.dtype)
-_SHAPE_ONLY: dict = {}
+_DTYPE_NAMES: dict = {}  # NumPy dtype -> name (shared_ops' dtype_name is slow on np.dtype)
+_OTHER_NAMES: dict = {}  # id(dtype) -> (dtype, name) for other backends' dtypes: theirs hash
+_SHAPE_ONLY: dict = {}  # like NumPy's but warn when compared with them, so never mix the keys
+_np_dtype = np.dtype
 
 
 def dtype_name_of(dt) -> str:
-    n = _DTYPE_NAMES.get(dt)
-    if n is None:
-        from shared_ops import dtype_name
-
-        n = _DTYPE_NAMES[dt] = dtype_name(dt)
-    return n
+    """The name of a backend dtype object, cached."""
+    if isinstance(dt, _np_dtype):
+        n = _DTYPE_NAMES.get(dt)
+        if n is None:
+            n = _DTYPE_NAMES[dt] = dtype_name(dt)
+        return n
+    e = _OTHER_NAMES.get(id(dt))
+    if e is None:
+        e = _OTHER_NAMES[id(dt)] = (dt, dtype_name(dt))
+    return e[1]
 
 
 def shape_only(shape, dt) -> ShapeOnly:
     """The (cached) stand-in for an array of ``shape`` and backend dtype ``dt``."""
-    key = (shape, dt)
+    key = (shape, dt) if isinstance(dt, _np_dtype) else (shape, id(dt))
     s = _SHAPE_ONLY.get(key)
     if s is None:
         if len(_SHAPE_ONLY) > 4096:

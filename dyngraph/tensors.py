@@ -26,7 +26,7 @@ from .record import INFO, NUMPY, Version, const_array, explain, new, op_info, re
 _ndarray = np.ndarray
 _asarray = np.asarray
 _FLOAT_NAMES = frozenset(FLOATING)
-_DNAMES = {}
+_DNAMES = {np.dtype(n): n for n in _dt.NAMES}
 
 
 class _Meta:
@@ -134,11 +134,12 @@ class Tensor(InplaceMixin, TensorSurface):
 
     @property
     def _dtype_name(self) -> str:
-        try:
-            return _DNAMES[self._data.dtype]
-        except KeyError:
-            n = _DNAMES[self._data.dtype] = dtype_name_of(self._data.dtype)
-            return n
+        if self._be is NUMPY:
+            try:
+                return _DNAMES[self._data.dtype]
+            except KeyError:
+                pass
+        return dtype_name_of(self._data.dtype)
 
     def is_floating_point(self) -> bool:
         return self._dtype_name in _FLOAT_NAMES
@@ -248,6 +249,11 @@ class Tensor(InplaceMixin, TensorSurface):
             )
         self._rg = bool(requires_grad)
         return self
+
+    @property
+    def _version(self) -> int:
+        """The version counter of the storage (bumped by every in-place op), as PyTorch's."""
+        return 0 if self._ver is None else self._ver.v
 
     @property
     def is_leaf(self) -> bool:
