@@ -28,6 +28,11 @@ def _resolve(shape, like):
 # --------------------------------------------------------------------------- reshape
 
 
+def _reshape_target(shape, like):
+    # a free dimension with no `like` is the one the surface resolved from a -1
+    return tuple(-1 if d is None else d for d in _resolve(shape, like))
+
+
 def _reshape_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
     shape = _resolve(shape, like)
     if sum(d == -1 for d in shape) > 1 or any(d is not None and d < -1 for d in shape):
@@ -50,7 +55,7 @@ def _reshape_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
 
 register(
     "reshape",
-    forward=lambda xp, x, like=None, *, shape: xp.reshape(x, _resolve(shape, like)),
+    forward=lambda xp, x, like=None, *, shape: xp.reshape(x, _reshape_target(shape, like)),
     infer=_reshape_infer,
     vjp=lambda ops, g, inputs, output, *, shape: (ops.reshape(g, shape=inputs[0].shape),) + (None,) * (len(inputs) - 1),
     attrs=("shape",), linear=True, save_inputs=False, nondiff=frozenset({1}),

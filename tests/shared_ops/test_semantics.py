@@ -155,3 +155,14 @@ def test_scalar_expressions_agree_with_the_kernels():
                 assert got == pytest.approx(cols[-1].reshape(-1)[k].item(), rel=1e-12, abs=1e-300), (op.name, expr)
         checked += 1
     assert checked >= 25
+
+
+def test_free_dimensions_resolve_at_run_time():
+    x = np.arange(12.0).reshape(3, 4)
+    # a None the surface resolved from -1 (no `like`), and a None taken from `like`
+    assert ARRAY.reshape(x, shape=(None,)).shape == (12,)
+    assert ARRAY.reshape(x, np.ones((6, 2)), shape=(None, 2)).shape == (6, 2)
+    assert ARRAY.broadcast_to(np.ones((1, 4)), x, shape=(None, 4)).shape == (3, 4)
+    g = ARRAY.index_scatter(np.ones(2), np.array([0, 0]), x, index=(("a",), ("i", 1)), shape=(None, 4))
+    np.testing.assert_array_equal(g[:, 1], [2, 0, 0])
+    assert ARRAY.conv2d_grad_input(np.ones((2, 1, 2, 3)), np.ones((1, 1, 2, 2)), np.ones((2, 1, 3, 4)), shape=(None, 1, 3, 4)).shape == (2, 1, 3, 4)
