@@ -110,6 +110,11 @@ class CompiledFunction:
         for vid, n in self._var_nodes.items():
             self.state.setdefault(vid, n.value)
         self._specs = [(self.program[i].name, self.program[i].spec) for i in self.program.inputs]
+        # fast path of the feed check: exact NumPy arrays of the declared dtype and fixed dims
+        self._fast = [(np.dtype(spec.dtype), len(spec.shape), tuple((k, d) for k, d in enumerate(spec.shape) if d is not None))
+                      for _, spec in self._specs]
+        self._sources = {n.id for n in self.program.nodes if n.is_source}
+        self._numpy_exe: Executable | None = None
         self.calls = 0
 
     # -- inputs --------------------------------------------------------------------
@@ -185,19 +190,42 @@ class CompiledFunction:
             exe = self._executables[backend.name + backend.device] = Executable(self.program, backend, self.plan)
         elif exe._generation != generation():
             exe.rebind()
+        if backend.name == "numpy" and self._backend in (None, backend):
+            self._numpy_exe = exe
         return exe
 
     # -- running -------------------------------------------------------------------
+    def _all_plain_numpy(self, arrays) -> bool:
+        """True when every feed is an ndarray of its placeholder's dtype and fixed sizes."""
+        for (dtype, ndim, fixed), a in zip(self._fast, arrays):
+            if type(a) is not np.ndarray or a.dtype != dtype:
+                return False
+            shape = a.shape
+            if len(shape) != ndim:
+                return False
+            for k, d in fixed:
+                if shape[k] != d:
+                    return False
+        return True
+
     def __call__(self, *args, **kwargs):
-        arrays = self.check_feeds(self._feeds_from(args, kwargs))
-        exe = self._executable(arrays)
+        if kwargs or (len(args) == 1 and type(args[0]) is dict) or len(args) != len(self._fast):
+            args = self._feeds_from(args, kwargs)
+        exe = self._numpy_exe
+        if exe is not None and self._all_plain_numpy(args) and exe._generation == generation():
+            arrays = args  # the common case: nothing to convert, already the NumPy executable
+        else:
+            arrays = self.check_feeds(list(args))
+            exe = self._executable(arrays)
         state = self.state
-        backend = exe.backend
-        for vid in self.program.variables:
-            v = state[vid]
-            if not backend.is_array(v):  # the state moves to the backend the feeds are on
-                state[vid] = backend.asarray(backend_of(v).to_numpy(v))
-        outs, assigned = exe.run(arrays, [state[v] for v in self.program.variables])
+        variables = self.program.variables
+        if variables:
+            backend = exe.backend
+            for vid in variables:
+                v = state[vid]
+                if not backend.is_array(v):  # the state moves to the backend the feeds are on
+                    state[vid] = backend.asarray(backend_of(v).to_numpy(v))
+        outs, assigned = exe.run(arrays, [state[v] for v in variables])
         self.calls += 1
         if assigned:
             self._store(exe, assigned)
@@ -205,7 +233,7 @@ class CompiledFunction:
 
     def _store(self, exe: Executable, assigned) -> None:
         """Assignments land at the end of the run, in declaration order."""
-        sources = {n.id for n in self.program.nodes if n.is_source}
+        sources = self._sources
         for (vid, xid), value in zip(self.program.assigns, assigned):
             if xid in sources or getattr(value, "base", None) is not None:
                 value = value.copy()  # never alias a feed, a constant or another variable
