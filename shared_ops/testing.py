@@ -3,6 +3,7 @@
 - ``numerical_vjp`` / ``numerical_gradient``: central differences in float64.
 - ``check_vjp``: an op's gradient rule against finite differences, by random projection.
 - ``check_infer``: an op's ``infer`` against what its ``forward`` really returns.
+- ``check_op``: all of the above over an op's examples, in float32 and float64.
 - ``example_inputs`` / ``example``: per-op example inputs (domains chosen so that finite
   differences are meaningful: ``log``/``sqrt`` positive, no ties at kinks).
 
@@ -34,7 +35,7 @@ from .interp import ArrayOps, ShapeOnly
 from .registry import REGISTRY, OpDef, Registry, Spec
 
 __all__ = [
-    "numerical_vjp", "numerical_gradient", "check_vjp", "check_infer", "example", "example_inputs",
+    "numerical_vjp", "numerical_gradient", "check_vjp", "check_infer", "check_op", "run_vjp", "example", "example_inputs",
     "EXAMPLES", "Case",
 ]
 
@@ -207,6 +208,47 @@ def check_infer(op: OpDef | str, inputs, attrs=None, *, registry: Registry = REG
             f"{dtype_name(out.dtype)} (inputs {[s.shape for s in specs]}, attrs {attrs})"
         )
     return spec
+
+
+def check_op(op: OpDef | str, seed: int = 0, *, registry: Registry = REGISTRY, backend=None,
+             reference: Callable[..., Any] | None = None, dtypes=("float64", "float32")) -> None:
+    """Every check the library runs on its own ops, for one op and one seed.
+
+    For each example of ``op`` (``example_inputs``) in each of ``dtypes``: ``forward`` against
+    ``reference`` (a NumPy function of the same inputs and attributes, when given), ``infer``
+    against ``forward`` (also with one dimension declared free), float dtypes preserved, the
+    VJP against finite differences (float64) and gradients in the inputs' dtypes.
+
+    >>> check_op("softmax", seed=3, reference=None)
+    """
+    op = _op(op, registry)
+    rng = np.random.default_rng(seed)
+    b = get_backend(backend)
+    tol = {"float64": 1e-12, "float32": 2e-5, "float16": 2e-3}
+    for dtype in dtypes:
+        for inputs, attrs in example_inputs(op, rng, dtype):
+            where = f"{op.name} on {b.name}, {dtype}, attrs {attrs}, shapes {[np.shape(x) for x in inputs]}"
+            if reference is not None:
+                out = b.to_numpy(op.forward(b.xp, *(b.asarray(x) for x in inputs), **op.bind_attrs(attrs)))
+                ref = np.asarray(reference(*inputs, **attrs))
+                if out.shape != ref.shape:
+                    raise AssertionError(f"{where}: forward gives shape {out.shape}, the reference {ref.shape}")
+                np.testing.assert_allclose(out, ref, rtol=tol[dtype], atol=tol[dtype], err_msg=where)
+            spec = check_infer(op, inputs, attrs, registry=registry, backend=b)
+            dims = [(i, a) for i, x in enumerate(inputs) for a in range(np.ndim(x))]
+            if dims:
+                check_infer(op, inputs, attrs, registry=registry, backend=b, free=(dims[int(rng.integers(len(dims)))],))
+            if spec.dtype in FLOATING and "dtype" not in attrs and spec.dtype != dtype:
+                raise AssertionError(f"{where}: output dtype {spec.dtype}, expected {dtype}")
+            if op.vjp is None:
+                continue
+            if dtype == "float64":
+                check_vjp(op, inputs, attrs, registry=registry, backend=b, seed=seed)
+            else:
+                _, grads = run_vjp(op, inputs, attrs, registry=registry, backend=b)
+                for x, gx in zip(inputs, grads):
+                    if gx is not None and dtype_name(gx.dtype) != dtype_name(x.dtype):
+                        raise AssertionError(f"{where}: gradient dtype {dtype_name(gx.dtype)}, input {x.dtype}")
 
 
 # --------------------------------------------------------------------------- examples

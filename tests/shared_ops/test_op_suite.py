@@ -22,45 +22,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import shared_ops as so
-from shared_ops.dtypes import FLOATING, dtype_name
-from shared_ops.testing import check_infer, check_vjp, example_inputs, run_vjp
+from shared_ops import testing
+from shared_ops.dtypes import FLOATING
+from shared_ops.testing import check_infer, example_inputs
 
 BACKENDS = ["numpy", "array_api_strict"]
 DTYPE_ATTR_OPS = {"astype", "one_hot"}  # the output dtype is an attribute, not the input's
-TOL = {"float64": 1e-12, "float32": 2e-5}
 
 
 def check_op(op, seed: int, backend: str = "numpy", registry=so.REGISTRY, reference=REFERENCE) -> None:
     """Every check of the suite for one op and one seed (raises AssertionError)."""
     if op.name not in reference:
         raise AssertionError(f"op {op.name!r} has no NumPy reference: add one to tests/shared_ops/_so_reference.py")
-    rng = np.random.default_rng(seed)
-    b = so.get_backend(backend)
-    for dtype in ("float64", "float32"):
-        for inputs, attrs in example_inputs(op, rng, dtype):
-            where = f"{op.name} on {backend}, {dtype}, attrs {attrs}, shapes {[np.shape(x) for x in inputs]}"
-            bound = op.bind_attrs(attrs)
-            out = b.to_numpy(op.forward(b.xp, *(b.asarray(x) for x in inputs), **bound))
-            ref = np.asarray(reference[op.name](*inputs, **attrs))
-            assert out.shape == ref.shape, f"{where}: forward gives shape {out.shape}, NumPy {ref.shape}"
-            np.testing.assert_allclose(out, ref, rtol=TOL[dtype], atol=TOL[dtype], err_msg=where)
-
-            spec = check_infer(op, inputs, attrs, registry=registry, backend=b)
-            dims = [(i, a) for i, x in enumerate(inputs) for a in range(np.ndim(x))]
-            if dims:
-                check_infer(op, inputs, attrs, registry=registry, backend=b, free=(dims[int(rng.integers(len(dims)))],))
-            if spec.dtype in FLOATING and op.name not in DTYPE_ATTR_OPS:
-                assert spec.dtype == dtype, f"{where}: output dtype {spec.dtype}"
-
-            if op.vjp is None:
-                continue
-            if dtype == "float64":
-                check_vjp(op, inputs, attrs, registry=registry, backend=b, seed=seed)
-            else:
-                _, grads = run_vjp(op, inputs, attrs, registry=registry, backend=b)
-                for x, gx in zip(inputs, grads):
-                    if gx is not None:
-                        assert dtype_name(gx.dtype) == dtype_name(x.dtype), f"{where}: gradient dtype {gx.dtype}"
+    testing.check_op(op, seed, registry=registry, backend=backend, reference=reference[op.name])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
