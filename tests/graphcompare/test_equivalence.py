@@ -71,7 +71,7 @@ def test_hand_written_program_prints_and_agrees():
         "    v4 = v0.tanh()\n"
         "    return [v3, v4]\n"
     )
-    assert prog.fan_out() == 3 and prog.fan_in() == 2
+    assert prog.fan_out() == 2 and prog.fan_in() == 2
     res = check_program(prog)
     assert res.valid and res.ok, res.report()
     assert set(res.worst) >= {"static", "function", "optimized"}
