@@ -24,7 +24,6 @@ A user's op is tested in three lines::
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Iterator
 
 import numpy as np
