@@ -1,28 +1,31 @@
 """staticgraph: define-then-run graphs (TensorFlow 1.x / Theano style).
 
 Declare (``with sg.Graph():``, ``placeholder``, ``variable``, ``constant``, the shared tensor
-surface, ``assign``), differentiate (``gradients``), compile (``compile`` -> a callable;
-``Session``; ``function``), inspect (``text``, ``report``, ``to_networkx``, ``to_dot``) and
-store (``save`` / ``load``).
+surface, ``assign`` / ``assign_sub``), differentiate (``gradients``), compile (``compile`` -> a
+callable; ``Session``; ``function``), inspect (``Graph.text``, ``fn.text``, ``fn.report``,
+``to_networkx``, ``to_dot``) and store (``save`` / ``load``).
 """
 
 from shared_ops.surface import FUNCTIONS as _F
 
 from .compile import CompiledFunction, FeedError, compile
+from .export import to_dot, to_networkx
+from .function import Function, function
 from .gradients import SymbolicOps, gradients
 from .graph import (
     Graph, GraphError, Node, SymShape, TracingError, assign, assign_add, assign_sub, constant,
     get_default_graph, placeholder, reset_default_graph, variable,
 )
 from .program import PassContext, PassResult, PNode, Program
+from .serialize import LoadError, load, save
+from .session import Session
 
-globals().update(_F)
+globals().update(_F)  # where, maximum, minimum, concatenate, stack, softmax_cross_entropy, ...
 
-try:  # these modules land in later commits of this package
-    from .session import Session
-    from .function import function
-    from .export import to_dot, to_networkx
-    from .serialize import LoadError, load, save
-except ImportError as _exc:  # pragma: no cover
-    if "staticgraph." not in str(_exc):
-        raise
+__all__ = [
+    "Graph", "Node", "SymShape", "placeholder", "variable", "constant", "assign", "assign_sub",
+    "assign_add", "get_default_graph", "reset_default_graph", "gradients", "SymbolicOps",
+    "compile", "CompiledFunction", "Session", "function", "Function", "to_networkx", "to_dot",
+    "save", "load", "Program", "PNode", "PassContext", "PassResult", "TracingError", "GraphError",
+    "FeedError", "LoadError", *sorted(_F),
+]
