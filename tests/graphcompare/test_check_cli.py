@@ -1,0 +1,93 @@
+"""``graphcompare check``: a small campaign passes, a planted bug fails with a reproducer file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+import pytest
+
+from graphcompare.check import add_check_parser, run_check
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_mutation import ROOT, wrong_vjp_sign  # noqa: E402  (the planted bugs live there)
+
+
+def _args(*argv):
+    parser = argparse.ArgumentParser(prog="graphcompare")
+    add_check_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["check", *argv])
+
+
+def test_a_clean_campaign_prints_the_summary(tmp_path, capsys):
+    code = run_check(_args("--examples", "12", "--seed", "3", "--no-progress", "--out", str(tmp_path),
+                           "--ways", "static,function,pass:cse,finite differences"))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "programs checked      12" in out
+    assert "ops covered" in out and "fan-in >= 3" in out
+    for way in ("static", "function", "pass:cse", "finite differences"):
+        assert way in out
+    assert "OK: every way agreed" in out
+    assert not os.listdir(tmp_path)
+
+
+def test_ops_restrict_the_campaign(capsys):
+    code = run_check(_args("--examples", "5", "--ops", "exp,mul", "tanh", "--no-progress", "--ways", "static"))
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "ops covered           3/3" in out
+
+
+def test_a_planted_bug_fails_with_a_minimal_reproducer(tmp_path, capsys):
+    with wrong_vjp_sign():
+        code = run_check(_args("--examples", "200", "--seed", "1", "--no-progress", "--out", str(tmp_path),
+                               "--ways", "static,finite differences"))
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "FAILED (minimal program after shrinking)" in out
+    assert "finite differences" in out
+    path = tmp_path / "repro_seed1.py"
+    assert path.exists() and f"reproducer written to {path}" in out
+    # the minimal program is small: shrinking worked
+    body = path.read_text().split("def model(F")[1].split("return")[0]
+    assert body.count(" = ") <= 3, body
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    planted = (f"import sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); import test_mutation as m; "
+               f"cm = m.wrong_vjp_sign(); cm.__enter__(); exec(open({str(path)!r}).read())")
+    broken = subprocess.run([sys.executable, "-c", planted], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert broken.returncode == 1 and "AssertionError" in broken.stderr
+    fixed = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert fixed.returncode == 0 and "no disagreement" in fixed.stdout
+
+
+@pytest.mark.parametrize("argv, words", [
+    (("--ops", "no_such_op"), "unknown or undrawable op(s) no_such_op"),
+    (("--ways", "telepathy"), "unknown way(s) telepathy"),
+    (("--examples", "0"), "--examples must be at least 1"),
+])
+def test_bad_arguments_exit_2_with_a_clear_message(argv, words, capsys):
+    assert run_check(_args("--no-progress", *argv)) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_cupy_backend_without_cuda_is_a_clear_error(capsys):
+    try:
+        import cupy  # noqa: F401
+
+        cupy.cuda.runtime.getDeviceCount()
+        pytest.skip("CuPy with a CUDA device is present: the GPU campaign is exercised on the device machine")
+    except Exception:  # noqa: BLE001 - no CuPy or no device: the case under test
+        pass
+    assert run_check(_args("--no-progress", "--backend", "cupy", "--examples", "1")) == 2
+    assert "cupy" in capsys.readouterr().err.lower()
+
+
+def test_the_module_runs_as_a_script(tmp_path):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    out = subprocess.run([sys.executable, "-m", "graphcompare.check", "--examples", "3", "--no-progress",
+                          "--ways", "static"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "programs checked      3" in out.stdout
