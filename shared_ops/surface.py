@@ -432,6 +432,15 @@ def matmul(a, b):
     return s._binary("matmul", a, b)
 
 
+def apply_op(name, *inputs, **attrs):
+    """Apply any registered op by name, your own included: ``F.apply_op("cube", x)``.
+
+    Inputs pass as they are (no dtype promotion); attributes are the op's keywords.
+    """
+    s = _first_surface(inputs, name)
+    return s._op(name, *(s._as_operand(x) for x in inputs), **attrs)
+
+
 def _unary(name):
     def f(x, *args, **kwargs):
         return getattr(_first_surface((x,), name), name)(*args, **kwargs)
@@ -458,6 +467,7 @@ sum_, mean, amax, amin, reshape, transpose = (
 )
 
 FUNCTIONS = {
+    "apply_op": apply_op,
     "where": where,
     "maximum": maximum,
     "minimum": minimum,
