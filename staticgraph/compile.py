@@ -225,18 +225,23 @@ class CompiledFunction:
                 v = state[vid]
                 if not backend.is_array(v):  # the state moves to the backend the feeds are on
                     state[vid] = backend.asarray(backend_of(v).to_numpy(v))
-        outs, assigned = exe.run(arrays, [state[v] for v in variables])
+        current = [state[v] for v in variables]
+        outs, assigned = exe.run(arrays, current)
         self.calls += 1
         if assigned:
-            self._store(exe, assigned)
+            self._store(assigned, arrays, current)
         return self._rebuild(list(outs))
 
-    def _store(self, exe: Executable, assigned) -> None:
-        """Assignments land at the end of the run, in declaration order."""
+    def _store(self, assigned, feeds, current) -> None:
+        """Assignments land at the end of the run, in declaration order. A value that is (or
+        may view) a feed, a constant or a variable's array is copied: state never aliases
+        memory the caller or another variable owns."""
         sources = self._sources
         for (vid, xid), value in zip(self.program.assigns, assigned):
-            if xid in sources or getattr(value, "base", None) is not None:
-                value = value.copy()  # never alias a feed, a constant or another variable
+            if (xid in sources or getattr(value, "base", None) is not None
+                    or any(value is a for a in feeds) or any(value is a for a in current)):
+                c = getattr(value, "copy", None)
+                value = c() if c is not None else value
             self.state[vid] = value
 
     # -- inspection ----------------------------------------------------------------

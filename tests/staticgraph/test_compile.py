@@ -184,3 +184,15 @@ def test_runs_on_another_backend_through_shared_ops_only():
     for p, q in zip(out, ref):
         assert np.array_equal(np.asarray(p), q)
     assert type(fn.state[w.id]).__module__.startswith("array_api_strict")
+
+
+def test_assigned_state_never_aliases_a_feed():
+    with sg.Graph():
+        x = sg.placeholder((3,), name="x")
+        w = sg.variable(np.zeros(3, np.float32), name="w")
+        step = sg.assign(w, x.reshape(3))   # a kernel that may hand back its input
+    fn = sg.compile(step, optimize=False)
+    a = np.ones(3, np.float32)
+    fn(a)
+    a[:] = 7.0
+    assert np.array_equal(fn.variables["w"], np.ones(3))
