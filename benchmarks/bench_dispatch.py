@@ -5,7 +5,7 @@ Instrumentation is off, so ``op.kernel is op.forward``: the added cost is one at
 lookup plus the op's own Python frame (the forward function wrapping the NumPy call).
 Arrays are small (8 x 16 float32), so the NumPy call itself is short and the overhead shows.
 
-Run:  python benchmarks/bench_dispatch.py [--number 2000] [--repeat 60] [--cpu 0]
+Run:  python benchmarks/bench_dispatch.py [--number 500] [--repeat 200] [--cpu 0]
 
 Pinned to one core, one BLAS/OpenMP thread; the three variants of an op are timed
 interleaved, round after round, in one process. The table gives medians over rounds, the
@@ -75,8 +75,8 @@ CASES = {
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--number", type=int, default=2000, help="calls per timing")
-    p.add_argument("--repeat", type=int, default=60, help="interleaved rounds")
+    p.add_argument("--number", type=int, default=500, help="calls per timing")
+    p.add_argument("--repeat", type=int, default=200, help="interleaved rounds")
     p.add_argument("--cpu", type=int, default=None, help="core to pin to (default: the first allowed)")
     args = p.parse_args()
     cpu = args.cpu if args.cpu is not None else min(os.sched_getaffinity(0))

@@ -33,6 +33,12 @@ def _reshape_target(shape, like):
     return tuple(-1 if d is None else d for d in _resolve(shape, like))
 
 
+def _reshape_forward(xp, x, like=None, *, shape):
+    if like is not None or None in shape:
+        shape = _reshape_target(shape, like)
+    return xp.reshape(x, shape)
+
+
 def _reshape_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
     shape = _resolve(shape, like)
     if sum(d == -1 for d in shape) > 1 or any(d is not None and d < -1 for d in shape):
@@ -55,7 +61,7 @@ def _reshape_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
 
 register(
     "reshape",
-    forward=lambda xp, x, like=None, *, shape: xp.reshape(x, _reshape_target(shape, like)),
+    forward=_reshape_forward,
     infer=_reshape_infer,
     vjp=lambda ops, g, inputs, output, *, shape: (ops.reshape(g, shape=inputs[0].shape),) + (None,) * (len(inputs) - 1),
     attrs=("shape",), linear=True, save_inputs=False, nondiff=frozenset({1}),
