@@ -43,6 +43,15 @@ class SymbolicOps(OpsNamespace):
     def constant(self, value: Any, dtype: str, like: Any) -> Node:
         return self.graph.add_constant(value, dtype)
 
+    def sum_to(self, x: Node, shape) -> Node:
+        """As the base class, except where ``shape`` has a free dimension: equal static shapes
+        do not prove equal run-time shapes then (``(?, 3)`` fed ``(1, 3)`` broadcast against
+        ``(5, 3)``), so a ``sum_to`` resolved from the value's own shape at run time is declared;
+        when nothing was broadcast its kernel hands ``x`` back unchanged (same bytes)."""
+        if tuple(x.shape) == tuple(shape) and (None not in tuple(shape) or not isinstance(shape, SymShape)):
+            return x
+        return self.call("sum_to", x, shape=shape)
+
 
 def _seed(y: Node) -> Node:
     g = y.graph

@@ -133,3 +133,18 @@ def test_the_executable_runs_each_gradient_kernel_through_the_dispatch_point():
         pass
     fn(np.ones(3, np.float32))  # kernels swapped back: runs without counting
     assert stats2.calls == 0
+
+
+def test_free_dims_broadcast_at_run_time_are_summed_back():
+    """(?, 3) * (?, 3) fed (1, 3) and (5, 3): equal static shapes, a broadcast at run time."""
+    with sg.Graph():
+        x = sg.placeholder((None, 3), "float64", name="x")
+        y = sg.placeholder((None, 3), "float64", name="y")
+        gx, gy = sg.gradients((x * y).sum(), [x, y])
+    fn = sg.compile([gx, gy], optimize=False)
+    b = np.arange(15.0).reshape(5, 3)
+    out_x, out_y = fn(np.ones((1, 3)), b)
+    assert out_x.shape == (1, 3) and np.array_equal(out_x, b.sum(axis=0, keepdims=True))
+    assert out_y.shape == (5, 3) and np.array_equal(out_y, np.ones((5, 3)))
+    same_x, same_y = fn(np.full((5, 3), 2.0), b)
+    assert np.array_equal(same_x, b) and np.array_equal(same_y, np.full((5, 3), 2.0))
