@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from shared_ops import GraphCompareError, backend_of, default_backend, generation, get_backend
+from shared_ops import GraphCompareError, backend_of, common_backend, default_backend, generation, get_backend
 from shared_ops.dtypes import FLOATING, INTEGER
 
 from .executable import Executable
@@ -192,7 +192,17 @@ class CompiledFunction:
         return out
 
     def _executable(self, arrays) -> Executable:
-        backend = self._backend or (backend_of(arrays[0]) if arrays else default_backend())
+        if self._backend is not None:
+            backend = self._backend
+        elif arrays:
+            try:
+                backend = common_backend(arrays, "feeds")
+            except GraphCompareError as exc:
+                names = ", ".join(repr(n) for n, _ in self._specs)
+                raise FeedError(f"the feeds ({names}) are on different backends or devices: "
+                                f"{str(exc).splitlines()[0]}") from None
+        else:
+            backend = default_backend()
         exe = self._executables.get(backend.name + backend.device)
         if exe is None:
             exe = self._executables[backend.name + backend.device] = Executable(self.program, backend, self.plan)

@@ -196,3 +196,14 @@ def test_assigned_state_never_aliases_a_feed():
     fn(a)
     a[:] = 7.0
     assert np.array_equal(fn.variables["w"], np.ones(3))
+
+
+def test_feeds_on_two_backends_are_a_feed_error():
+    xp = pytest.importorskip("array_api_strict")
+    with sg.Graph():
+        a = sg.placeholder((2,), name="a")
+        b = sg.placeholder((2,), name="b")
+        y = a + b
+    fn = sg.compile(y, optimize=False)
+    with pytest.raises(sg.FeedError, match="different backends"):
+        fn(np.ones(2, np.float32), xp.asarray(np.ones(2, np.float32)))
