@@ -21,6 +21,7 @@ from heapq import heapify, heappop, heappush
 from .errors import AutogradError, FreedGraphError
 from .grad_mode import MODE
 from .interp import DynamicOps, eager_ops
+from .loops import eager_loop, general_loop, run_hooks
 from .node import FREED_MSG, AccumulateGrad, SavedValue, shape_only
 from .record import INFO, Version, new, op_info
 from .tensors import Tensor, init, wrap
@@ -175,90 +176,11 @@ def _run(tensors, grad_tensors, retain, create_graph, grad_mode_capture):
     try:
         for e in sinks:
             _accumulate(e, buf.pop(e, None), ops, be, create_graph, capture, captured)
-        sinks = []
         # 2. run ready nodes, latest first
-        while heap:
-            n = heappop(heap)[1]
-            terms = buf.pop(n, None)
-            grads = None
-            if terms is not None and (execute is None or n in execute or n in capture):
-                if len(terms) == 1:
-                    g = terms[0]
-                else:
-                    terms.reverse()  # consumer creation order (see the module docstring)
-                    g = ops.add_n(*terms)
-                terms = None
-                if n.hooks:
-                    g = _run_hooks(n.hooks, g, be, create_graph)
-                if capture is not None and n in capture:
-                    for i in capture[n]:
-                        captured[i] = g
-                if execute is None or n in execute:
-                    info = INFO[n.op]
-                    # 3. the gradient rule, on the saved values (version-checked) and stand-ins
-                    saved = n.saved
-                    if saved is None:
-                        raise FreedGraphError(FREED_MSG)
-                    if info.saves:
-                        ins = []
-                        for sv in saved:
-                            if sv.__class__ is SavedValue:
-                                v = sv.tensor._ver
-                                if v is not None and v.v != sv.version:
-                                    sv.check(n)
-                                ins.append(sv.tensor if create_graph else sv.data)
-                            else:
-                                ins.append(sv)
-                        saved = tuple(ins)
-                        out = n.out
-                        if out is not None:
-                            out.check(n)
-                            out = _output_tensor(n, out, be) if create_graph else out.data
-                        else:
-                            out = shape_only(g.shape, g.dtype) if not create_graph else shape_only(g._data.shape, g._data.dtype)
-                    elif create_graph:
-                        out = shape_only(g._data.shape, g._data.dtype)
-                    else:
-                        out = shape_only(g.shape, g.dtype)
-                    ops.needs_input_grad = n.next if reach is None else tuple(c is not None and c in reach for c in n.next)
-                    grads = n.op.vjp(ops, g, saved, out, **n.attrs)
-                    if len(grads) != len(n.next):
-                        raise AutogradError(
-                            f"the gradient rule of op '{n.op.name}' returned {len(grads)} gradients for "
-                            f"{len(n.next)} inputs; a vjp must return exactly one entry (or None) per input"
-                        )
-                    if not retain:
-                        n.release(info.saves)
-                g = out = saved = None
-            elif execute is None and not retain:
-                n.release(INFO[n.op].saves)
-            nxt = n.next
-            i = len(nxt)
-            while i:
-                i -= 1
-                c = nxt[i]
-                if c is None:
-                    continue
-                if grads is not None:
-                    gi = grads[i]
-                    if gi is not None:
-                        lst = buf.get(c)
-                        if lst is None:
-                            buf[c] = [gi]
-                        else:
-                            lst.append(gi)
-                d = deps[c] - 1
-                deps[c] = d
-                if d == 0:
-                    if c.__class__ is AccumulateGrad:
-                        sinks.append(c)
-                    else:
-                        heappush(heap, (-c.seq, c))
-            if sinks:
-                grads = gi = lst = None  # so that a sink that is the sole owner may keep the array
-                for c in sinks:
-                    _accumulate(c, buf.pop(c, None), ops, be, create_graph, capture, captured)
-                sinks.clear()
+        if capture is None and not create_graph:
+            eager_loop(heap, buf, deps, ops, be, retain)
+        else:
+            general_loop(heap, buf, deps, ops, be, retain, create_graph, capture, captured, reach, execute)
     finally:
         MODE.enabled = prev_mode
 
@@ -274,25 +196,6 @@ def _needed(deps, capture):
     return reach, execute
 
 
-def _output_tensor(n, sv, be) -> Tensor:
-    """The node's saved output as a tensor whose grad_fn is the node (for create_graph)."""
-    t = init(new(Tensor), sv.data, be)
-    t._ver = sv.counter if sv.counter is not None else Version()
-    t._grad_fn = n
-    t._rg = True
-    return t
-
-
-def _run_hooks(hooks, g, be, create_graph):
-    for h in list(hooks):
-        r = h(g if create_graph else wrap(g, be))
-        if r is not None:
-            if not isinstance(r, Tensor):
-                raise AutogradError(f"a hook must return a Tensor or None, got {type(r).__name__}")
-            g = r if create_graph else r._data
-    return g
-
-
 def _accumulate(acc, terms, ops, be, create_graph, capture, captured):
     if terms is None:
         return
@@ -305,7 +208,7 @@ def _accumulate(acc, terms, ops, be, create_graph, capture, captured):
     v = acc.variable
     m = v._meta  # not None: it holds the weak reference to acc
     if m.hooks:
-        g = _run_hooks(m.hooks, g, be, create_graph)
+        g = run_hooks(m.hooks, g, be, create_graph)
     if capture is not None:
         for i in capture.get(acc, ()):
             captured[i] = g

@@ -23,6 +23,10 @@ from .tensors import Tensor, init, new
 _SCALARS = (int, float, bool)
 
 
+_NO = object()
+_FLOATS = frozenset(("float16", "float32", "float64"))
+
+
 class EagerOps(ArrayOps):
     def __getattr__(self, name: str):
         if name.startswith("_"):
@@ -30,27 +34,36 @@ class EagerOps(ArrayOps):
         op = self.registry.get(name)
         xp = self.xp
         lift = self._lift_scalars
+        scalar = self._scalar
 
-        def call(*inputs, **attrs):
-            for x in inputs:
-                if x.__class__ in _SCALARS:
-                    inputs = lift(inputs)
-                    break
-            return op.kernel(xp, *inputs, **attrs)
+        # one or two array inputs and no attributes is the common case: no *args/**kwargs packing
+        def call(a, b=_NO, *rest, **attrs):
+            if rest:
+                return op.kernel(xp, *lift((a, b) + rest), **attrs)
+            if a.__class__ in _SCALARS:
+                a = scalar(a, b)
+            elif b.__class__ in _SCALARS:
+                b = scalar(b, a)
+            if b is _NO:
+                return op.kernel(xp, a, **attrs) if attrs else op.kernel(xp, a)
+            return op.kernel(xp, a, b, **attrs) if attrs else op.kernel(xp, a, b)
 
         call.__name__ = name
         self.__dict__[name] = call  # built once per (thread, backend)
         return call
 
+    def _scalar(self, value, like):
+        """A Python scalar as a constant array of the weak dtype it takes beside ``like``."""
+        name = dtype_name_of(like.dtype)
+        if value.__class__ is not float or name not in _FLOATS:
+            name = weak_scalar_dtype(value, name)
+        return const_array(self.backend, value, name)
+
     def _lift_scalars(self, inputs: tuple) -> tuple:
         like = next((x for x in inputs if x.__class__ not in _SCALARS), None)
         if like is None:
             raise TypeError("an op needs at least one array input besides Python scalars")
-        base = dtype_name_of(like.dtype)
-        be = self.backend
-        return tuple(
-            const_array(be, x, weak_scalar_dtype(x, base)) if x.__class__ in _SCALARS else x for x in inputs
-        )
+        return tuple(self._scalar(x, like) if x.__class__ in _SCALARS else x for x in inputs)
 
 
 class _PerThread(threading.local):
