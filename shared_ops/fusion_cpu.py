@@ -193,7 +193,8 @@ def generate_source(spec: KernelSpec, name: str = "kernel") -> str:
     # scalars (no loop dim) are read once, before the loops
     hoisted = {j for j, (_, dims) in enumerate(spec.inputs) if all(d is None for d in dims)}
     for j in sorted(hoisted):
-        L.append(f"    v{j} = in{j}[{_index(spec.inputs[j][1])}]")
+        dims = spec.inputs[j][1]
+        L.append(f"    v{j} = _get0(in{j})" if not dims else f"    v{j} = in{j}[{_index(dims)}]")
     ind = "    "
     for d in range(nd):
         L.append(f"{ind}for j{d} in range(n{d}):")
@@ -229,7 +230,7 @@ def _math_helpers():
     """The one intrinsic the inlined float32 math needs: an int64's bits as a float64."""
     from llvmlite import ir
     from numba import types
-    from numba.extending import intrinsic
+    from numba.extending import intrinsic, overload
 
     @intrinsic
     def _bits_f64(typingctx, x):
@@ -239,7 +240,17 @@ def _math_helpers():
             return types.float64(x), codegen
         return None
 
-    return {"_bits_f64": _bits_f64}
+    def _get0(x):  # pragma: no cover - replaced by the overload inside compiled code
+        return x
+
+    @overload(_get0)
+    def _get0_impl(x):
+        # a 0-d input arrives as a 0-d array, or as a NumPy scalar (NumPy returns those)
+        if isinstance(x, types.Array):
+            return lambda x: x[()]
+        return lambda x: x
+
+    return {"_bits_f64": _bits_f64, "_get0": _get0}
 
 
 # float32 exp and tanh, written out as statements in the kernel itself (so they inline and
@@ -314,6 +325,7 @@ import numpy as np
 from numba import njit
 from shared_ops.fusion_cpu import helpers as _h
 _bits_f64 = _h()["_bits_f64"]
+_get0 = _h()["_get0"]
 exp, log, tanh, sqrt = np.exp, np.log, np.tanh, np.sqrt
 _f16, _f32, _f64, _bool = np.float16, np.float32, np.float64, np.bool_
 _i8, _i16, _i32, _i64 = np.int8, np.int16, np.int32, np.int64

@@ -46,7 +46,9 @@ class FusedKernel:
         self.readonly = tuple(readonly) or (False,) * len(spec.inputs)  # numba types read-only arrays apart
         self.outputs = tuple(outputs)
         self.members = tuple(members)
-        self.label = f"{len(spec.steps)} ops: {spec.label()}" + (f" -> {len(outputs)} outs" if len(outputs) > 1 else "")
+        sums = "".join(f"+{o.op}" for o in self.outputs if o.op)
+        self.label = (f"{len(spec.steps)} ops: {spec.label()}{sums}"
+                      + (f" -> {len(outputs)} outs" if len(outputs) > 1 else ""))
         self.text = text            # the region as equations, for the report
         self.buffers = None         # set by the memory plan: per output, a Buffer or None
         self._numba = None
