@@ -111,21 +111,22 @@ class Node(TensorSurface):
         )
 
     def __float__(self):
-        raise TracingError(f"float() of symbolic node {self.label}: its value exists only when the graph runs; fetch it with fn(...) or Session.run")
+        raise TracingError(
+            f"a Python number (float/int/index) of symbolic node {self.label} (declared at {self.trace}) "
+            "is not known while the graph is declared: its value exists only when the graph runs; "
+            "fetch it with fn(...) or Session.run, or keep the computation in graph ops"
+        )
 
     __int__ = __index__ = __float__
 
     def __repr__(self) -> str:
-        return f"<sg.Node {self.label} = {self.op} : {_type_str(self._dtype, self._shape)}>"
+        from .program import type_str
+
+        return f"<sg.Node {self.label} = {self.op} : {type_str(self.spec)}>"
 
     @property
     def label(self) -> str:
         return self.name if self.op in ("placeholder", "variable") and self.name else f"%{self.id}"
-
-
-def _type_str(dtype: str, shape: tuple) -> str:
-    short = {"float32": "f32", "float64": "f64", "float16": "f16", "int64": "i64", "int32": "i32", "bool": "bool"}
-    return f"{short.get(dtype, dtype)}[{','.join('?' if d is None else str(d) for d in shape)}]"
 
 
 class Graph:
