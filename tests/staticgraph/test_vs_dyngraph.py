@@ -196,3 +196,25 @@ def test_optimized_compile_agrees_with_dyngraph_within_the_stated_tolerance():
         for p, q in zip(d, fn(*arrays)):
             scale = float(np.max(np.abs(p)))
             assert np.all(np.abs(np.asarray(q) - p) <= 1e-4 * (np.abs(p) + scale))
+
+
+@pytest.mark.parametrize("name", ["broadcast_arith", "mlp", "rnn", "shared_use", "softmaxes"])
+def test_both_front_ends_run_the_same_kernels(name):
+    """Per op, the same number of kernel calls through the one dispatch point."""
+    from shared_ops import instrument
+
+    model, make, wrt = CASES[name]
+    arrays = make()
+    with sg.Graph():
+        phs = [sg.placeholder(a.shape, a.dtype.name, name=f"a{k}") for k, a in enumerate(arrays)]
+        out = model(*phs)
+        grads = sg.gradients(out, [phs[k] for k in wrt])
+    fn = sg.compile([out] + list(grads), optimize=False)
+    fn(*arrays)
+    with instrument() as s_stats:
+        fn(*arrays)
+    with instrument() as d_stats:
+        run_dg(model, arrays, wrt)
+    s_calls = {k: v.calls for k, v in s_stats.per_op.items() if v.calls}
+    d_calls = {k: v.calls for k, v in d_stats.per_op.items() if v.calls}
+    assert s_calls == d_calls
