@@ -327,6 +327,7 @@ from shared_ops.fusion_cpu import helpers as _h
 _bits_f64 = _h()["_bits_f64"]
 _get0 = _h()["_get0"]
 exp, log, tanh, sqrt = np.exp, np.log, np.tanh, np.sqrt
+log1p, expm1, sin, cos = np.log1p, np.expm1, np.sin, np.cos  # scalar_expr may use any of these
 _f16, _f32, _f64, _bool = np.float16, np.float32, np.float64, np.bool_
 _i8, _i16, _i32, _i64 = np.int8, np.int16, np.int32, np.int64
 _u8, _u16, _u32, _u64 = np.uint8, np.uint16, np.uint32, np.uint64
