@@ -163,6 +163,17 @@ def check_page(path) -> list[str]:
     return problems
 
 
+def check_page_isolated(path, timeout: float = 900) -> list[str]:
+    """``check_page`` in a fresh interpreter: a page may register ops or change defaults, and
+    nothing it does may leak into the rest of the test session (or into the next page)."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, __file__, str(path)], capture_output=True, text=True, timeout=timeout)
+    if proc.returncode == 0:
+        return []
+    return [f"{Path(path).name} (exit code {proc.returncode}):\n{proc.stdout}{proc.stderr}"]
+
+
 def update_page(path) -> int:
     """Rewrite the text blocks of a page with what its code prints; returns blocks changed."""
     path = Path(path)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .doctest_md import check_page, normalise, parse
+from .doctest_md import check_page, check_page_isolated, normalise, parse
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.md"))
@@ -18,7 +18,7 @@ def _id(p: Path) -> str:
 
 @pytest.mark.parametrize("page", PAGES, ids=_id)
 def test_page_runs_and_shows_real_output(page):
-    problems = check_page(page)
+    problems = check_page_isolated(page)  # a fresh interpreter per page: each runs on its own
     assert not problems, "\n\n".join(problems)
 
 
