@@ -55,27 +55,75 @@ class FusedKernel:
         self._gpu: dict = {}
         self.fallbacks = 0
         self._sources = self.spec.loop_sources()
+        self._K = [None]                         # the numba dispatcher, made at the first call
+        self._O = [None] * len(self.outputs)     # planned output views (NumPy), made once
+        self.kernel = self._make_runner()
 
     # -- running -------------------------------------------------------------------
-    def kernel(self, xp, *arrays):
-        name = getattr(xp, "__name__", "")
-        if name == "numpy":
-            return self._run_numba(xp, arrays)
-        if name == "cupy":
+    def _make_runner(self):
+        """``kernel(xp, *arrays)`` as straight-line Python for this region (the executable calls
+        it directly: per call, one shape read a loop dim, one ``empty`` per unplanned output,
+        the numba call)."""
+        import numpy as np
+
+        n_in = len(self.spec.inputs)
+        args = ", ".join(f"a{j}" for j in range(n_in))
+        L = [f"def kernel(xp, {args}):", "    if xp is not _np:", f"        return _other(xp, {args})",
+             "    K = _K[0]", "    if K is None:", "        K = _compile()"]
+        dims = []
+        for d, s in enumerate(self._sources):
+            L.append(f"    n{d} = {s[1]}" if s[0] == "static" else f"    n{d} = a{s[1]}.shape[{s[2]}]")
+            dims.append(f"n{d}")
+        for k, o in enumerate(self.spec.outputs):
+            shape = "(" + "".join(("1" if d in o.reduce else dims[d]) + ", " for d in range(len(dims))) + ")"
+            L += [f"    o{k} = _O[{k}]", f"    if o{k} is None:", f"        o{k} = _out({k}, {shape})"]
+        outs = ", ".join(f"o{k}" for k in range(len(self.spec.outputs)))
+        L += ["    try:", f"        K({args}, {outs})", "    except (ValueError, IndexError):",
+              f"        return _fallback(xp, {args})"]
+        res = []
+        for k, info in enumerate(self.outputs):
+            if info.drop:
+                res.append(f"o{k}.reshape({tuple(info.shape)!r})" if None not in info.shape else f"_drop({k}, o{k})")
+            else:
+                res.append(f"o{k}")
+        L.append(f"    return {res[0]}" if len(res) == 1 else f"    return ({', '.join(res)},)")
+        g = {"_np": np, "_K": self._K, "_O": self._O, "_other": self._other, "_compile": self._compile,
+             "_out": self._out, "_fallback": self._fallback, "_drop": self._drop}
+        self.runner_source = "\n".join(L) + "\n"
+        exec(compile(self.runner_source, "<fused runner>", "exec"), g)  # our own generated code
+        return g["kernel"]
+
+    def _compile(self):
+        from shared_ops.fusion_cpu import compile_kernel
+
+        self._numba = self._K[0] = compile_kernel(self.spec)
+        return self._K[0]
+
+    def _out(self, k, shape):
+        import numpy as np
+
+        b = self.buffers[k] if self.buffers is not None else None
+        dt = self.spec.outputs[k].dtype
+        if b is None:
+            return np.empty(shape, dtype=dt)
+        v = self._O[k] = b.view(np, shape, dt)  # static shape: the same view every call
+        return v
+
+    def _drop(self, k, a):
+        drop = self.outputs[k].drop
+        return a.reshape(tuple(n for d, n in enumerate(a.shape) if d not in drop))
+
+    def _fallback(self, xp, *arrays):
+        self.fallbacks += 1
+        return self.reference(xp, *arrays)
+
+    def _other(self, xp, *arrays):
+        if getattr(xp, "__name__", "") == "cupy":
             return self._run_gpu(xp, arrays)
         return self.reference(xp, *arrays)
 
     def _shape(self, arrays) -> tuple:
         return tuple(s[1] if s[0] == "static" else arrays[s[1]].shape[s[2]] for s in self._sources)
-
-    def _alloc(self, xp, shape):
-        outs = []
-        bufs = self.buffers
-        for k, (o, info) in enumerate(zip(self.spec.outputs, self.outputs)):
-            oshape = tuple(1 if d in o.reduce else n for d, n in enumerate(shape))
-            b = bufs[k] if bufs is not None else None
-            outs.append(b.view(xp, oshape, o.dtype) if b is not None else xp.empty(oshape, dtype=o.dtype))
-        return outs
 
     def _finish(self, outs):
         res = []
@@ -84,20 +132,6 @@ class FusedKernel:
                 a = a.reshape(tuple(n for d, n in enumerate(a.shape) if d not in info.drop))
             res.append(a)
         return res[0] if len(res) == 1 else tuple(res)
-
-    def _run_numba(self, xp, arrays):
-        if self._numba is None:
-            from shared_ops.fusion_cpu import compile_kernel
-
-            self._numba = compile_kernel(self.spec)
-        try:
-            shape = self._shape(arrays)
-            outs = self._alloc(xp, shape)
-            self._numba(*arrays, *outs)
-        except (ValueError, IndexError):  # the broadcasting pattern did not hold this time
-            self.fallbacks += 1
-            return self.reference(xp, *arrays)
-        return self._finish(outs)
 
     def _run_gpu(self, xp, arrays):
         from shared_ops.fusion_gpu import compile_kernel
@@ -135,9 +169,7 @@ class FusedKernel:
 
         t0 = time.perf_counter()
         if self._numba is None:
-            from shared_ops.fusion_cpu import compile_kernel
-
-            self._numba = compile_kernel(self.spec)
+            self._compile()
         if self._numba.signatures:
             return 0.0
         shape = tuple(s[1] if s[0] == "static" else 1 for s in self._sources)
@@ -155,7 +187,12 @@ class FusedKernel:
         return time.perf_counter() - t0
 
     def __copy__(self):
-        return self  # immutable once built (the plan's buffers are per program anyway)
+        return self  # one kernel per region (Program.copy shares it)
+
+    def set_buffers(self, buffers):
+        """The memory plan's buffer per output (``None``: allocate a fresh array each call)."""
+        self.buffers = list(buffers)
+        self._O[:] = [None] * len(self._O)
 
     def __repr__(self) -> str:
         return f"<FusedKernel {self.label}>"

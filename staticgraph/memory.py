@@ -65,9 +65,13 @@ class Buffer:
 
 
 def _out_kernel(op: str, ufunc, buf: Buffer, shape: tuple, dtype: str, fallback):
+    out = []  # the view, made at the first NumPy call
+
     def kernel(xp, *arrays, **attrs):
         if xp is np:
-            return ufunc(*arrays, out=buf.view(xp, shape, dtype))
+            if not out:
+                out.append(buf.view(xp, shape, dtype))
+            return ufunc(*arrays, out=out[0])
         return fallback(xp, *arrays, **attrs)
 
     kernel.__name__ = f"{op}_into_b{buf.index}"
@@ -193,9 +197,9 @@ def plan(program: Program) -> MemoryPlan:
             mp.kernels[prod.id] = _out_kernel(prod.op, UFUNCS[prod.op], b, tuple(v.shape), v.dtype, prod.kernel()[0])
         else:
             payload = prod.payload
-            if payload.buffers is None:
-                payload.buffers = [None] * len(payload.outputs)
-            payload.buffers[k] = b
+            bufs = list(payload.buffers or [None] * len(payload.outputs))
+            bufs[k] = b
+            payload.set_buffers(bufs)
     unplanned = [0] * (len(nodes) + 2)
     for n in nodes:
         if size[n.id] and n.id not in mp.buffer_of:
