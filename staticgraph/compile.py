@@ -244,11 +244,28 @@ class CompiledFunction:
                 if not backend.is_array(v):  # the state moves to the backend the feeds are on
                     state[vid] = backend.asarray(backend_of(v).to_numpy(v))
         current = [state[v] for v in variables]
-        outs, assigned = exe.run(arrays, current)
+        try:
+            outs, assigned = exe.run(arrays, current)
+        except Exception as exc:  # a kernel failed: say which node, where it was declared
+            self._annotate(exe, exc, arrays)
+            raise
         self.calls += 1
         if assigned:
             self._store(assigned, arrays, current)
         return self._rebuild(list(outs))
+
+    def _annotate(self, exe: Executable, exc: Exception, arrays) -> None:
+        nid = exe.failed_node(exc)
+        if nid is None or not hasattr(exc, "add_note"):
+            return
+        node = self.program[nid]
+        origin = None
+        if node.origin is not None and self.graph is not None and node.origin < len(self.graph.nodes):
+            origin = self.graph.nodes[node.origin]
+        where = f" (declared at {origin.trace})" if origin is not None and origin.trace else ""
+        fed = ", ".join(f"{name}: {tuple(getattr(a, 'shape', ()))}" for (name, _), a in zip(self._specs, arrays))
+        exc.add_note(f"staticgraph: raised while running {node.text()}{where}; fed {fed or 'nothing'}. "
+                     "No variable was changed by this run.")
 
     def _store(self, assigned, feeds, current) -> None:
         """Assignments land at the end of the run, in declaration order. A value that is (or

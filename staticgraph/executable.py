@@ -85,6 +85,7 @@ class Executable:
         g: dict[str, Any] = {"xp": self.backend.xp, "_copy": _copier(self.backend.xp)}
         self._globals = g
         self._kernel_names: dict[str, int] = {}
+        self._line_node: dict[int, int] = {}
         feed_pos = {i: k for k, i in enumerate(p.inputs)}
         var_pos = {i: k for k, i in enumerate(p.variables)}
         holder: dict[int, str] = {}   # slot -> expression naming its current value
@@ -114,6 +115,7 @@ class Executable:
                     g[aname] = v
                     args.append(f"{k}={aname}")
                 lines.append(f"    s{s} = {kname}({', '.join(args)})")
+                self._line_node[len(lines)] = n.id  # 1-based line of the generated source
                 holder[s] = f"s{s}"
             dead = [f"s{i}" for i in free_after.get(n.id, ()) if holder.get(i, "").startswith("s")]
             for i in free_after.get(n.id, ()):
@@ -132,10 +134,21 @@ class Executable:
         return "\n".join(lines) + "\n"
 
     def _compile(self) -> None:
-        code = compile(self.source, f"<staticgraph executable {id(self):x}>", "exec")
+        self._filename = f"<staticgraph executable {id(self):x}>"
+        code = compile(self.source, self._filename, "exec")
         exec(code, self._globals)  # our own generated source: names and slots only, no user text
         self.run = self._globals["run"]
         self._generation = generation()
+
+    def failed_node(self, exc: BaseException) -> int | None:
+        """The id of the node whose kernel raised ``exc`` inside ``run`` (None if not there)."""
+        tb = exc.__traceback__
+        found = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self._filename:
+                found = self._line_node.get(tb.tb_lineno)
+            tb = tb.tb_next
+        return found
 
     def rebind(self) -> None:
         """Re-read every kernel from the registry (after ``shared_ops.instrument`` swapped them)."""

@@ -92,3 +92,18 @@ def test_training_loop_matches_hand_written_numpy():
         sess.run(step, {x: X, y: Y})
         wn = wn - 0.1 * (2 * X.T @ (X @ wn - Y) / len(Y))
     assert np.allclose(sess.run(w), wn, rtol=1e-12)
+
+
+def test_a_kernel_failing_mid_run_names_the_node_and_changes_nothing():
+    with sg.Graph() as g:
+        x = sg.placeholder((None, 3), name="x")
+        y = sg.placeholder((None, 3), name="y")
+        w = sg.variable(np.zeros(3, np.float32), name="w")
+        first = sg.assign(w, x.sum(axis=0))
+        bad = sg.assign(w, (x * y).sum(axis=0))  # free dims that disagree only at run time
+    sess = sg.Session(g, optimize=False)
+    with pytest.raises(ValueError) as info:
+        sess.run([first, bad], {x: np.ones((2, 3), np.float32), y: np.ones((3, 3), np.float32)})
+    note = "\n".join(getattr(info.value, "__notes__", []))
+    assert "mul" in note and "test_session.py" in note and "x: (2, 3)" in note
+    assert np.array_equal(sess.run(w), np.zeros(3, np.float32))  # the first assign did not land either
