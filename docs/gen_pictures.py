@@ -14,6 +14,7 @@ change to the export or to the examples::
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -43,7 +44,10 @@ def _label(G: nx.DiGraph, n, names: dict) -> str:
     data = G.nodes[n]
     if "tensor" in data and id(data["tensor"]) in names:  # a dyngraph leaf the example named
         return (names[id(data["tensor"])] + "\n" + _shape(data.get("shape"))).strip()
-    text = str(data.get("label") or data.get("name") or data.get("op") or n)
+    if data.get("label"):  # staticgraph's export labels each node with its type already
+        text = str(data["label"]).replace("\\n", "\n")
+        return re.sub(r" \{[^}]*\}", "", text)  # attributes make boxes too wide; the .dot keeps them
+    text = str(data.get("name") or data.get("op") or n)
     return (text + "\n" + _shape(data.get("shape"))).strip()
 
 
@@ -52,11 +56,13 @@ def _kind(G: nx.DiGraph, n, names: dict) -> str:
     kind = str(data.get("kind") or "")
     if kind in COLOURS:
         return kind
+    if "grad_after" in names and isinstance(n, int) and n > names["grad_after"]:
+        return "grad" if G.in_degree(n) else "leaf"
     if G.in_degree(n) == 0:
         return "leaf"
     if G.out_degree(n) == 0:
         return "output"
-    return "grad" if "grad" in _label(G, n, names).lower().split("backward")[0] else "op"
+    return "op"
 
 
 def _layers(G: nx.DiGraph) -> list[list]:
@@ -82,8 +88,8 @@ def _layers(G: nx.DiGraph) -> list[list]:
     return layers
 
 
-def draw(G: nx.DiGraph, path: Path, title: str, names: dict | None = None) -> None:
-    """Layered drawing of a DAG, sources on the left, outputs on the right."""
+def draw(G: nx.DiGraph, path: Path, title: str, names: dict | None = None, vertical: bool = False) -> None:
+    """Layered drawing of a DAG: sources left and outputs right, or top to bottom."""
     G = nx.DiGraph(G)
     names = names or {}
     layers = _layers(G)
@@ -91,8 +97,12 @@ def draw(G: nx.DiGraph, path: Path, title: str, names: dict | None = None) -> No
     pos = {}
     for k, layer in enumerate(layers):
         for i, n in enumerate(layer):
-            pos[n] = (k * 2.2, (len(layer) - 1) / 2 - i)
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.75 * len(layers) + 0.6), max(2.2, 0.8 * widest + 0.9)))
+            pos[n] = ((i - (len(layer) - 1) / 2) * 2.6, -k) if vertical else (k * 2.2, (len(layer) - 1) / 2 - i)
+    if vertical:
+        figsize = (max(4.0, 1.9 * widest + 0.8), max(2.2, 0.62 * len(layers) + 0.9))
+    else:
+        figsize = (max(4.0, 1.75 * len(layers) + 0.6), max(2.2, 0.8 * widest + 0.9))
+    fig, ax = plt.subplots(figsize=figsize)
     boxes = {}
     for n, (x, y) in pos.items():
         boxes[n] = ax.text(x, y, _label(G, n, names), ha="center", va="center", fontsize=8,
@@ -104,8 +114,8 @@ def draw(G: nx.DiGraph, path: Path, title: str, names: dict | None = None) -> No
                                     patchA=boxes[a], patchB=boxes[b], connectionstyle="arc3,rad=0.0"))
     xs = [x for x, _ in pos.values()]
     ys = [y for _, y in pos.values()]
-    ax.set_xlim(min(xs) - 1.1, max(xs) + 1.1)
-    ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
+    ax.set_xlim(min(xs) - 1.3, max(xs) + 1.3)
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
     ax.set_title(title, fontsize=10)
     ax.axis("off")
     fig.tight_layout()
@@ -150,7 +160,8 @@ def ch4_static():
         y = (x @ w).tanh()
         loss = (y * y).mean()
         sg.gradients(loss, [w])
-    return sg.to_networkx(g), sg.to_dot(g), "declared in staticgraph: loss and d loss / d w", {}
+    # the nodes sg.gradients declared (after the loss) are drawn pink
+    return sg.to_networkx(g), sg.to_dot(g), "declared in staticgraph: the loss and, in pink, its gradient", {"grad_after": loss.id}
 
 
 PICTURES = {"ch2-two-paths": ch2_two_paths, "ch3-rnn": ch3_rnn, "ch4-static-graph": ch4_static}
@@ -161,7 +172,7 @@ def main(argv: list[str]) -> int:
     wanted = argv or list(PICTURES)
     for name in wanted:
         G, dot, title, names = PICTURES[name]()
-        draw(G, OUT / f"{name}.svg", title, names)
+        draw(G, OUT / f"{name}.svg", title, names, vertical=name.startswith("ch4"))
         (OUT / f"{name}.dot").write_text(dot if dot.endswith("\n") else dot + "\n")
         print(f"docs/images/{name}.svg  ({G.number_of_nodes()} nodes, {G.number_of_edges()} edges)")
     return 0
