@@ -19,8 +19,8 @@ from shared_ops import GraphCompareError, backend_of, common_backend, default_ba
 from shared_ops.dtypes import FLOATING, INTEGER
 
 from .executable import Executable
-from .graph import ASSIGN, GraphError, Node
-from .program import PassContext, Program, simple_plan
+from .graph import GraphError, Node
+from .program import PassContext, simple_plan
 from .prune import build_program
 
 

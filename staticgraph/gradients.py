@@ -26,7 +26,7 @@ import numpy as np
 from shared_ops import ALL_TRUE, OpsNamespace
 from shared_ops.registry import REGISTRY, OpDef
 
-from .graph import ASSIGN, SOURCE_OPS, Graph, GraphError, Node, SymShape, user_line
+from .graph import ASSIGN, SOURCE_OPS, Graph, GraphError, Node, SymShape
 
 
 class SymbolicOps(OpsNamespace):
