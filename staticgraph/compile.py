@@ -297,6 +297,11 @@ class CompiledFunction:
         return self._executables[key]
 
     @property
+    def instructions(self) -> list:
+        """The flat instruction list of the default backend's executable (the inspectable IR)."""
+        return self.executable().instructions
+
+    @property
     def variables(self) -> dict:
         """``{name: current value}`` of the variables this function reads or writes."""
         return {n.name: self.state[vid] for vid, n in self._var_nodes.items()}
