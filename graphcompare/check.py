@@ -31,6 +31,8 @@ def add_check_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--ops", nargs="+", default=None, metavar="OP",
                    help="draw only these ops (space- or comma-separated registry names)")
     p.add_argument("--ways", default=None, help=WAYS_HELP)
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="import MODULE first (it registers your own ops and their recipes); repeatable")
     p.add_argument("--max-steps", type=int, default=8, help="steps per program at most (default 8)")
     p.add_argument("--out", default="graphcompare-failures", help="folder for reproducers (default ./graphcompare-failures)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -101,6 +103,14 @@ def run_check(args) -> int:
     from .strategies import programs
 
     out = sys.stdout
+    import importlib
+
+    for mod in getattr(args, "imports", []):
+        try:
+            importlib.import_module(mod)
+        except ImportError as exc:
+            print(f"graphcompare check: cannot import {mod!r} ({exc}); is it on PYTHONPATH?", file=sys.stderr)
+            return 2
     ops = _parse_ops(args.ops)
     known = drawable_ops()
     if ops:

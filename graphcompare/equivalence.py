@@ -49,7 +49,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _runners as R
-from .program import Program, Step, compile_model
+from .program import NoSpelling, Program, Step, compile_model
 
 EXACT_PASSES = ("prune", "cse", "fold", "simplify", "memory")
 _FALLBACK_PASSES = ("prune", "cse", "fold", "simplify", "fuse", "memory")
@@ -181,8 +181,11 @@ class Subject:
 def subject_of(program: Program, seed: int = 0) -> Subject:
     src = program.model_source("surface")
     src64 = program.model_source("surface64", name="model64") if program.has_casts() else src.replace("def model(", "def model64(", 1)
-    tsrc = program.model_source("torch", name="model_torch")
     torch = _torch()
+    try:
+        tsrc = program.model_source("torch", name="model_torch")
+    except NoSpelling:  # some op has no PyTorch spelling: no torch oracle for this program
+        tsrc, torch = None, None
     return Subject(
         model=compile_model(src),
         model64=compile_model(src64, "model64"),

@@ -8,7 +8,7 @@ A ``Recipe`` says, for one op of ``shared_ops``:
     of a 0-d value). Input domains live here: ``log`` and ``sqrt`` are drawn on
     ``x * x + 0.5``, ``div`` divides by ``y * y + 0.5``.
 ``render(target, names, params)``
-    the one-line Python expression. Targets: ``"surface"`` (the shared surface, ``F`` is
+    the one-line Python expression (``None`` for ``"torch"``: no PyTorch spelling). Targets: ``"surface"`` (the shared surface, ``F`` is
     ``dyngraph`` or ``staticgraph``), ``"surface64"`` (the same in float64: casts dropped)
     and ``"torch"`` (PyTorch, for the oracle).
 ``guard(args, params)``
@@ -70,6 +70,30 @@ def register_recipe(recipe: Recipe, *, replace: bool = False) -> Recipe:
         raise ValueError(f"a recipe for op {recipe.op!r} exists; pass replace=True to override it")
     OP_TABLE[recipe.op] = recipe
     return recipe
+
+
+def simple_recipe(op: str, arity: int = 1, surface: str | None = None, torch: str | None = None,
+                  guard: Callable | None = None) -> Recipe:
+    """A recipe for an elementwise op of ``arity`` broadcasting inputs (your own, say).
+
+    ``surface`` and ``torch`` are format templates over the inputs ``{0}``, ``{1}``...;
+    ``surface`` defaults to ``F.apply_op('<op>', {0}, ...)``. Without ``torch`` the PyTorch
+    oracle skips programs that draw this op. ``guard(args, params)`` rejects inputs at a kink.
+    """
+    if surface is None:
+        surface = f"F.apply_op({op!r}, " + ", ".join(f"{{{k}}}" for k in range(arity)) + ")"
+
+    def draw(data, b):
+        args = [b.pick(data)]
+        for _ in range(arity - 1):
+            args.append(b.pick_compatible(data, _bshape(*(b.shapes[a] for a in args))))
+        return Drawn(tuple(args), {}, _bshape(*(b.shapes[a] for a in args)), _promote(*(b.dtypes[a] for a in args)))
+
+    def render(target, names, params):
+        t = torch if target == "torch" else surface
+        return None if t is None else t.format(*names, p=params)
+
+    return Recipe(op, draw, render, guard=guard, fan_in=arity >= 3)
 
 
 def unregister_recipe(name: str) -> None:
@@ -565,5 +589,5 @@ def _perms(nd):
     return st.permutations(list(range(nd)))
 
 
-__all__ = ["Recipe", "Drawn", "OP_TABLE", "COVERED_ELSEWHERE", "register_recipe", "unregister_recipe",
+__all__ = ["Recipe", "Drawn", "OP_TABLE", "COVERED_ELSEWHERE", "register_recipe", "unregister_recipe", "simple_recipe",
            "drawable_ops", "uncovered_ops", "KINK"]

@@ -22,6 +22,10 @@ import numpy as np
 from .optable import OP_TABLE
 
 
+class NoSpelling(LookupError):
+    """A recipe cannot spell its op for this target (no PyTorch equivalent of a user's op)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Leaf:
     shape: tuple
@@ -100,6 +104,8 @@ class Program:
         for i in self.steps:
             n = self.nodes[i]
             expr = OP_TABLE[n.op].render(target, [self.name(a) for a in n.args], n.params)
+            if expr is None:
+                raise NoSpelling(f"op {n.op!r} has no {target} spelling in its recipe")
             lines.append(f"    {self.name(i)} = {expr}")
         ret = [self.name(i) for i in self.steps] if all_values else self.output_names()
         lines.append(f"    return [{', '.join(ret)}]")
@@ -132,4 +138,4 @@ def array_literal(a: np.ndarray) -> str:
     return f"np.array([{flat}], dtype={dt!r}).reshape({shape})"
 
 
-__all__ = ["Leaf", "Step", "Program", "compile_model", "array_literal"]
+__all__ = ["Leaf", "Step", "Program", "NoSpelling", "compile_model", "array_literal"]
