@@ -39,13 +39,19 @@ class GraphError(GraphCompareError, ValueError):
     """Nodes of different graphs mixed, a name reused, or no graph in scope."""
 
 
+_OURS: dict[str, bool] = {}  # co_filename -> inside shared_ops/staticgraph (abspath is slow)
+
+
 def user_line() -> str:
     """``file:line`` of the innermost frame outside graphcompare's own packages."""
     f = sys._getframe(1)
     while f is not None:
-        fn = os.path.abspath(f.f_code.co_filename)
-        if not fn.startswith(_PKG_DIRS):
-            return f"{f.f_code.co_filename}:{f.f_lineno}"
+        name = f.f_code.co_filename
+        ours = _OURS.get(name)
+        if ours is None:
+            ours = _OURS[name] = os.path.abspath(name).startswith(_PKG_DIRS)
+        if not ours:
+            return f"{name}:{f.f_lineno}"
         f = f.f_back
     return "<unknown>"
 
