@@ -22,7 +22,7 @@ from .errors import AutogradError, FreedGraphError
 from .grad_mode import MODE
 from .interp import DynamicOps, eager_ops
 from .loops import eager_loop, general_loop, run_hooks
-from .node import FREED_MSG, AccumulateGrad, SavedValue, shape_only
+from .node import AccumulateGrad
 from .record import INFO, Version, new, op_info
 from .tensors import Tensor, init, wrap
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from heapq import heappop, heappush
 
 from .errors import AutogradError, FreedGraphError
-from .node import _SHAPE_ONLY, FREED_MSG, STATS, AccumulateGrad, SavedValue, shape_only
-from .record import INFO, NUMPY, Version, new
+from .node import _SHAPE_ONLY, FREED_MSG, STATS, AccumulateGrad, shape_only
+from .record import NUMPY, new, unpack
 from .tensors import Tensor, init, wrap
 
 
@@ -46,19 +46,9 @@ def eager_loop(heap, buf, deps, ops, be, retain):
             saved = n.saved
             if saved is None:
                 raise FreedGraphError(FREED_MSG)
-            info = INFO[n.op]
             out = n.out
-            if info.saves:
-                ins = []
-                for sv in saved:
-                    if sv.__class__ is SavedValue:
-                        v = sv.tensor._ver
-                        if v is not None and v.v != sv.version:
-                            sv.check(n)
-                        ins.append(sv.data)
-                    else:
-                        ins.append(sv)
-                saved = tuple(ins)
+            if n.info.saves:
+                saved = unpack(n, False)
                 if out is not None:
                     if out.counter.v:
                         out.check(n)
@@ -77,7 +67,7 @@ def eager_loop(heap, buf, deps, ops, be, retain):
             if n.nbytes:
                 STATS.saved_bytes -= n.nbytes
                 n.nbytes = 0
-            if INFO[n.op].saves:
+            if n.info.saves:
                 n.saved = n.out = None
         i = len(nxt)
         while i:
@@ -133,21 +123,13 @@ def general_loop(heap, buf, deps, ops, be, retain, create_graph, capture, captur
                 for i in capture[n]:
                     captured[i] = g
             if execute is None or n in execute:
-                info = INFO[n.op]
                 saved = n.saved
                 if saved is None:
                     raise FreedGraphError(FREED_MSG)
                 arr = g._data if create_graph else g
                 out = shape_only(arr.shape, arr.dtype)
-                if info.saves:
-                    ins = []
-                    for sv in saved:
-                        if sv.__class__ is SavedValue:
-                            sv.check(n)
-                            ins.append(sv.tensor if create_graph else sv.data)
-                        else:
-                            ins.append(sv)
-                    saved = tuple(ins)
+                if n.info.saves:
+                    saved = unpack(n, create_graph)
                     if n.out is not None:
                         n.out.check(n)
                         out = _output_tensor(n, n.out, be) if create_graph else n.out.data
@@ -156,10 +138,10 @@ def general_loop(heap, buf, deps, ops, be, retain, create_graph, capture, captur
                 if len(grads) != len(n.next):
                     raise _arity_error(n, grads)
                 if not retain:
-                    n.release(info.saves)
+                    n.release()
             g = out = saved = None
         elif execute is None and not retain:
-            n.release(INFO[n.op].saves)
+            n.release()
         nxt = n.next
         i = len(nxt)
         while i:
@@ -195,7 +177,7 @@ def _arity_error(n, grads):
 def _output_tensor(n, sv, be) -> Tensor:
     """The node's saved output as a tensor whose grad_fn is the node (for create_graph)."""
     t = init(new(Tensor), sv.data, be)
-    t._ver = sv.counter if sv.counter is not None else Version()
+    t._ver = sv.counter
     t._grad_fn = n
     t._rg = True
     return t

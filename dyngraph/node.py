@@ -30,10 +30,10 @@ SEQ = itertools.count()  # creation sequence of nodes: the engine runs the lates
 class Counters:
     """What the recorded graphs cost; read with ``dyngraph.stats()``."""
 
-    __slots__ = ("created", "freed", "saved_bytes", "peak_saved_bytes")
+    __slots__ = ("created", "freed", "saved_bytes", "peak_saved_bytes", "seq_base")
 
     def __init__(self):
-        self.created = self.freed = self.saved_bytes = self.peak_saved_bytes = 0
+        self.created = self.freed = self.saved_bytes = self.peak_saved_bytes = self.seq_base = 0
 
 
 STATS = Counters()
@@ -48,33 +48,28 @@ FREED_MSG = (
 
 
 class SavedValue:
-    """A value saved for backward: the tensor (an input) or its data (the node's own output),
-    with the version of its storage when it was saved."""
+    """A node's own output saved for its rule (``save_output``): the data and the version
+    counter of its storage, which starts at 0 when saved. Saved *inputs* are the input tensors
+    themselves in ``node.saved``, with the versions they had in ``node.vers``."""
 
-    __slots__ = ("tensor", "data", "version", "counter")
-
-    def __init__(self, tensor, data, version, counter):
-        self.tensor = tensor  # the input tensor; None for a saved output (no cycle)
-        self.data = data
-        self.version = version
-        self.counter = counter  # the storage's _Version (None: never changed in place)
+    __slots__ = ("data", "counter")
 
     @property
     def shape(self):
         return tuple(self.data.shape)
 
     def check(self, node) -> None:
-        c = self.counter if self.tensor is None else self.tensor._ver
-        now = 0 if c is None else c.v
-        if now != self.version:
-            d = self.data
-            raise InplaceError(
-                "one of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: [dyngraph.{_dname(d)} {list(d.shape)}], which is saved by "
-                f"{node.name()}, is at version {now}; expected version {self.version} instead. "
-                "Hint: do the in-place change on a copy (x = x.clone() or x = x * 1), or after "
-                "backward()"
-            )
+        if self.counter.v:
+            raise version_error(node, self.data, self.counter.v, 0)
+
+
+def version_error(node, data, now: int, expected: int) -> InplaceError:
+    return InplaceError(
+        "one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: [dyngraph.{_dname(data)} {list(data.shape)}], which is saved by "
+        f"{node.name()}, is at version {now}; expected version {expected} instead. "
+        "Hint: do the in-place change on a copy (x = x * 1), or after backward()"
+    )
 
 
 def _dname(a) -> str:
@@ -85,15 +80,16 @@ class Node:
     """One recorded op application; ``tensor.grad_fn``.
 
     ``next`` has one entry per input: the input's ``grad_fn``, its ``AccumulateGrad`` (a leaf
-    that requires grad), or ``None``. ``saved`` has one entry per input: a ``SavedValue`` for
-    what the op's ``save_inputs`` asks, a ``ShapeOnly`` stand-in for the rest; ``out`` is a
+    that requires grad), or ``None``. ``saved`` has one entry per input: the input tensor itself
+    where the op's ``save_inputs`` asks, a ``ShapeOnly`` stand-in for the rest; ``vers`` is
+    ``None`` (every saved tensor was at version 0) or the versions they were saved at. ``out`` is a
     ``SavedValue`` of the output when the op's ``save_output`` asks, else ``None`` (the rule
     then gets a stand-in shaped like the incoming gradient). Once released (backward without
     ``retain_graph``), ``saved`` and ``out`` of a node that saved anything are ``None``.
     ``hooks``: the tensor hooks of the output (``register_hook``), ``retain_grad``'s last.
     """
 
-    __slots__ = ("op", "attrs", "seq", "next", "saved", "out", "nbytes", "released", "hooks", "__weakref__")
+    __slots__ = ("op", "attrs", "info", "seq", "next", "saved", "vers", "out", "nbytes", "released", "hooks", "__weakref__")
 
     # -- PyTorch's introspection ---------------------------------------------------------
     def name(self) -> str:
@@ -123,19 +119,19 @@ class Node:
         """Shapes of the values this node saved (empty once they were freed)."""
         if self.saved is None:
             return []
-        vals = list(self.saved) + [self.out]
-        return [tuple(v.data.shape) for v in vals if v.__class__ is SavedValue]
+        vals = [v for v in self.saved if v.__class__ is not ShapeOnly]
+        if self.out is not None:
+            vals.append(self.out)
+        return [tuple(v.shape) for v in vals]
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {id(self):#x}>"
 
     # -- backward support ---------------------------------------------------------------
-    def unpack_error(self):
-        raise FreedGraphError(FREED_MSG)
-
-    def release(self, saves: bool) -> None:
-        """Drop the saved values (after backward without ``retain_graph``); ``saves``: whether
-        the op saves anything (a node that saved nothing can run again, as in PyTorch)."""
+    def release(self) -> None:
+        """Drop the saved values (after backward without ``retain_graph``); a node whose op
+        saves nothing keeps its stand-ins and can run again, as in PyTorch."""
+        saves = self.info.saves
         self.released = True
         if self.nbytes:
             STATS.saved_bytes -= self.nbytes
@@ -232,6 +228,8 @@ class _Handle:
 def stats() -> dict:
     """Counters for experiments: nodes created, freed and alive, bytes held by saved values now
     and at their peak (since the last ``reset_stats()``)."""
+    STATS.created = next(SEQ) - STATS.seq_base  # the sequence counts nodes (this call skips one)
+    STATS.seq_base += 1
     return {
         "nodes_created": STATS.created,
         "nodes_freed": STATS.freed,
@@ -243,6 +241,8 @@ def stats() -> dict:
 
 def reset_stats() -> None:
     """Zero the counters (``nodes_alive`` then counts from here; ``saved_bytes`` stays exact)."""
+    stats()
     alive = STATS.created - STATS.freed
+    STATS.seq_base += STATS.created - alive  # created counts from here on, the alive included
     STATS.created, STATS.freed = alive, 0
     STATS.peak_saved_bytes = STATS.saved_bytes

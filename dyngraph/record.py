@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared_ops import Spec, get_backend
+from shared_ops import ShapeOnly, Spec, get_backend
 
 from .errors import as_runtime
-from .node import SEQ, STATS, Node, SavedValue, dtype_name_of, shape_only
+from .node import SEQ, STATS, Node, SavedValue, dtype_name_of, shape_only, version_error
 
 new = object.__new__
+ndarray = np.ndarray
 NUMPY = get_backend("numpy")
 _NP_DTYPES = {n: np.dtype(n) for n in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")}
 
@@ -55,10 +56,9 @@ def op_info(op) -> OpInfo:
 
 
 def nbytes(a) -> int:
-    try:
+    if a.__class__ is np.ndarray:
         return a.nbytes
-    except AttributeError:  # array-api-strict arrays
-        return int(a.size) * _NP_DTYPES[dtype_name_of(a.dtype)].itemsize
+    return int(a.size) * _NP_DTYPES[dtype_name_of(a.dtype)].itemsize  # array-api-strict has no nbytes
 
 
 def record(op, attrs, inputs, out, info) -> None:
@@ -66,55 +66,82 @@ def record(op, attrs, inputs, out, info) -> None:
     node = new(Node)
     node.op = op
     node.attrs = attrs
+    node.info = info
     node.seq = next(SEQ)
     node.released = False
     node.hooks = None
-    nxt = []
-    saved = []
+    node.vers = None
     size = 0
-    save_all = info.save_all
-    pos = info.save_pos
-    i = 0
-    for x in inputs:
+    if len(inputs) == 1 and not info.save_all:  # exp, tanh, sum, reshape...: nothing of x saved
+        x = inputs[0]
         if x._rg:
             fn = x._grad_fn
-            nxt.append(fn if fn is not None else x._accumulator())
+            node.next = (fn if fn is not None else x._accumulator(),)
         else:
-            nxt.append(None)
+            node.next = (None,)
         d = x._data
-        if save_all or i in pos:
-            sv = new(SavedValue)
-            sv.tensor = x
-            sv.data = d
-            v = x._ver
-            sv.version = 0 if v is None else v.v
-            saved.append(sv)
-            size += d.nbytes if x._be is NUMPY else nbytes(d)
-        else:
-            saved.append(shape_only(d.shape, d.dtype))
-        i += 1
-    node.next = tuple(nxt)
-    node.saved = tuple(saved)
+        node.saved = (shape_only(d.shape, d.dtype),)
+    else:
+        nxt = []
+        saved = []
+        save_all = info.save_all
+        pos = info.save_pos
+        versioned = False
+        i = 0
+        for x in inputs:
+            if x._rg:
+                fn = x._grad_fn
+                nxt.append(fn if fn is not None else x._accumulator())
+            else:
+                nxt.append(None)
+            d = x._data
+            if save_all or i in pos:
+                saved.append(x)
+                size += d.nbytes if d.__class__ is ndarray else nbytes(d)
+                if x._ver is not None:
+                    versioned = True
+            else:
+                saved.append(shape_only(d.shape, d.dtype))
+            i += 1
+        node.next = tuple(nxt)
+        node.saved = saved = tuple(saved)
+        if versioned:
+            node.vers = tuple(0 if e.__class__ is ShapeOnly or e._ver is None else e._ver.v for e in saved)
     if info.save_output:
         d = out._data
         sv = new(SavedValue)
-        sv.tensor = None
         sv.data = d
-        sv.version = 0
         sv.counter = out._ver = Version()
         node.out = sv
-        size += nbytes(d)
+        size += d.nbytes if d.__class__ is ndarray else nbytes(d)
     else:
         node.out = None
     node.nbytes = size
-    st = STATS
-    st.created += 1
     if size:
+        st = STATS
         b = st.saved_bytes = st.saved_bytes + size
         if b > st.peak_saved_bytes:
             st.peak_saved_bytes = b
     out._grad_fn = node
     out._rg = True
+
+
+def unpack(node, as_tensors: bool) -> tuple:
+    """The saved inputs for the rule (arrays, or the tensors with ``as_tensors``) and stand-ins,
+    after checking that no saved tensor was changed in place since it was saved."""
+    vers = node.vers
+    out = []
+    k = 0
+    for e in node.saved:
+        if e.__class__ is ShapeOnly:
+            out.append(e)
+        else:
+            v = e._ver
+            if v is not None and v.v != (0 if vers is None else vers[k]):
+                raise version_error(node, e._data, v.v, 0 if vers is None else vers[k])
+            out.append(e if as_tensors else e._data)
+        k += 1
+    return tuple(out)
 
 
 def explain(op, inputs, attrs, exc):

@@ -87,7 +87,8 @@ def test_two_thousand_training_steps_do_not_grow_memory():
         growth = tracemalloc.get_traced_memory()[0] - first
     finally:
         tracemalloc.stop()
-    assert growth < 16 * 1024, growth
+    # one leaked object per step would be >= 100 KiB; allow bounded caches (NumPy's dtype names) to churn
+    assert growth < 48 * 1024, growth
     assert dg.stats()["nodes_alive"] == alive
     assert last_loss < first_loss  # it did train
 
