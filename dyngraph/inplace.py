@@ -9,10 +9,13 @@ op is recorded on a private copy of the old value and the tensor takes the new n
 
 from __future__ import annotations
 
+import numpy as np
+
 from .errors import AutogradError, DTypeError, InplaceError, ShapeError
 from .grad_mode import MODE
 from . import rng
 
+_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide}
 LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
 
 
@@ -46,6 +49,8 @@ class InplaceMixin:
         recording = MODE.enabled and (self._rg or any(isinstance(a, Tensor) and a._rg for a in args))
         if recording and self._rg and self._grad_fn is None:
             raise InplaceError(LEAF_MSG)
+        if not recording and method in _UFUNCS and self._be.name == "numpy" and self._direct(method, args[0]):
+            return self
         src = self._snapshot() if recording else self
         res = getattr(src, method)(*args)
         if tuple(res.shape) != tuple(self.shape):
@@ -58,6 +63,29 @@ class InplaceMixin:
             self._grad_fn = res._grad_fn
             self._rg = True
         return self
+
+    def _direct(self, method: str, other) -> bool:
+        """``x -= lr * g`` on NumPy, unrecorded: the ufunc writes into the storage itself (no
+        temporary, no copy back). Only while kernels are not instrumented, so that
+        ``shared_ops.instrument()`` still sees every kernel; anything unusual (dtypes, shapes)
+        returns False and takes the general path, which raises the clear errors."""
+        from shared_ops import get_op
+
+        from .tensors import Tensor
+
+        op = get_op(method)
+        if op.kernel is not op.forward:
+            return False
+        d = self._data
+        o = other._data if isinstance(other, Tensor) else other
+        if not (o.__class__ in (float, int) or (o.__class__ is np.ndarray and o.dtype == d.dtype)):
+            return False
+        try:
+            _UFUNCS[method](d, o, out=d, casting="same_kind")
+        except (TypeError, ValueError):
+            return False
+        self._bump()
+        return True
 
     def _snapshot(self):
         """A copy of the current value with the same history (what the recorded node saves)."""
