@@ -144,6 +144,8 @@ def _scalar_code(step: Step, args: list[str], prefix: str = "t") -> tuple[list[s
     stmts: list[str] = []
     if step.dtype == "float32" and re.search(r"\b(exp|tanh)\(", expr):
         stmts, expr = _expand_inline(expr, prefix)
+    if " if " in expr:
+        expr = _selects(expr)
     return stmts, f"{_CAST[step.dtype]}({expr})"
 
 
@@ -240,6 +242,21 @@ def _math_helpers():
             return types.float64(x), codegen
         return None
 
+    @intrinsic
+    def _sel(typingctx, c, a, b):
+        # LLVM's select: `a if c else b` without a branch (numba's ternary makes basic blocks,
+        # which cost compile time superlinearly and block vectorisation)
+        t = typingctx.unify_pairs(a, b)
+        if not isinstance(c, types.Boolean) or t is None or not isinstance(t, types.Number):
+            return None
+
+        def codegen(context, builder, sig, args):
+            cond, x, y = args
+            x = context.cast(builder, x, sig.args[1], t)
+            y = context.cast(builder, y, sig.args[2], t)
+            return builder.select(cond, x, y)
+        return t(c, a, b), codegen
+
     def _get0(x):  # pragma: no cover - replaced by the overload inside compiled code
         return x
 
@@ -250,7 +267,7 @@ def _math_helpers():
             return lambda x: x[()]
         return lambda x: x
 
-    return {"_bits_f64": _bits_f64, "_get0": _get0}
+    return {"_bits_f64": _bits_f64, "_get0": _get0, "_sel": _sel}
 
 
 # float32 exp and tanh, written out as statements in the kernel itself (so they inline and
@@ -265,18 +282,29 @@ _EXP64 = """\
 _INLINE = {
     "exp": """\
 {t}x = np.float64({x})
-{t}y = 89.0 if {t}x > 89.0 else (-104.0 if {t}x < -104.0 else {t}x)
+{t}y = _sel({t}x > 89.0, 89.0, _sel({t}x < -104.0, -104.0, {t}x))
 """ + _EXP64 + """
-{t}v = np.float32({t}e if {t}x == {t}x else {t}x)""",
+{t}v = np.float32(_sel({t}x == {t}x, {t}e, {t}x))""",
     "tanh": """\
 {t}x = np.float64({x})
 {t}a = abs({t}x)
-{t}y = 2.0 * (10.0 if {t}a > 10.0 else {t}a)
+{t}y = 2.0 * _sel({t}a > 10.0, 10.0, {t}a)
 """ + _EXP64 + """
-{t}h = ({t}e - 1.0) / ({t}e + 1.0)
-{t}h = -{t}h if {t}x < 0 else {t}h
-{t}v = np.float32({t}x if ({t}a < 1e-6) | ({t}x != {t}x) else {t}h)""",
+{t}h = math.copysign(({t}e - 1.0) / ({t}e + 1.0), {t}x)
+{t}v = np.float32(_sel(({t}a < 1e-6) | ({t}x != {t}x), {t}x, {t}h))""",
 }
+
+
+def _selects(expr: str) -> str:
+    """``a if c else b`` -> ``_sel(c, a, b)`` (both sides are computed; they have no effects)."""
+    import ast
+
+    class Sel(ast.NodeTransformer):
+        def visit_IfExp(self, node):
+            self.generic_visit(node)
+            return ast.Call(ast.Name("_sel", ast.Load()), [node.test, node.body, node.orelse], [])
+
+    return ast.unparse(Sel().visit(ast.parse(expr, mode="eval")))
 
 
 def _expand_inline(expr: str, prefix: str) -> tuple[list[str], str]:
@@ -326,6 +354,7 @@ from numba import njit
 from shared_ops.fusion_cpu import helpers as _h
 _bits_f64 = _h()["_bits_f64"]
 _get0 = _h()["_get0"]
+_sel = _h()["_sel"]
 exp, log, tanh, sqrt = np.exp, np.log, np.tanh, np.sqrt
 log1p, expm1, sin, cos = np.log1p, np.expm1, np.sin, np.cos  # scalar_expr may use any of these
 _f16, _f32, _f64, _bool = np.float16, np.float32, np.float64, np.bool_

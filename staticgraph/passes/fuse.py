@@ -12,6 +12,7 @@ Values used outside the region become its outputs (``Project`` nodes pick them f
 kernel's tuple). A region must save work: at least two ops (a reduction counts, a
 ``broadcast_to`` does not). On NumPy the kernels are compiled here (numba; timed in the
 report), so the first call pays nothing; ``fusion_cpu.cache_info()`` counts cache hits.
+A region holds at most ``MAX_REGION`` nodes (numba compile time is superlinear in size).
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ import time
 from shared_ops.registry import REGISTRY
 
 from ..fusion import FUSIBLE_DTYPES, FusedKernel, Project, build_spec
-from ..program import PassResult
+from ..program import PassResult, ProgramError
 
 REDUCTIONS = ("sum", "sum_to")
+# numba's compile time grows faster than linearly with a function's size (about 1 s for 60
+# fused ops, a minute for 500 on this machine); a region stops growing at this many nodes and
+# the chain continues in the next kernel (a call costs ~0.5 us)
+MAX_REGION = 512
 
 
 def _elementwise(n) -> bool:
@@ -54,6 +59,17 @@ class _Regions:
         self.shape[nid] = shape
         self.ext_up[nid] = set()
         return nid
+
+    def closure(self, raw) -> set:
+        """The regions reachable backwards from the raw region ids ``raw`` (them included)."""
+        seen: set = set()
+        stack = [self.find(x) for x in raw]
+        while stack:
+            r = stack.pop()
+            if r not in seen:
+                seen.add(r)
+                stack.extend(self.find(x) for x in self.ext_up.get(r, ()))
+        return seen
 
     def union(self, a: int, b: int) -> int:
         a, b = self.find(a), self.find(b)
@@ -96,17 +112,21 @@ def _form_regions(program):
             for i in n.inputs:
                 if i in region and R.find(region[i]) == r and i not in sink:
                     continue
-                if r in {R.find(x) for x in up.get(i, ())} or (i in region and R.find(region[i]) == r):
+                # what i depends on, region by region (a region runs as one unit: depending on
+                # one member is depending on everything the region reads)
+                if r in R.closure(up.get(i, set()) | ({region[i]} if i in region else set())):
                     bad = True
                     break
             if not bad:
                 ok.append(r)
-        # merging several regions: none may reach another through the outside
+        # merging several regions: none may reach another through the outside; size capped
         chosen: list[int] = []
+        size = 1
         for r in ok:
-            if all(r not in {R.find(x) for x in R.ext_up[c]} and c not in {R.find(x) for x in R.ext_up[r]}
-                   for c in chosen):
+            if size + len(R.members[r]) <= MAX_REGION and all(
+                    r not in R.closure(R.ext_up[c]) and c not in R.closure(R.ext_up[r]) for c in chosen):
                 chosen.append(r)
+                size += len(R.members[r])
         if is_red:
             if not chosen:
                 continue
@@ -205,7 +225,14 @@ def _compile_kernels(program, ctx) -> str:
 def run(program, ctx) -> PassResult:
     before = len(program.nodes)
     t0 = time.perf_counter()
-    details, n = _fuse(program, ctx)
+    work = program.copy()
+    try:
+        details, n = _fuse(work, ctx)
+        work.check()
+    except ProgramError as exc:  # a bug in region forming: keep the program unfused, say so
+        return PassResult("fuse", before, before, [f"fusion skipped: {exc} (please report this graph)"],
+                          time.perf_counter() - t0)
+    program.__dict__.update(work.__dict__)
     note = _compile_kernels(program, ctx)
     if note:
         details.append(note)
