@@ -120,9 +120,10 @@ def _pow_scalar_vjp(ops, g, inputs, output, *, exponent):
 
 register(
     "pow_scalar",
-    # xp.power, not `x ** e`: NumPy scalars (what 0-d results are) have their own scalar power,
-    # which differs from the ufunc by an ulp; the two front ends must run one kernel
-    forward=lambda xp, x, *, exponent: xp.power(x, exponent),
+    # xp.pow (the array API's name; NumPy 2's np.pow is np.power; older CuPy has only power),
+    # not `x ** e`: NumPy scalars (what 0-d results are) have their own scalar power, which
+    # differs from the ufunc by an ulp; the two front ends must run one kernel
+    forward=lambda xp, x, *, exponent: (xp.pow if hasattr(xp, "pow") else xp.power)(x, exponent),
     infer=elementwise("pow_scalar", floating=True),
     vjp=_pow_scalar_vjp,
     attrs=("exponent",), elementwise=True,
