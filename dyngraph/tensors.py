@@ -26,6 +26,7 @@ from .record import INFO, NUMPY, Version, const_array, explain, new, op_info, re
 _ndarray = np.ndarray
 _asarray = np.asarray
 _FLOAT_NAMES = frozenset(FLOATING)
+_CONST_TENSORS: dict = {}
 _DNAMES = {np.dtype(n): n for n in _dt.NAMES}
 
 
@@ -60,29 +61,41 @@ class Tensor(InplaceMixin, TensorSurface):
     @classmethod
     def _apply_op(cls, op, inputs, attrs):
         info = INFO.get(op) or op_info(op)
-        rg = False
         try:
-            be = inputs[0]._be
-            for x in inputs:
-                if x._be is not be:
-                    be = None
-                if x._rg:
-                    rg = True
-        except AttributeError:  # a non-tensor operand (an array, a list): make it a constant
-            return cls._apply_op(op, _coerce(inputs), attrs)
-        if be is None:  # mixed backends: DeviceError naming both
-            be = common_backend([x._data for x in inputs], op.name)
-        try:
-            n = len(inputs)
-            if n == 2:
-                out = op.kernel(be.xp, inputs[0]._data, inputs[1]._data, **attrs)
-            elif n == 1:
-                out = op.kernel(be.xp, inputs[0]._data, **attrs)
+            if len(inputs) == 2:
+                a, b = inputs
+                be = a._be
+                rg = a._rg or b._rg
+                if b._be is be:
+                    xp = be.xp
+                    try:
+                        out = op.kernel(xp, a._data, b._data, **attrs) if attrs else op.kernel(xp, a._data, b._data)
+                    except Exception as exc:
+                        explain(op, inputs, attrs, exc)
+                else:
+                    out = _apply_mixed(op, inputs, attrs)
+            elif len(inputs) == 1:
+                a = inputs[0]
+                be = a._be
+                rg = a._rg
+                try:
+                    out = op.kernel(be.xp, a._data, **attrs)
+                except Exception as exc:
+                    explain(op, inputs, attrs, exc)
             else:
-                out = op.kernel(be.xp, *[x._data for x in inputs], **attrs)
-        except Exception as exc:
-            explain(op, inputs, attrs, exc)
-        if be is NUMPY and out.__class__ is not _ndarray:
+                be = inputs[0]._be
+                rg = False
+                for x in inputs:
+                    if x._rg:
+                        rg = True
+                    if x._be is not be:
+                        be = None
+                out = _apply_mixed(op, inputs, attrs) if be is None else _apply_n(op, be, inputs, attrs)
+        except AttributeError:
+            if all(isinstance(x, Tensor) for x in inputs):
+                raise
+            return cls._apply_op(op, _coerce(inputs), attrs)  # an array or a list among the inputs
+        if out.__class__ is not _ndarray and be is NUMPY:
             out = _asarray(out)  # NumPy returns scalars (np.float32) from full reductions
         t = new(Tensor)
         t._data = out
@@ -99,7 +112,16 @@ class Tensor(InplaceMixin, TensorSurface):
         return t
 
     def _const(self, value, dtype):
-        return init(new(Tensor), const_array(self._be, value, dtype), self._be)
+        be = self._be
+        if be is NUMPY and value.__class__ is float and value == value and value != 0:
+            key = (value, dtype)
+            t = _CONST_TENSORS.get(key)  # a read-only constant, shared: it never changes
+            if t is None:
+                if len(_CONST_TENSORS) > 1024:
+                    _CONST_TENSORS.clear()
+                t = _CONST_TENSORS[key] = init(new(Tensor), const_array(be, value, dtype), be)
+            return t
+        return init(new(Tensor), const_array(be, value, dtype), be)
 
     # ------------------------------------------------------------------ array attributes
     @property
@@ -362,6 +384,19 @@ def init(t: Tensor, data, be) -> Tensor:
 def wrap(data, be=None) -> Tensor:
     """A leaf tensor (no grad) around a backend array."""
     return init(new(Tensor), data, be if be is not None else backend_of(data))
+
+
+def _apply_n(op, be, inputs, attrs):
+    try:
+        return op.kernel(be.xp, *[x._data for x in inputs], **attrs)
+    except Exception as exc:
+        explain(op, inputs, attrs, exc)
+
+
+def _apply_mixed(op, inputs, attrs):
+    """Inputs on different backends: DeviceError naming both."""
+    common_backend([x._data for x in inputs], op.name)
+    return _apply_n(op, inputs[0]._be, inputs, attrs)  # pragma: no cover (common_backend raised)
 
 
 def _coerce(inputs) -> tuple:
