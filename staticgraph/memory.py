@@ -65,18 +65,38 @@ class Buffer:
 
 
 def _out_kernel(op: str, ufunc, buf: Buffer, shape: tuple, dtype: str, fallback):
+    """``op``'s NumPy ufunc writing into the planned buffer. Bitwise the same values; and the
+    same memory layout only when the inputs are C-contiguous (NumPy gives a ufunc's result its
+    inputs' layout, and a later sum's order follows the layout), so otherwise it allocates.
+    ``matmul`` always returns a C-contiguous array: no check."""
     out = []  # the view, made at the first NumPy call
+    check = op != "matmul"
 
     def kernel(xp, *arrays, **attrs):
-        if xp is np:
+        if xp is np and (not check or all(a.flags.c_contiguous for a in arrays)):
             if not out:
                 out.append(buf.view(xp, shape, dtype))
             return ufunc(*arrays, out=out[0])
         return fallback(xp, *arrays, **attrs)
 
-    kernel.__name__ = f"{op}_into_b{buf.index}"
-    kernel.buffer = buf
-    return kernel
+    def kernel1(xp, a):
+        if xp is np and a.flags.c_contiguous:
+            if not out:
+                out.append(buf.view(xp, shape, dtype))
+            return ufunc(a, out=out[0])
+        return fallback(xp, a)
+
+    def kernel2(xp, a, b):
+        if xp is np and (not check or a.flags.c_contiguous and b.flags.c_contiguous):
+            if not out:
+                out.append(buf.view(xp, shape, dtype))
+            return ufunc(a, b, out=out[0])
+        return fallback(xp, a, b)
+
+    k = {1: kernel1, 2: kernel2}.get(ufunc.nin, kernel)
+    k.__name__ = f"{op}_into_b{buf.index}"
+    k.buffer = buf
+    return k
 
 
 @dataclass
