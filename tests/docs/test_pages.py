@@ -61,3 +61,21 @@ def test_runner_uses_a_fresh_namespace_and_temp_cwd(tmp_path):
 def test_normalise_only_strips_trailing_whitespace():
     assert normalise("a  \n b\t\n\n") == "a\n b"
     assert normalise(" a") == " a"
+
+
+def test_update_writes_what_the_code_prints(tmp_path):
+    from .doctest_md import update_page
+
+    page = tmp_path / "p.md"
+    page.write_text("```python\nprint('a')\nprint(2 + 2)\n```\n\n```text\nstale\n```\n")
+    assert update_page(page) == 1
+    assert "```text\na\n4\n```" in page.read_text()
+    assert check_page(page) == []
+
+
+def test_the_gpu_directive_only_marks_the_block_after_it(tmp_path):
+    page = tmp_path / "p.md"
+    page.write_text("```python\nprint(1)\n```\n\n<!-- doctest: output-without-gpu -->\n```text\n1\n```\n")
+    blocks = parse(page.read_text())
+    assert blocks[0].expect is blocks[1]
+    assert blocks[1].directives == {"output-without-gpu"} and blocks[0].directives == set()
