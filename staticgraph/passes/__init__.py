@@ -27,6 +27,8 @@ pairwise sum, (c) NaN propagation of ``maximum``/``minimum``. So values agree wi
 
 from __future__ import annotations
 
+from shared_ops import GraphCompareError
+
 from ..program import PassContext, PassResult
 from . import cse, fold, fuse, prune, simplify
 
@@ -34,8 +36,8 @@ PASSES = {"prune": prune.run, "cse": cse.run, "fold": fold.run, "simplify": simp
 ALL = tuple(PASSES) + ("memory",)
 
 
-class PassOptionError(ValueError):
-    pass
+class PassOptionError(GraphCompareError, ValueError):
+    """An ``optimize=`` argument naming no known pass, or of a type compile does not take."""
 
 
 def selected(options) -> dict:
