@@ -48,22 +48,27 @@ def pin() -> None:
         pass
 
 
-def interleaved(fns: dict, min_time=1.0, max_reps=3000) -> dict:
-    """Median seconds per call of each function, timed in turns (one call each, round after
-    round), so a load that changes during the run (a shared machine) hits all of them alike."""
+def interleaved(fns: dict, min_time=1.0, rounds=15) -> dict:
+    """Median seconds per call of each function, timed in turns: each round runs every
+    function for a block of calls (about ``min_time / rounds`` seconds in all), so a load that
+    changes during the run (a shared machine) hits all of them alike, while each function still
+    runs warm (back-to-back calls, as in a training loop)."""
     one = {}
     for k, fn in fns.items():
         fn()
         t0 = time.perf_counter()
         fn()
         one[k] = max(time.perf_counter() - t0, 1e-7)
-    reps = int(max(5, min(max_reps, min_time / sum(one.values()))))
+    budget = min_time / rounds / len(fns)
+    block = {k: int(max(1, min(2000, budget / t))) for k, t in one.items()}
     ts = {k: [] for k in fns}
-    for _ in range(reps):
+    for _ in range(rounds):
         for k, fn in fns.items():
+            n = block[k]
             t0 = time.perf_counter()
-            fn()
-            ts[k].append(time.perf_counter() - t0)
+            for _ in range(n):
+                fn()
+            ts[k].append((time.perf_counter() - t0) / n)
     return {k: statistics.median(v) for k, v in ts.items()}
 
 

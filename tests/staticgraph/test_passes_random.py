@@ -156,6 +156,6 @@ def test_against_dyngraph_when_available():
     ts = [dg.tensor(a, requires_grad=True) for a in args]
     fetched, loss = build(ts, prog[1], prog[2])
     loss.backward()
-    want = [f.numpy() for f in fetched] + [loss.numpy()] + [t.grad.numpy() for t in ts]
+    want = [f.detach().numpy() for f in fetched] + [loss.detach().numpy()] + [t.grad.numpy() for t in ts]
     for a, b in zip(got, want):
         close(a, b, "float64")
