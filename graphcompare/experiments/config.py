@@ -18,15 +18,17 @@ class Config:
     compile_repeats: int = 3     # compiles of one graph (first = cold, rest = warm)
     workloads: dict = field(default_factory=dict)       # name -> size kwargs (the main table)
     memory: list = field(default_factory=list)          # workload names measured for memory
-    ablation: list = field(default_factory=list)        # workload names for the pass ablation
+    ablation: dict = field(default_factory=dict)        # workload name -> size overrides, for the pass ablation
     scaling: dict = field(default_factory=dict)         # sweep name -> (workload, param, values, fixed)
     tree: dict = field(default_factory=dict)            # TreeStream kwargs
     peers: tuple = ("numpy", "torch", "jax")
     backend: str = "numpy"
     seed: int = 0
     win_margin: float = 0.05     # static "wins" when dynamic/static > 1 + win_margin
-    split_margin: float = 0.25   # the split check: |kernel + non-kernel - total| within this of total
+    split_margin: float = 0.25   # the split check: |kernel + non-kernel - total| within this share of the total
+    split_per_call_s: float = 0.5e-6  # ... plus this per kernel call (result objects, timer: either side)
     split_abs_s: float = 20e-6   # ... or within this many seconds (tiny steps)
+    compile_budget_s: float | None = 30.0  # a static build running longer is stopped and reported
     hooks: dict = field(default_factory=dict)           # (workload, impl) -> callable; tests only
     timer_bias: float = 0.0      # seconds per instrumented kernel call, measured at the start of a run
 
@@ -46,32 +48,33 @@ def _scaling(depths, Ts, ns):
 
 def standard() -> Config:
     return Config(
-        name="standard", repeats=7, target_s=0.03, warmup=2,
+        name="standard", repeats=7, target_s=0.03, warmup=2, compile_budget_s=30.0,
         workloads={
             "seed_mul": {}, "seed_5x5": {}, "seed_rnn_cell": {}, "rnn": {"T": 32},
             "mlp": {"batch": 128, "sizes": (784, 512, 512, 10)}, "cnn": {"batch": 16, "image": 28},
             "elementwise": {"n": 1 << 20}, "deep_chain": {"depth": 201},
         },
         memory=["rnn", "mlp", "cnn", "elementwise", "deep_chain"],
-        ablation=["mlp", "elementwise", "rnn", "deep_chain"],
-        scaling=_scaling([30, 60, 120, 240, 480, 960, 1920], [2, 4, 8, 16, 32, 64, 128, 256],
+        ablation={"mlp": {}, "elementwise": {}, "rnn": {"T": 8}, "deep_chain": {"depth": 60}},
+        scaling=_scaling([15, 30, 60, 120, 240, 480, 960], [2, 4, 8, 16, 32, 64, 128],
                          [1 << k for k in range(6, 23, 2)]),
-        tree={"count": 64, "leaves": (3, 7), "d": 16},
+        tree={"count": 48, "leaves": (3, 5), "d": 16},
     )
 
 
 def quick() -> Config:
     return Config(
         name="quick", repeats=5, target_s=0.01, warmup=1, kernel_steps=3, memory_steps=2, compile_repeats=2,
+        compile_budget_s=10.0,
         workloads={
-            "seed_mul": {}, "seed_5x5": {}, "seed_rnn_cell": {}, "rnn": {"T": 32},
+            "seed_mul": {}, "seed_5x5": {}, "seed_rnn_cell": {}, "rnn": {"T": 8},
             "mlp": {"batch": 128, "sizes": (784, 512, 512, 10)}, "cnn": {"batch": 4, "image": 28},
-            "elementwise": {"n": 1 << 18}, "deep_chain": {"depth": 201},
+            "elementwise": {"n": 1 << 18}, "deep_chain": {"depth": 60},
         },
-        memory=["rnn", "mlp", "elementwise", "deep_chain"],
-        ablation=["mlp", "elementwise"],
-        scaling=_scaling([30, 120, 480], [4, 16, 64], [1 << 8, 1 << 14, 1 << 20]),
-        tree={"count": 24, "leaves": (3, 6), "d": 16},
+        memory=["mlp", "elementwise", "deep_chain"],
+        ablation={"elementwise": {}, "deep_chain": {"depth": 30}},
+        scaling=_scaling([15, 30, 60], [2, 4, 8], [1 << 8, 1 << 14, 1 << 20]),
+        tree={"count": 16, "leaves": (2, 4), "d": 8},
     )
 
 
@@ -79,13 +82,14 @@ def tiny() -> Config:
     """For the test suite only: every measure and section, at toy sizes, in seconds."""
     return Config(
         name="tiny", repeats=3, target_s=0.002, warmup=1, kernel_steps=2, memory_steps=1, compile_repeats=2,
+        compile_budget_s=60.0,
         workloads={
             "seed_mul": {}, "seed_rnn_cell": {}, "rnn": {"T": 4},
             "mlp": {"batch": 8, "sizes": (32, 16, 10)}, "cnn": {"batch": 2, "image": 6, "channels": (1, 2, 2)},
             "elementwise": {"n": 4096}, "deep_chain": {"depth": 30},
         },
         memory=["mlp", "elementwise"],
-        ablation=["elementwise"],
+        ablation={"elementwise": {}},
         scaling=_scaling([9, 30], [2, 4], [256, 4096]),
         tree={"count": 6, "leaves": (2, 4), "d": 4},
     )

@@ -17,13 +17,19 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BL
 DROP_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
+_FIRST_PIN: dict = {}
+
+
 def pin_threads_env() -> dict:
-    """Set every BLAS/OpenMP thread count to 1 in this process's environment (before imports)."""
+    """Set every BLAS/OpenMP thread count to 1 in this process's environment (before imports).
+
+    Returns whether NumPy was already imported the *first* time this process pinned."""
     for v in THREAD_VARS:
         os.environ[v] = "1"
     for v in DROP_VARS:
         os.environ.pop(v, None)
-    return {"numpy_imported_before_pin": "numpy" in sys.modules}
+    _FIRST_PIN.setdefault("numpy_imported_before_pin", "numpy" in sys.modules)
+    return dict(_FIRST_PIN)
 
 
 def pin_threads() -> dict:

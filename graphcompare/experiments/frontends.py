@@ -8,6 +8,8 @@ records the error for that cell of the report and carries on.
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -23,6 +25,29 @@ F = FUNCTIONS  # the shared functions (softmax_cross_entropy, conv2d, concatenat
 
 class Unavailable(RuntimeError):
     """This implementation cannot run here (a peer not installed, a front end feature missing)."""
+
+
+class BudgetExceeded(RuntimeError):
+    """A static build ran past the suite's compile budget (the cell is reported, the run goes on)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None, what: str = "compile"):
+    """Raise ``BudgetExceeded`` in this (main) thread after ``seconds``; no limit elsewhere."""
+    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise BudgetExceeded(f"{what} took longer than the suite's budget of {seconds:g} s and was stopped")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 # --------------------------------------------------------------------------- dyngraph
@@ -85,6 +110,7 @@ class StaticBuild:
     gradients_s: float
     compile_s: float
     n_nodes: int = 0
+    first_call_s: float | None = None  # the first run after compile (any lazy code generation)
 
     @property
     def build_s(self) -> float:
@@ -92,13 +118,19 @@ class StaticBuild:
 
 
 def static_build(model: Callable, data_specs: list, param_specs: list, optimize=True,
-                 grads_of: str = "params") -> StaticBuild:
+                 grads_of: str = "params", first_args: list | None = None,
+                 budget_s: float | None = None) -> StaticBuild:
     """Declare ``model(*data, *params)`` on placeholders, add its gradients, compile.
 
     The compiled function takes ``(*data, *params)`` arrays and returns ``[loss, *grads]``
     (gradients for the params; ``grads_of="data"`` for the data inputs instead).
     """
     s = sg()
+    with time_limit(budget_s, "the static build (declare, gradients, compile, first call)"):
+        return _static_build(s, model, data_specs, param_specs, optimize, grads_of, first_args)
+
+
+def _static_build(s, model, data_specs, param_specs, optimize, grads_of, first_args) -> StaticBuild:
     t0 = perf()
     with s.Graph() as g:
         data = [s.placeholder(shape, dtype, name=f"d{i}") for i, (shape, dtype) in enumerate(data_specs)]
@@ -110,7 +142,11 @@ def static_build(model: Callable, data_specs: list, param_specs: list, optimize=
         t2 = perf()
     fn = s.compile([loss, *grads], inputs=[*data, *params], optimize=optimize)
     t3 = perf()
-    return StaticBuild(fn, t1 - t0, t2 - t1, t3 - t2, len(g.nodes))
+    first = None
+    if first_args is not None:
+        fn(*first_args)
+        first = perf() - t3
+    return StaticBuild(fn, t1 - t0, t2 - t1, t3 - t2, len(g.nodes), first)
 
 
 def pass_names() -> list[str]:
@@ -258,10 +294,19 @@ def record_kernels(log: list, fns=()):
         yield log
 
 
+def _fresh(v):
+    """A new array object over a recorded output (no computation, no copy), as a kernel returns."""
+    if isinstance(v, tuple):
+        return tuple(_fresh(x) for x in v)
+    view = getattr(v, "view", None)
+    return view() if view is not None and hasattr(v, "shape") and getattr(v, "ndim", 0) > 0 else v
+
+
 @contextlib.contextmanager
 def replay_kernels(log: list, fns=()):
-    """Every kernel returns the next recorded output instead of computing: a step's cost with
-    free kernels, which is everything the execution model adds around them."""
+    """Every kernel returns a fresh view of its recorded output instead of computing: a step's cost
+    with free kernels, which is everything the execution model adds around them (creating and
+    freeing the result objects included, as with real kernels)."""
     n = len(log)
     pos = [0]
 
@@ -269,7 +314,7 @@ def replay_kernels(log: list, fns=()):
         def k(xp, *a, **kw):
             i = pos[0]
             pos[0] = i + 1 if i + 1 < n else 0
-            return log[i]
+            return _fresh(log[i])
 
         return k
 

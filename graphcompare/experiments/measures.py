@@ -39,7 +39,8 @@ ALL_LABELS = {**LABELS, STATIC_O0: "staticgraph, optimize=False"}
 
 
 def _err(exc: BaseException) -> str:
-    kind = "unavailable" if isinstance(exc, fe.Unavailable) else type(exc).__name__
+    kind = ("unavailable" if isinstance(exc, fe.Unavailable) else "over budget" if isinstance(exc, fe.BudgetExceeded)
+            else type(exc).__name__)
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{kind}: {msg}"[:300]
 
@@ -113,12 +114,19 @@ def _split_samples(im, step, cfg, bias, dynamic) -> dict:
     return out
 
 
+def split_within(err: float, total: float, calls: float, cfg) -> bool:
+    """The split check's stated margin: a share of the total plus a little per kernel call (creating
+    and freeing a result object, and the clock, can fall on either side), or a small absolute floor."""
+    return abs(err) <= max(cfg.split_margin * total + cfg.split_per_call_s * calls, cfg.split_abs_s)
+
+
 def _impls(cfg) -> list[str]:
     return ["dyngraph", "staticgraph", STATIC_O0, *cfg.peers]
 
 
 def _build(wl, impl: str, cfg):
     wl.slow_hook = cfg.hooks.get((wl.name, impl))
+    wl.compile_budget = cfg.compile_budget_s
     if impl == STATIC_O0:
         return wl.impl("staticgraph", optimize=False)
     return wl.impl(impl)
@@ -151,7 +159,7 @@ def measure_step(wl, impl: str, cfg) -> dict:
                 err = kern.min + nk.min - total.min
                 row["split_error_s"] = err
                 row["split_error_rel"] = err / total.min
-                row["split_ok"] = abs(err) <= max(cfg.split_margin * total.min, cfg.split_abs_s)
+                row["split_ok"] = split_within(err, total.min, sp["calls"], cfg)
             if im.build is not None:
                 row["compile"] = _compile_times(wl, impl, im.build, cfg)
                 row["nodes_declared"] = im.build.n_nodes
@@ -165,7 +173,7 @@ def measure_step(wl, impl: str, cfg) -> dict:
 def _compile_times(wl, impl, first, cfg) -> dict:
     """Building the static step: the first compile in this process (cold), then repeats (warm)."""
     cold = {"declare_s": first.declare_s, "gradients_s": first.gradients_s, "compile_s": first.compile_s,
-            "total_s": first.build_s}
+            "total_s": first.build_s, "first_call_s": first.first_call_s}
     warm = []
     for _ in range(cfg.compile_repeats - 1):
         b = _build(wl, impl, cfg).build
@@ -254,10 +262,15 @@ def measure_scaling(sweep: str, spec, cfg, progress=None) -> dict:
     """One sweep: dyngraph, staticgraph and NumPy at every size, and where static stops winning."""
     name, param, values, fixed = spec
     points = []
+    stop_static = None  # after a static build ran out of budget, larger ones are not attempted
     for v in values:
         wl = make(name, **{**fixed, param: v})
         pt = {"value": v, "size": wl.size}
         for impl in ("dyngraph", "staticgraph", "numpy"):
+            if impl == "staticgraph" and stop_static is not None:
+                pt[impl] = None
+                pt.setdefault("errors", {})[impl] = stop_static
+                continue
             try:
                 im = _build(wl, impl, cfg)
                 s, _ = time_step(im.step, cfg.repeats, cfg.target_s, warmup=1)
@@ -267,6 +280,8 @@ def measure_scaling(sweep: str, spec, cfg, progress=None) -> dict:
             except Exception as exc:
                 pt[impl] = None
                 pt.setdefault("errors", {})[impl] = _err(exc)
+                if impl == "staticgraph" and isinstance(exc, fe.BudgetExceeded):
+                    stop_static = f"skipped: the build at {param}={v} already exceeded the compile budget"
         d, s = pt.get("dyngraph"), pt.get("staticgraph")
         pt["speedup"] = d["median"] / s["median"] if d and s else None
         if d and s and d["median"] > s["median"]:
@@ -316,6 +331,7 @@ def measure_ablation(wl, cfg, progress=None) -> list[dict]:
         row = {"workload": wl.name, "title": wl.title, "config": label, "status": "ok"}
         try:
             wl.slow_hook = cfg.hooks.get((wl.name, "staticgraph"))
+            wl.compile_budget = cfg.compile_budget_s
             im = wl.impl("staticgraph", optimize=opt)
             s, _ = time_step(im.step, cfg.repeats, cfg.target_s, warmup=1)
             row["total"] = s.to_dict()
@@ -353,7 +369,8 @@ def measure_tree(cfg) -> dict:
     ts = TreeStream(seed=cfg.seed, **cfg.tree)
     out = {"size": ts.size, "structures": ts.structures(), "impls": {}}
     n = len(ts.items)
-    makers = {"dyngraph": ts.dyngraph, "staticgraph": ts.staticgraph, "numpy": ts.numpy, "torch": ts.torch}
+    makers = {"dyngraph": ts.dyngraph, "staticgraph": lambda: ts.staticgraph(budget_s=cfg.compile_budget_s),
+              "numpy": ts.numpy, "torch": ts.torch}
     for impl, mk in makers.items():
         if impl not in ("dyngraph", "staticgraph") and impl not in cfg.peers:
             continue

@@ -83,9 +83,9 @@ def run_suite(cfg: Config, out: str | Path, command: str = "", progress: bool = 
         for sweep, spec in cfg.scaling.items():
             bar.set_postfix_str(f"scaling {sweep}")
             doc["scaling"].append(measures.measure_scaling(sweep, spec, cfg_run, progress=bar))
-        for name in cfg.ablation:
+        for name, size in cfg.ablation.items():
             bar.set_postfix_str(f"ablation {name}")
-            doc["ablation"] += measures.measure_ablation(wl_of(name, cfg.workloads.get(name, {})), cfg_run)
+            doc["ablation"] += measures.measure_ablation(wl_of(name, {**cfg.workloads.get(name, {}), **size}), cfg_run)
             bar.update(1)
         bar.set_postfix_str("dynamic structure")
         doc["tree"] = measures.measure_tree(cfg_run)

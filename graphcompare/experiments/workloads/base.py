@@ -98,6 +98,7 @@ class Workload:
     size: dict = field(default_factory=dict)  # the parameters that define this instance
     backend: Any = None        # shared_ops Backend (NumPy by default)
     slow_hook: Callable[[], None] | None = None  # tests plant a slowdown here
+    compile_budget: float | None = None  # seconds a static build may take (None: no limit)
 
     # -- helpers ------------------------------------------------------------------------
     @property
@@ -160,10 +161,12 @@ class Workload:
         return Impl(self._wrap(step), self._wrap(forward), self._wrap(forward_nograd))
 
     def _impl_staticgraph(self, optimize=True) -> Impl:
-        build = fe.static_build(lambda *xs: self.model(SharedNS(), *xs), self.specs(self.data),
-                                self.specs(self.params), optimize=optimize)
-        fn, xp, lr, train = build.fn, self.xp, self.lr, self.train
         data, params = self._arrays(self.data), self._arrays(self.params)
+        build = fe.static_build(lambda *xs: self.model(SharedNS(), *xs), self.specs(self.data),
+                                self.specs(self.params), optimize=optimize,
+                                first_args=[*self._arrays(self.data), *self._arrays(self.params)],
+                                budget_s=self.compile_budget)
+        fn, xp, lr, train = build.fn, self.xp, self.lr, self.train
         args = [*data, *params]
 
         def step():

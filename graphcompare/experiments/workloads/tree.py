@@ -73,7 +73,7 @@ class TreeStream:
 
         return step
 
-    def staticgraph(self, optimize=True):
+    def staticgraph(self, optimize=True, budget_s=None):
         """``sg.function`` over the tree's leaves and weights, the structure passed as a static
         Python int (a new value retraces, as a new shape would): one trace per structure."""
         s = fe.sg()
@@ -88,6 +88,7 @@ class TreeStream:
         fn = s.function(py_fn, optimize=optimize)
         W, b = self.W.copy(), self.b.copy()
         stats = {"traces": 0, "compile_s": 0.0}
+        seen: set = set()
 
         def step(i):
             tree, xs = self.items[i]
@@ -98,7 +99,9 @@ class TreeStream:
                 trees.append(tree)
             before = fn.trace_count
             t0 = fe.perf()
-            out = fn(tid, *xs, W, b)
+            with fe.time_limit(budget_s if key not in seen else None, "tracing and compiling one tree structure"):
+                out = fn(tid, *xs, W, b)
+            seen.add(key)
             if fn.trace_count != before:  # this call traced and compiled (and ran once)
                 stats["compile_s"] += fe.perf() - t0
             stats["traces"] = fn.trace_count
