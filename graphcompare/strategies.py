@@ -54,7 +54,8 @@ class Builder:
     def new_leaf(self, data, shape: tuple, dtype: str | None = None) -> int:
         dtype = dtype or data.draw(st.sampled_from(self.allowed_dtypes), label="dtype")
         seed = data.draw(st.integers(0, 2**32 - 1), label="values seed")
-        rng = np.random.default_rng(seed)
+        # the position enters the seed: leaves drawn with equal seeds still differ (no ties)
+        rng = np.random.default_rng([seed, len(self.nodes)])
         values = rng.uniform(0.2, 2.0, size=shape) * rng.choice((-1.0, 1.0), size=shape)
         arr = np.asarray(values, dtype=dtype)
         self.nodes.append(Leaf(tuple(shape), dtype, arr))

@@ -30,7 +30,7 @@ def test_every_way_agrees_on_random_programs(prog):
     assert res.ok, res.report()
 
 
-@settings(max_examples=settings.default.max_examples * 3)
+@settings(max_examples=settings.default.max_examples * 5)  # thorough: 10,000 programs
 @given(programs(max_steps=10))
 def test_optimize_false_is_bitwise_equal(prog):
     res = check_program(prog, ways=("static", "function"))
