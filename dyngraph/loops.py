@@ -12,7 +12,9 @@ from __future__ import annotations
 from heapq import heappop, heappush
 
 from .errors import AutogradError, FreedGraphError
-from .node import _SHAPE_ONLY, FREED_MSG, STATS, AccumulateGrad, shape_only
+from shared_ops import ShapeOnly
+
+from .node import _SHAPE_ONLY, FREED_MSG, STATS, AccumulateGrad, shape_only, version_error
 from .record import NUMPY, new, unpack
 from .tensors import Tensor, init, wrap
 
@@ -48,7 +50,20 @@ def eager_loop(heap, buf, deps, ops, be, retain):
                 raise FreedGraphError(FREED_MSG)
             out = n.out
             if n.info.saves:
-                saved = unpack(n, False)
+                if n.vers is None:  # every saved tensor was at version 0 (inline unpack)
+                    ins = []
+                    for e in saved:
+                        if e.__class__ is ShapeOnly:
+                            ins.append(e)
+                        else:
+                            v = e._ver
+                            if v is not None and v.v:
+                                raise version_error(n, e._data, v.v, 0)
+                            ins.append(e._data)
+                    saved = tuple(ins)
+                    ins = None
+                else:
+                    saved = unpack(n, False)
                 if out is not None:
                     if out.counter.v:
                         out.check(n)
