@@ -23,7 +23,9 @@ def add_check_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "check",
         help="prove on random programs that dyngraph and staticgraph give the same gradients",
-        description=__doc__.split("\n\n")[0],
+        description="Run random programs through dyngraph, staticgraph (plain, each pass, all passes), "
+                    "sg.function and the oracles; print a summary, and on a disagreement write the shrunk "
+                    "program's reproducer to --out and exit 1.",
     )
     p.add_argument("--examples", type=int, default=200, help="programs to check (default 200)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the campaign (default 0)")
