@@ -16,15 +16,14 @@
 from __future__ import annotations
 
 import sys
-from heapq import heapify, heappop, heappush
+from heapq import heapify
 
-from .errors import AutogradError, FreedGraphError
+from .errors import AutogradError
 from .grad_mode import MODE
 from .interp import DynamicOps, eager_ops
 from .loops import eager_loop, general_loop, run_hooks
 from .node import AccumulateGrad
-from .record import INFO, Version, new, op_info
-from .tensors import Tensor, init, wrap
+from .tensors import Tensor, wrap
 
 _getrefcount = sys.getrefcount
 

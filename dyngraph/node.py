@@ -22,7 +22,7 @@ import numpy as np
 
 from shared_ops import ShapeOnly, dtype_name
 
-from .errors import FreedGraphError, InplaceError
+from .errors import InplaceError
 
 SEQ = itertools.count()  # creation sequence of nodes: the engine runs the latest first
 
