@@ -138,6 +138,10 @@ def programs(draw, ops=None, min_steps: int = 1, max_steps: int = 8, max_leaves:
         shape = tuple(d if draw(st.integers(0, 3)) else 1 for d in universe[len(universe) - keep:])
         b.new_leaf(data, shape)
     n_steps = draw(st.integers(min_steps, max_steps), label="steps")
+    # hypothesis favours the first entries of a list: shuffle the ops once per program (by a
+    # drawn seed) so each op gets its share; shrinking still moves toward the first one
+    order = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="op order")).permutation(len(names))
+    names = [names[k] for k in order]
     wide = [n for n in names if OP_TABLE[n].fan_in]
     for _ in range(n_steps):
         # one draw in three among the ops of three or more inputs: fan-in
