@@ -119,6 +119,26 @@ class ArrayOps(OpsNamespace):
         xp = self.xp if self.xp is not None else backend_of(like).xp
         return xp.asarray(value, dtype=getattr(xp, dtype))
 
+    def __getattr__(self, name: str):
+        # Build each op's caller once and keep it on the instance: a gradient rule's
+        # ``ops.mul(g, b)`` is then one closure call and the kernel call, nothing more.
+        if name.startswith("_") or self.xp is None:
+            return OpsNamespace.__getattr__(self, name)
+        op = self.registry.get(name)
+        xp = self.xp
+        lift = self._lift_scalars
+
+        def op_call(*inputs, **attrs):
+            for x in inputs:
+                if type(x) in _SCALARS:
+                    inputs = lift(inputs)
+                    break
+            return op.kernel(xp, *inputs, **attrs)
+
+        op_call.__name__ = name
+        self.__dict__[name] = op_call
+        return op_call
+
 
 _ARRAY_OPS: dict[int, ArrayOps] = {}
 
