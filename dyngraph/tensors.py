@@ -43,18 +43,17 @@ class _Meta:
 class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
     """An n-dimensional array that can record the ops applied to it (``requires_grad``).
 
-    ``dg.Tensor(2, 3)`` makes an uninitialised float32 tensor, as ``torch.Tensor(2, 3)``.
+    ``dg.Tensor(2, 3)`` makes an uninitialised float32 tensor and ``dg.Tensor([1, 2])`` a
+    float32 tensor of that data, as ``torch.Tensor`` does.
     """
 
     __slots__ = ("_data", "_be", "_ver", "_rg", "_grad_fn", "_meta", "__weakref__")
 
     def __init__(self, *shape, device=None):
         be = get_backend(device) if device is not None else default_backend()
-        if len(shape) == 1 and isinstance(shape[0], (list, tuple)) and not all(isinstance(s, int) for s in shape[0]):
+        if len(shape) == 1 and isinstance(shape[0], (list, tuple, np.ndarray)):  # data, as torch.Tensor([1, 2])
             data = be.asarray(np.asarray(shape[0], dtype=np.float32))
         else:
-            if len(shape) == 1 and isinstance(shape[0], tuple):
-                shape = shape[0]
             data = be.xp.empty(tuple(int(s) for s in shape), dtype=be.xp.float32)
         init(self, data, be)
 

@@ -15,6 +15,7 @@ def test_creation_dtypes_follow_pytorch():
     assert dg.zeros(2, 3).dtype == dg.float32 and dg.zeros(2, 3).shape == (2, 3)
     assert dg.ones((2, 3), dtype=dg.float64).dtype == dg.float64
     assert dg.Tensor(2, 3).shape == (2, 3) and dg.Tensor(2, 3).dtype == dg.float32
+    assert dg.Tensor([2, 3]).tolist() == [2.0, 3.0] and dg.Tensor([2, 3]).dtype == dg.float32
     assert repr(dg.float32) == "dyngraph.float32" and dg.float32 != dg.float64
     assert dg.full((2,), 3.0).numpy().tolist() == [3.0, 3.0]
     assert dg.arange(3).dtype == dg.int64 and dg.arange(0.0, 1.0, 0.5).dtype == dg.float32
