@@ -49,8 +49,23 @@ def eager_loop(heap, buf, deps, ops, be, retain):
             if saved is None:
                 raise FreedGraphError(FREED_MSG)
             out = n.out
-            if n.info.saves:
-                if n.vers is None:  # every saved tensor was at version 0 (inline unpack)
+            info = n.info
+            if info.saves:
+                if n.vers is None and len(saved) == 2:  # binary ops, unrolled (version 0 expected)
+                    a, b = saved
+                    if a.__class__ is not ShapeOnly:
+                        v = a._ver
+                        if v is not None and v.v:
+                            raise version_error(n, a._data, v.v, 0)
+                        a = a._data
+                    if b.__class__ is not ShapeOnly:
+                        v = b._ver
+                        if v is not None and v.v:
+                            raise version_error(n, b._data, v.v, 0)
+                        b = b._data
+                    saved = (a, b)
+                    a = b = None
+                elif n.vers is None:  # every saved tensor was at version 0 (inline unpack)
                     ins = []
                     for e in saved:
                         if e.__class__ is ShapeOnly:
@@ -77,13 +92,15 @@ def eager_loop(heap, buf, deps, ops, be, retain):
             if len(grads) != len(nxt):
                 raise _arity_error(n, grads)
             g = out = saved = None
-        if not retain and not n.released:
-            n.released = True
-            if n.nbytes:
-                STATS.saved_bytes -= n.nbytes
-                n.nbytes = 0
-            if n.info.saves:
-                n.saved = n.out = None
+            if not retain:
+                n.released = True
+                if n.nbytes:
+                    STATS.saved_bytes -= n.nbytes
+                    n.nbytes = 0
+                if info.saves:
+                    n.saved = n.out = None
+        elif not retain and not n.released:
+            n.release()
         i = len(nxt)
         while i:
             i -= 1

@@ -81,6 +81,30 @@ def record(op, attrs, inputs, out, info) -> None:
             node.next = (None,)
         d = x._data
         node.saved = (shape_only(d.shape, d.dtype),)
+    elif len(inputs) == 2 and (info.save_all or not info.save_pos):  # the binary ops, unrolled
+        a, b = inputs
+        fa = fb = None
+        if a._rg:
+            fa = a._grad_fn
+            if fa is None:
+                fa = a._accumulator()
+        if b._rg:
+            fb = b._grad_fn
+            if fb is None:
+                fb = b._accumulator()
+        node.next = (fa, fb)
+        da = a._data
+        db = b._data
+        if info.save_all:
+            node.saved = (a, b)
+            if da.__class__ is ndarray and db.__class__ is ndarray:
+                size = da.nbytes + db.nbytes
+            else:
+                size = nbytes(da) + nbytes(db)
+            if a._ver is not None or b._ver is not None:
+                node.vers = (0 if a._ver is None else a._ver.v, 0 if b._ver is None else b._ver.v)
+        else:
+            node.saved = (shape_only(da.shape, da.dtype), shape_only(db.shape, db.dtype))
     else:
         nxt = []
         saved = []

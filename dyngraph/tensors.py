@@ -61,8 +61,9 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
     @classmethod
     def _apply_op(cls, op, inputs, attrs):
         info = INFO.get(op) or op_info(op)
+        n = len(inputs)
         try:
-            if len(inputs) == 2:
+            if n == 2:
                 a, b = inputs
                 be = a._be
                 rg = a._rg or b._rg
@@ -74,7 +75,7 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
                         explain(op, inputs, attrs, exc)
                 else:
                     out = _apply_mixed(op, inputs, attrs)
-            elif len(inputs) == 1:
+            elif n == 1:
                 a = inputs[0]
                 be = a._be
                 rg = a._rg
