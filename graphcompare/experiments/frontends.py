@@ -78,17 +78,6 @@ def dg_clear(params) -> None:
         p.grad = None
 
 
-def dg_counters() -> dict | None:
-    """dyngraph's counters of nodes created/freed and saved bytes, if it exposes them."""
-    mod = dg()
-    for name in ("stats", "counters", "graph_stats"):
-        f = getattr(mod, name, None)
-        if f is not None:
-            v = f() if callable(f) else f
-            return dict(v) if not isinstance(v, dict) else v
-    return None
-
-
 # --------------------------------------------------------------------------- staticgraph
 
 
@@ -150,23 +139,11 @@ def _static_build(s, model, data_specs, param_specs, optimize, grads_of, first_a
 
 
 def pass_names() -> list[str]:
-    """The compiler's switchable passes, as staticgraph names them."""
-    s = sg()
-    try:
-        from staticgraph import passes
+    """The compiler's switchable passes, as staticgraph names them (``memory`` planning included)."""
+    sg()
+    from staticgraph import passes
 
-        return list(getattr(passes, "ALL", None) or passes.PASSES)
-    except ImportError:
-        pass
-    for holder in (s, getattr(s, "compiler", None)):
-        if holder is None:
-            continue
-        for attr in ("PASSES", "PASS_NAMES", "pass_names"):
-            v = getattr(holder, attr, None)
-            if v is not None:
-                v = v() if callable(v) else v
-                return [p if isinstance(p, str) else getattr(p, "name", str(p)) for p in v]
-    raise Unavailable("staticgraph exposes no list of passes yet")
+    return list(getattr(passes, "ALL", None) or passes.PASSES)
 
 
 def static_report(fn) -> dict:

@@ -18,7 +18,6 @@ time must equal the independently measured total within the configured margin.
 from __future__ import annotations
 
 import gc
-import math
 import time
 import tracemalloc
 from types import SimpleNamespace
@@ -229,11 +228,10 @@ def measure_memory(wl, cfg) -> list[dict]:
             try:
                 if impl.startswith("staticgraph"):
                     holder = {}
-                    # what building keeps (the graph, the executable, buffers planned at compile time)
+                    # what building keeps: the graph, the executable, planned buffers, and what the
+                    # build's first call allocated and kept (buffers materialised at first use)
                     _, row["compile_held"] = _traced_peak(lambda: holder.setdefault("im", _build(wl, impl, cfg)))
                     im = holder["im"]
-                    # the first call allocates whatever the executable keeps between calls
-                    row["first_call_peak"], row["first_call_held"] = _traced_peak(im.step)
                     mem = fe.static_memory(im.build.fn)
                     row.update({f"{k}_bytes": v for k, v in mem.items()})
                 else:
@@ -284,6 +282,7 @@ def measure_scaling(sweep: str, spec, cfg, progress=None) -> dict:
                     stop_static = f"skipped: the build at {param}={v} already exceeded the compile budget"
         d, s = pt.get("dyngraph"), pt.get("staticgraph")
         pt["speedup"] = d["median"] / s["median"] if d and s else None
+        pt["static_faster"] = bool(d and s and d["median"] > s["median"])
         if d and s and d["median"] > s["median"]:
             pt["n_star"] = pt["compile_s"] / (d["median"] - s["median"])
         else:
@@ -379,24 +378,12 @@ def measure_tree(cfg) -> dict:
             made = mk()
             step, stats = made if isinstance(made, tuple) else (made, None)
             hook = cfg.hooks.get(("tree", impl))
-            first = []
-            for i in range(n):  # first pass: static pays its traces and compiles here
-                t0 = perf()
-                if hook is not None:
-                    hook()
-                step(i)
-                first.append(perf() - t0)
-            again = []
-            for _ in range(max(1, cfg.repeats // 2)):  # later passes: every structure seen
-                t0 = perf()
-                for i in range(n):
-                    if hook is not None:
-                        hook()
-                    step(i)
-                again.append((perf() - t0) / n)
+            with quiet_gc():
+                first, again = _tree_passes(step, n, hook, cfg)
             res["first_pass_total_s"] = sum(first)
             res["first_pass_per_tree"] = Summary.of(first).to_dict()
-            res["steady_per_tree"] = Summary.of(again).to_dict()
+            res["steady_per_tree"] = Summary.of([t for times in again for t in times]).to_dict()
+            res["steady_pass_total_s"] = Summary.of([sum(times) for times in again]).to_dict()
             if stats is not None:
                 res["traces"] = stats["traces"]
                 res["compiles"] = stats.get("compiles", stats["traces"])
@@ -407,9 +394,22 @@ def measure_tree(cfg) -> dict:
     return out
 
 
-def split_ok(row: dict) -> bool | None:
-    return row.get("split_ok")
-
-
-def isfinite(x) -> bool:
-    return x is not None and not (isinstance(x, float) and (math.isnan(x) or math.isinf(x)))
+def _tree_passes(step, n: int, hook, cfg) -> tuple[list, list]:
+    first = []
+    for i in range(n):  # first pass: static pays its traces and compiles here
+        t0 = perf()
+        if hook is not None:
+            hook()
+        step(i)
+        first.append(perf() - t0)
+    again = []  # later passes, every structure seen: one list of per-tree times per pass
+    for _ in range(max(1, cfg.repeats // 2)):
+        times = []
+        for i in range(n):
+            t0 = perf()
+            if hook is not None:
+                hook()
+            step(i)
+            times.append(perf() - t0)
+        again.append(times)
+    return first, again

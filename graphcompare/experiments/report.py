@@ -128,8 +128,9 @@ def render(doc: dict, plots: dict) -> str:
           "dyngraph measured: tracemalloc peak during one step above the level before it (arrays and Python "
           "objects the step allocates: saved values, graph nodes, gradients). staticgraph: from its compile "
           "report, the naive sum of all intermediates, the planned peak of its buffer plan, and the liveness "
-          "lower bound; and measured the same way as dyngraph (steady-state call; what the first call and the "
-          "build keep is listed too).", ""]
+          "lower bound (the planned peak includes the resident buffers, allocated once and reused by every "
+          "call); and measured the same way as dyngraph on a steady-state call, beside what building and the "
+          "first call keep allocated between calls.", ""]
     rows = []
     for r in doc.get("memory", []):
         if r["status"] != "ok":
@@ -137,10 +138,10 @@ def render(doc: dict, plots: dict) -> str:
             continue
         rows.append([r["workload"], r["label"], fmt_summary(_s(r["measured_peak"]), fmt_bytes),
                      fmt_bytes(r.get("naive_bytes")), fmt_bytes(r.get("planned_bytes")),
-                     fmt_bytes(r.get("lower_bound_bytes")), fmt_bytes(r.get("first_call_peak")),
+                     fmt_bytes(r.get("lower_bound_bytes")), fmt_bytes(r.get("resident_bytes")),
                      fmt_bytes(r.get("compile_held"))])
     L += _table(["workload", "implementation", "measured peak per step", "naive (report)", "planned (report)",
-                 "lower bound (report)", "first call peak", "kept by build"], rows)
+                 "lower bound (report)", "resident buffers (report)", "kept by build + first call"], rows)
     L += [""] + _img(doc["plots"], "memory", "peak memory")
 
     # -- scaling
@@ -154,11 +155,11 @@ def render(doc: dict, plots: dict) -> str:
             rows.append([p["value"], fmt_summary(_s(p.get("dyngraph"))), fmt_summary(_s(p.get("staticgraph"))),
                          fmt_summary(_s(p.get("numpy"))), f"{p['speedup']:.2f}x" if p.get("speedup") else "n/a",
                          fmt_seconds(p.get("compile_s")) if p.get("compile_s") is not None else "n/a",
-                         _nstar(p.get("n_star"))])
+                         _nstar(p.get("n_star")) if p.get("speedup") is not None else "n/a"])
         L += _table([sw["param"], "dyngraph", "staticgraph", "NumPy", "dynamic/static", "compile", "N*"], rows)
-        errs = {k: e for p in sw["points"] for k, e in (p.get("errors") or {}).items()}
+        errs = [f"{sw['param']}={p['value']} {k}: {e}" for p in sw["points"] for k, e in (p.get("errors") or {}).items()]
         if errs:
-            L += ["", "Failures: " + "; ".join(f"{k}: {e}" for k, e in errs.items())]
+            L += ["", "Not measured:", ""] + [f"- {e}" for e in errs]
         L += [""] + _img(doc["plots"], f"scaling_{sw['sweep']}", f"scaling in {sw['param']}")
 
     # -- ablation
@@ -189,14 +190,14 @@ def render(doc: dict, plots: dict) -> str:
         rows = []
         for impl, r in tr["impls"].items():
             if r["status"] != "ok":
-                rows.append([r["label"], f"— ({r['status']})", "", "", ""])
+                rows.append([r["label"], f"— ({r['status']})", "", "", "", ""])
                 continue
-            rows.append([r["label"], fmt_seconds(r["first_pass_total_s"]), fmt_summary(_s(r["first_pass_per_tree"])),
-                         fmt_summary(_s(r["steady_per_tree"])),
+            rows.append([r["label"], fmt_seconds(r["first_pass_total_s"]), fmt_summary(_s(r.get("steady_pass_total_s"))),
+                         fmt_summary(_s(r["first_pass_per_tree"])), fmt_summary(_s(r["steady_per_tree"])),
                          f"{r['traces']} traces, {r['compiles']} compiles; first calls of new structures took "
                          f"{fmt_seconds(r['compile_total_s'])}" if "traces" in r else "-"])
-        L += _table(["implementation", "first pass (all trees)", "first pass per tree", "later passes per tree",
-                     "retracing"], rows)
+        L += _table(["implementation", "first pass (all trees)", "later pass (all trees)", "first pass per tree",
+                     "later passes per tree", "retracing"], rows)
         L += [""] + _img(doc["plots"], "tree", "dynamic structure")
 
     # -- peers

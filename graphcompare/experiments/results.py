@@ -76,7 +76,7 @@ def csv_rows(doc: dict) -> list[dict]:
     for r in doc.get("memory", []):
         b = {"section": "memory", "workload": r["workload"], "impl": r["impl"], "status": r["status"]}
         rows += _summary_rows(b, "measured_peak", r.get("measured_peak"), "B")
-        for k in ("naive_bytes", "planned_bytes", "lower_bound_bytes", "first_call_peak", "compile_held"):
+        for k in ("naive_bytes", "planned_bytes", "lower_bound_bytes", "resident_bytes", "compile_held"):
             rows += _scalar_row(b, k, r.get(k), "B")
     for sw in doc.get("scaling", []):
         for p in sw["points"]:
@@ -95,6 +95,8 @@ def csv_rows(doc: dict) -> list[dict]:
         b = {"section": "dynamic_structure", "workload": "tree", "impl": impl, "status": r["status"]}
         rows += _summary_rows(b, "first_pass_per_tree", r.get("first_pass_per_tree"), "s")
         rows += _summary_rows(b, "steady_per_tree", r.get("steady_per_tree"), "s")
+        rows += _scalar_row(b, "first_pass_total", r.get("first_pass_total_s"), "s")
+        rows += _summary_rows(b, "steady_pass_total", r.get("steady_pass_total_s"), "s")
         rows += _scalar_row(b, "traces", r.get("traces"), "traces")
     return rows
 

@@ -156,6 +156,28 @@ def test_planted_slowdown_shows_in_the_report(tmp_path, tiny_run):
     assert be["gain_s"] > 0.0025
 
 
+def test_dynamic_structure_retraces_once_per_structure(tiny_run):
+    _, doc = tiny_run
+    tr = doc["tree"]
+    st = tr["impls"]["staticgraph"]
+    assert st["status"] == "ok" and st["traces"] == st["compiles"] == tr["structures"] >= 2
+    assert "traces" not in tr["impls"]["dyngraph"]
+
+
+def test_break_even_is_compile_over_gain(tiny_run):
+    _, doc = tiny_run
+    rows = {(r["workload"], r["impl"]): r for r in doc["main"]}
+    assert doc["break_even"]
+    for b in doc["break_even"]:
+        d, s = rows[(b["workload"], "dyngraph")], rows[(b["workload"], b["impl"])]
+        gain = d["total"]["median"] - s["total"]["median"]
+        cold = s["compile"]["cold"]["total_s"]
+        if gain > 0:
+            assert math.isclose(b["n_star_cold"], cold / gain, rel_tol=1e-9)
+        else:
+            assert b["n_star_cold"] is None
+
+
 def test_summary_and_crossover():
     s = Summary.of([3.0, 1.0, 2.0, 10.0, 2.5])
     assert (s.median, s.min, s.max, s.n) == (2.5, 1.0, 10.0, 5)
