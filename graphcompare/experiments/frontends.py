@@ -241,13 +241,34 @@ def _swap_kernels(make: Callable, fns=()):
         dispatch._generation[0] += 1
 
 
+def _counted(label: str, kernel):
+    """``kernel`` timed into every active ``shared_ops`` Stats under ``label``; registry kernels it
+    calls inside (a fused kernel's reference path, a planned kernel's fallback) are not counted again."""
+    def k(xp, *arrays, **attrs):
+        active = dispatch._active[:]
+        dispatch._active.clear()
+        t0 = perf()
+        try:
+            out = kernel(xp, *arrays, **attrs)
+        finally:
+            dt = perf() - t0
+            dispatch._active[:] = active
+        for stats in active:
+            s = stats.per_op[label]
+            s.calls += 1
+            s.seconds += dt
+        return out
+
+    return k
+
+
 @contextlib.contextmanager
 def counting(fns=()):
     """``shared_ops.instrument()``, with the executables' own kernels counted as well."""
     with instrument() as stats:
         patched = _foreign(fns)
         for g, kname, k, label in patched:
-            g[kname] = dispatch._wrap(SimpleNamespace(name=label, forward=k))
+            g[kname] = _counted(label, k)
         try:
             yield stats
         finally:
@@ -257,11 +278,19 @@ def counting(fns=()):
 
 @contextlib.contextmanager
 def record_kernels(log: list, fns=()):
-    """Run with every kernel's output appended to ``log`` (for ``replay_kernels``)."""
+    """Run with every kernel's output appended to ``log`` (for ``replay_kernels``). A kernel called
+    inside another (a fused kernel's reference path) runs unrecorded: replay replaces the outer one."""
+    depth = [0]
 
     def make(name, fwd):
         def k(xp, *a, **kw):
-            out = fwd(xp, *a, **kw)
+            if depth[0]:
+                return fwd(xp, *a, **kw)
+            depth[0] += 1
+            try:
+                out = fwd(xp, *a, **kw)
+            finally:
+                depth[0] -= 1
             log.append(out)
             return out
 
