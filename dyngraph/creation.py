@@ -74,7 +74,8 @@ empty = _full_like_fn("empty")
 
 def full(size, fill_value, dtype=None, requires_grad=False, device="cpu") -> Tensor:
     be = _backend(device)
-    name = resolve(dtype) or ("float32" if isinstance(fill_value, float) else "int64" if isinstance(fill_value, int) and not isinstance(fill_value, bool) else "bool" if isinstance(fill_value, bool) else "float32")
+    # PyTorch's defaults: bool -> bool, int -> int64, anything else -> float32
+    name = resolve(dtype) or {bool: "bool", int: "int64"}.get(type(fill_value), "float32")
     arr = be.xp.full(_shape((size,)), fill_value, dtype=getattr(be.xp, name))
     return _finish(arr, be, requires_grad)
 
