@@ -164,6 +164,10 @@ def check_close(got, plain, ref, names, label):
 def check_finite_differences(model64, X64, W64, grads, seed=0, directions=2, h=1e-5):
     """The float64 gradients against central differences of the float64 loss along random
     directions (Richardson-extrapolated: error O(h^4)); raises AssertionError on a mismatch."""
+    for i, (g, a) in enumerate(zip(grads, X64)):
+        if g is not None and np.shape(g) != np.shape(a):  # a lost un-broadcast, say
+            raise AssertionError(f"finite differences: the gradient of input {i} has shape {np.shape(g)}, "
+                                 f"the input {np.shape(a)}")
     rng = np.random.default_rng(seed)
     for d in range(directions):
         vs = [rng.choice((-1.0, 1.0), size=a.shape) * rng.uniform(0.5, 1.0, size=a.shape) for a in X64]

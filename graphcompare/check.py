@@ -76,13 +76,13 @@ class Campaign:
             "",
             f"{'way':<22}{'compared with':<22}{'worst abs':>12}{'worst ULP':>12}",
         ]
-        from .equivalence import BITWISE_WAYS, EXACT_PASSES
+        from .equivalence import BITWISE_WAYS, exact_passes
 
         for way in ways:
             if way == "finite differences":
                 lines.append(f"{way:<22}{'float64 gradient':<22}{'(checked)':>12}{'':>12}")
                 continue
-            exact = way in BITWISE_WAYS or (way.startswith("pass:") and way[5:] in EXACT_PASSES)
+            exact = way in BITWISE_WAYS or (way.startswith("pass:") and way[5:] in exact_passes())
             vs = "float64 dyngraph" if way == "torch" else ("dyngraph, bitwise" if exact else "dyngraph, tolerance")
             a, u = self.worst.get(way, (0.0, 0))
             lines.append(f"{way:<22}{vs:<22}{a:>12.3g}{u:>12}")

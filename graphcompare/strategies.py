@@ -85,7 +85,13 @@ class Builder:
             except ValueError:
                 return False
 
-        i = self.pick(data, ok, exclude)
+        # half the time insist on a different shape: broadcasting (and un-broadcasting) gets exercised
+        if data.draw(st.booleans(), label="broadcast") and any(
+            ok(n.shape) and tuple(n.shape) != tuple(shape) for n in self.nodes
+        ):
+            i = self.pick(data, lambda s: ok(s) and tuple(s) != tuple(shape), exclude)
+        else:
+            i = self.pick(data, ok, exclude)
         if i is None:  # a fresh leaf of the same shape
             i = self.new_leaf(data, shape)
         return i
@@ -132,10 +138,15 @@ def programs(draw, ops=None, min_steps: int = 1, max_steps: int = 8, max_leaves:
     data = _Data(draw)
     b = Builder(dtypes)
     universe = draw(shapes(), label="universe")
-    n_leaves = draw(st.integers(1, max_leaves), label="leaves")
-    for _ in range(n_leaves):
-        keep = draw(st.integers(0, len(universe)), label="leaf rank")
-        shape = tuple(d if draw(st.integers(0, 3)) else 1 for d in universe[len(universe) - keep:])
+    n_leaves = draw(st.sampled_from(range(max_leaves, 0, -1)), label="leaves")  # several, mostly
+    for k in range(n_leaves):
+        # the first leaf spans the universe; the others drop leading dims or set some to 1,
+        # so binary ops broadcast (hypothesis favours early entries: full rank first)
+        if k == 0:
+            shape = universe
+        else:
+            keep = draw(st.sampled_from(range(len(universe), -1, -1)), label="leaf rank")
+            shape = tuple(d if draw(st.integers(0, 2)) else 1 for d in universe[len(universe) - keep:])
         b.new_leaf(data, shape)
     n_steps = draw(st.integers(min_steps, max_steps), label="steps")
     # hypothesis favours the first entries of a list: shuffle the ops once per program (by a
