@@ -221,6 +221,10 @@ def render(doc: dict, plots: dict) -> str:
           f"the dispatch point (generated fused kernels, kernels writing into planned buffers) are wrapped the "
           f"same way by the harness and counted as kernels too (per-op names `fused`, `planned:<op>`).",
           "- dyngraph's graph building is a difference of two medians and is clamped at 0.",
+          "- A split check marked **off** means that row's parts did not add up within the margin in this run. "
+          "The parts are timed in separate (interleaved) samples, so other processes competing for the core or "
+          "for memory bandwidth can disturb one part and not another; memory-bound steps are the most sensitive. "
+          "The totals are unaffected; read that row's split as approximate.",
           "- Memory is traced with tracemalloc (NumPy reports its allocations to it); PyTorch's allocator is "
           "not traced, so no PyTorch memory figure is given.", ""]
     errs = [f"{r['workload']} / {r['impl']}: {r['status']}" for r in doc["main"] if r["status"] != "ok"]
