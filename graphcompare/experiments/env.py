@@ -100,6 +100,16 @@ def _version(mod: str) -> str | None:
         return getattr(m, "__version__", None)
 
 
+def fusion_cache() -> dict:
+    """Where staticgraph's fused kernels are cached on disk, and how many entries it held."""
+    d = os.environ.get("GRAPHCOMPARE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "graphcompare", "fusion")
+    try:
+        n = len(os.listdir(d))
+    except OSError:
+        n = 0
+    return {"dir": d, "entries": n}
+
+
 def machine_info() -> dict:
     import numpy as np
 

@@ -24,6 +24,14 @@ def _img(plots: dict, key: str, alt: str) -> list[str]:
     return [f"![{alt}]({name})", ""] if name else [f"_(no plot: nothing measured for {alt})_", ""]
 
 
+def _cache_text(c) -> str:
+    if not c:
+        return "n/a"
+    state = "empty: every fused kernel was compiled in this run" if not c["entries"] else (
+        f"{c['entries']} files from earlier runs: cold compiles may load machine code instead of compiling")
+    return f"`{c['dir']}` ({state})"
+
+
 def _nstar(x) -> str:
     return "never (static not faster)" if x is None else f"{x:,.0f}" if x >= 10 else f"{x:.2g}"
 
@@ -53,6 +61,7 @@ def render(doc: dict, plots: dict) -> str:
         ["BLAS", m["blas"]],
         ["BLAS threads", meta["threads"]["method"]],
         ["CPU affinity", meta["affinity"]],
+        ["fused-kernel disk cache at start", _cache_text(meta.get("fusion_cache_at_start"))],
         ["wall time of this run", fmt_seconds(meta.get("wall_s", float("nan")))],
     ])
     L.append("")
@@ -104,7 +113,8 @@ def render(doc: dict, plots: dict) -> str:
     # -- compile / break-even
     L += ["## Compile time and break-even", "",
           "Compile = declaration + `gradients` + `compile` (pruning, passes, memory plan, lowering). *Cold* is the "
-          "first build of that graph in this process (it pays one-time costs such as generating fused kernels); "
+          "first build of that graph in this process (it pays one-time costs such as generating fused kernels, "
+          "unless the disk cache named in Setup already holds them); "
           "*warm* rebuilds the same graph. Break-even N* = compile / (t_dynamic − t_static): the number of steps "
           "after which the static graph has paid for its compilation (computed with the compile time, the first "
           f"call listed beside it). A build that runs past the suite's budget "

@@ -47,6 +47,7 @@ def run_suite(cfg: Config, out: str | Path, command: str = "", progress: bool = 
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     threads = env.pin_threads()
+    cache_at_start = env.fusion_cache()
     old_aff = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     affinity = env.pin_cpu() if pin_cpu else "not pinned (--no-pin)"
     import shared_ops
@@ -102,6 +103,7 @@ def run_suite(cfg: Config, out: str | Path, command: str = "", progress: bool = 
         "machine": env.machine_info(),
         "threads": threads,
         "affinity": affinity,
+        "fusion_cache_at_start": cache_at_start,
         "wall_s": time.perf_counter() - t_start,
     }
     doc["plots"] = make_plots(doc, out)
