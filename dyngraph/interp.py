@@ -37,7 +37,7 @@ class EagerOps(ArrayOps):
         scalar = self._scalar
 
         # one or two array inputs and no attributes is the common case: no *args/**kwargs packing
-        def call(a, b=_NO, *rest, **attrs):
+        def call(a, b=_NO, /, *rest, **attrs):
             if rest:
                 return op.kernel(xp, *lift((a, b) + rest), **attrs)
             if a.__class__ in _SCALARS:
