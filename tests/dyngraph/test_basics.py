@@ -122,3 +122,17 @@ def test_to_networkx_and_dot():
 def test_bad_operand_is_a_clear_error():
     with pytest.raises(TypeError):
         dg.ones(2) + "a"
+
+
+def test_random_values_are_identical_across_backends():
+    from shared_ops import use_backend
+
+    values = {}
+    for name in ("numpy", "array_api_strict"):
+        with use_backend(name):
+            dg.manual_seed(11)
+            t = dg.randn(3, 2)
+            assert t.backend.name == name
+            values[name] = (t.numpy(), dg.rand(4).numpy())
+    for a, b in zip(values["numpy"], values["array_api_strict"]):
+        np.testing.assert_array_equal(a, b)
