@@ -12,7 +12,7 @@ import numpy as np
 from shared_ops import ShapeOnly, Spec, get_backend
 
 from .errors import as_runtime
-from .node import SEQ, STATS, Node, SavedValue, dtype_name_of, shape_only, version_error
+from .node import _SHAPE_ONLY, SEQ, STATS, Node, SavedValue, dtype_name_of, shape_only, version_error
 
 new = object.__new__
 ndarray = np.ndarray
@@ -80,7 +80,8 @@ def record(op, attrs, inputs, out, info) -> None:
         else:
             node.next = (None,)
         d = x._data
-        node.saved = (shape_only(d.shape, d.dtype),)
+        so = _SHAPE_ONLY.get((d.shape, d.dtype)) if d.__class__ is ndarray else None
+        node.saved = (so if so is not None else shape_only(d.shape, d.dtype),)
     elif len(inputs) == 2 and (info.save_all or not info.save_pos):  # the binary ops, unrolled
         a, b = inputs
         fa = fb = None
@@ -103,8 +104,15 @@ def record(op, attrs, inputs, out, info) -> None:
                 size = nbytes(da) + nbytes(db)
             if a._ver is not None or b._ver is not None:
                 node.vers = (0 if a._ver is None else a._ver.v, 0 if b._ver is None else b._ver.v)
-        else:
-            node.saved = (shape_only(da.shape, da.dtype), shape_only(db.shape, db.dtype))
+        else:  # add, sub...: stand-ins, from the cache directly when the keys are NumPy's
+            sa = sb = None
+            if da.__class__ is ndarray and db.__class__ is ndarray:
+                sa = _SHAPE_ONLY.get((da.shape, da.dtype))
+                sb = _SHAPE_ONLY.get((db.shape, db.dtype))
+            node.saved = (
+                sa if sa is not None else shape_only(da.shape, da.dtype),
+                sb if sb is not None else shape_only(db.shape, db.dtype),
+            )
     else:
         nxt = []
         saved = []
