@@ -15,6 +15,7 @@ medians of repeated calls after a warm-up. "compile" is ``sg.compile`` (passes +
 
     python benchmarks/bench_compiler.py            # all
     python benchmarks/bench_compiler.py W1 W4      # some
+    python benchmarks/bench_compiler.py --cold     # compile times with an empty kernel disk cache
 """
 
 from __future__ import annotations
@@ -326,6 +327,7 @@ def run(name: str) -> dict:
     row.update(interleaved(fns))
     row.setdefault("dyn", float("nan"))
     row["plan"] = fn.plan
+    row["naive_before"] = getattr(fn.program, "naive_before", fn.plan.naive)
     if name == "W4":
         _, row["peak_sg"] = memory.measure(fn, *args)
         _, row["peak_np"] = memory.measure(np_fn, *args)
@@ -336,6 +338,10 @@ def run(name: str) -> dict:
     row["targets"] = targets
     row["nodes"] = (len(fn0.program), len(fn.program))
     return row
+
+
+def _mb(n) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
 
 
 def table(rows) -> str:
@@ -349,8 +355,9 @@ def table(rows) -> str:
             f"{r['compile_s']:>10.2f}{r['first_s'] * 1e3:>12.2f}{r['nodes'][0]:>8} -> {r['nodes'][1]:<5}")
     for r in rows:
         p = r["plan"]
-        lines.append(f"{r['name']} memory: naive {p.naive / 1e6:.1f} MB, planned peak {p.planned_peak / 1e6:.1f} MB, "
-                     f"lower bound {p.lower_bound / 1e6:.1f} MB")
+        before = r["naive_before"]
+        lines.append(f"{r['name']} memory: naive {_mb(p.naive)} ({_mb(before)} before the passes), planned peak "
+                     f"{_mb(p.planned_peak)} (resident {_mb(p.resident)}), lower bound {_mb(p.lower_bound)}")
         if "peak_sg" in r:
             lines.append(f"{r['name']} measured peak (tracemalloc, one call): sg {r['peak_sg'] / 1e6:.1f} MB, "
                          f"numpy {r['peak_np'] / 1e6:.1f} MB, dyngraph {r['peak_dyn'] / 1e6:.1f} MB; "
@@ -365,7 +372,13 @@ def table(rows) -> str:
 
 def main(argv=None) -> None:
     pin()
-    names = (argv if argv is not None else sys.argv[1:]) or list(WORKLOADS)
+    names = list(argv if argv is not None else sys.argv[1:])
+    if "--cold" in names:  # compile with an empty fused-kernel disk cache (set before any compile)
+        import tempfile
+
+        names.remove("--cold")
+        os.environ["GRAPHCOMPARE_CACHE"] = tempfile.mkdtemp(prefix="gc_cold_")
+    names = names or list(WORKLOADS)
     rows = [run(n) for n in names]
     print(table(rows))
 

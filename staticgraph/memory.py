@@ -4,7 +4,8 @@
 
 - ``slot_of`` / ``free_after`` / ``n_slots``: the executable's value slots (a slot is freed
   after the instruction where its value, and every view of it, is used for the last time);
-- ``buffers`` and ``kernels``: real buffer reuse. Every value whose producer can write into a
+- ``buffers`` and ``kernels``: real buffer reuse and in-place execution (a ufunc whose
+  same-shaped input dies at it writes over that input's buffer). Every value whose producer can write into a
   given array gets a ``Buffer``: a fused kernel's outputs, and (NumPy) the ufunc ops and
   ``matmul`` through ``out=`` (the same ufunc or BLAS call, so bitwise the same result). Two
   values share a buffer only if their lifetimes do not overlap; the lifetime of a value runs
@@ -107,6 +108,7 @@ class MemoryPlan:
     buffers: list = field(default_factory=list)
     buffer_of: dict = field(default_factory=dict)   # value id -> Buffer
     kernels: dict = field(default_factory=dict)     # node id -> kernel writing into its buffer
+    inplace: int = 0                                # values written over an input that died there
     naive: int = 0
     lower_bound: int = 0
     planned_peak: int = 0
@@ -153,6 +155,11 @@ def _bytes_of(program, n) -> int:
     return _nbytes(n) or 0
 
 
+def naive_bytes(program: Program) -> int:
+    """The sum of every intermediate's bytes (views own none; free dimensions count 0)."""
+    return sum(_bytes_of(program, n) for n in program.nodes)
+
+
 def plan(program: Program) -> MemoryPlan:
     base = simple_plan(program)
     mp = MemoryPlan(base.slot_of, base.free_after, base.n_slots)
@@ -161,17 +168,25 @@ def plan(program: Program) -> MemoryPlan:
     nodes = program.nodes
     # -- the three figures -----------------------------------------------------------
     mp.naive = sum(size.values())
-    events = [0] * (len(nodes) + 2)
+    # lower bound: at instruction t, what was live before it (its inputs included) and what is
+    # live after it (its output included) must each fit at once; in-place may merge a dying
+    # input with the output, so input + output together is not a bound
+    before = [0] * (len(nodes) + 2)
+    after = [0] * (len(nodes) + 2)
     for n in nodes:
-        if size[n.id]:
-            events[pos[n.id]] += size[n.id]
-            events[min(last[n.id], len(nodes)) + 1] -= size[n.id]
-    live, lb = 0, 0
-    live_at = []
+        s = size[n.id]
+        if s:
+            d, e = pos[n.id], min(last[n.id], len(nodes))
+            before[d + 1] += s          # live before t for d < t <= e
+            before[e + 1] -= s
+            if e > d:
+                after[d] += s           # live after t for d <= t < e
+                after[e] -= s
+    lb, lb_b, lb_a = 0, 0, 0
     for k in range(len(nodes)):
-        live += events[k]
-        live_at.append(live)
-        lb = max(lb, live)
+        lb_b += before[k]
+        lb_a += after[k]
+        lb = max(lb, lb_b, lb_a)
     mp.lower_bound = lb
     # -- buffers ------------------------------------------------------------------------
     on = getattr(program, "pass_options", {}).get("memory", True)
@@ -197,14 +212,27 @@ def plan(program: Program) -> MemoryPlan:
     for vid, (prod, _) in owner.items():
         made_by.setdefault(prod.id, []).append(vid)
     for n in nodes:
+        dying = release.get(pos[n.id], [])
         for vid in made_by.get(n.id, ()):
             need = _nbytes(program[vid])
-            fits = [b for b in free if b.nbytes >= need]
-            b = min(fits, key=lambda b: b.nbytes) if fits else (max(free, key=lambda b: b.nbytes) if free else None)
+            b = None
+            if owner[vid][1] is None and n.op != "matmul":  # in place: a ufunc over an input dying here
+                for i in n.inputs:
+                    bi = mp.buffer_of.get(i)
+                    if bi is not None and bi in dying and tuple(program[i].shape) == tuple(n.shape) \
+                            and program[i].dtype == n.dtype:
+                        dying.remove(bi)
+                        b = bi
+                        mp.inplace += 1
+                        break
+            if b is not None:
+                pass
+            elif (fits := [b for b in free if b.nbytes >= need]) or free:
+                b = min(fits, key=lambda b: b.nbytes) if fits else max(free, key=lambda b: b.nbytes)
             if b is None:
                 b = Buffer(len(mp.buffers), need)
                 mp.buffers.append(b)
-            else:
+            elif b in free:
                 free.remove(b)
                 b.nbytes = max(b.nbytes, need)
             mp.buffer_of[vid] = b
@@ -232,11 +260,15 @@ def plan(program: Program) -> MemoryPlan:
     mp.planned_peak = mp.resident + peak
     mp.lines = [
         f"memory: {mp.n_slots} slots; {len(mp.buffer_of)} values in {len(mp.buffers)} reused buffer(s) "
-        f"({len(mp.kernels)} ufunc/matmul out=, {sum(1 for v in mp.buffer_of if v not in mp.kernels and program[v].op == 'fused')} fused outputs)"
+        f"({len(mp.kernels)} ufunc/matmul out=, {mp.inplace} of them in place, "
+        f"{sum(1 for v in mp.buffer_of if v not in mp.kernels and program[v].op == 'fused')} fused outputs)"
         if on else f"memory: {mp.n_slots} slots; buffer planning off",
         f"memory: naive sum of intermediates {_fmt(mp.naive)}, planned peak {_fmt(mp.planned_peak)} "
         f"(resident buffers {_fmt(mp.resident)}), liveness lower bound {_fmt(mp.lower_bound)}",
     ]
+    before = getattr(program, "naive_before", None)
+    if before is not None and before != mp.naive:
+        mp.lines.append(f"memory: naive sum of intermediates before the passes {_fmt(before)}")
     return mp
 
 

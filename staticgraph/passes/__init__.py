@@ -66,6 +66,9 @@ def run_pipeline(program, options=True, ctx: PassContext | None = None) -> list[
     on = selected(options)
     program.pass_options = on  # memory.plan reads the "memory" switch from here
     before_text = program.text()
+    from ..memory import naive_bytes
+
+    program.naive_before = naive_bytes(program)  # for the memory report: what the passes saved
     n0 = len(program.nodes)
     results = []
     for name, fn in PASSES.items():
