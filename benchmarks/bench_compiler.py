@@ -16,6 +16,7 @@ medians of repeated calls after a warm-up. "compile" is ``sg.compile`` (passes +
     python benchmarks/bench_compiler.py            # all
     python benchmarks/bench_compiler.py W1 W4      # some
     python benchmarks/bench_compiler.py --cold     # compile times with an empty kernel disk cache
+    python benchmarks/bench_compiler.py --numexpr  # why numba: numexpr vs the generated kernel
 """
 
 from __future__ import annotations
@@ -370,6 +371,25 @@ def table(rows) -> str:
     return "\n".join(lines)
 
 
+def numexpr_vs_numba() -> str:
+    """The measurement behind the choice of numba for fused CPU kernels (W4's forward,
+    4M float32): NumPy op by op, numexpr's one fused expression, our generated numba loop."""
+    import numexpr
+
+    numexpr.set_num_threads(1)
+    x, y = w4_inputs(np.random.default_rng(0))
+    with sg.Graph():
+        a, b = sg.placeholder((N4,), name="a"), sg.placeholder((N4,), name="b")
+        fwd = sg.compile([(a * b + a).tanh() * (-(b * b)).exp()], [a, b])
+    out = np.empty_like(x)
+    t = interleaved({
+        "numpy": lambda: np.tanh(x * y + x) * np.exp(-y * y),
+        "numexpr": lambda: numexpr.evaluate("tanh(x*y + x) * exp(-y*y)", local_dict={"x": x, "y": y}, out=out),
+        "numba (generated)": lambda: fwd(x, y),
+    }, min_time=3.0)
+    return "\n".join(f"{k:>18}: {v * 1e3:8.2f} ms" for k, v in t.items())
+
+
 def main(argv=None) -> None:
     pin()
     names = list(argv if argv is not None else sys.argv[1:])
@@ -378,6 +398,9 @@ def main(argv=None) -> None:
 
         names.remove("--cold")
         os.environ["GRAPHCOMPARE_CACHE"] = tempfile.mkdtemp(prefix="gc_cold_")
+    if "--numexpr" in names:
+        print(numexpr_vs_numba())
+        return
     names = names or list(WORKLOADS)
     rows = [run(n) for n in names]
     print(table(rows))

@@ -23,7 +23,7 @@ def compiled(prog, dtype, optimize):
         return sg.compile(fetched + [loss] + [g for g in grads if g is not None], xs, optimize=optimize)
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(programs(), st.sampled_from(["float64", "float32"]), st.integers(0, 2**16))
 def test_buffer_reuse_is_bitwise_invisible(prog, dtype, seed):
     on, off = compiled(prog, dtype, ONLY_MEMORY), compiled(prog, dtype, NOTHING)
