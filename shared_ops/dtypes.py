@@ -16,8 +16,22 @@ ALL = FLOATING + INTEGER + BOOL
 _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "long": "int64", "int": "int64"}
 
 
+_NAME_CACHE: dict = {}
+
+
 def dtype_name(dtype: Any) -> str:
     """Normalise a dtype given as a name, NumPy dtype, NumPy type, alias object or backend dtype."""
+    if not isinstance(dtype, (str, np.dtype)):  # other backends' dtypes must not meet NumPy's in a dict
+        return _dtype_name(dtype)
+    name = _NAME_CACHE.get(dtype)
+    if name is None:
+        name = _dtype_name(dtype)
+        if len(_NAME_CACHE) < 4096:
+            _NAME_CACHE[dtype] = name
+    return name
+
+
+def _dtype_name(dtype: Any) -> str:
     if isinstance(dtype, str):
         name = _ALIASES.get(dtype, dtype).split(".")[-1]
     elif hasattr(dtype, "name") and isinstance(getattr(dtype, "name"), str) and not isinstance(dtype, type):

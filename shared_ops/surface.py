@@ -73,6 +73,22 @@ class TensorSurface:
         )
 
     def _binary(self, name: str, a: Any, b: Any):
+        cls = self.__class__
+        ca, cb = a.__class__, b.__class__
+        # Fast paths for the two common cases: two values of this kind, or one and a Python float.
+        if ca is cls and cb is cls:
+            if a._dtype_name == b._dtype_name:
+                return cls._apply_op(REGISTRY.get(name), (a, b), {})
+        elif ca is cls and cb is float:
+            da = a._dtype_name
+            b = a._const(b, da if da in FLOATING else "float64")
+            if b._dtype_name == da:
+                return cls._apply_op(REGISTRY.get(name), (a, b), {})
+        elif cb is cls and ca is float:
+            db = b._dtype_name
+            a = b._const(a, db if db in FLOATING else "float64")
+            if a._dtype_name == db:
+                return cls._apply_op(REGISTRY.get(name), (a, b), {})
         a = self._as_operand(a)
         b = self._as_operand(b)
         da, db = a._dtype_name, b._dtype_name

@@ -93,7 +93,14 @@ def _min_forward(xp, x, *, axis=None, keepdims=False):
     return xp.min(x, axis=axis, keepdims=keepdims)
 
 
-for _name, _forward, _torch in (("max", _max_forward, "AmaxBackward0"), ("min", _min_forward, "AminBackward0")):
+def _extremum_name(name: str):
+    # x.max() over everything is PyTorch's max() (MaxBackward1); over axes it is amax (AmaxBackward0).
+    # Both split the gradient equally among ties, as here.
+    full, partial = f"{name.capitalize()}Backward1", f"A{name}Backward0"
+    return lambda attrs: full if attrs.get("axis") is None else partial
+
+
+for _name, _forward, _torch in (("max", _max_forward, _extremum_name("max")), ("min", _min_forward, _extremum_name("min"))):
     register(
         _name,
         forward=_forward,

@@ -72,7 +72,6 @@ CASES = {
 # name (dyngraph's, why) where dyngraph's grad_fn name is not PyTorch's
 KNOWN_NAME_DIFFERENCES = {
     "t": ("TransposeBackward0", "t() is transpose() on the shared surface"),
-    "max": ("AmaxBackward0", "a full max is the amax reduction (PyTorch has a separate max())"),
     "rsub": ("SubBackward0", "10 - a is sub(10, a): the surface has no reversed-sub op"),
 }
 
