@@ -170,8 +170,10 @@ class FusedKernel:
         t0 = time.perf_counter()
         if self._numba is None:
             self._compile()
-        if self._numba.signatures:
-            return 0.0
+        # always run it once on C-contiguous arrays, even when the dispatcher already has other
+        # signatures (from another graph with this region): numba would otherwise run C inputs
+        # through a compatible 'A'-layout version, whose reduction order differs (results must
+        # not depend on what compiled before)
         shape = tuple(s[1] if s[0] == "static" else 1 for s in self._sources)
         nd = len(shape)
         ins = []

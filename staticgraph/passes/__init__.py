@@ -7,7 +7,8 @@ it topologically ordered, and says what it did in one report line plus details. 
 prune      drop nodes nothing fetched depends on (again after every rewrite)
 cse        merge nodes with equal ``(op, inputs, attrs)``; constants by value
 fold       evaluate nodes whose inputs are all constants (small results only)
-simplify   algebraic identities, each exact in IEEE arithmetic (``x * 1 -> x``, ...)
+simplify   algebraic identities, each exact in IEEE arithmetic (``x * 1 -> x``, ...);
+           then ``cse`` once more (a rewrite can make two nodes equal)
 fuse       group elementwise regions (forward and backward) into generated kernels
 =========  ==========================================================================
 
@@ -74,6 +75,10 @@ def run_pipeline(program, options=True, ctx: PassContext | None = None) -> list[
     for name, fn in PASSES.items():
         if on[name]:
             results.append(fn(program, ctx))
+            program.check()
+        if name == "simplify" and on["simplify"] and on["cse"]:  # rewrites expose duplicates
+            results.append(cse.run(program, ctx))
+            results[-1].name = "cse (after simplify)"
             program.check()
     results.append(PassResult("pipeline", n0, len(program.nodes),
                               ["program before the pipeline:"] + ["  " + ln for ln in before_text.splitlines()],
