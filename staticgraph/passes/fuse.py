@@ -32,8 +32,8 @@ MAX_REGION = 512
 
 
 def _elementwise(n) -> bool:
-    if n.op == "broadcast_to":
-        return len(n.inputs) == 1
+    if n.op == "broadcast_to":  # its value is an index map; a `like` input only gives the shape
+        return len(n.inputs) in (1, 2)
     if n.op in ("placeholder", "variable", "constant", "fused") or n.op not in REGISTRY:
         return False
     op = REGISTRY.get(n.op)
@@ -101,8 +101,8 @@ def _form_regions(program):
             continue
         shape = program[n.inputs[0]].shape if is_red else n.shape
         cands = []
-        for i in n.inputs:
-            if i in region and i not in sink and n.op != "broadcast_to":
+        for i in (n.inputs[1:] if n.op == "broadcast_to" else n.inputs):
+            if i in region and i not in sink:
                 r = R.find(region[i])
                 if R.shape[r] == tuple(shape) and r not in cands:
                     cands.append(r)

@@ -44,9 +44,21 @@ def _const_all(program, i, value) -> bool:
     return bool(np.all(v == value))
 
 
-def _same(program, n, i) -> bool:
+def _same(program, n, i, other=None) -> bool:
+    """The node ``n`` has exactly the shape and dtype of its input ``i`` (so ``n -> i`` loses
+    no broadcasting). Free dimensions are only known equal when the other operand is a
+    one-element constant (it cannot broadcast anything)."""
     x = program[i]
-    return tuple(x.shape) == tuple(n.shape) and x.dtype == n.dtype and None not in x.shape
+    if tuple(x.shape) != tuple(n.shape) or x.dtype != n.dtype:
+        return False
+    if None not in x.shape:
+        return True
+    if other is None:
+        return False
+    c = program[other]
+    while c.op == "broadcast_to" and len(c.inputs) == 1:
+        c = program[c.inputs[0]]
+    return c.op == "constant" and c.value.size == 1 and c.value.ndim <= len(x.shape)
 
 
 def _perm(axes, ndim):
@@ -58,15 +70,15 @@ def _rewrite(program, n):
     op, ins = n.op, n.inputs
     if op == "mul" and len(ins) == 2:
         for a, b in ((0, 1), (1, 0)):
-            if _const_all(program, ins[b], 1) and _same(program, n, ins[a]):
+            if _const_all(program, ins[b], 1) and _same(program, n, ins[a], ins[b]):
                 return "x * 1 -> x", ins[a]
-    if op == "div" and _const_all(program, ins[1], 1) and _same(program, n, ins[0]):
+    if op == "div" and _const_all(program, ins[1], 1) and _same(program, n, ins[0], ins[1]):
         return "x / 1 -> x", ins[0]
     if op == "add":
         for a, b in ((0, 1), (1, 0)):
-            if _const_all(program, ins[b], -0.0) and _same(program, n, ins[a]):
+            if _const_all(program, ins[b], -0.0) and _same(program, n, ins[a], ins[b]):
                 return "x + (-0.0) -> x", ins[a]
-    if op == "sub" and _const_all(program, ins[1], 0.0) and _same(program, n, ins[0]):
+    if op == "sub" and _const_all(program, ins[1], 0.0) and _same(program, n, ins[0], ins[1]):
         return "x - 0 -> x", ins[0]
     if op == "neg" and program[ins[0]].op == "neg":
         return "neg(neg(x)) -> x", program[ins[0]].inputs[0]
