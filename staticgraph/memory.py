@@ -260,7 +260,7 @@ def plan(program: Program) -> MemoryPlan:
     mp.planned_peak = mp.resident + peak
     mp.lines = [
         f"memory: {mp.n_slots} slots; {len(mp.buffer_of)} values in {len(mp.buffers)} reused buffer(s) "
-        f"({len(mp.kernels)} ufunc/matmul out=, {mp.inplace} of them in place, "
+        f"({len(mp.kernels)} ufunc/matmul out={f', {mp.inplace} of them in place' if mp.inplace else ''}, "
         f"{sum(1 for v in mp.buffer_of if v not in mp.kernels and program[v].op == 'fused')} fused outputs)"
         if on else f"memory: {mp.n_slots} slots; buffer planning off",
         f"memory: naive sum of intermediates {_fmt(mp.naive)}, planned peak {_fmt(mp.planned_peak)} "

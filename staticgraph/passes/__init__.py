@@ -77,9 +77,11 @@ def run_pipeline(program, options=True, ctx: PassContext | None = None) -> list[
             results.append(fn(program, ctx))
             program.check()
         if name == "simplify" and on["simplify"] and on["cse"]:  # rewrites expose duplicates
-            results.append(cse.run(program, ctx))
-            results[-1].name = "cse (after simplify)"
+            again = cse.run(program, ctx)
             program.check()
+            if again.details:  # reported only when it merged something
+                again.name = "cse (after simplify)"
+                results.append(again)
     results.append(PassResult("pipeline", n0, len(program.nodes),
                               ["program before the pipeline:"] + ["  " + ln for ln in before_text.splitlines()],
                               sum(r.seconds for r in results)))
