@@ -129,3 +129,27 @@ def test_transposed_and_expanded_inputs_fold_into_index_maps(dtype):
     rng = np.random.default_rng(2)
     args = [rng.standard_normal(s).astype(dtype) for s in ((4,), (3,), (3, 4))]
     np.testing.assert_array_equal(fn(*args)[0], ref(*args)[0])
+
+
+def test_a_fresh_process_loads_the_kernel_from_the_disk_cache(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, shared_ops\n"
+        "from shared_ops.fusion_cpu import KernelSpec, Output, Step, compile_kernel\n"
+        "spec = KernelSpec((None,), (('float64', (0,)),), (Step('mul', (0, 0), (), 'float64'),"
+        " Step('add', (1, 0), (), 'float64')), (Output(2, (), 'float64'),))\n"
+        "k = compile_kernel(spec); x = np.arange(5.0); o = np.empty(5); k(x, o)\n"
+        "assert (o == x * x + x).all()\n"
+        "print(sum(k.stats.cache_hits.values()), sum(k.stats.cache_misses.values()))\n"
+    )
+    env = {**os.environ, "GRAPHCOMPARE_CACHE": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+            for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    assert runs[0].stdout.split() == ["0", "1"]  # compiled, written to disk
+    assert runs[1].stdout.split() == ["1", "0"]  # machine code loaded, nothing compiled
+    assert len(list(tmp_path.glob("gc_fused_*.py"))) == 1
