@@ -9,7 +9,7 @@ Tolerance rule (``close`` below): ``|a - b| <= rtol * (|b| + scale)`` elementwis
 1e-4 for float32. Why not bitwise: fusion evaluates float32 ``exp``/``tanh`` with its own
 polynomials (within 1-2 ulp) and accumulates fused sums in float64 in another order; constant
 folding runs on NumPy; ``log(softmax)`` becomes the more accurate ``log_softmax``. The other
-passes are exact, and the memory plan alone is checked BITWISE (test_memory.py).
+passes are exact, and the memory plan alone is checked BITWISE (test_memory_plan.py).
 """
 
 import numpy as np
