@@ -61,6 +61,8 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "ones_like": "gradient rules (no differentiable input)",
     "zeros_like": "gradient rules (no differentiable input)",
     "sign": "the gradient of abs (no public surface spelling)",
+    "tanh_grad": "the gradient of tanh (no public surface spelling)",
+    "sigmoid_grad": "the gradient of sigmoid (no public surface spelling)",
 }
 
 

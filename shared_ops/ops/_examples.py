@@ -97,6 +97,9 @@ def _unary(gen):
 
 for _name in ("neg", "exp", "tanh", "sigmoid", "ones_like", "zeros_like"):
     example(_name)(_unary(_normal))
+# the gradients of tanh / sigmoid from their output: (g, y) with y in the output's range
+example("tanh_grad")(_binary(_normal, lambda rng, s, d: _uniform(rng, s, d, -0.95, 0.95)))
+example("sigmoid_grad")(_binary(_normal, lambda rng, s, d: _uniform(rng, s, d, 0.05, 0.95)))
 for _name in ("log", "sqrt"):
     example(_name)(_unary(lambda rng, s, d: _uniform(rng, s, d, 0.5, 3.0)))
 for _name in ("relu", "abs", "sign"):

@@ -1,4 +1,5 @@
-"""Unary elementwise ops: exp log tanh sigmoid relu sqrt abs sign pow_scalar clip.
+"""Unary elementwise ops: exp log tanh sigmoid relu sqrt abs sign pow_scalar clip, and the
+gradients of tanh and sigmoid from their outputs (tanh_grad, sigmoid_grad; two inputs).
 
 Kinks follow PyTorch: ``relu'(0) = 0``, ``abs'(0) = sign(0) = 0``, and ``clip`` passes the
 gradient where ``min <= x <= max`` (inclusive, as ``torch.clamp``). Rules that need only the
@@ -39,8 +40,8 @@ register(
     "tanh",
     forward=lambda xp, x: xp.tanh(x),
     infer=elementwise("tanh", floating=True),
-    # g * (1 - y^2), as PyTorch's tanh_backward
-    vjp=lambda ops, g, inputs, output: (ops.mul(g, ops.sub(1.0, ops.mul(output, output))),),
+    # g * (1 - y^2): PyTorch's tanh_backward, one op (tanh_grad below)
+    vjp=lambda ops, g, inputs, output: (ops.tanh_grad(g, output),),
     elementwise=True, **_OUT_ONLY,
     torch_name="TanhBackward0",
     scalar_expr=lambda x: f"math.tanh({x})",
@@ -57,13 +58,64 @@ register(
     "sigmoid",
     forward=_sigmoid_forward,
     infer=elementwise("sigmoid", floating=True),
-    # g * y * (1 - y), as PyTorch's sigmoid_backward
-    vjp=lambda ops, g, inputs, output: (ops.mul(g, ops.mul(ops.sub(1.0, output), output)),),
+    # g * ((1 - y) * y): PyTorch's sigmoid_backward, one op (sigmoid_grad below)
+    vjp=lambda ops, g, inputs, output: (ops.sigmoid_grad(g, output),),
     elementwise=True, **_OUT_ONLY,
     torch_name="SigmoidBackward0",
     scalar_expr=lambda x: f"(1.0 / (1.0 + math.exp(-{x})) if {x} >= 0 else math.exp({x}) / (1.0 + math.exp({x})))",
 )
 
+
+
+# --------------------------------------------------------------------------- gradients of tanh / sigmoid
+# The rules of tanh and sigmoid as single ops (PyTorch's tanh_backward / sigmoid_backward): one
+# kernel instead of three in every backward, with the same arithmetic in the same order as the
+# three-op spelling (g * (1 - y*y), g * ((1 - y) * y)), so the values are unchanged. Their own
+# rules (second order) follow PyTorch's derivatives of tanh_backward / sigmoid_backward.
+
+
+def _tanh_grad_vjp(ops, gg, inputs, output):
+    g, y = inputs
+    return (
+        # d/dg: gg * (1 - y^2)
+        ops.sum_to(ops.tanh_grad(gg, y), g.shape) if ops.needs_input_grad[0] else None,
+        # d/dy: gg * g * (-2 y)
+        ops.sum_to(ops.mul(gg, ops.mul(ops.mul(y, -2.0), g)), y.shape) if ops.needs_input_grad[1] else None,
+    )
+
+
+register(
+    "tanh_grad",
+    forward=lambda xp, g, y: g * (1 - y * y),
+    infer=elementwise("tanh_grad", floating=True),
+    vjp=_tanh_grad_vjp,
+    elementwise=True,
+    torch_name="TanhBackwardBackward0",
+    doc="tanh's gradient from its output: g * (1 - y*y) (PyTorch's tanh_backward).",
+    scalar_expr=lambda g, y: f"({g} * (1.0 - {y} * {y}))",
+)
+
+
+def _sigmoid_grad_vjp(ops, gg, inputs, output):
+    g, y = inputs
+    return (
+        # d/dg: gg * (1 - y) * y
+        ops.sum_to(ops.sigmoid_grad(gg, y), g.shape) if ops.needs_input_grad[0] else None,
+        # d/dy: gg * g * (1 - 2 y)
+        ops.sum_to(ops.mul(ops.mul(gg, g), ops.sub(1.0, ops.mul(y, 2.0))), y.shape) if ops.needs_input_grad[1] else None,
+    )
+
+
+register(
+    "sigmoid_grad",
+    forward=lambda xp, g, y: g * ((1 - y) * y),
+    infer=elementwise("sigmoid_grad", floating=True),
+    vjp=_sigmoid_grad_vjp,
+    elementwise=True,
+    torch_name="SigmoidBackwardBackward0",
+    doc="sigmoid's gradient from its output: g * ((1 - y) * y) (PyTorch's sigmoid_backward).",
+    scalar_expr=lambda g, y: f"({g} * ((1.0 - {y}) * {y}))",
+)
 
 register(
     "relu",

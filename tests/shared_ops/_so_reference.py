@@ -102,6 +102,8 @@ REFERENCE = {
     "pow": np.power, "pow_scalar": lambda x, exponent: np.power(x, x.dtype.type(exponent)),
     "maximum": np.maximum, "minimum": np.minimum,
     "exp": np.exp, "log": np.log, "tanh": np.tanh, "sigmoid": _sigmoid,
+    "tanh_grad": lambda g, y: np.multiply(g, 1 - np.square(y)),
+    "sigmoid_grad": lambda g, y: np.multiply(g, y - np.square(y)),
     "relu": lambda x: np.maximum(x, 0), "sqrt": np.sqrt, "abs": np.abs, "sign": np.sign,
     "clip": lambda x, min=None, max=None: np.clip(x, min, max),
     "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,

@@ -29,6 +29,11 @@ GOLDEN = [
     ("log", {}, "LogBackward0", lambda t, x, y: x.log()),
     ("tanh", {}, "TanhBackward0", lambda t, x, y: x.tanh()),
     ("sigmoid", {}, "SigmoidBackward0", lambda t, x, y: x.sigmoid()),
+    # the gradients of tanh / sigmoid, as PyTorch's nodes of the gradient of the gradient
+    ("tanh_grad", {}, "TanhBackwardBackward0",
+     lambda t, x, y: t.autograd.grad(x.tanh(), x, y, create_graph=True)[0]),
+    ("sigmoid_grad", {}, "SigmoidBackwardBackward0",
+     lambda t, x, y: t.autograd.grad(x.sigmoid(), x, y, create_graph=True)[0]),
     ("relu", {}, "ReluBackward0", lambda t, x, y: x.relu()),
     ("sqrt", {}, "SqrtBackward0", lambda t, x, y: x.sqrt()),
     ("abs", {}, "AbsBackward0", lambda t, x, y: x.abs()),

@@ -49,6 +49,7 @@ TORCH = {
     "maximum": torch.maximum, "minimum": torch.minimum,
     "exp": torch.exp, "log": torch.log, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu,
     "sqrt": torch.sqrt, "abs": torch.abs, "sign": torch.sign,
+    "tanh_grad": torch.ops.aten.tanh_backward, "sigmoid_grad": torch.ops.aten.sigmoid_backward,
     "clip": lambda x, min=None, max=None: torch.clamp(x, min, max),
     "eq": torch.eq, "ne": torch.ne, "lt": torch.lt, "le": torch.le, "gt": torch.gt, "ge": torch.ge,
     "where": torch.where,
