@@ -3,6 +3,8 @@ batch dimensions broadcast (and are summed back with ``sum_to`` in the rule)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import DTypeError, ShapeError
 from ..registry import Spec, broadcast_shapes, fmt_shape, register
 from ._infer import same_dtype
@@ -24,9 +26,15 @@ def _matmul_infer(a: Spec, b: Spec) -> Spec:
     return Spec(batch + a.shape[-2:-1] + (b.shape[-1:] if b.ndim > 1 else ()), dtype)
 
 
+_MT_AXES = {n: tuple(range(n - 2)) + (n - 1, n - 2) for n in range(2, 9)}
+
+
 def _mT(ops, x):
     n = x.ndim
-    return ops.transpose(x, axes=tuple(range(n - 2)) + (n - 1, n - 2))
+    axes = _MT_AXES.get(n)
+    if axes is None:
+        axes = tuple(range(n - 2)) + (n - 1, n - 2)
+    return ops.transpose(x, axes=axes)
 
 
 def _matmul_vjp(ops, g, inputs, output):
@@ -54,9 +62,22 @@ def _matmul_vjp(ops, g, inputs, output):
     )
 
 
+_ndarray = np.ndarray
+_BLAS = frozenset((np.dtype("float32"), np.dtype("float64")))
+
+
+def _matmul_forward(xp, a, b):
+    # Two 2-D NumPy float arrays: ndarray.dot, the same BLAS product without the matmul ufunc's
+    # dispatch (about 0.6 us less per call, most of the cost on small operands). The kernel of
+    # both front ends, so they stay bitwise equal.
+    if a.__class__ is _ndarray and b.__class__ is _ndarray and a.ndim == 2 and b.ndim == 2 and a.dtype in _BLAS:
+        return a.dot(b)
+    return xp.matmul(a, b)
+
+
 register(
     "matmul",
-    forward=lambda xp, a, b: xp.matmul(a, b),
+    forward=_matmul_forward,
     infer=_matmul_infer,
     vjp=_matmul_vjp,
     torch_name="MmBackward0",  # 2-D @ 2-D; PyTorch names other ranks Dot/Mv/UnsafeView
