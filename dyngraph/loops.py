@@ -88,7 +88,8 @@ def eager_loop(heap, buf, deps, ops, be, retain):
                 if out is None:
                     out = shape_only(g.shape, g.dtype)
             ops.needs_input_grad = nxt
-            grads = n.op.vjp(ops, g, saved, out, **n.attrs)
+            attrs = n.attrs
+            grads = n.op.vjp(ops, g, saved, out, **attrs) if attrs else n.op.vjp(ops, g, saved, out)
             if len(grads) != len(nxt):
                 raise _arity_error(n, grads)
             g = out = saved = None

@@ -87,12 +87,20 @@ def record(op, attrs, inputs, out, info) -> None:
         fa = fb = None
         if a._rg:
             fa = a._grad_fn
-            if fa is None:
-                fa = a._accumulator()
+            if fa is None:  # a leaf: its AccumulateGrad, from the weak reference when alive
+                m = a._meta
+                r = m.acc if m is not None else None
+                fa = r() if r is not None else None
+                if fa is None:
+                    fa = a._accumulator()
         if b._rg:
             fb = b._grad_fn
             if fb is None:
-                fb = b._accumulator()
+                m = b._meta
+                r = m.acc if m is not None else None
+                fb = r() if r is not None else None
+                if fb is None:
+                    fb = b._accumulator()
         node.next = (fa, fb)
         da = a._data
         db = b._data
@@ -102,8 +110,12 @@ def record(op, attrs, inputs, out, info) -> None:
                 size = da.nbytes + db.nbytes
             else:
                 size = nbytes(da) + nbytes(db)
-            if a._ver is not None or b._ver is not None:
-                node.vers = (0 if a._ver is None else a._ver.v, 0 if b._ver is None else b._ver.v)
+            va = a._ver
+            vb = b._ver
+            # vers stays None (every saved tensor at version 0, the engine's fast path) unless
+            # one of them was already changed in place
+            if (va is not None and va.v) or (vb is not None and vb.v):
+                node.vers = (0 if va is None else va.v, 0 if vb is None else vb.v)
         else:  # add, sub...: stand-ins, from the cache directly when the keys are NumPy's
             sa = sb = None
             if da.__class__ is ndarray and db.__class__ is ndarray:
@@ -130,7 +142,7 @@ def record(op, attrs, inputs, out, info) -> None:
             if save_all or i in pos:
                 saved.append(x)
                 size += d.nbytes if d.__class__ is ndarray else nbytes(d)
-                if x._ver is not None:
+                if x._ver is not None and x._ver.v:
                     versioned = True
             else:
                 saved.append(shape_only(d.shape, d.dtype))
@@ -143,7 +155,9 @@ def record(op, attrs, inputs, out, info) -> None:
         d = out._data
         sv = new(SavedValue)
         sv.data = d
-        sv.counter = out._ver = Version()
+        v = new(Version)
+        v.v = 0
+        sv.counter = out._ver = v
         node.out = sv
         size += d.nbytes if d.__class__ is ndarray else nbytes(d)
     else:

@@ -53,6 +53,11 @@ def _matmul_vjp(ops, g, inputs, output):
             ga = ops.matmul(ops.expand_dims(g, axis=-1), ops.expand_dims(b, axis=0))
         if want_b:
             gb = ops.squeeze(ops.matmul(_mT(ops, a), ops.expand_dims(g, axis=-1)), axis=(g.ndim,))
+    elif a.ndim == 2 and b.ndim == 2:  # no batch dimensions: nothing to sum back
+        return (
+            ops.matmul(g, _mT(ops, b)) if want_a else None,
+            ops.matmul(_mT(ops, a), g) if want_b else None,
+        )
     else:
         ga = ops.matmul(g, _mT(ops, b)) if want_a else None
         gb = ops.matmul(_mT(ops, a), g) if want_b else None
