@@ -38,14 +38,16 @@ class EagerOps(ArrayOps):
 
         # one or two array inputs and no attributes is the common case: no *args/**kwargs packing
         def call(a, b=_NO, /, *rest, **attrs):
+            if b is _NO:  # one input
+                if a.__class__ in _SCALARS:
+                    a = lift((a,))[0]  # TypeError: no array to take a dtype from
+                return op.kernel(xp, a, **attrs) if attrs else op.kernel(xp, a)
             if rest:
                 return op.kernel(xp, *lift((a, b) + rest), **attrs)
             if a.__class__ in _SCALARS:
                 a = scalar(a, b)
             elif b.__class__ in _SCALARS:
                 b = scalar(b, a)
-            if b is _NO:
-                return op.kernel(xp, a, **attrs) if attrs else op.kernel(xp, a)
             return op.kernel(xp, a, b, **attrs) if attrs else op.kernel(xp, a, b)
 
         call.__name__ = name

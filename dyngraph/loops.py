@@ -25,6 +25,7 @@ def eager_loop(heap, buf, deps, ops, be, retain):
     numpy = be is NUMPY
     sinks = []
     ready = None
+    last_shape = last_dt = last_so = None
     while ready is not None or heap:
         if ready is not None and (not heap or ready.seq > -heap[0][0]):
             n = ready
@@ -83,10 +84,16 @@ def eager_loop(heap, buf, deps, ops, be, retain):
                     if out.counter.v:
                         out.check(n)
                     out = out.data
-            if out is None:  # a stand-in shaped like the gradient
-                out = _SHAPE_ONLY.get((g.shape, g.dtype)) if numpy else None
-                if out is None:
-                    out = shape_only(g.shape, g.dtype)
+            if out is None:  # a stand-in shaped like the gradient (the last one again, often)
+                gs = g.shape
+                gd = g.dtype
+                if gd is last_dt and gs == last_shape:
+                    out = last_so
+                else:
+                    out = _SHAPE_ONLY.get((gs, gd)) if numpy else None
+                    if out is None:
+                        out = shape_only(gs, gd)
+                    last_shape, last_dt, last_so = gs, gd, out
             ops.needs_input_grad = nxt
             attrs = n.attrs
             grads = n.op.vjp(ops, g, saved, out, **attrs) if attrs else n.op.vjp(ops, g, saved, out)
