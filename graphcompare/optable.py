@@ -61,6 +61,8 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "ones_like": "gradient rules (no differentiable input)",
     "zeros_like": "gradient rules (no differentiable input)",
     "sign": "the gradient of abs (no public surface spelling)",
+    "matmul_nt": "the gradient of matmul (a @ b^T)",
+    "matmul_tn": "the gradient of matmul (a^T @ b)",
     "tanh_grad": "the gradient of tanh (no public surface spelling)",
     "sigmoid_grad": "the gradient of sigmoid (no public surface spelling)",
 }

@@ -278,6 +278,22 @@ def _matmul(rng, dtype):
     return [((_normal(rng, sa, dtype), _normal(rng, sb, dtype)), {})]
 
 
+def _transposed_matmul(ta, tb):
+    def make(rng, dtype):
+        n, k, m, b = _dims(rng, 4)
+        pairs = [((n, k), (k, m)), ((b, 1, n, k), (3, k, m)), ((b, n, k), (k, m)), ((n, k), (b, k, m))]
+        sa, sb = pairs[int(rng.integers(len(pairs)))]
+        sa = sa[:-2] + (sa[-1], sa[-2]) if ta else sa
+        sb = sb[:-2] + (sb[-1], sb[-2]) if tb else sb
+        return [((_normal(rng, sa, dtype), _normal(rng, sb, dtype)), {})]
+
+    return make
+
+
+example("matmul_nt")(_transposed_matmul(False, True))
+example("matmul_tn")(_transposed_matmul(True, False))
+
+
 @example("softmax")
 def _softmax(rng, dtype):
     s = _shape(rng, 1, 3)

@@ -10,19 +10,19 @@ from ..registry import Spec, broadcast_shapes, fmt_shape, register
 from ._infer import same_dtype
 
 
-def _matmul_infer(a: Spec, b: Spec) -> Spec:
-    dtype = same_dtype("matmul", a, b)
+def _matmul_infer(a: Spec, b: Spec, op: str = "matmul") -> Spec:
+    dtype = same_dtype(op, a, b)
     if dtype == "bool":
-        raise DTypeError("matmul: bool operands are not supported; convert with .astype('float32')")
+        raise DTypeError(f"{op}: bool operands are not supported; convert with .astype('float32')")
     if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError(f"matmul: operands must have at least 1 dimension, got {fmt_shape(a.shape)} and {fmt_shape(b.shape)}; use * for scalars")
+        raise ShapeError(f"{op}: operands must have at least 1 dimension, got {fmt_shape(a.shape)} and {fmt_shape(b.shape)}; use * for scalars")
     ka, kb = a.shape[-1], b.shape[-2 if b.ndim > 1 else 0]
     if ka is not None and kb is not None and ka != kb:
         raise ShapeError(
-            f"matmul: shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} do not match in the "
+            f"{op}: shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} do not match in the "
             f"contracted dimension ({ka} != {kb}); transpose one operand"
         )
-    batch = broadcast_shapes("matmul", a.shape[:-2], b.shape[:-2])
+    batch = broadcast_shapes(op, a.shape[:-2], b.shape[:-2])
     return Spec(batch + a.shape[-2:-1] + (b.shape[-1:] if b.ndim > 1 else ()), dtype)
 
 
@@ -55,12 +55,12 @@ def _matmul_vjp(ops, g, inputs, output):
             gb = ops.squeeze(ops.matmul(_mT(ops, a), ops.expand_dims(g, axis=-1)), axis=(g.ndim,))
     elif a.ndim == 2 and b.ndim == 2:  # no batch dimensions: nothing to sum back
         return (
-            ops.matmul(g, _mT(ops, b)) if want_a else None,
-            ops.matmul(_mT(ops, a), g) if want_b else None,
+            ops.matmul_nt(g, b) if want_a else None,  # g @ b^T
+            ops.matmul_tn(a, g) if want_b else None,  # a^T @ g
         )
     else:
-        ga = ops.matmul(g, _mT(ops, b)) if want_a else None
-        gb = ops.matmul(_mT(ops, a), g) if want_b else None
+        ga = ops.matmul_nt(g, b) if want_a else None
+        gb = ops.matmul_tn(a, g) if want_b else None
     return (
         None if ga is None else ops.sum_to(ga, a.shape),
         None if gb is None else ops.sum_to(gb, b.shape),
@@ -86,4 +86,70 @@ register(
     infer=_matmul_infer,
     vjp=_matmul_vjp,
     torch_name="MmBackward0",  # 2-D @ 2-D; PyTorch names other ranks Dot/Mv/UnsafeView
+)
+
+
+# --------------------------------------------------------------------------- matmul_nt / matmul_tn
+# The products matmul's rule needs, with one operand transposed in its last two axes
+# (BLAS's "N"/"T"): a @ b^T and a^T @ b. One op each instead of a transpose op and a matmul
+# op: the same product on a transposed view (bitwise what transpose + matmul gave), one
+# kernel call fewer per gradient. Both operands need at least 2 dimensions; batch dimensions
+# broadcast as matmul's. Their own rules close over matmul, matmul_nt and matmul_tn.
+
+
+def _swap(x: Spec) -> Spec:
+    return Spec(x.shape[:-2] + (x.shape[-1], x.shape[-2]), x.dtype)
+
+
+def _transposed_infer(op: str, ta: bool, tb: bool):
+    def infer(a: Spec, b: Spec) -> Spec:
+        if a.ndim < 2 or b.ndim < 2:
+            raise ShapeError(
+                f"{op}: operands must have at least 2 dimensions, got {fmt_shape(a.shape)} and "
+                f"{fmt_shape(b.shape)}; use matmul for vectors"
+            )
+        return _matmul_infer(_swap(a) if ta else a, _swap(b) if tb else b, op)
+
+    return infer
+
+
+def _mt_view(xp, x):
+    if x.ndim == 2:
+        return x.T
+    return xp.permute_dims(x, _MT_AXES.get(x.ndim) or tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
+
+
+def _matmul_nt_vjp(ops, g, inputs, output):
+    a, b = inputs  # out = a @ b^T
+    return (
+        ops.sum_to(ops.matmul(g, b), a.shape) if ops.needs_input_grad[0] else None,  # g @ b
+        ops.sum_to(ops.matmul_tn(g, a), b.shape) if ops.needs_input_grad[1] else None,  # g^T @ a
+    )
+
+
+def _matmul_tn_vjp(ops, g, inputs, output):
+    a, b = inputs  # out = a^T @ b
+    return (
+        ops.sum_to(ops.matmul_nt(b, g), a.shape) if ops.needs_input_grad[0] else None,  # b @ g^T
+        ops.sum_to(ops.matmul(a, g), b.shape) if ops.needs_input_grad[1] else None,  # a @ g
+    )
+
+
+register(
+    "matmul_nt",
+    forward=lambda xp, a, b: _matmul_forward(xp, a, _mt_view(xp, b)),
+    infer=_transposed_infer("matmul_nt", False, True),
+    vjp=_matmul_nt_vjp,
+    torch_name="MmBackward0",  # PyTorch: a @ b.T is an mm on a transposed view
+    doc="a @ b^T (b transposed in its last two axes): matmul's gradient with respect to a.",
+)
+
+
+register(
+    "matmul_tn",
+    forward=lambda xp, a, b: _matmul_forward(xp, _mt_view(xp, a), b),
+    infer=_transposed_infer("matmul_tn", True, False),
+    vjp=_matmul_tn_vjp,
+    torch_name="MmBackward0",
+    doc="a^T @ b (a transposed in its last two axes): matmul's gradient with respect to b.",
 )

@@ -71,7 +71,7 @@ def test_gradient_only_ops_run_too():
     from graphcompare.equivalence import check_program
 
     ran = set()
-    ops = ["getitem", "conv2d", "softmax_cross_entropy", "abs", "relu", "tanh", "sigmoid", "mul", "add", "broadcast_to"]
+    ops = ["getitem", "conv2d", "softmax_cross_entropy", "abs", "relu", "tanh", "sigmoid", "matmul", "mul", "add", "broadcast_to"]
     with shared_ops.instrument() as stats:
         for p in _sample(40, ops=ops):
             check_program(p, ways=("static",))

@@ -121,6 +121,8 @@ REFERENCE = {
     "concatenate": lambda *xs, axis=0: np.concatenate(xs, axis),
     "stack": lambda *xs, axis=0: np.stack(xs, axis),
     "matmul": np.matmul,
+    "matmul_nt": lambda a, b: np.matmul(a, np.swapaxes(b, -1, -2)),
+    "matmul_tn": lambda a, b: np.matmul(np.swapaxes(a, -1, -2), b),
     "softmax": _softmax,
     "log_softmax": lambda x, axis=-1: np.log(_softmax(x.astype(np.float64), axis)).astype(x.dtype),
     "softmax_cross_entropy": _sce,

@@ -70,6 +70,8 @@ GOLDEN = [
     ("concatenate", {"axis": 0}, "CatBackward0", lambda t, x, y: t.cat([x, y])),
     ("stack", {"axis": 0}, "StackBackward0", lambda t, x, y: t.stack([x, y])),
     ("matmul", {}, "MmBackward0", lambda t, x, y: x @ y.T),
+    ("matmul_nt", {}, "MmBackward0", lambda t, x, y: x @ y.T),  # matmul's gradients
+    ("matmul_tn", {}, "MmBackward0", lambda t, x, y: x.T @ y),
     ("softmax", {"axis": 1}, "SoftmaxBackward0", lambda t, x, y: x.softmax(1)),
     ("log_softmax", {"axis": 1}, "LogSoftmaxBackward0", lambda t, x, y: x.log_softmax(1)),
     ("softmax_cross_entropy", {}, "NllLossBackward0",

@@ -69,6 +69,7 @@ TORCH = {
     "concatenate": lambda *xs, axis=0: torch.cat(xs, axis),
     "stack": lambda *xs, axis=0: torch.stack(xs, axis),
     "matmul": torch.matmul,
+    "matmul_nt": lambda a, b: torch.matmul(a, b.mT), "matmul_tn": lambda a, b: torch.matmul(a.mT, b),
     "softmax": lambda x, axis=-1: torch.softmax(x, axis),
     "log_softmax": lambda x, axis=-1: torch.log_softmax(x, axis),
     "softmax_cross_entropy": F.cross_entropy,
