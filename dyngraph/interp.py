@@ -42,8 +42,13 @@ class EagerOps(ArrayOps):
                 if a.__class__ in _SCALARS:
                     a = lift((a,))[0]  # TypeError: no array to take a dtype from
                 return op.kernel(xp, a, **attrs) if attrs else op.kernel(xp, a)
-            if rest:
-                return op.kernel(xp, *lift((a, b) + rest), **attrs)
+            if rest:  # add_n and other many-input ops: lift only when a scalar is there
+                args = (a, b) + rest
+                for x in args:
+                    if x.__class__ in _SCALARS:
+                        args = lift(args)
+                        break
+                return op.kernel(xp, *args, **attrs)
             if a.__class__ in _SCALARS:
                 a = scalar(a, b)
             elif b.__class__ in _SCALARS:
