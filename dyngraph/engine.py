@@ -159,11 +159,12 @@ def _run(tensors, grad_tensors, retain, create_graph, grad_mode_capture):
     buf = {}
     for e, s in zip(edges, seeds):
         buf.setdefault(e, []).append(s)
+    roots = dict.fromkeys(edges)  # only a root can have no dependency (the others were reached)
     edges = seeds = s = None  # the buffers are now the only owners of the seeds
     heap = []
     sinks = []
-    for e, d in deps.items():
-        if d == 0:
+    for e in roots:
+        if deps[e] == 0:
             if e.__class__ is AccumulateGrad:
                 sinks.append(e)
             else:

@@ -46,6 +46,7 @@ class OpInfo:
 
 
 INFO: dict = {}
+_NO_EDGE = (None,)
 
 
 def op_info(op) -> OpInfo:
@@ -78,7 +79,7 @@ def record(op, attrs, inputs, out, info) -> None:
             fn = x._grad_fn
             node.next = (fn if fn is not None else x._accumulator(),)
         else:
-            node.next = (None,)
+            node.next = _NO_EDGE
         d = x._data
         so = _SHAPE_ONLY.get((d.shape, d.dtype)) if d.__class__ is ndarray else None
         node.saved = (so if so is not None else shape_only(d.shape, d.dtype),)
@@ -119,8 +120,10 @@ def record(op, attrs, inputs, out, info) -> None:
         else:  # add, sub...: stand-ins, from the cache directly when the keys are NumPy's
             sa = sb = None
             if da.__class__ is ndarray and db.__class__ is ndarray:
-                sa = _SHAPE_ONLY.get((da.shape, da.dtype))
-                sb = _SHAPE_ONLY.get((db.shape, db.dtype))
+                sh = da.shape
+                dt = da.dtype
+                sa = _SHAPE_ONLY.get((sh, dt))
+                sb = sa if db.dtype is dt and db.shape == sh else _SHAPE_ONLY.get((db.shape, db.dtype))
             node.saved = (
                 sa if sa is not None else shape_only(da.shape, da.dtype),
                 sb if sb is not None else shape_only(db.shape, db.dtype),
