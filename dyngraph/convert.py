@@ -76,7 +76,7 @@ class ConvertMixin:
 
     def __repr__(self) -> str:
         arr = np.asarray(self._be.to_numpy(self._data))
-        body = np.array2string(arr, separator=", ", prefix="tensor(")
+        body = _format_like_torch(arr)
         extra = []
         if self._dtype_name not in ("float32", "int64", "bool"):
             extra.append(f"dtype={self.dtype!r}")
@@ -87,3 +87,29 @@ class ConvertMixin:
         elif self._rg:
             extra.append("requires_grad=True")
         return "tensor(" + ", ".join([body] + extra) + ")"
+
+
+def _format_like_torch(arr: np.ndarray) -> str:
+    """The array as PyTorch prints it: 4 decimals, ``1.`` for whole numbers, scientific
+    notation when the magnitudes span more than 1000x (or exceed 1e8, or go below 1e-4)."""
+    if arr.dtype.kind != "f":
+        return np.array2string(arr, separator=", ", prefix="tensor(")
+    finite = arr[np.isfinite(arr)].astype(np.float64)
+    mags = np.abs(finite[finite != 0])
+    whole = finite.size == 0 or bool(np.all(finite == np.ceil(finite)))
+    sci = False
+    if mags.size:
+        hi, lo = float(mags.max()), float(mags.min())
+        sci = hi > 1e8 if whole else (hi / lo > 1000.0 or hi > 1e8 or lo < 1e-4)
+
+    def fmt(v) -> str:
+        if not np.isfinite(v):
+            return str(float(v))
+        if sci:
+            return f"{v:.4e}"
+        return f"{v:.0f}." if whole else f"{v:.4f}"
+
+    width = max((len(fmt(v)) for v in arr.ravel()[:2000]), default=0)
+    return np.array2string(
+        arr, separator=", ", prefix="tensor(", formatter={"float_kind": lambda v: fmt(v).rjust(width)}
+    )
