@@ -73,9 +73,7 @@ class Executable:
         for n in self.program.nodes:
             if n.is_source:
                 continue
-            kernel, takes_attrs = self._kernel_for(n)
-            # hook for staticgraph.memory (issue #5): a kernel writing into a planned buffer
-            kernel = getattr(self.plan, "kernels", {}).get(n.id, kernel)
+            kernel, takes_attrs = self._kernel_for(n)  # the plan's kernel when it gave one
             self.instructions.append(Instruction(
                 n.id, n.op, kernel, tuple(slot_of[i] for i in n.inputs), slot_of[n.id],
                 tuple(free_after.get(n.id, ())), dict(n.attrs) if takes_attrs else {}))
