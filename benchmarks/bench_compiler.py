@@ -48,6 +48,11 @@ def pin() -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
     except (AttributeError, OSError):
         pass
+    # Freed memory stays mapped, so neither side pays page faults to re-allocate its
+    # temporaries (see graphcompare.experiments.env.steady_allocator): NumPy is the real floor.
+    from graphcompare.experiments.env import steady_allocator
+
+    print("allocator:", steady_allocator())
 
 
 def interleaved(fns: dict, min_time=1.0, rounds=15) -> dict:

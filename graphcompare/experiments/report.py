@@ -61,6 +61,7 @@ def render(doc: dict, plots: dict) -> str:
         ["BLAS", m["blas"]],
         ["BLAS threads", meta["threads"]["method"]],
         ["CPU affinity", meta["affinity"]],
+        ["allocator", meta.get("allocator", "default")],
         ["fused-kernel disk cache at start", _cache_text(meta.get("fusion_cache_at_start"))],
         ["wall time of this run", fmt_seconds(meta.get("wall_s", float("nan")))],
     ])

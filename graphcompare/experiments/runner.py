@@ -50,6 +50,7 @@ def run_suite(cfg: Config, out: str | Path, command: str = "", progress: bool = 
     cache_at_start = env.fusion_cache()
     old_aff = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     affinity = env.pin_cpu() if pin_cpu else "not pinned (--no-pin)"
+    allocator = env.steady_allocator()
     import shared_ops
 
     backend = shared_ops.get_backend(cfg.backend)
@@ -103,6 +104,7 @@ def run_suite(cfg: Config, out: str | Path, command: str = "", progress: bool = 
         "machine": env.machine_info(),
         "threads": threads,
         "affinity": affinity,
+        "allocator": allocator,
         "fusion_cache_at_start": cache_at_start,
         "wall_s": time.perf_counter() - t_start,
     }
