@@ -29,6 +29,10 @@ for _v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
 if hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
 
+from graphcompare.experiments.env import steady_allocator  # noqa: E402
+
+ALLOCATOR = steady_allocator()  # freed memory stays mapped: no side pays page-fault churn
+
 import statistics  # noqa: E402
 import time  # noqa: E402
 
@@ -346,6 +350,7 @@ def main() -> None:
     print(f"dyngraph benchmark  (pinned to CPU {sorted(os.sched_getaffinity(0))}, BLAS 1 thread, "
           f"{REPEATS} interleaved repeats; numpy {np.__version__}"
           + (f", torch {torch.__version__}" if torch else "") + ")")
+    print(f"allocator: {ALLOCATOR}")
     print(f"{'workload':<9}{'framework':<11}{'wall ms':>10}{'cpu ms':>10}{'us/op (cpu)':>13}"
           f"{'dyngraph / it (cpu)':>22}{'(wall)':>9}")
     for wname, (res, n_ops) in results.items():
