@@ -7,8 +7,6 @@ wrong (the op, the shapes, the dtypes) and what to do about it.
 
 from __future__ import annotations
 
-ERRORS_PAGE = "https://graphcompare.readthedocs.io/en/latest/errors/"
-
 
 class GraphCompareError(Exception):
     """Base class of every error raised on purpose by graphcompare."""
