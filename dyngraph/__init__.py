@@ -16,7 +16,7 @@ Counters for experiments: ``dg.stats()`` gives ``nodes_created``, ``nodes_freed`
 unreleased nodes) and ``peak_saved_bytes``; ``dg.reset_stats()`` restarts them.
 """
 
-from shared_ops.surface import FUNCTIONS as _FUNCTIONS
+from shared_ops.functions import FUNCTIONS as _FUNCTIONS
 
 from . import autograd
 from .creation import (

@@ -6,7 +6,7 @@ callable; ``Session``; ``function``), inspect (``Graph.text``, ``fn.text``, ``fn
 ``to_networkx``, ``to_dot``) and store (``save`` / ``load``).
 """
 
-from shared_ops.surface import FUNCTIONS as _F
+from shared_ops.functions import FUNCTIONS as _F
 
 from .compile import CompiledFunction, FeedError, compile
 from .export import to_dot, to_networkx

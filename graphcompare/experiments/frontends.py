@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from shared_ops import dispatch, instrument
 from shared_ops.registry import REGISTRY
-from shared_ops.surface import FUNCTIONS
+from shared_ops.functions import FUNCTIONS
 
 perf = time.perf_counter
 F = FUNCTIONS  # the shared functions (softmax_cross_entropy, conv2d, concatenate, ...) for both front ends

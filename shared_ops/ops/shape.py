@@ -178,7 +178,7 @@ register(
     attrs=("index",), linear=True, variadic=True,
     nondiff=frozenset(range(1, 64)), save_inputs=tuple(range(1, 64)),  # the index arrays, never x
     torch_name=_index_torch_name,
-    doc="x[index] with NumPy semantics; index is the spec built by surface._parse_index.",
+    doc="x[index] with NumPy semantics; index is the spec built by shared_ops._surface_args._parse_index.",
 )
 
 

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import staticgraph as sg
-from shared_ops.surface import FUNCTIONS
+from shared_ops.functions import FUNCTIONS
 
 SHAPES = [(3, 4), (4,), (1, 4), (3, 1), ()]
 UNARY = ["neg", "tanh", "sigmoid", "exp_tanh", "abs", "relu", "times_one", "plus_negzero", "square"]

@@ -8,7 +8,7 @@ import pytest
 
 import dyngraph as dg
 import staticgraph as sg
-from shared_ops.surface import FUNCTIONS as F
+from shared_ops.functions import FUNCTIONS as F
 
 RNG = np.random.default_rng(20261121)
 

@@ -1,0 +1,91 @@
+"""Argument parsing for the shared surface: shapes, reshape's -1, conv pairs, index specs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dtypes import FLOATING
+from .errors import DTypeError, OpAttributeError, ShapeError
+
+
+def _pair(v) -> tuple:
+    if isinstance(v, int):
+        return (v, v)
+    v = tuple(int(a) for a in v)
+    if len(v) != 2:
+        raise OpAttributeError(f"conv2d: stride/padding must be an int or a pair, got {v!r}")
+    return v
+
+
+def _shape_args(shape: tuple) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    out = []
+    for d in shape:
+        if isinstance(d, (np.integer,)):
+            d = int(d)
+        if not (d is None or (isinstance(d, int) and not isinstance(d, bool))):
+            raise ShapeError(f"a shape must be ints, got {shape!r}")
+        out.append(d)
+    return tuple(out)
+
+
+def _resolve_reshape(old: tuple, new: tuple) -> tuple:
+    """Resolve one ``-1`` in ``new``; free dims in ``old`` may flow only into one ``-1``."""
+    if sum(1 for d in new if d == -1) > 1:
+        raise ShapeError(f"reshape: only one dimension can be -1, got {new}")
+    if any(d is not None and d < -1 for d in new):
+        raise ShapeError(f"reshape: invalid shape {new}")
+    if -1 not in new:
+        if None not in old and None not in new and int(np.prod(old)) != int(np.prod(new)):
+            raise ShapeError(
+                f"reshape: cannot reshape shape {tuple(old)} ({int(np.prod(old))} elements) into "
+                f"{tuple(new)} ({int(np.prod(new))} elements)"
+            )
+        return tuple(new)
+    known = int(np.prod([d for d in new if d != -1]))
+    if None in old:
+        return tuple(None if d == -1 else d for d in new)
+    total = int(np.prod(old))
+    if known == 0 or total % known:
+        raise ShapeError(f"reshape: cannot reshape shape {tuple(old)} ({total} elements) into {tuple(new)}")
+    return tuple(total // known if d == -1 else d for d in new)
+
+
+def _parse_index(x, key) -> tuple:
+    """A Python index as a hashable spec plus the integer-array inputs it uses.
+
+    Spec entries: ``("s", start, stop, step)`` slice, ``("i", k)`` integer, ``("n",)`` newaxis,
+    ``("e",)`` Ellipsis, ``("a",)`` the next integer-array input.
+    """
+    if not isinstance(key, tuple):
+        key = (key,)
+    spec, arrays = [], []
+    for k in key:
+        if k is None:
+            spec.append(("n",))
+        elif k is Ellipsis:
+            spec.append(("e",))
+        elif isinstance(k, slice):
+            parts = []
+            for v in (k.start, k.stop, k.step):
+                if v is not None and not isinstance(v, (int, np.integer)):
+                    raise DTypeError(f"indexing: slice bounds must be ints, got {k!r}")
+                parts.append(None if v is None else int(v))
+            spec.append(("s", *parts))
+        elif isinstance(k, (bool, np.bool_)):
+            raise DTypeError("indexing with a bool is not supported; use where() for masks")
+        elif isinstance(k, (int, np.integer)):
+            spec.append(("i", int(k)))
+        else:
+            arr = x._as_operand(k)  # a tensor comes back as it is
+            if arr._dtype_name == "bool":
+                raise DTypeError(
+                    "indexing with a boolean mask gives a data-dependent shape, which a static graph "
+                    "cannot declare; use where(mask, x, 0) or integer indices instead"
+                )
+            if arr._dtype_name in FLOATING:
+                raise DTypeError(f"indexing arrays must be integers, got {arr._dtype_name}")
+            spec.append(("a",))
+            arrays.append(arr)
+    return tuple(spec), arrays

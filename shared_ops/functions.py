@@ -1,0 +1,159 @@
+"""The shared surface's functions (``where``, ``maximum``, ``concatenate``, ``conv2d``, ...).
+
+Both front ends re-export ``FUNCTIONS`` (``dg.where``, ``sg.where``): each function finds the
+first tensor among its arguments and applies the op through that tensor's front end.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ._surface_args import _pair
+from .dtypes import result_dtype
+from .errors import DTypeError, ShapeError
+from .registry import normalize_axis
+from .surface import TensorSurface
+
+
+def _first_surface(args: Sequence[Any], name: str) -> TensorSurface:
+    for a in args:
+        if isinstance(a, TensorSurface):
+            return a
+        if isinstance(a, (list, tuple)):
+            for b in a:
+                if isinstance(b, TensorSurface):
+                    return b
+    raise DTypeError(f"{name}: at least one argument must be a tensor (dg.Tensor or sg.Node)")
+
+
+def where(condition, x, y):
+    """``x`` where ``condition`` else ``y`` (no gradient flows to ``condition``)."""
+    s = _first_surface((x, y, condition), "where")
+    x = s._as_operand(x)
+    y = x._as_operand(y)
+    c = s._as_operand(condition)
+    if c._dtype_name != "bool":
+        c = c.astype("bool")
+    if x._dtype_name != y._dtype_name:
+        common = result_dtype(x._dtype_name, y._dtype_name)
+        x, y = x.astype(common), y.astype(common)
+    return s._op("where", c, x, y)
+
+
+def maximum(x, y):
+    """Elementwise maximum; at ties the gradient is split equally (as PyTorch)."""
+    s = _first_surface((x, y), "maximum")
+    return s._binary("maximum", x, y)
+
+
+def minimum(x, y):
+    """Elementwise minimum; at ties the gradient is split equally (as PyTorch)."""
+    s = _first_surface((x, y), "minimum")
+    return s._binary("minimum", x, y)
+
+
+def _seq_op(name: str, tensors, axis: int, extra: int):
+    tensors = list(tensors)
+    if not tensors:
+        raise ShapeError(f"{name}: needs at least one tensor")
+    s = _first_surface(tensors, name)
+    tensors = [s._as_operand(t) for t in tensors]
+    dt = result_dtype(*[t._dtype_name for t in tensors])
+    tensors = [t.astype(dt) for t in tensors]
+    axis = normalize_axis(name, axis, tensors[0].ndim + extra)[0]
+    return s._op(name, *tensors, axis=axis)
+
+
+def concatenate(tensors, axis=0, *, dim=None):
+    return _seq_op("concatenate", tensors, dim if dim is not None else axis, 0)
+
+
+cat = concatenate
+
+
+def stack(tensors, axis=0, *, dim=None):
+    return _seq_op("stack", tensors, dim if dim is not None else axis, 1)
+
+
+def softmax_cross_entropy(logits, labels):
+    """Mean cross-entropy of ``logits`` (N, C) against integer ``labels`` (N,), computed stably."""
+    s = _first_surface((logits,), "softmax_cross_entropy")
+    labels = s._as_operand(labels)
+    return s._op("softmax_cross_entropy", logits, labels)
+
+
+def conv2d(x, weight, stride=1, padding=0):
+    """2-D cross-correlation, NCHW input, (C_out, C_in, KH, KW) weight (as ``torch.conv2d``)."""
+    s = _first_surface((x, weight), "conv2d")
+    x, w = s._as_operand(x), s._as_operand(weight)
+    if x._dtype_name != w._dtype_name:  # one dtype per kernel, as every binary op
+        common = result_dtype(x._dtype_name, w._dtype_name)
+        x, w = x.astype(common), w.astype(common)
+    return s._op("conv2d", x, w, stride=_pair(stride), padding=_pair(padding))
+
+
+def matmul(a, b):
+    s = _first_surface((a, b), "matmul")
+    return s._binary("matmul", a, b)
+
+
+def apply_op(name, *inputs, **attrs):
+    """Apply any registered op by name, your own included: ``F.apply_op("cube", x)``.
+
+    Inputs pass as they are (no dtype promotion); attributes are the op's keywords.
+    """
+    s = _first_surface(inputs, name)
+    return s._op(name, *(s._as_operand(x) for x in inputs), **attrs)
+
+
+def _unary(name):
+    def f(x, *args, **kwargs):
+        return getattr(_first_surface((x,), name), name)(*args, **kwargs)
+
+    f.__name__ = name
+    f.__doc__ = f"Function form of ``x.{name}()``."
+    return f
+
+
+exp, log, tanh, sigmoid, relu, sqrt = (_unary(n) for n in ("exp", "log", "tanh", "sigmoid", "relu", "sqrt"))
+softmax, log_softmax, logsumexp, clip = (_unary(n) for n in ("softmax", "log_softmax", "logsumexp", "clip"))
+
+
+def _surface_call(name):
+    def f(x, *args, **kwargs):
+        return getattr(x, name)(*args, **kwargs)
+
+    f.__name__ = name
+    return f
+
+
+sum_, mean, amax, amin, reshape, transpose = (
+    _surface_call(n) for n in ("sum", "mean", "max", "min", "reshape", "transpose")
+)
+
+FUNCTIONS = {
+    "apply_op": apply_op,
+    "where": where,
+    "maximum": maximum,
+    "minimum": minimum,
+    "concatenate": concatenate,
+    "cat": cat,
+    "stack": stack,
+    "softmax_cross_entropy": softmax_cross_entropy,
+    "conv2d": conv2d,
+    "matmul": matmul,
+    "exp": exp,
+    "log": log,
+    "tanh": tanh,
+    "sigmoid": sigmoid,
+    "relu": relu,
+    "sqrt": sqrt,
+    "softmax": softmax,
+    "log_softmax": log_softmax,
+    "logsumexp": logsumexp,
+    "clip": clip,
+    "mean": mean,
+    "reshape": reshape,
+    "transpose": transpose,
+}
+"""Functions both front ends re-export (``dg.where``, ``sg.where``...)."""
