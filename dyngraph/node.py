@@ -145,23 +145,11 @@ class Node:
             STATS.saved_bytes -= self.nbytes
 
 
-_DTYPE_NAMES: dict = {}  # NumPy dtype -> name (shared_ops' dtype_name is slow on np.dtype)
-_OTHER_NAMES: dict = {}  # id(dtype) -> (dtype, name) for other backends' dtypes: theirs hash
 _SHAPE_ONLY: dict = {}  # like NumPy's but warn when compared with them, so never mix the keys
 _np_dtype = np.dtype
 
-
-def dtype_name_of(dt) -> str:
-    """The name of a backend dtype object, cached."""
-    if isinstance(dt, _np_dtype):
-        n = _DTYPE_NAMES.get(dt)
-        if n is None:
-            n = _DTYPE_NAMES[dt] = dtype_name(dt)
-        return n
-    e = _OTHER_NAMES.get(id(dt))
-    if e is None:
-        e = _OTHER_NAMES[id(dt)] = (dt, dtype_name(dt))
-    return e[1]
+# The name of a backend dtype object (shared_ops caches it, for every backend).
+dtype_name_of = dtype_name
 
 
 def shape_only(shape, dt) -> ShapeOnly:

@@ -17,12 +17,18 @@ _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "long": 
 
 
 _NAME_CACHE: dict = {}
+_OTHER_CACHE: dict = {}
 
 
 def dtype_name(dtype: Any) -> str:
     """Normalise a dtype given as a name, NumPy dtype, NumPy type, alias object or backend dtype."""
-    if not isinstance(dtype, (str, np.dtype)):  # other backends' dtypes must not meet NumPy's in a dict
-        return _dtype_name(dtype)
+    if not isinstance(dtype, (str, np.dtype)):
+        # Other backends' dtype objects hash like NumPy's but warn when compared with them, so
+        # they get their own cache, keyed by identity (the entry keeps the object alive).
+        entry = _OTHER_CACHE.get(id(dtype))
+        if entry is None:
+            entry = _OTHER_CACHE[id(dtype)] = (dtype, _dtype_name(dtype))
+        return entry[1]
     name = _NAME_CACHE.get(dtype)
     if name is None:
         name = _dtype_name(dtype)
