@@ -24,138 +24,13 @@ Users add recipes for their own ops with ``register_recipe`` (see ``docs/extendi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
-
 import numpy as np
 
-KINK = 1e-3  # relative distance an input must keep from a kink
-
-
-@dataclass
-class Drawn:
-    args: tuple
-    params: dict
-    shape: tuple
-    dtype: str
-
-
-@dataclass
-class Recipe:
-    op: str
-    draw: Callable[[Any, Any], Drawn | None]
-    render: Callable[[str, list, dict], str]
-    guard: Callable[[list, dict], bool] | None = None
-    uses: tuple = ()  # other registry ops the spelling runs (coverage events)
-    fan_in: bool = False  # draws three or more inputs
-
-
-OP_TABLE: dict[str, Recipe] = {}
-COVERED_ELSEWHERE: dict[str, str] = {
-    "add_n": "the gradient accumulator: every value with two or more consumers",
-    "sum_to": "every broadcasting binary op's gradient",
-    "index_scatter": "the gradient of integer-array indexing",
-    "conv2d_grad_input": "the gradient of conv2d",
-    "conv2d_grad_weight": "the gradient of conv2d",
-    "one_hot": "the gradient of softmax_cross_entropy (integer input, no gradient of its own)",
-    "ones_like": "gradient rules (no differentiable input)",
-    "zeros_like": "gradient rules (no differentiable input)",
-    "sign": "the gradient of abs (no public surface spelling)",
-    "matmul_nt": "the gradient of matmul (a @ b^T)",
-    "matmul_tn": "the gradient of matmul (a^T @ b)",
-    "tanh_grad": "the gradient of tanh (no public surface spelling)",
-    "sigmoid_grad": "the gradient of sigmoid (no public surface spelling)",
-}
-
-
-def register_recipe(recipe: Recipe, *, replace: bool = False) -> Recipe:
-    """Add ``recipe`` to the op table, so random programs draw its op."""
-    if recipe.op in OP_TABLE and not replace:
-        raise ValueError(f"a recipe for op {recipe.op!r} exists; pass replace=True to override it")
-    OP_TABLE[recipe.op] = recipe
-    return recipe
-
-
-def simple_recipe(op: str, arity: int = 1, surface: str | None = None, torch: str | None = None,
-                  guard: Callable | None = None) -> Recipe:
-    """A recipe for an elementwise op of ``arity`` broadcasting inputs (your own, say).
-
-    ``surface`` and ``torch`` are format templates over the inputs ``{0}``, ``{1}``...;
-    ``surface`` defaults to ``F.apply_op('<op>', {0}, ...)``. Without ``torch`` the PyTorch
-    oracle skips programs that draw this op. ``guard(args, params)`` rejects inputs at a kink.
-    """
-    if surface is None:
-        surface = f"F.apply_op({op!r}, " + ", ".join(f"{{{k}}}" for k in range(arity)) + ")"
-
-    def draw(data, b):
-        args = [b.pick(data)]
-        for _ in range(arity - 1):
-            args.append(b.pick_compatible(data, _bshape(*(b.shapes[a] for a in args))))
-        return Drawn(tuple(args), {}, _bshape(*(b.shapes[a] for a in args)), _promote(*(b.dtypes[a] for a in args)))
-
-    def render(target, names, params):
-        t = torch if target == "torch" else surface
-        return None if t is None else t.format(*names, p=params)
-
-    return Recipe(op, draw, render, guard=guard, fan_in=arity >= 3)
-
-
-def unregister_recipe(name: str) -> None:
-    OP_TABLE.pop(name, None)
-
-
-def drawable_ops(registry=None) -> list[str]:
-    """Ops that are both registered and in the op table (the ones programs draw)."""
-    from shared_ops import REGISTRY
-
-    reg = registry or REGISTRY
-    return [name for name in OP_TABLE if name in reg]
-
-
-def uncovered_ops(registry=None) -> list[str]:
-    """Registered ops that no recipe draws and no entry of ``COVERED_ELSEWHERE`` explains."""
-    from shared_ops import REGISTRY
-
-    reg = registry or REGISTRY
-    return [n for n in reg.names() if n not in OP_TABLE and n not in COVERED_ELSEWHERE]
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _bshape(*shapes):
-    try:
-        return tuple(np.broadcast_shapes(*shapes))
-    except ValueError:
-        return None
-
-
-def _promote(*dtypes):
-    return "float64" if "float64" in dtypes else "float32"
-
-
-def _far(d, scale) -> bool:
-    d = np.asarray(d, dtype=np.float64)
-    s = np.asarray(scale, dtype=np.float64)
-    return bool(np.all(np.abs(d) > KINK * (1.0 + np.abs(s))))
-
-
-def _tpl(surface: str, torch: str | None = None, surface64: str | None = None):
-    """A renderer from format templates; ``{0}``, ``{1}``... are the inputs, ``{p[name]}`` params."""
-
-    def render(target, names, params):
-        t = {"surface": surface, "surface64": surface64 or surface, "torch": torch or surface}[target]
-        return t.format(*names, p=params)
-
-    return render
-
-
-def _add(recipe: Recipe) -> Recipe:
-    return register_recipe(recipe, replace=True)
-
-
-def _tup(t) -> str:
-    return "(" + ", ".join(str(int(d)) for d in t) + ("," if len(t) == 1 else "") + ")"
+from .recipes import (  # noqa: F401  (the public names are re-exported from here)
+    COVERED_ELSEWHERE, KINK, OP_TABLE, Drawn, Recipe, _add, _bools, _bshape, _far, _ints, _perms,
+    _promote, _sampled, _sets, _tpl, _tup, drawable_ops, register_recipe, simple_recipe,
+    uncovered_ops, unregister_recipe,
+)
 
 
 # --------------------------------------------------------------------------- elementwise
@@ -557,40 +432,6 @@ def _render_conv(target, n, p):
 
 
 _add(Recipe("conv2d", _draw_conv, _render_conv, uses=("reshape",)))
-
-
-# --------------------------------------------------------------------------- hypothesis shorthands
-# (imported lazily so that rendering a program never needs hypothesis)
-
-
-def _sampled(xs):
-    from hypothesis import strategies as st
-
-    return st.sampled_from(list(xs))
-
-
-def _ints(lo, hi):
-    from hypothesis import strategies as st
-
-    return st.integers(lo, hi)
-
-
-def _bools():
-    from hypothesis import strategies as st
-
-    return st.booleans()
-
-
-def _sets(nd):
-    from hypothesis import strategies as st
-
-    return st.sets(st.integers(0, nd - 1), min_size=1, max_size=nd)
-
-
-def _perms(nd):
-    from hypothesis import strategies as st
-
-    return st.permutations(list(range(nd)))
 
 
 __all__ = ["Recipe", "Drawn", "OP_TABLE", "COVERED_ELSEWHERE", "register_recipe", "unregister_recipe", "simple_recipe",
