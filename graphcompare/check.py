@@ -50,6 +50,7 @@ class Campaign:
     fan_in3: int = 0
     fan_out3: int = 0
     worst: dict = field(default_factory=dict)  # way -> (max abs, max ULP)
+    used: dict = field(default_factory=dict)  # tolerance way -> largest fraction of its bound used
     failure: object = None
 
     def add(self, prog, res) -> None:
@@ -63,6 +64,8 @@ class Campaign:
         for way, (a, u) in res.worst.items():
             a0, u0 = self.worst.get(way, (0.0, 0))
             self.worst[way] = (max(a0, a), max(u0, u))
+        for way, f in res.used.items():
+            self.used[way] = max(self.used.get(way, 0.0), f)
 
     def table(self, drawable: list, ways: tuple) -> str:
         n = max(self.programs, 1)
@@ -74,7 +77,7 @@ class Campaign:
             f"fan-in >= 3           {self.fan_in3} programs ({100 * self.fan_in3 / n:.0f}%)",
             f"fan-out >= 3          {self.fan_out3} programs ({100 * self.fan_out3 / n:.0f}%)",
             "",
-            f"{'way':<22}{'compared with':<22}{'worst abs':>12}  {'worst ULP':>10}",
+            f"{'way':<22}{'compared with':<22}{'worst abs':>12}  {'worst ULP':>10}  {'tolerance used':>14}",
         ]
         from .equivalence import BITWISE_WAYS, exact_passes
 
@@ -85,7 +88,8 @@ class Campaign:
             exact = way in BITWISE_WAYS or (way.startswith("pass:") and way[5:] in exact_passes())
             vs = "float64 dyngraph" if way == "torch" else ("dyngraph, bitwise" if exact else "dyngraph, tolerance")
             a, u = self.worst.get(way, (0.0, 0))
-            lines.append(f"{way:<22}{vs:<22}{a:>12.3g}  {u:>10}")
+            used = f"{100 * self.used[way]:>13.1f}%" if way in self.used else ""
+            lines.append(f"{way:<22}{vs:<22}{a:>12.3g}  {u:>10}  {used}".rstrip())
         return "\n".join(lines)
 
 

@@ -124,7 +124,8 @@ class Result:
     ``ok`` is False when some way disagreed (``differences``, first one first); ``valid`` is
     False when the program was rejected before comparing (``reason``: a kink, an overflow).
     ``worst`` maps each way to its largest difference from what it was compared with
-    (max abs, max ULP); ``reproducer`` is a standalone script that fails the same way.
+    (max abs, max ULP); ``used`` maps each way held to the tolerance to the largest fraction
+    of its bound that it used (below 1 when it passed); ``reproducer`` is a standalone script that fails the same way.
     """
 
     ok: bool = True
@@ -132,6 +133,7 @@ class Result:
     reason: str = ""
     differences: list = field(default_factory=list)
     worst: dict = field(default_factory=dict)
+    used: dict = field(default_factory=dict)  # tolerance way -> largest fraction of its bound used
     ways: tuple = ()
     program: Program | None = None
     subject: Any = None
@@ -306,6 +308,7 @@ def check_subject(s: Subject, ways=None, stop_at_first: bool = False) -> Result:
         res.valid, res.reason = False, "the plain run overflows in its own dtype"
         return res
     names = s.names
+    sens = None  # the reference's sensitivity to rounding, measured once if a way needs it
     for way in ways:
         if stop_at_first and not res.ok:
             break
@@ -334,7 +337,9 @@ def check_subject(s: Subject, ways=None, stop_at_first: bool = False) -> Result:
                 if exact:
                     R.check_bitwise(got, plain, names, way)
                 else:
-                    R.check_close(got, plain, ref, names, way)
+                    if sens is None:
+                        sens = R.rounding_sensitivity(s.model64, s.X64, s.W64, ref, seed=s.seed)
+                    res.used[way] = R.check_close(got, plain, ref, names, way, sens)
             except AssertionError as exc:
                 fail(_diff_from_assertion(way, exc, names, got, plain))
         except Exception as exc:  # noqa: BLE001 - a way that raises disagrees

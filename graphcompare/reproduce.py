@@ -1,7 +1,7 @@
 """A failing program as a standalone Python script that fails the same way.
 
 The script uses NumPy and the public API of ``dyngraph`` and ``staticgraph`` only (PyTorch for
-the ``torch`` way). It inlines the few helpers of ``graphcompare._runners`` it needs, verbatim,
+the ``torch`` way; ``shared_ops.perturb_rounding`` for a way held to the tolerance). It inlines the few helpers of ``graphcompare._runners`` it needs, verbatim,
 so the check it runs is the checker's own. It raises ``AssertionError`` (or the error the way
 raised) while the bug is there, and prints ``no disagreement`` once it is fixed.
 """
@@ -18,7 +18,7 @@ _NEEDS = {
     "static": ("run_static", "check_bitwise"),
     "function": ("run_function", "check_bitwise"),
     "exact": ("run_static", "check_bitwise"),
-    "close": ("run_static", "_zero_if_none", "tolerance_bound", "check_close"),
+    "close": ("run_static", "_zero_if_none", "rounding_sensitivity", "tolerance_bound", "check_close"),
     "finite differences": ("loss_value", "check_finite_differences"),
     "torch": ("run_torch", "check_reference"),
     "dyngraph": (),
@@ -86,7 +86,8 @@ def reproducer(subject, way: str) -> str:
     elif kind == "close":
         lines += [
             "ref = run_dyngraph(model64, X64, W64)",
-            f"check_close(run_static(model, X, W, optimize={_optimize(way)}), plain, ref, NAMES, {way!r})",
+            f"sens = rounding_sensitivity(model64, X64, W64, ref, seed={subject.seed})",
+            f"check_close(run_static(model, X, W, optimize={_optimize(way)}), plain, ref, NAMES, {way!r}, sens)",
         ]
     elif kind == "finite differences":
         lines += [

@@ -1,9 +1,18 @@
 """The one dispatch point: every kernel call of both front ends is ``op.kernel(xp, ...)``.
 
 With instrumentation off, ``op.kernel`` *is* ``op.forward``: calling through the dispatch
-point costs one attribute lookup and nothing else. ``instrument()`` swaps every registered
-op's ``kernel`` for a wrapper that counts calls, bytes in and out, and kernel time (CuPy is
-synchronised around the call so the time is the kernel's), then swaps them back.
+point costs one attribute lookup and nothing else. Two context managers swap every registered
+op's ``kernel`` for a wrapper, and swap them back on exit (they compose):
+
+``instrument()``
+    counts calls, bytes in and out, and kernel time (CuPy is synchronised around the call so
+    the time is the kernel's).
+``perturb_rounding(rel, seed)``
+    Monte Carlo arithmetic (Parker, 1997): every floating-point result ``r`` of an op that
+    rounds (not the ``exact`` ones: moves and selections) becomes ``r * (1 + rel * u)``, ``u`` uniform in ``[-1, 1]``, drawn from a seeded generator. The
+    spread of a computation's results over a few such runs measures how much rounding at any
+    of its kernels can move them: large where terms cancel, small where they do not.
+    graphcompare's tolerance rule uses it (``graphcompare.equivalence``).
 
 Front ends that cache kernels (staticgraph's executables) compare ``generation()`` with the
 value they cached under and rebind when it moved.
@@ -16,10 +25,14 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from .dtypes import is_floating
 from .registry import REGISTRY, OpDef
 
 _generation = [0]
 _active: list["Stats"] = []
+_perturb: list["_Perturbation"] = []
 
 
 def generation() -> int:
@@ -76,8 +89,8 @@ def _nbytes(x) -> int:
     return int(n)
 
 
-def _wrap(op: OpDef):
-    forward = op.forward
+def _wrap(op: OpDef, forward=None):
+    forward = op.forward if forward is None else forward
     name = op.name
     perf = time.perf_counter
 
@@ -105,10 +118,43 @@ def _wrap(op: OpDef):
 
 
 def _rebind(registry=REGISTRY) -> None:
-    on = bool(_active)
     for op in registry.all():
-        op.kernel = _wrap(op) if on else op.forward
+        kernel = op.forward
+        if _perturb and not op.exact:  # an exact op (a move, a selection) never rounds
+            kernel = _perturbed(kernel)
+        if _active:  # outermost: the instrumentation counts the perturbation as kernel time
+            kernel = _wrap(op, kernel)
+        op.kernel = kernel
     _generation[0] += 1
+
+
+@dataclass
+class _Perturbation:
+    rel: float
+    rng: object
+    results: int = 0  # floating-point results perturbed so far
+
+
+def _jitter(xp, out, p: _Perturbation):
+    if isinstance(out, tuple):
+        return tuple(_jitter(xp, o, p) for o in out)
+    dt = getattr(out, "dtype", None)
+    if dt is None or not is_floating(dt):
+        return out
+    shape = tuple(out.shape)
+    factor = 1.0 + p.rel * p.rng.uniform(-1.0, 1.0, size=shape)  # float64, on the host
+    p.results += 1
+    if isinstance(out, np.generic):  # NumPy returns 0-d results as scalars
+        return (out * factor.astype(dt))[()]
+    return out * xp.asarray(factor, dtype=dt)
+
+
+def _perturbed(forward):
+    def kernel(xp, *arrays, **attrs):
+        return _jitter(xp, forward(xp, *arrays, **attrs), _perturb[-1])
+
+    kernel.__wrapped__ = forward
+    return kernel
 
 
 @contextlib.contextmanager
@@ -129,6 +175,33 @@ def instrument():
         _active.remove(stats)
         if not _active:
             _rebind()
+
+
+@contextlib.contextmanager
+def perturb_rounding(rel: float = 2.0 ** -44, seed: int = 0):
+    """Multiply every floating-point result of a rounding op (``OpDef.exact`` is False) inside
+    the block by ``1 + rel * u``, with
+    ``u`` uniform in ``[-1, 1]`` from ``numpy.random.default_rng(seed)`` (Monte Carlo
+    arithmetic). Runs are reproducible: the same program and seed perturb the same way.
+    ``rel`` should be at least the unit roundoff of the dtypes involved (``2**-53`` for
+    float64, ``2**-24`` for float32): a smaller factor rounds back to the value itself.
+
+    >>> with perturb_rounding(2.0 ** -44, seed=1) as p:
+    ...     ...                       # run anything; p.results counts the perturbed results
+    """
+    if isinstance(rel, bool) or not isinstance(rel, (int, float)) or not 0.0 < float(rel) <= 1e-2:
+        raise ValueError(f"perturb_rounding: rel must be a float in (0, 0.01] (a relative size like 2**-44), "
+                         f"got {rel!r}")
+    if _perturb:
+        raise RuntimeError("perturb_rounding blocks do not nest: leave the outer block first")
+    p = _Perturbation(float(rel), np.random.default_rng(seed))
+    _perturb.append(p)
+    _rebind()
+    try:
+        yield p
+    finally:
+        _perturb.remove(p)
+        _rebind()
 
 
 def call(op: OpDef, xp, *arrays, **attrs):

@@ -52,6 +52,7 @@ class OpDef:
     attrs: dict = field(default_factory=dict)  # name -> default (or _REQUIRED)
     elementwise: bool = False
     linear: bool = False  # linear in its differentiable inputs (passes may use it)
+    exact: bool = False  # never rounds: every result is an input value or a constant (moves, selections)
     nondiff: frozenset = frozenset()  # input positions that never get a gradient
     save_inputs: bool | tuple = True  # which inputs the vjp reads (True: all, False: none)
     save_output: bool = False

@@ -89,6 +89,7 @@ register(
 
 register(
     "neg",
+    exact=True,
     forward=lambda xp, x: xp.negative(x),
     infer=elementwise("neg"),
     vjp=lambda ops, g, inputs, output: (ops.neg(g),),

@@ -55,6 +55,7 @@ def _extremum_vjp(first_wins):
 
 register(
     "maximum",
+    exact=True,
     forward=lambda xp, a, b: xp.maximum(a, b),
     infer=elementwise("maximum"),
     vjp=_extremum_vjp(lambda ops, a, b: ops.gt(a, b)),
@@ -65,6 +66,7 @@ register(
 
 register(
     "minimum",
+    exact=True,
     forward=lambda xp, a, b: xp.minimum(a, b),
     infer=elementwise("minimum"),
     vjp=_extremum_vjp(lambda ops, a, b: ops.lt(a, b)),
@@ -92,6 +94,7 @@ def _where_vjp(ops, g, inputs, output):
 
 register(
     "where",
+    exact=True,
     forward=lambda xp, c, x, y: xp.where(c, x, y),
     infer=_where_infer,
     vjp=_where_vjp,

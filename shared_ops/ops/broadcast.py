@@ -35,6 +35,7 @@ def _broadcast_to_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
 
 register(
     "broadcast_to",
+    exact=True,
     forward=_broadcast_to_forward,
     infer=_broadcast_to_infer,
     vjp=lambda ops, g, inputs, output, *, shape: (ops.sum_to(g, inputs[0].shape),) + (None,) * (len(inputs) - 1),

@@ -132,6 +132,7 @@ def _one_hot_infer(labels: Spec, like: Spec | None = None, *, num_classes=None, 
 
 register(
     "one_hot",
+    exact=True,
     forward=_one_hot_forward,
     infer=_one_hot_infer,
     vjp=None,

@@ -106,7 +106,7 @@ for _name, _forward, _torch in (("max", _max_forward, _extremum_name("max")), ("
         forward=_forward,
         infer=_numeric(_name, reduction(_name)),
         vjp=_extremum_vjp,
-        attrs=_REDUCE_ATTRS, save_output=True,
+        attrs=_REDUCE_ATTRS, save_output=True, exact=True,
         torch_name=_torch,
         doc=f"{_name} over axis; the gradient is split equally among tied elements (as torch.a{_name}).",
     )

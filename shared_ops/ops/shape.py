@@ -61,6 +61,7 @@ def _reshape_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
 
 register(
     "reshape",
+    exact=True,
     forward=_reshape_forward,
     infer=_reshape_infer,
     vjp=lambda ops, g, inputs, output, *, shape: (ops.reshape(g, shape=inputs[0].shape),) + (None,) * (len(inputs) - 1),
@@ -97,6 +98,7 @@ def _transpose_torch_name(attrs) -> str:
 
 register(
     "transpose",
+    exact=True,
     forward=lambda xp, x, *, axes=None: x.T if x.ndim == 2 and axes in (None, (1, 0)) else xp.permute_dims(x, _perm(axes, x.ndim)),
     infer=_transpose_infer,
     vjp=_transpose_vjp,
@@ -122,6 +124,7 @@ def _squeeze_infer(x: Spec, *, axis) -> Spec:
 
 register(
     "squeeze",
+    exact=True,
     forward=lambda xp, x, *, axis: xp.squeeze(x, axis=axis),
     infer=_squeeze_infer,
     vjp=lambda ops, g, inputs, output, *, axis: (ops.expand_dims(g, axis=normalize_axis("squeeze", axis, inputs[0].ndim)),),
@@ -139,6 +142,7 @@ def _expanded_shape(shape, axis):
 
 register(
     "expand_dims",
+    exact=True,
     forward=lambda xp, x, *, axis: xp.reshape(x, _expanded_shape(x.shape, axis)[0]),
     infer=lambda x, *, axis: Spec(_expanded_shape(x.shape, axis)[0], x.dtype),
     vjp=lambda ops, g, inputs, output, *, axis: (ops.squeeze(g, axis=_expanded_shape(inputs[0].shape, axis)[1]),),
@@ -172,6 +176,7 @@ def _getitem_vjp(ops, g, inputs, output, *, index):
 
 register(
     "getitem",
+    exact=True,
     forward=lambda xp, x, *arrays, index: _index.gather(xp, x, index, arrays),
     infer=_getitem_infer,
     vjp=_getitem_vjp,
@@ -247,6 +252,7 @@ def _concatenate_vjp(ops, g, inputs, output, *, axis=0):
 
 register(
     "concatenate",
+    exact=True,
     forward=lambda xp, *xs, axis=0: xp.concat(xs, axis=axis),
     infer=_concatenate_infer,
     vjp=_concatenate_vjp,
@@ -276,6 +282,7 @@ def _stack_vjp(ops, g, inputs, output, *, axis=0):
 
 register(
     "stack",
+    exact=True,
     forward=lambda xp, *xs, axis=0: xp.stack(xs, axis=axis),
     infer=_stack_infer,
     vjp=_stack_vjp,

@@ -119,6 +119,7 @@ register(
 
 register(
     "relu",
+    exact=True,
     forward=lambda xp, x: xp.where(x > 0, x, xp.zeros_like(x)),
     infer=elementwise("relu"),
     # relu'(0) = 0 (PyTorch's threshold_backward keeps g only where the output is > 0)
@@ -142,6 +143,7 @@ register(
 
 register(
     "abs",
+    exact=True,
     forward=lambda xp, x: xp.abs(x),
     infer=elementwise("abs"),
     # abs'(0) = sign(0) = 0, as PyTorch
@@ -154,6 +156,7 @@ register(
 
 register(
     "sign",
+    exact=True,
     forward=lambda xp, x: xp.sign(x),
     infer=elementwise("sign"),
     vjp=lambda ops, g, inputs, output: (None,),  # zero almost everywhere (PyTorch: zeros)
@@ -208,6 +211,7 @@ def _clip_expr(x, *, min=None, max=None):
 
 register(
     "clip",
+    exact=True,
     forward=_clip_forward,
     infer=elementwise("clip", floating=True),
     vjp=_clip_vjp,
