@@ -70,6 +70,11 @@ class FusedKernel:
         args = ", ".join(f"a{j}" for j in range(n_in))
         L = [f"def kernel(xp, {args}):", "    if xp is not _np:", f"        return _other(xp, {args})",
              "    K = _K[0]", "    if K is None:", "        K = _compile()"]
+        # a 0-d input arrives as a 0-d array or as a NumPy scalar (what NumPy's reductions
+        # return); numba would compile a second version for the scalar: make it the array
+        for j, (_, idims) in enumerate(self.spec.inputs):
+            if not idims:
+                L += [f"    if a{j}.__class__ is not _nd:", f"        a{j} = _asarray(a{j})"]
         dims = []
         for d, s in enumerate(self._sources):
             L.append(f"    n{d} = {s[1]}" if s[0] == "static" else f"    n{d} = a{s[1]}.shape[{s[2]}]")
@@ -87,7 +92,7 @@ class FusedKernel:
             else:
                 res.append(f"o{k}")
         L.append(f"    return {res[0]}" if len(res) == 1 else f"    return ({', '.join(res)},)")
-        g = {"_np": np, "_K": self._K, "_O": self._O, "_other": self._other, "_compile": self._compile,
+        g = {"_np": np, "_nd": np.ndarray, "_asarray": np.asarray, "_K": self._K, "_O": self._O, "_other": self._other, "_compile": self._compile,
              "_out": self._out, "_fallback": self._fallback, "_drop": self._drop}
         self.runner_source = "\n".join(L) + "\n"
         exec(compile(self.runner_source, "<fused runner>", "exec"), g)  # our own generated code
