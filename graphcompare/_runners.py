@@ -154,7 +154,8 @@ def rounding_sensitivity(model64, X64, W64, ref, runs=3, rel=2.0 ** -44, seed=0)
 
 
 def tolerance_bound(plain, ref, sens=None):
-    """How far a result may be from the float64 reference ``ref`` (see graphcompare.equivalence)."""
+    """How far a result may be from the float64 reference ``ref``, elementwise:
+    ``4 max|plain - ref| + 8 eps (|ref| + max|ref|) + 16 eps (sens + max sens)``."""
     plain, ref = np.asarray(plain), np.asarray(ref, dtype=np.float64)
     eps = float(np.finfo(plain.dtype).eps) if plain.dtype.kind == "f" else 0.0
     scale = float(np.max(np.abs(ref))) if ref.size else 0.0

@@ -1,10 +1,17 @@
 """``graphcompare check``: a campaign of random programs, every way, with a summary.
 
     graphcompare check --examples 500 --seed 1 [--backend cupy] [--ops add mul exp] [--out DIR]
+    graphcompare check --examples 10000 --jobs 2      # a long campaign, in chunks, on 2 cores
 
 Hypothesis draws the programs (seeded, no example database), so a failure is shrunk to a
 minimal program before it is reported; its reproducer is written to ``DIR/`` and the exit code
 is 1. Exit code 0: every program agreed every way. 2: bad arguments.
+
+A campaign of more than ``--chunk`` programs (default 500), or any campaign with ``--jobs``
+above 1, runs as chunks, each in a fresh worker process with its own seed (``seed * 1000003 +
+k`` for chunk ``k``). Fresh processes are what keep a long campaign's memory bounded: numba
+never frees the machine code of a compiled kernel, and every program compiles new fused
+kernels (about 4 MB a program with every way on).
 """
 
 from __future__ import annotations
@@ -37,6 +44,9 @@ def add_check_parser(subparsers) -> argparse.ArgumentParser:
                    help="import MODULE first (it registers your own ops and their recipes); repeatable")
     p.add_argument("--max-steps", type=int, default=8, help="steps per program at most (default 8)")
     p.add_argument("--out", default="graphcompare-failures", help="folder for reproducers (default ./graphcompare-failures)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes running chunks side by side (default 1)")
+    p.add_argument("--chunk", type=int, default=500,
+                   help="programs per chunk; a longer campaign runs chunks in fresh processes (default 500)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_check)
     return p
@@ -65,6 +75,19 @@ class Campaign:
             a0, u0 = self.worst.get(way, (0.0, 0))
             self.worst[way] = (max(a0, a), max(u0, u))
         for way, f in res.used.items():
+            self.used[way] = max(self.used.get(way, 0.0), f)
+
+    def merge(self, other: Campaign) -> None:
+        """Add another chunk's statistics (the campaign of several chunks)."""
+        self.programs += other.programs
+        self.rejected += other.rejected
+        self.ops.update(other.ops)
+        self.fan_in3 += other.fan_in3
+        self.fan_out3 += other.fan_out3
+        for way, (a, u) in other.worst.items():
+            a0, u0 = self.worst.get(way, (0.0, 0))
+            self.worst[way] = (max(a0, a), max(u0, u))
+        for way, f in other.used.items():
             self.used[way] = max(self.used.get(way, 0.0), f)
 
     def table(self, drawable: list, ways: tuple) -> str:
@@ -99,14 +122,115 @@ def _parse_ops(ops):
     return [o for item in ops for o in item.split(",") if o]
 
 
-def run_check(args) -> int:
+def _chunks(examples: int, chunk: int, seed: int, jobs: int) -> list:
+    """``(seed, programs)`` per chunk: one chunk with the campaign's own seed when it fits."""
+    if examples <= chunk and jobs == 1:
+        return [(seed, examples)]
+    n = -(-examples // chunk)
+    sizes = [examples // n + (k < examples % n) for k in range(n)]
+    return [(seed * 1000003 + k, size) for k, size in enumerate(sizes)]
+
+
+def _campaign(seed_, examples, ops, ways, max_steps, on_program=None):
+    """One hypothesis campaign in this process: ``(Campaign, failure)``; ``failure`` is None or
+    a dict of plain strings (``differences``, ``program``, ``reproducer``)."""
     from hypothesis import HealthCheck, Phase, assume, given, seed, settings
 
+    from . import equivalence
+    from .strategies import programs
+
+    camp = Campaign()
+    last_failure: list = []
+
+    @seed(seed_)
+    @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
+              phases=(Phase.generate, Phase.shrink), print_blob=False,
+              suppress_health_check=list(HealthCheck))
+    @given(programs(ops=ops, max_steps=max_steps, record_events=False))
+    def campaign(prog):
+        res = equivalence.check_program(prog, ways=ways, seed=seed_)
+        if not last_failure:  # statistics of the campaign, not of the shrinking
+            camp.add(prog, res)
+            if res.valid and on_program is not None:
+                on_program()
+        assume(res.valid)
+        if not res.ok:
+            last_failure[:] = [res]
+            raise AssertionError(res.differences[0])
+
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            campaign()
+    except AssertionError:
+        if not last_failure:
+            raise
+        res = last_failure[0]
+        return camp, {"differences": [str(d) for d in res.differences], "program": res.program.model_source(),
+                      "reproducer": res.reproducer, "seed": seed_}
+    return camp, None
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(counter, imports, backend) -> None:
+    import importlib
+
+    for mod in imports:
+        importlib.import_module(mod)
+    _WORKER.update(counter=counter, backend=backend)
+
+
+def _count_one() -> None:
+    c = _WORKER["counter"]
+    with c.get_lock():
+        c.value += 1
+
+
+def _run_chunk(task):
+    seed_, examples, ops, ways, max_steps = task
+    with _backend(_WORKER["backend"]):
+        return _campaign(seed_, examples, ops, ways, max_steps, _count_one)
+
+
+def _run_chunks(chunks, args, ops, ways, bar):
+    """Run the chunks in fresh worker processes (``--jobs`` side by side); stop at a failure."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")  # fresh interpreters: nothing compiled, nothing patched
+    counter = ctx.Value("q", 0)
+    camp, failure, seen = Campaign(), None, 0
+    pool = ctx.Pool(processes=max(1, min(args.jobs, len(chunks))), initializer=_init_worker,
+                    initargs=(counter, list(args.imports), args.backend), maxtasksperchild=1)
+    try:
+        pending = pool.imap_unordered(_run_chunk, [(s, n, ops, ways, args.max_steps) for s, n in chunks])
+        for _ in chunks:
+            while True:
+                try:
+                    part, fail = pending.next(timeout=0.5)
+                    break
+                except mp.TimeoutError:
+                    bar.update(counter.value - seen)
+                    seen = counter.value
+            camp.merge(part)
+            if fail is not None:
+                failure = fail
+                break
+        bar.update(counter.value - seen)
+    finally:
+        pool.terminate()
+        pool.join()
+    return camp, failure
+
+
+def run_check(args) -> int:
     from shared_ops import GraphCompareError
 
     from . import equivalence
     from .optable import drawable_ops, uncovered_ops
-    from .strategies import programs
 
     out = sys.stdout
     import importlib
@@ -131,69 +255,49 @@ def run_check(args) -> int:
         print(f"graphcompare check: unknown way(s) {', '.join(bad_ways)}; ways: {', '.join(equivalence.default_ways())}",
               file=sys.stderr)
         return 2
-    if args.examples < 1:
-        print("graphcompare check: --examples must be at least 1", file=sys.stderr)
-        return 2
+    for flag, value in (("--examples", args.examples), ("--jobs", args.jobs), ("--chunk", args.chunk)):
+        if value < 1:
+            print(f"graphcompare check: {flag} must be at least 1 (got {value})", file=sys.stderr)
+            return 2
     try:
         backend_ctx = _backend(args.backend)
     except GraphCompareError as exc:
         print(f"graphcompare check: {exc}", file=sys.stderr)
         return 2
 
-    camp = Campaign()
+    chunks = _chunks(args.examples, args.chunk, args.seed, args.jobs)
     bar = _progress(args.examples, args.no_progress)
-    last_failure: list = []
-
-    @seed(args.seed)
-    @settings(max_examples=args.examples, database=None, deadline=None, derandomize=False,
-              phases=(Phase.generate, Phase.shrink), print_blob=False,
-              suppress_health_check=list(HealthCheck))
-    @given(programs(ops=ops, max_steps=args.max_steps, record_events=False))
-    def campaign(prog):
-        res = equivalence.check_program(prog, ways=ways, seed=args.seed)
-        if not last_failure:  # statistics of the campaign, not of the shrinking
-            camp.add(prog, res)
-            if res.valid:
-                bar.update(1)
-        assume(res.valid)
-        if not res.ok:
-            last_failure[:] = [res]
-            raise AssertionError(res.differences[0])
-
     t0 = time.perf_counter()
     missing = uncovered_ops()
-    with backend_ctx:
-        try:
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                campaign()
-            failed = False
-        except AssertionError:
-            failed = bool(last_failure)
-            if not failed:
-                raise
+    if len(chunks) == 1 and args.jobs == 1:  # in this process (a planted bug or a new op is seen)
+        with backend_ctx:
+            camp, failure = _campaign(args.seed, args.examples, ops, ways, args.max_steps, lambda: bar.update(1))
+        how = ""
+    else:
+        camp, failure = _run_chunks(chunks, args, ops, ways, bar)
+        how = f", {len(chunks)} chunk(s) on {min(args.jobs, len(chunks))} process(es)"
     bar.close()
     dt = time.perf_counter() - t0
-    print(f"graphcompare check: {camp.programs} programs, seed {args.seed}, backend {args.backend}, "
+    print(f"graphcompare check: {camp.programs} programs, seed {args.seed}, backend {args.backend}{how}, "
           f"{dt:.1f} s ({1e3 * dt / max(camp.programs, 1):.0f} ms/program incl. shrinking)", file=out)
     print(camp.table(ops or known, ways), file=out)
     if missing:
         print(f"\nregistered ops with no recipe (never drawn): {', '.join(missing)}", file=out)
-    if not failed:
+    if failure is None:
         print("\nOK: every way agreed on every program.", file=out)
         return 0
-    res = last_failure[0]
     print("\nFAILED (minimal program after shrinking):", file=out)
-    for d in res.differences:
+    for d in failure["differences"]:
         print(f"  {d}", file=out)
-    print(res.program.model_source(), file=out)
+    print(failure["program"], file=out)
     os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, f"repro_seed{args.seed}.py")
+    path = os.path.join(args.out, f"repro_seed{failure['seed']}.py")
     with open(path, "w") as f:
-        f.write(res.reproducer)
+        f.write(failure["reproducer"])
     print(f"reproducer written to {path} (run: python {path})", file=out)
+    if failure["seed"] != args.seed:
+        print(f"(the failing chunk alone: graphcompare check --examples {dict(chunks)[failure['seed']]} "
+              f"--seed {failure['seed']})", file=out)
     return 1
 
 

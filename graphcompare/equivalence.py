@@ -26,13 +26,21 @@ every input cast (exactly) to float64 and every cast dropped. The plain run ``p`
 the program's dtypes) has an error ``|p - r|`` that the reference measures. A result ``a`` of
 a way held to the tolerance passes when, elementwise::
 
-    |a - r| <= 4 * max|p - r| + 8 * eps * (|r| + max|r|)
+    |a - r| <= 4 * max|p - r| + 8 * eps * (|r| + max|r|) + 16 * eps * (S + max S)
 
 ``eps`` is the machine epsilon of the result's dtype (``2**-23`` for float32) and the maxima run
-over the one array (output or gradient) compared. In words: a way may be at most four times as
-far from the float64 reference as the plain run is at its worst, plus eight rounding units of
-the array's scale. A wrong rule, a dropped term or a lost broadcast is off by O(1) and fails;
-a different but legitimate order of floating-point operations is within it.
+over the one array (output or gradient) compared. ``S`` is the reference's sensitivity to
+rounding, measured by Monte Carlo arithmetic (``_runners.rounding_sensitivity``): the largest
+``|r_k - r| / rel`` over three float64 runs ``r_k`` with every rounding kernel's result
+multiplied by ``1 + rel * u``, ``u`` uniform in [-1, 1], ``rel = 2**-44``
+(``shared_ops.perturb_rounding``). In words: a way may be four times as far from the float64
+reference as the plain run is at its worst, plus eight rounding units of the array's scale,
+plus sixteen rounding units of how far rounding anywhere in the program moves the value. The
+last term is what a legitimately different order needs when terms cancel: it moves the result
+by a rounding unit of the *terms*, which the first two terms do not see (in float64 the plain
+run is the reference, so ``|p - r|`` is 0). A wrong rule, a dropped term or a lost broadcast is
+off by the size of a term and fails; so does float64 math computed in float32 (1e-8 relative).
+``Result.used`` reports, per way, the largest fraction of its bound a result used.
 
 ``check_program(program) -> Result`` runs a ``graphcompare.program.Program``;
 ``check_model(fn, inputs)`` runs a user's own model function written against the shared

@@ -14,6 +14,10 @@ from graphcompare.check import add_check_parser, run_check
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_mutation import ROOT, wrong_vjp_sign  # noqa: E402  (the planted bugs live there)
 
+from shared_ops import get_op  # noqa: E402
+
+_GOOD_MUL_VJP = get_op("mul").vjp
+
 
 def _args(*argv):
     parser = argparse.ArgumentParser(prog="graphcompare")
@@ -67,6 +71,8 @@ def test_a_planted_bug_fails_with_a_minimal_reproducer(tmp_path, capsys):
     (("--ops", "no_such_op"), "unknown or undrawable op(s) no_such_op"),
     (("--ways", "telepathy"), "unknown way(s) telepathy"),
     (("--examples", "0"), "--examples must be at least 1"),
+    (("--jobs", "0"), "--jobs must be at least 1 (got 0)"),
+    (("--chunk", "-5"), "--chunk must be at least 1 (got -5)"),
 ])
 def test_bad_arguments_exit_2_with_a_clear_message(argv, words, capsys):
     assert run_check(_args("--no-progress", *argv)) == 2
@@ -91,3 +97,43 @@ def test_the_module_runs_as_a_script(tmp_path):
                           "--ways", "static"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "programs checked      3" in out.stdout
+
+
+def test_chunks_split_the_campaign_and_keep_the_seed_of_a_single_one():
+    from graphcompare.check import _chunks
+
+    assert _chunks(200, 500, 7, 1) == [(7, 200)]  # the in-process campaign, as before
+    assert _chunks(1001, 500, 7, 1) == [(7000021, 334), (7000022, 334), (7000023, 333)]
+    assert _chunks(10, 500, 7, 2) == [(7000021, 10)]
+    assert sum(n for _, n in _chunks(10_000, 500, 0, 2)) == 10_000
+
+
+def test_chunked_campaign_in_worker_processes_finds_a_planted_bug(tmp_path, capsys, monkeypatch):
+    """--jobs 2: chunks run in fresh processes, which import --import modules (here one that
+    plants a wrong gradient rule); the failing chunk's reproducer is written and named."""
+    (tmp_path / "plant_bug.py").write_text(
+        f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
+        "import test_mutation\n_cm = test_mutation.wrong_vjp_sign()\n_cm.__enter__()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), ROOT, os.environ.get("PYTHONPATH", "")]))
+    try:
+        code = run_check(_args("--examples", "120", "--chunk", "60", "--jobs", "2", "--seed", "1", "--no-progress",
+                               "--ways", "static,finite differences", "--import", "plant_bug", "--out", str(tmp_path)))
+    finally:  # --import planted the bug in this process too: take it out
+        sys.modules.pop("plant_bug")._cm.__exit__(None, None, None)
+    assert get_op("mul").vjp is _GOOD_MUL_VJP
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "2 chunk(s) on 2 process(es)" in out and "FAILED (minimal program after shrinking)" in out
+    written = [f for f in os.listdir(tmp_path) if f.startswith("repro_seed")]
+    assert len(written) == 1 and written[0] in ("repro_seed1000003.py", "repro_seed1000004.py"), written
+    assert "(the failing chunk alone: graphcompare check --examples 60 --seed 100000" in out
+
+
+def test_chunked_campaign_agrees_and_merges_statistics(capsys):
+    code = run_check(_args("--examples", "6", "--chunk", "3", "--jobs", "2", "--seed", "2", "--no-progress",
+                           "--ways", "static,pass:fuse"))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "programs checked      6" in out and "2 chunk(s) on 2 process(es)" in out
+    assert "OK: every way agreed on every program." in out

@@ -119,6 +119,53 @@ def test_tolerance_admits_rounding_and_rejects_a_wrong_value():
         R.check_close([plain * np.float32(1.001)], [plain], [ref], ["grad x0"], "pass:fuse")
 
 
+def _cancelling(F, x):
+    # the loss's gradient is 0.1 + 0.2 - 0.3 per element: terms of 0.1 cancel to 5.6e-17
+    return [x * 0.1, x * 0.2, x * -0.3]
+
+
+def test_tolerance_admits_a_reordered_sum_that_cancels():
+    """A legitimate reordering of a cancelling float64 sum is off by an ULP of the *terms*,
+    not of the result: the rule measures that with the reference's rounding sensitivity
+    (the fresh-clone failure of #6: plain == reference in float64, so its own error was 0)."""
+    X, W = [np.ones(3)], [np.ones(3)] * 3
+    ref = R.run_dyngraph(_cancelling, X, W)
+    names = ["output 0", "output 1", "output 2", "grad x0"]
+    g = ref[3]
+    other = (0.1 + (0.2 + -0.3)) * np.ones(3)  # the other association of the same three terms
+    assert np.all(g != other) and np.max(np.abs(g - other)) < 1e-16
+    got = ref[:3] + [other]
+    with pytest.raises(AssertionError, match="grad x0 is .* from the float64 reference"):
+        R.check_close(got, ref, ref, names, "pass:fuse")  # without the sensitivity: too tight
+    sens = R.rounding_sensitivity(_cancelling, X, W, ref)
+    assert 0.01 < float(np.max(sens[3])) < 1.0  # rel-units: the size of the terms, not of 5.6e-17
+    used = R.check_close(got, ref, ref, names, "pass:fuse", sens)
+    assert 0 < used < 0.1
+    wrong = ref[:3] + [g + 1e-13]  # a bug the size of 500 ULPs of the terms is still caught
+    with pytest.raises(AssertionError, match="grad x0 is .* from the float64 reference"):
+        R.check_close(wrong, ref, ref, names, "pass:fuse", sens)
+
+
+def test_the_fresh_clone_failure_agrees_every_way():
+    """The float64 program that a random draw found failing the old rule (issue #6's note)."""
+    from graphcompare.equivalence import Subject, check_subject
+
+    def model(F, x0, x1, x2):
+        v0 = F.where(x0 > x1, x1, x0)
+        v1 = F.where(x1 > x0, x0, x2)
+        v2 = F.where(x0 > x2, x2, x2)
+        v3 = F.where(v0 > x0, x0, v1)
+        return [v3.sigmoid(), v2 / (v2 * v2 + 0.5)]
+
+    X = [np.array(1.3465310335159302, np.float32), np.array(0.721041738986969, np.float32),
+         np.array(1.0071472579980896)]
+    W = [np.array(1.079555538168546), np.array(1.1679733558225953)]
+    s = Subject(model, model, X, W, ["output v4", "output v5", "grad x0", "grad x1", "grad x2"])
+    res = check_subject(s)
+    assert res.ok, res.report()
+    assert set(res.used) == {"pass:fuse", "optimized"} and max(res.used.values()) < 0.5
+
+
 def test_ulp_distance_counts_across_zero():
     a = np.array([np.float32(1e-45)])  # the smallest subnormal
     assert R.ulp_distance(a, -a) == 2

@@ -100,11 +100,35 @@ def pass_reorders_sum():
         passes.PASSES["cse"] = good
 
 
+@contextlib.contextmanager
+def fused_math_loses_precision():
+    """The fusion code generator rounds every float64 exp/log/tanh/sigmoid/sqrt result through
+    float32: a precision bug of 1e-8 relative in a pass held only to the tolerance."""
+    from shared_ops import fusion_cpu
+
+    good = fusion_cpu._scalar_code
+
+    def bad(step, args, prefix="t"):
+        stmts, expr = good(step, args, prefix)
+        if step.dtype == "float64" and step.op in ("exp", "log", "tanh", "sigmoid", "sqrt"):
+            expr = f"_f64(_f32({expr}))"
+        return stmts, expr
+
+    fusion_cpu.clear_cache()  # kernels are cached in process by region; on disk by their source
+    fusion_cpu._scalar_code = bad
+    try:
+        yield
+    finally:
+        fusion_cpu._scalar_code = good
+        fusion_cpu.clear_cache()
+
+
 MUTATIONS = {
     "wrong_vjp_sign": (wrong_vjp_sign, ("static", "finite differences")),
     "missing_unbroadcast": (missing_unbroadcast, ("static", "finite differences")),
     "fan_in_dropped": (fan_in_dropped, ("static", "finite differences")),
     "pass_reorders_sum": (pass_reorders_sum, ("pass:cse",)),
+    "fused_math_loses_precision": (fused_math_loses_precision, ("pass:fuse",)),
 }
 
 
@@ -147,6 +171,7 @@ def test_planted_bug_is_found_and_reproduced(name, tmp_path):
         res, first = _find(ways)
     assert res is not None and first is not None
     assert first <= 200, f"{name} was found only after {first} programs"
+    print(f"{name}: found at program {first}: {res.differences[0]}")
     d = res.differences[0]
     assert d.way in ways and d.message
     repro = res.reproducer
