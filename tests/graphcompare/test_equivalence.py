@@ -30,6 +30,27 @@ def test_every_way_agrees_on_random_programs(prog):
     assert res.ok, res.report()
 
 
+def test_every_way_agrees_in_a_chunked_campaign(request, tmp_path, capsys):
+    """The same property as a ``graphcompare check`` campaign in fresh worker processes, one per
+    core: 10,000 programs under ``thorough`` (a single process would hold every compiled fused
+    kernel: numba never frees them), a short one under ``ci``."""
+    import argparse
+
+    from graphcompare.check import add_check_parser, run_check
+
+    profile = request.config.getoption("hypothesis_profile", None) or os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    examples = 10_000 if profile == "thorough" else 8
+    parser = argparse.ArgumentParser(prog="graphcompare")
+    add_check_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["check", "--examples", str(examples), "--chunk", str(max(4, examples // 40)),
+                              "--jobs", str(max(2, os.cpu_count() or 1)), "--seed", "11", "--no-progress",
+                              "--out", str(tmp_path)])
+    code = run_check(args)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"programs checked      {examples}" in out
+
+
 @settings(max_examples=settings.default.max_examples * 5)  # thorough: 10,000 programs
 @given(programs(max_steps=10))
 def test_optimize_false_is_bitwise_equal(prog):
