@@ -99,7 +99,7 @@ N1 = 200
 
 
 def w1_graph():
-    with sg.Graph() as g:
+    with sg.Graph():
         x0 = sg.placeholder((1,), name="x")
         x = x0
         for k in range(N1):

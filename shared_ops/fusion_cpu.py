@@ -41,7 +41,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 
 from .registry import REGISTRY
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from shared_ops.fusion_cpu import KernelSpec, Output, Step, loop_view
 from shared_ops.registry import REGISTRY
@@ -180,7 +179,6 @@ class FusedKernel:
         # through a compatible 'A'-layout version, whose reduction order differs (results must
         # not depend on what compiled before)
         shape = tuple(s[1] if s[0] == "static" else 1 for s in self._sources)
-        nd = len(shape)
         ins = []
         for (dt, dims), ro in zip(self.spec.inputs, self.readonly):
             ishape = tuple(1 if d is None else shape[d] for d in dims)

@@ -12,7 +12,6 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any, Callable
 
 from shared_ops import dispatch, instrument

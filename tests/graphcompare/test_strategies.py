@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 
 import shared_ops
 from graphcompare.optable import COVERED_ELSEWHERE, OP_TABLE, drawable_ops, uncovered_ops
-from graphcompare.program import Leaf, Step, compile_model
+from graphcompare.program import Step, compile_model
 from graphcompare.strategies import programs
 
 N = 300

@@ -3,7 +3,6 @@
 import sys
 
 import numpy as np
-import pytest
 
 import staticgraph as sg
 from shared_ops import instrument
@@ -24,12 +23,11 @@ def test_unconnected_inputs_get_none_and_structure_is_kept():
 
 
 def test_contributions_summed_by_one_add_n_in_consumer_order():
-    with sg.Graph() as g:
+    with sg.Graph():
         x = sg.placeholder((3,), name="x")
         a = x * 3.0        # consumer 1 of x
         b = x.exp()        # consumer 2
         y = (a + b + x).sum()   # consumer 3 (the add)
-        n_before = len(g)
         gx = sg.gradients(y, x)
     assert gx.op == "add_n"
     t_mul, t_exp, t_add = gx.inputs
