@@ -19,7 +19,9 @@ The ways (``WAYS``):
     the float64 reference's gradient against central differences of the float64 loss
     (``oracles``).
 ``torch``
-    the float64 reference against PyTorch in float64 (when PyTorch is installed).
+    the float64 reference against PyTorch in float64 (when PyTorch is installed): within
+    ``1e-9 * (|r| + max|r|) + 16 * eps * (S + max S)`` (``S`` below: two correct float64
+    computations that add cancelling terms in different orders differ by an ULP of the terms).
 
 **The tolerance rule.** The *float64 reference* ``r`` is dyngraph on the same program with
 every input cast (exactly) to float64 and every cast dropped. The plain run ``p`` (dyngraph in
@@ -333,8 +335,10 @@ def check_subject(s: Subject, ways=None, stop_at_first: bool = False) -> Result:
                     continue
                 got = R.run_torch(s.model_torch, s.X64, s.W64)
                 res.worst[way] = _worst(got, ref)
+                if sens is None:
+                    sens = R.rounding_sensitivity(s.model64, s.X64, s.W64, ref, seed=s.seed)
                 try:
-                    R.check_reference(got, ref, names, "torch")
+                    R.check_reference(got, ref, names, "torch", sens=sens)
                 except AssertionError as exc:
                     fail(_diff_from_assertion(way, exc, names, got, ref))
                 continue

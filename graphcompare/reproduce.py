@@ -1,7 +1,8 @@
 """A failing program as a standalone Python script that fails the same way.
 
 The script uses NumPy and the public API of ``dyngraph`` and ``staticgraph`` only (PyTorch for
-the ``torch`` way; ``shared_ops.perturb_rounding`` for a way held to the tolerance). It inlines the few helpers of ``graphcompare._runners`` it needs, verbatim,
+the ``torch`` way; ``shared_ops.perturb_rounding`` for the ``torch`` way and those held to
+the tolerance). It inlines the few helpers of ``graphcompare._runners`` it needs, verbatim,
 so the check it runs is the checker's own. It raises ``AssertionError`` (or the error the way
 raised) while the bug is there, and prints ``no disagreement`` once it is fixed.
 """
@@ -20,7 +21,7 @@ _NEEDS = {
     "exact": ("run_static", "check_bitwise"),
     "close": ("run_static", "_zero_if_none", "rounding_sensitivity", "tolerance_bound", "check_close"),
     "finite differences": ("loss_value", "check_finite_differences"),
-    "torch": ("run_torch", "check_reference"),
+    "torch": ("run_torch", "rounding_sensitivity", "check_reference"),
     "dyngraph": (),
 }
 
@@ -97,7 +98,8 @@ def reproducer(subject, way: str) -> str:
     elif kind == "torch":
         lines += [
             "ref = run_dyngraph(model64, X64, W64)",
-            "check_reference(run_torch(model_torch, X64, W64), ref, NAMES, 'torch')",
+            f"sens = rounding_sensitivity(model64, X64, W64, ref, seed={subject.seed})",
+            "check_reference(run_torch(model_torch, X64, W64), ref, NAMES, 'torch', sens=sens)",
         ]
     else:
         lines.append("run_dyngraph(model64, X64, W64)")

@@ -104,7 +104,7 @@ def test_reproducer_of_an_agreeing_program_runs_clean(tmp_path):
     from graphcompare.reproduce import reproducer
 
     s = subject_of(_fan_in_program())
-    for way in ("static", "optimized", "finite differences"):
+    for way in ("static", "optimized", "finite differences", "torch"):
         path = tmp_path / "r.py"
         path.write_text(reproducer(s, way))
         env = dict(os.environ, PYTHONPATH=ROOT)
