@@ -197,32 +197,44 @@ def _run_chunk(task):
 
 
 def _run_chunks(chunks, args, ops, ways, bar):
-    """Run the chunks in fresh worker processes (``--jobs`` side by side); stop at a failure."""
+    """Run the chunks in fresh worker processes (``--jobs`` side by side); stop at a failure.
+    A worker that dies (a crash in compiled code, say) is reported, not waited for."""
     import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("spawn")  # fresh interpreters: nothing compiled, nothing patched
     counter = ctx.Value("q", 0)
     camp, failure, seen = Campaign(), None, 0
-    pool = ctx.Pool(processes=max(1, min(args.jobs, len(chunks))), initializer=_init_worker,
-                    initargs=(counter, list(args.imports), args.backend), maxtasksperchild=1)
+    pool = ProcessPoolExecutor(max_workers=max(1, min(args.jobs, len(chunks))), mp_context=ctx,
+                               initializer=_init_worker, initargs=(counter, list(args.imports), args.backend),
+                               max_tasks_per_child=1)
+    seeds = {pool.submit(_run_chunk, (s, n, ops, ways, args.max_steps)): s for s, n in chunks}
+    pending = set(seeds)
     try:
-        pending = pool.imap_unordered(_run_chunk, [(s, n, ops, ways, args.max_steps) for s, n in chunks])
-        for _ in chunks:
-            while True:
+        while pending and failure is None:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            bar.update(counter.value - seen)
+            seen = counter.value
+            for f in done:
                 try:
-                    part, fail = pending.next(timeout=0.5)
+                    part, fail = f.result()
+                except BrokenProcessPool:
+                    unfinished = sorted(seeds[g] for g in seeds if not g.done() or g.exception() is not None)
+                    failure = {"crashed": True, "seed": unfinished[0] if unfinished else None,
+                               "differences": [f"a worker process died while running the chunk(s) with seed(s) "
+                                               f"{', '.join(map(str, unfinished))}; run one alone to see its error: "
+                                               f"graphcompare check --examples {dict(chunks)[unfinished[0]]} "
+                                               f"--seed {unfinished[0]}" if unfinished else "a worker process died"]}
                     break
-                except mp.TimeoutError:
-                    bar.update(counter.value - seen)
-                    seen = counter.value
-            camp.merge(part)
-            if fail is not None:
-                failure = fail
-                break
-        bar.update(counter.value - seen)
+                camp.merge(part)
+                if fail is not None:
+                    failure = fail
+                    break
     finally:
-        pool.terminate()
-        pool.join()
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()  # a failure or a crash ends the campaign: don't wait for the others
+        pool.shutdown(wait=True, cancel_futures=True)
     return camp, failure
 
 
@@ -286,6 +298,9 @@ def run_check(args) -> int:
     if failure is None:
         print("\nOK: every way agreed on every program.", file=out)
         return 0
+    if failure.get("crashed"):
+        print(f"\nFAILED: {failure['differences'][0]}", file=out)
+        return 1
     print("\nFAILED (minimal program after shrinking):", file=out)
     for d in failure["differences"]:
         print(f"  {d}", file=out)

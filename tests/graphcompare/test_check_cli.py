@@ -137,3 +137,19 @@ def test_chunked_campaign_agrees_and_merges_statistics(capsys):
     assert code == 0, out
     assert "programs checked      6" in out and "2 chunk(s) on 2 process(es)" in out
     assert "OK: every way agreed on every program." in out
+
+
+def test_a_worker_that_dies_is_reported_not_waited_for(tmp_path, capsys, monkeypatch):
+    (tmp_path / "die_in_worker.py").write_text(
+        "import multiprocessing, os\n"
+        "if multiprocessing.parent_process() is not None:\n"
+        "    os._exit(3)  # a crash in a worker (as a segfault in compiled code would be)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), ROOT, os.environ.get("PYTHONPATH", "")]))
+    code = run_check(_args("--examples", "4", "--chunk", "2", "--jobs", "2", "--seed", "3", "--no-progress",
+                           "--ways", "static", "--import", "die_in_worker", "--out", str(tmp_path)))
+    sys.modules.pop("die_in_worker", None)
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "FAILED: a worker process died while running the chunk(s) with seed(s) 3000009" in out
+    assert "graphcompare check --examples 2 --seed 3000009" in out
