@@ -136,38 +136,42 @@ def check_bitwise(got, expected, names, label):
             )
 
 
-def rounding_sensitivity(model64, X64, W64, ref, runs=3, rel=2.0 ** -44, seed=0):
-    """How far rounding anywhere in the program can move each reference value: the largest
-    ``|r_k - ref| / rel`` over ``runs`` float64 runs ``r_k`` with every kernel result
-    multiplied by ``1 + rel * u``, ``u`` uniform in [-1, 1] (Monte Carlo arithmetic,
-    ``shared_ops.perturb_rounding``). Where terms cancel it is as large as the terms."""
+def rounding_error(model, X, W, base, runs=3, ulps=16, seed=0):
+    """How far rounding anywhere in the program can move each value, in the program's own
+    dtypes: the largest ``|y_k - base| / ulps`` over ``runs`` runs ``y_k`` with every rounding
+    kernel's result ``r`` multiplied by ``1 + ulps * eps(r) * u``, ``u`` uniform in [-1, 1]
+    (Monte Carlo arithmetic, ``shared_ops.perturb_rounding``): the effect of one ULP of
+    rounding at every op, float32 ops at float32's ULP. Where terms cancel it is an ULP of the
+    terms, not of the result."""
     from shared_ops import perturb_rounding
 
-    sens = [None if r is None else np.zeros(np.shape(r)) for r in ref]
+    err = [None if b is None else np.zeros(np.shape(b)) for b in base]
     for k in range(runs):
-        with perturb_rounding(rel, seed=seed + k):
-            got = run_dyngraph(model64, X64, W64)
-        for i, (g, r) in enumerate(zip(got, ref)):
-            if r is not None and g is not None:
-                sens[i] = np.maximum(sens[i], np.abs(np.asarray(g, dtype=np.float64) - r) / rel)
-    return sens
+        with perturb_rounding(ulps, seed=seed + k):
+            got = run_dyngraph(model, X, W)
+        for i, (g, b) in enumerate(zip(got, base)):
+            if b is not None and g is not None:
+                d = np.abs(np.asarray(g, dtype=np.float64) - np.asarray(b, dtype=np.float64)) / ulps
+                err[i] = np.maximum(err[i], d)
+    return err
 
 
-def tolerance_bound(plain, ref, sens=None):
+def tolerance_bound(plain, ref, rounding=None):
     """How far a result may be from the float64 reference ``ref``, elementwise:
-    ``4 max|plain - ref| + 8 eps (|ref| + max|ref|) + 16 eps (sens + max sens)``."""
+    ``4 max|plain - ref| + 8 eps (|ref| + max|ref|) + 16 (E + max E)``, ``E`` = ``rounding``
+    (``rounding_error``)."""
     plain, ref = np.asarray(plain), np.asarray(ref, dtype=np.float64)
     eps = float(np.finfo(plain.dtype).eps) if plain.dtype.kind == "f" else 0.0
     scale = float(np.max(np.abs(ref))) if ref.size else 0.0
     own = float(np.max(np.abs(plain.astype(np.float64) - ref))) if ref.size else 0.0
     bound = 4.0 * own + 8.0 * eps * (np.abs(ref) + scale) + np.finfo(np.float64).tiny
-    if sens is not None and ref.size:
-        bound = bound + 16.0 * eps * (sens + float(np.max(sens)))
+    if rounding is not None and ref.size:
+        bound = bound + 16.0 * (rounding + float(np.max(rounding)))
     return bound
 
 
-def check_close(got, plain, ref, names, label, sens=None):
-    """Each result within ``tolerance_bound(plain, ref, sens)`` of the float64 reference;
+def check_close(got, plain, ref, names, label, rounding=None):
+    """Each result within ``tolerance_bound(plain, ref, rounding[i])`` of the float64 reference;
     returns the largest fraction of its bound any result used (0 to 1)."""
     used = 0.0
     for i, (name, a, p, r) in enumerate(zip(names, got, plain, ref)):
@@ -176,7 +180,7 @@ def check_close(got, plain, ref, names, label, sens=None):
         p, a = _zero_if_none(p, r), _zero_if_none(a, r)
         if np.shape(a) != np.shape(r):
             raise AssertionError(f"{label}: {name} has shape {np.shape(a)}, the reference {np.shape(r)}")
-        bound = tolerance_bound(p, r, None if sens is None else sens[i])
+        bound = tolerance_bound(p, r, None if rounding is None else rounding[i])
         err = np.abs(np.asarray(a, dtype=np.float64) - r)
         if not np.all(err <= bound):
             k = np.unravel_index(np.argmax(err - bound), err.shape) if err.ndim else ()
@@ -218,10 +222,10 @@ def check_finite_differences(model64, X64, W64, grads, seed=0, directions=2, h=1
             )
 
 
-def check_reference(got, ref, names, label, rtol=1e-9, sens=None):
+def check_reference(got, ref, names, label, rtol=1e-9, rounding=None):
     """Two float64 computations of one thing (PyTorch vs dyngraph): within ``rtol`` of the
-    scale, plus ``16 eps (sens + max sens)`` (``rounding_sensitivity``: where terms cancel, two
-    correct orders differ by a rounding unit of the terms, not of the result)."""
+    scale, plus ``16 (E + max E)``, ``E`` = ``rounding`` (``rounding_error`` of the float64 run: where terms
+    cancel, two correct orders differ by an ULP of the terms, not of the result)."""
     for i, (name, a, r) in enumerate(zip(names, got, ref)):
         if a is None and r is None:
             continue
@@ -230,8 +234,8 @@ def check_reference(got, ref, names, label, rtol=1e-9, sens=None):
         if a64.shape != r64.shape:
             raise AssertionError(f"{label}: {name} has shape {a64.shape}, ours {r64.shape}")
         bound = rtol * (np.abs(r64) + (np.max(np.abs(r64)) if r64.size else 0.0)) + 1e-300
-        if sens is not None and sens[i] is not None and r64.size:
-            bound = bound + 16.0 * np.finfo(np.float64).eps * (sens[i] + float(np.max(sens[i])))
+        if rounding is not None and rounding[i] is not None and r64.size:
+            bound = bound + 16.0 * (rounding[i] + float(np.max(rounding[i])))
         err = np.abs(a64 - r64)
         if not np.all(err <= bound):
             raise AssertionError(f"{label}: {name} differs from ours by {float(np.max(err))!r} (relative to scale {rtol})")

@@ -20,29 +20,32 @@ The ways (``WAYS``):
     (``oracles``).
 ``torch``
     the float64 reference against PyTorch in float64 (when PyTorch is installed): within
-    ``1e-9 * (|r| + max|r|) + 16 * eps * (S + max S)`` (``S`` below: two correct float64
-    computations that add cancelling terms in different orders differ by an ULP of the terms).
+    ``1e-9 * (|r| + max|r|) + 16 * (E64 + max E64)`` (``E64``: ``E`` below, of the float64
+    reference: two correct float64 computations that add cancelling terms in different orders
+    differ by an ULP of the terms).
 
 **The tolerance rule.** The *float64 reference* ``r`` is dyngraph on the same program with
 every input cast (exactly) to float64 and every cast dropped. The plain run ``p`` (dyngraph in
 the program's dtypes) has an error ``|p - r|`` that the reference measures. A result ``a`` of
 a way held to the tolerance passes when, elementwise::
 
-    |a - r| <= 4 * max|p - r| + 8 * eps * (|r| + max|r|) + 16 * eps * (S + max S)
+    |a - r| <= 4 * max|p - r| + 8 * eps * (|r| + max|r|) + 16 * (E + max E)
 
 ``eps`` is the machine epsilon of the result's dtype (``2**-23`` for float32) and the maxima run
-over the one array (output or gradient) compared. ``S`` is the reference's sensitivity to
-rounding, measured by Monte Carlo arithmetic (``_runners.rounding_sensitivity``): the largest
-``|r_k - r| / rel`` over three float64 runs ``r_k`` with every rounding kernel's result
-multiplied by ``1 + rel * u``, ``u`` uniform in [-1, 1], ``rel = 2**-44``
-(``shared_ops.perturb_rounding``). In words: a way may be four times as far from the float64
-reference as the plain run is at its worst, plus eight rounding units of the array's scale,
-plus sixteen rounding units of how far rounding anywhere in the program moves the value. The
-last term is what a legitimately different order needs when terms cancel: it moves the result
-by a rounding unit of the *terms*, which the first two terms do not see (in float64 the plain
-run is the reference, so ``|p - r|`` is 0). A wrong rule, a dropped term or a lost broadcast is
-off by the size of a term and fails; so does float64 math computed in float32 (1e-8 relative).
-``Result.used`` reports, per way, the largest fraction of its bound a result used.
+over the one array (output or gradient) compared. ``E`` is how far one ULP of rounding at every
+op moves the value, measured by Monte Carlo arithmetic (``_runners.rounding_error``): the
+largest ``|p_k - p| / 16`` over three runs ``p_k`` of the plain program with every rounding
+kernel's result multiplied by ``1 + 16 * eps(dtype) * u``, ``u`` uniform in [-1, 1]
+(``shared_ops.perturb_rounding``), each op at its own dtype's epsilon. In words: a way may be
+four times as far from the float64 reference as the plain run is at its worst, plus eight
+rounding units of the array's scale, plus sixteen times what one ULP of rounding at every op
+does to the value. The last term is what a legitimately different order or a different
+libm needs when terms cancel: it moves the result by an ULP of the *terms*, which the first
+two terms do not see (in float64 the plain run is the reference, so ``|p - r|`` is 0; in a
+float64 result fed by float32 ops, the plain run's own error can be luckily small). A wrong
+rule, a dropped term or a lost broadcast is off by the size of a term and fails; so does
+float64 math computed in float32 (1e-8 relative). ``Result.used`` reports, per way, the
+largest fraction of its bound a result used.
 
 ``check_program(program) -> Result`` runs a ``graphcompare.program.Program``;
 ``check_model(fn, inputs)`` runs a user's own model function written against the shared
@@ -318,7 +321,7 @@ def check_subject(s: Subject, ways=None, stop_at_first: bool = False) -> Result:
         res.valid, res.reason = False, "the plain run overflows in its own dtype"
         return res
     names = s.names
-    sens = None  # the reference's sensitivity to rounding, measured once if a way needs it
+    err = err64 = None  # how far rounding moves each value (plain dtypes; float64), measured once if needed
     for way in ways:
         if stop_at_first and not res.ok:
             break
@@ -335,10 +338,10 @@ def check_subject(s: Subject, ways=None, stop_at_first: bool = False) -> Result:
                     continue
                 got = R.run_torch(s.model_torch, s.X64, s.W64)
                 res.worst[way] = _worst(got, ref)
-                if sens is None:
-                    sens = R.rounding_sensitivity(s.model64, s.X64, s.W64, ref, seed=s.seed)
+                if err64 is None:
+                    err64 = R.rounding_error(s.model64, s.X64, s.W64, ref, seed=s.seed)
                 try:
-                    R.check_reference(got, ref, names, "torch", sens=sens)
+                    R.check_reference(got, ref, names, "torch", rounding=err64)
                 except AssertionError as exc:
                     fail(_diff_from_assertion(way, exc, names, got, ref))
                 continue
@@ -349,9 +352,9 @@ def check_subject(s: Subject, ways=None, stop_at_first: bool = False) -> Result:
                 if exact:
                     R.check_bitwise(got, plain, names, way)
                 else:
-                    if sens is None:
-                        sens = R.rounding_sensitivity(s.model64, s.X64, s.W64, ref, seed=s.seed)
-                    res.used[way] = R.check_close(got, plain, ref, names, way, sens)
+                    if err is None:
+                        err = R.rounding_error(s.model, s.X, s.W, plain, seed=s.seed)
+                    res.used[way] = R.check_close(got, plain, ref, names, way, err)
             except AssertionError as exc:
                 fail(_diff_from_assertion(way, exc, names, got, plain))
         except Exception as exc:  # noqa: BLE001 - a way that raises disagrees

@@ -19,9 +19,9 @@ _NEEDS = {
     "static": ("run_static", "check_bitwise"),
     "function": ("run_function", "check_bitwise"),
     "exact": ("run_static", "check_bitwise"),
-    "close": ("run_static", "_zero_if_none", "rounding_sensitivity", "tolerance_bound", "check_close"),
+    "close": ("run_static", "_zero_if_none", "rounding_error", "tolerance_bound", "check_close"),
     "finite differences": ("loss_value", "check_finite_differences"),
-    "torch": ("run_torch", "rounding_sensitivity", "check_reference"),
+    "torch": ("run_torch", "rounding_error", "check_reference"),
     "dyngraph": (),
 }
 
@@ -87,8 +87,8 @@ def reproducer(subject, way: str) -> str:
     elif kind == "close":
         lines += [
             "ref = run_dyngraph(model64, X64, W64)",
-            f"sens = rounding_sensitivity(model64, X64, W64, ref, seed={subject.seed})",
-            f"check_close(run_static(model, X, W, optimize={_optimize(way)}), plain, ref, NAMES, {way!r}, sens)",
+            f"err = rounding_error(model, X, W, plain, seed={subject.seed})",
+            f"check_close(run_static(model, X, W, optimize={_optimize(way)}), plain, ref, NAMES, {way!r}, err)",
         ]
     elif kind == "finite differences":
         lines += [
@@ -98,8 +98,8 @@ def reproducer(subject, way: str) -> str:
     elif kind == "torch":
         lines += [
             "ref = run_dyngraph(model64, X64, W64)",
-            f"sens = rounding_sensitivity(model64, X64, W64, ref, seed={subject.seed})",
-            "check_reference(run_torch(model_torch, X64, W64), ref, NAMES, 'torch', sens=sens)",
+            f"err64 = rounding_error(model64, X64, W64, ref, seed={subject.seed})",
+            "check_reference(run_torch(model_torch, X64, W64), ref, NAMES, 'torch', rounding=err64)",
         ]
     else:
         lines.append("run_dyngraph(model64, X64, W64)")

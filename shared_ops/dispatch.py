@@ -7,9 +7,10 @@ op's ``kernel`` for a wrapper, and swap them back on exit (they compose):
 ``instrument()``
     counts calls, bytes in and out, and kernel time (CuPy is synchronised around the call so
     the time is the kernel's).
-``perturb_rounding(rel, seed)``
+``perturb_rounding(ulps, seed)``
     Monte Carlo arithmetic (Parker, 1997): every floating-point result ``r`` of an op that
-    rounds (not the ``exact`` ones: moves and selections) becomes ``r * (1 + rel * u)``, ``u`` uniform in ``[-1, 1]``, drawn from a seeded generator. The
+    rounds (not the ``exact`` ones: moves and selections) becomes ``r * (1 + rel * u)``, with
+    ``rel`` = ``ulps`` machine epsilons of ``r``'s dtype (or one fixed ``rel``), ``u`` uniform in ``[-1, 1]``, drawn from a seeded generator. The
     spread of a computation's results over a few such runs measures how much rounding at any
     of its kernels can move them: large where terms cancel, small where they do not.
     graphcompare's tolerance rule uses it (``graphcompare.equivalence``).
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .dtypes import is_floating
+from .dtypes import dtype_name, is_floating
 from .registry import REGISTRY, OpDef
 
 _generation = [0]
@@ -130,9 +131,13 @@ def _rebind(registry=REGISTRY) -> None:
 
 @dataclass
 class _Perturbation:
-    rel: float
+    rel: float | None  # one relative size for every dtype, or
+    ulps: float        # this many machine epsilons of each result's dtype
     rng: object
     results: int = 0  # floating-point results perturbed so far
+
+
+_EPS: dict = {}
 
 
 def _jitter(xp, out, p: _Perturbation):
@@ -141,8 +146,15 @@ def _jitter(xp, out, p: _Perturbation):
     dt = getattr(out, "dtype", None)
     if dt is None or not is_floating(dt):
         return out
+    rel = p.rel
+    if rel is None:
+        name = dtype_name(dt)
+        eps = _EPS.get(name)
+        if eps is None:
+            eps = _EPS[name] = float(np.finfo(name).eps)
+        rel = p.ulps * eps
     shape = tuple(out.shape)
-    factor = 1.0 + p.rel * p.rng.uniform(-1.0, 1.0, size=shape)  # float64, on the host
+    factor = 1.0 + rel * p.rng.uniform(-1.0, 1.0, size=shape)  # float64, on the host
     p.results += 1
     if isinstance(out, np.generic):  # NumPy returns 0-d results as scalars
         return (out * factor.astype(dt))[()]
@@ -178,23 +190,29 @@ def instrument():
 
 
 @contextlib.contextmanager
-def perturb_rounding(rel: float = 2.0 ** -44, seed: int = 0):
+def perturb_rounding(ulps: float = 16, seed: int = 0, *, rel: float | None = None):
     """Multiply every floating-point result of a rounding op (``OpDef.exact`` is False) inside
-    the block by ``1 + rel * u``, with
-    ``u`` uniform in ``[-1, 1]`` from ``numpy.random.default_rng(seed)`` (Monte Carlo
-    arithmetic). Runs are reproducible: the same program and seed perturb the same way.
-    ``rel`` should be at least the unit roundoff of the dtypes involved (``2**-53`` for
-    float64, ``2**-24`` for float32): a smaller factor rounds back to the value itself.
+    the block by ``1 + rel * u``, with ``u`` uniform in ``[-1, 1]`` from
+    ``numpy.random.default_rng(seed)`` (Monte Carlo arithmetic). ``rel`` is ``ulps`` machine
+    epsilons of the result's dtype (16 ulps: ``2**-48`` for float64, ``2**-19`` for float32),
+    so every op is disturbed in proportion to its own rounding; or pass one fixed ``rel``.
+    Runs are reproducible: the same computation and seed perturb the same way.
 
-    >>> with perturb_rounding(2.0 ** -44, seed=1) as p:
+    >>> with perturb_rounding(16, seed=1) as p:
     ...     ...                       # run anything; p.results counts the perturbed results
     """
-    if isinstance(rel, bool) or not isinstance(rel, (int, float)) or not 0.0 < float(rel) <= 1e-2:
+    def bad(x, lo, hi):
+        return isinstance(x, bool) or not isinstance(x, (int, float)) or not lo < float(x) <= hi
+
+    if rel is not None and bad(rel, 0.0, 1e-2):
         raise ValueError(f"perturb_rounding: rel must be a float in (0, 0.01] (a relative size like 2**-44), "
                          f"got {rel!r}")
+    if rel is None and bad(ulps, 0.0, 2.0 ** 16):
+        raise ValueError(f"perturb_rounding: ulps must be a number in (0, 65536] (machine epsilons of each "
+                         f"result's dtype, like 16), got {ulps!r}")
     if _perturb:
         raise RuntimeError("perturb_rounding blocks do not nest: leave the outer block first")
-    p = _Perturbation(float(rel), np.random.default_rng(seed))
+    p = _Perturbation(None if rel is None else float(rel), float(ulps), np.random.default_rng(seed))
     _perturb.append(p)
     _rebind()
     try:

@@ -108,10 +108,10 @@ def test_torch_check_allows_cancellation_to_differ_by_an_ulp_of_the_terms():
     assert np.max(np.abs(ref[2])) < 1e-14 and np.max(np.abs(got[2] - ref[2])) > 0
     with pytest.raises(AssertionError, match="torch: grad x1 differs from ours"):
         R.check_reference(got, ref, names, "torch")  # relative to the result alone: too tight
-    sens = R.rounding_sensitivity(model, X, W, ref)
-    R.check_reference(got, ref, names, "torch", sens=sens)
+    err64 = R.rounding_error(model, X, W, ref)
+    R.check_reference(got, ref, names, "torch", rounding=err64)
     with pytest.raises(AssertionError, match="torch: grad x1 differs from ours"):
-        R.check_reference(got[:2] + [got[2] + 1e-12], ref, names, "torch", sens=sens)
+        R.check_reference(got[:2] + [got[2] + 1e-12], ref, names, "torch", rounding=err64)
     s = Subject(model, model, X, W, names, model_torch=model_torch)
     res = check_subject(s, ways=("torch",))
     assert res.ok, res.report()

@@ -18,11 +18,11 @@ def _cancelling_grad():
 
 def test_perturbs_every_rounding_kernel_reproducibly_and_restores_them():
     exact = _cancelling_grad()
-    with so.perturb_rounding(2.0 ** -40, seed=3) as p:
+    with so.perturb_rounding(rel=2.0 ** -40, seed=3) as p:
         a = _cancelling_grad()
-    with so.perturb_rounding(2.0 ** -40, seed=3):
+    with so.perturb_rounding(rel=2.0 ** -40, seed=3):
         b = _cancelling_grad()
-    with so.perturb_rounding(2.0 ** -40, seed=4):
+    with so.perturb_rounding(rel=2.0 ** -40, seed=4):
         c = _cancelling_grad()
     assert p.results > 0
     assert a.tobytes() == b.tobytes()          # the same seed perturbs the same way
@@ -38,7 +38,7 @@ def test_perturbs_every_rounding_kernel_reproducibly_and_restores_them():
 def test_exact_ops_are_not_perturbed():
     ops = so.array_ops()
     x = np.array([[3.0, -1.0], [2.0, 5.0]])
-    with so.perturb_rounding(1e-3, seed=0) as p:
+    with so.perturb_rounding(rel=1e-3, seed=0) as p:
         assert ops.max(x).item() == 5.0                      # a selection stays exact,
         assert np.array_equal(ops.transpose(x), x.T)         # and so does a move,
         assert np.array_equal(ops.relu(x), np.maximum(x, 0))
@@ -53,7 +53,7 @@ def test_exact_ops_are_not_perturbed():
 
 def test_float32_scalars_and_booleans():
     ops = so.array_ops()
-    with so.perturb_rounding(2.0 ** -10, seed=1):
+    with so.perturb_rounding(rel=2.0 ** -10, seed=1):
         s = ops.sum(np.ones(4, np.float32))        # NumPy returns a float32 scalar here
         b = ops.lt(np.ones(3), np.zeros(3))
     assert np.asarray(s).dtype == np.float32 and s != 4.0 and abs(s - 4.0) <= 4 * 2.0 ** -10
@@ -62,7 +62,7 @@ def test_float32_scalars_and_booleans():
 
 def test_composes_with_instrumentation():
     ops = so.array_ops()
-    with so.instrument() as stats, so.perturb_rounding(1e-6, seed=0) as p:
+    with so.instrument() as stats, so.perturb_rounding(rel=1e-6, seed=0) as p:
         ops.exp(np.ones(3))
     assert stats.calls == 1 and p.results == 1
     assert all(op.kernel is op.forward for op in so.all_ops())
@@ -72,7 +72,7 @@ def test_array_api_strict_backend():
     import array_api_strict as strict
     with so.use_backend("array_api_strict"):
         t = dg.tensor([1.0, 2.0], requires_grad=True)
-        with so.perturb_rounding(1e-3, seed=0):
+        with so.perturb_rounding(rel=1e-3, seed=0):
             y = (t * t).sum()
         y.backward()
     assert isinstance(y.detach()._data, type(strict.asarray(1.0)))
@@ -82,15 +82,35 @@ def test_array_api_strict_backend():
 @pytest.mark.parametrize("rel", [0.0, -1e-6, 0.5, "1e-6", True])
 def test_bad_rel_is_a_clear_error(rel):
     with pytest.raises(ValueError, match=r"perturb_rounding: rel must be a float in \(0, 0.01\]"):
-        with so.perturb_rounding(rel):
+        with so.perturb_rounding(rel=rel):
             pass
     assert all(op.kernel is op.forward for op in so.all_ops())
 
 
+@pytest.mark.parametrize("ulps", [0, -3, 1e9, "16", None])
+def test_bad_ulps_is_a_clear_error(ulps):
+    with pytest.raises(ValueError, match=r"perturb_rounding: ulps must be a number in \(0, 65536\]"):
+        with so.perturb_rounding(ulps):
+            pass
+    assert all(op.kernel is op.forward for op in so.all_ops())
+
+
+def test_ulps_perturb_each_dtype_at_its_own_epsilon():
+    ops = so.array_ops()
+    with so.perturb_rounding(16, seed=2):
+        a32 = ops.add(np.ones(1000, np.float32), np.float32(1.0))
+        a64 = ops.add(np.ones(1000), 1.0)
+    d32 = np.abs(a32.astype(np.float64) - 2.0) / 2.0
+    d64 = np.abs(a64 - 2.0) / 2.0
+    eps32, eps64 = float(np.finfo(np.float32).eps), float(np.finfo(np.float64).eps)
+    # uniform in [-16 eps, 16 eps] of each dtype (plus the rounding of the product)
+    assert 8 * eps32 < d32.max() <= 17 * eps32 and 8 * eps64 < d64.max() <= 17 * eps64
+
+
 def test_blocks_do_not_nest():
-    with so.perturb_rounding(1e-6):
+    with so.perturb_rounding():
         with pytest.raises(RuntimeError, match="do not nest"):
-            with so.perturb_rounding(1e-6):
+            with so.perturb_rounding(rel=1e-6):
                 pass
         assert so.get_op("add").kernel is not so.get_op("add").forward  # the outer block is intact
     assert so.get_op("add").kernel is so.get_op("add").forward
