@@ -89,3 +89,18 @@ def _parse_index(x, key) -> tuple:
             spec.append(("a",))
             arrays.append(arr)
     return tuple(spec), arrays
+
+
+def _split_ints(spec: tuple, ndim: int) -> tuple:
+    """PyTorch's rule for an index mixing integers and integer arrays, as two NumPy getitems:
+    the integers select first (``first``, everything else full slices), then the slices and
+    arrays index what is left (``second``). NumPy would count the integers as advanced indices
+    too, which moves the array dimensions to the front when an integer and an array are
+    separated by a slice: ``x[0:1, idx, :, 0]`` is (2, 1, 1) in NumPy, (1, 2, 1) in PyTorch."""
+    from .ops._index import expand
+
+    full = ("s", None, None, None)
+    entries = expand("getitem", spec, ndim)
+    first = tuple(e if e[0] in "in" else full for e in entries)
+    second = tuple(full if e[0] == "n" else e for e in entries if e[0] != "i")
+    return first, second

@@ -21,7 +21,7 @@ import numpy as np
 from .dtypes import FLOATING, dtype_name, result_dtype, weak_scalar_dtype
 from .errors import DTypeError, OpAttributeError, ShapeError
 from .registry import REGISTRY, normalize_axis
-from ._surface_args import _parse_index, _resolve_reshape, _shape_args
+from ._surface_args import _parse_index, _resolve_reshape, _shape_args, _split_ints
 
 _SCALAR_TYPES = (bool, int, float, np.number, np.bool_)
 
@@ -170,6 +170,10 @@ class TensorSurface:
     # ----------------------------------------------------------------- indexing
     def __getitem__(self, key):
         spec, arrays = _parse_index(self, key)
+        if arrays and any(e[0] == "i" for e in spec):  # PyTorch: the integers select first
+            first, second = _split_ints(spec, self.ndim)
+            selected = self._op("getitem", self, index=first)
+            return selected._op("getitem", selected, *arrays, index=second)
         return self._op("getitem", self, *arrays, index=spec)
 
     def __iter__(self):

@@ -341,3 +341,40 @@ def test_shape_mismatch_names_both_shapes():
         dg.ones(2, 3) + dg.ones(4, 3)
     assert isinstance(info.value, RuntimeError)
     assert "(2, 3)" in str(info.value) and "(4, 3)" in str(info.value)
+
+
+_IDX = np.array([0, 2, 2])
+
+
+@pytest.mark.parametrize("key", [
+    (slice(0, 1), _IDX, slice(None), 0),       # NumPy: (3, 1, 4); PyTorch: (1, 3, 4)
+    (0, slice(None), _IDX),                     # NumPy: the two 3-long dims swapped
+    (slice(None), 0, slice(None), _IDX),        # NumPy: (3, 3, 4); PyTorch: (3, 4, 3)
+    (None, 1, _IDX, slice(1, 3), 2),
+    (_IDX, 1, _IDX),
+    (Ellipsis, _IDX, 3),
+    (0, _IDX),
+])
+def test_integer_beside_an_array_index_selects_first_as_in_pytorch(key):
+    """Indexing is PyTorch's in both front ends: an integer next to an integer array selects
+    first (NumPy would count it as an advanced index and move the indexed dims to the front)."""
+    import staticgraph as sg
+
+    x = np.arange(3 * 3 * 4 * 5, dtype=np.float64).reshape(3, 3, 4, 5)
+    tk = tuple(torch.tensor(e) if isinstance(e, np.ndarray) else e for e in key)
+    t = torch.tensor(x, requires_grad=True)
+    yt = t[tk]
+    (yt * torch.arange(yt.numel(), dtype=torch.float64).reshape(yt.shape)).sum().backward()
+    d = dg.tensor(x, requires_grad=True)
+    yd = d[key]
+    (yd * dg.arange(float(yd.numel())).view(*yd.shape)).sum().backward()
+    assert tuple(yd.shape) == tuple(yt.shape)
+    assert np.array_equal(yd.detach().numpy(), yt.detach().numpy())
+    assert np.array_equal(d.grad.numpy(), t.grad.numpy())
+    with sg.Graph():
+        p = sg.placeholder(x.shape, "float64")
+        y = p[key]
+        (g,) = sg.gradients((y * np.arange(yt.numel(), dtype=np.float64).reshape(tuple(yt.shape))).sum(), [p])
+        f = sg.compile([y, g], inputs=[p], optimize=False)
+    ys, gs = f(x)
+    assert np.array_equal(ys, yt.detach().numpy()) and np.array_equal(gs, t.grad.numpy())
