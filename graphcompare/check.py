@@ -196,45 +196,73 @@ def _run_chunk(task):
         return _campaign(seed_, examples, ops, ways, max_steps, _count_one)
 
 
+def _chunk_main(conn, task, counter, imports, backend) -> None:
+    """A worker process: one chunk, its result sent back through ``conn``."""
+    try:
+        _init_worker(counter, imports, backend)
+        result = ("ok", _run_chunk(task))
+    except BaseException as exc:  # noqa: BLE001 - reported by the parent, with the chunk's seed
+        result = ("error", f"{type(exc).__name__}: {exc}")
+    conn.send(result)
+    conn.close()
+
+
+def _died(seed_, examples, why) -> dict:
+    return {"crashed": True, "seed": seed_, "differences": [
+        f"the worker running the chunk with seed {seed_} {why}; run it alone to see it: "
+        f"graphcompare check --examples {examples} --seed {seed_}"]}
+
+
 def _run_chunks(chunks, args, ops, ways, bar):
-    """Run the chunks in fresh worker processes (``--jobs`` side by side); stop at a failure.
-    A worker that dies (a crash in compiled code, say) is reported, not waited for."""
+    """Run the chunks in fresh worker processes, ``--jobs`` at a time; stop at the first
+    failure. One process per chunk, each answering through its own pipe: a worker that dies
+    (a crash in compiled code) closes its pipe and is reported with its chunk's seed."""
     import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+    from multiprocessing.connection import wait
 
     ctx = mp.get_context("spawn")  # fresh interpreters: nothing compiled, nothing patched
     counter = ctx.Value("q", 0)
+    todo, running = list(chunks), {}
     camp, failure, seen = Campaign(), None, 0
-    pool = ProcessPoolExecutor(max_workers=max(1, min(args.jobs, len(chunks))), mp_context=ctx,
-                               initializer=_init_worker, initargs=(counter, list(args.imports), args.backend),
-                               max_tasks_per_child=1)
-    seeds = {pool.submit(_run_chunk, (s, n, ops, ways, args.max_steps)): s for s, n in chunks}
-    pending = set(seeds)
+    jobs = max(1, min(args.jobs, len(chunks)))
     try:
-        while pending and failure is None:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+        while (todo or running) and failure is None:
+            while todo and len(running) < jobs:
+                s, n = todo.pop(0)
+                recv, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_chunk_main, daemon=True, args=(
+                    send, (s, n, ops, ways, args.max_steps), counter, list(args.imports), args.backend))
+                proc.start()
+                send.close()  # the child holds the only writer: its death reads as EOF here
+                running[s] = (proc, recv, n)
+            ready = wait([r for _, r, _ in running.values()], timeout=0.5)
             bar.update(counter.value - seen)
             seen = counter.value
-            for f in done:
+            for s, (proc, recv, n) in list(running.items()):
+                if recv not in ready:
+                    continue
                 try:
-                    part, fail = f.result()
-                except BrokenProcessPool:
-                    unfinished = sorted(seeds[g] for g in seeds if not g.done() or g.exception() is not None)
-                    failure = {"crashed": True, "seed": unfinished[0] if unfinished else None,
-                               "differences": [f"a worker process died while running the chunk(s) with seed(s) "
-                                               f"{', '.join(map(str, unfinished))}; run one alone to see its error: "
-                                               f"graphcompare check --examples {dict(chunks)[unfinished[0]]} "
-                                               f"--seed {unfinished[0]}" if unfinished else "a worker process died"]}
-                    break
-                camp.merge(part)
-                if fail is not None:
-                    failure = fail
-                    break
+                    kind, payload = recv.recv()
+                except EOFError:
+                    proc.join()
+                    kind, payload = "died", proc.exitcode
+                proc.join()
+                recv.close()
+                del running[s]
+                if kind == "ok":
+                    part, fail = payload
+                    camp.merge(part)
+                    failure = failure or fail
+                elif kind == "error":
+                    failure = failure or _died(s, n, f"raised {payload}")
+                else:
+                    failure = failure or _died(s, n, f"died (exit code {payload})")
+        bar.update(counter.value - seen)
     finally:
-        for proc in list((getattr(pool, "_processes", None) or {}).values()):
-            proc.terminate()  # a failure or a crash ends the campaign: don't wait for the others
-        pool.shutdown(wait=True, cancel_futures=True)
+        for proc, recv, _ in running.values():  # a failure ends the campaign: stop the others
+            proc.terminate()
+            proc.join()
+            recv.close()
     return camp, failure
 
 
