@@ -61,7 +61,6 @@ class Campaign:
     fan_out3: int = 0
     worst: dict = field(default_factory=dict)  # way -> (max abs, max ULP)
     used: dict = field(default_factory=dict)  # tolerance way -> largest fraction of its bound used
-    failure: object = None
 
     def add(self, prog, res) -> None:
         if not res.valid:
@@ -71,11 +70,7 @@ class Campaign:
         self.ops.update(set(prog.ops()))
         self.fan_in3 += prog.fan_in() >= 3
         self.fan_out3 += prog.fan_out() >= 3
-        for way, (a, u) in res.worst.items():
-            a0, u0 = self.worst.get(way, (0.0, 0))
-            self.worst[way] = (max(a0, a), max(u0, u))
-        for way, f in res.used.items():
-            self.used[way] = max(self.used.get(way, 0.0), f)
+        self._worst_of(res.worst, res.used)
 
     def merge(self, other: Campaign) -> None:
         """Add another chunk's statistics (the campaign of several chunks)."""
@@ -84,10 +79,13 @@ class Campaign:
         self.ops.update(other.ops)
         self.fan_in3 += other.fan_in3
         self.fan_out3 += other.fan_out3
-        for way, (a, u) in other.worst.items():
+        self._worst_of(other.worst, other.used)
+
+    def _worst_of(self, worst: dict, used: dict) -> None:
+        for way, (a, u) in worst.items():
             a0, u0 = self.worst.get(way, (0.0, 0))
             self.worst[way] = (max(a0, a), max(u0, u))
-        for way, f in other.used.items():
+        for way, f in used.items():
             self.used[way] = max(self.used.get(way, 0.0), f)
 
     def table(self, drawable: list, ways: tuple) -> str:
@@ -173,34 +171,20 @@ def _campaign(seed_, examples, ops, ways, max_steps, on_program=None):
     return camp, None
 
 
-_WORKER: dict = {}
-
-
-def _init_worker(counter, imports, backend) -> None:
+def _chunk_main(conn, task, counter, imports, backend) -> None:
+    """A worker process: import the user's modules, run one chunk, send the result back
+    through ``conn`` (``counter`` counts the programs checked, for the parent's progress bar)."""
     import importlib
 
-    for mod in imports:
-        importlib.import_module(mod)
-    _WORKER.update(counter=counter, backend=backend)
+    def count_one() -> None:
+        with counter.get_lock():
+            counter.value += 1
 
-
-def _count_one() -> None:
-    c = _WORKER["counter"]
-    with c.get_lock():
-        c.value += 1
-
-
-def _run_chunk(task):
-    seed_, examples, ops, ways, max_steps = task
-    with _backend(_WORKER["backend"]):
-        return _campaign(seed_, examples, ops, ways, max_steps, _count_one)
-
-
-def _chunk_main(conn, task, counter, imports, backend) -> None:
-    """A worker process: one chunk, its result sent back through ``conn``."""
     try:
-        _init_worker(counter, imports, backend)
-        result = ("ok", _run_chunk(task))
+        for mod in imports:
+            importlib.import_module(mod)
+        with _backend(backend):
+            result = ("ok", _campaign(*task, count_one))
     except BaseException as exc:  # noqa: BLE001 - reported by the parent, with the chunk's seed
         result = ("error", f"{type(exc).__name__}: {exc}")
     conn.send(result)
