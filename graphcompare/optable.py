@@ -297,10 +297,12 @@ def _draw_getitem(data, b):
             parts.append(("s", start, data.draw(_ints(start + 1, d)), data.draw(_sampled((1, 2)))))
         else:
             parts.append(("s", None, None, 1))
-    # the shape under PyTorch's rule (the surface's): integers select first, then the rest
-    ints = tuple(q[1] if q[0] == "i" else slice(None) for q in parts)
-    probe = np.empty(shape)[ints][_np_index([q for q in parts if q[0] != "i"])]
-    if probe.size == 0:
+    import dyngraph as dg
+    from shared_ops import use_backend
+
+    with use_backend("numpy"):  # the surface's (PyTorch's) indexing rule gives the shape
+        probe = dg.tensor(np.empty(shape))[_np_index(parts)]
+    if probe.numel() == 0:
         return None
     return Drawn((i,), {"index": tuple(parts)}, probe.shape, b.dtypes[i])
 
