@@ -224,8 +224,8 @@ def check_finite_differences(model64, X64, W64, grads, seed=0, directions=2, h=1
 
 def check_reference(got, ref, names, label, rtol=1e-9, rounding=None):
     """Two float64 computations of one thing (PyTorch vs dyngraph): within ``rtol`` of the
-    scale, plus ``16 (E + max E)``, ``E`` = ``rounding`` (``rounding_error`` of the float64 run: where terms
-    cancel, two correct orders differ by an ULP of the terms, not of the result)."""
+    scale, plus ``16 (E + max E)``, ``E`` = ``rounding`` (``rounding_error`` of the float64
+    run: where terms cancel, two correct orders differ by an ULP of the terms)."""
     for i, (name, a, r) in enumerate(zip(names, got, ref)):
         if a is None and r is None:
             continue

@@ -36,16 +36,11 @@ over the one array (output or gradient) compared. ``E`` is how far one ULP of ro
 op moves the value, measured by Monte Carlo arithmetic (``_runners.rounding_error``): the
 largest ``|p_k - p| / 16`` over three runs ``p_k`` of the plain program with every rounding
 kernel's result multiplied by ``1 + 16 * eps(dtype) * u``, ``u`` uniform in [-1, 1]
-(``shared_ops.perturb_rounding``), each op at its own dtype's epsilon. In words: a way may be
-four times as far from the float64 reference as the plain run is at its worst, plus eight
-rounding units of the array's scale, plus sixteen times what one ULP of rounding at every op
-does to the value. The last term is what a legitimately different order or a different
-libm needs when terms cancel: it moves the result by an ULP of the *terms*, which the first
-two terms do not see (in float64 the plain run is the reference, so ``|p - r|`` is 0; in a
-float64 result fed by float32 ops, the plain run's own error can be luckily small). A wrong
-rule, a dropped term or a lost broadcast is off by the size of a term and fails; so does
-float64 math computed in float32 (1e-8 relative). ``Result.used`` reports, per way, the
-largest fraction of its bound a result used.
+(``shared_ops.perturb_rounding``), each op at its own dtype's epsilon. The first two terms
+scale with the result; the last is what a legitimately different order or libm needs when
+terms cancel: it moves the result by an ULP of the *terms* (in float64 the plain run is the
+reference, so ``|p - r|`` is 0). A wrong rule, a dropped term or a lost broadcast is off by
+the size of a term and fails; so does float64 math computed in float32 (1e-8 relative).
 
 ``check_program(program) -> Result`` runs a ``graphcompare.program.Program``;
 ``check_model(fn, inputs)`` runs a user's own model function written against the shared
@@ -138,7 +133,8 @@ class Result:
     False when the program was rejected before comparing (``reason``: a kink, an overflow).
     ``worst`` maps each way to its largest difference from what it was compared with
     (max abs, max ULP); ``used`` maps each way held to the tolerance to the largest fraction
-    of its bound that it used (below 1 when it passed); ``reproducer`` is a standalone script that fails the same way.
+    of its bound that it used (below 1 when it passed); ``reproducer`` is a standalone script
+    that fails the same way.
     """
 
     ok: bool = True

@@ -10,9 +10,10 @@ op's ``kernel`` for a wrapper, and swap them back on exit (they compose):
 ``perturb_rounding(ulps, seed)``
     Monte Carlo arithmetic (Parker, 1997): every floating-point result ``r`` of an op that
     rounds (not the ``exact`` ones: moves and selections) becomes ``r * (1 + rel * u)``, with
-    ``rel`` = ``ulps`` machine epsilons of ``r``'s dtype (or one fixed ``rel``), ``u`` uniform in ``[-1, 1]``, drawn from a seeded generator. The
-    spread of a computation's results over a few such runs measures how much rounding at any
-    of its kernels can move them: large where terms cancel, small where they do not.
+    ``rel`` = ``ulps`` machine epsilons of ``r``'s dtype (or one fixed ``rel``) and ``u``
+    uniform in ``[-1, 1]`` from a seeded generator. The spread of a computation's results over
+    a few such runs measures how much rounding at any of its kernels can move them: large
+    where terms cancel, small where they do not.
     graphcompare's tolerance rule uses it (``graphcompare.equivalence``).
 
 Front ends that cache kernels (staticgraph's executables) compare ``generation()`` with the

@@ -91,7 +91,8 @@ class FusedKernel:
             else:
                 res.append(f"o{k}")
         L.append(f"    return {res[0]}" if len(res) == 1 else f"    return ({', '.join(res)},)")
-        g = {"_np": np, "_nd": np.ndarray, "_asarray": np.asarray, "_K": self._K, "_O": self._O, "_other": self._other, "_compile": self._compile,
+        g = {"_np": np, "_nd": np.ndarray, "_asarray": np.asarray, "_K": self._K, "_O": self._O,
+             "_other": self._other, "_compile": self._compile,
              "_out": self._out, "_fallback": self._fallback, "_drop": self._drop}
         self.runner_source = "\n".join(L) + "\n"
         exec(compile(self.runner_source, "<fused runner>", "exec"), g)  # our own generated code
