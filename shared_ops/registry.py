@@ -60,6 +60,14 @@ class OpDef:
     variadic: bool = False
     n_inputs: int | None = None
     scalar_expr: Callable[..., str] | None = None  # fusion: scalar expression from input exprs
+    # -- aliasing (PyTensor's view_map): consumers read these, never a list of op names
+    view_of: tuple = ()  # input positions the output is a view of (shares memory, owns no bytes)
+    may_alias: tuple = ()  # input positions the output may *be* (returned unchanged) or view
+    commutative: bool = False  # f(a, b) == f(b, a) bitwise, for every pair of inputs
+    reduction: bool = False  # sums over axes of its one input (fusion may end a region with it)
+    # ``forward_into(xp, *arrays, out)``: the kernel writing into ``out`` (a preallocated array of the
+    # output's shape and dtype), bitwise equal to ``forward``; None where no such kernel exists
+    forward_into: Callable[..., Any] | None = None
     doc: str = ""
     kernel: Callable[..., Any] = None  # type: ignore[assignment]
 
@@ -68,6 +76,9 @@ class OpDef:
             self.kernel = self.forward
         if isinstance(self.save_inputs, list):
             self.save_inputs = tuple(self.save_inputs)
+        self.view_of = tuple(self.view_of)
+        # a view may alias its base: may_alias always includes view_of
+        self.may_alias = tuple(sorted(set(self.may_alias) | set(self.view_of)))
 
     # -- attributes ----------------------------------------------------------------
     def bind_attrs(self, attrs: dict) -> dict:

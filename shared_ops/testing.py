@@ -3,6 +3,8 @@
 - ``numerical_vjp`` / ``numerical_gradient``: central differences in float64.
 - ``check_vjp``: an op's gradient rule against finite differences, by random projection.
 - ``check_infer``: an op's ``infer`` against what its ``forward`` really returns.
+- ``check_traits``: the traits declared on an op against what its kernel does (aliasing,
+  ``commutative``, ``reduction``, ``forward_into``).
 - ``check_op``: all of the above over an op's examples, in float32 and float64.
 - ``example_inputs`` / ``example``: per-op example inputs (domains chosen so that finite
   differences are meaningful: ``log``/``sqrt`` positive, no ties at kinks).
@@ -34,7 +36,7 @@ from .interp import ArrayOps, ShapeOnly
 from .registry import REGISTRY, OpDef, Registry, Spec
 
 __all__ = [
-    "numerical_vjp", "numerical_gradient", "check_vjp", "check_infer", "check_op", "run_vjp", "example", "example_inputs",
+    "numerical_vjp", "numerical_gradient", "check_vjp", "check_infer", "check_traits", "check_op", "run_vjp", "example", "example_inputs",
     "EXAMPLES", "Case",
 ]
 
@@ -209,6 +211,49 @@ def check_infer(op: OpDef | str, inputs, attrs=None, *, registry: Registry = REG
     return spec
 
 
+def check_traits(op: OpDef | str, inputs, attrs=None, *, registry: Registry = REGISTRY) -> None:
+    """The traits ``op`` declares against what its NumPy kernel does on ``inputs``.
+
+    - an output that shares memory with input ``i`` needs ``i`` in ``may_alias`` (``view_of``
+      for a view): a planner that does not know would reuse a buffer still being read;
+    - ``commutative``: ``forward(a, b)`` and ``forward(b, a)`` are bitwise equal;
+    - ``reduction``: one input, and no more output elements than input elements;
+    - ``forward_into``: writing into a preallocated ``out`` gives ``forward``'s bytes.
+
+    >>> check_traits("reshape", (np.arange(6.0),), {"shape": (2, 3)})
+    """
+    op = _op(op, registry)
+    attrs = op.bind_attrs(attrs or {})
+    arrays = [np.asarray(x) for x in inputs]
+    where = f"{op.name}, attrs {attrs}, shapes {[a.shape for a in arrays]}"
+    out = op.forward(np, *arrays, **attrs)
+    if isinstance(out, np.ndarray):
+        for i, x in enumerate(arrays):
+            if x.size and out.size and np.shares_memory(out, x) and i not in op.may_alias:
+                raise AssertionError(
+                    f"{where}: the output shares memory with input {i}, but the op declares "
+                    f"view_of={op.view_of}, may_alias={op.may_alias}; declare view_of=({i},) (or "
+                    f"may_alias) so that the memory planner and dyngraph's views know"
+                )
+    if op.commutative:
+        if len(arrays) != 2:
+            raise AssertionError(f"{where}: commutative=True needs exactly two inputs")
+        swapped = op.forward(np, arrays[1], arrays[0], **attrs)
+        if np.asarray(out).tobytes() != np.asarray(swapped).tobytes():
+            raise AssertionError(f"{where}: declared commutative, but f(a, b) and f(b, a) differ")
+    if op.reduction:
+        if len([x for x in arrays if x.ndim or x.size]) < 1 or np.size(out) > arrays[0].size:
+            raise AssertionError(f"{where}: declared a reduction, but the output has more elements than the input")
+    if op.forward_into is not None:
+        ref = np.asarray(out)
+        buf = np.empty_like(ref)
+        res = op.forward_into(np, *arrays, out=buf, **attrs) if attrs else op.forward_into(np, *arrays, out=buf)
+        if res is not None and res is not buf and not np.shares_memory(res, buf):
+            raise AssertionError(f"{where}: forward_into returned a new array instead of writing into out")
+        if buf.dtype != ref.dtype or buf.tobytes() != ref.tobytes():
+            raise AssertionError(f"{where}: forward_into's result is not bitwise equal to forward's")
+
+
 def check_op(op: OpDef | str, seed: int = 0, *, registry: Registry = REGISTRY, backend=None,
              reference: Callable[..., Any] | None = None, dtypes=("float64", "float32")) -> None:
     """Every check the library runs on its own ops, for one op and one seed.
@@ -234,6 +279,8 @@ def check_op(op: OpDef | str, seed: int = 0, *, registry: Registry = REGISTRY, b
                     raise AssertionError(f"{where}: forward gives shape {out.shape}, the reference {ref.shape}")
                 np.testing.assert_allclose(out, ref, rtol=tol[dtype], atol=tol[dtype], err_msg=where)
             spec = check_infer(op, inputs, attrs, registry=registry, backend=b)
+            if b.name == "numpy":
+                check_traits(op, inputs, attrs)
             dims = [(i, a) for i, x in enumerate(inputs) for a in range(np.ndim(x))]
             if dims:
                 check_infer(op, inputs, attrs, registry=registry, backend=b, free=(dims[int(rng.integers(len(dims)))],))

@@ -33,6 +33,7 @@ def _add_n_infer(*terms: Spec) -> Spec:
 
 register(
     "add_n",
+    may_alias=(0,),  # one term is returned as it is
     forward=_add_n_forward,
     infer=_add_n_infer,
     vjp=lambda ops, g, inputs, output: tuple(g if ops.needs_input_grad[i] else None for i in range(len(inputs))),
@@ -55,6 +56,7 @@ def _astype_vjp(ops, g, inputs, output, *, dtype):
 
 register(
     "astype",
+    may_alias=(0,),
     forward=_astype_forward,
     infer=lambda x, *, dtype: Spec(x.shape, dtype_name(dtype)),
     vjp=_astype_vjp,

@@ -19,6 +19,7 @@ def _add_vjp(ops, g, inputs, output):
 
 register(
     "add",
+    forward_into=lambda xp, a, b, out: xp.add(a, b, out=out), commutative=True,
     forward=lambda xp, a, b: xp.add(a, b),
     infer=elementwise("add"),
     vjp=_add_vjp,
@@ -38,6 +39,7 @@ def _sub_vjp(ops, g, inputs, output):
 
 register(
     "sub",
+    forward_into=lambda xp, a, b, out: xp.subtract(a, b, out=out),
     forward=lambda xp, a, b: xp.subtract(a, b),
     infer=elementwise("sub"),
     vjp=_sub_vjp,
@@ -57,6 +59,7 @@ def _mul_vjp(ops, g, inputs, output):
 
 register(
     "mul",
+    forward_into=lambda xp, a, b, out: xp.multiply(a, b, out=out), commutative=True,
     forward=lambda xp, a, b: xp.multiply(a, b),
     infer=elementwise("mul"),
     vjp=_mul_vjp,
@@ -78,6 +81,7 @@ def _div_vjp(ops, g, inputs, output):
 
 register(
     "div",
+    forward_into=lambda xp, a, b, out: xp.divide(a, b, out=out),
     forward=lambda xp, a, b: xp.divide(a, b),
     infer=elementwise("div", floating=True),
     vjp=_div_vjp,
@@ -89,6 +93,7 @@ register(
 
 register(
     "neg",
+    forward_into=lambda xp, a, out: xp.negative(a, out=out),
     exact=True,
     forward=lambda xp, x: xp.negative(x),
     infer=elementwise("neg"),

@@ -55,6 +55,7 @@ def _extremum_vjp(first_wins):
 
 register(
     "maximum",
+    forward_into=lambda xp, a, b, out: xp.maximum(a, b, out=out), commutative=True,
     exact=True,
     forward=lambda xp, a, b: xp.maximum(a, b),
     infer=elementwise("maximum"),
@@ -66,6 +67,7 @@ register(
 
 register(
     "minimum",
+    forward_into=lambda xp, a, b, out: xp.minimum(a, b, out=out), commutative=True,
     exact=True,
     forward=lambda xp, a, b: xp.minimum(a, b),
     infer=elementwise("minimum"),
@@ -122,6 +124,7 @@ def _comparison(name: str, sym: str) -> None:
         infer=elementwise(name, out_dtype="bool"),
         vjp=None,
         elementwise=True, nondiff=frozenset({0, 1}), save_inputs=False,
+        commutative=name in ("eq", "ne"),
         scalar_expr=lambda a, b: f"({a} {sym} {b})",
         doc=f"a {sym} b elementwise (bool, no gradient).",
     )

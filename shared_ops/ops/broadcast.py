@@ -35,6 +35,7 @@ def _broadcast_to_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
 
 register(
     "broadcast_to",
+    view_of=(0,),
     exact=True,
     forward=_broadcast_to_forward,
     infer=_broadcast_to_infer,
@@ -68,6 +69,7 @@ def _sum_to_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
 
 register(
     "sum_to",
+    may_alias=(0,), reduction=True,
     forward=_sum_to_forward,
     infer=_sum_to_infer,
     vjp=lambda ops, g, inputs, output, *, shape: (ops.broadcast_to(g, shape=inputs[0].shape),) + (None,) * (len(inputs) - 1),

@@ -82,6 +82,7 @@ def _matmul_forward(xp, a, b):
 
 register(
     "matmul",
+    forward_into=lambda xp, a, b, out: xp.matmul(a, b, out=out),
     forward=_matmul_forward,
     infer=_matmul_infer,
     vjp=_matmul_vjp,

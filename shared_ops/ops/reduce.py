@@ -47,6 +47,7 @@ def _sum_forward(xp, x, *, axis=None, keepdims=False):
 
 register(
     "sum",
+    reduction=True,
     forward=_sum_forward,
     infer=_numeric("sum", reduction("sum")),
     vjp=lambda ops, g, inputs, output, *, axis, keepdims: (_expand(ops, g, inputs[0], axis, keepdims),),

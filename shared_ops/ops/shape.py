@@ -61,6 +61,7 @@ def _reshape_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
 
 register(
     "reshape",
+    view_of=(0,),
     exact=True,
     forward=_reshape_forward,
     infer=_reshape_infer,
@@ -98,6 +99,7 @@ def _transpose_torch_name(attrs) -> str:
 
 register(
     "transpose",
+    view_of=(0,),
     exact=True,
     forward=lambda xp, x, *, axes=None: x.T if x.ndim == 2 and axes in (None, (1, 0)) else xp.permute_dims(x, _perm(axes, x.ndim)),
     infer=_transpose_infer,
@@ -124,6 +126,7 @@ def _squeeze_infer(x: Spec, *, axis) -> Spec:
 
 register(
     "squeeze",
+    view_of=(0,),
     exact=True,
     forward=lambda xp, x, *, axis: xp.squeeze(x, axis=axis),
     infer=_squeeze_infer,
@@ -142,6 +145,7 @@ def _expanded_shape(shape, axis):
 
 register(
     "expand_dims",
+    view_of=(0,),
     exact=True,
     forward=lambda xp, x, *, axis: xp.reshape(x, _expanded_shape(x.shape, axis)[0]),
     infer=lambda x, *, axis: Spec(_expanded_shape(x.shape, axis)[0], x.dtype),
@@ -176,6 +180,7 @@ def _getitem_vjp(ops, g, inputs, output, *, index):
 
 register(
     "getitem",
+    view_of=(0,),
     exact=True,
     forward=lambda xp, x, *arrays, index: _index.gather(xp, x, index, arrays),
     infer=_getitem_infer,

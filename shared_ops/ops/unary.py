@@ -16,6 +16,7 @@ _OUT_ONLY = dict(save_inputs=False, save_output=True)
 
 register(
     "exp",
+    forward_into=lambda xp, a, out: xp.exp(a, out=out),
     forward=lambda xp, x: xp.exp(x),
     infer=elementwise("exp", floating=True),
     vjp=lambda ops, g, inputs, output: (ops.mul(g, output),),
@@ -27,6 +28,7 @@ register(
 
 register(
     "log",
+    forward_into=lambda xp, a, out: xp.log(a, out=out),
     forward=lambda xp, x: xp.log(x),
     infer=elementwise("log", floating=True),
     vjp=lambda ops, g, inputs, output: (ops.div(g, inputs[0]),),
@@ -38,6 +40,7 @@ register(
 
 register(
     "tanh",
+    forward_into=lambda xp, a, out: xp.tanh(a, out=out),
     forward=lambda xp, x: xp.tanh(x),
     infer=elementwise("tanh", floating=True),
     # g * (1 - y^2): PyTorch's tanh_backward, one op (tanh_grad below)
@@ -132,6 +135,7 @@ register(
 
 register(
     "sqrt",
+    forward_into=lambda xp, a, out: xp.sqrt(a, out=out),
     forward=lambda xp, x: xp.sqrt(x),
     infer=elementwise("sqrt", floating=True),
     vjp=lambda ops, g, inputs, output: (ops.div(g, ops.mul(output, 2.0)),),
@@ -143,6 +147,7 @@ register(
 
 register(
     "abs",
+    forward_into=lambda xp, a, out: xp.abs(a, out=out),
     exact=True,
     forward=lambda xp, x: xp.abs(x),
     infer=elementwise("abs"),
