@@ -10,9 +10,10 @@ The ways (``WAYS``):
     ``sg.function(optimize=False)`` tracing the loss and ``sg.gradients`` in one function.
     Promised bitwise equal to dyngraph.
 ``pass:<name>``
-    ``sg.compile(optimize=[name])``, each compiler pass alone. Passes in ``EXACT_PASSES`` only
-    remove or share work and are held to bitwise equality too (``fold`` only on NumPy, where
-    it computes); the others to the tolerance.
+    ``sg.compile(optimize=[name])``, each compiler pass alone. A pass that declares itself
+    exact (``EXACT`` in its module, read by ``staticgraph.passes.exact_passes``) only removes
+    or shares work and is held to bitwise equality too (``fold`` only on NumPy, where it
+    computes); the others to the tolerance.
 ``optimized``
     ``sg.compile(optimize=True)``: every pass. Held to the tolerance.
 ``finite differences``
@@ -60,7 +61,6 @@ import numpy as np
 from . import _runners as R
 from .program import NoSpelling, Program, Step, compile_model
 
-EXACT_PASSES = ("prune", "cse", "fold", "simplify", "memory")
 _FALLBACK_PASSES = ("prune", "cse", "fold", "simplify", "fuse", "memory")
 BITWISE_WAYS = ("static", "function")
 MAX_MAGNITUDE = 1e6  # values past this make a program numerically meaningless: rejected
@@ -70,10 +70,9 @@ def exact_passes() -> tuple:
     """Passes held to bitwise equality on the current backend (``fold`` computes with NumPy,
     so on CuPy it is held to the tolerance)."""
     from shared_ops import default_backend
+    from staticgraph.passes import exact_passes as declared
 
-    if default_backend().name == "numpy":
-        return EXACT_PASSES
-    return tuple(p for p in EXACT_PASSES if p != "fold")
+    return declared(default_backend().name)
 
 
 def pass_names() -> tuple:
@@ -395,4 +394,4 @@ def check_model(fn: Callable, inputs, ways=None, seed: int = 0) -> Result:
 
 
 __all__ = ["check_program", "check_model", "check_subject", "Result", "Difference", "Subject",
-           "subject_of", "default_ways", "pass_names", "exact_passes", "EXACT_PASSES"]
+           "subject_of", "default_ways", "pass_names", "exact_passes"]

@@ -41,6 +41,16 @@ class PassOptionError(GraphCompareError, ValueError):
     """An ``optimize=`` argument naming no known pass, or of a type compile does not take."""
 
 
+def exact_passes(backend: str = "numpy") -> tuple:
+    """The passes (``"memory"`` included) that leave every result bitwise unchanged on
+    ``backend``, read from each pass module's own ``EXACT`` (and ``EXACT_BACKENDS``)."""
+    from .. import memory
+
+    modules = {"prune": prune, "cse": cse, "fold": fold, "simplify": simplify, "fuse": fuse, "memory": memory}
+    return tuple(name for name in ALL
+                 if getattr(modules[name], "EXACT") and backend in getattr(modules[name], "EXACT_BACKENDS", (backend,)))
+
+
 def selected(options) -> dict:
     """``{pass name: bool}`` (``"memory"`` included) from the ``optimize=`` argument."""
     if options is True:
@@ -88,4 +98,4 @@ def run_pipeline(program, options=True, ctx: PassContext | None = None) -> list[
     return results
 
 
-__all__ = ["run_pipeline", "PASSES", "ALL", "selected", "PassOptionError"]
+__all__ = ["run_pipeline", "PASSES", "ALL", "selected", "exact_passes", "PassOptionError"]

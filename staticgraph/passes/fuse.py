@@ -17,6 +17,8 @@ A region holds at most ``MAX_REGION`` nodes (numba compile time is superlinear i
 
 from __future__ import annotations
 
+EXACT = False  # generated kernels round differently (libm, float64 accumulation): held to a tolerance
+
 import time
 
 from shared_ops.registry import REGISTRY
