@@ -20,8 +20,8 @@ import numpy as np
 
 from .dtypes import FLOATING, dtype_name, result_dtype, weak_scalar_dtype
 from .errors import DTypeError, OpAttributeError, ShapeError
-from .registry import REGISTRY, normalize_axis
-from ._surface_args import _parse_index, _resolve_reshape, _shape_args, _split_ints
+from .registry import REGISTRY, normalize_axis, reshape_shape
+from ._surface_args import _parse_index, _shape_args, _split_ints
 
 _SCALAR_TYPES = (bool, int, float, np.number, np.bool_)
 
@@ -223,7 +223,7 @@ class TensorSurface:
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape):
         shape = _shape_args(shape)
-        return self._op("reshape", self, shape=_resolve_reshape(self.shape, shape))
+        return self._op("reshape", self, shape=reshape_shape(self.shape, shape))
 
     def view(self, *shape):
         return self.reshape(*shape)

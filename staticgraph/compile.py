@@ -8,8 +8,6 @@ changes no state, and every fetched value sees the variables as they were at its
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import time
 from typing import Any
 
@@ -18,6 +16,7 @@ import numpy as np
 from shared_ops import GraphCompareError, backend_of, common_backend, default_backend, generation, get_backend
 from shared_ops.dtypes import FLOATING, INTEGER
 
+from . import memory, passes
 from .executable import Executable
 from .graph import GraphError, Node
 from .program import PassContext, simple_plan
@@ -26,14 +25,6 @@ from .prune import build_program
 
 class FeedError(GraphCompareError, ValueError):
     """A feed that does not fit its placeholder (missing, extra, wrong shape or dtype kind)."""
-
-
-def _optional(module: str):
-    """``staticgraph.<module>`` if it exists (the compiler's passes and memory planner)."""
-    name = f"staticgraph.{module}"
-    if importlib.util.find_spec(name) is None:
-        return None
-    return importlib.import_module(name)
 
 
 def _kind(dtype: str) -> str:
@@ -90,15 +81,13 @@ class CompiledFunction:
         self.pass_results = []
         self.ctx = PassContext(backend=None if backend is None else get_backend(backend).name,
                                options={} if optimize in (True, False, None) else {"optimize": optimize})
-        passes = _optional("passes") if optimize is not False else None
-        if passes is not None and hasattr(passes, "run_pipeline"):
-            self.pass_results = list(passes.run_pipeline(self.program, optimize, self.ctx) or [])
+        if optimize is not False:
+            self.pass_results = passes.run_pipeline(self.program, optimize, self.ctx)
             self.program.check()
             for r in self.pass_results:
                 self._report.append(r.line())
                 self._report.extend(f"    {d}" for d in r.details)
-        memory = _optional("memory") if optimize is not False else None
-        self.plan = memory.plan(self.program) if memory is not None and hasattr(memory, "plan") else simple_plan(self.program)
+        self.plan = memory.plan(self.program) if optimize is not False else simple_plan(self.program)
         self._report.extend(getattr(self.plan, "lines", []) or [])
         self._backend = get_backend(backend) if backend is not None else None
         self._executables: dict[str, Executable] = {}
