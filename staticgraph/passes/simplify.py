@@ -104,14 +104,12 @@ def _identity_operand(program, n, value):
     ins = n.inputs
     if len(ins) != 2:
         return None
-    sides = ((0, 1), (1, 0)) if RULES_COMMUTE.get(n.op) else ((0, 1),)
+    sides = ((0, 1), (1, 0)) if n.opdef.commutative else ((0, 1),)
     for a, b in sides:
         if _const_all(program, ins[b], value) and _same(program, n, ins[a], ins[b]):
             return ins[a]
     return None
 
-
-RULES_COMMUTE = {"mul": True, "add": True, "div": False, "sub": False}
 
 
 # --------------------------------------------------------------------------- the rules
