@@ -14,7 +14,7 @@ import numpy as np
 
 from shared_ops import TensorSurface, backend_of, common_backend, get_backend
 from shared_ops.backend import default_backend
-from shared_ops.dtypes import FLOATING
+from shared_ops.dtypes import FLOATING_SET
 
 from . import dtypes as _dt
 from .errors import AutogradError, DTypeError
@@ -26,7 +26,7 @@ from .record import INFO, NUMPY, Version, const_array, explain, new, op_info, re
 
 _ndarray = np.ndarray
 _asarray = np.asarray
-_FLOAT_NAMES = frozenset(FLOATING)
+_FLOAT_NAMES = FLOATING_SET
 _CONST_TENSORS: dict = {}
 _DNAMES = {np.dtype(n): n for n in _dt.NAMES}
 

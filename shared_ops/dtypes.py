@@ -11,6 +11,7 @@ from .errors import DTypeError
 FLOATING = ("float16", "float32", "float64")
 INTEGER = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 BOOL = ("bool",)
+FLOATING_SET = frozenset(FLOATING)  # the same names, for membership tests on hot paths
 ALL = FLOATING + INTEGER + BOOL
 
 _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "long": "int64", "int": "int64"}
@@ -79,15 +80,4 @@ def weak_scalar_dtype(value: Any, other: str) -> str:
         return other if other != "bool" else "int64"
     if isinstance(value, float):
         return other if other in FLOATING else "float64"
-    raise DTypeError(f"expected a Python number, got {type(value).__name__} {value!r}")
-
-
-def python_scalar_dtype(value: Any, default_float: str = "float64") -> str:
-    """The dtype of a lone Python scalar: bool, int64, or ``default_float``."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int64"
-    if isinstance(value, float):
-        return default_float
     raise DTypeError(f"expected a Python number, got {type(value).__name__} {value!r}")

@@ -6,8 +6,8 @@ output once (XLA's loop fusion). Several outputs are allowed (a forward value th
 backward region also needs, two gradients), and so are reductions: a ``sum``/``sum_to`` of a
 region value accumulates inside the same loop instead of materialising its input.
 
-Why numba and not numexpr (measured on this machine, one core, 4M float32, see the issue
-note): numexpr computes one expression per call and calls libm per element (``tanh``: 52 ms
+Why numba and not numexpr (one core, 4M float32; ``benchmarks/bench_compiler.py --numexpr``
+measures it): numexpr computes one expression per call and calls libm per element (``tanh``: 52 ms
 against NumPy's 1.5 ms), and cannot return several outputs or run a backward region; numba
 compiles real loops, costs 0.3 us per call on tiny arrays (NumPy's ufunc call: 0.36 us) and
 lets us emit vectorisable transcendental functions. Like XLA's CPU backend

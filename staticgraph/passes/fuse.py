@@ -28,7 +28,7 @@ from ..program import PassResult, ProgramError
 
 REDUCTIONS = ("sum", "sum_to")
 # numba's compile time grows faster than linearly with a function's size (about 1 s for 60
-# fused ops, a minute for 500 on this machine); a region stops growing at this many nodes and
+# fused ops, about a minute for 500); a region stops growing at this many nodes and
 # the chain continues in the next kernel (a call costs ~0.5 us)
 MAX_REGION = 512
 
