@@ -1,3 +1,3 @@
 """The ops, one family a file; importing this package registers them all."""
 
-from . import accumulate, arith, binary, broadcast, creation, linalg, nn, reduce, shape, unary  # noqa: F401
+from . import accumulate, arith, binary, broadcast, creation, linalg, nn, reduce, shape, unary, views  # noqa: F401
