@@ -70,6 +70,8 @@ def _poly(x, coefs, monic=False):
 
 
 def _erf_forward(xp, x):
+    if getattr(xp, "float16", None) is not None and x.dtype == xp.float16:  # the coefficients' powers overflow float16: compute in float32
+        return xp.astype(_erf_forward(xp, xp.astype(x, xp.float32)), xp.float16)
     # |x| <= 1: x * T(x^2) / U(x^2); beyond: 1 - erfc(|x|), erfc = exp(-x^2) P(|x|) / Q(|x|).
     # |x| is capped at 6 (erfc(6) = 2e-17: 1 - erfc is 1.0 exactly), so inf gives 1, not nan.
     small_x = xp.clip(x, -1.0, 1.0)
