@@ -238,3 +238,37 @@ def _dropout(rng, dtype):
     s = _shape(rng, 1, 3)
     return [((_normal(rng, s, dtype), np.array(int(rng.integers(2**31)), dtype=np.int64)), {"p": float(p)})
             for p in rng.choice([0.0, 0.25, 0.5, 1.0], 2, replace=False)]
+
+
+# --------------------------------------------------------------------------- conv2d with dilation
+# (replaces the generators of _examples.py: the same cases, plus a dilation)
+
+
+def _conv_case(rng):
+    n, c, o = (int(v) for v in rng.integers(1, 4, 3))
+    kh, kw = (int(v) for v in rng.choice([1, 2, 3], 2))
+    stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    padding = (int(rng.integers(0, 2)), int(rng.integers(0, 2)))
+    dilation = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    h, w = dilation[0] * (kh - 1) + 1 + int(rng.integers(0, 4)), dilation[1] * (kw - 1) + 1 + int(rng.integers(1, 5))
+    oh = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    return (n, c, h, w), (o, c, kh, kw), (n, o, oh, ow), {"stride": stride, "padding": padding, "dilation": dilation}
+
+
+@example("conv2d")
+def _conv2d(rng, dtype):
+    xs, ws, _, attrs = _conv_case(rng)
+    return [((_normal(rng, xs, dtype), _normal(rng, ws, dtype)), attrs)]
+
+
+@example("conv2d_grad_input")
+def _conv2d_grad_input(rng, dtype):
+    xs, ws, gs, attrs = _conv_case(rng)
+    return [((_normal(rng, gs, dtype), _normal(rng, ws, dtype)), {"shape": xs, **attrs})]
+
+
+@example("conv2d_grad_weight")
+def _conv2d_grad_weight(rng, dtype):
+    xs, ws, gs, attrs = _conv_case(rng)
+    return [((_normal(rng, xs, dtype), _normal(rng, gs, dtype)), {"shape": ws, **attrs})]

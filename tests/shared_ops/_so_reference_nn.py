@@ -176,3 +176,39 @@ REFERENCE_NN.update({
     "max_pool2d_indices": _max_pool_indices, "avg_pool2d": _avg_pool, "avg_pool2d_grad": _avg_pool_grad,
     "dropout": _dropout,
 })
+
+
+def _conv2d(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """Direct (loop) cross-correlation with a dilated kernel."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    xp_ = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    o, _, kh, kw = w.shape
+    oh = (xp_.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    ow = (xp_.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((x.shape[0], o, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp_[:, :, i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw]
+            out[:, :, i, j] = np.einsum("nckl,ockl->no", patch, w)
+    return out.astype(x.dtype)
+
+
+def _adjoint(forward_of, size_of_result):
+    """The transpose of a linear map given as a function, column by column (a reference by definition)."""
+    def apply(g, shape):
+        size = int(np.prod(shape))
+        cols = [forward_of(np.eye(size)[k].reshape(shape)).reshape(-1) for k in range(size)]
+        return (np.array(cols) @ g.astype(np.float64).reshape(-1)).reshape(shape).astype(g.dtype)
+
+    return apply
+
+
+def _conv2d_grad_input(g, w, shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    return _adjoint(lambda x: _conv2d(x, w.astype(np.float64), stride, padding, dilation), None)(g, shape)
+
+
+def _conv2d_grad_weight(x, g, shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    return _adjoint(lambda w: _conv2d(x.astype(np.float64), w, stride, padding, dilation), None)(g, shape)
+
+
+REFERENCE_NN.update({"conv2d": _conv2d, "conv2d_grad_input": _conv2d_grad_input, "conv2d_grad_weight": _conv2d_grad_weight})

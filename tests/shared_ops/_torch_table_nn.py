@@ -100,3 +100,11 @@ TORCH_NN.update({
     "max_pool2d_indices": _max_pool_indices, "avg_pool2d": _avg_pool, "avg_pool2d_grad": _avg_pool_grad,
     "dropout": _dropout,
 })
+
+TORCH_NN.update({
+    "conv2d": lambda x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1): F.conv2d(x, w, stride=stride, padding=padding, dilation=dilation),
+    "conv2d_grad_input": lambda g, w, shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1): torch.nn.grad.conv2d_input(
+        shape, w, g, stride, padding, dilation),
+    "conv2d_grad_weight": lambda x, g, shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1): torch.nn.grad.conv2d_weight(
+        x, shape, g, stride, padding, dilation),
+})
