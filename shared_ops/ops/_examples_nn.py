@@ -272,3 +272,16 @@ def _conv2d_grad_input(rng, dtype):
 def _conv2d_grad_weight(rng, dtype):
     xs, ws, gs, attrs = _conv_case(rng)
     return [((_normal(rng, xs, dtype), _normal(rng, gs, dtype)), {"shape": ws, **attrs})]
+
+
+@example("vector_norm")
+def _vector_norm(rng, dtype):
+    from ._examples import _axis_attrs
+
+    s = _shape(rng, 1, 3)
+    n = int(np.prod(s))  # |x| distinct and away from 0, either sign: no kinks, no ties
+    x = ((rng.permutation(n) + 1) * 0.1 * rng.choice([-1.0, 1.0], n)).reshape(s).astype(dtype)
+    out = []
+    for ord_ in (1.0, 2.0, float("inf"), 3.0):
+        out.append(((x,), {"ord": ord_, **_axis_attrs(rng, len(s))}))
+    return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+from ..dtypes import dtype_name
 from ..errors import ShapeError
 from ..registry import Spec, fmt_shape, register
 from ._infer import require_float, same_dtype
@@ -105,4 +106,57 @@ register(
     attrs=_ATTRS, save_output=True,
     torch_name="NativeLayerNormBackwardBackward0",
     doc="layer_norm's gradient in one kernel (PyTorch's native_layer_norm_backward without weight).",
+)
+
+
+# --------------------------------------------------------------------------- vector norms
+
+
+def _vn_forward(xp, x, *, ord=2.0, axis=None, keepdims=False):
+    a = xp.abs(x)
+    if ord == math.inf:
+        return xp.max(a, axis=axis, keepdims=keepdims)
+    if ord == 1.0:
+        return xp.sum(a, axis=axis, keepdims=keepdims)
+    if ord == 2.0:
+        return xp.sqrt(xp.sum(x * x, axis=axis, keepdims=keepdims))
+    return xp.sum(a ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+
+
+def _vn_infer(x: Spec, *, ord=2.0, axis=None, keepdims=False) -> Spec:
+    from ._infer import reduction
+
+    if not (ord == math.inf or ord >= 1.0):
+        raise ShapeError(f"vector_norm: ord must be >= 1 or inf, got {ord}")
+    return reduction("vector_norm", floating=True)(x, axis=axis, keepdims=keepdims)
+
+
+def _vn_vjp(ops, g, inputs, output, *, ord=2.0, axis=None, keepdims=False):
+    # PyTorch's linalg_vector_norm_backward: 0 where the norm is 0 (no nan), ties of the inf
+    # norm split equally (as amax)
+    x = inputs[0]
+    axes = tuple(range(x.ndim)) if axis is None else axis
+    if not keepdims and axes:
+        g, output = ops.expand_dims(g, axis=axes), ops.expand_dims(output, axis=axes)
+    if ord == 1.0:
+        return (ops.mul(g, ops.sign(x)),)
+    if ord == math.inf:
+        a = ops.abs(x)
+        mask = ops.astype(ops.eq(a, output), dtype=dtype_name(x.dtype))
+        count = ops.sum(mask, axis=axes, keepdims=True)
+        return (ops.mul(ops.mul(ops.sign(x), mask), ops.div(g, count)),)
+    zero = ops.eq(output, 0.0)
+    scale = ops.where(zero, ops.zeros_like(output), ops.div(g, output if ord == 2.0 else ops.pow_scalar(output, exponent=ord - 1.0)))
+    if ord == 2.0:
+        return (ops.mul(x, scale),)
+    return (ops.mul(ops.mul(x, ops.pow_scalar(ops.abs(x), exponent=ord - 2.0)), scale),)
+
+
+register(
+    "vector_norm",
+    forward=_vn_forward,
+    infer=_vn_infer,
+    vjp=_vn_vjp,
+    attrs={"ord": 2.0, "axis": None, "keepdims": False}, save_output=True,
+    torch_name="LinalgVectorNormBackward0",
 )

@@ -31,3 +31,4 @@ GOLDEN_NN = [
     ("avg_pool2d_grad", {"kernel": (2, 2), "stride": (2, 2), "shape": (1, 1, 3, 4)}, "AvgPool2DBackwardBackward0", None),
     ("dropout", {"p": 0.5}, "NativeDropoutBackward0", lambda t, x, y: t.native_dropout(x, 0.5, True)[0]),
 ]
+GOLDEN_NN.append(("vector_norm", {}, "LinalgVectorNormBackward0", lambda t, x, y: t.linalg.vector_norm(x)))

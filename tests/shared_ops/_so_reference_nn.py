@@ -212,3 +212,15 @@ def _conv2d_grad_weight(x, g, shape, stride=(1, 1), padding=(0, 0), dilation=(1,
 
 
 REFERENCE_NN.update({"conv2d": _conv2d, "conv2d_grad_input": _conv2d_grad_input, "conv2d_grad_weight": _conv2d_grad_weight})
+
+
+def _vector_norm(x, ord=2.0, axis=None, keepdims=False):
+    a = np.abs(x.astype(np.float64))
+    if ord == np.inf:
+        out = a.max(axis=axis, keepdims=keepdims)
+    else:
+        out = (a ** ord).sum(axis=axis, keepdims=keepdims) ** (1 / ord)
+    return np.asarray(out).astype(x.dtype)
+
+
+REFERENCE_NN["vector_norm"] = _vector_norm

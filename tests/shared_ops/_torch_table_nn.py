@@ -108,3 +108,4 @@ TORCH_NN.update({
     "conv2d_grad_weight": lambda x, g, shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1): torch.nn.grad.conv2d_weight(
         x, shape, g, stride, padding, dilation),
 })
+TORCH_NN["vector_norm"] = lambda x, ord=2.0, axis=None, keepdims=False: torch.linalg.vector_norm(x, ord, axis, keepdims)
