@@ -246,18 +246,18 @@ def _masks_as_indices(t, key):
 
 
 def _out_op(name: str, method: str):
-    def f(input, other, *, out=None):
+    def f(input, other, *, out=None, **kwargs):  # kwargs: add's and sub's alpha=
         from .tensors import Tensor
 
         x = input if isinstance(input, Tensor) else other._as_operand(input)
         if out is None:
-            return getattr(x, method)(other)
+            return getattr(x, method)(other, **kwargs)
         if MODE.enabled and any(isinstance(a, Tensor) and a._rg for a in (input, other, out)):
             raise AutogradError(
                 f"{name}(): functions with out=... arguments don't support automatic differentiation, "
                 "but one of the arguments requires grad."
             )
-        res = getattr(x, method)(other)
+        res = getattr(x, method)(other, **kwargs)
         if tuple(res.shape) == tuple(out.shape):
             views.write(out, out._cast_result(res)._data)
         else:  # PyTorch resizes ``out``
