@@ -18,6 +18,7 @@ import numpy as np
 from shared_ops import GraphCompareError, backend_of, common_backend, default_backend, generation, get_backend
 from shared_ops.dtypes import FLOATING, INTEGER
 
+from .control.kernels import lower as lower_control, report_lines as control_report
 from .executable import Executable
 from .graph import GraphError, Node
 from .program import PassContext, simple_plan
@@ -85,6 +86,7 @@ class CompiledFunction:
         self.optimize = optimize
         t0 = time.perf_counter()
         self.program = build_program(nodes, self.inputs)
+        lower_control(self.program, optimize, backend)  # control flow: bodies compiled as their own functions
         self._report = [f"prune: graph {len(self.graph.nodes) if self.graph else 0} nodes -> {len(self.program)} nodes "
                         f"needed by the outputs ({(time.perf_counter() - t0) * 1e3:.2f} ms)"]
         self.pass_results = []
@@ -285,6 +287,7 @@ class CompiledFunction:
 
     def report(self) -> str:
         lines = list(self._report)
+        lines.extend(control_report(self.program))
         lines.append(f"program ({len(self.program)} nodes):")
         lines.extend("    " + ln for ln in self.program.text().splitlines())
         return "\n".join(lines)
