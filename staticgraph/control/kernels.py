@@ -77,15 +77,21 @@ class AddTerms:
         self.lists = lists
 
     def kernel(self, xp, *values):
-        terms = []
-        for flag, v in zip(self.lists, values[:-1]):
-            if flag:
-                terms.extend(v)
-            else:
-                terms.append(v)
+        terms = _flat(values[:-1])
         if not terms:
             return xp.zeros_like(values[-1])
         return add_n(xp, terms)
+
+
+def _flat(values) -> list:
+    """Terms in order, a nested control node's list of terms expanded in place."""
+    out = []
+    for v in values:
+        if isinstance(v, list):
+            out.extend(_flat(v))
+        else:
+            out.append(v)
+    return out
 
 
 def _fit(xp, terms: list, m: int, like) -> list:
@@ -186,7 +192,7 @@ class Loop:
         name = "true" if bool(pred) else "false"
         layout, raw = self.cf.bodies["layouts"][name]
         outs = self.bodies[name].run(ops + (tcaps if name == "true" else fcaps) + seeds)
-        terms = {p.id: [outs[s] for s in slots] for p, slots in zip(raw, layout.raw_slots)}
+        terms = {p.id: _flat(outs[s] for s in slots) for p, slots in zip(raw, layout.raw_slots)}
         body = layout.body
         result = [terms.get(p.id, []) for p in body.params]
         for branch, count in (("true", nt), ("false", nf)):
@@ -235,8 +241,8 @@ class Loop:
             feeds = list(history[t]) + [x[t, ...] for x in xs] + caps + seeds
             outs = self.bodies[name].run(feeds)
             slots = layout.raw_slots
-            carry_terms = {k: [outs[s] for s in slots[r]] for r, k in enumerate(fcarry)}
-            cap_steps.append([[outs[s] for s in slots[len(fcarry) + c]] for c in range(len(slots) - len(fcarry))])
+            carry_terms = {k: _flat(outs[s] for s in slots[r]) for r, k in enumerate(fcarry)}
+            cap_steps.append([_flat(outs[s] for s in slots[len(fcarry) + c]) for c in range(len(slots) - len(fcarry))])
             for jj, (j, s) in enumerate(zip([j for j in range(nx) if n["dx"][j]], layout.summed_slots)):
                 dx[j][t] = outs[s] if s is not None else xp.zeros_like(xs[j][t, ...])
         result = [carry_terms[k] for k in fcarry]
