@@ -132,12 +132,16 @@ def while_loop(cond_fn, body_fn, loop_vars):
     def unpack(fn):
         return lambda *ps: fn(*ps) if structure is not None else fn(ps[0])
 
+    def body_call(*ps):
+        out = unpack(body_fn)(*ps)
+        return (out,) if structure == 1 and isinstance(out, Node) else out  # TF1 takes v for (v,)
+
     c = trace(unpack(cond_fn), graph, "while_loop", specs, names, "cond_fn", line)
     if len(c.outputs) != 1 or c.outputs[0]._shape != () or c.outputs[0].dtype != "bool":
         got = ", ".join(f"{o.dtype}{fmt_shape(o._shape)}" for o in c.outputs)
         raise ShapeError(f"while_loop: cond_fn must return one scalar bool, got {got}; reduce it "
                          f"(e.g. (x > 0).all() or x.sum() < 10)\n  declared at {line}")
-    b = trace(unpack(body_fn), graph, "while_loop", specs, names, "body_fn", line)
+    b = trace(body_call, graph, "while_loop", specs, names, "body_fn", line)
     if b.structure != structure:
         raise ShapeError(f"while_loop: body_fn returns {_count(b.structure)} but loop_vars is "
                          f"{_count(structure)}\n  declared at {line}")
