@@ -48,6 +48,8 @@ class ControlFlow:
         return id(self)
 
     def __repr__(self):
+        if self.kind not in KINDS:
+            return f"<{self.kind}>"
         return f"<{self.kind} {', '.join(f'{k}: {len(b.graph.nodes)} nodes' for k, b in self.bodies.items())}>"
 
 
