@@ -92,11 +92,13 @@ def _local_derivatives(n, shape, be):
     g = be.asarray(np.ones(shape, dtype=np.dtype(str(dtype).split(".")[-1])))
     out = n.out.data if n.out is not None else g
     ops = eager_ops(be)
-    ops.needs_input_grad = n.next
+    ops.needs_input_grad = tuple(c is not None for c in n.next)  # booleans: holds no node alive
     try:
         grads = n.op.vjp(ops, g, unpack(n, False), out, **n.attrs)
     except FreedGraphError:
         return None
+    finally:
+        del ops.needs_input_grad  # back to the class default for the next rule
     return [None if x is None else np.asarray(be.to_numpy(x)) for x in grads]
 
 
@@ -200,7 +202,7 @@ def _dot_label(d) -> str:
     return label
 
 
-def to_dot(t, names=None, *, direction: str = "forward") -> str:
+def to_dot(t, names=None, *, direction: str = "forward", values: bool = True) -> str:
     """Graphviz DOT text of the recorded graph behind ``t`` (render with ``dot -Tsvg``).
 
     Parameters:
@@ -210,6 +212,8 @@ def to_dot(t, names=None, *, direction: str = "forward") -> str:
         direction: ``"forward"`` (arrows from inputs to results, as the data flowed) or
             ``"backward"`` (arrows from results to inputs, as the gradients flow, each labelled
             with its local derivative while the saved values still exist).
+        values: write the named nodes' values and gradients (``False``: names and shapes only,
+            for graphs of large arrays).
 
     Returns:
         The DOT text, ending in a newline.
@@ -226,6 +230,11 @@ def to_dot(t, names=None, *, direction: str = "forward") -> str:
     if direction not in _DIRECTIONS:
         raise ValueError(f"to_dot: direction must be 'forward' or 'backward', got {direction!r}")
     g = to_networkx(t, names)
+    if not values:
+        for _, d in g.nodes(data=True):
+            d["value"] = d["grad"] = None
+        for _, _, d in g.edges(data=True):
+            d["local"] = None
     backward = direction == "backward"
     lines = ["digraph dyngraph {", f"  rankdir={'TB' if backward else 'BT'};",
              '  node [shape=box, fontname="monospace", fontsize=14];', '  edge [fontname="monospace", fontsize=14];']

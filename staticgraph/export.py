@@ -51,7 +51,7 @@ def _quote(s: str) -> str:
 def to_dot(g) -> str:
     """Graphviz DOT text (``dot -Tsvg``): sources as boxes, assignments dashed."""
     graph = _graph_of(g)
-    lines = ["digraph staticgraph {", "  rankdir=TB;", '  node [fontname="monospace", fontsize=10];']
+    lines = ["digraph staticgraph {", "  rankdir=TB;", '  node [fontname="monospace", fontsize=14];']
     for n in graph.nodes:
         shape = "box" if n.op in ("placeholder", "variable", "constant") else "ellipse"
         style = ', style="dashed"' if n.op == "assign" else ""
