@@ -114,3 +114,12 @@ def test_local_derivatives_match_torch_on_a_tensor_graph():
     ty = tx.tanh()
     (local,) = torch.autograd.grad(ty, tx, torch.ones_like(ty))
     np.testing.assert_allclose(G.edges[k["x"], k["y"]]["local"], local.numpy(), rtol=1e-12)
+
+
+def test_tensor_of_a_float_size_is_a_clear_error():
+    """The autograd seed writes torch.Tensor(6.7), which PyTorch refuses; int(6.7) must not make 6 elements."""
+    with pytest.raises(TypeError, match=r"integer sizes, got 6.7; for a tensor holding that number use dg.tensor\(6.7\)"):
+        dg.Tensor(6.7)
+    with pytest.raises(TypeError, match="integer sizes"):
+        dg.Tensor(2, True)
+    assert dg.Tensor(2, np.int64(3)).shape == (2, 3)
