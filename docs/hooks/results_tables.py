@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-MARKER = re.compile(r"^<!--\s*results-table:\s*([\w-]+)\s*-->\s*$", re.M)
+MARKER = re.compile(r"^<!--[ \t]*results-table:[ \t]*([\w-]+)[ \t]*-->[ \t]*$", re.M)
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results.json"
 IMPLS = [("dyngraph", "dyngraph"), ("staticgraph", "static"), ("staticgraph_O0", "static -O0"),
          ("numpy", "NumPy"), ("torch", "PyTorch eager")]
@@ -65,15 +65,26 @@ def source(results) -> str:
             f"{mach['versions']['numpy']}, PyTorch {mach['versions']['torch']}.")
 
 
-def time_per_step(results) -> str:
+def _medians(results) -> dict:
     rows = _main_rows(results)
-    out = []
-    for w in _workloads(rows):
-        t = {k: rows[w, k]["total"]["median"] if (w, k) in rows else None for k, _ in IMPLS}
-        ratio = f"{t['dyngraph'] / t['staticgraph']:.2f}x" if t["staticgraph"] else "-"
-        torch = f"{t['torch'] / t['dyngraph']:.2f}x" if t["torch"] else "-"
-        out.append([f"`{w}`", *(fmt_time(t[k]) for k, _ in IMPLS), ratio, torch])
-    return _table(["workload", *(name for _, name in IMPLS), "dyngraph / static", "PyTorch / dyngraph"], out)
+    return {w: {k: rows[w, k]["total"]["median"] if (w, k) in rows else None for k, _ in IMPLS}
+            for w in _workloads(rows)}
+
+
+def time_per_step(results) -> str:
+    out = [[f"`{w}`", *(fmt_time(t[k]) for k, _ in IMPLS)] for w, t in _medians(results).items()]
+    return _table(["workload", *(name for _, name in IMPLS)], out)
+
+
+def _ratio(a, b) -> str:
+    return f"{a / b:.2f}x" if a and b else "-"
+
+
+def ratios(results) -> str:
+    out = [[f"`{w}`", _ratio(t["dyngraph"], t["staticgraph"]), _ratio(t["dyngraph"], t["staticgraph_O0"]),
+            _ratio(t["torch"], t["dyngraph"]), _ratio(t["staticgraph"], t["numpy"])]
+           for w, t in _medians(results).items()]
+    return _table(["workload", "dyngraph / static", "dyngraph / static -O0", "PyTorch / dyngraph", "static / NumPy"], out)
 
 
 def split_check(results) -> str:
@@ -88,9 +99,9 @@ def split_check(results) -> str:
         allowed = max(cfg["split_margin"] * total + cfg["split_per_call_s"] * calls, cfg["split_abs_s"])
         err = r["split_error_s"]
         verdict = "ok" if r["split_ok"] else "**off**"
-        out.append([f"`{w}`", dict(IMPLS)[impl], fmt_time(total), f"{err * 1e6:+.1f} µs ({r['split_error_rel']:+.0%})",
+        out.append([f"`{w}`", dict(IMPLS)[impl], f"{err * 1e6:+.1f} µs ({r['split_error_rel']:+.0%} of {fmt_time(total)})",
                     f"{allowed * 1e6:.1f} µs", f"{abs(err) / allowed:.0%}", verdict])
-    return _table(["workload", "way", "total", "parts - total", "allowed", "share of allowance", "verdict"], out)
+    return _table(["workload", "way", "parts - total", "allowed", "used", "verdict"], out)
 
 
 def break_even(results) -> str:
@@ -105,19 +116,30 @@ def break_even(results) -> str:
     return _table(["workload", "compile (cold)", "compile (warm)", "saved per step", "break-even (warm)"], out)
 
 
+def _memory_rows(results) -> dict:
+    return {(r["workload"], r["impl"]): r for r in results["memory"] if r["status"] == "ok"}
+
+
 def memory(results) -> str:
-    rows = {(r["workload"], r["impl"]): r for r in results["memory"] if r["status"] == "ok"}
+    rows = _memory_rows(results)
+    ways = ("dyngraph", "staticgraph", "staticgraph_O0", "numpy")
     out = []
     for w in _workloads(rows):
-        peak = {k: rows[w, k]["measured_peak"]["median"] if (w, k) in rows else None
-                for k in ("dyngraph", "staticgraph", "staticgraph_O0", "numpy")}
-        st = rows.get((w, "staticgraph"), {})
+        peak = {k: rows[w, k]["measured_peak"]["median"] if (w, k) in rows else None for k in ways}
         diff = peak["staticgraph"] / peak["dyngraph"] - 1
-        who = "static uses less" if diff < 0 else "**static uses more**"
-        out.append([f"`{w}`", *(fmt_bytes(peak[k]) for k in ("dyngraph", "staticgraph", "staticgraph_O0", "numpy")),
-                    fmt_bytes(st.get("planned_bytes")), fmt_bytes(st.get("lower_bound_bytes")), f"{diff:+.0%}: {who}"])
-    return _table(["workload", "dyngraph peak", "static peak", "static -O0 peak", "NumPy peak", "static planned",
-                   "liveness bound", "static vs dyngraph"], out)
+        who = "less" if diff < 0 else "**more**"
+        out.append([f"`{w}`", *(fmt_bytes(peak[k]) for k in ways), f"{diff:+.0%} ({who})"])
+    return _table(["workload", *(dict(IMPLS)[k] for k in ways), "static vs dyngraph"], out)
+
+
+def memory_plan(results) -> str:
+    rows = _memory_rows(results)
+    out = []
+    for w in _workloads(rows):
+        st = rows.get((w, "staticgraph"), {})
+        out.append([f"`{w}`", fmt_bytes(st.get("naive_bytes")), fmt_bytes(st.get("planned_bytes")),
+                    fmt_bytes(st.get("lower_bound_bytes")), fmt_bytes(st["measured_peak"]["median"]) if st else "-"])
+    return _table(["workload", "naive sum", "planned peak", "liveness bound", "measured peak"], out)
 
 
 def tree(results) -> str:
@@ -132,8 +154,8 @@ def tree(results) -> str:
     return _table(["way", f"first pass over {t['size']['trees']} trees", "later passes, per tree", "compiles"], out)
 
 
-TABLES = {"source": source, "time-per-step": time_per_step, "split-check": split_check,
-          "break-even": break_even, "memory": memory, "tree": tree}
+TABLES = {"source": source, "time-per-step": time_per_step, "ratios": ratios, "split-check": split_check,
+          "break-even": break_even, "memory": memory, "memory-plan": memory_plan, "tree": tree}
 
 
 def expand(markdown: str, results: dict, where: str = "page") -> str:
