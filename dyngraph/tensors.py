@@ -56,6 +56,10 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
         if len(shape) == 1 and isinstance(shape[0], (list, tuple, np.ndarray)):  # data, as torch.Tensor([1, 2])
             data = be.asarray(np.asarray(shape[0], dtype=np.float32))
         else:
+            for s in shape:  # int(6.7) would silently make 6 elements
+                if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+                    raise TypeError(f"dg.Tensor(*sizes) takes integer sizes, got {s!r}; for a tensor holding "
+                                    f"that number use dg.tensor({s!r})")
             data = be.xp.empty(tuple(int(s) for s in shape), dtype=be.xp.float32)
         init(self, data, be)
 
