@@ -37,7 +37,7 @@ def test_each_gradient_asked_for_alone_is_the_same(op):
 
 
 RANKS = [((4,), (4,)), ((4,), (2, 4, 3)), ((2, 3, 4), (4,)), ((3, 4), (4,)), ((4,), (4, 5)),
-         ((3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 2)),
+         ((3, 4), (4, 5)), ((3, 4), (2, 4, 5)), ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 2)),
          # nine dimensions: past the cached transpose permutations (2 to 8 dimensions)
          ((1, 1, 1, 1, 1, 1, 2, 3, 4), (4,)), ((1, 1, 1, 1, 1, 1, 2, 3, 4), (1, 1, 1, 1, 1, 1, 2, 4, 3))]
 
@@ -65,3 +65,18 @@ def test_transposed_products_past_the_cached_permutations(name):
 def test_matmul_refuses_a_scalar_operand_either_side(sa, sb):
     with pytest.raises(ShapeError, match="at least 1 dimension"):
         so.get_op("matmul").infer(Spec(sa, "float64"), Spec(sb, "float64"))
+
+
+@pytest.mark.parametrize("sa, sb", [((3, 4), (5, 4)), ((2, 3, 4), (5, 4)), ((2, 3, 4), (2, 5, 4)), ((3, 4), (2, 5, 4))], ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_transposed_products_are_bitwise_the_plain_product_on_a_view(sa, sb, dtype):
+    """matmul_nt / matmul_tn promise the bytes of transpose + matmul (one op fewer, same
+    arithmetic): a fast path that took ndarray.dot on batched operands would round differently."""
+    rng = np.random.default_rng(len(sa) + 3 * len(sb))
+    a, b = rng.standard_normal(sa).astype(dtype), rng.standard_normal(sb).astype(dtype)
+    matmul = so.get_op("matmul").forward
+    nt = so.get_op("matmul_nt").forward(np, a, b)
+    assert nt.tobytes() == matmul(np, a, np.swapaxes(b, -1, -2)).tobytes()
+    at = np.ascontiguousarray(np.swapaxes(a, -1, -2))  # a^T stored, so matmul_tn(at, b) = a @ b
+    tn = so.get_op("matmul_tn").forward(np, at, np.swapaxes(b, -1, -2).copy())
+    assert tn.tobytes() == matmul(np, np.swapaxes(at, -1, -2), np.swapaxes(b, -1, -2).copy()).tobytes()
