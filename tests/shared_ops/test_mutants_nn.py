@@ -38,3 +38,11 @@ def test_cross_entropy_gradient_with_a_free_class_count_is_dyngraphs():
     lt.backward()
     assert np.asarray(value).tobytes() == lt.detach().numpy().tobytes()
     assert g.tobytes() == xt.grad.numpy().tobytes()
+
+
+@pytest.mark.parametrize("n, m", [(2, 3), (3, 2)])
+def test_cross_entropy_refuses_batch_sizes_that_differ_either_way(n, m):
+    from shared_ops import ShapeError, Spec
+
+    with pytest.raises(ShapeError, match="disagree on the batch size"):
+        so.get_op("softmax_cross_entropy").infer(Spec((n, 5), "float32"), Spec((m,), "int64"))
