@@ -7,7 +7,7 @@
 - ``check_traits``: the traits declared on an op against what its kernel does (aliasing,
   ``commutative``, ``reduction``, ``forward_into``).
 - ``check_op``: all of the above over an op's examples, in float32 and float64.
-- ``example_inputs`` / ``example``: per-op example inputs (domains chosen so that finite
+- ``example_inputs`` / ``example`` (from ``shared_ops.examples``): per-op example inputs (domains chosen so that finite
   differences are meaningful: ``log``/``sqrt`` positive, no ties at kinks).
 
 A user's op is tested in three lines::
@@ -27,14 +27,16 @@ A user's op is tested in three lines::
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
 from .backend import Backend, get_backend
 from .dtypes import FLOATING, dtype_name
+from .examples import EXAMPLES, Case, example, example_inputs
 from .interp import ArrayOps, ShapeOnly
 from .numerical import central_difference, check_directional, check_gradient, numerical_gradient, numerical_vjp
+from .ops import _examples  # noqa: F401  (fills EXAMPLES for the library's own ops)
 from .registry import REGISTRY, OpDef, Registry, Spec
 
 __all__ = [
@@ -257,50 +259,3 @@ def check_op(op: OpDef | str, seed: int = 0, *, registry: Registry = REGISTRY, b
                     if gx is not None and dtype_name(gx.dtype) != dtype_name(x.dtype):
                         raise AssertionError(f"{where}: gradient dtype {dtype_name(gx.dtype)}, input {x.dtype}")
 
-
-# --------------------------------------------------------------------------- examples
-
-
-Case = tuple  # (inputs: tuple of NumPy arrays, attrs: dict)
-EXAMPLES: dict[str, Callable[[np.random.Generator, str], list]] = {}
-"""op name -> ``fn(rng, dtype) -> [(inputs, attrs), ...]``; ``example`` adds to it."""
-
-
-def example(name: str):
-    """Register the example generator of op ``name`` (a user's op included).
-
-    >>> @example("cube")
-    ... def _(rng, dtype):
-    ...     return [((rng.standard_normal((2, 3)).astype(dtype),), {})]
-    """
-
-    def deco(fn):
-        EXAMPLES[name] = fn
-        return fn
-
-    return deco
-
-
-def example_inputs(op: OpDef | str, rng: np.random.Generator | int = 0, dtype: str = "float64") -> Iterator[Case]:
-    """Yield ``(inputs, attrs)`` examples of ``op`` with float inputs of ``dtype``.
-
-    Dimension sizes are distinct (square inputs hide swapped axes), broadcasting is exercised,
-    domains keep finite differences meaningful. An op without a generator is an error, so a
-    newly registered op cannot silently go untested.
-
-    >>> inputs, attrs = next(example_inputs("sum", 1))
-    >>> sorted(attrs)
-    ['axis', 'keepdims']
-    """
-    name = op if isinstance(op, str) else op.name
-    if name not in EXAMPLES:
-        raise LookupError(
-            f"no example inputs for op {name!r}: add a generator with "
-            f"@shared_ops.testing.example({name!r}) (see shared_ops/ops/_examples.py)"
-        )
-    if not isinstance(rng, np.random.Generator):
-        rng = np.random.default_rng(rng)
-    yield from EXAMPLES[name](rng, dtype)
-
-
-from .ops import _examples  # noqa: E402,F401  (fills EXAMPLES for the library's own ops)

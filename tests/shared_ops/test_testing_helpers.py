@@ -7,6 +7,7 @@ import doctest
 import numpy as np
 import pytest
 
+import shared_ops.examples as E
 import shared_ops.testing as T
 
 
@@ -14,10 +15,12 @@ def test_docstring_examples_run():
     saved = dict(T.EXAMPLES)
     try:
         result = doctest.testmod(T, optionflags=doctest.ELLIPSIS)
+        examples = doctest.testmod(E, optionflags=doctest.ELLIPSIS)
     finally:
         T.EXAMPLES.clear()
         T.EXAMPLES.update(saved)
     assert result.attempted >= 10 and result.failed == 0
+    assert examples.attempted >= 3 and examples.failed == 0
 
 
 def test_numerical_gradient_is_float64_and_accurate():
