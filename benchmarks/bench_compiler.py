@@ -237,7 +237,7 @@ def run(name: str) -> dict:
     row.update(interleaved(fns))
     row.setdefault("dyn", float("nan"))
     row["plan"] = fn.plan
-    row["naive_before"] = getattr(fn.program, "naive_before", fn.plan.naive)
+    row["naive_before"] = fn.program.naive_before
     if name == "W4":
         _, row["peak_sg"] = memory.measure(fn, *args)
         _, row["peak_np"] = memory.measure(np_fn, *args)

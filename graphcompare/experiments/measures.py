@@ -337,7 +337,7 @@ def measure_ablation(wl, cfg, progress=None) -> list[dict]:
             row["compile_s"] = im.build.build_s
             mem = fe.static_memory(im.build.fn)
             row.update({f"{k}_bytes": v for k, v in mem.items()})
-            row["nodes_after"] = _nodes_after(im.build.fn)
+            row["nodes_after"] = len(im.build.fn.program)
         except Exception as exc:
             row["status"] = _err(exc)
         finally:
@@ -346,15 +346,3 @@ def measure_ablation(wl, cfg, progress=None) -> list[dict]:
         if progress is not None:
             progress.update(1)
     return rows
-
-
-def _nodes_after(fn):
-    prog = getattr(fn, "program", None)
-    if prog is not None:
-        return len(prog)
-    for attr in ("n_instructions", "num_instructions"):
-        v = getattr(fn, attr, None)
-        if v is not None:
-            return int(v() if callable(v) else v)
-    ins = getattr(fn, "instructions", None)
-    return len(ins) if ins is not None else None
