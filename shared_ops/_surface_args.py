@@ -50,6 +50,8 @@ def _parse_index(x, key) -> tuple:
                 if v is not None and not isinstance(v, (int, np.integer)):
                     raise DTypeError(f"indexing: slice bounds must be ints, got {k!r}")
                 parts.append(None if v is None else int(v))
+            if parts[2] is not None and parts[2] <= 0:
+                raise ValueError("step must be greater than zero (reverse with x.flip(dim))")
             spec.append(("s", *parts))
         elif isinstance(k, (bool, np.bool_)):
             raise DTypeError("indexing with a bool is not supported; use where() for masks")

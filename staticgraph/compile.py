@@ -17,10 +17,12 @@ from shared_ops import GraphCompareError, backend_of, common_backend, default_ba
 from shared_ops.dtypes import FLOATING, INTEGER
 
 from . import memory, passes
+from .control.kernels import lower as lower_control, report_lines as control_report
 from .executable import Executable
+from .fusion import FusedKernel
 from .graph import GraphError, Node
-from .program import PassContext, simple_plan
-from .prune import build_program
+from .lower import build_program, needed
+from .program import PassContext
 
 
 class FeedError(GraphCompareError, ValueError):
@@ -76,19 +78,20 @@ class CompiledFunction:
         self.optimize = optimize
         t0 = time.perf_counter()
         self.program = build_program(nodes, self.inputs)
+        lower_control(self.program, optimize, backend)  # control flow: bodies compiled as their own functions
         self._report = [f"prune: graph {len(self.graph.nodes) if self.graph else 0} nodes -> {len(self.program)} nodes "
                         f"needed by the outputs ({(time.perf_counter() - t0) * 1e3:.2f} ms)"]
         self.pass_results = []
         self.ctx = PassContext(backend=None if backend is None else get_backend(backend).name,
-                               options={} if optimize in (True, False, None) else {"optimize": optimize})
+                               switches=passes.selected(optimize),
+                               options=optimize if isinstance(optimize, dict) else {})
         if optimize is not False:
             self.pass_results = passes.run_pipeline(self.program, optimize, self.ctx)
-            self.program.check()
             for r in self.pass_results:
                 self._report.append(r.line())
                 self._report.extend(f"    {d}" for d in r.details)
-        self.plan = memory.plan(self.program) if optimize is not False else simple_plan(self.program)
-        self._report.extend(getattr(self.plan, "lines", []) or [])
+        self.plan = memory.plan(self.program, self.ctx)
+        self._report.extend(self.plan.lines)
         self._backend = get_backend(backend) if backend is not None else None
         self._executables: dict[str, Executable] = {}
         # state: variable node id -> array; shared with a Session when it made us
@@ -117,8 +120,6 @@ class CompiledFunction:
     # -- inputs --------------------------------------------------------------------
     def _resolve_inputs(self, inputs, outputs) -> list[Node]:
         if inputs is None:
-            from .prune import needed
-
             return [n for n in needed(outputs) if n.op == "placeholder"]
         if isinstance(inputs, (Node, str)):
             inputs = [inputs]
@@ -272,8 +273,38 @@ class CompiledFunction:
     def text(self) -> str:
         return self.program.text()
 
+    def regions(self) -> list:
+        """The fused regions (``FusedKernel``) of the program, in program order."""
+        return [n.payload for n in self.program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)]
+
+    def tiers(self) -> dict:
+        """``{fused node id: tier it runs on}`` (``"numpy"`` or ``"numba"``)."""
+        return {n.id: n.payload.tier for n in self.program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)}
+
+    def wait_compiled(self, timeout: float | None = None) -> bool:
+        """Wait until every fused region runs on its best tier (numba on NumPy), building
+        what nothing else is building; True when all do (False: a build failed or timed out,
+        and those regions keep running on the NumPy tier, with the same results)."""
+        deadline = None if timeout is None else time.perf_counter() + timeout
+        ok = True
+        for k in self.regions():
+            left = None if deadline is None else max(0.0, deadline - time.perf_counter())
+            ok = k.wait(left) and ok
+        return ok
+
+    def use_tier(self, tier: str) -> None:
+        """Run every fused region on ``tier`` (``"numpy"`` or ``"numba"``; tests compare them)."""
+        for k in self.regions():
+            k.use_tier(tier)
+
     def report(self) -> str:
         lines = list(self._report)
+        nodes = {id(n.payload): n.id for n in self.program.nodes if n.op == "fused"}
+        regions = self.regions()
+        if regions:
+            lines.append("tiers:")
+            lines.extend(f"    %{nodes[id(k)]} {k.tier_line()}" for k in regions)
+        lines.extend(control_report(self.program))
         lines.append(f"program ({len(self.program)} nodes):")
         lines.extend("    " + ln for ln in self.program.text().splitlines())
         return "\n".join(lines)
@@ -303,15 +334,22 @@ def _fmt(shape) -> str:
     return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def compile(outputs, inputs=None, optimize: Any = True, *, backend=None) -> CompiledFunction:  # noqa: A001
+def compile(outputs, inputs=None, optimize: Any = True, *, backend=None, block: bool = False) -> CompiledFunction:  # noqa: A001
     """Compile ``outputs`` (a node, or a list/tuple/dict of nodes) into a callable.
 
     ``inputs``: the placeholders (nodes or names) in the order ``fn(*arrays)`` takes them;
     default: every placeholder the outputs need, in declaration order. ``optimize``: ``True``
     (every pass), ``False`` (nothing but pruning), a dict ``{"cse": False, ...}`` or a list of
     pass names. Assign nodes among the outputs update the function's variables.
+
+    Never waits for machine code: fused regions run at once on their NumPy tier while numba
+    builds their loops in the background (the same results, bit for bit). ``block=True``
+    returns only once every region runs on its best tier (as ``fn.wait_compiled()``).
     """
-    return CompiledFunction(outputs, inputs, optimize, backend=backend)
+    fn = CompiledFunction(outputs, inputs, optimize, backend=backend)
+    if block:
+        fn.wait_compiled()
+    return fn
 
 
 __all__ = ["compile", "CompiledFunction", "FeedError"]

@@ -87,14 +87,16 @@ def _switch(name: str, value) -> bool:
 
 def run_pipeline(program, options=True, ctx: PassContext | None = None) -> list[PassResult]:
     """Run the selected passes over ``program`` in order; a ``PassResult`` each, then one
-    ``pipeline`` line holding the program text before the pipeline."""
-    ctx = ctx or PassContext()
-    on = selected(options)
-    program.pass_options = on  # memory.plan reads the "memory" switch from here
-    before_text = program.text()
+    ``pipeline`` line. ``ctx`` receives the switches and the naive bytes before the passes
+    (the memory planner reads both)."""
     from ..memory import naive_bytes
 
-    program.naive_before = naive_bytes(program)  # for the memory report: what the passes saved
+    ctx = ctx or PassContext()
+    on = selected(options)
+    ctx.switches = on
+    if isinstance(options, dict):
+        ctx.options = options
+    ctx.naive_before = naive_bytes(program)  # for the memory report: what the passes saved
     n0 = len(program.nodes)
     results = []
     for name, fn in PASSES.items():
@@ -107,9 +109,7 @@ def run_pipeline(program, options=True, ctx: PassContext | None = None) -> list[
             if again.details:  # reported only when it merged something
                 again.name = "cse (after simplify)"
                 results.append(again)
-    results.append(PassResult("pipeline", n0, len(program.nodes),
-                              ["program before the pipeline:"] + ["  " + ln for ln in before_text.splitlines()],
-                              sum(r.seconds for r in results)))
+    results.append(PassResult("pipeline", n0, len(program.nodes), [], sum(r.seconds for r in results)))
     return results
 
 

@@ -348,9 +348,8 @@ def _simplify(program, rules):
 
 
 def switches_of(ctx) -> dict:
-    """The rule switches in the ``optimize=`` argument the compile context carries."""
-    opts = ctx.options.get("optimize") if ctx is not None else None
-    own = opts.get("simplify") if isinstance(opts, dict) else None
+    """The rule switches ``optimize={"simplify": {...}}`` put in the pass context."""
+    own = ctx.options.get("simplify") if ctx is not None else None
     return own if isinstance(own, dict) else {}
 
 

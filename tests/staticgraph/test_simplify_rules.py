@@ -8,7 +8,7 @@ import pytest
 import staticgraph as sg
 from staticgraph.passes import PassOptionError, simplify
 from staticgraph.program import PassContext
-from staticgraph.prune import build_program
+from staticgraph.lower import build_program
 
 
 def op(x, name, *inputs, **attrs):
@@ -60,7 +60,7 @@ def program_for(name):
 def simplified(name, switches):
     p, _, _ = program_for(name)
     before = p.text()
-    r = simplify.run(p, PassContext(options={"optimize": {"simplify": switches}}))
+    r = simplify.run(p, PassContext(options={"simplify": switches}))
     p.check()
     return before, p.text(), r
 
