@@ -316,9 +316,10 @@ def build_spec(program, members: list, loop: tuple, outputs: list) -> tuple[Kern
     inputs' index maps)``."""
     index: dict[int, int] = {}
     ext: list[int] = []
+    mset = set(members)
     for m in members:
         for i in program[m].inputs:
-            if i not in members and i not in index:
+            if i not in mset and i not in index:
                 index[i] = len(ext)
                 ext.append(i)
     # region inputs, with views of them folded into their index maps
