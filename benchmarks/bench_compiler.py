@@ -1,4 +1,4 @@
-"""The staticgraph compiler against hand-written NumPy and dyngraph (issue #5's table).
+"""The staticgraph compiler against hand-written NumPy and dyngraph.
 
 W1  a chain of 200 elementwise ops on a one-element float32 tensor (op k: ``x * 1.0001`` if
     k % 3 == 0, ``+ 0.001`` if 1, ``tanh`` if 2), loss ``sum(x)``, forward + backward

@@ -10,9 +10,11 @@ region). Regions grow greedily in program order; a node joins (and may merge) th
 its inputs only if no other path leaves a region and comes back (which would be a cycle).
 Values used outside the region become its outputs (``Project`` nodes pick them from the
 kernel's tuple). A region must save work: at least two ops (a reduction counts, a
-``broadcast_to`` does not). On NumPy the kernels are compiled here (numba; timed in the
-report), so the first call pays nothing; ``fusion_cpu.cache_info()`` counts cache hits.
-A region holds at most ``MAX_REGION`` nodes (numba compile time is superlinear in size).
+``broadcast_to`` does not). On NumPy a region runs at once on its NumPy tier, and its numba
+loop is built in the background (``shared_ops.fusion_jit``; ``fn.wait_compiled()`` waits).
+A region holds at most ``MAX_REGION`` nodes: numba's compile time grows faster than linearly
+with a function's size and its type inference recurses once per op, so a longer chain
+continues in the next kernel (a call costs about a microsecond).
 """
 
 from __future__ import annotations
@@ -26,11 +28,7 @@ from shared_ops.registry import REGISTRY
 from ..fusion import FUSIBLE_DTYPES, FusedKernel, Project, build_spec
 from ..program import PassResult, ProgramError
 
-REDUCTIONS = ("sum", "sum_to")
-# numba's compile time grows faster than linearly with a function's size (about 1 s for 60
-# fused ops, a minute for 500 on this machine); a region stops growing at this many nodes and
-# the chain continues in the next kernel (a call costs ~0.5 us)
-MAX_REGION = 512
+MAX_REGION = 128
 
 
 def _elementwise(n) -> bool:
@@ -40,6 +38,11 @@ def _elementwise(n) -> bool:
         return False
     op = REGISTRY.get(n.op)
     return bool(op.elementwise and op.scalar_expr is not None)
+
+
+def _reduction(n) -> bool:
+    op = n.opdef
+    return op is not None and op.reduction
 
 
 class _Regions:
@@ -98,7 +101,7 @@ def _form_regions(program):
         dtypes_ok = n.dtype in FUSIBLE_DTYPES and all(program[i].dtype in FUSIBLE_DTYPES for i in n.inputs)
         if not dtypes_ok:
             continue
-        is_red = n.op in REDUCTIONS and len(n.inputs) == 1 and n.inputs[0] in region and n.inputs[0] not in sink
+        is_red = _reduction(n) and len(n.inputs) == 1 and n.inputs[0] in region and n.inputs[0] not in sink
         if not (_elementwise(n) or is_red):
             continue
         shape = program[n.inputs[0]].shape if is_red else n.shape
@@ -204,24 +207,23 @@ def _fuse(program, ctx):
     return details, fused_nodes
 
 
-def _compile_kernels(program, ctx) -> str:
+def _start_tiers(program, ctx) -> str:
+    """Ask for every region's numba tier (built per ``shared_ops.fusion_jit``'s mode)."""
     if ctx is not None and ctx.backend not in (None, "numpy"):
         return ""
+    kernels = [n.payload for n in program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)]
+    if not kernels:
+        return ""
     try:
-        from shared_ops import fusion_cpu
-    except ImportError as exc:  # numba missing: the reference path runs
-        return f"numba unavailable ({exc}); fused regions run op by op"
-    before = fusion_cpu.cache_info()
-    t0 = time.perf_counter()
-    n = 0
-    for node in program.nodes:
-        if node.op == "fused" and isinstance(node.payload, FusedKernel):
-            node.payload.warm()
-            n += 1
-    after = fusion_cpu.cache_info()
-    hits = after["hits"] - before["hits"]
-    return (f"compiled {n} kernel(s) with numba in {(time.perf_counter() - t0) * 1e3:.1f} ms "
-            f"({hits} from the in-process cache)") if n else ""
+        from shared_ops import fusion_jit
+    except ImportError as exc:  # pragma: no cover - numba missing: the NumPy tier runs
+        return f"numba unavailable ({exc}); fused regions run on the NumPy tier"
+    for k in kernels:
+        k.start()
+    ready = sum(1 for k in kernels if k.tier == "numba")
+    return (f"{len(kernels)} region(s): NumPy tier built in "
+            f"{sum(k.build_seconds['numpy'] for k in kernels) * 1e3:.1f} ms; numba tier: {ready} ready, "
+            f"{len(kernels) - ready} {'building in the background' if fusion_jit.mode() == 'background' else 'on request'}")
 
 
 def run(program, ctx) -> PassResult:
@@ -234,8 +236,8 @@ def run(program, ctx) -> PassResult:
     except ProgramError as exc:  # a bug in region forming: keep the program unfused, say so
         return PassResult("fuse", before, before, [f"fusion skipped: {exc} (please report this graph)"],
                           time.perf_counter() - t0)
-    program.__dict__.update(work.__dict__)
-    note = _compile_kernels(program, ctx)
+    program.replace_with(work)
+    note = _start_tiers(program, ctx)
     if note:
         details.append(note)
     if n:
