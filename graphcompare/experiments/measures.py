@@ -20,7 +20,6 @@ from __future__ import annotations
 import gc
 import time
 import tracemalloc
-from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
@@ -47,18 +46,13 @@ def _err(exc: BaseException) -> str:
 def timer_bias(reps: int = 7, calls: int = 3000) -> float:
     """Seconds the instrumentation adds to each kernel's own timed interval (the clock reads and the
     call through the wrapper), measured on a kernel that does nothing; subtracted per call."""
-    op = SimpleNamespace(name="__timer_bias__", forward=lambda xp, x: x)
-    k = dispatch._wrap(op)
     x = np.ones(1, np.float32)
     out = []
     for _ in range(reps):
-        st = dispatch.Stats()
-        dispatch._active.append(st)
-        try:
+        with dispatch.instrument() as st:
+            k = dispatch.bind("__timer_bias__", lambda xp, x: x)
             for _ in range(calls):
                 k(np, x)
-        finally:
-            dispatch._active.remove(st)
         out.append(st.kernel_seconds / calls)
     return Summary.of(out).median
 
@@ -83,9 +77,8 @@ def split_samples(im, cfg, bias: float, dynamic: bool) -> dict:
 
 def _split_samples(im, step, cfg, bias, dynamic) -> dict:
     inner = calibrate(step, cfg.target_s)
-    fns = [im.build.fn] if im.build is not None else []
     log: list = []
-    with fe.record_kernels(log, fns):
+    with fe.record_kernels(log):
         step()
     k_inner = max(1, min(inner, cfg.kernel_steps))
     S = {"total": [], "kernel": [], "nonkernel": [], "forward": [], "forward_nograd": []}
@@ -93,7 +86,7 @@ def _split_samples(im, step, cfg, bias, dynamic) -> dict:
     for _ in range(cfg.repeats):
         step()  # after a kernel swap: cached executables rebind here, outside the timed sample
         S["total"].append(_timed(step, inner))
-        with fe.counting(fns) as st:
+        with fe.counting() as st:
             step()
             st.per_op.clear()
             for _ in range(k_inner):
@@ -101,7 +94,7 @@ def _split_samples(im, step, cfg, bias, dynamic) -> dict:
         calls = st.calls / k_inner
         S["kernel"].append(max(0.0, st.kernel_seconds - st.calls * bias) / k_inner)
         if log:
-            with fe.replay_kernels(log, fns):
+            with fe.replay_kernels(log):
                 step()
                 S["nonkernel"].append(_timed(step, inner))
         if dynamic:
