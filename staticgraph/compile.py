@@ -17,6 +17,7 @@ from shared_ops import GraphCompareError, backend_of, common_backend, default_ba
 from shared_ops.dtypes import FLOATING, INTEGER
 
 from . import memory, passes
+from .control.kernels import lower as lower_control, report_lines as control_report
 from .executable import Executable
 from .fusion import FusedKernel
 from .graph import GraphError, Node
@@ -77,11 +78,13 @@ class CompiledFunction:
         self.optimize = optimize
         t0 = time.perf_counter()
         self.program = build_program(nodes, self.inputs)
+        lower_control(self.program, optimize, backend)  # control flow: bodies compiled as their own functions
         self._report = [f"prune: graph {len(self.graph.nodes) if self.graph else 0} nodes -> {len(self.program)} nodes "
                         f"needed by the outputs ({(time.perf_counter() - t0) * 1e3:.2f} ms)"]
         self.pass_results = []
         self.ctx = PassContext(backend=None if backend is None else get_backend(backend).name,
-                               switches=passes.selected(optimize))
+                               switches=passes.selected(optimize),
+                               options=optimize if isinstance(optimize, dict) else {})
         if optimize is not False:
             self.pass_results = passes.run_pipeline(self.program, optimize, self.ctx)
             for r in self.pass_results:
@@ -301,6 +304,7 @@ class CompiledFunction:
         if regions:
             lines.append("tiers:")
             lines.extend(f"    %{nodes[id(k)]} {k.tier_line()}" for k in regions)
+        lines.extend(control_report(self.program))
         lines.append(f"program ({len(self.program)} nodes):")
         lines.extend("    " + ln for ln in self.program.text().splitlines())
         return "\n".join(lines)

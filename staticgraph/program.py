@@ -148,6 +148,7 @@ class PassContext:
 
     backend: str | None = None
     switches: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)  # per-pass options from optimize= ({"simplify": {rule: bool}})
     naive_before: int | None = None
     shared: dict = field(default_factory=dict)
 

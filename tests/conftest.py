@@ -26,4 +26,13 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
+# benchmarks/mutation.py runs the tests once per mutant: few examples, the same ones every run
+settings.register_profile(
+    "mutation",
+    max_examples=4,
+    deadline=None,
+    derandomize=True,
+    print_blob=False,
+    suppress_health_check=list(HealthCheck),
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -98,14 +98,14 @@ def test_simplify_rewrites_and_keeps_x_plus_positive_zero():
     assert after == (
         "%0 = placeholder x : f32[2,3]\n"
         "%10 = reshape %0 {shape=(6,)} : f32[6]\n"
-        "%12 = log_softmax %0 {axis=1} : f32[2,3]\n"
+        "%11 = softmax %0 {axis=1} : f32[2,3]\n"
+        "%12 = log %11 : f32[2,3]\n"                 # log_softmax is not exact: off by default
         "%13 = constant 0. : f32[]\n"
         "%14 = add %0 %13 : f32[2,3]\n"   # x + 0.0 would turn -0.0 into +0.0: not rewritten
         "return %10, %12, %14"
     )
     assert r.details == ["1 x x * 1 -> x", "1 x x + (-0.0) -> x", "1 x neg(neg(x)) -> x",
-                         "1 x transpose(transpose(x)) -> x", "1 x reshape(reshape(x)) -> reshape(x)",
-                         "1 x log(softmax(x)) -> log_softmax(x)"]
+                         "1 x transpose(transpose(x)) -> x", "1 x reshape(reshape(x)) -> reshape(x)"]
 
 
 def test_simplify_outer_product_and_gemv():
@@ -119,7 +119,7 @@ def test_simplify_outer_product_and_gemv():
 
     _, after, r = run_pass(simplify, build)
     assert "mul %" in after and "squeeze" not in after
-    assert set(r.details) == {"1 x matmul(a[m,1], b[1,n]) -> mul(a, b)", "1 x squeeze(matmul(A, v[:, None])) -> matmul(A, v)"}
+    assert set(r.details) == {"1 x matmul(a[m,1], b[1,n]) -> mul(a, b) + 0", "1 x squeeze(matmul(A, v[:, None])) -> matmul(A, v)"}
 
 
 def g_fuse():
