@@ -19,6 +19,7 @@ from .graph import (
 from .program import PassContext, PassResult, PNode, Program
 from .serialize import LoadError, load, save
 from .session import Session
+from . import nn, train  # noqa: E402  (models: the shared modules and TF1's optimisers)
 
 globals().update(_F)  # where, maximum, minimum, concatenate, stack, softmax_cross_entropy, ...
 
@@ -27,5 +28,5 @@ __all__ = [
     "assign_add", "get_default_graph", "reset_default_graph", "gradients", "SymbolicOps",
     "compile", "CompiledFunction", "Session", "function", "Function", "to_networkx", "to_dot",
     "save", "load", "Program", "PNode", "PassContext", "PassResult", "TracingError", "GraphError",
-    "FeedError", "LoadError", *sorted(_F),
+    "FeedError", "LoadError", "nn", "train", *sorted(_F),
 ]
