@@ -9,6 +9,8 @@ takes it from the graph's ``nn_step`` variable, which ``sg.train`` optimisers ad
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from shared_ops.functions_nn import SEED_SOURCES
@@ -18,7 +20,7 @@ from shared_ops.nn import FrontEnd, functional, init, register_front_end  # noqa
 from .graph import Node, _stack, variable
 
 _GEN = [np.random.default_rng(0)]
-_STEPS: dict = {}  # id(graph) -> (graph, its nn_step variable, dropout calls declared so far)
+_STEPS: dict = {}  # id(graph) -> [weak ref to the graph, its nn_step variable, dropout calls declared so far]
 
 
 def manual_seed(seed: int) -> None:
@@ -61,15 +63,15 @@ class StaticFrontEnd(FrontEnd):
 def step_variable(graph):
     """The graph's ``nn_step`` variable (int64), created on first use; None if it has none."""
     entry = _STEPS.get(id(graph))
-    return None if entry is None or entry[0] is not graph else entry[1]
+    return None if entry is None or entry[0]() is not graph else entry[1]
 
 
 def _dropout_seed(x):
     g = x.graph
     entry = _STEPS.get(id(g))
-    if entry is None or entry[0] is not g:
+    if entry is None or entry[0]() is not g:
         with g:
-            entry = [g, variable(np.int64(0), name="nn_step", dtype="int64"), 0]
+            entry = [weakref.ref(g), variable(np.int64(0), name="nn_step", dtype="int64"), 0]
         _STEPS[id(g)] = entry
     entry[2] += 1
     # one seed per (run, dropout call): the step changes each optimiser run

@@ -16,6 +16,8 @@ bitwise equal in both front ends.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from shared_ops.dtypes import FLOATING
@@ -25,7 +27,12 @@ from .gradients import gradients
 from .graph import GraphError, Node, assign, variable
 from .nn import step_variable
 
-_SLOTS: set = set()  # ids of variables optimisers created (never trained themselves)
+_SLOTS: dict = {}  # id -> weak reference, for the variables optimisers created (never trained themselves)
+
+
+def _is_slot(n: Node) -> bool:
+    ref = _SLOTS.get(id(n))
+    return ref is not None and ref() is n  # an id alone may be reused by a later graph's variable
 
 
 def _depends(loss: Node, var: Node) -> bool:
@@ -51,7 +58,7 @@ class Optimizer:
         unique = next(f"{name}_{k}" if k else name for k in range(len(taken) + 1) if (f"{name}_{k}" if k else name) not in taken)
         with graph:
             v = variable(value, name=unique, dtype=np.asarray(value).dtype.name)
-        _SLOTS.add(id(v))
+        _SLOTS[id(v)] = weakref.ref(v)
         return v
 
     def minimize(self, loss: Node, var_list=None):
@@ -60,7 +67,7 @@ class Optimizer:
             raise GraphError(f"minimize: the loss must be a graph node, got {type(loss).__name__}")
         graph = loss.graph
         if var_list is None:
-            var_list = [n for n in graph.nodes if n.op == "variable" and n.dtype in FLOATING and id(n) not in _SLOTS
+            var_list = [n for n in graph.nodes if n.op == "variable" and n.dtype in FLOATING and not _is_slot(n)
                         and _depends(loss, n)]
         var_list = list(var_list)
         if not var_list:
