@@ -1,6 +1,7 @@
 """``sg.save`` / ``sg.load``: a graph as versioned JSON that loads no code.
 
-Format ``graphcompare.staticgraph`` version 1::
+Format ``graphcompare.staticgraph`` version 1 (version 2 adds control flow: a control node's
+``cf`` attribute, see ``staticgraph.control.serial``)::
 
     {"format": "graphcompare.staticgraph", "version": 1,
      "nodes": [{"id": 0, "op": "placeholder", "inputs": [], "attrs": {}, "shape": [null, 3],
@@ -39,7 +40,7 @@ from shared_ops.registry import REGISTRY
 from .graph import ASSIGN, SOURCE_OPS, Graph, Node
 
 FORMAT = "graphcompare.staticgraph"
-VERSION = 1
+VERSION = 2  # 2 adds control flow; version 1 files load unchanged
 MAX_FILE_BYTES = 1 << 30
 MAX_RANK = 32
 MAX_DIM = 1 << 31
@@ -98,16 +99,7 @@ def dumps(obj) -> str:
     else:
         raise GraphCompareError(f"save: expected an sg.Graph, a compiled function or an sg.function, got {type(obj).__name__}")
     index = {n.id: k for k, n in enumerate(graph.nodes)}
-    nodes = []
-    for k, n in enumerate(graph.nodes):
-        value = None
-        if n.op == "constant":
-            value = _encode_value(n.value)
-        elif n.op == "variable":
-            value = _encode_value(_to_numpy(state.get(n.id, n.value)))
-        nodes.append({"id": k, "op": n.op, "inputs": [index[i.id] for i in n.inputs],
-                      "attrs": {a: _encode_attr(v) for a, v in n.attrs.items()},
-                      "shape": list(n._shape), "dtype": n.dtype, "name": n.name, "value": value})
+    nodes = _encode_nodes(graph, state, None)
     doc = {"format": FORMAT, "version": VERSION, "nodes": nodes, "function": None}
     if fn is not None:
         s = fn.structure
@@ -118,6 +110,25 @@ def dumps(obj) -> str:
         doc["function"] = {"inputs": [index[x.id] for x in fn.inputs], "outputs": [index[o.id] for o in fn.outputs],
                            "structure": kind, "optimize": fn.optimize if isinstance(fn.optimize, bool) else True}
     return json.dumps(doc, separators=(",", ":"))
+
+
+def _encode_nodes(graph: Graph, state: dict, enc) -> list:
+    """The ``nodes`` list of a graph (a control-flow body's too, through ``enc``)."""
+    from .control.serial import Encoder, is_control
+
+    enc = enc or Encoder(lambda g, st: _encode_nodes(g, st, enc))
+    index = {n.id: k for k, n in enumerate(graph.nodes)}
+    nodes = []
+    for k, n in enumerate(graph.nodes):
+        value = None
+        if n.op == "constant":
+            value = _encode_value(n.value)
+        elif n.op == "variable":
+            value = _encode_value(_to_numpy(state.get(n.id, n.value)))
+        attrs = enc.attrs(n) if is_control(n.op) else {a: _encode_attr(v) for a, v in n.attrs.items()}
+        nodes.append({"id": k, "op": n.op, "inputs": [index[i.id] for i in n.inputs], "attrs": attrs,
+                      "shape": list(n._shape), "dtype": n.dtype, "name": n.name, "value": value})
+    return nodes
 
 
 def save(obj, path) -> None:
@@ -215,16 +226,24 @@ class _Loader:
         if len(nodes) > MAX_NODES:
             self.fail(f"{len(nodes)} nodes is more than the {MAX_NODES} allowed")
         graph = Graph(os.path.basename(self.source))
-        built: list[Node] = []
-        for k, entry in enumerate(nodes):
-            built.append(self.node(graph, k, entry, built))
+        built = self.nodes(graph, nodes)
         fn_doc = doc.get("function")
         if fn_doc is None:
             return graph
         return self.function(graph, fn_doc, built)
 
-    def node(self, graph: Graph, k: int, e: Any, built: list) -> Node:
-        where = f"node {k}"
+    def nodes(self, graph: Graph, entries: list, where: str = "") -> list:
+        if not isinstance(entries, list) or len(entries) > MAX_NODES:
+            self.fail(f"{where} nodes must be a list of at most {MAX_NODES}")
+        built: list[Node] = []
+        for k, entry in enumerate(entries):
+            built.append(self.node(graph, k, entry, built, where))
+        return built
+
+    def node(self, graph: Graph, k: int, e: Any, built: list, prefix: str = "") -> Node:
+        from .control.serial import Decoder, is_control
+
+        where = f"{prefix} node {k}".strip()
         if not isinstance(e, dict):
             self.fail(f"{where} must be an object")
         if set(e) != _NODE_KEYS:
@@ -232,9 +251,9 @@ class _Loader:
         if e["id"] != k or isinstance(e["id"], bool):
             self.fail(f"{where} has id {e['id']!r}; ids must be the node positions 0, 1, 2, ...")
         op = e["op"]
-        if not isinstance(op, str) or not (op in SOURCE_OPS or op == ASSIGN or op in REGISTRY):
+        if not isinstance(op, str) or not (op in SOURCE_OPS or op == ASSIGN or op in REGISTRY or is_control(op)):
             self.fail(f"{where}: unknown op {str(op)[:80]!r} (not in the registry)")
-        where = f"node {k} ({op})"
+        where = f"{where} ({op})"
         name = e["name"]
         if name is not None and (not isinstance(name, str) or not _NAME.match(name)):
             self.fail(f"{where}: name {str(name)[:80]!r} is not a valid identifier-like name")
@@ -254,6 +273,11 @@ class _Loader:
         attrs_doc = e["attrs"]
         if not isinstance(attrs_doc, dict):
             self.fail(f"{where}: attrs must be an object")
+        if is_control(op):
+            if e["value"] is not None:
+                self.fail(f"{where}: only constants and variables carry a value")
+            self.decoder = getattr(self, "decoder", None) or Decoder(self)
+            return self.control(graph, op, inputs, attrs_doc, shape, dtype, name, where)
         attrs = {a: _plain(v, f"{where} attribute {a!r}") for a, v in attrs_doc.items()}
         value = e["value"]
         if op in SOURCE_OPS:
@@ -293,6 +317,36 @@ class _Loader:
         if tuple(spec.shape) != shape or spec.dtype != dtype:
             self.fail(f"{where}: the file says {dtype}{list(shape)} but the op gives {spec.dtype}{list(spec.shape)}")
         return graph._add(Node(graph, op, inputs, attrs, shape, dtype, name=name, trace=f"{self.source}:{where}"))
+
+    def control(self, graph, op, inputs, attrs_doc, shape, dtype, name, where) -> Node:
+        """A control, ``get`` or ``add_terms`` node, checked against its description."""
+        from .control.declare import GET
+        from .control.grad import ADD_TERMS
+
+        trace = f"{self.source}:{where}"
+        if op == GET:
+            index = attrs_doc.get("index")
+            if set(attrs_doc) != {"index"} or len(inputs) != 1 or "cf" not in inputs[0].attrs:
+                self.fail(f"{where}: a get takes one control node and an index")
+            cf = inputs[0].attrs["cf"]
+            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(cf.out_specs) \
+                    or index in cf.gets or cf.out_specs[index] != Spec(shape, dtype):
+                self.fail(f"{where}: index {str(index)[:20]} is not a new output of that shape of its control node")
+            node = graph._add(Node(graph, GET, inputs, {"index": index}, shape, dtype, name=name, trace=trace))
+            cf.gets[index] = node
+            return node
+        if op == ADD_TERMS:
+            lists = attrs_doc.get("lists")
+            if set(attrs_doc) != {"lists"} or not isinstance(lists, list) or len(lists) != len(inputs) - 1 \
+                    or not all(isinstance(f, bool) for f in lists) or inputs[-1].spec != Spec(shape, dtype):
+                self.fail(f"{where}: add_terms takes a flag per term and the value it differentiates")
+            return graph._add(Node(graph, ADD_TERMS, inputs, {"lists": tuple(lists)}, shape, dtype, name=name, trace=trace))
+        if set(attrs_doc) != {"cf"} or shape != () or dtype != "uint8":
+            self.fail(f"{where}: a control node has one attribute, cf, and no value of its own")
+        cf = self.decoder.cf(attrs_doc["cf"], graph, [n for n in graph.nodes], where)
+        if cf.kind != op:
+            self.fail(f"{where}: the node is a {op} but its description a {cf.kind}")
+        return graph._add(Node(graph, op, inputs, {"cf": cf}, (), "uint8", name=name, trace=trace))
 
     def shape(self, s: Any, where: str) -> tuple:
         if not isinstance(s, list) or len(s) > MAX_RANK:

@@ -14,16 +14,20 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import dyngraph as dg
+import staticgraph as sg
 from shared_ops import dispatch, instrument
-from shared_ops.registry import REGISTRY
 from shared_ops.functions import FUNCTIONS
+from shared_ops.registry import REGISTRY
+from staticgraph import passes
+from staticgraph.memory import MemoryPlan
 
 perf = time.perf_counter
 F = FUNCTIONS  # the shared functions (softmax_cross_entropy, conv2d, concatenate, ...) for both front ends
 
 
 class Unavailable(RuntimeError):
-    """This implementation cannot run here (a peer not installed, a front end feature missing)."""
+    """This implementation cannot run here (a peer such as PyTorch or JAX is not installed)."""
 
 
 class BudgetExceeded(RuntimeError):
@@ -52,21 +56,13 @@ def time_limit(seconds: float | None, what: str = "compile"):
 # --------------------------------------------------------------------------- dyngraph
 
 
-def dg():
-    import dyngraph
-
-    if not hasattr(dyngraph, "tensor"):
-        raise Unavailable("dyngraph.tensor is not implemented yet")
-    return dyngraph
-
-
 def dg_tensor(array, requires_grad: bool = False):
-    return dg().tensor(array, requires_grad=requires_grad)
+    return dg.tensor(array, requires_grad=requires_grad)
 
 
 def dg_sgd(params, lr: float) -> None:
     """SGD the PyTorch way: in place under ``no_grad`` (``p.sub_(p.grad * lr)``), then ``grad = None``."""
-    with dg().no_grad():
+    with dg.no_grad():
         for p in params:
             p.sub_(p.grad * lr)
             p.grad = None
@@ -78,15 +74,6 @@ def dg_clear(params) -> None:
 
 
 # --------------------------------------------------------------------------- staticgraph
-
-
-def sg():
-    import staticgraph
-
-    for name in ("compile", "gradients"):
-        if not hasattr(staticgraph, name):
-            raise Unavailable(f"staticgraph.{name} is not implemented yet")
-    return staticgraph
 
 
 @dataclass
@@ -113,9 +100,8 @@ def static_build(model: Callable, data_specs: list, param_specs: list, optimize=
     The compiled function takes ``(*data, *params)`` arrays and returns ``[loss, *grads]``
     (gradients for the params; ``grads_of="data"`` for the data inputs instead).
     """
-    s = sg()
     with time_limit(budget_s, "the static build (declare, gradients, compile, first call)"):
-        return _static_build(s, model, data_specs, param_specs, optimize, grads_of, first_args)
+        return _static_build(sg, model, data_specs, param_specs, optimize, grads_of, first_args)
 
 
 def _static_build(s, model, data_specs, param_specs, optimize, grads_of, first_args) -> StaticBuild:
@@ -139,48 +125,16 @@ def _static_build(s, model, data_specs, param_specs, optimize, grads_of, first_a
 
 def pass_names() -> list[str]:
     """The compiler's switchable passes, as staticgraph names them (``memory`` planning included)."""
-    sg()
-    from staticgraph import passes
-
-    return list(getattr(passes, "ALL", None) or passes.PASSES)
-
-
-def static_report(fn) -> dict:
-    """What the compile report says, as plain data: text, node counts, memory figures."""
-    out: dict = {"text": None, "memory": {}, "passes": []}
-    rep = fn.report() if hasattr(fn, "report") else None
-    if rep is None:
-        return out
-    out["text"] = str(rep)
-    for src in (rep, fn):
-        mem = getattr(src, "memory", None)
-        if isinstance(mem, dict):
-            out["memory"].update(mem)
-        for key in ("naive_bytes", "planned_bytes", "lower_bound_bytes", "planned_peak", "naive", "lower_bound"):
-            if hasattr(src, key) and key not in out["memory"]:
-                out["memory"][key] = getattr(src, key)
-    return out
+    return list(passes.ALL)
 
 
 def static_memory(fn) -> dict:
-    """naive / planned / lower-bound bytes from the compile report (None where not reported)."""
-    plan = getattr(fn, "plan", None)
-    if plan is not None and hasattr(plan, "planned_peak"):
-        return {"naive": plan.naive, "planned": plan.planned_peak, "lower_bound": plan.lower_bound,
-                "resident": getattr(plan, "resident", None)}
-    m = static_report(fn)["memory"]
-
-    def pick(*keys):
-        for k in keys:
-            if m.get(k) is not None:
-                return int(m[k])
-        return None
-
-    return {
-        "naive": pick("naive_bytes", "naive", "unplanned_bytes", "unplanned"),
-        "planned": pick("planned_bytes", "planned_peak", "planned"),
-        "lower_bound": pick("lower_bound_bytes", "lower_bound", "liveness_lower_bound"),
-    }
+    """naive / planned / lower-bound bytes of a compiled function's memory plan (and the bytes
+    its buffers hold); all None under ``optimize=False``, which plans no buffers."""
+    plan = fn.plan
+    if not isinstance(plan, MemoryPlan):
+        return {"naive": None, "planned": None, "lower_bound": None}
+    return {"naive": plan.naive, "planned": plan.planned_peak, "lower_bound": plan.lower_bound, "resident": plan.resident}
 
 
 # --------------------------------------------------------------------------- kernels

@@ -29,7 +29,7 @@ from shared_ops import dispatch
 
 from . import frontends as fe
 from .stats import Summary, calibrate, quiet_gc, time_step
-from .workloads import LABELS, TreeStream, make
+from .workloads import LABELS, make
 
 perf = time.perf_counter
 
@@ -337,7 +337,7 @@ def measure_ablation(wl, cfg, progress=None) -> list[dict]:
             row["compile_s"] = im.build.build_s
             mem = fe.static_memory(im.build.fn)
             row.update({f"{k}_bytes": v for k, v in mem.items()})
-            row["nodes_after"] = _nodes_after(im.build.fn)
+            row["nodes_after"] = len(im.build.fn.program)
         except Exception as exc:
             row["status"] = _err(exc)
         finally:
@@ -346,70 +346,3 @@ def measure_ablation(wl, cfg, progress=None) -> list[dict]:
         if progress is not None:
             progress.update(1)
     return rows
-
-
-def _nodes_after(fn):
-    prog = getattr(fn, "program", None)
-    if prog is not None:
-        return len(prog)
-    for attr in ("n_instructions", "num_instructions"):
-        v = getattr(fn, attr, None)
-        if v is not None:
-            return int(v() if callable(v) else v)
-    ins = getattr(fn, "instructions", None)
-    return len(ins) if ins is not None else None
-
-
-# --------------------------------------------------------------------------- dynamic structure
-
-
-def measure_tree(cfg) -> dict:
-    """A stream of random trees: dyngraph runs each; static traces+compiles each new structure."""
-    ts = TreeStream(seed=cfg.seed, **cfg.tree)
-    out = {"size": ts.size, "structures": ts.structures(), "impls": {}}
-    n = len(ts.items)
-    makers = {"dyngraph": ts.dyngraph, "staticgraph": lambda: ts.staticgraph(budget_s=cfg.compile_budget_s),
-              "numpy": ts.numpy, "torch": ts.torch}
-    for impl, mk in makers.items():
-        if impl not in ("dyngraph", "staticgraph") and impl not in cfg.peers:
-            continue
-        res = {"label": ALL_LABELS[impl], "status": "ok"}
-        try:
-            made = mk()
-            step, stats = made if isinstance(made, tuple) else (made, None)
-            hook = cfg.hooks.get(("tree", impl))
-            with quiet_gc():
-                first, again = _tree_passes(step, n, hook, cfg)
-            res["first_pass_total_s"] = sum(first)
-            res["first_pass_per_tree"] = Summary.of(first).to_dict()
-            res["steady_per_tree"] = Summary.of([t for times in again for t in times]).to_dict()
-            res["steady_pass_total_s"] = Summary.of([sum(times) for times in again]).to_dict()
-            if stats is not None:
-                res["traces"] = stats["traces"]
-                res["compiles"] = stats.get("compiles", stats["traces"])
-                res["compile_total_s"] = stats["compile_s"]
-        except Exception as exc:
-            res["status"] = _err(exc)
-        out["impls"][impl] = res
-    return out
-
-
-def _tree_passes(step, n: int, hook, cfg) -> tuple[list, list]:
-    first = []
-    for i in range(n):  # first pass: static pays its traces and compiles here
-        t0 = perf()
-        if hook is not None:
-            hook()
-        step(i)
-        first.append(perf() - t0)
-    again = []  # later passes, every structure seen: one list of per-tree times per pass
-    for _ in range(max(1, cfg.repeats // 2)):
-        times = []
-        for i in range(n):
-            t0 = perf()
-            if hook is not None:
-                hook()
-            step(i)
-            times.append(perf() - t0)
-        again.append(times)
-    return first, again

@@ -137,15 +137,3 @@ def _tri(name, lower):
 
 _tri("tril", True)
 _tri("triu", False)
-
-
-register(
-    "clone",
-    exact=True,
-    forward=lambda xp, x: xp.asarray(x, copy=True),
-    infer=lambda x: Spec(x.shape, x.dtype),
-    vjp=lambda ops, g, inputs, output: (g,),
-    elementwise=True, linear=True, save_inputs=False,
-    torch_name="CloneBackward0",
-    scalar_expr=lambda x: f"{x}",
-)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..dtypes import INTEGER, dtype_name
 from ..errors import DTypeError, ShapeError
 from ..registry import REQUIRED, Spec, fmt_shape, normalize_axis, register
+from ..registry import resolve_free as _resolve
 from ._infer import check_rank, require_float, same_dtype
 
 
@@ -229,10 +230,6 @@ register(
     torch_name="ConvolutionBackward0",
     doc="2-D cross-correlation, NCHW input, (C_out, C_in, KH, KW) weight, im2col + matmul.",
 )
-
-
-def _resolve(shape, like):
-    return tuple(shape) if like is None else tuple(l if s is None else s for s, l in zip(shape, like.shape))
 
 
 # The convolution is a trilinear form T(x, w, g) = <conv2d(x, w), g>. Its three partial

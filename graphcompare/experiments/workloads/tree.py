@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+import dyngraph as dg
+import staticgraph as sg
+
 from .. import frontends as fe
 from .base import SharedNS, TorchNS
 
@@ -58,7 +61,6 @@ class TreeStream:
 
     # -- one step per implementation: step(i) runs forward+backward on tree i ------------------
     def dyngraph(self):
-        dg = fe.dg()
         ns = SharedNS()
         W = dg.tensor(self.W.copy(), requires_grad=True)
         b = dg.tensor(self.b.copy(), requires_grad=True)
@@ -76,16 +78,15 @@ class TreeStream:
     def staticgraph(self, optimize=True, budget_s=None):
         """``sg.function`` over the tree's leaves and weights, the structure passed as a static
         Python int (a new value retraces, as a new shape would): one trace per structure."""
-        s = fe.sg()
         ids: dict = {}
         trees: list = []
 
         def py_fn(tree_id, *args):
             *leaves, W, b = args
             loss = tree_model(SharedNS(), trees[tree_id], leaves, W, b)
-            return [loss, *s.gradients(loss, [W, b])]
+            return [loss, *sg.gradients(loss, [W, b])]
 
-        fn = s.function(py_fn, optimize=optimize)
+        fn = sg.function(py_fn, optimize=optimize)
         W, b = self.W.copy(), self.b.copy()
         stats = {"traces": 0, "compile_s": 0.0}
         seen: set = set()
