@@ -51,6 +51,8 @@ GROUPS = {
     "passes": sorted(str(p.relative_to(ROOT)) for p in (ROOT / "staticgraph" / "passes").glob("*.py")),
     "engine": ["dyngraph/engine.py", "dyngraph/loops.py"],
 }
+# a helper module's mutants run the suite of the ops of the modules that import it
+HELPER_OF = {"shared_ops/ops/_index.py": "shared_ops/ops/shape.py"}
 TIMEOUT = 240  # seconds per mutant; a mutant that hangs a test is killed
 EQUIVALENT = ROOT / "benchmarks" / "mutation_equivalent.json"
 
@@ -58,7 +60,8 @@ EQUIVALENT = ROOT / "benchmarks" / "mutation_equivalent.json"
 def stages(module: str, ops_map: dict) -> list:
     """The pytest arguments of stage 1 and stage 2 for a mutant of ``module``."""
     if module.startswith("shared_ops/ops/"):
-        names = ops_map.get(module[:-3].replace("/", ".")) or ops_map["*"]  # a helper: every op
+        owner = HELPER_OF.get(module, module)
+        names = ops_map.get(owner[:-3].replace("/", ".")) or ops_map["*"]  # a helper used by all: every op
         first = [f"tests/shared_ops/test_op_suite.py::test_every_registered_op[{n}-numpy]" for n in names]
         oracle = [f"tests/shared_ops/test_torch_oracle.py::test_forward_and_vjp_match_pytorch[{n}]" for n in names]
         return [first, [*oracle, "tests/shared_ops/test_semantics.py", "tests/shared_ops/test_op_traits.py"]]
@@ -111,6 +114,7 @@ def init(work: Path, sample: int, seed: int, groups: list) -> None:
 
     src = work / "src"
     _copy_worktree(src)
+    _copy_worktree(work / "pristine")  # what _check_pristine puts back
     (work / "sessions").mkdir(parents=True, exist_ok=True)
     (work / "ops_by_module.json").write_text(json.dumps(_ops_map(src), indent=1))
     rng = random.Random(seed)
@@ -221,7 +225,8 @@ def run(work: Path, minutes: float, groups: list) -> None:
                 if left <= 0:
                     print("out of time: the remaining mutants stay pending (run again to go on)")
                     return
-                proc = subprocess.Popen(["cosmic-ray", "exec", str(cfg), str(db)], cwd=src, env=_env(src))
+                proc = subprocess.Popen(["cosmic-ray", "exec", str(cfg), str(db)], cwd=src, env=_env(src),
+                                        preexec_fn=_default_sigint)
                 try:
                     proc.wait(timeout=left)
                 except subprocess.TimeoutExpired:
@@ -235,11 +240,18 @@ def run(work: Path, minutes: float, groups: list) -> None:
         _check_pristine(src)
 
 
+def _default_sigint() -> None:
+    # a job started in the background by a shell ignores SIGINT, and so would its children:
+    # cosmic-ray must take it, to put the mutated file back before it stops
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _check_pristine(src: Path) -> None:
-    """The copy's sources equal the worktree's again (a mutant left behind would poison a rerun)."""
+    """The copy's sources equal the ones copied at init (a mutant left behind would poison a rerun)."""
+    pristine = src.parent / "pristine"
     for module in (m for ms in GROUPS.values() for m in ms):
-        if (src / module).read_bytes() != (ROOT / module).read_bytes():
-            shutil.copy2(ROOT / module, src / module)
+        if (pristine / module).exists() and (src / module).read_bytes() != (pristine / module).read_bytes():
+            shutil.copy2(pristine / module, src / module)
             print(f"restored {module} in the copy")
 
 
