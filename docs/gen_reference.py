@@ -31,6 +31,7 @@ SG_GROUPS = {
     "Declaring a graph": ["Graph", "Node", "SymShape", "placeholder", "variable", "constant", "assign", "assign_sub",
                           "assign_add", "get_default_graph", "reset_default_graph"],
     "Gradients": ["gradients", "SymbolicOps"],
+    "Control flow": ["cond", "while_loop", "scan"],
     "Compiling and running": ["compile", "CompiledFunction", "Session", "function", "Function"],
     "Export and files": ["to_dot", "to_networkx", "save", "load"],
     "Writing a compiler pass": ["Program", "PNode", "PassContext", "PassResult"],
