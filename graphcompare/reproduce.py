@@ -53,6 +53,7 @@ def reproducer(subject, way: str) -> str:
         "",
         "import dyngraph as dg",
         "import staticgraph as sg",
+        *(["import graphcompare.controlflow as CF  # the control-flow steps"] if "CF." in src["model"] else []),
         "",
         helpers,
         "",

@@ -32,6 +32,7 @@ class BodyGraph(Graph):
         self.kind = kind
         self.captures: list[tuple[Node, Node]] = []  # (node of parent, placeholder here)
         self._captured: dict[int, Node] = {}  # id(outer node) -> placeholder
+        self.list_seeds: set[int] = set()  # gradient seeds fed a list of terms (control.grad)
 
     def capture(self, node: Node) -> Node:
         if node.graph is self:

@@ -43,11 +43,14 @@ class Compiled:
     def run(self, arrays: list) -> tuple:
         if self.fn is None:
             return ()
-        b = backend_of(arrays[0]) if arrays else default_backend()
+        first = next((a for a in arrays if not isinstance(a, list)), None)  # a list: terms of a seed
+        b = backend_of(first) if first is not None else default_backend()
         key = b.name + b.device
         exe = self._exe.get(key)
         if exe is None or exe._generation != generation():
-            exe = self._exe[key] = self.fn._executable(arrays)
+            exe = self._exe[key] = self.fn.executable(b)
+            if exe._generation != generation():
+                exe.rebind()
         return exe.run(arrays, [])[0]
 
     def report_lines(self) -> list:
@@ -192,7 +195,8 @@ class Loop:
         name = "true" if bool(pred) else "false"
         layout, raw = self.cf.bodies["layouts"][name]
         outs = self.bodies[name].run(ops + (tcaps if name == "true" else fcaps) + seeds)
-        terms = {p.id: _flat(outs[s] for s in slots) for p, slots in zip(raw, layout.raw_slots)}
+        keys = getattr(layout, "raw_keys", None) or [[(0,)] * len(sl) for sl in layout.raw_slots]
+        terms = {p.id: _keyed(outs, slots, ks, ()) for p, slots, ks in zip(raw, layout.raw_slots, keys)}
         body = layout.body
         result = [terms.get(p.id, []) for p in body.params]
         for branch, count in (("true", nt), ("false", nf)):
@@ -200,7 +204,7 @@ class Loop:
                 result.extend(terms.get(ph.id, []) for ph in body.capture_nodes)
             else:
                 result.extend([] for _ in range(count))
-        return tuple(result)
+        return _merged(result, n.get("merge", ()))
 
     def _scan_grad(self, xp, history, *arrays):
         return self._loop_grad(xp, history, arrays)
@@ -224,8 +228,9 @@ class Loop:
         mid, last = self.cf.bodies["mid"], self.cf.bodies["last"]
         fcarry = [k for k in range(nc) if n["fcarry"][k]]
         T = len(history)
-        carry_terms = {k: finals[k] for k in fcarry}  # zero steps: the final carry is the initial one
-        cap_steps = []
+        # zero steps: the final carry is the initial one, its terms those after the loop
+        carry_terms = {k: [((1 << 62, i), v) for i, v in enumerate(finals[k])] for k in fcarry}
+        cap_terms: list[list] = []
         dx = [[None] * T for _ in range(nx)]
         for t in reversed(range(T)):
             layout, name = (last, "last") if t == T - 1 else (mid, "mid")
@@ -236,14 +241,15 @@ class Loop:
                 elif src == "final":
                     seeds.append(finals[k][i])
             if name == "mid":
-                fitted = [_fit(xp, carry_terms[k], layout.seed_counts[k], history[t + 1][k]) for k in fcarry]
+                fitted = [_seeds_of(xp, carry_terms[k], layout.seed_counts[k], history[t + 1][k]) for k in fcarry]
                 seeds = [s for f in fitted for s in f] + seeds
-            feeds = list(history[t]) + [x[t, ...] for x in xs] + caps + seeds
-            outs = self.bodies[name].run(feeds)
+            outs = self.bodies[name].run(list(history[t]) + [x[t, ...] for x in xs] + caps + seeds)
             slots = layout.raw_slots
-            carry_terms = {k: _flat(outs[s] for s in slots[r]) for r, k in enumerate(fcarry)}
-            cap_steps.append([_flat(outs[s] for s in slots[len(fcarry) + c]) for c in range(len(slots) - len(fcarry))])
-            for jj, (j, s) in enumerate(zip([j for j in range(nx) if n["dx"][j]], layout.summed_slots)):
+            keys = getattr(layout, "raw_keys", None) or [[(0,)] * len(sl) for sl in slots]
+            carry_terms = {k: _keyed(outs, slots[r], keys[r], (t,)) for r, k in enumerate(fcarry)}
+            step = [_keyed(outs, slots[r], keys[r], (t,)) for r in range(len(fcarry), len(slots))]
+            cap_terms = [a + b for a, b in zip(step, cap_terms)] if cap_terms else step
+            for j, s in zip([j for j in range(nx) if n["dx"][j]], layout.summed_slots):
                 dx[j][t] = outs[s] if s is not None else xp.zeros_like(xs[j][t, ...])
         result = [carry_terms[k] for k in fcarry]
         for j in range(nx):
@@ -256,10 +262,41 @@ class Loop:
             # dyngraph sums one scattered slice per step (zeros elsewhere): the same values, but
             # -0.0 + 0.0 is +0.0 once there are two steps
             result.append(d + xp.zeros((), dtype=d.dtype) if T > 1 else d)
-        n_caps = sum(n["fcaps"])
-        for c in range(n_caps):
-            result.append([term for step in reversed(cap_steps) for term in step[c]])
-        return tuple(result)
+        result.extend(cap_terms or [[] for _ in range(sum(n["fcaps"]))])
+        return _merged(result, n.get("merge", ()))
+
+
+def _keyed(outs, slots, keys, step: tuple) -> list:
+    """``(order key, term)`` pairs of one body run, a nested list of terms expanded in place;
+    the key ends with the term's slot and its place in that slot's list."""
+    out = []
+    for r, (s, key) in enumerate(zip(slots, keys)):
+        for k, v in enumerate(_flat([outs[s]])):
+            out.append((step + tuple(key) + (r, k), v))
+    return out
+
+
+def _seeds_of(xp, keyed: list, m: int, like) -> list:
+    """The ``m`` seeds of a carry from its terms in the next step: one per slot (a slot that
+    held a list feeds its list); otherwise (a pass-through carry's terms outgrew the count)
+    folded to fit."""
+    slots: dict = {}
+    for key, v in keyed:
+        slots.setdefault(key[-2], []).append(v)
+    if sorted(slots) == list(range(m)) and m:
+        return [vs if len(vs) != 1 else vs[0] for _, vs in sorted(slots.items())]
+    return _fit(xp, [v for _, v in keyed], m, like)
+
+
+def _merged(result: list, groups) -> tuple:
+    """Lists of keyed terms as lists of terms; each group of outputs (one outer value fed to
+    several inputs) merged into its first, in key order (step, then consumer)."""
+    result = list(result)
+    for g in groups:
+        result[g[0]] = sorted((kv for k in g for kv in result[k]), key=lambda kv: kv[0])
+        for k in g[1:]:
+            result[k] = []
+    return tuple([v for _, v in r] if isinstance(r, list) else r for r in result)
 
 
 def lower(program, optimize, backend) -> None:
