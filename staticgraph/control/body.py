@@ -58,6 +58,7 @@ class Body:
         self.params = params
         self.outputs = outputs
         self.structure = structure  # how the function's result was nested (for the user)
+        self.grad_layouts: list = []  # the gradient bodies declared on it (their residuals are kept)
 
     @property
     def captures(self) -> list:

@@ -103,6 +103,44 @@ class Layout:
             if gx is not None:
                 self.outputs.append(gx)
         self.n_seeds = len(phs)
+        body.grad_layouts.append(self)
+
+
+def residuals(layout) -> list[Node]:
+    """The forward values of a loop body its gradient body reads (TF1's stacks): the forward
+    loop keeps them per step, and the gradient body takes them as inputs instead of
+    recomputing them. Forward nodes are the ancestors of the body's outputs; sources are fed
+    anyway (params, closures) or are constants."""
+    body = layout.body
+    forward: set[int] = set()
+    stack = list(body.outputs)
+    while stack:
+        n = stack.pop()
+        if n.id not in forward:
+            forward.add(n.id)
+            stack.extend(n.inputs)
+    for n in body.graph.nodes:  # every output of a forward control node (its history too)
+        if n.op == GET and n.inputs[0].id in forward:
+            forward.add(n.id)
+    inputs = {x.id for x in layout.inputs}
+    found: dict[int, Node] = {}
+    seen: set[int] = set()
+    stack = [o for o in layout.outputs if o.id not in forward]
+    while stack:
+        n = stack.pop()
+        if n.id in seen or n.id in inputs:
+            continue
+        seen.add(n.id)
+        for x in n.inputs:
+            if x.id in forward:
+                if x.op not in ("placeholder", "constant", "variable"):
+                    found[x.id] = x
+            else:
+                stack.append(x)
+    for o in layout.outputs:  # a forward value that is itself a term (rare: a linear body)
+        if o.id in forward and o.op not in ("placeholder", "constant", "variable"):
+            found[o.id] = o
+    return [found[i] for i in sorted(found)]
 
 
 def _needs(n: Node, relevant: set) -> list[bool]:

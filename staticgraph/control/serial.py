@@ -83,7 +83,7 @@ def _unkey(k, dec, where):
 
 
 def _structure(s):
-    if s is None or isinstance(s, int):
+    if s is None or isinstance(s, (int, str)):
         return s
     return [_structure(x) for x in s]
 
@@ -146,6 +146,7 @@ class Decoder:
         nodes = b.graph.nodes
         L = Layout.__new__(Layout)
         L.body = b
+        b.grad_layouts.append(L)
         L.inputs = [nodes[self._int(i, len(nodes), where)] for i in _list(d["inputs"], self, where)]
         L.outputs = [nodes[self._int(i, len(nodes), where)] for i in _list(d["outputs"], self, where)]
         n_out = len(L.outputs)
@@ -202,7 +203,7 @@ def _list(v, dec, where):
 
 
 def _from_structure(s, dec, where):
-    if s is None or (isinstance(s, int) and not isinstance(s, bool)):
+    if s is None or s == "none" or (isinstance(s, int) and not isinstance(s, bool)):
         return s
     if isinstance(s, list) and len(s) <= 64:
         return tuple(_from_structure(x, dec, where) for x in s)
