@@ -1,28 +1,122 @@
-"""In-place ops (``add_``, ``mul_``, ``zero_``, ..., ``x += y``, ``x[i] = v``) and ``out=``.
+"""In-place ops (``add_``, ``mul_``, ``zero_``, ``copy_``, ..., ``x += y``, ``x[i] = v``) and ``out=``.
 
-An in-place op bumps the version counter of the tensor's storage; a value saved for backward
-remembers the version it was saved at, so backward through a value changed since raises
-PyTorch's error instead of a wrong gradient. On a tensor with history (grad mode on), the
-op is recorded on a private copy of the old value and the tensor takes the new node as its
-``grad_fn`` (PyTorch's rebase), so its own earlier consumers still see the old value.
+Every in-place op is its out-of-place op followed by a write (``views.write``): the new value
+goes into the storage, the version counter of the storage is bumped, and every view of the
+storage re-reads its data. A value saved for backward remembers the version it was saved at,
+so backward through a value changed since raises PyTorch's error instead of a wrong gradient.
+
+With autograd involved (grad mode on, something requires grad) the out-of-place op is recorded
+on a snapshot of the old value, and the history is rewritten as PyTorch's does: a tensor takes
+the new node as its ``grad_fn`` (rebase); through a view, the view's base takes
+``view_scatter(base, new_view)`` (``CopySlices``) and every live view of the base replays its
+view ops on that (``views.regenerate``), so gradients through the base and every view are right.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
-from .errors import AutogradError, DTypeError, InplaceError, ShapeError
+from .errors import AutogradError, DTypeError, ShapeError
 from .grad_mode import MODE
-from . import rng
+from . import rng, views
 
-_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide}
 LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
+DETACH_VIEW_MSG = (
+    "Can't detach views in-place. Use detach() instead. If you are using DistributedDataParallel (DDP) "
+    "for training, and gradient_as_bucket_view is set as True, gradients are views of DDP buckets, and "
+    "hence detach_() cannot be called on these gradients. To fix this error, please refer to the "
+    "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution."
+)
+_TORCH_DTYPE = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char", "int16": "Short",
+                "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool"}
+
+
+def snapshot(t):
+    """A tensor with ``t``'s current value (a copy) and history: what a recorded op saves."""
+    from .tensors import Tensor, init, new
+
+    s = init(new(Tensor), t._be.xp.asarray(t._data, copy=True), t._be)
+    s._grad_fn = t._grad_fn
+    s._rg = t._rg
+    if t._grad_fn is None and t._rg:
+        s._meta = t._meta  # the same AccumulateGrad
+    return s
 
 
 class InplaceMixin:
     __slots__ = ()
 
     # -- machinery ------------------------------------------------------------------
+    def _inplace(self, name: str, compute, *operands):
+        """``self = compute(self)`` in place; ``operands`` are the other tensors it reads."""
+        from .tensors import Tensor
+
+        recording = MODE.enabled and (self._rg or any(isinstance(a, Tensor) and a._rg for a in operands))
+        if recording:
+            views.check_inplace(self)
+        if self._view is not None and views.overlaps(self):
+            raise AutogradError(views.OVERLAP_MSG)
+        res = compute(snapshot(self) if recording else self)
+        if tuple(res.shape) != tuple(self.shape):
+            raise ShapeError(
+                f"{name}: output with shape {tuple(self.shape)} doesn't match the broadcast shape "
+                f"{tuple(res.shape)}; an in-place op cannot change the shape, use the out-of-place op"
+            )
+        res = self._cast_result(res)
+        if not recording:
+            views.write(self, res._data)
+            return self
+        base = views.autograd_base(self)
+        if base is self:
+            views.write(self, res._data)
+            self._grad_fn, self._rg = res._grad_fn, res._rg
+        else:  # base <- view_scatter(base, res): PyTorch's CopySlices
+            new = base._op("view_scatter", base, res, chain=self._view.chain)
+            views.write(base, new._data)
+            base._grad_fn, base._rg = new._grad_fn, new._rg
+        views.regenerate(base)
+        return self
+
+    def _cast_result(self, res):
+        mine, theirs = self._dtype_name, res._dtype_name
+        if mine == theirs:
+            return res
+        if mine not in ("float16", "float32", "float64") and theirs in ("float16", "float32", "float64"):
+            raise DTypeError(f"result type {_TORCH_DTYPE[theirs]} can't be cast to the desired output type {_TORCH_DTYPE[mine]}")
+        return res.astype(mine)
+
+    def _arith(self, method: str, other):
+        if not (MODE.enabled and self._rg) and self._direct(method, other):
+            return self
+        return self._inplace(f"{method}_", lambda s: getattr(s, method)(other), other)
+
+    def _direct(self, method: str, other) -> bool:
+        """``x -= lr * g`` on NumPy, unrecorded, on a tensor with no views: the op's
+        ``forward_into`` writes into the storage itself (no temporary, no copy back). Only
+        while kernels are not instrumented, so that ``shared_ops.instrument()`` still sees
+        every kernel; anything unusual (dtypes, shapes) returns False and takes the general
+        path, which raises the clear errors."""
+        import numpy as np
+        from shared_ops import get_op
+
+        from .tensors import Tensor
+
+        if self._be.name != "numpy" or self._view is not None or (self._ver is not None and self._ver.views):
+            return False
+        o = other._data if isinstance(other, Tensor) else other
+        if isinstance(other, Tensor) and other._rg and MODE.enabled:
+            return False
+        op = get_op(method)
+        if op.kernel is not op.forward or op.forward_into is None:
+            return False
+        d = self._data
+        if not (o.__class__ in (float, int) or (o.__class__ is np.ndarray and o.dtype == d.dtype)):
+            return False
+        try:
+            op.forward_into(np, d, o, out=d)
+        except (TypeError, ValueError):
+            return False
+        self._bump()
+        return True
+
     def _bump(self) -> None:
         from .record import Version
 
@@ -31,97 +125,26 @@ class InplaceMixin:
             v = self._ver = Version()
         v.v += 1
 
-    def _write(self, arr) -> None:
-        """Overwrite the storage with ``arr`` (same shape; cast to this tensor's dtype)."""
-        from .tensors import _FLOAT_NAMES, dtype_name_of as _dtype_name_of
-
-        mine, theirs = self._dtype_name, _dtype_name_of(arr.dtype)
-        if mine != theirs:
-            if mine not in _FLOAT_NAMES and theirs in _FLOAT_NAMES:
-                raise DTypeError(f"result type {theirs} can't be cast to the desired output type {mine}")
-            arr = self._be.xp.astype(arr, self._data.dtype)
-        self._data[...] = arr
-        self._bump()
-
-    def _inplace(self, method: str, *args):
-        from .tensors import Tensor
-
-        recording = MODE.enabled and (self._rg or any(isinstance(a, Tensor) and a._rg for a in args))
-        if recording and self._rg and self._grad_fn is None:
-            raise InplaceError(LEAF_MSG)
-        if not recording and method in _UFUNCS and self._be.name == "numpy" and self._direct(method, args[0]):
-            return self
-        src = self._snapshot() if recording else self
-        res = getattr(src, method)(*args)
-        if tuple(res.shape) != tuple(self.shape):
-            raise ShapeError(
-                f"{method}_: output with shape {tuple(self.shape)} doesn't match the broadcast shape "
-                f"{tuple(res.shape)}; an in-place op cannot change the shape, use the out-of-place {method}"
-            )
-        self._write(res._data)
-        if res._grad_fn is not None:
-            self._grad_fn = res._grad_fn
-            self._rg = True
-        return self
-
-    def _direct(self, method: str, other) -> bool:
-        """``x -= lr * g`` on NumPy, unrecorded: the ufunc writes into the storage itself (no
-        temporary, no copy back). Only while kernels are not instrumented, so that
-        ``shared_ops.instrument()`` still sees every kernel; anything unusual (dtypes, shapes)
-        returns False and takes the general path, which raises the clear errors."""
-        from shared_ops import get_op
-
-        from .tensors import Tensor
-
-        op = get_op(method)
-        if op.kernel is not op.forward:
-            return False
-        d = self._data
-        o = other._data if isinstance(other, Tensor) else other
-        if not (o.__class__ in (float, int) or (o.__class__ is np.ndarray and o.dtype == d.dtype)):
-            return False
-        try:
-            _UFUNCS[method](d, o, out=d, casting="same_kind")
-        except (TypeError, ValueError):
-            return False
-        self._bump()
-        return True
-
-    def _snapshot(self):
-        """A copy of the current value with the same history (what the recorded node saves)."""
-        from .tensors import Tensor, init, new
-
-        t = init(new(Tensor), self._be.xp.asarray(self._data, copy=True), self._be)
-        t._grad_fn = self._grad_fn
-        t._rg = self._rg
-        if self._grad_fn is None and self._rg:
-            t._meta = self._meta  # the same AccumulateGrad
-        return t
-
-    def _overwrite_check(self, what: str) -> None:
-        if MODE.enabled and self._rg:
-            if self._grad_fn is None:
-                raise InplaceError(LEAF_MSG)
-            raise InplaceError(
-                f"{what} on a tensor with history is not recorded by dyngraph; call it inside "
-                "dg.no_grad() or on x.detach()"
-            )
+    def _value(self, value):
+        """A value to write into this tensor: a tensor of this tensor's dtype."""
+        v = self._as_operand(value)
+        return v if v._dtype_name == self._dtype_name else v.astype(self._dtype_name)
 
     # -- arithmetic -----------------------------------------------------------------
     def add_(self, other, *, alpha=1):
-        return self._inplace("add", other if alpha == 1 else other * alpha)
+        return self._arith("add", other if alpha == 1 else other * alpha)
 
     def sub_(self, other, *, alpha=1):
-        return self._inplace("sub", other if alpha == 1 else other * alpha)
+        return self._arith("sub", other if alpha == 1 else other * alpha)
 
     def mul_(self, other):
-        return self._inplace("mul", other)
+        return self._arith("mul", other)
 
     def div_(self, other):
-        return self._inplace("div", other)
+        return self._arith("div", other)
 
     def clamp_(self, min=None, max=None):
-        return self._inplace("clip", min, max)
+        return self._inplace("clamp_", lambda s: s.clip(min, max))
 
     clip_ = clamp_
 
@@ -138,59 +161,105 @@ class InplaceMixin:
         return self.div_(other)
 
     # -- overwrite ------------------------------------------------------------------
-    def fill_(self, value):
-        self._overwrite_check("fill_()")
-        self._data[...] = value._data if hasattr(value, "_data") else value
-        self._bump()
-        return self
+    def fill_(self, value, *, _kind="fill"):
+        from .tensors import Tensor
+
+        if isinstance(value, Tensor):
+            return self.copy_(value)
+        return self._inplace(f"{_kind}_", lambda s: s._op("fill", s, value=value, kind=_kind))
 
     def zero_(self):
-        return self.fill_(0)
-
-    def uniform_(self, a=0.0, b=1.0):
-        self._overwrite_check("uniform_()")
-        self._write(self._be.asarray(rng.uniform(tuple(self.shape), self._dtype_name, a, b)))
-        return self
-
-    def normal_(self, mean=0.0, std=1.0):
-        self._overwrite_check("normal_()")
-        self._write(self._be.asarray(rng.normal(tuple(self.shape), self._dtype_name, mean, std)))
-        return self
+        return self.fill_(0, _kind="zero")
 
     def copy_(self, src):
-        self._overwrite_check("copy_()")
-        from .tensors import Tensor
+        v = self._value(src)
+        return self._inplace("copy_", lambda s: s._op("copy", s, v), v)
 
-        arr = src._data if isinstance(src, Tensor) else self._be.asarray(src)
-        self._write(self._be.xp.broadcast_to(arr, tuple(self.shape)))
-        return self
+    def uniform_(self, a=0.0, b=1.0):
+        return self.copy_(self._be.asarray(rng.uniform(tuple(self.shape), self._dtype_name, a, b)))
+
+    def normal_(self, mean=0.0, std=1.0):
+        return self.copy_(self._be.asarray(rng.normal(tuple(self.shape), self._dtype_name, mean, std)))
+
+    def masked_fill_(self, mask, value):
+        m = self._as_operand(mask)
+        if m._dtype_name != "bool":
+            raise DTypeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {m._dtype_name}")
+        v = self._value(value)
+        return self._inplace("masked_fill_", lambda s: s._op("where", m, v.broadcast_to(s.shape), s), v)
+
+    def masked_fill(self, mask, value):
+        return self.clone().masked_fill_(mask, value)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        """``self[..., index[i], ...] += alpha * source[..., i, ...]`` along ``dim`` (repeats summed)."""
+        src = self._value(source if alpha == 1 else source * alpha)
+        idx = self._as_operand(index)
+        d = dim % self.ndim
+        spec = (("s", None, None, None),) * d + (("a",), ("e",))
+        return self._inplace(
+            "index_add_", lambda s: s + s._op("index_scatter", src, idx, index=spec, shape=tuple(s.shape)), src
+        )
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        return self.clone().index_add_(dim, index, source, alpha=alpha)
 
     def __setitem__(self, key, value):
-        from .tensors import Tensor
+        from shared_ops._surface_args import _parse_index, _split_ints
 
-        self._overwrite_check("item assignment")
-        key = tuple(k._data if isinstance(k, Tensor) else k for k in (key if isinstance(key, tuple) else (key,)))
-        if not any(k is Ellipsis for k in key) and len(key) < self.ndim:
-            key = key + (Ellipsis,)  # NumPy's implicit trailing slices, spelled out for the array API
-        self._data[key] = value._data if isinstance(value, Tensor) else value
-        self._bump()
+        spec, arrays = _parse_index(self, _masks_as_indices(self, key))
+        v = self._value(value)
+        if not arrays:  # basic indexing: a view, then copy_ (CopySlices on self)
+            self[key].copy_(v)
+            return
+        target = self
+        if any(e[0] == "i" for e in spec):  # PyTorch: the integers select first (a view)
+            first, spec = _split_ints(spec, self.ndim)
+            target = self._op("getitem", self, index=first)
+        target._inplace("index_put_", lambda s: s._op("index_put", s, v, *arrays, index=spec), v)
+
+    def detach_(self):
+        v = self._view
+        if v is not None and v.base is not None and self.is_floating_point():
+            raise AutogradError(DETACH_VIEW_MSG)
+        self._grad_fn = None
+        self._rg = False
+        return self
+
+
+def _masks_as_indices(t, key):
+    """Boolean masks in an index as the integer arrays of their True positions (PyTorch's
+    ``x[mask] = v``); the shape depends on the data, which dyngraph knows."""
+    from .tensors import Tensor
+
+    import numpy as np
+
+    parts = key if isinstance(key, tuple) else (key,)
+    out = []
+    for k in parts:
+        arr = k._be.to_numpy(k._data) if isinstance(k, Tensor) else (k if isinstance(k, np.ndarray) else None)
+        if arr is not None and arr.dtype == np.bool_ and arr.ndim > 0:
+            out.extend(t._as_operand(i.astype(np.int64)) for i in np.nonzero(arr))
+        else:
+            out.append(k)
+    return tuple(out)
 
 
 def _out_op(name: str, method: str):
-    def f(input, other, *, out=None):
+    def f(input, other, *, out=None, **kwargs):  # kwargs: add's and sub's alpha=
         from .tensors import Tensor
 
         x = input if isinstance(input, Tensor) else other._as_operand(input)
         if out is None:
-            return getattr(x, method)(other)
+            return getattr(x, method)(other, **kwargs)
         if MODE.enabled and any(isinstance(a, Tensor) and a._rg for a in (input, other, out)):
             raise AutogradError(
                 f"{name}(): functions with out=... arguments don't support automatic differentiation, "
                 "but one of the arguments requires grad."
             )
-        res = getattr(x, method)(other)
+        res = getattr(x, method)(other, **kwargs)
         if tuple(res.shape) == tuple(out.shape):
-            out._write(res._data)
+            views.write(out, out._cast_result(res)._data)
         else:  # PyTorch resizes ``out``
             out._data = res._data
             out._bump()

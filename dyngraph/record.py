@@ -23,10 +23,11 @@ _NP_DTYPES = {n: np.dtype(n) for n in ("float16", "float32", "float64", "int8", 
 class Version:
     """The version counter of a storage, shared by a tensor, its ``detach()``es and views."""
 
-    __slots__ = ("v",)
+    __slots__ = ("v", "views")
 
     def __init__(self):
         self.v = 0
+        self.views = None  # weak references to the other live tensors on the storage (``views.py``)
 
 
 class OpInfo:
@@ -42,7 +43,7 @@ class OpInfo:
         self.save_output = bool(op.save_output)
         self.saves = self.save_all or bool(self.save_pos) or self.save_output
         self.float_check = op.name == "astype"  # the one differentiable op that may leave floats
-        self.view = op.name in ("reshape", "transpose", "squeeze", "expand_dims", "broadcast_to", "getitem")
+        self.view = bool(op.view_of)  # a view of its one input (ops with index arrays gather: copies)
 
 
 INFO: dict = {}
@@ -160,6 +161,7 @@ def record(op, attrs, inputs, out, info) -> None:
         sv.data = d
         v = new(Version)
         v.v = 0
+        v.views = None
         sv.counter = out._ver = v
         node.out = sv
         size += d.nbytes if d.__class__ is ndarray else nbytes(d)
@@ -201,16 +203,6 @@ def explain(op, inputs, attrs, exc):
     except Exception as clear:
         raise as_runtime(clear) from None
     raise exc
-
-
-def share_version_if_view(t, src) -> None:
-    """NumPy views (reshape, transpose, basic indexing...) share their base's version counter."""
-    d = t._data
-    if t._be is NUMPY and d.base is not None and np.may_share_memory(d, src._data):
-        v = src._ver
-        if v is None:
-            v = src._ver = Version()
-        t._ver = v
 
 
 _CONSTS: dict = {}

@@ -14,7 +14,7 @@ import numpy as np
 
 from shared_ops import TensorSurface, backend_of, common_backend, get_backend
 from shared_ops.backend import default_backend
-from shared_ops.dtypes import FLOATING
+from shared_ops.dtypes import FLOATING_SET
 
 from . import dtypes as _dt
 from .errors import AutogradError, DTypeError
@@ -22,11 +22,13 @@ from .grad_mode import MODE
 from .convert import ConvertMixin
 from .inplace import InplaceMixin
 from .node import AccumulateGrad, RetainGrad, _Handle, dtype_name_of
-from .record import INFO, NUMPY, Version, const_array, explain, new, op_info, record, share_version_if_view
+from .record import INFO, NUMPY, const_array, explain, new, op_info, record
+from . import views
+from .views import detached, track
 
 _ndarray = np.ndarray
 _asarray = np.asarray
-_FLOAT_NAMES = frozenset(FLOATING)
+_FLOAT_NAMES = FLOATING_SET
 _CONST_TENSORS: dict = {}
 _DNAMES = {np.dtype(n): n for n in _dt.NAMES}
 
@@ -47,13 +49,17 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
     float32 tensor of that data, as ``torch.Tensor`` does.
     """
 
-    __slots__ = ("_data", "_be", "_ver", "_rg", "_grad_fn", "_meta", "__weakref__")
+    __slots__ = ("_data", "_be", "_ver", "_rg", "_grad_fn", "_meta", "_view", "__weakref__")
 
     def __init__(self, *shape, device=None):
         be = get_backend(device) if device is not None else default_backend()
         if len(shape) == 1 and isinstance(shape[0], (list, tuple, np.ndarray)):  # data, as torch.Tensor([1, 2])
             data = be.asarray(np.asarray(shape[0], dtype=np.float32))
         else:
+            for s in shape:  # int(6.7) would silently make 6 elements
+                if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+                    raise TypeError(f"dg.Tensor(*sizes) takes integer sizes, got {s!r}; for a tensor holding "
+                                    f"that number use dg.tensor({s!r})")
             data = be.xp.empty(tuple(int(s) for s in shape), dtype=be.xp.float32)
         init(self, data, be)
 
@@ -103,13 +109,14 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
         t._be = be
         t._ver = None
         t._meta = None
+        t._view = None
         if rg and MODE.enabled and info.diff and not (info.float_check and dtype_name_of(out.dtype) not in _FLOAT_NAMES):
             record(op, attrs, inputs, t, info)  # sets _grad_fn and _rg
         else:
             t._grad_fn = None
             t._rg = False
-        if info.view:
-            share_version_if_view(t, inputs[0])
+        if info.view and n == 1:
+            track(t, inputs[0], op, attrs)
         return t
 
     def _const(self, value, dtype):
@@ -203,6 +210,32 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
         return self
 
     @property
+    def _base(self):
+        """The tensor this one is a view of (None when it is not a view), as PyTorch's."""
+        v = self._view
+        return None if v is None or v.base is None else v.base
+
+    def _is_view(self) -> bool:
+        return self._base is not None
+
+    def view(self, *shape):
+        """A view with another shape; PyTorch's error when the strides cannot express it."""
+        from shared_ops._surface_args import _shape_args
+        from shared_ops.registry import reshape_shape as _resolve_reshape
+
+        v = self._view
+        if v is not None and v.rchain and not views.reshapes_as_view(v.root, v.rchain, _resolve_reshape(self.shape, _shape_args(shape))):
+            raise AutogradError(views.NOT_VIEWABLE_MSG)
+        return self.reshape(*shape)
+
+    def is_contiguous(self) -> bool:
+        return views.is_contiguous(self)
+
+    def contiguous(self):
+        """Itself when contiguous, else a contiguous copy (``CloneBackward0``)."""
+        return self if views.is_contiguous(self) else self.clone()
+
+    @property
     def _version(self) -> int:
         """The version counter of the storage (bumped by every in-place op), as PyTorch's."""
         return 0 if self._ver is None else self._ver.v
@@ -269,16 +302,8 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
     def detach(self):
         """A new leaf sharing this tensor's data and version counter, outside the graph."""
         t = init(new(Tensor), self._data, self._be)
-        v = self._ver
-        if v is None:
-            v = self._ver = Version()
-        t._ver = v
+        detached(t, self)
         return t
-
-    def detach_(self):
-        self._grad_fn = None
-        self._rg = False
-        return self
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Sum d(self)/d(leaf) into every leaf's ``.grad`` (see ``dyngraph.engine``)."""
@@ -306,6 +331,7 @@ def init(t: Tensor, data, be) -> Tensor:
     t._be = be
     t._ver = None
     t._meta = None
+    t._view = None
     t._grad_fn = None
     t._rg = False
     return t

@@ -58,10 +58,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from shared_ops import default_backend
+from staticgraph import passes
+
 from . import _runners as R
 from .program import NoSpelling, Program, Step, compile_model
 
-_FALLBACK_PASSES = ("prune", "cse", "fold", "simplify", "fuse", "memory")
 BITWISE_WAYS = ("static", "function")
 MAX_MAGNITUDE = 1e6  # values past this make a program numerically meaningless: rejected
 
@@ -69,26 +71,12 @@ MAX_MAGNITUDE = 1e6  # values past this make a program numerically meaningless: 
 def exact_passes() -> tuple:
     """Passes held to bitwise equality on the current backend (``fold`` computes with NumPy,
     so on CuPy it is held to the tolerance)."""
-    from shared_ops import default_backend
-    from staticgraph.passes import exact_passes as declared
-
-    return declared(default_backend().name)
+    return passes.exact_passes(default_backend().name)
 
 
 def pass_names() -> tuple:
-    """The compiler's pass names (``staticgraph.passes``), in pipeline order."""
-    try:
-        from staticgraph import passes
-    except ImportError:
-        return _FALLBACK_PASSES
-    for attr in ("ALL", "PASS_NAMES", "NAMES", "ORDER", "PIPELINE"):
-        names = getattr(passes, attr, None)
-        if names:
-            return tuple(n if isinstance(n, str) else getattr(n, "name", str(n)) for n in names)
-    reg = getattr(passes, "PASSES", None)
-    if isinstance(reg, dict):
-        return tuple(reg)
-    return _FALLBACK_PASSES
+    """The compiler's pass names (``staticgraph.passes.ALL``), in pipeline order."""
+    return passes.ALL
 
 
 def default_ways() -> tuple:

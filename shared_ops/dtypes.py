@@ -11,7 +11,9 @@ from .errors import DTypeError
 FLOATING = ("float16", "float32", "float64")
 INTEGER = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 BOOL = ("bool",)
+FLOATING_SET = frozenset(FLOATING)  # the same names, for membership tests on hot paths
 ALL = FLOATING + INTEGER + BOOL
+DEFAULT_FLOAT = "float32"  # PyTorch's default dtype: integer true division, int tensor with a Python float
 
 _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "long": "int64", "int": "int64"}
 
@@ -61,33 +63,30 @@ def is_integer(dtype: Any) -> bool:
 
 
 def result_dtype(*dtypes: str) -> str:
-    """NumPy 2 promotion of array dtypes (``float32`` with ``float64`` gives ``float64``)."""
+    """PyTorch's promotion of tensor dtypes: the highest category wins (bool < integer <
+    floating) and its dtype is kept (``int64`` with ``float32`` gives ``float32``); within one
+    category, NumPy's (``float32`` with ``float64`` gives ``float64``, ``int8`` with ``uint8``
+    gives ``int16``)."""
     if len(dtypes) == 1:
         return dtypes[0]
-    return np.result_type(*[np.dtype(d) for d in dtypes]).name
+    for category in (FLOATING, INTEGER):
+        top = [d for d in dtypes if d in category]
+        if top:
+            return np.result_type(*[np.dtype(d) for d in top]).name
+    return "bool"
 
 
 def weak_scalar_dtype(value: Any, other: str) -> str:
     """The dtype a Python scalar takes when combined with an array of dtype ``other``.
 
-    NEP 50: the scalar is weak, so the array's dtype wins when it can hold the scalar's kind;
-    a Python float meeting an integer or bool array gives the default float, float64.
+    The scalar is weak (PyTorch, NEP 50), so the array's dtype wins when it can hold the
+    scalar's kind; a Python float meeting an integer or bool array gives the default float
+    dtype (``DEFAULT_FLOAT``, float32, as PyTorch).
     """
     if isinstance(value, bool):
         return other
     if isinstance(value, int):
         return other if other != "bool" else "int64"
     if isinstance(value, float):
-        return other if other in FLOATING else "float64"
-    raise DTypeError(f"expected a Python number, got {type(value).__name__} {value!r}")
-
-
-def python_scalar_dtype(value: Any, default_float: str = "float64") -> str:
-    """The dtype of a lone Python scalar: bool, int64, or ``default_float``."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int64"
-    if isinstance(value, float):
-        return default_float
+        return other if other in FLOATING else DEFAULT_FLOAT
     raise DTypeError(f"expected a Python number, got {type(value).__name__} {value!r}")

@@ -18,12 +18,38 @@ from typing import Any
 
 import numpy as np
 
-from .dtypes import FLOATING, dtype_name, result_dtype, weak_scalar_dtype
+from .dtypes import DEFAULT_FLOAT, FLOATING, dtype_name, result_dtype, weak_scalar_dtype
 from .errors import DTypeError, OpAttributeError, ShapeError
-from .registry import REGISTRY, normalize_axis
-from ._surface_args import _parse_index, _resolve_reshape, _shape_args, _split_ints
+from .registry import REGISTRY, normalize_axis, reshape_shape
+from ._surface_args import _parse_index, _shape_args, _split_ints
 
 _SCALAR_TYPES = (bool, int, float, np.number, np.bool_)
+
+
+class ReductionResult(tuple):
+    """``(values, indices)`` of ``x.max(dim)`` / ``x.min(dim)``, as ``torch.return_types.max``."""
+
+    __slots__ = ()
+
+    def __new__(cls, name, values, indices):
+        return tuple.__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+    def __repr__(self) -> str:
+        return f"return_types(values={self[0]!r}, indices={self[1]!r})"
+
+
+def _true_division(x, a, b):
+    """PyTorch: true division of integers (or bools) gives the default float dtype."""
+    others = [v for v in (a, b) if v is not x]
+    other = others[0] if others else x
+    floats = x._dtype_name in FLOATING or (isinstance(other, TensorSurface) and other._dtype_name in FLOATING)
+    if floats or isinstance(other, float):
+        return a, b
+    cast = x.astype(DEFAULT_FLOAT)
+    return (cast, b) if a is x else (a, cast)
 
 
 class TensorSurface:
@@ -81,12 +107,12 @@ class TensorSurface:
                 return cls._apply_op(REGISTRY.get(name), (a, b), {})
         elif ca is cls and cb is float:
             da = a._dtype_name
-            b = a._const(b, da if da in FLOATING else "float64")
+            b = a._const(b, da if da in FLOATING else DEFAULT_FLOAT)
             if b._dtype_name == da:
                 return cls._apply_op(REGISTRY.get(name), (a, b), {})
         elif cb is cls and ca is float:
             db = b._dtype_name
-            a = b._const(a, db if db in FLOATING else "float64")
+            a = b._const(a, db if db in FLOATING else DEFAULT_FLOAT)
             if a._dtype_name == db:
                 return cls._apply_op(REGISTRY.get(name), (a, b), {})
         a = self._as_operand(a)
@@ -118,12 +144,10 @@ class TensorSurface:
         return self._binary("mul", other, self)
 
     def __truediv__(self, other):
-        x = self if self._dtype_name in FLOATING else self.astype("float64")
-        return x._binary("div", x, other)
+        return self._binary("div", *_true_division(self, self, other))
 
     def __rtruediv__(self, other):
-        x = self if self._dtype_name in FLOATING else self.astype("float64")
-        return x._binary("div", other, x)
+        return self._binary("div", *_true_division(self, other, self))
 
     def __pow__(self, other):
         if isinstance(other, (int, float)) and not isinstance(other, bool):
@@ -206,16 +230,41 @@ class TensorSurface:
         return self._reduce("sum", axis, keepdims, dim, keepdim)
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        x = self if self._dtype_name in FLOATING else self.astype("float64")
-        return x._reduce("mean", axis, keepdims, dim, keepdim)
+        return self._reduce("mean", axis, keepdims, dim, keepdim)  # an integer input: PyTorch's error
 
-    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Maximum; the gradient is split equally among tied maxima (as ``torch.amax``)."""
-        return self._reduce("max", axis, keepdims, dim, keepdim)
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """``x.max()``: the maximum. ``x.max(dim)``: ``(values, indices)`` (a named tuple, the
+        first maximum's index, its gradient to that element only, as PyTorch). ``x.max(axis=...)``:
+        the values only, the gradient split equally among ties (as ``torch.amax``)."""
+        return self._extremum("max", dim, keepdim, axis, keepdims)
 
-    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Minimum; the gradient is split equally among tied minima (as ``torch.amin``)."""
-        return self._reduce("min", axis, keepdims, dim, keepdim)
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """As ``max``: ``x.min(dim)`` gives ``(values, indices)``; ``axis=`` the values (``torch.amin``)."""
+        return self._extremum("min", dim, keepdim, axis, keepdims)
+
+    def _extremum(self, name, dim, keepdim, axis, keepdims):
+        if dim is None or not isinstance(dim, (int, np.integer)):
+            if dim is not None:
+                axis = dim
+            return self._reduce(name, axis, bool(keepdim) if keepdims is None else keepdims, None, None)
+        if axis is not None:
+            raise OpAttributeError(f"{name}: pass axis= or dim=, not both")
+        axis = normalize_axis(name, int(dim), self.ndim)[0] if self.ndim else 0
+        keep = bool(keepdim if keepdims is None else keepdims)
+        arg = "argmax" if name == "max" else "argmin"
+        values = self._op(f"{name}_dim", self, axis=axis, keepdims=keep)
+        return ReductionResult(name, values, self._op(arg, self, axis=axis, keepdims=keep))
+
+    def argmax(self, dim=None, keepdim=False):
+        """Index of the first maximum (over the flattened tensor when ``dim`` is None), int64."""
+        return self._arg("argmax", dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return self._arg("argmin", dim, keepdim)
+
+    def _arg(self, name, dim, keepdim):
+        axis = None if dim is None else (normalize_axis(name, int(dim), self.ndim)[0] if self.ndim else 0)
+        return self._op(name, self, axis=axis, keepdims=bool(keepdim))
 
     def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         return self._reduce("logsumexp", axis, keepdims, dim, keepdim)
@@ -223,7 +272,7 @@ class TensorSurface:
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape):
         shape = _shape_args(shape)
-        return self._op("reshape", self, shape=_resolve_reshape(self.shape, shape))
+        return self._op("reshape", self, shape=reshape_shape(self.shape, shape))
 
     def view(self, *shape):
         return self.reshape(*shape)
@@ -292,6 +341,32 @@ class TensorSurface:
 
     def flatten(self):
         return self.reshape(-1)
+
+    def narrow(self, dim, start, length):
+        """Elements ``start .. start+length`` along ``dim`` (a view in dyngraph)."""
+        d = normalize_axis("narrow", dim, self.ndim)[0]
+        return self._op("getitem", self, index=(("s", None, None, None),) * d + (("s", start, start + length, None), ("e",)))
+
+    def select(self, dim, index):
+        """Element ``index`` along ``dim``, the dimension removed (a view in dyngraph)."""
+        d = normalize_axis("select", dim, self.ndim)[0]
+        return self._op("getitem", self, index=(("s", None, None, None),) * d + (("i", int(index)), ("e",)))
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """The diagonal of the ``(dim1, dim2)`` planes, as the last dimension (a view in dyngraph)."""
+        d1, d2 = (normalize_axis("diagonal", d, self.ndim)[0] for d in (dim1, dim2))
+        return self._op("diagonal", self, offset=int(offset), dim1=d1, dim2=d2)
+
+    def flip(self, *dims):
+        """Reverse the order along ``dims`` (a copy; ``x[::-1]`` is not allowed, as in PyTorch)."""
+        dims = _shape_args(dims)
+        return self._op("flip", self, dims=tuple(normalize_axis("flip", d, self.ndim)[0] for d in dims))
+
+    def clone(self):
+        return self._op("clone", self)
+
+    def contiguous(self):
+        return self
 
     def astype(self, dtype):
         name = dtype_name(dtype)
@@ -365,3 +440,11 @@ class TensorSurface:
 
     def div(self, other):
         return self / other
+
+    # -- ops added for nn (issue 16)
+    from ._surface_nn import (  # noqa: E402  (class-body import: these become methods)
+        __and__, __floordiv__, __invert__, __mod__, __or__, __rand__, __rfloordiv__, __rmod__, __ror__, add, all, any,
+        argsort, chunk, clone, cos, cumsum, erf, expm1, floor_divide, gather, log1p, logical_and, logical_not,
+        logical_or, masked_fill, norm, prod, remainder, rsqrt, scatter_add, sin, sort, split, square, std, sub, topk,
+        tril, triu, unbind, var,
+    )

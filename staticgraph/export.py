@@ -76,7 +76,7 @@ def to_dot(g) -> str:
     """Graphviz DOT text (``dot -Tsvg``): sources as boxes, assignments dashed, each
     control-flow body a cluster (captured values enter it by dotted edges)."""
     graph = _graph_of(g)
-    lines = ["digraph staticgraph {", "  rankdir=TB;", "  compound=true;", '  node [fontname="monospace", fontsize=10];']
+    lines = ["digraph staticgraph {", "  rankdir=TB;", "  compound=true;", '  node [fontname="monospace", fontsize=14];']
     _dot_graph(lines, graph, "n", "  ")
     lines.append("}")
     return "\n".join(lines) + "\n"

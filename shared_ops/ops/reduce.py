@@ -8,9 +8,10 @@ shape arithmetic, so free dimensions of a static graph need nothing special).
 
 from __future__ import annotations
 
-from ..dtypes import dtype_name
+from ..dtypes import FLOATING, dtype_name
 from ..errors import DTypeError
-from ..registry import normalize_axis, register
+from ..backend import backend_of
+from ..registry import REQUIRED, Spec, normalize_axis, register
 from ._infer import reduction
 
 _REDUCE_ATTRS = {"axis": None, "keepdims": False}
@@ -41,19 +42,41 @@ def _numeric(op, infer):
     return checked
 
 
+def _sum_dtype(name: str) -> str:
+    # PyTorch: integer and bool sums accumulate (and return) int64, floats keep their dtype
+    return name if name in FLOATING else "int64"
+
+
 def _sum_forward(xp, x, *, axis=None, keepdims=False):
-    return xp.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)  # ints keep their dtype
+    return xp.sum(x, axis=axis, keepdims=keepdims, dtype=getattr(xp, _sum_dtype(dtype_name(x.dtype))))
+
+
+def _sum_infer(x, **attrs):
+    spec = reduction("sum")(x, **attrs)
+    return spec._replace(dtype=_sum_dtype(x.dtype))
 
 
 register(
     "sum",
     reduction=True,
     forward=_sum_forward,
-    infer=_numeric("sum", reduction("sum")),
+    infer=_sum_infer,
     vjp=lambda ops, g, inputs, output, *, axis, keepdims: (_expand(ops, g, inputs[0], axis, keepdims),),
     attrs=_REDUCE_ATTRS, linear=True, save_inputs=False,
     torch_name=lambda attrs: "SumBackward0" if attrs.get("axis") is None else "SumBackward1",
 )
+
+
+def _mean_infer(x, **attrs):
+    if x.dtype not in FLOATING:
+        raise DTypeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+            f"complex dtype. Got: {_TORCH_NAMES.get(x.dtype, x.dtype)} (convert with .float() first)"
+        )
+    return reduction("mean")(x, **attrs)
+
+
+_TORCH_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
 def _mean_vjp(ops, g, inputs, output, *, axis, keepdims):
@@ -71,7 +94,7 @@ def _mean_vjp(ops, g, inputs, output, *, axis, keepdims):
 register(
     "mean",
     forward=lambda xp, x, *, axis=None, keepdims=False: xp.mean(x, axis=axis, keepdims=keepdims),
-    infer=reduction("mean", floating=True),
+    infer=_mean_infer,
     vjp=_mean_vjp,
     attrs=_REDUCE_ATTRS, linear=True, save_inputs=False,
     torch_name=lambda attrs: "MeanBackward0" if attrs.get("axis") is None else "MeanBackward1",
@@ -136,3 +159,90 @@ register(
     attrs=_REDUCE_ATTRS, save_output=True,
     torch_name="LogsumexpBackward0",
 )
+
+
+# --------------------------------------------------------------------------- with indices
+# x.max(dim) / x.min(dim) give (values, indices) as in PyTorch: the indices are the first
+# extremum along the axis (argmax/argmin), and the values' gradient goes to that one element
+# only (PyTorch's MaxBackward0), not split among ties as amax's.
+
+
+def _xp_of(x):
+    return backend_of(x).xp
+
+
+def _arg_forward(find):
+    def forward(xp, x, *, axis=None, keepdims=False):
+        return xp.astype(find(x, axis=axis, keepdims=keepdims), xp.int64)
+
+    return forward
+
+
+def _arg_infer(name):
+    def infer(x, *, axis=None, keepdims=False):
+        if axis is None:
+            shape = (1,) * x.ndim if keepdims else ()
+        else:
+            a = normalize_axis(name, axis, x.ndim)[0]
+            shape = tuple(1 if i == a else d for i, d in enumerate(x.shape)) if keepdims else tuple(
+                d for i, d in enumerate(x.shape) if i != a
+            )
+        return Spec(shape, "int64")
+
+    return infer
+
+
+def _mask_forward(find):
+    def forward(xp, x, *, axis):
+        idx = find(x, axis=axis, keepdims=True)
+        pos = xp.reshape(xp.arange(x.shape[axis], dtype=idx.dtype), tuple(-1 if i == axis % x.ndim else 1 for i in range(x.ndim)))
+        return pos == idx
+
+    return forward
+
+
+def _along_vjp(mask_op):
+    def vjp(ops, g, inputs, output, *, axis, keepdims=False):
+        x = inputs[0]
+        gx = ops.broadcast_to(g if keepdims else ops.expand_dims(g, axis=axis % x.ndim), shape=x.shape)
+        return (ops.where(ops.call(mask_op, x, axis=axis), gx, ops.zeros_like(gx)),)
+
+    return vjp
+
+
+def _along_infer(name):
+    def infer(x, *, axis, keepdims=False):
+        normalize_axis(name, axis, x.ndim)
+        return reduction(name)(x, axis=axis, keepdims=keepdims)
+
+    return infer
+
+
+for _name, _find, _reduce in (("max", "argmax", "max"), ("min", "argmin", "min")):
+    _xp_find = (lambda f: lambda x, **kw: getattr(_xp_of(x), f)(x, **kw))(_find)
+    register(
+        _find,
+        exact=True,
+        forward=_arg_forward(_xp_find),
+        infer=_arg_infer(_find),
+        attrs={"axis": None, "keepdims": False}, save_inputs=False,
+        doc=f"Index of the first {_name}imum (flattened when axis is None), int64, as torch.{_find}.",
+    )
+    register(
+        f"{_find}_mask",
+        exact=True,
+        forward=_mask_forward(_xp_find),
+        infer=lambda x, *, axis: Spec(x.shape, "bool"),
+        attrs=("axis",), save_inputs=False,
+        doc=f"True at the first {_name}imum along axis (where {_find} points), else False.",
+    )
+    register(
+        f"{_name}_dim",
+        exact=True,
+        forward=(lambda r: lambda xp, x, *, axis, keepdims=False: getattr(xp, r)(x, axis=axis, keepdims=keepdims))(_reduce),
+        infer=_along_infer(f"{_name}_dim"),
+        vjp=_along_vjp(f"{_find}_mask"),
+        attrs={"axis": REQUIRED, "keepdims": False},
+        torch_name=f"{_name.capitalize()}Backward0",
+        doc=f"The values of x.{_name}(dim): the gradient goes to the first {_name}imum only (as PyTorch).",
+    )

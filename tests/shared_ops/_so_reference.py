@@ -135,3 +135,7 @@ REFERENCE = {
     "ones_like": np.ones_like, "zeros_like": np.zeros_like,
 }
 """op name -> NumPy function of (arrays..., **attrs)."""
+
+from _so_reference_nn import REFERENCE_NN  # noqa: E402  (the ops added for models)
+
+REFERENCE.update(REFERENCE_NN)

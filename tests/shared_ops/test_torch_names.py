@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 import shared_ops as so
+from _golden_nn import GOLDEN_NN
 
 _FULL = ("s", None, None, None)
 
@@ -83,6 +84,7 @@ GOLDEN = [
     ("add_n", {}, "AddNBackward0", None),  # PyTorch accumulates gradients outside the graph
     ("astype", {"dtype": "float32"}, "ToCopyBackward0", lambda t, x, y: x.to(t.float32)),
 ]
+GOLDEN += GOLDEN_NN  # the ops added for models
 
 
 def test_golden_names():

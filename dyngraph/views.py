@@ -1,0 +1,248 @@
+"""Views as PyTorch has them: storage, version counter and history shared with a base.
+
+A tensor made by an op that declares ``view_of`` (``shared_ops``: slicing, ``reshape``,
+``transpose``, ``squeeze``, ``expand``, ``diagonal``...) from one input is a view. Its
+``_view`` (a ``ViewOf``) names two things, tracked explicitly on every backend (never by
+asking the array library whether memory is shared):
+
+- the **storage root** (``root``, ``rchain``): the tensor that owns the memory and the chain
+  of view ops from it. Every write goes to the root's array (``write``) and every other live
+  tensor on that storage re-reads its data by replaying its chain, so a view and its base
+  agree on CuPy and array-api-strict exactly as on NumPy. They share one ``Version``, which
+  also holds weak references to the live tensors on the storage.
+- the **autograd base** (``base``, ``chain``): what an in-place op through the view rewrites.
+  ``rebase`` records the base's new value as ``view_scatter(base, new_view)`` (PyTorch's
+  ``CopySlices``) and gives every live view of the base the history ``chain(new base)``, so
+  gradients through the base and through each view are right. ``detach()`` starts a new
+  autograd base on the same storage.
+
+Strides are not kept; when a question needs them (can ``reshape`` be a view? does a view
+overlap itself?) the chain is replayed on a *layout probe*: a NumPy array of the root's shape
+with C-contiguous strides over one byte, which NumPy's view functions transform without ever
+reading it. The root is taken to be contiguous, as a fresh PyTorch result is.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from shared_ops import array_ops, get_backend
+from shared_ops.ops.views import chain_step, replay
+
+from .errors import InplaceError
+from .grad_mode import MODE
+
+_NUMPY_OPS = array_ops(get_backend("numpy"))
+
+VIEW_OF_LEAF_MSG = "a view of a leaf Variable that requires grad is being used in an in-place operation."
+NO_GRAD_VIEW_MSG = (
+    "A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given "
+    "that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
+    "moving both the view and the inplace either both inside the no_grad block (if you don't want "
+    "the inplace to be tracked) or both outside (if you want the inplace to be tracked)."
+)
+OVERLAP_MSG = (
+    "unsupported operation: more than one element of the written-to tensor refers to a single "
+    "memory location. Please clone() the tensor before performing the operation."
+)
+NOT_VIEWABLE_MSG = (
+    "view size is not compatible with input tensor's size and stride (at least one dimension spans "
+    "across two contiguous subspaces). Use .reshape(...) instead."
+)
+
+
+class ViewOf:
+    """Where a view's data and history come from (see the module docstring).
+
+    ``base`` is None for ``detach()``: a tensor on shared storage that is its own autograd base.
+    """
+
+    __slots__ = ("root", "rchain", "base", "chain", "no_grad")
+
+
+def _origin(src):
+    """(root, rchain, base, chain) of a new view of ``src``, before its own step."""
+    sv = src._view
+    if sv is None:
+        return src, (), src, ()
+    if sv.base is None:
+        return sv.root, sv.rchain, src, ()
+    return sv.root, sv.rchain, sv.base, sv.chain
+
+
+def track(t, src, op, attrs) -> None:
+    """``t = op(src)`` where ``op`` declares ``view_of``: make ``t`` a view of ``src``'s storage
+    (or, for a ``reshape`` that strides cannot express, a copy, as PyTorch's ``reshape``)."""
+    root, rchain, base, chain = _origin(src)
+    step = chain_step(op, attrs)
+    if rchain and op.name == "reshape" and not reshapes_as_view(root, rchain, attrs["shape"]):
+        t._data = t._be.xp.asarray(t._data, copy=True)  # its own storage: never the root's memory
+        return
+    v = ViewOf()
+    v.root, v.rchain, v.base, v.chain = root, rchain + (step,), base, chain + (step,)
+    v.no_grad = not MODE.enabled
+    t._view = v
+    _share_storage(t, root)
+
+
+def detached(t, src) -> None:
+    """``t = src.detach()``: same storage, its own autograd history (none)."""
+    sv = src._view
+    v = ViewOf()
+    v.root, v.rchain = (src, ()) if sv is None else (sv.root, sv.rchain)
+    v.base, v.chain, v.no_grad = None, (), False
+    t._view = v
+    _share_storage(t, v.root)
+
+
+def _share_storage(t, root) -> None:
+    from .record import Version
+
+    ver = root._ver
+    if ver is None:
+        ver = root._ver = Version()
+    t._ver = ver
+    if ver.views is None:
+        ver.views = []
+    ver.views.append(weakref.ref(t))
+
+
+def live(ver) -> list:
+    """The live tensors on a storage other than its root (dead references dropped)."""
+    refs = ver.views
+    if not refs:
+        return []
+    alive = [t for t in (r() for r in refs) if t is not None]
+    if len(alive) != len(refs):
+        ver.views = [weakref.ref(t) for t in alive]
+    return alive
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def _probe(root, rchain):
+    shape = tuple(root._data.shape)
+    strides, step = [], 1
+    for d in reversed(shape):
+        strides.append(step)
+        step *= max(d, 1)
+    fake = np.lib.stride_tricks.as_strided(np.empty(1, np.int8), shape, tuple(reversed(strides)))
+    return replay(_NUMPY_OPS, fake, rchain)
+
+
+def reshapes_as_view(root, rchain, shape) -> bool:
+    """Whether ``reshape(shape)`` of the view ``rchain`` of ``root`` can share its memory."""
+    if not rchain:
+        return True
+    p = _probe(root, rchain)
+    try:
+        np.reshape(p, tuple(-1 if d is None else d for d in shape), copy=False)
+    except ValueError:
+        return False
+    return True
+
+
+def is_contiguous(t) -> bool:
+    v = t._view
+    return v is None or not v.rchain or bool(_probe(v.root, v.rchain).flags.c_contiguous)
+
+
+def overlaps(t) -> bool:
+    """Whether two elements of ``t`` are one memory location (an expanded view)."""
+    v = t._view
+    if v is None or not v.rchain:
+        return False
+    p = _probe(v.root, v.rchain)
+    return any(s == 0 and n > 1 for s, n in zip(p.strides, p.shape))
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def write(t, arr) -> None:
+    """Store ``arr`` (``t``'s shape and dtype) as ``t``'s value: into the root's array (through
+    the chain, for a view), bump the version, and re-read every other tensor on the storage."""
+    v = t._view
+    if v is None:
+        root = t
+        t._data[...] = arr
+    else:
+        root = v.root
+        if v.rchain:
+            arr = _scatter(root, arr, v.rchain)
+        root._data[...] = arr
+    ver = root._ver
+    if ver is None:
+        from .record import Version
+
+        ver = root._ver = Version()
+    ver.v += 1
+    refresh(root)
+
+
+def _scatter(root, arr, chain):
+    from shared_ops import get_op
+
+    return get_op("view_scatter").kernel(root._be.xp, root._data, arr, chain=chain)
+
+
+def refresh(root, skip=None) -> None:
+    """Every live tensor on ``root``'s storage re-reads its data from the root."""
+    ver = root._ver
+    if ver is None or not ver.views:
+        return
+    ops = array_ops(root._be)
+    for w in live(ver):
+        if w is not skip:
+            w._data = replay(ops, root._data, w._view.rchain)
+
+
+# --------------------------------------------------------------------------- autograd
+
+
+def check_inplace(t) -> None:
+    """PyTorch's refusals for a recorded in-place op on ``t`` (grad mode on, something requires grad)."""
+    from .inplace import LEAF_MSG
+
+    v = t._view
+    if v is not None and v.base is not None and _differentiable(t):
+        if v.no_grad:
+            raise InplaceError(NO_GRAD_VIEW_MSG)
+        if t._rg and v.base._grad_fn is None:
+            raise InplaceError(VIEW_OF_LEAF_MSG)
+    if t._rg and t._grad_fn is None:
+        raise InplaceError(LEAF_MSG)
+
+
+def _differentiable(t) -> bool:
+    return t.is_floating_point()
+
+
+def autograd_base(t):
+    """The tensor whose history an in-place op on ``t`` rewrites: its base for a view, else itself."""
+    v = t._view
+    return t if v is None or v.base is None or not _differentiable(t) else v.base
+
+
+def regenerate(base) -> None:
+    """Give each live differentiable view of ``base`` the history ``chain(base)``, as PyTorch
+    regenerates a view's grad_fn after its base changed."""
+    ver = base._ver
+    if ver is None or not ver.views:
+        return
+    from .interp import DynamicOps
+
+    ops = DynamicOps()
+    prev = MODE.enabled
+    MODE.enabled = True
+    try:
+        for w in live(ver):
+            v = w._view
+            if v.base is base and not v.no_grad and _differentiable(w):
+                r = replay(ops, base, v.chain)
+                w._grad_fn, w._rg = r._grad_fn, r._rg
+    finally:
+        MODE.enabled = prev
