@@ -246,7 +246,7 @@ class CompiledFunction:
 
     def _annotate(self, exe: Executable, exc: Exception, arrays) -> None:
         nid = exe.failed_node(exc)
-        if nid is None or not hasattr(exc, "add_note"):
+        if nid is None:
             return
         node = self.program[nid]
         origin = None

@@ -5,6 +5,10 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# fused regions run on their NumPy tier unless a test waits for numba (tests/staticgraph/test_tiers.py):
+# the suite does not spend its CPU on machine code it never waits for
+os.environ.setdefault("GRAPHCOMPARE_JIT", "off")
+
 settings.register_profile(
     "ci",
     max_examples=40,
@@ -21,5 +25,14 @@ settings.register_profile(
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
+# benchmarks/mutation.py runs the tests once per mutant: few examples, the same ones every run
+settings.register_profile(
+    "mutation",
+    max_examples=4,
+    deadline=None,
+    derandomize=True,
+    print_blob=False,
+    suppress_health_check=list(HealthCheck),
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import env, measures, plots, report, results
 from .config import Config
+from .tree_measure import measure_tree
 from .workloads import make
 
 
@@ -90,7 +91,7 @@ def run_suite(cfg: Config, out: str | Path, command: str = "", progress: bool = 
             doc["ablation"] += measures.measure_ablation(wl_of(name, {**cfg.workloads.get(name, {}), **size}), cfg_run)
             bar.update(1)
         bar.set_postfix_str("dynamic structure")
-        doc["tree"] = measures.measure_tree(cfg_run)
+        doc["tree"] = measure_tree(cfg_run)
         bar.update(1)
     finally:
         bar.close()
