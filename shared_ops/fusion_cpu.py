@@ -178,15 +178,15 @@ def _math_helpers():
 
     @intrinsic
     def _opaque(typingctx, x):
-        # a float64 LLVM cannot see through (a volatile stack slot): keeps it from rewriting
-        # pow(x, 0.5) into sqrt(x), which rounds differently from the C library's pow
+        # a float64 LLVM cannot see through (its bits pass an empty inline-asm statement):
+        # keeps it from rewriting pow(x, 0.5) into sqrt(x), which rounds differently from
+        # the C library's pow
         if isinstance(x, types.Float) and x.bitwidth == 64:
             def codegen(context, builder, sig, args):
-                slot = builder.alloca(ir.DoubleType())
-                builder.store(args[0], slot).volatile = True
-                load = builder.load(slot)
-                load.volatile = True
-                return load
+                i64 = ir.IntType(64)
+                bits = builder.bitcast(args[0], i64)
+                hidden = builder.asm(ir.FunctionType(i64, [i64]), "", "=r,0", [bits], side_effect=False)
+                return builder.bitcast(hidden, ir.DoubleType())
             return types.float64(x), codegen
         return None
 

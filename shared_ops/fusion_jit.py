@@ -9,9 +9,11 @@ Mode, from ``$GRAPHCOMPARE_JIT`` or ``set_mode``: ``"background"`` (the default)
 thread; the test suite runs this way so it does not spend its CPU on machine code it never
 waits for), ``"sync"`` (build at submission, in the caller's thread).
 
-At interpreter exit the queue is cancelled and the worker joined: the kernel being built is
-finished (one region: bounded by the fusion pass's region cap), nothing else is started, so
-exit neither hangs nor kills a thread inside LLVM. A forked child starts with an empty queue.
+The numba compiler itself runs in a separate process (``fusion_worker``): it does not hold
+this process's GIL while steps run, and at interpreter exit it is killed, the queue cancelled
+and the thread joined (it only ever waits on that process or loads a kernel from disk), so
+exit never hangs and never stops a thread inside LLVM. A forked child starts with an empty
+queue.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import queue
 import threading
 import time
 
-__all__ = ["Job", "submit", "mode", "set_mode", "MODES", "pending"]
+__all__ = ["Job", "submit", "mode", "set_mode", "MODES", "pending", "in_background"]
 
 MODES = ("background", "off", "sync")
 _state = {"mode": os.environ.get("GRAPHCOMPARE_JIT", "background")}
@@ -137,6 +139,11 @@ def submit(key, work) -> Job:
     return job
 
 
+def in_background() -> bool:
+    """True on the worker thread."""
+    return threading.current_thread() is _worker["thread"]
+
+
 def pending() -> int:
     """Jobs queued or being built."""
     return sum(1 for j in list(_jobs.values()) if j.state in ("queued", "building"))
@@ -146,6 +153,9 @@ def _shutdown() -> None:
     _worker["cancelled"] = True
     for job in list(_jobs.values()):
         job.cancel()
+    from . import fusion_worker
+
+    fusion_worker.shutdown()
     t = _worker["thread"]
     if t is not None:
         _queue.put(None)

@@ -21,11 +21,12 @@ from __future__ import annotations
 import ast
 import ctypes
 import ctypes.util
+import functools
 import threading
 
 import numpy as np
 
-from .fusion_spec import BLOCK, LIBM, KernelSpec, loop_view, step_code
+from .fusion_spec import BLOCK, LIBM, KernelSpec, loop_view, step_code, substitute, template
 
 __all__ = ["interpreter", "generate_numpy_source"]
 
@@ -124,22 +125,26 @@ def _partial_sum(v, reduce, shape):
     return s.reshape(tuple(1 if d in reduce else shape[d] for d in range(len(shape))))
 
 
+_CONSTS: dict = {}  # name -> strongly typed NumPy scalar, shared by every generated tier
+
+
 class _ToNumpy(ast.NodeTransformer):
     """The scalar language on arrays: literals as strongly typed NumPy scalars, bools as int64
     in arithmetic."""
 
     ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.FloorDiv)
 
-    def __init__(self, consts: dict):
-        self.consts = consts
-
     def visit_Constant(self, node):
         v = node.value
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             return node
-        value = np.float64(v) if isinstance(v, float) else np.int64(v)
-        key = (type(v).__name__, repr(v))
-        name = self.consts.setdefault(key, (f"_k{len(self.consts)}", value))[0]
+        if isinstance(v, float):
+            value = np.float64(v)
+            name = f"_kf{int(value.view(np.int64)) & (2**64 - 1):x}"
+        else:
+            value = np.int64(v)
+            name = f"_ki{v}".replace("-", "m")
+        _CONSTS.setdefault(name, value)
         return ast.Name(name, ast.Load())
 
     def visit_BinOp(self, node):
@@ -186,19 +191,23 @@ def generate_numpy_source(spec: KernelSpec, name: str = "kernel") -> tuple[str, 
         for d in range(nd):
             L.append(f"    if out{k}.shape[{d}] != {'1' if d in o.reduce else f'n{d}'}: raise ValueError('out')")
     loop = "(" + "".join(f"n{d}, " for d in range(nd)) + ")"
-    consts: dict = {}
-    conv = _ToNumpy(consts)
-
-    def np_code(text: str) -> str:
-        return ast.unparse(ast.fix_missing_locations(conv.visit(ast.parse(text))))
-
     L.append("    with _np.errstate(all='ignore'):")
     for j, (_, dims) in enumerate(spec.inputs):
         L.append(f"        v{j} = _lv(_np, in{j}, {dims!r}, {nd})")
     for s, step in enumerate(spec.steps):
-        stmts, expr = step_code(step, [f"v{a}" for a in step.args], f"t{n_in + s}")
-        L.extend("        " + np_code(st) for st in stmts)
-        L.append(f"        v{n_in + s} = {np_code(expr)}")
+        args, prefix = [f"v{a}" for a in step.args], f"t{n_in + s}"
+        if step.op in ("copy", "broadcast_to"):
+            L.append(f"        v{n_in + s} = {args[0]}")
+            continue
+        try:
+            stmts, expr = _np_template(step.op, step.attrs, step.dtype, len(step.args))
+        except TypeError:  # an unhashable attribute value: no cache
+            stmts, expr = step_code(step, args, prefix)
+            stmts, expr = [_np_code(st) for st in stmts], _np_code(expr)
+        else:
+            stmts, expr = [substitute(st, args, prefix) for st in stmts], substitute(expr, args, prefix)
+        L.extend("        " + st for st in stmts)
+        L.append(f"        v{n_in + s} = {expr}")
     fulls = spec.full_sums()
     for k, o in enumerate(spec.outputs):
         if not o.reduce:
@@ -207,7 +216,17 @@ def generate_numpy_source(spec: KernelSpec, name: str = "kernel") -> tuple[str, 
             L.append(f"        out{k}[...] = _full_sum(v{o.value}, {loop})")
         else:
             L.append(f"        out{k}[...] = _partial_sum(v{o.value}, {tuple(o.reduce)!r}, {loop})")
-    return "\n".join(L) + "\n", {name: value for name, value in consts.values()}
+    return "\n".join(L) + "\n", dict(_CONSTS)
+
+
+def _np_code(text: str) -> str:
+    return ast.unparse(ast.fix_missing_locations(_ToNumpy().visit(ast.parse(text))))
+
+
+@functools.lru_cache(maxsize=None)
+def _np_template(op: str, attrs: tuple, dtype: str, nargs: int) -> tuple[tuple, str]:
+    stmts, expr = template(op, attrs, dtype, nargs)
+    return tuple(_np_code(st) for st in stmts), _np_code(expr)
 
 
 _CACHE: dict = {}

@@ -25,6 +25,7 @@ that the two give the same bits:
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass
 
@@ -202,11 +203,35 @@ class _Normalise(ast.NodeTransformer):
         return node
 
 
+_ARG = re.compile(r"\b__a(\d+)\b")
+
+
+@functools.lru_cache(maxsize=None)
+def template(op: str, attrs: tuple, dtype: str, nargs: int) -> tuple[tuple, str]:
+    """``step_code`` of a step with inputs named ``__a0, __a1...`` and prefix ``__p``
+    (computed once per op, attributes and dtype: a long chain repeats a few steps)."""
+    stmts, expr = _step_code(Step(op, tuple(range(nargs)), attrs, dtype), [f"__a{k}" for k in range(nargs)], "__p")
+    return tuple(stmts), expr
+
+
+def substitute(text: str, args: list[str], prefix: str) -> str:
+    """A template's line with the real input names and prefix."""
+    return _ARG.sub(lambda m: args[int(m.group(1))], text).replace("__p", prefix)
+
+
 def step_code(step: Step, args: list[str], prefix: str = "t") -> tuple[list[str], str]:
     """``(statements, expression)`` computing one step from its inputs' names, in the scalar
     language both CPU tiers evaluate; the expression is cast to the step's dtype."""
     if step.op in ("copy", "broadcast_to"):  # the broadcast is in the input's index pattern
         return [], args[0]
+    try:
+        stmts, expr = template(step.op, step.attrs, step.dtype, len(step.args))
+    except TypeError:  # an unhashable attribute value: no cache
+        return _step_code(step, args, prefix)
+    return [substitute(st, args, prefix) for st in stmts], substitute(expr, args, prefix)
+
+
+def _step_code(step: Step, args: list[str], prefix: str) -> tuple[list[str], str]:
     op = REGISTRY.get(step.op)
     if op.scalar_expr is None:
         raise ValueError(f"op '{step.op}' has no scalar_expr; it cannot be fused")
@@ -216,4 +241,4 @@ def step_code(step: Step, args: list[str], prefix: str = "t") -> tuple[list[str]
     return norm.stmts, f"{CAST[step.dtype]}({ast.unparse(tree)})"
 
 
-__all__ = ["KernelSpec", "Step", "Output", "loop_view", "step_code", "BLOCK", "CAST", "LIBM"]
+__all__ = ["KernelSpec", "Step", "Output", "loop_view", "step_code", "template", "substitute", "BLOCK", "CAST", "LIBM"]

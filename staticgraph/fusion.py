@@ -79,10 +79,10 @@ class FusedKernel:
     def start(self):
         """Ask for the numba tier (built per ``shared_ops.fusion_jit``'s mode); returns the job."""
         if self.job is None:
-            from shared_ops import fusion_cpu, fusion_jit
+            from shared_ops import fusion_jit, fusion_worker
 
             spec, readonly = self.spec, self.readonly
-            self.job = fusion_jit.submit(("fused", spec, readonly), lambda: fusion_cpu.build(spec, readonly))
+            self.job = fusion_jit.submit(("fused", spec, readonly), lambda: fusion_worker.build(spec, readonly))
             self.job.on_done(self._ready)
         return self.job
 
@@ -92,9 +92,9 @@ class FusedKernel:
             self._K[0] = job.result[0]
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the numba tier (building it now if nothing else will); True if it runs."""
-        self.start().wait(timeout)
-        return self.tier == "numba"
+        """Wait for the numba tier (building it now if nothing else will); True once built
+        (the region then runs on it unless ``use_tier("numpy")`` holds it back)."""
+        return self.start().wait(timeout)
 
     def use_tier(self, tier: str) -> None:
         """Run on ``tier`` from the next call (``"numba"`` waits for it to be built)."""
@@ -228,16 +228,17 @@ class FusedKernel:
         return self._finish(k(xp, arrays, shape))
 
     def reference(self, xp, *arrays):
-        """Every op's own kernel, in order (the unfused semantics, exactly)."""
+        """Every op's own kernel, in order (the unfused semantics, exactly). Called as
+        ``forward``: the dispatch point counts the region as one kernel."""
         nd = self.spec.ndim
         vals = [loop_view(xp, a, dims, nd) for a, (_, dims) in zip(arrays, self.spec.inputs)]
         for st in self.spec.steps:
-            vals.append(REGISTRY.get(st.op).kernel(xp, *(vals[a] for a in st.args), **dict(st.attrs)))
+            vals.append(REGISTRY.get(st.op).forward(xp, *(vals[a] for a in st.args), **dict(st.attrs)))
         res = []
         for o, info in zip(self.spec.outputs, self.outputs):
             v = vals[o.value]
             if info.op is not None:
-                v = REGISTRY.get(info.op).kernel(xp, v, **dict(info.attrs))
+                v = REGISTRY.get(info.op).forward(xp, v, **dict(info.attrs))
             res.append(v)
         return res[0] if len(res) == 1 else tuple(res)
 
@@ -316,9 +317,10 @@ def build_spec(program, members: list, loop: tuple, outputs: list) -> tuple[Kern
     inputs' index maps)``."""
     index: dict[int, int] = {}
     ext: list[int] = []
+    mset = set(members)
     for m in members:
         for i in program[m].inputs:
-            if i not in members and i not in index:
+            if i not in mset and i not in index:
                 index[i] = len(ext)
                 ext.append(i)
     # region inputs, with views of them folded into their index maps

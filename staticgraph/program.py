@@ -75,28 +75,30 @@ def value_str(value: Any, limit: int = 6) -> str:
     return f"<{arr.size} values>"
 
 
-@dataclass(eq=False)
 class PNode:
     """One equation of a ``Program``. Setting ``inputs`` keeps the program's clients index
     (who reads each value) up to date; change inputs by assigning a new list, never in place."""
 
-    id: int
-    op: str
-    inputs: list
-    attrs: dict
-    spec: Spec
-    value: Any = None
-    name: str | None = None
-    payload: Any = None
-    origin: int | None = None
+    __slots__ = ("id", "op", "_inputs", "attrs", "spec", "value", "name", "payload", "origin", "_program")
 
-    def __setattr__(self, name, value):
-        if name == "inputs":
-            value = list(value)
-            program = self.__dict__.get("_program")
-            if program is not None:
-                program._rewire(self.id, self.__dict__.get("inputs", ()), value)
-        object.__setattr__(self, name, value)
+    def __init__(self, id: int, op: str, inputs, attrs: dict, spec: Spec, value: Any = None,
+                 name: str | None = None, payload: Any = None, origin: int | None = None):
+        self.id, self.op, self._inputs, self.attrs, self.spec = id, op, list(inputs), attrs, spec
+        self.value, self.name, self.payload, self.origin, self._program = value, name, payload, origin, None
+
+    @property
+    def inputs(self) -> list:
+        return self._inputs
+
+    @inputs.setter
+    def inputs(self, value) -> None:
+        value = list(value)
+        if self._program is not None:
+            self._program._rewire(self.id, self._inputs, value)
+        self._inputs = value
+
+    def __repr__(self) -> str:
+        return f"PNode({self.text()})"
 
     @property
     def shape(self) -> tuple:
@@ -229,13 +231,13 @@ class Program:
 
     def _index(self, node: PNode) -> None:
         self._by_id[node.id] = node
-        object.__setattr__(node, "_program", self)
+        node._program = self
         self._rewire(node.id, (), node.inputs)
 
     def _unindex(self, node: PNode) -> None:
         self._rewire(node.id, node.inputs, ())
         del self._by_id[node.id]
-        node.__dict__.pop("_program", None)
+        node._program = None
 
     def consumers(self) -> dict[int, list[tuple[int, int]]]:
         """``{id: [(consumer id, input position), ...]}`` in program order."""
@@ -351,11 +353,27 @@ class Program:
             if i not in seen:
                 raise ProgramError(f"%{i} is an input, output, variable or assign but not a node")
 
+    def place_before(self, moves: dict) -> None:
+        """Move each node ``new id -> before id`` just before node ``before`` (one pass over
+        the list: for passes that add many nodes; ``add(before=...)`` moves one)."""
+        if not moves:
+            return
+        at: dict[int, list] = {}
+        for nid, before in moves.items():
+            at.setdefault(before, []).append(self._by_id[nid])
+        out = []
+        for n in self.nodes:
+            if n.id in moves:
+                continue
+            out.extend(at.get(n.id, ()))
+            out.append(n)
+        self.nodes = out
+
     def replace_with(self, other: "Program") -> None:
         """Become ``other`` (a rewritten copy), its nodes and indexes included."""
         self.__dict__.update(other.__dict__)
         for n in self.nodes:
-            object.__setattr__(n, "_program", self)
+            n._program = self
 
     def copy(self) -> "Program":
         p = Program()

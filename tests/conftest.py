@@ -5,6 +5,10 @@ import os
 
 from hypothesis import HealthCheck, Phase, settings
 
+# fused regions run on their NumPy tier unless a test waits for numba (tests/staticgraph/test_tiers.py):
+# the suite does not spend its CPU on machine code it never waits for
+os.environ.setdefault("GRAPHCOMPARE_JIT", "off")
+
 settings.register_profile(
     "ci",
     max_examples=40,

@@ -104,6 +104,30 @@ def split_check(results) -> str:
     return _table(["workload", "way", "parts - total", "allowed", "used", "verdict"], out)
 
 
+def split_rule(results) -> str:
+    cfg = results["meta"]["config"]
+    return (f"The check allows {cfg['split_margin']:.0%} of the total, plus "
+            f"{cfg['split_per_call_s'] * 1e6:.1f} µs per kernel call (creating and freeing a result object "
+            f"and reading the clock fall on either side of the split), and never less than "
+            f"{cfg['split_abs_s'] * 1e6:.0f} µs.")
+
+
+def split_worst(results) -> str:
+    """A sentence on the row that used the largest share of its allowance."""
+    cfg = results["meta"]["config"]
+    worst, share = None, -1.0
+    for r in _main_rows(results).values():
+        if r.get("split_ok") is None:
+            continue
+        allowed = max(cfg["split_margin"] * r["total"]["min"] + cfg["split_per_call_s"] * r["kernel_calls"], cfg["split_abs_s"])
+        if abs(r["split_error_s"]) / allowed > share:
+            worst, share = r, abs(r["split_error_s"]) / allowed
+    per_call = cfg["split_per_call_s"] * worst["kernel_calls"] * 1e6
+    return (f"The row to read twice is `{worst['workload']}` at {dict(IMPLS)[worst['impl']]}, which used "
+            f"{share:.0%} of its allowance: its parts differ from its total by {worst['split_error_rel']:+.0%}, "
+            f"and its {worst['kernel_calls']:.0f} kernel calls alone earn {per_call:.1f} µs of it.")
+
+
 def break_even(results) -> str:
     out = []
     for r in results["break_even"]:
@@ -154,7 +178,8 @@ def tree(results) -> str:
     return _table(["way", f"first pass over {t['size']['trees']} trees", "later passes, per tree", "compiles"], out)
 
 
-TABLES = {"source": source, "time-per-step": time_per_step, "ratios": ratios, "split-check": split_check,
+TABLES = {"source": source, "time-per-step": time_per_step, "ratios": ratios, "split-rule": split_rule,
+          "split-check": split_check, "split-worst": split_worst,
           "break-even": break_even, "memory": memory, "memory-plan": memory_plan, "tree": tree}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..testing import example
+from ..examples import example
 
 _FULL = ("s", None, None, None)
 
@@ -341,4 +341,3 @@ def _conv2d_grad_input(rng, dtype):
 def _conv2d_grad_weight(rng, dtype):
     xs, ws, gs, attrs = _conv_case(rng)
     return [((_normal(rng, xs, dtype), _normal(rng, gs, dtype)), {"shape": ws, **attrs})]
-from . import _examples_nn  # noqa: E402,F401  (the ops added for models)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..testing import example
+from ..examples import example
 from ._examples import _away, _dims, _distinct, _normal, _shape, _uniform
 
 

@@ -214,15 +214,23 @@ def reshape_of_reshape(program, n):
     return n.id
 
 
+def _composed(program, n):
+    """``(x, p∘q)`` for ``n = transpose(transpose(x, p), q)``, else None."""
+    src = program[n.inputs[0]]
+    if src.op != "transpose":
+        return None
+    nd = len(n.shape)
+    p, q = transpose_perm(n.attrs.get("axes"), nd), transpose_perm(src.attrs.get("axes"), nd)
+    return src.inputs[0], tuple(q[k] % nd for k in p)
+
+
 @rule("transpose_pair_cancels", "transpose(transpose(x)) -> x", "transpose")
 def transpose_pair_cancels(program, n):
     """``transpose(transpose(x, p), q) -> x`` when ``p`` then ``q`` restores every axis.
 
     Exact: transposes move no values."""
-    src = program[n.inputs[0]]
-    if src.op != "transpose":
-        return None
-    return src.inputs[0] if _composed(n, src) == tuple(range(len(n.shape))) else None
+    pair = _composed(program, n)
+    return pair[0] if pair is not None and pair[1] == tuple(range(len(n.shape))) else None
 
 
 @rule("transpose_pair_merges", "transpose(transpose(x)) -> transpose(x)", "transpose")
@@ -230,17 +238,11 @@ def transpose_pair_merges(program, n):
     """``transpose(transpose(x, p), q) -> transpose(x, p∘q)`` (one transpose instead of two).
 
     Exact: transposes move no values."""
-    src = program[n.inputs[0]]
-    if src.op != "transpose":
+    pair = _composed(program, n)
+    if pair is None:
         return None
-    n.inputs, n.attrs = [src.inputs[0]], {**n.attrs, "axes": _composed(n, src)}
+    n.inputs, n.attrs = [pair[0]], {**n.attrs, "axes": pair[1]}
     return n.id
-
-
-def _composed(n, src) -> tuple:
-    nd = len(n.shape)
-    p, q = transpose_perm(n.attrs.get("axes"), nd), transpose_perm(src.attrs.get("axes"), nd)
-    return tuple(q[k] % nd for k in p)
 
 
 @rule("transpose_identity", "transpose(x, identity) -> x", "transpose")
@@ -346,7 +348,7 @@ def _simplify(program, rules):
 
 
 def switches_of(ctx) -> dict:
-    """The rule switches in the ``optimize=`` argument the compile context carries."""
+    """The rule switches ``optimize={"simplify": {...}}`` put in the pass context."""
     own = ctx.options.get("simplify") if ctx is not None else None
     return own if isinstance(own, dict) else {}
 
