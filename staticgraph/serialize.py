@@ -7,7 +7,7 @@ Format ``graphcompare.staticgraph`` version 1 (version 2 adds control flow: a co
      "nodes": [{"id": 0, "op": "placeholder", "inputs": [], "attrs": {}, "shape": [null, 3],
                 "dtype": "float32", "name": "x", "value": null}, ...],
      "function": null | {"inputs": [ids], "outputs": [ids], "structure": "single|list|tuple",
-                         "optimize": true|false}}
+                         "optimize": true|false|{"pass name": true|false, ...}}}
 
 Node ids are their positions; an input always refers to an earlier node. Constants and
 variables carry ``value``: ``{"dtype", "shape", "base64"}`` (little-endian bytes, C order); a
@@ -108,8 +108,21 @@ def dumps(obj) -> str:
             raise GraphCompareError("save: only a compiled function returning a node or a flat list/tuple of nodes "
                                     "can be saved; save its graph instead (sg.save(fn.graph, path))")
         doc["function"] = {"inputs": [index[x.id] for x in fn.inputs], "outputs": [index[o.id] for o in fn.outputs],
-                           "structure": kind, "optimize": fn.optimize if isinstance(fn.optimize, bool) else True}
+                           "structure": kind, "optimize": _optimize_doc(fn.optimize)}
     return json.dumps(doc, separators=(",", ":"))
+
+
+def _optimize_doc(optimize):
+    """The ``optimize=`` a function was compiled with, as JSON: a bool, or every pass's switch
+    (``simplify``'s may be a dict of its rule switches)."""
+    if isinstance(optimize, bool) or optimize is None:
+        return bool(optimize)
+    from .passes import selected
+
+    on = selected(optimize)
+    if isinstance(optimize, dict) and isinstance(optimize.get("simplify"), dict):
+        on["simplify"] = {str(k): bool(v) for k, v in optimize["simplify"].items()}
+    return on
 
 
 def _encode_nodes(graph: Graph, state: dict, enc) -> list:
@@ -396,11 +409,25 @@ class _Loader:
             self.fail("function inputs must be distinct placeholders")
         if f["structure"] not in ("single", "list", "tuple") or (f["structure"] == "single" and len(outputs) != 1):
             self.fail("function structure must be 'single' (one output), 'list' or 'tuple'")
-        if not isinstance(f["optimize"], bool):
-            self.fail("function optimize must be true or false")
+        optimize = f["optimize"]
+        if isinstance(optimize, dict):
+            from .passes import ALL, PassOptionError, selected
+
+            plain = all(isinstance(v, bool) or (k == "simplify" and isinstance(v, dict)
+                                                and all(isinstance(b, bool) for b in v.values()))
+                        for k, v in optimize.items())
+            try:
+                if not plain:
+                    raise PassOptionError("a switch is not true or false")
+                selected(optimize)
+            except PassOptionError as exc:
+                self.fail(f"function optimize must map pass names ({', '.join(ALL)}) to true or false: "
+                          f"{str(exc).splitlines()[0]}")
+        elif not isinstance(optimize, bool):
+            self.fail("function optimize must be true, false or an object of pass switches")
         structure = outputs[0] if f["structure"] == "single" else (outputs if f["structure"] == "list" else tuple(outputs))
         try:
-            return CompiledFunction(structure, inputs, f["optimize"])
+            return CompiledFunction(structure, inputs, optimize)
         except GraphCompareError as exc:
             self.fail(f"the saved function does not compile: {str(exc).splitlines()[0]}")
 

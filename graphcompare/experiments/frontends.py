@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import dyngraph as dg
 import staticgraph as sg
-from shared_ops import dispatch, instrument
+from shared_ops import instrument, wrap_kernels
 from shared_ops.functions import FUNCTIONS
 from shared_ops.registry import REGISTRY
 from staticgraph import passes
@@ -147,90 +147,20 @@ def kernel_update(xp, params, grads, lr) -> None:
         p[...] = sub(xp, p, mul(xp, g, xp.asarray(lr, dtype=g.dtype)))
 
 
-# Kernel swaps. Registry kernels are swapped on the ops (``op.kernel``) and cached executables
-# rebind when ``dispatch.generation()`` moves. Kernels a staticgraph executable calls *around* the
-# dispatch point (generated fused kernels, kernels writing into planned buffers) are found in the
-# executables of the compiled functions given (``fns``) and swapped there too, so kernel time,
-# recording and replay see every kernel of a step.
-
-
-def _foreign(fns) -> list:
-    """(globals, name, kernel, label) for every non-registry kernel of these compiled functions."""
-    registry = {id(op.forward) for op in REGISTRY.all()} | {id(op.kernel) for op in REGISTRY.all()}
-    out = []
-    for fn in fns or ():
-        for exe in list(getattr(fn, "_executables", {}).values()):
-            exe.rebind()  # registry kernels as they are now, before we patch the others
-            g = exe._globals
-            nodes = {n.id: n for n in exe.program.nodes}
-            for kname, nid in exe._kernel_names.items():
-                k = g[kname]
-                if id(k) in registry:
-                    continue
-                n = nodes.get(nid)
-                label = "fused" if n is not None and n.op == "fused" else f"planned:{getattr(n, 'op', '?')}"
-                out.append((g, kname, k, label))
-    return out
+# Kernel swaps go through the dispatch point: registry kernels and the kernels a staticgraph
+# executable names there (fused regions, kernels writing into planned buffers) alike, so kernel
+# time, recording and replay see every kernel of a step.
 
 
 @contextlib.contextmanager
-def _swap_kernels(make: Callable, fns=()):
-    """Every kernel (registry and the executables' own) replaced by ``make(name, forward)``."""
-    ops = REGISTRY.all()
-    saved = {op.name: op.kernel for op in ops}
-    for op in ops:
-        op.kernel = make(op.name, op.forward)
-    dispatch._generation[0] += 1  # cached executables rebind
-    patched = _foreign(fns)
-    for g, kname, k, label in patched:
-        g[kname] = make(label, k)
-    try:
-        yield
-    finally:
-        for g, kname, k, _ in patched:
-            g[kname] = k
-        for op in ops:
-            op.kernel = saved[op.name]
-        dispatch._generation[0] += 1
-
-
-def _counted(label: str, kernel):
-    """``kernel`` timed into every active ``shared_ops`` Stats under ``label``; registry kernels it
-    calls inside (a fused kernel's reference path, a planned kernel's fallback) are not counted again."""
-    def k(xp, *arrays, **attrs):
-        active = dispatch._active[:]
-        dispatch._active.clear()
-        t0 = perf()
-        try:
-            out = kernel(xp, *arrays, **attrs)
-        finally:
-            dt = perf() - t0
-            dispatch._active[:] = active
-        for stats in active:
-            s = stats.per_op[label]
-            s.calls += 1
-            s.seconds += dt
-        return out
-
-    return k
-
-
-@contextlib.contextmanager
-def counting(fns=()):
-    """``shared_ops.instrument()``, with the executables' own kernels counted as well."""
+def counting():
+    """``shared_ops.instrument()``: every kernel counted, fused and planned ones included."""
     with instrument() as stats:
-        patched = _foreign(fns)
-        for g, kname, k, label in patched:
-            g[kname] = _counted(label, k)
-        try:
-            yield stats
-        finally:
-            for g, kname, k, _ in patched:
-                g[kname] = k
+        yield stats
 
 
 @contextlib.contextmanager
-def record_kernels(log: list, fns=()):
+def record_kernels(log: list):
     """Run with every kernel's output appended to ``log`` (for ``replay_kernels``). A kernel called
     inside another (a fused kernel's reference path) runs unrecorded: replay replaces the outer one."""
     depth = [0]
@@ -249,7 +179,7 @@ def record_kernels(log: list, fns=()):
 
         return k
 
-    with _swap_kernels(make, fns):
+    with wrap_kernels(make):
         yield log
 
 
@@ -262,7 +192,7 @@ def _fresh(v):
 
 
 @contextlib.contextmanager
-def replay_kernels(log: list, fns=()):
+def replay_kernels(log: list):
     """Every kernel returns a fresh view of its recorded output instead of computing: a step's cost
     with free kernels, which is everything the execution model adds around them (creating and
     freeing the result objects included, as with real kernels)."""
@@ -277,5 +207,5 @@ def replay_kernels(log: list, fns=()):
 
         return k
 
-    with _swap_kernels(make, fns):
+    with wrap_kernels(make):
         yield pos

@@ -13,7 +13,9 @@ Values used outside the region become its outputs (``Project`` nodes pick them f
 kernel's tuple). A region must save work: at least two ops (a reduction counts, a
 ``broadcast_to`` does not). On NumPy a region runs at once on its NumPy tier, and its numba
 loop is built in the background (``shared_ops.fusion_jit``; ``fn.wait_compiled()`` waits).
-A region holds at most ``MAX_REGION`` nodes: numba's compile time grows faster than linearly
+First, a ``sum_to``/``broadcast_to`` to its input's own symbolic shape (``staticgraph.symbolic``:
+a free batch dimension carried through) is dropped: it is the identity, and each would end a
+region. A region holds at most ``MAX_REGION`` nodes: numba's compile time grows faster than linearly
 with a function's size and its type inference recurses once per op, so a longer chain
 continues in the next kernel (a call costs about a microsecond).
 """
@@ -28,6 +30,7 @@ from shared_ops.registry import REGISTRY
 
 from ..fusion import FUSIBLE_DTYPES, FusedKernel, Project, build_spec
 from ..program import PassResult, ProgramError
+from ..symbolic import own_shape_identities
 
 MAX_REGION = 128
 
@@ -137,6 +140,9 @@ def _worth(program, members, views) -> bool:
 
 
 def _fuse(program, ctx):
+    dropped = own_shape_identities(program)  # each would end a region (a reduction) or cost a view
+    if dropped:
+        program.remove_dead()
     regions = _form_regions(program)
     pos = {n.id: k for k, n in enumerate(program.nodes)}
     cons = program.consumers()
@@ -180,6 +186,8 @@ def _fuse(program, ctx):
     program.place_before(moves)
     program.remove_dead()
     program.sort()
+    if dropped:
+        details.insert(0, f"{dropped} sum_to/broadcast_to to the value's own (symbolic) shape dropped")
     return details, fused_nodes
 
 

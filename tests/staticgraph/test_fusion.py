@@ -152,3 +152,21 @@ def test_a_fresh_process_loads_the_kernel_from_the_disk_cache(tmp_path):
     assert runs[0].stdout.split() == ["0", "1"]  # compiled, written to disk
     assert runs[1].stdout.split() == ["1", "0"]  # machine code loaded, nothing compiled
     assert len(list(tmp_path.glob("*/gc_fused_*.py"))) == 1
+
+
+def test_sum_to_its_own_symbolic_shape_is_dropped_and_the_chain_is_one_region():
+    with sg.Graph():
+        x = sg.placeholder((None, 4), name="x")
+        y = x
+        for _ in range(5):
+            y = (y * 1.0001 + 0.001).tanh()
+        (g,) = sg.gradients(y.sum(), [x])
+        fn = sg.compile([y, g], [x])
+        ref = sg.compile([y, g], [x], optimize=False)
+    assert "sum_to" in ref.text() and "sum_to" not in fn.text()
+    assert "to the value's own (symbolic) shape dropped" in fn.report()
+    (region,) = fn.regions()
+    assert len(region.outputs) == 2
+    a = np.random.default_rng(1).standard_normal((6, 4)).astype(np.float32)
+    for got, want in zip(fn(a), ref(a)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
