@@ -21,6 +21,7 @@ class Config:
     ablation: dict = field(default_factory=dict)        # workload name -> size overrides, for the pass ablation
     scaling: dict = field(default_factory=dict)         # sweep name -> (workload, param, values, fixed)
     tree: dict = field(default_factory=dict)            # TreeStream kwargs
+    dynamic: dict = field(default_factory=dict)         # the four-ways experiment (experiments.structure)
     peers: tuple = ("numpy", "torch", "jax")
     backend: str = "numpy"
     seed: int = 0
@@ -59,6 +60,7 @@ def standard() -> Config:
         scaling=_scaling([15, 30, 60, 120, 240, 480, 960], [2, 4, 8, 16, 32, 64, 128],
                          [1 << k for k in range(6, 23, 2)]),
         tree={"count": 48, "leaves": (3, 5), "d": 16},
+        dynamic={"batches": [1, 4, 16, 64, 256], "reps": 3, "count": 256},
     )
 
 
@@ -75,6 +77,7 @@ def quick() -> Config:
         ablation={"elementwise": {}, "deep_chain": {"depth": 30}},
         scaling=_scaling([15, 30, 60], [2, 4, 8], [1 << 8, 1 << 14, 1 << 20]),
         tree={"count": 16, "leaves": (2, 4), "d": 8},
+        dynamic={"batches": [1, 8, 64], "reps": 2, "count": 64},
     )
 
 
@@ -92,6 +95,7 @@ def tiny() -> Config:
         ablation={"elementwise": {}},
         scaling=_scaling([9, 30], [2, 4], [256, 4096]),
         tree={"count": 6, "leaves": (2, 4), "d": 4},
+        dynamic={"batches": [1, 2], "reps": 1, "count": 4},
     )
 
 

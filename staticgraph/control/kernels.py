@@ -14,7 +14,9 @@ from shared_ops import Spec, backend_of, default_backend, generation
 from shared_ops.registry import REGISTRY
 
 from .declare import GET, KINDS
-from .grad import ADD_TERMS, GRAD_KINDS
+from .grad import ADD_TERMS, GRAD_KINDS, residuals
+
+_CUT: list = []  # residual nodes the next lowered program takes as inputs (see Compiled)
 
 CONTROL = KINDS + GRAD_KINDS
 
@@ -32,28 +34,61 @@ def add_n(xp, terms: list):
 class Compiled:
     """One body compiled by ``sg.compile``; ``run(arrays)`` calls its executable directly."""
 
-    def __init__(self, outputs, inputs, optimize, backend, what: str):
+    def __init__(self, outputs, inputs, optimize, backend, what: str, cut=()):
         from ..compile import CompiledFunction
 
         self.what = what
         self.n_outputs = len(outputs)
-        self.fn = CompiledFunction(list(outputs), list(inputs), optimize, backend=backend) if outputs else None
+        self.fn = None
+        if outputs:
+            _CUT.append(list(cut))  # taken by the first lower() of this compile: its own program
+            try:
+                self.fn = CompiledFunction(list(outputs), list(inputs), optimize, backend=backend)
+            finally:
+                if _CUT and _CUT[-1] == list(cut):
+                    _CUT.pop()
         self._exe = {}
+
+    def _exe_for(self, arrays: list):
+        first = next((a for a in arrays if not isinstance(a, list)), None)  # a list: terms of a seed
+        b = backend_of(first) if first is not None else default_backend()
+        key = b.name + b.device
+        exe = self._exe.get(key)
+        if exe is None or exe._generation != generation():
+            exe = self._exe[key] = self.fn.executable(b)
+            if exe._generation != generation():
+                exe.rebind()
+        return exe
 
     def run(self, arrays: list) -> tuple:
         if self.fn is None:
             return ()
-        b = backend_of(arrays[0]) if arrays else default_backend()
-        key = b.name + b.device
-        exe = self._exe.get(key)
-        if exe is None or exe._generation != generation():
-            exe = self._exe[key] = self.fn._executable(arrays)
-        return exe.run(arrays, [])[0]
+        return self._exe_for(arrays).run(arrays, ())[0]
+
+    def runner(self, arrays: list):
+        """The executable's own ``run(feeds, variables) -> (outputs, assigned)`` for
+        ``arrays``' backend (the step loops call it directly)."""
+        if self.fn is None:
+            return lambda feeds, variables: ((), ())
+        return self._exe_for(arrays).run
 
     def report_lines(self) -> list:
         if self.fn is None:
             return [f"{self.what}: no outputs"]
         return [f"{self.what}:"] + ["    " + ln for ln in self.fn.report().splitlines()]
+
+
+class History:
+    """What a forward loop keeps for its gradient: per step the carries it started from and
+    the residuals its body computed (``ids``: their node ids in the body)."""
+
+    def __init__(self, ids):
+        self.ids = ids
+        self.pos = {i: k for k, i in enumerate(ids)}
+        self.steps: list = []
+
+    def __len__(self):
+        return len(self.steps)
 
 
 class Pick:
@@ -111,11 +146,19 @@ class Loop:
         self.label = f"{cf.kind} ({len(cf.bodies)} bodies)" if cf.kind in KINDS else cf.kind
         self.keep_history = (len(cf.out_specs) - 1) in needed if cf.kind in ("scan", "while_loop") else False
         self.bodies = {}
+        self.res_ids: list = []
         for name, b in cf.bodies.items():
             if cf.kind == "cond_grad":
                 continue
-            if cf.kind in GRAD_KINDS:
-                self.bodies[name] = Compiled(b.outputs, b.inputs, optimize, backend, f"{cf.kind} {name} step")
+            if cf.kind in GRAD_KINDS:  # b is a Layout: its residuals come in as inputs
+                res = residuals(b)
+                b.res_ids = [r.id for r in res]
+                self.bodies[name] = Compiled(b.outputs, b.inputs, optimize, backend, f"{cf.kind} {name} step", cut=res)
+            elif name == "body" and self.keep_history:
+                res = {r.id: r for L in b.grad_layouts for r in residuals(L)}
+                self.res_ids = sorted(res)
+                self.bodies[name] = Compiled(list(b.outputs) + [res[i] for i in self.res_ids], b.inputs, optimize,
+                                             backend, f"{cf.kind} {name} (keeping {len(res)} residuals a step)")
             else:
                 self.bodies[name] = Compiled(b.outputs, b.inputs, optimize, backend, f"{cf.kind} {name}")
         if cf.kind == "cond_grad":
@@ -148,14 +191,17 @@ class Loop:
         for k, x in enumerate(xs[1:], 1):
             if x.shape[0] != length:
                 raise ValueError(f"scan (declared at {self.cf.trace}): xs[0] has {length} steps but xs[{k}] has {x.shape[0]}")
-        history = [] if self.keep_history else None
+        history = History(self.res_ids) if self.keep_history else None
         ys = [[] for _ in range(ny)]
-        run = self.bodies["body"].run
-        for t in range(length):
-            if history is not None:
-                history.append(carries)
-            outs = run(carries + [x[t, ...] for x in xs] + caps)
-            carries = list(outs[:nc])
+        rows = [_rows(x, length) for x in xs]
+        carries, caps = tuple(carries), tuple(caps)
+        run = self.bodies["body"].runner(list(carries + tuple(r[0] for r in rows) + caps)) if length else None
+        kept = history.steps if history is not None else None
+        for t in range(length):  # the hot loop: tuples, no per-step lookups
+            outs = run(carries + tuple([r[t] for r in rows]) + caps, ())[0]
+            if kept is not None:
+                kept.append((carries, outs[nc + ny:]))
+            carries = outs[:nc]
             for j in range(ny):
                 ys[j].append(outs[nc + j])
         stacked = []
@@ -175,12 +221,14 @@ class Loop:
         nc = len(self.cf.bodies["cond"].captures)
         carries = [_copy(a) for a in arrays[:nv]]
         ccaps, bcaps = list(arrays[nv:nv + nc]), list(arrays[nv + nc:])
-        history = [] if self.keep_history else None
-        cond, body = self.bodies["cond"].run, self.bodies["body"].run
-        while bool(cond(carries + ccaps)[0]):
+        history = History(self.res_ids) if self.keep_history else None
+        cond = self.bodies["cond"].runner(carries + ccaps)
+        body = self.bodies["body"].runner(carries + bcaps)
+        while bool(cond(carries + ccaps, ())[0][0]):
+            outs = body(carries + bcaps, ())[0]
             if history is not None:
-                history.append(carries)
-            carries = list(body(carries + bcaps))
+                history.steps.append((carries, outs[nv:]))
+            carries = list(outs[:nv])
         return (*carries, history)
 
     # -- gradients -------------------------------------------------------------------
@@ -192,7 +240,8 @@ class Loop:
         name = "true" if bool(pred) else "false"
         layout, raw = self.cf.bodies["layouts"][name]
         outs = self.bodies[name].run(ops + (tcaps if name == "true" else fcaps) + seeds)
-        terms = {p.id: _flat(outs[s] for s in slots) for p, slots in zip(raw, layout.raw_slots)}
+        keys = getattr(layout, "raw_keys", None) or [[(0,)] * len(sl) for sl in layout.raw_slots]
+        terms = {p.id: _keyed([outs[s] for s in slots], ks, ()) for p, slots, ks in zip(raw, layout.raw_slots, keys)}
         body = layout.body
         result = [terms.get(p.id, []) for p in body.params]
         for branch, count in (("true", nt), ("false", nf)):
@@ -200,7 +249,7 @@ class Loop:
                 result.extend(terms.get(ph.id, []) for ph in body.capture_nodes)
             else:
                 result.extend([] for _ in range(count))
-        return tuple(result)
+        return _merged(result, n.get("merge", ()))
 
     def _scan_grad(self, xp, history, *arrays):
         return self._loop_grad(xp, history, arrays)
@@ -221,49 +270,140 @@ class Loop:
         for count in n["finals"]:
             finals.append(list(arrays[pos:pos + count]))
             pos += count
-        mid, last = self.cf.bodies["mid"], self.cf.bodies["last"]
         fcarry = [k for k in range(nc) if n["fcarry"][k]]
         T = len(history)
-        carry_terms = {k: finals[k] for k in fcarry}  # zero steps: the final carry is the initial one
-        cap_steps = []
+        plans = {name: _Plan(self.cf.bodies[name], fcarry, n, self.bodies[name], caps) for name in ("mid", "last")}
+        carry_slots = None  # per float carry: its terms' values, one per slot, from the step after
+        steps = []  # per step (last first): the raw slot values of every closure
         dx = [[None] * T for _ in range(nx)]
-        for t in reversed(range(T)):
-            layout, name = (last, "last") if t == T - 1 else (mid, "mid")
+        rows = [_rows(x, T) for x in xs]
+        dy_rows = [None if d is None else _rows(d, T) for d in dys]
+        caps = tuple(caps)
+        kept = history.steps
+        for t in reversed(range(T)):  # the hot loop
+            plan = plans["last"] if t == T - 1 else plans["mid"]
             seeds = []
-            for src, k, i in layout.seed_src:
-                if src == "y":
-                    seeds.append(dys[k][t, ...])
-                elif src == "final":
-                    seeds.append(finals[k][i])
-            if name == "mid":
-                fitted = [_fit(xp, carry_terms[k], layout.seed_counts[k], history[t + 1][k]) for k in fcarry]
-                seeds = [s for f in fitted for s in f] + seeds
-            feeds = list(history[t]) + [x[t, ...] for x in xs] + caps + seeds
-            outs = self.bodies[name].run(feeds)
-            slots = layout.raw_slots
-            carry_terms = {k: _flat(outs[s] for s in slots[r]) for r, k in enumerate(fcarry)}
-            cap_steps.append([_flat(outs[s] for s in slots[len(fcarry) + c]) for c in range(len(slots) - len(fcarry))])
-            for jj, (j, s) in enumerate(zip([j for j in range(nx) if n["dx"][j]], layout.summed_slots)):
+            if carry_slots is not None:
+                for k, vals, m in zip(fcarry, carry_slots, plan.seed_counts):
+                    seeds += vals if len(vals) == m else _fit(xp, _flat(vals), m, kept[t + 1][0][k])
+            for src, k, i in plan.seed_src:
+                seeds.append(dy_rows[k][t] if src == "y" else finals[k][i])
+            carries_t, res_t = kept[t]
+            outs = plan.run(tuple(carries_t) + tuple([r[t] for r in rows]) + caps + tuple(seeds)
+                            + tuple([res_t[p] for p in plan.res_pos(history)]))
+            carry_slots = [[outs[s] for s in slots] for slots in plan.carry_slots]
+            steps.append([[outs[s] for s in slots] for slots in plan.cap_slots])
+            for j, s in plan.dx:
                 dx[j][t] = outs[s] if s is not None else xp.zeros_like(xs[j][t, ...])
-        result = [carry_terms[k] for k in fcarry]
-        for j in range(nx):
-            if not n["dx"][j]:
+        merge = n.get("merge", ())
+        if merge:  # one outer value fed to several inputs: terms ordered by (step, consumer)
+            keyed = self._keyed_terms(finals, fcarry, carry_slots, steps, plans, T)
+            return _merged(keyed[:len(fcarry)] + self._dxs(xp, xs, dx, T) + keyed[len(fcarry):], merge)
+        if carry_slots is None:  # zero steps: the final carry is the initial one
+            init = [finals[k] for k in fcarry]
+        else:
+            init = [_flat(vals) for vals in carry_slots]
+        cap_terms = [_flat(v for step in reversed(steps) for v in step[c]) for c in range(sum(n["fcaps"]))]
+        return tuple(init + self._dxs(xp, xs, dx, T) + cap_terms)
+
+    def _dxs(self, xp, xs, dx, T) -> list:
+        out = []
+        for j, x in enumerate(xs):
+            if not self.cf.n["dx"][j]:
                 continue
             if T == 0:
-                result.append(xp.zeros_like(xs[j]))
+                out.append(xp.zeros_like(x))
                 continue
             d = xp.stack(dx[j], axis=0)
             # dyngraph sums one scattered slice per step (zeros elsewhere): the same values, but
             # -0.0 + 0.0 is +0.0 once there are two steps
-            result.append(d + xp.zeros((), dtype=d.dtype) if T > 1 else d)
-        n_caps = sum(n["fcaps"])
-        for c in range(n_caps):
-            result.append([term for step in reversed(cap_steps) for term in step[c]])
-        return tuple(result)
+            out.append(d + xp.zeros((), dtype=d.dtype) if T > 1 else d)
+        return out
+
+    def _keyed_terms(self, finals, fcarry, carry_slots, steps, plans, T) -> list:
+        """The terms of every float carry's init and closure as ``(order key, term)`` lists."""
+        if carry_slots is None:
+            init = [[((1 << 62, i), v) for i, v in enumerate(finals[k])] for k in fcarry]
+        else:
+            keys = plans["last" if T == 1 else "mid"].keys
+            init = [_keyed(vals, keys[r], (0,)) for r, vals in enumerate(carry_slots)]
+        caps = []
+        for c in range(len(steps[0]) if steps else sum(self.cf.n["fcaps"])):
+            terms = []
+            for back, step in enumerate(steps):
+                t = T - 1 - back
+                keys = plans["last" if t == T - 1 else "mid"].keys
+                terms += _keyed(step[c], keys[len(fcarry) + c], (t,))
+            caps.append(terms)
+        return init + caps
+
+
+class _Plan:
+    """A gradient body's layout as index lists, and its runner, for the step loop."""
+
+    def __init__(self, layout, fcarry, n, compiled, caps):
+        slots = layout.raw_slots
+        self.carry_slots = slots[:len(fcarry)]
+        self.cap_slots = slots[len(fcarry):]
+        self.keys = getattr(layout, "raw_keys", None) or [[(0,)] * len(sl) for sl in slots]
+        self.seed_src = [s for s in layout.seed_src if s[0] != "carry"]
+        counts = getattr(layout, "seed_counts", None)
+        self.seed_counts = [counts[k] for k in fcarry] if counts is not None else [0] * len(fcarry)
+        self.dx = list(zip([j for j in range(n["xs"]) if n["dx"][j]], layout.summed_slots))
+        self.res_ids = layout.res_ids
+        self.compiled = compiled
+        self._run = None
+        self._pos = None
+
+    def res_pos(self, history) -> list:
+        if self._pos is None:
+            self._pos = [history.pos[i] for i in self.res_ids]
+        return self._pos
+
+    def run(self, feeds):
+        if self._run is None:
+            self._run = self.compiled.runner(feeds)
+        return self._run(feeds, ())[0]
+
+
+def _rows(x, n: int) -> list:
+    """``x[t]`` for every step, as arrays (a 1-d ``x`` gives 0-d arrays, not NumPy scalars)."""
+    return list(x) if x.ndim > 1 else [x[t, ...] for t in range(n)]
+
+
+def _keyed(values, keys, step: tuple) -> list:
+    """``(order key, term)`` pairs of one body run's slot values, a nested list of terms
+    expanded in place."""
+    out = []
+    for r, (v, key) in enumerate(zip(values, keys)):
+        for k, term in enumerate(_flat([v])):
+            out.append((step + tuple(key) + (r, k), term))
+    return out
+
+
+def _merged(result: list, groups) -> tuple:
+    """Lists of keyed terms as lists of terms; each group of outputs (one outer value fed to
+    several inputs) merged into its first, in key order (step, then consumer)."""
+    result = list(result)
+    for g in groups:
+        result[g[0]] = sorted((kv for k in g for kv in result[k]), key=lambda kv: kv[0])
+        for k in g[1:]:
+            result[k] = []
+    return tuple([v for _, v in r] if isinstance(r, list) else r for r in result)
 
 
 def lower(program, optimize, backend) -> None:
-    """Turn control, ``get`` and ``add_terms`` nodes of ``program`` into ``'fused'`` nodes."""
+    """Turn control, ``get`` and ``add_terms`` nodes of ``program`` into ``'fused'`` nodes.
+
+    When a gradient body is compiled (``Compiled(..., cut=residuals)``), its residuals first
+    become inputs, fed from the forward loop, and what computed them is pruned."""
+    cut = _CUT.pop() if _CUT else []
+    if cut:
+        for r in cut:
+            n = program[r.id]
+            n.op, n.inputs, n.attrs, n.value, n.name = "placeholder", [], {}, None, f"residual{r.id}"
+            program.inputs.append(r.id)
+        program.remove_dead()
     if not any(n.op in CONTROL or n.op in (GET, ADD_TERMS) for n in program.nodes):
         return
     used: dict[int, set] = {}
