@@ -37,6 +37,7 @@ SG_GROUPS = {
     "Compiling and running": ["compile", "CompiledFunction", "Session", "function", "Function"],
     "Export and files": ["to_dot", "to_networkx", "save", "load"],
     "Writing a compiler pass": ["Program", "PNode", "PassContext", "PassResult"],
+    "Models and training": ["nn", "train"],
     "Errors": ["TracingError", "GraphError", "FeedError", "LoadError"],
     "Models": ["nn", "train"],
 }
@@ -63,7 +64,8 @@ INTRO = {
 
 
 # a public submodule whose classes live elsewhere: document them where they are defined
-HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.layers", "shared_ops.nn.recurrent"]}
+HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.layers", "shared_ops.nn.recurrent"],
+         "staticgraph.nn": []}  # the same classes as dg.nn: one implementation, documented once
 
 
 def _where(module, name: str) -> str:
@@ -119,6 +121,11 @@ def front_end_page(module, alias: str, groups: dict) -> str:
             continue
         for n in names:
             path = _where(module, n)
+            if HOMES.get(path) == []:
+                out.append(f"### `{alias}.{n}`\n\nThe same classes as `dg.{n}` (one implementation, written on the "
+                           f"shared surface; here parameters are `sg.variable`s): see "
+                           f"[dyngraph](dyngraph.md#models-and-optimisers).\n")
+                continue
             for i, home in enumerate(HOMES.get(path, [path])):
                 shown = f"{alias}.{n}" if len(HOMES.get(path, [])) < 2 else f"{alias}.{n} ({home.rsplit('.', 1)[1]})"
                 out.append(_entry(home, shown, getattr(module, n)))
