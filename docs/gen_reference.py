@@ -22,9 +22,11 @@ DG_GROUPS = {
                          "from_numpy", "zeros_like", "ones_like", "rand_like", "randn_like", "manual_seed"],
     "Autograd": ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd"],
     "Functions with out=": ["add", "sub", "mul", "div"],
+    "Models and optimisers": ["nn", "optim"],
     "The recorded graph": ["to_dot", "to_networkx", "stats", "reset_stats", "Node", "AccumulateGrad", "SavedValue"],
     "Errors": ["AutogradError", "FreedGraphError", "InplaceError", "ShapeError", "DTypeError"],
     "Dtypes": ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"],
+    "Models": ["nn", "optim"],
 }
 
 SG_GROUPS = {
@@ -35,7 +37,9 @@ SG_GROUPS = {
     "Compiling and running": ["compile", "CompiledFunction", "Session", "function", "Function"],
     "Export and files": ["to_dot", "to_networkx", "save", "load"],
     "Writing a compiler pass": ["Program", "PNode", "PassContext", "PassResult"],
+    "Models and training": ["nn", "train"],
     "Errors": ["TracingError", "GraphError", "FeedError", "LoadError"],
+    "Models": ["nn", "train"],
 }
 
 GC_GROUPS = {
@@ -57,6 +61,11 @@ INTRO = {
                      "([chapter 5](../tutorial/05-equivalence.md)) and the command line "
                      "(`graphcompare check`, `graphcompare run`)."),
 }
+
+
+# a public submodule whose classes live elsewhere: document them where they are defined
+HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.layers", "shared_ops.nn.recurrent"],
+         "staticgraph.nn": []}  # the same classes as dg.nn: one implementation, documented once
 
 
 def _where(module, name: str) -> str:
@@ -111,7 +120,15 @@ def front_end_page(module, alias: str, groups: dict) -> str:
                     "by name (`\"float64\"`) or as a NumPy dtype.", ""]
             continue
         for n in names:
-            out.append(_entry(_where(module, n), f"{alias}.{n}", getattr(module, n)))
+            path = _where(module, n)
+            if HOMES.get(path) == []:
+                out.append(f"### `{alias}.{n}`\n\nThe same classes as `dg.{n}` (one implementation, written on the "
+                           f"shared surface; here parameters are `sg.variable`s): see "
+                           f"[dyngraph](dyngraph.md#models-and-optimisers).\n")
+                continue
+            for i, home in enumerate(HOMES.get(path, [path])):
+                shown = f"{alias}.{n}" if len(HOMES.get(path, [])) < 2 else f"{alias}.{n} ({home.rsplit('.', 1)[1]})"
+                out.append(_entry(home, shown, getattr(module, n)))
     return "\n".join(out).rstrip() + "\n"
 
 

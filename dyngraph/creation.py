@@ -33,6 +33,27 @@ def tensor(data, requires_grad=False, dtype=None, device="cpu") -> Tensor:
     """A new leaf tensor holding a copy of ``data`` (nested lists, scalars, arrays, tensors).
 
     Python floats give float32 (as PyTorch); NumPy arrays keep their dtype.
+
+    Parameters:
+        data: a Python number, nested lists of numbers, a NumPy (or CuPy) array, or a tensor.
+        requires_grad: record the ops applied to it, so ``backward()`` gives it a ``.grad``.
+        dtype: a name (``"float64"``), a NumPy dtype or an alias (``dg.float32``); ``None``
+            infers it from ``data``.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns:
+        A leaf ``Tensor`` (``is_leaf`` is True, ``grad_fn`` is None).
+
+    Raises:
+        AutogradError: ``requires_grad=True`` on an integer or bool dtype.
+        DTypeError: a ``dtype`` graphcompare does not support.
+        TypeError: ``data`` is not numbers (strings, objects).
+        BackendError: a ``device`` that cannot be used here (no CuPy, no GPU).
+
+    Examples:
+        >>> x = dg.tensor([1.0, 2.0], requires_grad=True)
+        >>> x.dtype, x.is_leaf
+        (dyngraph.float32, True)
     """
     be = _backend(device)
     name = resolve(dtype)

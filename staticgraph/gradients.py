@@ -89,6 +89,25 @@ def gradients(y: Node, xs, grad_ys=None):
     ``xs`` is a node or a list/tuple of nodes (the result has the same form). ``grad_ys`` is the
     cotangent of ``y`` (a node or array; default ones). Several ``y``s: pass a list; their
     gradients are summed.
+
+    Parameters:
+        y: the node to differentiate, or a list of nodes (their gradients add up).
+        xs: a node or a list/tuple of nodes, placeholders, variables or intermediates.
+        grad_ys: the vector of the vector-Jacobian product, shaped like ``y`` (default ones).
+
+    Returns:
+        The gradient nodes, declared in ``y``'s graph: one node (or ``None`` where ``y`` does
+        not depend on it) per entry of ``xs``, in the same form as ``xs``.
+
+    Raises:
+        GraphError: an entry that is not a node of the graph.
+
+    Examples:
+        >>> with sg.Graph():
+        ...     x = sg.placeholder((), name="x")
+        ...     (dy,) = sg.gradients(x * x * x, [x])
+        >>> float(sg.compile(dy, inputs=[x])(np.float32(3.0)))
+        27.0
     """
     single = isinstance(xs, Node)
     xs_list = [xs] if single else list(xs)

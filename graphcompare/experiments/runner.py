@@ -59,7 +59,7 @@ def run_suite(cfg: Config, out: str | Path, command: str = "", progress: bool = 
     peers = peer_status(cfg)
     cfg_run = Config(**{**cfg.__dict__, "peers": tuple(_active_peers(cfg, peers)),
                         "timer_bias": measures.timer_bias()})
-    impls = measures._impls(cfg_run)
+    impls = measures.impls(cfg_run)
 
     def wl_of(name, size):
         w = make(name, **size)
