@@ -84,7 +84,25 @@ def _full_like_fn(fill):
         return _finish(arr, be, requires_grad)
 
     make.__name__ = fill
-    make.__doc__ = f"``dg.{fill}(2, 3)`` or ``dg.{fill}((2, 3))``: a float32 tensor of {fill}."
+    make.__doc__ = f"""``dg.{fill}(2, 3)`` or ``dg.{fill}((2, 3))``: a float32 tensor of {fill}.
+
+    Parameters:
+        *size: the shape, as integers or as one tuple.
+        dtype: a dtype name, NumPy dtype or alias; default float32.
+        requires_grad: make it a leaf that records the ops applied to it.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns:
+        A new leaf ``Tensor``{" (its contents are whatever the memory held)" if fill == "empty" else ""}.
+
+    Raises:
+        AutogradError: ``requires_grad=True`` with an integer or bool dtype.
+        DTypeError: a dtype graphcompare does not support.
+
+    Examples:
+        >>> dg.{fill}(2, 3).shape, dg.{fill}((2, 3)).dtype
+        ((2, 3), dyngraph.float32)
+    """
     return make
 
 
@@ -112,6 +130,27 @@ def _random_fn(kind):
     make.__doc__ = (
         f"``dg.{kind}(2, 3)``: {'uniform [0, 1)' if kind == 'rand' else 'standard normal'} float32 "
         "values from the generator seeded by ``dg.manual_seed`` (identical on every backend)."
+        f"""
+
+    Parameters:
+        *size: the shape, as integers or as one tuple.
+        dtype: a floating dtype name, NumPy dtype or alias; default float32.
+        requires_grad: make it a leaf that records the ops applied to it.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns:
+        A new leaf ``Tensor``.
+
+    Raises:
+        DTypeError: a dtype graphcompare does not support.
+
+    Examples:
+        >>> dg.manual_seed(0)
+        >>> a = dg.{kind}(2, 3)
+        >>> dg.manual_seed(0)
+        >>> bool((dg.{kind}((2, 3)) == a).all()), a.shape
+        (True, (2, 3))
+    """
     )
     return make
 
