@@ -112,6 +112,23 @@ empty = _full_like_fn("empty")
 
 
 def full(size, fill_value, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value``.
+
+    Parameters:
+        size: the shape, a tuple of ints.
+        fill_value: the number; its type chooses the default dtype as in PyTorch (bool ->
+            bool, int -> int64, float -> float32).
+        dtype: a dtype name, NumPy dtype or alias, instead of the default.
+        requires_grad: make it a leaf that records the ops applied to it.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns:
+        A new leaf ``Tensor``.
+
+    Examples:
+        >>> dg.full((2,), 7), dg.full((2,), 7.0)
+        (tensor([7, 7]), tensor([7., 7.]))
+    """
     be = _backend(device)
     # PyTorch's defaults: bool -> bool, int -> int64, anything else -> float32
     name = resolve(dtype) or {bool: "bool", int: "int64"}.get(type(fill_value), "float32")
@@ -171,6 +188,23 @@ zeros_like, ones_like, rand_like, randn_like = (_like(f) for f in (zeros, ones, 
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    """``start, start + step, ...`` up to (not including) ``end``; ``dg.arange(n)`` is ``0..n-1``.
+
+    Parameters:
+        start: the first value (the end, when ``end`` is not given).
+        end: the bound, excluded.
+        step: the spacing.
+        dtype: default int64 for integers, float32 for floats, as in PyTorch.
+        requires_grad: make it a leaf that records the ops applied to it.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns:
+        A new one-dimensional leaf ``Tensor``.
+
+    Examples:
+        >>> dg.arange(3), dg.arange(0.0, 1.0, 0.5)
+        (tensor([0, 1, 2]), tensor([0.0000, 0.5000]))
+    """
     if end is None:
         start, end = 0, start
     a = np.arange(start, end, step)
@@ -180,6 +214,19 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device="cpu
 
 
 def from_numpy(a: np.ndarray) -> Tensor:
-    """A tensor sharing memory with the NumPy array ``a`` (NumPy backend)."""
+    """A tensor sharing memory with the NumPy array ``a`` (NumPy backend).
+
+    Parameters:
+        a: a NumPy array; a change to either shows in the other.
+
+    Returns:
+        A leaf ``Tensor`` on the CPU that does not require grad.
+
+    Examples:
+        >>> a = np.zeros(2)
+        >>> _ = dg.from_numpy(a).add_(1)
+        >>> a
+        array([1., 1.])
+    """
     be = get_backend("numpy")
     return _finish(a, be, False)
