@@ -26,6 +26,7 @@ DG_GROUPS = {
     "The recorded graph": ["to_dot", "to_networkx", "stats", "reset_stats", "Node", "AccumulateGrad", "SavedValue"],
     "Errors": ["AutogradError", "FreedGraphError", "InplaceError", "ShapeError", "DTypeError"],
     "Dtypes": ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"],
+    "Models": ["nn", "optim"],
 }
 
 SG_GROUPS = {
@@ -38,6 +39,7 @@ SG_GROUPS = {
     "Writing a compiler pass": ["Program", "PNode", "PassContext", "PassResult"],
     "Models and training": ["nn", "train"],
     "Errors": ["TracingError", "GraphError", "FeedError", "LoadError"],
+    "Models": ["nn", "train"],
 }
 
 GC_GROUPS = {

@@ -173,6 +173,20 @@ class _Normalise(ast.NodeTransformer):
         self.generic_visit(node)
         return _call("_sel", node.test, node.body, node.orelse)
 
+    def visit_BoolOp(self, node):  # on bools: and/or are & and |
+        self.generic_visit(node)
+        op = ast.BitAnd() if isinstance(node.op, ast.And) else ast.BitOr()
+        out = node.values[0]
+        for v in node.values[1:]:
+            out = ast.BinOp(out, op, v)
+        return out
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Not):
+            return _call("_sel", node.operand, ast.Constant(False), ast.Constant(True))
+        return node
+
     def visit_BinOp(self, node):
         self.generic_visit(node)
         if not isinstance(node.op, ast.Pow):
@@ -214,6 +228,30 @@ def template(op: str, attrs: tuple, dtype: str, nargs: int) -> tuple[tuple, str]
     return tuple(stmts), expr
 
 
+# the functions of the scalar language (every name a statement may call)
+CALLABLE = frozenset({"_sel", "_floor", "_copysign", "abs", "sqrt", "_bits_f64", "_opaque", "_lm_pow",
+                      *CAST.values(), *(f"_lm_{name}" for name in LIBM)})
+
+
+@functools.lru_cache(maxsize=None)
+def fusible(op: str, attrs: tuple, dtype: str, nargs: int) -> bool:
+    """Whether the op's ``scalar_expr`` is in the scalar language (both tiers give the same
+    bits): an op calling anything else (``np.floor_divide``...) stays unfused."""
+    if op in ("copy", "broadcast_to"):
+        return True
+    try:
+        stmts, expr = template(op, attrs, dtype, nargs)
+    except (ValueError, SyntaxError, TypeError, KeyError):
+        return False
+    for text in (*stmts, expr):
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in CALLABLE):
+                return False
+            if isinstance(node, (ast.Attribute, ast.BoolOp, ast.Lambda)):
+                return False
+    return True
+
+
 def substitute(text: str, args: list[str], prefix: str) -> str:
     """A template's line with the real input names and prefix."""
     return _ARG.sub(lambda m: args[int(m.group(1))], text).replace("__p", prefix)
@@ -241,4 +279,5 @@ def _step_code(step: Step, args: list[str], prefix: str) -> tuple[list[str], str
     return norm.stmts, f"{CAST[step.dtype]}({ast.unparse(tree)})"
 
 
-__all__ = ["KernelSpec", "Step", "Output", "loop_view", "step_code", "template", "substitute", "BLOCK", "CAST", "LIBM"]
+__all__ = ["KernelSpec", "Step", "Output", "loop_view", "step_code", "template", "substitute", "fusible", "BLOCK",
+           "CAST", "LIBM", "CALLABLE"]

@@ -21,7 +21,7 @@ from shared_ops.errors import DTypeError, ShapeError
 from shared_ops.registry import fmt_shape
 
 from ..graph import Graph, GraphError, Node, _graph_of, user_line
-from .body import Body, check_same, flatten, rebuild, trace
+from .body import check_same, flatten, rebuild, trace
 
 KINDS = ("cond", "while_loop", "scan")
 GET = "get"

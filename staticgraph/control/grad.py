@@ -243,7 +243,7 @@ def _scan(graph, n, cf, cot, needs):
     nc, nx, ny = cf.n["carries"], cf.n["xs"], cf.n["ys"]
     b = cf.bodies["body"]
     xs_params = [b.params[nc + j] for j in range(nx) if needs[nc + j]]
-    layouts, fcarry, caps = _loop_layouts(b, nc, cot, ny, xs_params)
+    layouts, _, _ = _loop_layouts(b, nc, cot, ny, xs_params)
     dys = [sum_terms(graph, cot[nc + j], cf.gets[nc + j]) if (nc + j) in cot else None for j in range(ny)]
     finals = [x for k in range(nc) if k in cot for x in cot[k]]
     hist = get(n, nc + ny)
@@ -276,7 +276,7 @@ def _scan(graph, n, cf, cot, needs):
 def _while(graph, n, cf, cot, needs):
     nv = cf.n["vars"]
     b, c = cf.bodies["body"], cf.bodies["cond"]
-    layouts, fcarry, caps = _loop_layouts(b, nv, cot, 0, [])
+    layouts, _, _ = _loop_layouts(b, nv, cot, 0, [])
     finals = [x for k in range(nv) if k in cot for x in cot[k]]
     ncc = len(c.captures)
     body_caps = list(n.inputs[nv + ncc:])

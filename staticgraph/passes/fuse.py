@@ -26,6 +26,7 @@ EXACT = False  # generated kernels round differently (libm, float64 accumulation
 
 import time
 
+from shared_ops.fusion_spec import fusible
 from shared_ops.registry import REGISTRY
 
 from ..fusion import FUSIBLE_DTYPES, FusedKernel, Project, build_spec
@@ -41,7 +42,12 @@ def _elementwise(n) -> bool:
     if n.op in ("placeholder", "variable", "constant", "fused") or n.op not in REGISTRY:
         return False
     op = REGISTRY.get(n.op)
-    return bool(op.elementwise and op.scalar_expr is not None)
+    if not (op.elementwise and op.scalar_expr is not None):
+        return False
+    try:
+        return fusible(n.op, tuple(sorted(n.attrs.items())), n.dtype, len(n.inputs))
+    except TypeError:  # an unhashable attribute value
+        return False
 
 
 def _reduction(n) -> bool:
