@@ -79,33 +79,39 @@ def _where(module, name: str) -> str:
     return f"{home}.{obj.__name__}"
 
 
-def _found(path: str) -> bool:
-    """Whether mkdocstrings (griffe, reading the source statically) can find ``path``."""
+def _found(path: str, obj=None) -> bool:
+    """Whether mkdocstrings (griffe, reading the source statically) finds ``path`` as what it is:
+    a function made at run time (``zeros = _full_like_fn("zeros")``) reads as an attribute
+    without its docstring, so it is written from the live object instead."""
+    import inspect
+
     import griffe
 
     top = path.split(".")[0]
     if top not in _LOADED:
         _LOADED[top] = griffe.load(top, search_paths=[str(DOCS.parent)])
     try:
-        _LOADED[top][path[len(top) + 1:]]
-        return True
+        found = _LOADED[top][path[len(top) + 1:]]
     except (KeyError, griffe.AliasResolutionError):
         return False
+    return not (inspect.isfunction(obj) and found.kind.value == "attribute")
 
 
 _LOADED: dict = {}
 
 
 def _plain(obj, heading: str) -> str:
-    """An entry written from the live object, for a name made at run time (``zeros_like``)."""
+    """An entry written from the live object: the signature, the summary, the sections as text."""
     import inspect
 
     doc = inspect.cleandoc(obj.__doc__ or "")
-    return f"### `{heading}`\n\n```text\n{heading}{inspect.signature(obj)}\n```\n\n{doc}\n"
+    summary, _, rest = doc.partition("\n\n")
+    body = f"\n```text\n{rest}\n```\n" if rest else ""
+    return f"### `{heading}`\n\n```text\n{heading}{inspect.signature(obj)}\n```\n\n{summary}\n{body}"
 
 
 def _entry(path: str, heading: str, obj=None) -> str:
-    if obj is not None and not _found(path):
+    if obj is not None and not _found(path, obj):
         return _plain(obj, heading)
     return (f"::: {path}\n    options:\n      heading: \"{heading}\"\n      show_root_heading: true\n"
             f"      heading_level: 3\n")
