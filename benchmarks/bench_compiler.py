@@ -8,7 +8,7 @@ W3  the MLP step, batch 128, 784-512-512-10, gradients of all six parameters
 W4  ``sum(tanh(x*y + x) * exp(-y*y))`` with gradients for x and y, 4,000,000 elements each
 
 One core (``os.sched_setaffinity``), BLAS single-threaded, side by side in one process;
-medians of repeated calls after a warm-up. "compile" is ``sg.compile`` (passes + numba);
+medians of repeated calls after a warm-up. "compile" is ``sg.compile(block=True)`` (passes + numba);
 "first call" is the first run after it. Memory: the plan's figures, and the measured
 (tracemalloc) peak of one call of each implementation.
 
@@ -219,7 +219,7 @@ def run(name: str) -> dict:
     args = inputs_fn(rng)
     outs, ins = graph_fn()
     t0 = time.perf_counter()
-    fn = sg.compile(outs, ins, optimize=True)
+    fn = sg.compile(outs, ins, optimize=True, block=True)  # passes and numba: the best tier, as documented above
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     res = fn(*args)
@@ -237,7 +237,7 @@ def run(name: str) -> dict:
     row.update(interleaved(fns))
     row.setdefault("dyn", float("nan"))
     row["plan"] = fn.plan
-    row["naive_before"] = fn.program.naive_before
+    row["naive_before"] = fn.ctx.naive_before
     if name == "W4":
         _, row["peak_sg"] = memory.measure(fn, *args)
         _, row["peak_np"] = memory.measure(np_fn, *args)

@@ -4,6 +4,7 @@ dyngraph's engine (``engine.py``, ``loops.py``), each module against the tests t
     python benchmarks/mutation.py init [--work DIR] [--sample N] [--seed S] [--groups ops,passes,engine]
     nice -n 19 python benchmarks/mutation.py run [--work DIR] [--minutes M]
     python benchmarks/mutation.py report [--work DIR]
+    python benchmarks/mutation.py reset-survivors [--work DIR]   # then run again: the new tests
 
 ``init`` copies this worktree's files (committed or not) to ``DIR/src``, makes one cosmic-ray
 session per module and keeps a random sample of ``N`` mutants per group, spread over its
@@ -51,6 +52,8 @@ GROUPS = {
     "passes": sorted(str(p.relative_to(ROOT)) for p in (ROOT / "staticgraph" / "passes").glob("*.py")),
     "engine": ["dyngraph/engine.py", "dyngraph/loops.py"],
 }
+# a helper module's mutants run the suite of the ops of the modules that import it
+HELPER_OF = {"shared_ops/ops/_index.py": "shared_ops/ops/shape.py"}
 TIMEOUT = 240  # seconds per mutant; a mutant that hangs a test is killed
 EQUIVALENT = ROOT / "benchmarks" / "mutation_equivalent.json"
 
@@ -58,16 +61,20 @@ EQUIVALENT = ROOT / "benchmarks" / "mutation_equivalent.json"
 def stages(module: str, ops_map: dict) -> list:
     """The pytest arguments of stage 1 and stage 2 for a mutant of ``module``."""
     if module.startswith("shared_ops/ops/"):
-        names = ops_map.get(module[:-3].replace("/", ".")) or ops_map["*"]  # a helper: every op
+        owner = HELPER_OF.get(module, module)
+        names = ops_map.get(owner[:-3].replace("/", ".")) or ops_map["*"]  # a helper used by all: every op
         first = [f"tests/shared_ops/test_op_suite.py::test_every_registered_op[{n}-numpy]" for n in names]
+        first += sorted(str(p) for p in Path("tests/shared_ops").glob("test_mutants_*.py"))  # the killers
         oracle = [f"tests/shared_ops/test_torch_oracle.py::test_forward_and_vjp_match_pytorch[{n}]" for n in names]
         return [first, [*oracle, "tests/shared_ops/test_semantics.py", "tests/shared_ops/test_op_traits.py"]]
     if module.startswith("staticgraph/passes/"):
-        first = ["tests/staticgraph/test_passes.py", "tests/staticgraph/test_passes_random.py"]
+        first = ["tests/staticgraph/test_passes.py", "tests/staticgraph/test_passes_random.py",
+                 *sorted(str(p) for p in Path("tests/staticgraph").glob("test_mutants_*.py"))]
         if module.endswith("fuse.py"):
             first.append("tests/staticgraph/test_fusion.py")
         return [first, ["tests/staticgraph/test_vs_dyngraph.py", "tests/staticgraph/test_compile.py"]]
-    return [["tests/dyngraph/test_engine.py", "tests/dyngraph/test_basics.py"],
+    return [["tests/dyngraph/test_engine.py", "tests/dyngraph/test_basics.py",
+             *sorted(str(p) for p in Path("tests/dyngraph").glob("test_mutants_*.py"))],
             ["tests/dyngraph/test_inplace.py", "tests/dyngraph/test_random_graphs.py"]]
 
 
@@ -111,6 +118,7 @@ def init(work: Path, sample: int, seed: int, groups: list) -> None:
 
     src = work / "src"
     _copy_worktree(src)
+    _copy_worktree(work / "pristine")  # what _check_pristine puts back
     (work / "sessions").mkdir(parents=True, exist_ok=True)
     (work / "ops_by_module.json").write_text(json.dumps(_ops_map(src), indent=1))
     rng = random.Random(seed)
@@ -208,6 +216,9 @@ def test(work: Path, module: str) -> int:
 
 def run(work: Path, minutes: float, groups: list) -> None:
     src = work / "src"
+    _check_pristine(src)
+    for test in [ROOT / "tests" / "conftest.py", *ROOT.glob("tests/*/test_mutants_*.py")]:
+        shutil.copy2(test, src / test.relative_to(ROOT))  # the newest killing tests, the modules as at init
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=False)
     server = subprocess.Popen([sys.executable, __file__, "serve", "--work", str(work)], env=_env(src))
     deadline = time.monotonic() + 60 * minutes
@@ -221,7 +232,8 @@ def run(work: Path, minutes: float, groups: list) -> None:
                 if left <= 0:
                     print("out of time: the remaining mutants stay pending (run again to go on)")
                     return
-                proc = subprocess.Popen(["cosmic-ray", "exec", str(cfg), str(db)], cwd=src, env=_env(src))
+                proc = subprocess.Popen(["cosmic-ray", "exec", str(cfg), str(db)], cwd=src, env=_env(src),
+                                        preexec_fn=_default_sigint)
                 try:
                     proc.wait(timeout=left)
                 except subprocess.TimeoutExpired:
@@ -235,11 +247,37 @@ def run(work: Path, minutes: float, groups: list) -> None:
         _check_pristine(src)
 
 
+def reset_survivors(work: Path) -> None:
+    """Make every non-equivalent survivor pending again, for ``run`` to test it against the
+    tests written since (the modules stay as they were at init)."""
+    import sqlite3
+
+    equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
+    for db in sorted((work / "sessions").glob("*.sqlite")):
+        con = sqlite3.connect(db)
+        rows = con.execute("SELECT r.job_id, m.module_path, m.start_pos_row, m.operator_name, m.occurrence "
+                           "FROM work_results r JOIN mutation_specs m ON m.job_id = r.job_id "
+                           "WHERE r.test_outcome = 'survived'").fetchall()
+        again = [job for job, path, row, name, occ in rows if f"{path}:{row}:{name}:{occ}" not in equivalent]
+        con.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in again])
+        con.commit()
+        con.close()
+        if again:
+            print(f"{db.stem}: {len(again)} survivor(s) pending again")
+
+
+def _default_sigint() -> None:
+    # a job started in the background by a shell ignores SIGINT, and so would its children:
+    # cosmic-ray must take it, to put the mutated file back before it stops
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _check_pristine(src: Path) -> None:
-    """The copy's sources equal the worktree's again (a mutant left behind would poison a rerun)."""
+    """The copy's sources equal the ones copied at init (a mutant left behind would poison a rerun)."""
+    pristine = src.parent / "pristine"
     for module in (m for ms in GROUPS.values() for m in ms):
-        if (src / module).read_bytes() != (ROOT / module).read_bytes():
-            shutil.copy2(ROOT / module, src / module)
+        if (pristine / module).exists() and (src / module).read_bytes() != (pristine / module).read_bytes():
+            shutil.copy2(pristine / module, src / module)
             print(f"restored {module} in the copy")
 
 
@@ -295,7 +333,7 @@ def _score(c: Counter) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("command", choices=("init", "run", "report", "serve", "test"))
+    p.add_argument("command", choices=("init", "run", "report", "reset-survivors", "serve", "test"))
     p.add_argument("module", nargs="?", help="(test) the mutated module")
     p.add_argument("--work", type=Path, default=Path("/tmp/graphcompare-mutation"))
     p.add_argument("--sample", type=int, default=300, help="(init) mutants kept per group; 0: all")
@@ -310,6 +348,8 @@ def main(argv=None) -> int:
         run(a.work, a.minutes, groups)
     elif a.command == "report":
         report(a.work)
+    elif a.command == "reset-survivors":
+        reset_survivors(a.work)
     elif a.command == "serve":
         serve(a.work)
     else:

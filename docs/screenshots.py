@@ -108,7 +108,8 @@ def build(site: Path) -> None:
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves the built site; HTML pages get the check script before ``</body>``."""
+    """Serves the built site; an HTML page asked for with ``?check`` gets the check script
+    before ``</body>``."""
 
     def log_message(self, *args):  # quiet
         pass
@@ -117,13 +118,16 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def send_head(self):
         if self.path.startswith("/__check_all.html"):
-            return self._send(CHECK_ALL % {"width": WIDTH, "pages": json.dumps(["/" + p for p in self.pages])})
+            return self._send(CHECK_ALL % {"width": WIDTH, "pages": json.dumps(["/" + p + "?check" for p in self.pages])})
         path = self.translate_path(self.path)
         if os.path.isdir(path):
             path = os.path.join(path, "index.html")
         if not path.endswith(".html") or not os.path.exists(path):
             return super().send_head()
-        return self._send(Path(path).read_text().replace("</body>", CHECK_JS + "</body>"))
+        page = Path(path).read_text()
+        if "?check" in self.path:  # the screenshots show the page as readers see it
+            page = page.replace("</body>", CHECK_JS + "</body>")
+        return self._send(page)
 
     def _send(self, text: str):
         import io
@@ -164,7 +168,7 @@ def _browser(args: list[str], timeout: float = 60) -> str:
 
 def check(url: str) -> dict:
     """What the check script found on one page: problems, images (with their scale), height."""
-    dom = _browser([f"--window-size={WIDTH},1000", "--virtual-time-budget=8000", "--dump-dom", url])
+    dom = _browser([f"--window-size={WIDTH},1000", "--virtual-time-budget=8000", "--dump-dom", url + "?check"])
     m = re.search(r'<pre id="layout-check"[^>]*>(.*?)</pre>', dom, re.S)
     if m is None:
         return {"problems": [f"the check script did not report (page did not load?): {url}"], "images": [], "height": 0}
@@ -178,7 +182,7 @@ def check_all(base: str) -> dict:
     m = re.search(r'<pre id="layout-check"[^>]*>(.*?)</pre>', dom, re.S)
     if m is None:
         raise RuntimeError("the pages' checks did not all report (a page did not load?)")
-    return {k.lstrip("/"): v for k, v in json.loads(html.unescape(m.group(1))).items()}
+    return {k.lstrip("/").removesuffix("?check"): v for k, v in json.loads(html.unescape(m.group(1))).items()}
 
 
 def screenshot(url: str, path: Path, height: int) -> None:
@@ -201,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         site = Path(tmp) / "site"
         build(site)
         with serve(site) as base:
+            findings = check_all(base)
             for page in pages(site):
-                found = check(base + page)
+                found = findings[page]
                 name = (page.strip("/").replace("/", "-") or "index") + ".png"
                 if not args.no_screenshots:
                     screenshot(base + page, out / name, found["height"])

@@ -119,7 +119,7 @@ def to_networkx(t, names=None):
     Raises:
         TypeError: ``names`` is not a mapping.
 
-    Example:
+    Examples:
         >>> a = dg.tensor(2.0, requires_grad=True); b = a * 3
         >>> G = dg.to_networkx(b, names=dict(a=a, b=b))
         >>> sorted(d["label"] for _, d in G.nodes(data=True))
@@ -222,7 +222,7 @@ def to_dot(t, names=None, *, direction: str = "forward", values: bool = True) ->
         ValueError: ``direction`` is neither ``"forward"`` nor ``"backward"``.
         TypeError: ``names`` is not a mapping.
 
-    Example:
+    Examples:
         >>> a = dg.tensor(2.0, requires_grad=True); b = a * 3
         >>> print(dg.to_dot(b, names=dict(a=a, b=b), direction="backward").splitlines()[0])
         digraph dyngraph {

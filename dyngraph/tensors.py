@@ -275,7 +275,19 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
         return fn is not None and bool(fn.hooks) and fn.hooks[-1].__class__ is RetainGrad and fn.hooks[-1].ref() is self
 
     def retain_grad(self) -> None:
-        """Keep ``.grad`` for this non-leaf tensor after backward (a no-op on leaves)."""
+        """Keep ``.grad`` for this non-leaf tensor after backward (a no-op on leaves).
+
+        Raises:
+            AutogradError: the tensor does not require grad.
+
+        Examples:
+            >>> x = dg.tensor([1.0, 2.0], requires_grad=True)
+            >>> y = x * x
+            >>> y.retain_grad()
+            >>> y.sum().backward()
+            >>> y.grad
+            tensor([1., 1.])
+        """
         if not self._rg:
             raise AutogradError("can't retain_grad on Tensor that has requires_grad=False")
         fn = self._grad_fn
@@ -306,7 +318,26 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
         return t
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Sum d(self)/d(leaf) into every leaf's ``.grad`` (see ``dyngraph.engine``)."""
+        """Sum d(self)/d(leaf) into every leaf's ``.grad`` (see ``dyngraph.engine``).
+
+        Parameters:
+            gradient: the vector of the vector-Jacobian product, shaped like ``self``;
+                ``None`` for a one-element tensor.
+            retain_graph: keep the saved values so the graph can be walked again.
+            create_graph: record the backward pass, for higher-order gradients.
+            inputs: only accumulate into these tensors.
+
+        Raises:
+            AutogradError: ``self`` has more than one element and no ``gradient``.
+            FreedGraphError: the graph was walked already without ``retain_graph=True``.
+            InplaceError: a value saved for the backward pass was changed in place.
+
+        Examples:
+            >>> a = dg.tensor(3.0, requires_grad=True)
+            >>> (a * a).backward()
+            >>> a.grad
+            tensor(6.)
+        """
         from .engine import backward
 
         backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph, inputs)

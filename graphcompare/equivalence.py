@@ -212,7 +212,7 @@ def _guard(program: Program, X64: list) -> str:
     """Why the float64 values put some op at a kink or out of range ('' when they do not)."""
     import dyngraph as dg
 
-    from .optable import OP_TABLE
+    from .recipes_control import recipe
 
     f = compile_model(program.model_source("surface64", name="allv", all_values=True), "allv")
     with dg.no_grad():
@@ -226,7 +226,7 @@ def _guard(program: Program, X64: list) -> str:
         if not np.all(np.isfinite(v)) or (v.size and np.max(np.abs(v)) > MAX_MAGNITUDE):
             return f"{program.name(k)} is not finite or exceeds {MAX_MAGNITUDE:g} in float64"
         if isinstance(n, Step):
-            g = OP_TABLE[n.op].guard
+            g = recipe(n.op).guard
             if g is not None and not g([values[a] for a in n.args], n.params):
                 return f"{program.name(k)} = {n.op}(...) has an input at or near a kink"
     return ""

@@ -54,6 +54,7 @@ def reproducer(subject, way: str) -> str:
         "import dyngraph as dg",
         "import staticgraph as sg",
         "from shared_ops.testing import check_directional",
+        *(["import graphcompare.controlflow as CF  # the control-flow steps"] if "CF." in src["model"] else []),
         "",
         helpers,
         "",

@@ -20,6 +20,7 @@ from .graph import (
 from .program import PassContext, PassResult, PNode, Program
 from .serialize import LoadError, load, save
 from .session import Session
+from . import nn, train  # noqa: E402  (models: the shared modules and TF1's optimisers)
 
 globals().update(_F)  # where, maximum, minimum, concatenate, stack, softmax_cross_entropy, ...
 
@@ -28,5 +29,5 @@ __all__ = [
     "assign_add", "get_default_graph", "reset_default_graph", "gradients", "SymbolicOps",
     "compile", "CompiledFunction", "Session", "function", "Function", "to_networkx", "to_dot",
     "save", "load", "Program", "PNode", "PassContext", "PassResult", "TracingError", "GraphError",
-    "FeedError", "LoadError", "cond", "while_loop", "scan", *sorted(_F),
+    "FeedError", "LoadError", "cond", "while_loop", "scan", "nn", "train", *sorted(_F),
 ]

@@ -246,7 +246,7 @@ class CompiledFunction:
 
     def _annotate(self, exe: Executable, exc: Exception, arrays) -> None:
         nid = exe.failed_node(exc)
-        if nid is None or not hasattr(exc, "add_note"):
+        if nid is None:
             return
         node = self.program[nid]
         origin = None
@@ -345,6 +345,29 @@ def compile(outputs, inputs=None, optimize: Any = True, *, backend=None, block: 
     Never waits for machine code: fused regions run at once on their NumPy tier while numba
     builds their loops in the background (the same results, bit for bit). ``block=True``
     returns only once every region runs on its best tier (as ``fn.wait_compiled()``).
+
+    Parameters:
+        outputs: a node, or a list, tuple or dict of nodes (the results come in that form).
+        inputs: the placeholders (nodes or names), in the order the function takes them.
+        optimize: ``True``, ``False``, a dict of passes to switch, or a list of pass names.
+        backend: ``"numpy"``, ``"cupy"`` (or a device), where the function runs.
+        block: wait until every fused region runs on its best tier.
+
+    Returns:
+        A ``CompiledFunction``: call it as ``fn(*arrays)`` or ``fn({placeholder: array})``;
+        ``fn.text()`` prints its program, ``fn.report()`` what each pass did.
+
+    Raises:
+        GraphError: an output needs a placeholder that is not among ``inputs``.
+        PassOptionError: an unknown pass name in ``optimize``.
+
+    Examples:
+        >>> with sg.Graph():
+        ...     x = sg.placeholder((2,), name="x")
+        ...     y = (x * 2.0).sum()
+        >>> fn = sg.compile(y, inputs=[x])
+        >>> float(fn(np.array([1.0, 2.0], np.float32)))
+        6.0
     """
     fn = CompiledFunction(outputs, inputs, optimize, backend=backend)
     if block:

@@ -89,6 +89,25 @@ def gradients(y: Node, xs, grad_ys=None):
     ``xs`` is a node or a list/tuple of nodes (the result has the same form). ``grad_ys`` is the
     cotangent of ``y`` (a node or array; default ones). Several ``y``s: pass a list; their
     gradients are summed.
+
+    Parameters:
+        y: the node to differentiate, or a list of nodes (their gradients add up).
+        xs: a node or a list/tuple of nodes, placeholders, variables or intermediates.
+        grad_ys: the vector of the vector-Jacobian product, shaped like ``y`` (default ones).
+
+    Returns:
+        The gradient nodes, declared in ``y``'s graph: one node (or ``None`` where ``y`` does
+        not depend on it) per entry of ``xs``, in the same form as ``xs``.
+
+    Raises:
+        GraphError: an entry that is not a node of the graph.
+
+    Examples:
+        >>> with sg.Graph():
+        ...     x = sg.placeholder((), name="x")
+        ...     (dy,) = sg.gradients(x * x * x, [x])
+        >>> float(sg.compile(dy, inputs=[x])(np.float32(3.0)))
+        27.0
     """
     single = isinstance(xs, Node)
     xs_list = [xs] if single else list(xs)
@@ -160,9 +179,13 @@ def walk(graph: Graph, seeds: list, xs_list: list, raw: frozenset = frozenset())
                 g = control.sum_terms(graph, [t for _, t in terms], n)
                 if n.id in wanted:
                     grads[n.id] = g
-        if n.op in control.CONTROL_OPS:
-            if n.op != control.ADD_TERMS or g is not None:
-                control.backprop(ops, n, cotangents.pop(n.id, {}), relevant, contributions)
+        if n.op == control.ADD_TERMS:  # a sum: every term (a list: each of its terms) gets g
+            if g is not None:
+                for k, x in enumerate(n.inputs[:-1]):
+                    if x.id in relevant:
+                        contributions.setdefault(x.id, []).append(((n.id, k), g))
+        elif n.op in control.CONTROL_OPS:
+            control.backprop(ops, n, cotangents.pop(n.id, {}), relevant, contributions)
         elif n.op == control.GET and g is not None:
             cotangents.setdefault(n.inputs[0].id, {})[n.attrs["index"]] = [g]
         elif g is not None and n.op not in SOURCE_OPS:

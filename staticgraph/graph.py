@@ -296,7 +296,25 @@ def _graph_of(inputs, op_name: str) -> Graph:
 
 
 def placeholder(shape, dtype="float32", name=None) -> Node:
-    """A value fed at run time; ``None`` in ``shape`` is a free dimension."""
+    """A value fed at run time; ``None`` in ``shape`` is a free dimension.
+
+    Parameters:
+        shape: a tuple of ints, with ``None`` for a dimension fixed only when fed (a batch).
+        dtype: the dtype's name (``"float32"``, ``"int64"``...).
+        name: the name it is fed and printed by (default ``placeholder_N``).
+
+    Returns:
+        The placeholder ``Node``, declared in the default graph.
+
+    Raises:
+        DTypeError: a dtype graphcompare does not support.
+
+    Examples:
+        >>> with sg.Graph():
+        ...     x = sg.placeholder((None, 3), name="x")
+        >>> x.shape, x.dtype
+        ((None, 3), 'float32')
+    """
     shape = tuple(None if d is None else int(d) for d in shape)
     g = get_default_graph()
     if name is None:
@@ -305,7 +323,24 @@ def placeholder(shape, dtype="float32", name=None) -> Node:
 
 
 def variable(value, name=None, dtype=None) -> Node:
-    """State that persists between runs, initialised to ``value`` (Python floats: float32)."""
+    """State that persists between runs, initialised to ``value`` (Python floats: float32).
+
+    Parameters:
+        value: the initial value (a number, nested lists or an array); its shape is the
+            variable's.
+        name: the name it is printed and saved by.
+        dtype: the dtype's name; default: ``value``'s, with Python floats as float32.
+
+    Returns:
+        The variable ``Node``; ``sg.assign`` / ``assign_sub`` change it within a run, and
+        ``Session.run(var)`` reads it.
+
+    Examples:
+        >>> with sg.Graph():
+        ...     w = sg.variable([[0.5, -1.0]], name="w")
+        >>> w.shape, w.dtype
+        ((1, 2), 'float32')
+    """
     arr = np.asarray(value)
     if dtype is None and arr.dtype == np.float64 and not isinstance(value, np.ndarray):
         dtype = "float32"
@@ -318,7 +353,23 @@ def variable(value, name=None, dtype=None) -> Node:
 
 
 def constant(value, dtype=None, name=None) -> Node:
-    """A value baked into the graph (Python floats become float32, as in TensorFlow)."""
+    """A value baked into the graph (Python floats become float32, as in TensorFlow).
+
+    Parameters:
+        value: a number, nested lists or an array.
+        dtype: the dtype's name, instead of ``value``'s.
+        name: a name for the node.
+
+    Returns:
+        The constant ``Node`` (the compiler's ``fold`` pass evaluates what depends only on
+        constants).
+
+    Examples:
+        >>> with sg.Graph():
+        ...     c = sg.constant(2.0)
+        >>> c.shape, c.dtype
+        ((), 'float32')
+    """
     arr = np.asarray(value)
     if dtype is None and arr.dtype == np.float64 and not isinstance(value, np.ndarray):
         dtype = "float32"
@@ -335,6 +386,26 @@ def assign(var: Node, value, name: str | None = None) -> Node:
     """Declare ``var <- value``: applied at the end of the run that fetches this node (TF1).
 
     Fetching it gives the new value. Reads of ``var`` in the same run see the old value.
+
+    Parameters:
+        var: a variable node (``sg.variable``).
+        value: a node or a number/array of ``var``'s shape.
+        name: a name for the assign node.
+
+    Returns:
+        The assign node; fetching it (``Session.run`` or a compiled function's outputs)
+        applies the update.
+
+    Raises:
+        GraphError: ``var`` is not a variable.
+
+    Examples:
+        >>> with sg.Graph() as g:
+        ...     v = sg.variable(1.0, name="v")
+        ...     set_v = sg.assign(v, sg.constant(5.0))
+        >>> sess = sg.Session(g)
+        >>> [float(x) for x in sess.run([v, set_v])], float(sess.run(v))
+        ([1.0, 5.0], 5.0)
     """
     if not isinstance(var, Node) or var.op != "variable":
         raise GraphError(f"assign: the target must be a variable node (sg.variable), got {var!r}")

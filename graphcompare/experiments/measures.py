@@ -112,7 +112,8 @@ def split_within(err: float, total: float, calls: float, cfg) -> bool:
     return abs(err) <= max(cfg.split_margin * total + cfg.split_per_call_s * calls, cfg.split_abs_s)
 
 
-def _impls(cfg) -> list[str]:
+def impls(cfg) -> list[str]:
+    """The implementations a run measures: both front ends, static without passes, the peers."""
     return ["dyngraph", "staticgraph", STATIC_O0, *cfg.peers]
 
 

@@ -128,6 +128,6 @@ register(
     forward=_pad_forward,
     infer=_pad_infer,
     vjp=_pad_vjp,
-    attrs={"pad": (), "value": 0.0}, linear=True, save_inputs=False,
+    attrs={"pad": (), "value": 0.0}, save_inputs=False,  # affine when value != 0: not linear
     torch_name="ConstantPadNdBackward0",
 )

@@ -1,5 +1,5 @@
 """Logical and integer-style ops: logical_and/or/not, all, any, floor_divide, remainder,
-and the masks and copies of models: tril, triu, clone.
+and the triangle masks of models: tril, triu (``clone`` is in ``views``).
 
 ``logical_*``, ``all`` and ``any`` take bool inputs (the surface converts with ``!= 0``) and
 have no gradient. ``floor_divide``'s gradient is zero (PyTorch's), ``remainder``'s is

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..dtypes import FLOATING
 from ..errors import DTypeError, ShapeError
-from ..registry import REQUIRED, Spec, fmt_shape, register
+from ..registry import REQUIRED, Spec, fmt_shape, register, resolve_free
 from ._infer import check_rank
 
 _ATTRS = {"kernel": REQUIRED, "stride": REQUIRED, "padding": (0, 0), "dilation": (1, 1)}
@@ -110,7 +110,7 @@ register(
 
 
 def _avg_grad_forward(xp, g, like=None, *, shape, kernel, stride, padding=(0, 0)):
-    shape = tuple(l if s is None else s for s, l in zip(shape, like.shape)) if like is not None else tuple(shape)
+    shape = resolve_free(shape, like)
     n, c, h, w = shape
     ph, pw = padding
     out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
@@ -121,7 +121,7 @@ def _avg_grad_forward(xp, g, like=None, *, shape, kernel, stride, padding=(0, 0)
 
 
 def _avg_grad_infer(g: Spec, like: Spec | None = None, *, shape, kernel, stride, padding=(0, 0)) -> Spec:
-    shape = tuple(l if s is None else s for s, l in zip(shape, like.shape)) if like is not None else tuple(shape)
+    shape = resolve_free(shape, like)
     check_rank("avg_pool2d_grad", g, (4,), "gradient (N, C, OH, OW)")
     return Spec(shape, g.dtype)
 

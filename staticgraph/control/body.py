@@ -32,6 +32,7 @@ class BodyGraph(Graph):
         self.kind = kind
         self.captures: list[tuple[Node, Node]] = []  # (node of parent, placeholder here)
         self._captured: dict[int, Node] = {}  # id(outer node) -> placeholder
+        self.list_seeds: set[int] = set()  # gradient seeds fed a list of terms (control.grad)
 
     def capture(self, node: Node) -> Node:
         if node.graph is self:
@@ -57,6 +58,7 @@ class Body:
         self.params = params
         self.outputs = outputs
         self.structure = structure  # how the function's result was nested (for the user)
+        self.grad_layouts: list = []  # the gradient bodies declared on it (their residuals are kept)
 
     @property
     def captures(self) -> list:

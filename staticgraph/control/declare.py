@@ -21,7 +21,7 @@ from shared_ops.errors import DTypeError, ShapeError
 from shared_ops.registry import fmt_shape
 
 from ..graph import Graph, GraphError, Node, _graph_of, user_line
-from .body import Body, check_same, flatten, rebuild, trace
+from .body import check_same, flatten, rebuild, trace
 
 KINDS = ("cond", "while_loop", "scan")
 GET = "get"
@@ -186,7 +186,7 @@ def scan(fn, init, xs):
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise GraphError(f"scan: fn(carry, x) must return a pair (carry, y), got {type(out).__name__}\n  declared at {line}")
         c, _ = flatten(out[0], "scan fn's carry", line)
-        y, ystruct = flatten(out[1], "scan fn's y", line)
+        y, ystruct = ([], "none") if out[1] is None else flatten(out[1], "scan fn's y", line)
         ys_structure.append(ystruct)
         return list(c) + list(y)
 
@@ -204,7 +204,8 @@ def scan(fn, init, xs):
                      {"carries": nc, "xs": len(xs_flat), "ys": ny}, trace=line)
     ctrl = control_node(graph, cf, carries + xs_flat + [o for o, _ in b.captures])
     gets = [get(ctrl, k) for k in range(nc + ny)]
-    return rebuild(gets[:nc], cstruct), rebuild(gets[nc:], ys_structure[0])
+    ys = None if ys_structure[0] == "none" else rebuild(gets[nc:], ys_structure[0])
+    return rebuild(gets[:nc], cstruct), ys
 
 
 __all__ = ["cond", "while_loop", "scan", "ControlFlow", "KINDS", "GET", "get", "control_node"]

@@ -11,10 +11,12 @@ history of carries for the gradient) aliases a buffer the caller's memory plan r
 from __future__ import annotations
 
 from shared_ops import Spec, backend_of, default_backend, generation
-from shared_ops.registry import REGISTRY
 
+from .backward import Backward, _flat, _rows, add_n
 from .declare import GET, KINDS
-from .grad import ADD_TERMS, GRAD_KINDS
+from .grad import ADD_TERMS, GRAD_KINDS, residuals
+
+_CUT: list = []  # residual nodes the next lowered program takes as inputs (see Compiled)
 
 CONTROL = KINDS + GRAD_KINDS
 
@@ -24,36 +26,64 @@ def _copy(a):
     return c() if c is not None else a
 
 
-def add_n(xp, terms: list):
-    """The shared ``add_n``: a left fold in the order given, seeded with the first term."""
-    return terms[0] if len(terms) == 1 else REGISTRY.get("add_n").kernel(xp, *terms)
-
-
 class Compiled:
     """One body compiled by ``sg.compile``; ``run(arrays)`` calls its executable directly."""
 
-    def __init__(self, outputs, inputs, optimize, backend, what: str):
+    def __init__(self, outputs, inputs, optimize, backend, what: str, cut=()):
         from ..compile import CompiledFunction
 
         self.what = what
         self.n_outputs = len(outputs)
-        self.fn = CompiledFunction(list(outputs), list(inputs), optimize, backend=backend) if outputs else None
+        self.fn = None
+        if outputs:
+            _CUT.append(list(cut))  # taken by the first lower() of this compile: its own program
+            try:
+                self.fn = CompiledFunction(list(outputs), list(inputs), optimize, backend=backend)
+            finally:
+                if _CUT and _CUT[-1] == list(cut):
+                    _CUT.pop()
         self._exe = {}
+
+    def _exe_for(self, arrays: list):
+        first = next((a for a in arrays if not isinstance(a, list)), None)  # a list: terms of a seed
+        b = backend_of(first) if first is not None else default_backend()
+        key = b.name + b.device
+        exe = self._exe.get(key)
+        if exe is None or exe._generation != generation():
+            exe = self._exe[key] = self.fn.executable(b)
+            if exe._generation != generation():
+                exe.rebind()
+        return exe
 
     def run(self, arrays: list) -> tuple:
         if self.fn is None:
             return ()
-        b = backend_of(arrays[0]) if arrays else default_backend()
-        key = b.name + b.device
-        exe = self._exe.get(key)
-        if exe is None or exe._generation != generation():
-            exe = self._exe[key] = self.fn._executable(arrays)
-        return exe.run(arrays, [])[0]
+        return self._exe_for(arrays).run(arrays, ())[0]
+
+    def runner(self, arrays: list):
+        """The executable's own ``run(feeds, variables) -> (outputs, assigned)`` for
+        ``arrays``' backend (the step loops call it directly)."""
+        if self.fn is None:
+            return lambda feeds, variables: ((), ())
+        return self._exe_for(arrays).run
 
     def report_lines(self) -> list:
         if self.fn is None:
             return [f"{self.what}: no outputs"]
         return [f"{self.what}:"] + ["    " + ln for ln in self.fn.report().splitlines()]
+
+
+class History:
+    """What a forward loop keeps for its gradient: per step the carries it started from and
+    the residuals its body computed (``ids``: their node ids in the body)."""
+
+    def __init__(self, ids):
+        self.ids = ids
+        self.pos = {i: k for k, i in enumerate(ids)}
+        self.steps: list = []
+
+    def __len__(self):
+        return len(self.steps)
 
 
 class Pick:
@@ -83,26 +113,7 @@ class AddTerms:
         return add_n(xp, terms)
 
 
-def _flat(values) -> list:
-    """Terms in order, a nested control node's list of terms expanded in place."""
-    out = []
-    for v in values:
-        if isinstance(v, list):
-            out.extend(_flat(v))
-        else:
-            out.append(v)
-    return out
-
-
-def _fit(xp, terms: list, m: int, like) -> list:
-    """``m`` seeds from a carry's terms: extra terms folded into the last (a pass-through
-    carry's terms can outgrow the count its body was declared with), missing ones zeros."""
-    if len(terms) > m:
-        return terms[:m - 1] + [add_n(xp, terms[m - 1:])] if m else []
-    return list(terms) + [xp.zeros_like(like)] * (m - len(terms))
-
-
-class Loop:
+class Loop(Backward):
     """A while_loop or scan, and their gradients: one payload class, kind-specific ``kernel``."""
 
     def __init__(self, cf, optimize, backend, needed: set):
@@ -111,11 +122,19 @@ class Loop:
         self.label = f"{cf.kind} ({len(cf.bodies)} bodies)" if cf.kind in KINDS else cf.kind
         self.keep_history = (len(cf.out_specs) - 1) in needed if cf.kind in ("scan", "while_loop") else False
         self.bodies = {}
+        self.res_ids: list = []
         for name, b in cf.bodies.items():
             if cf.kind == "cond_grad":
                 continue
-            if cf.kind in GRAD_KINDS:
-                self.bodies[name] = Compiled(b.outputs, b.inputs, optimize, backend, f"{cf.kind} {name} step")
+            if cf.kind in GRAD_KINDS:  # b is a Layout: its residuals come in as inputs
+                res = residuals(b)
+                b.res_ids = [r.id for r in res]
+                self.bodies[name] = Compiled(b.outputs, b.inputs, optimize, backend, f"{cf.kind} {name} step", cut=res)
+            elif name == "body" and self.keep_history:
+                res = {r.id: r for L in b.grad_layouts for r in residuals(L)}
+                self.res_ids = sorted(res)
+                self.bodies[name] = Compiled(list(b.outputs) + [res[i] for i in self.res_ids], b.inputs, optimize,
+                                             backend, f"{cf.kind} {name} (keeping {len(res)} residuals a step)")
             else:
                 self.bodies[name] = Compiled(b.outputs, b.inputs, optimize, backend, f"{cf.kind} {name}")
         if cf.kind == "cond_grad":
@@ -148,14 +167,17 @@ class Loop:
         for k, x in enumerate(xs[1:], 1):
             if x.shape[0] != length:
                 raise ValueError(f"scan (declared at {self.cf.trace}): xs[0] has {length} steps but xs[{k}] has {x.shape[0]}")
-        history = [] if self.keep_history else None
+        history = History(self.res_ids) if self.keep_history else None
         ys = [[] for _ in range(ny)]
-        run = self.bodies["body"].run
-        for t in range(length):
-            if history is not None:
-                history.append(carries)
-            outs = run(carries + [x[t, ...] for x in xs] + caps)
-            carries = list(outs[:nc])
+        rows = [_rows(x, length) for x in xs]
+        carries, caps = tuple(carries), tuple(caps)
+        run = self.bodies["body"].runner(list(carries + tuple(r[0] for r in rows) + caps)) if length else None
+        kept = history.steps if history is not None else None
+        for t in range(length):  # the hot loop: tuples, no per-step lookups
+            outs = run(carries + tuple([r[t] for r in rows]) + caps, ())[0]
+            if kept is not None:
+                kept.append((carries, outs[nc + ny:]))
+            carries = outs[:nc]
             for j in range(ny):
                 ys[j].append(outs[nc + j])
         stacked = []
@@ -175,95 +197,29 @@ class Loop:
         nc = len(self.cf.bodies["cond"].captures)
         carries = [_copy(a) for a in arrays[:nv]]
         ccaps, bcaps = list(arrays[nv:nv + nc]), list(arrays[nv + nc:])
-        history = [] if self.keep_history else None
-        cond, body = self.bodies["cond"].run, self.bodies["body"].run
-        while bool(cond(carries + ccaps)[0]):
+        history = History(self.res_ids) if self.keep_history else None
+        cond = self.bodies["cond"].runner(carries + ccaps)
+        body = self.bodies["body"].runner(carries + bcaps)
+        while bool(cond(carries + ccaps, ())[0][0]):
+            outs = body(carries + bcaps, ())[0]
             if history is not None:
-                history.append(carries)
-            carries = list(body(carries + bcaps))
+                history.steps.append((carries, outs[nv:]))
+            carries = list(outs[:nv])
         return (*carries, history)
 
     # -- gradients -------------------------------------------------------------------
-    def _cond_grad(self, xp, pred, *arrays):
-        n = self.cf.n
-        no, nt, nf = n["operands"], n["true_caps"], n["false_caps"]
-        ops, tcaps, fcaps = list(arrays[:no]), list(arrays[no:no + nt]), list(arrays[no + nt:no + nt + nf])
-        seeds = list(arrays[no + nt + nf:])
-        name = "true" if bool(pred) else "false"
-        layout, raw = self.cf.bodies["layouts"][name]
-        outs = self.bodies[name].run(ops + (tcaps if name == "true" else fcaps) + seeds)
-        terms = {p.id: _flat(outs[s] for s in slots) for p, slots in zip(raw, layout.raw_slots)}
-        body = layout.body
-        result = [terms.get(p.id, []) for p in body.params]
-        for branch, count in (("true", nt), ("false", nf)):
-            if branch == name:
-                result.extend(terms.get(ph.id, []) for ph in body.capture_nodes)
-            else:
-                result.extend([] for _ in range(count))
-        return tuple(result)
-
-    def _scan_grad(self, xp, history, *arrays):
-        return self._loop_grad(xp, history, arrays)
-
-    def _while_loop_grad(self, xp, history, *arrays):
-        return self._loop_grad(xp, history, arrays)
-
-    def _loop_grad(self, xp, history, arrays):
-        n = self.cf.n
-        nc, nx, ncap = n["carries"], n["xs"], n["caps"]
-        xs, caps = list(arrays[:nx]), list(arrays[nx:nx + ncap])
-        pos = nx + ncap
-        dys = []
-        for present in n["dys"]:
-            dys.append(arrays[pos] if present else None)
-            pos += bool(present)
-        finals = []
-        for count in n["finals"]:
-            finals.append(list(arrays[pos:pos + count]))
-            pos += count
-        mid, last = self.cf.bodies["mid"], self.cf.bodies["last"]
-        fcarry = [k for k in range(nc) if n["fcarry"][k]]
-        T = len(history)
-        carry_terms = {k: finals[k] for k in fcarry}  # zero steps: the final carry is the initial one
-        cap_steps = []
-        dx = [[None] * T for _ in range(nx)]
-        for t in reversed(range(T)):
-            layout, name = (last, "last") if t == T - 1 else (mid, "mid")
-            seeds = []
-            for src, k, i in layout.seed_src:
-                if src == "y":
-                    seeds.append(dys[k][t, ...])
-                elif src == "final":
-                    seeds.append(finals[k][i])
-            if name == "mid":
-                fitted = [_fit(xp, carry_terms[k], layout.seed_counts[k], history[t + 1][k]) for k in fcarry]
-                seeds = [s for f in fitted for s in f] + seeds
-            feeds = list(history[t]) + [x[t, ...] for x in xs] + caps + seeds
-            outs = self.bodies[name].run(feeds)
-            slots = layout.raw_slots
-            carry_terms = {k: _flat(outs[s] for s in slots[r]) for r, k in enumerate(fcarry)}
-            cap_steps.append([_flat(outs[s] for s in slots[len(fcarry) + c]) for c in range(len(slots) - len(fcarry))])
-            for jj, (j, s) in enumerate(zip([j for j in range(nx) if n["dx"][j]], layout.summed_slots)):
-                dx[j][t] = outs[s] if s is not None else xp.zeros_like(xs[j][t, ...])
-        result = [carry_terms[k] for k in fcarry]
-        for j in range(nx):
-            if not n["dx"][j]:
-                continue
-            if T == 0:
-                result.append(xp.zeros_like(xs[j]))
-                continue
-            d = xp.stack(dx[j], axis=0)
-            # dyngraph sums one scattered slice per step (zeros elsewhere): the same values, but
-            # -0.0 + 0.0 is +0.0 once there are two steps
-            result.append(d + xp.zeros((), dtype=d.dtype) if T > 1 else d)
-        n_caps = sum(n["fcaps"])
-        for c in range(n_caps):
-            result.append([term for step in reversed(cap_steps) for term in step[c]])
-        return tuple(result)
-
-
 def lower(program, optimize, backend) -> None:
-    """Turn control, ``get`` and ``add_terms`` nodes of ``program`` into ``'fused'`` nodes."""
+    """Turn control, ``get`` and ``add_terms`` nodes of ``program`` into ``'fused'`` nodes.
+
+    When a gradient body is compiled (``Compiled(..., cut=residuals)``), its residuals first
+    become inputs, fed from the forward loop, and what computed them is pruned."""
+    cut = _CUT.pop() if _CUT else []
+    if cut:
+        for r in cut:
+            n = program[r.id]
+            n.op, n.inputs, n.attrs, n.value, n.name = "placeholder", [], {}, None, f"residual{r.id}"
+            program.inputs.append(r.id)
+        program.remove_dead()
     if not any(n.op in CONTROL or n.op in (GET, ADD_TERMS) for n in program.nodes):
         return
     used: dict[int, set] = {}

@@ -17,8 +17,8 @@ from .declare import GET, KINDS, ControlFlow
 from .grad import ADD_TERMS, GRAD_KINDS, Layout
 
 CONTROL = KINDS + GRAD_KINDS
-_LAYOUT_KEYS = {"body", "inputs", "outputs", "raw_slots", "summed_slots", "n_seeds", "seed_src", "seed_counts",
-                "n_fcarry", "raw"}
+_LAYOUT_KEYS = {"body", "inputs", "outputs", "raw_slots", "raw_keys", "summed_slots", "n_seeds", "seed_src",
+                "seed_counts", "n_fcarry", "raw"}
 
 
 def is_control(op: str) -> bool:
@@ -41,12 +41,14 @@ class Encoder:
         return {"body": bid, "kind": b.graph.kind, "nodes": self.encode_nodes(b.graph, {}),
                 "params": [pos[p.id] for p in b.params], "outputs": [pos[o.id] for o in b.outputs],
                 "captures": [[outer_pos[o.id], pos[ph.id]] for o, ph in b.graph.captures],
+                "list_seeds": sorted(pos[i] for i in b.graph.list_seeds),
                 "structure": _structure(b.structure)}
 
     def layout(self, L: Layout, raw=None) -> dict:
         pos = {n.id: k for k, n in enumerate(L.body.graph.nodes)}
         return {"body": self.body(L.body), "inputs": [pos[n.id] for n in L.inputs],
                 "outputs": [pos[n.id] for n in L.outputs], "raw_slots": L.raw_slots,
+                "raw_keys": [[_key(k) for k in ks] for ks in L.raw_keys],
                 "summed_slots": L.summed_slots, "n_seeds": L.n_seeds,
                 "seed_src": [list(s) for s in getattr(L, "seed_src", [])],
                 "seed_counts": getattr(L, "seed_counts", None), "n_fcarry": getattr(L, "n_fcarry", 0),
@@ -68,8 +70,20 @@ class Encoder:
                        "out_kinds": cf.out_kinds, "n": cf.n, "trace": cf.trace}}
 
 
+def _key(k) -> list:
+    return [_key(x) if isinstance(x, tuple) else int(x) for x in k]
+
+
+def _unkey(k, dec, where):
+    if isinstance(k, list) and len(k) <= 64:
+        return tuple(_unkey(x, dec, where) for x in k)
+    if isinstance(k, int) and not isinstance(k, bool):
+        return k
+    dec.fail(f"{where}: a term's order key is a list of integers")
+
+
 def _structure(s):
-    if s is None or isinstance(s, int):
+    if s is None or isinstance(s, (int, str)):
         return s
     return [_structure(x) for x in s]
 
@@ -96,7 +110,7 @@ class Decoder:
             if self.bodies.get(d["ref"]) is None:
                 self.fail(f"{where}: refers to body {str(d['ref'])[:20]} before it is defined")
             return self.bodies[d["ref"]]
-        if set(d) != {"body", "kind", "nodes", "params", "outputs", "captures", "structure"}:
+        if set(d) != {"body", "kind", "nodes", "params", "outputs", "captures", "list_seeds", "structure"}:
             self.fail(f"{where}: body keys {sorted(d)[:10]} are not those of a body")
         if d["body"] != len(self.bodies) or d["kind"] not in KINDS:
             self.fail(f"{where}: body id or kind is invalid")
@@ -116,6 +130,7 @@ class Decoder:
                 self.fail(f"{where}: capture {inner} is not a placeholder of its outer node's shape")
             g.captures.append((outer, ph))
             g._captured[id(outer)] = ph
+        g.list_seeds = {built[self._int(i, len(built), where)].id for i in _list(d["list_seeds"], self, where)}
         params = [built[self._int(i, len(built), where)] for i in _list(d["params"], self, where)]
         outputs = [built[self._int(i, len(built), where)] for i in _list(d["outputs"], self, where)]
         if any(p.op != "placeholder" for p in params):
@@ -131,10 +146,14 @@ class Decoder:
         nodes = b.graph.nodes
         L = Layout.__new__(Layout)
         L.body = b
+        b.grad_layouts.append(L)
         L.inputs = [nodes[self._int(i, len(nodes), where)] for i in _list(d["inputs"], self, where)]
         L.outputs = [nodes[self._int(i, len(nodes), where)] for i in _list(d["outputs"], self, where)]
         n_out = len(L.outputs)
         L.raw_slots = [[self._int(s, n_out, where) for s in _list(r, self, where)] for r in _list(d["raw_slots"], self, where)]
+        L.raw_keys = [[_unkey(k, self, where) for k in _list(ks, self, where)] for ks in _list(d["raw_keys"], self, where)]
+        if [len(k) for k in L.raw_keys] != [len(r) for r in L.raw_slots]:
+            self.fail(f"{where}: a key is needed for every term")
         L.summed_slots = [None if s is None else self._int(s, n_out, where) for s in _list(d["summed_slots"], self, where)]
         L.n_seeds = self._int(d["n_seeds"], 1 << 20, where)
         L.seed_src = []
@@ -149,6 +168,36 @@ class Decoder:
             self.fail(f"{where}: a gradient body's inputs must be placeholders")
         raw = None if d["raw"] is None else [nodes[self._int(i, len(nodes), where)] for i in _list(d["raw"], self, where)]
         return L, raw
+
+    def node(self, graph, op, inputs, attrs_doc, spec, name, where):
+        """A control, ``get`` or ``add_terms`` node, checked against its description."""
+        from ..graph import Node
+
+        trace = f"{self.L.source}:{where}"
+        if op == GET:
+            index = attrs_doc.get("index")
+            if set(attrs_doc) != {"index"} or len(inputs) != 1 or "cf" not in inputs[0].attrs:
+                self.fail(f"{where}: a get takes one control node and an index")
+            cf = inputs[0].attrs["cf"]
+            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(cf.out_specs) \
+                    or index in cf.gets or cf.out_specs[index] != spec:
+                self.fail(f"{where}: index {str(index)[:20]} is not a new output of that shape of its control node")
+            cf.gets[index] = graph._add(Node(graph, GET, inputs, {"index": index}, spec.shape, spec.dtype,
+                                             name=name, trace=trace))
+            return cf.gets[index]
+        if op == ADD_TERMS:
+            lists = attrs_doc.get("lists")
+            if set(attrs_doc) != {"lists"} or not isinstance(lists, list) or len(lists) != len(inputs) - 1 \
+                    or not all(isinstance(f, bool) for f in lists) or inputs[-1].spec != spec:
+                self.fail(f"{where}: add_terms takes a flag per term and the value it differentiates")
+            return graph._add(Node(graph, ADD_TERMS, inputs, {"lists": tuple(lists)}, spec.shape, spec.dtype,
+                                   name=name, trace=trace))
+        if set(attrs_doc) != {"cf"} or spec != Spec((), "uint8"):
+            self.fail(f"{where}: a control node has one attribute, cf, and no value of its own")
+        cf = self.cf(attrs_doc["cf"], graph, list(graph.nodes), where)
+        if cf.kind != op:
+            self.fail(f"{where}: the node is a {op} but its description a {cf.kind}")
+        return graph._add(Node(graph, op, inputs, {"cf": cf}, (), "uint8", name=name, trace=trace))
 
     def cf(self, doc, graph, built, where) -> ControlFlow:
         if not isinstance(doc, dict) or set(doc) != {"kind", "bodies", "out_specs", "out_kinds", "n", "trace"}:
@@ -184,7 +233,7 @@ def _list(v, dec, where):
 
 
 def _from_structure(s, dec, where):
-    if s is None or (isinstance(s, int) and not isinstance(s, bool)):
+    if s is None or s == "none" or (isinstance(s, int) and not isinstance(s, bool)):
         return s
     if isinstance(s, list) and len(s) <= 64:
         return tuple(_from_structure(x, dec, where) for x in s)

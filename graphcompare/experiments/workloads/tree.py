@@ -65,15 +65,7 @@ class TreeStream:
         W = dg.tensor(self.W.copy(), requires_grad=True)
         b = dg.tensor(self.b.copy(), requires_grad=True)
         items = [(t, [dg.tensor(x) for x in xs]) for t, xs in self.items]
-
-        def step(i):
-            tree, leaves = items[i]
-            loss = tree_model(ns, tree, leaves, W, b)
-            loss.backward()
-            W.grad = b.grad = None
-            return loss
-
-        return step
+        return _eager_step(ns, W, b, items)
 
     def staticgraph(self, optimize=True, budget_s=None):
         """``sg.function`` over the tree's leaves and weights, the structure passed as a static
@@ -154,12 +146,16 @@ class TreeStream:
         W = torch.from_numpy(self.W.copy()).requires_grad_(True)
         b = torch.from_numpy(self.b.copy()).requires_grad_(True)
         items = [(t, [torch.from_numpy(x) for x in xs]) for t, xs in self.items]
+        return _eager_step(ns, W, b, items)
 
-        def step(i):
-            tree, leaves = items[i]
-            loss = tree_model(ns, tree, leaves, W, b)
-            loss.backward()
-            W.grad = b.grad = None
-            return loss
 
-        return step
+def _eager_step(ns, W, b, items):
+    """``step(i)``: forward and backward on tree ``i`` in an eager front end (dyngraph, PyTorch)."""
+    def step(i):
+        tree, leaves = items[i]
+        loss = tree_model(ns, tree, leaves, W, b)
+        loss.backward()
+        W.grad = b.grad = None
+        return loss
+
+    return step
