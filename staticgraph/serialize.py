@@ -141,7 +141,25 @@ def _encode_nodes(graph: Graph, state: dict, enc) -> list:
 
 
 def save(obj, path) -> None:
-    """Write a graph, a compiled function or an ``sg.function`` (its latest trace) to ``path``."""
+    """Write a graph, a compiled function or an ``sg.function`` (its latest trace) to ``path``.
+
+    Parameters:
+        obj: an ``sg.Graph``, a ``CompiledFunction`` or an ``sg.function`` that has run.
+        path: the file to write (JSON; ``sg.load`` reads it back).
+
+    Returns:
+        None.
+
+    Examples:
+        >>> import json, os, tempfile
+        >>> with sg.Graph() as g:
+        ...     x = sg.placeholder((2,), name="x")
+        ...     y = x * 3.0
+        >>> path = os.path.join(tempfile.mkdtemp(), "g.json")
+        >>> sg.save(g, path)
+        >>> isinstance(json.load(open(path)), dict)
+        True
+    """
     text = dumps(obj)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
