@@ -207,8 +207,7 @@ class _Normalise(ast.NodeTransformer):
         if name in INLINE and self.dtype == "float32" and len(node.args) == 1:
             t = f"{self.prefix}_{self.count}_"
             self.count += 1
-            self.stmts.append(f"{t}arg = {ast.unparse(node.args[0])}")
-            self.stmts.extend(INLINE[name].format(t=t, x=f"{t}arg").splitlines())
+            self.stmts.append(f"{t}v = _inline_{name}({ast.unparse(node.args[0])})")  # see expand_inline
             return ast.Name(f"{t}v", ast.Load())
         if name in LIBM and len(node.args) == 1:
             return _call(f"_lm_{name}", _call("_f64", node.args[0]))
@@ -228,8 +227,27 @@ def template(op: str, attrs: tuple, dtype: str, nargs: int) -> tuple[tuple, str]
     return tuple(stmts), expr
 
 
+_INLINE_CALL = re.compile(r"^(\w+)v = _inline_(\w+)\((.*)\)$")
+
+
+def expand_inline(stmts) -> list:
+    """``{t}v = _inline_exp(arg)`` statements written out as ``INLINE``'s statements (the
+    compiled loop's form; the NumPy tier calls an equivalent function on blocks instead)."""
+    out = []
+    for st in stmts:
+        m = _INLINE_CALL.match(st)
+        if m is None:
+            out.append(st)
+            continue
+        t, name, arg = m.groups()
+        out.append(f"{t}arg = {arg}")
+        out.extend(INLINE[name].format(t=t, x=f"{t}arg").splitlines())
+    return out
+
+
 # the functions of the scalar language (every name a statement may call)
 CALLABLE = frozenset({"_sel", "_floor", "_copysign", "abs", "sqrt", "_bits_f64", "_opaque", "_lm_pow",
+                      *(f"_inline_{name}" for name in INLINE),
                       *CAST.values(), *(f"_lm_{name}" for name in LIBM)})
 
 
@@ -279,5 +297,5 @@ def _step_code(step: Step, args: list[str], prefix: str) -> tuple[list[str], str
     return norm.stmts, f"{CAST[step.dtype]}({ast.unparse(tree)})"
 
 
-__all__ = ["KernelSpec", "Step", "Output", "loop_view", "step_code", "template", "substitute", "fusible", "BLOCK",
+__all__ = ["KernelSpec", "Step", "Output", "loop_view", "step_code", "template", "substitute", "fusible", "expand_inline", "BLOCK",
            "CAST", "LIBM", "CALLABLE"]

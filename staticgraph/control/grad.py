@@ -150,8 +150,12 @@ def _needs(n: Node, relevant: set) -> list[bool]:
 def backprop(ops, n: Node, cot: dict, relevant: set, contributions: dict) -> None:
     """The gradient of control node ``n`` from its outputs' cotangents ``cot`` (output index ->
     terms in order): declares the backward control node and adds each input's terms."""
+    if n.op == "cond_grad" and any(cot.values()):
+        from .second import cond_grad_vjp
+
+        return cond_grad_vjp(n.graph, n, cot, relevant, contributions)
     if n.op not in ("cond", "while_loop", "scan"):
-        if cot or n.op == ADD_TERMS:
+        if any(cot.values()):
             check_second_order(n)
         return
     cf: ControlFlow = n.attrs["cf"]
@@ -308,8 +312,8 @@ def differentiable(n: Node) -> bool:
 
 def check_second_order(n: Node) -> None:
     raise GraphError(f"gradients: {n.op} (the gradient of a control-flow node, declared at {n.trace}) has no "
-                     "gradient of its own yet: a second-order gradient through sg.scan/sg.while_loop/sg.cond "
-                     "is not supported; differentiate the body's function twice outside the loop instead")
+                     "gradient of its own yet: a second-order gradient through sg.scan/sg.while_loop is not "
+                     "supported (through sg.cond it is); differentiate the body's function twice outside the loop")
 
 
 __all__ = ["backprop", "sum_terms", "differentiable", "GRAD_KINDS", "ADD_TERMS", "step_grad", "np"]
