@@ -13,8 +13,9 @@ One core (``os.sched_setaffinity``), BLAS/OpenMP one thread (environment and thr
 engine (in a shuffled order) runs a block of back-to-back steps, so a slow spell of the machine
 hits all of them alike. Reported: the median over rounds of the time per step, and the ratio to
 NumPy (median of the per-round ratios, with their range). W4's peak memory is measured per
-engine in a fresh process (peak resident set size during one step, above the resident size
-before it).
+engine in a fresh process (peak resident set size during one warm step, above the resident size
+before it; large arrays mapped and unmapped as they are made and freed, so the resident set
+follows the live arrays).
 
     python benchmarks/bench_peers.py                    # everything, table + bench_peers.json
     python benchmarks/bench_peers.py W2 W3 --rounds 9   # some workloads
@@ -156,9 +157,11 @@ def peak_child(engine: str) -> None:
     for _ in range(2):
         out = r.step()
     del out
+    import ctypes
     import gc
 
     gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)  # what earlier steps freed leaves the resident set
     with open("/proc/self/clear_refs", "w") as f:  # reset the high-water mark (Linux)
         f.write("5")
     before = _status("VmRSS")
@@ -169,8 +172,11 @@ def peak_child(engine: str) -> None:
 def peaks(engines, log) -> dict:
     res = {}
     for engine in engines:
+        # a fixed mmap threshold: every large array is mapped when made and unmapped when freed, so
+        # the resident set follows the live arrays of every engine alike
+        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(1 << 16)}
         p = subprocess.run([sys.executable, __file__, "--peak-child", engine], capture_output=True, text=True,
-                           timeout=900)
+                           timeout=900, env=env)
         lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
         if p.returncode == 0 and lines:
             res[engine] = json.loads(lines[-1])["peak_bytes"]
