@@ -266,7 +266,26 @@ def _out_op(name: str, method: str):
         return out
 
     f.__name__ = name
-    f.__doc__ = f"``dg.{name}(x, y, out=t)``: ``x.{method}(y)``, written into ``t`` when ``out`` is given."
+    f.__doc__ = f"""``dg.{name}(x, y, out=t)``: ``x.{method}(y)``, written into ``t`` when ``out`` is given.
+
+    Parameters:
+        input: a tensor (or a number, when ``other`` is a tensor).
+        other: a tensor or a number, broadcast against ``input``.
+        out: an existing tensor to write the result into (resized, as PyTorch does, when
+            its shape differs).
+        **kwargs: ``alpha=`` for ``add`` and ``sub`` (``other`` is scaled by it).
+
+    Returns:
+        ``out`` when given, else a new tensor.
+
+    Raises:
+        AutogradError: ``out=`` while recording, with an argument that requires grad.
+
+    Examples:
+        >>> result = dg.Tensor(2)
+        >>> dg.{name}(dg.tensor([6.0, 8.0]), dg.tensor([2.0, 4.0]), out=result) is result
+        True
+    """
     return f
 
 

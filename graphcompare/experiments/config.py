@@ -22,7 +22,7 @@ class Config:
     scaling: dict = field(default_factory=dict)         # sweep name -> (workload, param, values, fixed)
     tree: dict = field(default_factory=dict)            # TreeStream kwargs
     dynamic: dict = field(default_factory=dict)         # the four-ways experiment (experiments.structure)
-    peers: tuple = ("numpy", "torch", "jax")
+    peers: tuple = ("numpy", "torch", "torch_compile", "jax")
     backend: str = "numpy"
     seed: int = 0
     win_margin: float = 0.05     # static "wins" when dynamic/static > 1 + win_margin
@@ -54,6 +54,7 @@ def standard() -> Config:
             "seed_mul": {}, "seed_5x5": {}, "seed_rnn_cell": {}, "rnn": {"T": 32},
             "mlp": {"batch": 128, "sizes": (784, 512, 512, 10)}, "cnn": {"batch": 16, "image": 28},
             "elementwise": {"n": 1 << 20}, "deep_chain": {"depth": 201},
+            "lstm_lm": {"T": 12}, "transformer": {"batch": 8, "T": 16, "d": 64},
         },
         memory=["rnn", "mlp", "cnn", "elementwise", "deep_chain"],
         ablation={"mlp": {}, "elementwise": {}, "rnn": {"T": 8}, "deep_chain": {"depth": 60}},
@@ -72,6 +73,7 @@ def quick() -> Config:
             "seed_mul": {}, "seed_5x5": {}, "seed_rnn_cell": {}, "rnn": {"T": 8},
             "mlp": {"batch": 128, "sizes": (784, 512, 512, 10)}, "cnn": {"batch": 4, "image": 28},
             "elementwise": {"n": 1 << 18}, "deep_chain": {"depth": 60},
+            "lstm_lm": {"T": 6}, "transformer": {"batch": 4, "T": 8, "d": 32},
         },
         memory=["mlp", "elementwise", "deep_chain"],
         ablation={"elementwise": {}, "deep_chain": {"depth": 30}},
@@ -86,10 +88,14 @@ def tiny() -> Config:
     return Config(
         name="tiny", repeats=3, target_s=0.002, warmup=1, kernel_steps=2, memory_steps=1, compile_repeats=2,
         compile_budget_s=60.0,
+        # torch.compile's first call alone (tens of seconds per model) outlasts this whole suite
+        peers=("numpy", "torch", "jax"),
         workloads={
             "seed_mul": {}, "seed_rnn_cell": {}, "rnn": {"T": 4},
             "mlp": {"batch": 8, "sizes": (32, 16, 10)}, "cnn": {"batch": 2, "image": 6, "channels": (1, 2, 2)},
             "elementwise": {"n": 4096}, "deep_chain": {"depth": 30},
+            "lstm_lm": {"batch": 2, "T": 2, "vocab": 6, "embed": 4, "hidden": 3},
+            "transformer": {"batch": 2, "T": 3, "d": 4, "heads": 2},
         },
         memory=["mlp", "elementwise"],
         ablation={"elementwise": {}},

@@ -238,3 +238,18 @@ def test_losses_match_pytorch(reduction):
         ours.sum().backward()
         theirs.sum().backward()
         np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_static_dropout_draws_a_new_mask_every_training_run():
+    sg.nn.manual_seed(0)
+    with sg.Graph() as g:
+        model = sg.nn.Sequential(sg.nn.Linear(4, 16), sg.nn.Dropout(0.5))
+        x = sg.placeholder((2, 4))
+        out = model(x)
+        train = sg.train.GradientDescentOptimizer(0.0).minimize((out * out).sum())
+    sess = sg.Session(g, optimize=False)
+    feed = {x: np.ones((2, 4), "float32")}
+    first = sess.run(out, feed) != 0
+    assert np.array_equal(first, sess.run(out, feed) != 0)  # no training run in between: the same mask
+    sess.run(train, feed)
+    assert not np.array_equal(first, sess.run(out, feed) != 0)  # minimize advanced the graph's nn_step
