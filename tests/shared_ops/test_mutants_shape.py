@@ -46,3 +46,17 @@ def test_transpose_and_index_grad_fn_names_are_pytorchs():
 def test_reshape_refuses_a_free_dimension_that_does_not_divide():
     with pytest.raises(so.ShapeError, match="cannot reshape"):
         so.get_op("reshape").infer(Spec((6,), "float32"), shape=(-1, 4))
+
+
+@pytest.mark.parametrize("index", [2, -1, (slice(None), -2), (-3, slice(1, None)), (2, [0, 1, 3]), ([0, 2], -1)],
+                         ids=str)
+def test_integer_indices_past_one_and_negative_select_as_numpy(index):
+    """Alone and beside an index array (the advanced path normalises them itself)."""
+    data = np.arange(12.0).reshape(3, 4)
+    x = dg.tensor(data, requires_grad=True)
+    y = x[index]
+    assert y.detach().numpy().tobytes() == data[index].tobytes()
+    y.sum().backward()
+    want = np.zeros_like(data)
+    want[index] = 1.0
+    assert x.grad.numpy().tobytes() == want.tobytes()
