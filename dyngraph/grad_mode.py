@@ -48,7 +48,18 @@ class _GradMode:
 
 
 class no_grad(_GradMode):
-    """Nothing is recorded inside: results do not require grad. ``with dg.no_grad():`` or ``@dg.no_grad()``."""
+    """Nothing is recorded inside: results do not require grad. ``with dg.no_grad():`` or ``@dg.no_grad()``.
+
+    The mode for evaluation and for updating weights by hand; ``dg.enable_grad()`` turns
+    recording back on inside it.
+
+    Examples:
+        >>> w = dg.tensor([1.0, 2.0], requires_grad=True)
+        >>> with dg.no_grad():
+        ...     doubled = w * 2
+        >>> doubled.requires_grad
+        False
+    """
 
     _value = False
 

@@ -215,7 +215,24 @@ class _Handle:
 
 def stats() -> dict:
     """Counters for experiments: nodes created, freed and alive, bytes held by saved values now
-    and at their peak (since the last ``reset_stats()``)."""
+    and at their peak (since the last ``reset_stats()``).
+
+    Returns:
+        A dict with ``nodes_created``, ``nodes_freed``, ``nodes_alive``, ``saved_bytes``
+        (arrays held now by the saved values of live nodes not yet released by backward) and
+        ``peak_saved_bytes``.
+
+    Examples:
+        >>> x = dg.tensor(2.0, requires_grad=True)
+        >>> before = dg.stats()
+        >>> y = x * x
+        >>> now = dg.stats()
+        >>> now["nodes_alive"] - before["nodes_alive"], now["saved_bytes"] - before["saved_bytes"]
+        (1, 8)
+        >>> y.backward()
+        >>> dg.stats()["saved_bytes"] - before["saved_bytes"]
+        0
+    """
     STATS.created = next(SEQ) - STATS.seq_base  # the sequence counts nodes (this call skips one)
     STATS.seq_base += 1
     return {

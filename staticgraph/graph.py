@@ -425,7 +425,28 @@ def assign(var: Node, value, name: str | None = None) -> Node:
 
 
 def assign_sub(var: Node, delta, name: str | None = None) -> Node:
-    """Declare ``var <- var - delta`` (one ``sub`` node, then ``assign``)."""
+    """Declare ``var <- var - delta`` (one ``sub`` node, then ``assign``).
+
+    Parameters:
+        var: a variable node.
+        delta: a node or a number/array broadcastable to ``var``.
+        name: a name for the assign node.
+
+    Returns:
+        The assign node: fetching it applies the update at the end of that run.
+
+    Raises:
+        GraphError: ``var`` is not a variable.
+
+    Examples:
+        >>> with sg.Graph() as g:
+        ...     w = sg.variable(1.0, name="w")
+        ...     step = sg.assign_sub(w, 0.25)
+        >>> sess = sg.Session(g)
+        >>> _ = sess.run(step); _ = sess.run(step)
+        >>> float(sess.run(w))
+        0.5
+    """
     if not isinstance(var, Node) or var.op != "variable":
         raise GraphError(f"assign_sub: the target must be a variable node (sg.variable), got {var!r}")
     return assign(var, var - delta, name=name)

@@ -69,7 +69,8 @@ def workloads(results) -> str:
     seen = {}
     for r in results["main"]:
         seen.setdefault(r["workload"], (r["title"], r.get("size") or {}))
-    rows = [[f"`{w}`", title.replace("*", "\\*"), ", ".join(f"{k}={v}" for k, v in size.items()) or "-"] for w, (title, size) in seen.items()]
+    rows = [[f"`{w}`", title.replace("*", "\\*"), ", ".join(f"{k}={v}" for k, v in size.items()) or "-"]
+            for w, (title, size) in seen.items()]
     return _table(["workload", "what one step does", "size"], rows, align="lll")
 
 
