@@ -342,4 +342,4 @@ def example_inputs(op: OpDef | str, rng: np.random.Generator | int = 0, dtype: s
     yield from EXAMPLES[name](rng, dtype)
 
 
-from .ops import _examples  # noqa: E402,F401  (fills EXAMPLES for the library's own ops)
+from .ops import _examples, _examples_views  # noqa: E402,F401  (fill EXAMPLES for the library's own ops)

@@ -47,7 +47,7 @@ def _flip_infer(x: Spec, *, dims) -> Spec:
 register(
     "flip",
     exact=True,
-    forward=lambda xp, x, *, dims: xp.flip(x, axis=dims),
+    forward=lambda xp, x, *, dims: xp.asarray(xp.flip(x, axis=dims), copy=True),  # a copy, as PyTorch's
     infer=_flip_infer,
     vjp=lambda ops, g, inputs, output, *, dims: (ops.flip(g, dims=dims),),
     attrs=("dims",), linear=True, save_inputs=False,
@@ -68,7 +68,7 @@ register(
     infer=lambda x, *, value, kind="fill": Spec(x.shape, x.dtype),
     vjp=lambda ops, g, inputs, output, *, value, kind="fill": (ops.zeros_like(g),),
     attrs={"value": REQUIRED, "kind": "fill"}, save_inputs=False,
-    torch_name=lambda attrs: "ZeroBackward0" if attrs.get("kind") == "zero" else "FillBackward0",
+    torch_name=lambda attrs: "ZeroBackward0" if attrs.get("kind") == "zero" else "FillBackward2",
     doc="x's shape and dtype, every element `value` (x.fill_(v), x.zero_()); x gets a zero gradient.",
 )
 
@@ -99,7 +99,7 @@ register(
     infer=_copy_infer,
     vjp=_copy_vjp,
     linear=True, save_inputs=False,
-    torch_name="CopyBackwards",
+    torch_name="torch::autograd::CopyBackwards",
     doc="src broadcast to x's shape (x.copy_(src)); x gets a zero gradient, src the summed one.",
 )
 
@@ -113,7 +113,10 @@ def _diag_geometry(shape, offset, dim1, dim2):
         raise ShapeError(f"diagonal: dim1 and dim2 cannot be the same dimension ({dim1}, {dim2})")
     rest = tuple(i for i in range(nd) if i not in (d1, d2))
     n1, n2 = shape[d1], shape[d2]
-    k = max(0, min(n1, n2 - offset)) if offset >= 0 else max(0, min(n1 + offset, n2))
+    if n1 is None or n2 is None:
+        k = None
+    else:
+        k = max(0, min(n1, n2 - offset)) if offset >= 0 else max(0, min(n1 + offset, n2))
     return d1, d2, rest, n1, n2, k
 
 
