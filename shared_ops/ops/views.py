@@ -244,7 +244,7 @@ register(
     infer=_view_scatter_infer,
     vjp=_view_scatter_vjp,
     attrs=("chain",), linear=True, save_inputs=False,
-    torch_name="CopySlices",
+    torch_name="torch::autograd::CopySlices",
     doc="base with the region the view chain selects replaced by src (an in-place write through a view).",
 )
 
