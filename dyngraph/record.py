@@ -72,6 +72,7 @@ def record(op, attrs, inputs, out, info) -> None:
     node.seq = next(SEQ)
     node.released = False
     node.hooks = None
+    node.label = None
     node.vers = None
     size = 0
     if len(inputs) == 1 and not info.save_all:  # exp, tanh, sum, reshape...: nothing of x saved

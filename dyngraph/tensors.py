@@ -127,6 +127,12 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
             return t
         return init(new(Tensor), const_array(be, value, dtype), be)
 
+    def _named(self, result, torch_name):
+        fn = result._grad_fn
+        if fn is not None and result is not self:
+            fn.label = torch_name
+        return result
+
     # ------------------------------------------------------------------ array attributes
     @property
     def data(self):

@@ -67,6 +67,11 @@ class TensorSurface:
     def _const(self, value: Any, dtype: str):  # pragma: no cover
         raise NotImplementedError
 
+    def _named(self, result, torch_name: str):
+        """``result``, just made by a call PyTorch names ``torch_name`` (``t()``: ``TBackward0``)
+        where the op alone would name it otherwise; a front end with grad_fn names keeps it."""
+        return result
+
     # ----------------------------------------------------------------- plumbing
     @property
     def _dtype_name(self) -> str:
@@ -135,7 +140,8 @@ class TensorSurface:
         return self._binary("sub", self, other)
 
     def __rsub__(self, other):
-        return self._binary("sub", other, self)
+        out = self._binary("sub", other, self)
+        return self._named(out, "RsubBackward1") if isinstance(other, _SCALAR_TYPES) else out
 
     def __mul__(self, other):
         return self._binary("mul", self, other)
@@ -158,7 +164,9 @@ class TensorSurface:
         return self._binary("pow", other, self)
 
     def __matmul__(self, other):
-        return self._binary("matmul", self, other)
+        out = self._binary("matmul", self, other)
+        nd = (self.ndim, getattr(other, "ndim", None))
+        return self._named(out, "DotBackward0") if nd == (1, 1) else self._named(out, "MvBackward0") if nd == (2, 1) else out
 
     def __rmatmul__(self, other):
         return self._binary("matmul", other, self)
@@ -292,7 +300,8 @@ class TensorSurface:
             perm = tuple(perm)
         else:
             perm = tuple(axes)
-        return self.permute(*perm)
+        out = self.permute(*perm)
+        return self._named(out, "TransposeBackward0") if len(axes) == 2 else out
 
     def permute(self, *dims):
         dims = _shape_args(dims)
@@ -300,12 +309,12 @@ class TensorSurface:
         perm = tuple(normalize_axis("permute", d, n)[0] for d in dims)
         if sorted(perm) != list(range(n)):
             raise ShapeError(f"permute: {dims} is not a permutation of the {n} dimensions of shape {self.shape}")
-        return self._op("transpose", self, axes=perm)
+        return self._named(self._op("transpose", self, axes=perm), "PermuteBackward0")
 
     def t(self):
         if self.ndim > 2:
             raise ShapeError(f"t() expects a tensor with <= 2 dimensions, got shape {self.shape}; use transpose")
-        return self.transpose() if self.ndim == 2 else self
+        return self._named(self.transpose(), "TBackward0") if self.ndim == 2 else self
 
     @property
     def T(self):
@@ -320,7 +329,8 @@ class TensorSurface:
             axes = tuple(a for a in axes if self.shape[a] == 1)  # PyTorch: non-1 dims are kept
         if not axes:
             return self
-        return self._op("squeeze", self, axis=axes)
+        out = self._op("squeeze", self, axis=axes)
+        return self._named(out, "SqueezeBackward0") if axis is None else out
 
     def unsqueeze(self, dim):
         axis = normalize_axis("unsqueeze", dim, self.ndim + 1)[0]
