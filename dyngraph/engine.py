@@ -220,6 +220,9 @@ def _accumulate(acc, terms, ops, be, create_graph, capture, captured):
         m.grad = wrap(_owned(g, be), be)
     else:
         m.grad = wrap(ops.add(old._data, g), be)
+    if m.post:
+        for hook in list(m.post):
+            hook(v)
 
 
 def _owned(g, be):

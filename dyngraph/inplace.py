@@ -25,6 +25,10 @@ DETACH_VIEW_MSG = (
     "hence detach_() cannot be called on these gradients. To fix this error, please refer to the "
     "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution."
 )
+INFERENCE_INPLACE_MSG = (
+    "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get "
+    "a normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details."
+)
 _TORCH_DTYPE = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char", "int16": "Short",
                 "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool"}
 
@@ -52,6 +56,8 @@ class InplaceMixin:
         recording = MODE.enabled and (self._rg or any(isinstance(a, Tensor) and a._rg for a in operands))
         if recording:
             views.check_inplace(self)
+        if not MODE.inference and self.is_inference():
+            raise AutogradError(INFERENCE_INPLACE_MSG)
         if self._view is not None and views.overlaps(self):
             raise AutogradError(views.OVERLAP_MSG)
         res = compute(snapshot(self) if recording else self)
@@ -99,7 +105,8 @@ class InplaceMixin:
 
         from .tensors import Tensor
 
-        if self._be.name != "numpy" or self._view is not None or (self._ver is not None and self._ver.views):
+        v = self._ver
+        if self._be.name != "numpy" or self._view is not None or (v is not None and (v.views or v.v < 0)):
             return False
         o = other._data if isinstance(other, Tensor) else other
         if isinstance(other, Tensor) and other._rg and MODE.enabled:

@@ -223,12 +223,23 @@ def _output_tensor(n, sv, be) -> Tensor:
     return t
 
 
+_LEGACY = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "DoubleTensor"}
+
+
 def run_hooks(hooks, g, be, create_graph):
-    """The tensor hooks on a gradient; a hook's returned tensor replaces it."""
+    """The tensor hooks on a gradient; a hook's returned tensor replaces it (same shape and
+    dtype, checked with PyTorch's words)."""
     for h in list(hooks):
         r = h(g if create_graph else wrap(g, be))
         if r is not None:
             if not isinstance(r, Tensor):
                 raise AutogradError(f"a hook must return a Tensor or None, got {type(r).__name__}")
+            old = g if create_graph else wrap(g, be)
+            name = getattr(h, "__name__", type(h).__name__)
+            if tuple(r.shape) != tuple(old.shape):
+                raise AutogradError(f"hook '{name}' has changed the size of value")
+            if r._dtype_name != old._dtype_name:
+                was, got = (_LEGACY.get(t._dtype_name, t._dtype_name) for t in (old, r))
+                raise AutogradError(f"hook '{name}' has changed the type of value (was dyngraph.{was} got dyngraph.{got})")
             g = r if create_graph else r._data
     return g

@@ -11,7 +11,7 @@ import numpy as np
 
 from shared_ops import ShapeOnly, Spec, get_backend
 
-from .errors import as_runtime
+from .errors import AutogradError, as_runtime
 from .node import _SHAPE_ONLY, SEQ, STATS, Node, SavedValue, dtype_name_of, shape_only, version_error
 
 new = object.__new__
@@ -28,6 +28,30 @@ class Version:
     def __init__(self):
         self.v = 0
         self.views = None  # weak references to the other live tensors on the storage (``views.py``)
+
+
+class InferenceVersion(Version):
+    """The counter of a tensor made in ``inference_mode``: it never counts (``v`` stays -1, so
+    the engine's version checks take their slow path, where ``not_saved_if_inference`` refuses)."""
+
+    __slots__ = ()
+
+    def __init__(self):
+        self.v = -1
+        self.views = None
+
+
+INFERENCE_SAVED_MSG = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in inference "
+    "mode in computation tracked by autograd. To work around this, you can make a clone to get a normal "
+    "tensor and use it in autograd, or use `torch.no_grad()` instead of `torch.inference_mode()`."
+)
+
+
+def refuse_inference(*versions) -> None:
+    for v in versions:
+        if v.__class__ is InferenceVersion:
+            raise AutogradError(INFERENCE_SAVED_MSG)
 
 
 class OpInfo:
@@ -118,6 +142,7 @@ def record(op, attrs, inputs, out, info) -> None:
             # vers stays None (every saved tensor at version 0, the engine's fast path) unless
             # one of them was already changed in place
             if (va is not None and va.v) or (vb is not None and vb.v):
+                refuse_inference(*(v for v in (va, vb) if v is not None))
                 node.vers = (0 if va is None else va.v, 0 if vb is None else vb.v)
         else:  # add, sub...: stand-ins, from the cache directly when the keys are NumPy's
             sa = sb = None
@@ -148,6 +173,7 @@ def record(op, attrs, inputs, out, info) -> None:
                 saved.append(x)
                 size += d.nbytes if d.__class__ is ndarray else nbytes(d)
                 if x._ver is not None and x._ver.v:
+                    refuse_inference(x._ver)
                     versioned = True
             else:
                 saved.append(shape_only(d.shape, d.dtype))

@@ -8,6 +8,7 @@ come from ``InplaceMixin`` (``inplace.py``).
 
 from __future__ import annotations
 
+import warnings
 import weakref
 
 import numpy as np
@@ -22,7 +23,7 @@ from .grad_mode import MODE
 from .convert import ConvertMixin
 from .inplace import InplaceMixin
 from .node import AccumulateGrad, RetainGrad, _Handle, dtype_name_of
-from .record import INFO, NUMPY, const_array, explain, new, op_info, record
+from .record import INFO, NUMPY, InferenceVersion, const_array, explain, new, op_info, record
 from . import views
 from .views import detached, track
 
@@ -33,13 +34,22 @@ _CONST_TENSORS: dict = {}
 _DNAMES = {np.dtype(n): n for n in _dt.NAMES}
 
 
-class _Meta:
-    """What only some tensors carry: ``.grad``, the leaf's ``AccumulateGrad`` (weakly), hooks."""
+NON_LEAF_GRAD_MSG = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+    "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+    "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor "
+    "by mistake, make sure you access the leaf Tensor instead."
+)
 
-    __slots__ = ("grad", "acc", "hooks")
+
+class _Meta:
+    """What only some tensors carry: ``.grad``, the leaf's ``AccumulateGrad`` (weakly), hooks
+    on its gradient, hooks after its ``.grad`` was accumulated (``post``)."""
+
+    __slots__ = ("grad", "acc", "hooks", "post")
 
     def __init__(self):
-        self.grad = self.acc = self.hooks = None
+        self.grad = self.acc = self.hooks = self.post = None
 
 
 class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
@@ -56,8 +66,16 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
         if len(shape) == 1 and isinstance(shape[0], (list, tuple, np.ndarray)):  # data, as torch.Tensor([1, 2])
             data = be.asarray(np.asarray(shape[0], dtype=np.float32))
         else:
-            data = be.xp.empty(tuple(int(s) for s in shape), dtype=be.xp.float32)
+            for s in shape:
+                if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+                    raise TypeError(
+                        f"new(): data must be a sequence (got {type(s).__name__}); dg.Tensor(2, 3) takes "
+                        "sizes, dg.Tensor([1.5, 2.0]) or dg.tensor(6.7) take data"
+                    )
+            data = be.xp.empty(tuple(int(s) for s in shape) or (0,), dtype=be.xp.float32)  # Tensor(): shape (0,)
         init(self, data, be)
+        if MODE.inference:
+            self._ver = InferenceVersion()
 
     # ------------------------------------------------------------------ surface plumbing
     @classmethod
@@ -111,6 +129,8 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
         else:
             t._grad_fn = None
             t._rg = False
+            if MODE.inference:
+                t._ver = InferenceVersion()
         if info.view and n == 1:
             track(t, inputs[0], op, attrs)
         return t
@@ -239,7 +259,14 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
     @property
     def _version(self) -> int:
         """The version counter of the storage (bumped by every in-place op), as PyTorch's."""
-        return 0 if self._ver is None else self._ver.v
+        v = self._ver
+        if v.__class__ is InferenceVersion:
+            raise AutogradError("Inference tensors do not track version counter.")
+        return 0 if v is None else v.v
+
+    def is_inference(self) -> bool:
+        """Made inside ``dg.inference_mode()``."""
+        return self._ver.__class__ is InferenceVersion
 
     @property
     def is_leaf(self) -> bool:
@@ -251,6 +278,8 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
 
     @property
     def grad(self):
+        if self._grad_fn is not None and not self.retains_grad:
+            warnings.warn(NON_LEAF_GRAD_MSG, UserWarning, stacklevel=2)
         m = self._meta
         return None if m is None else m.grad
 
@@ -299,6 +328,21 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
             m.hooks = []
         m.hooks.append(fn)
         return _Handle(m.hooks, fn)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(tensor)`` runs after backward accumulated this leaf's ``.grad`` (an optimizer
+        step per parameter, as PyTorch's). Returns a handle with ``.remove()``."""
+        if self._grad_fn is not None:
+            raise AutogradError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self._rg:
+            raise AutogradError("cannot register a hook on a tensor that doesn't require gradient")
+        m = self._meta
+        if m is None:
+            m = self._meta = _Meta()
+        if m.post is None:
+            m.post = []
+        m.post.append(hook)
+        return _Handle(m.post, hook)
 
     def detach(self):
         """A new leaf sharing this tensor's data and version counter, outside the graph."""

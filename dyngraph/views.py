@@ -174,12 +174,13 @@ def write(t, arr) -> None:
         if v.rchain:
             arr = _scatter(root, arr, v.rchain)
         root._data[...] = arr
+    from .record import InferenceVersion, Version
+
     ver = root._ver
     if ver is None:
-        from .record import Version
-
         ver = root._ver = Version()
-    ver.v += 1
+    if ver.__class__ is not InferenceVersion:  # an inference tensor has no version to count
+        ver.v += 1
     refresh(root)
 
 
