@@ -98,6 +98,7 @@ def record(op, attrs, inputs, out, info) -> None:
     node.hooks = None
     node.label = None
     node.vers = None
+    node.nbytes = 0  # set before anything below can raise: __del__ reads it
     size = 0
     if len(inputs) == 1 and not info.save_all:  # exp, tanh, sum, reshape...: nothing of x saved
         x = inputs[0]

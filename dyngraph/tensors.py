@@ -8,9 +8,6 @@ come from ``InplaceMixin`` (``inplace.py``).
 
 from __future__ import annotations
 
-import warnings
-import weakref
-
 import numpy as np
 
 from shared_ops import TensorSurface, backend_of, common_backend, get_backend
@@ -18,14 +15,14 @@ from shared_ops.backend import default_backend
 from shared_ops.dtypes import FLOATING
 
 from . import dtypes as _dt
-from .errors import AutogradError, DTypeError
+from .errors import AutogradError, DTypeError, as_runtime
 from .grad_mode import MODE
 from .convert import ConvertMixin
+from .hooks import HooksMixin
 from .inplace import InplaceMixin
-from .node import AccumulateGrad, RetainGrad, _Handle, dtype_name_of
+from .node import dtype_name_of
 from .record import INFO, NUMPY, InferenceVersion, const_array, explain, new, op_info, record
-from . import views
-from .views import detached, track
+from .views import ViewMixin, detached, track
 
 _ndarray = np.ndarray
 _asarray = np.asarray
@@ -34,25 +31,7 @@ _CONST_TENSORS: dict = {}
 _DNAMES = {np.dtype(n): n for n in _dt.NAMES}
 
 
-NON_LEAF_GRAD_MSG = (
-    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
-    "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
-    "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor "
-    "by mistake, make sure you access the leaf Tensor instead."
-)
-
-
-class _Meta:
-    """What only some tensors carry: ``.grad``, the leaf's ``AccumulateGrad`` (weakly), hooks
-    on its gradient, hooks after its ``.grad`` was accumulated (``post``)."""
-
-    __slots__ = ("grad", "acc", "hooks", "post")
-
-    def __init__(self):
-        self.grad = self.acc = self.hooks = self.post = None
-
-
-class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
+class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
     """An n-dimensional array that can record the ops applied to it (``requires_grad``).
 
     ``dg.Tensor(2, 3)`` makes an uninitialised float32 tensor and ``dg.Tensor([1, 2])`` a
@@ -147,6 +126,14 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
             return t
         return init(new(Tensor), const_array(be, value, dtype), be)
 
+    def mean(self, *args, **kwargs):
+        try:
+            return TensorSurface.mean(self, *args, **kwargs)
+        except DTypeError:
+            raise
+        except Exception as exc:  # an integer input: PyTorch's RuntimeError
+            raise as_runtime(exc) from None
+
     def _named(self, result, torch_name):
         fn = result._grad_fn
         if fn is not None and result is not self:
@@ -232,31 +219,6 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
         return self
 
     @property
-    def _base(self):
-        """The tensor this one is a view of (None when it is not a view), as PyTorch's."""
-        v = self._view
-        return None if v is None or v.base is None else v.base
-
-    def _is_view(self) -> bool:
-        return self._base is not None
-
-    def view(self, *shape):
-        """A view with another shape; PyTorch's error when the strides cannot express it."""
-        from shared_ops._surface_args import _resolve_reshape, _shape_args
-
-        v = self._view
-        if v is not None and v.rchain and not views.reshapes_as_view(v.root, v.rchain, _resolve_reshape(self.shape, _shape_args(shape))):
-            raise AutogradError(views.NOT_VIEWABLE_MSG)
-        return self.reshape(*shape)
-
-    def is_contiguous(self) -> bool:
-        return views.is_contiguous(self)
-
-    def contiguous(self):
-        """Itself when contiguous, else a contiguous copy (``CloneBackward0``)."""
-        return self if views.is_contiguous(self) else self.clone()
-
-    @property
     def _version(self) -> int:
         """The version counter of the storage (bumped by every in-place op), as PyTorch's."""
         v = self._ver
@@ -276,74 +238,6 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
     def grad_fn(self):
         return self._grad_fn
 
-    @property
-    def grad(self):
-        if self._grad_fn is not None and not self.retains_grad:
-            warnings.warn(NON_LEAF_GRAD_MSG, UserWarning, stacklevel=2)
-        m = self._meta
-        return None if m is None else m.grad
-
-    @grad.setter
-    def grad(self, value):
-        if value is not None:
-            if not isinstance(value, Tensor):
-                raise AutogradError(f"assigned grad expected to be a Tensor or None but got {type(value).__name__}")
-            if tuple(value.shape) != tuple(self.shape):
-                raise AutogradError(
-                    f"assigned grad has data of a different size: {tuple(value.shape)} vs the tensor's {tuple(self.shape)}"
-                )
-        m = self._meta
-        if m is None:
-            if value is None:
-                return
-            m = self._meta = _Meta()
-        m.grad = value
-
-    @property
-    def retains_grad(self) -> bool:
-        fn = self._grad_fn
-        return fn is not None and bool(fn.hooks) and fn.hooks[-1].__class__ is RetainGrad and fn.hooks[-1].ref() is self
-
-    def retain_grad(self) -> None:
-        """Keep ``.grad`` for this non-leaf tensor after backward (a no-op on leaves)."""
-        if not self._rg:
-            raise AutogradError("can't retain_grad on Tensor that has requires_grad=False")
-        fn = self._grad_fn
-        if fn is not None and not self.retains_grad:
-            if fn.hooks is None:
-                fn.hooks = []
-            fn.hooks.append(RetainGrad(weakref.ref(self)))
-
-    def register_hook(self, fn):
-        """``fn(grad) -> Tensor or None`` runs on this tensor's gradient before it is used;
-        a returned tensor replaces the gradient. Returns a handle with ``.remove()``."""
-        if not self._rg:
-            raise AutogradError("cannot register a hook on a tensor that doesn't require gradient")
-        if self._grad_fn is not None:
-            return self._grad_fn.register_prehook(fn)
-        m = self._meta
-        if m is None:
-            m = self._meta = _Meta()
-        if m.hooks is None:
-            m.hooks = []
-        m.hooks.append(fn)
-        return _Handle(m.hooks, fn)
-
-    def register_post_accumulate_grad_hook(self, hook):
-        """``hook(tensor)`` runs after backward accumulated this leaf's ``.grad`` (an optimizer
-        step per parameter, as PyTorch's). Returns a handle with ``.remove()``."""
-        if self._grad_fn is not None:
-            raise AutogradError("post accumulate grad hooks cannot be registered on non-leaf tensors")
-        if not self._rg:
-            raise AutogradError("cannot register a hook on a tensor that doesn't require gradient")
-        m = self._meta
-        if m is None:
-            m = self._meta = _Meta()
-        if m.post is None:
-            m.post = []
-        m.post.append(hook)
-        return _Handle(m.post, hook)
-
     def detach(self):
         """A new leaf sharing this tensor's data and version counter, outside the graph."""
         t = init(new(Tensor), self._data, self._be)
@@ -355,18 +249,6 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
         from .engine import backward
 
         backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
-
-    def _accumulator(self) -> AccumulateGrad:
-        m = self._meta
-        if m is None:
-            m = self._meta = _Meta()
-        r = m.acc
-        acc = r() if r is not None else None
-        if acc is None:
-            acc = AccumulateGrad(self)
-            m.acc = weakref.ref(acc)
-        return acc
-
 
 def init(t: Tensor, data, be) -> Tensor:
     """Fill a fresh ``new(Tensor)`` as a leaf that does not require grad."""

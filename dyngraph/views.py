@@ -31,7 +31,7 @@ import numpy as np
 from shared_ops import array_ops, get_backend
 from shared_ops.ops.views import chain_step, replay
 
-from .errors import InplaceError
+from .errors import AutogradError, InplaceError
 from .grad_mode import MODE
 
 _NUMPY_OPS = array_ops(get_backend("numpy"))
@@ -247,3 +247,34 @@ def regenerate(base) -> None:
                 w._grad_fn, w._rg = r._grad_fn, r._rg
     finally:
         MODE.enabled = prev
+
+
+class ViewMixin:
+    """The view methods of ``dg.Tensor`` that need the layout (``view``, ``contiguous``)."""
+
+    __slots__ = ()
+
+    @property
+    def _base(self):
+        """The tensor this one is a view of (None when it is not a view), as PyTorch's."""
+        v = self._view
+        return None if v is None or v.base is None else v.base
+
+    def _is_view(self) -> bool:
+        return self._base is not None
+
+    def view(self, *shape):
+        """A view with another shape; PyTorch's error when the strides cannot express it."""
+        from shared_ops._surface_args import _resolve_reshape, _shape_args
+
+        v = self._view
+        if v is not None and v.rchain and not reshapes_as_view(v.root, v.rchain, _resolve_reshape(self.shape, _shape_args(shape))):
+            raise AutogradError(NOT_VIEWABLE_MSG)
+        return self.reshape(*shape)
+
+    def is_contiguous(self) -> bool:
+        return is_contiguous(self)
+
+    def contiguous(self):
+        """Itself when contiguous, else a contiguous copy (``CloneBackward0``)."""
+        return self if is_contiguous(self) else self.clone()

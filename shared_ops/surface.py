@@ -20,7 +20,7 @@ import numpy as np
 
 from .dtypes import DEFAULT_FLOAT, FLOATING, dtype_name, result_dtype, weak_scalar_dtype
 from .errors import DTypeError, OpAttributeError, ShapeError
-from .registry import REGISTRY, normalize_axis
+from .registry import REGISTRY, Spec, normalize_axis
 from ._surface_args import _parse_index, _resolve_reshape, _shape_args, _split_ints
 
 _SCALAR_TYPES = (bool, int, float, np.number, np.bool_)
@@ -238,7 +238,9 @@ class TensorSurface:
         return self._reduce("sum", axis, keepdims, dim, keepdim)
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return self._reduce("mean", axis, keepdims, dim, keepdim)  # an integer input: PyTorch's error
+        if self._dtype_name not in FLOATING:  # the kernel would take it: ask infer for PyTorch's error
+            REGISTRY.get("mean").infer(Spec(tuple(self.shape), self._dtype_name))
+        return self._reduce("mean", axis, keepdims, dim, keepdim)
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """``x.max()``: the maximum. ``x.max(dim)``: ``(values, indices)`` (a named tuple, the

@@ -277,7 +277,7 @@ def _index_put_infer(x: Spec, value: Spec, *arrays: Spec, index) -> Spec:
 
 
 def _index_put_vjp(ops, g, inputs, output, *, index):
-    x, value, arrays = inputs[0], inputs[1], inputs[2:]
+    value, arrays = inputs[1], inputs[2:]
     picked = ops.getitem(g, *arrays, index=index)
     gx = ops.index_put(g, ops.zeros_like(picked), *arrays, index=index) if ops.needs_input_grad[0] else None
     gv = ops.sum_to(picked, value.shape) if ops.needs_input_grad[1] else None
