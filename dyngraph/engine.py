@@ -76,7 +76,8 @@ def _grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unuse
                 )
             out.append(None)
         else:
-            out.append(g if isinstance(g, Tensor) else wrap(g, inputs[i]._be))
+            be = inputs[i]._be
+            out.append(g if isinstance(g, Tensor) else wrap(_owned(g, be), be))  # writable, as .grad
     return tuple(out)
 
 

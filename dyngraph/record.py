@@ -11,7 +11,7 @@ import numpy as np
 
 from shared_ops import ShapeOnly, Spec, get_backend
 
-from .errors import AutogradError, as_runtime
+from .errors import AutogradError, DTypeError, ShapeError, as_runtime
 from .node import _SHAPE_ONLY, SEQ, STATS, Node, SavedValue, dtype_name_of, shape_only, version_error
 
 new = object.__new__
@@ -224,12 +224,17 @@ def unpack(node, as_tensors: bool) -> tuple:
 
 
 def explain(op, inputs, attrs, exc):
-    """A kernel failed: let ``infer`` name the problem (both shapes), else re-raise it as is."""
+    """A kernel failed: let ``infer`` name the problem (both shapes), else re-raise the
+    kernel's error, a TypeError or ValueError as dyngraph's class that is also a RuntimeError
+    (PyTorch raises RuntimeError for an op it cannot run)."""
     specs = tuple(Spec(tuple(x._data.shape), dtype_name_of(x._data.dtype)) for x in inputs)
     try:
         op.infer(*specs, **op.bind_attrs(attrs))
     except Exception as clear:
         raise as_runtime(clear) from None
+    if isinstance(exc, (TypeError, ValueError)) and not isinstance(exc, RuntimeError):
+        kind = DTypeError if isinstance(exc, TypeError) else ShapeError
+        raise kind(f"{op.name}: {exc}") from exc
     raise exc
 
 

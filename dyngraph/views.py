@@ -234,7 +234,7 @@ def regenerate(base) -> None:
     ver = base._ver
     if ver is None or not ver.views:
         return
-    from .interp import DynamicOps
+    from .interpreters import DynamicOps
 
     ops = DynamicOps()
     prev = MODE.enabled

@@ -329,8 +329,9 @@ class TensorSurface:
         else:
             axes = normalize_axis("squeeze", axis, self.ndim)
             axes = tuple(a for a in axes if self.shape[a] == 1)  # PyTorch: non-1 dims are kept
-        if not axes:
-            return self
+        if not axes:  # nothing to squeeze: still a new view, as PyTorch's
+            out = self._op("reshape", self, shape=tuple(self.shape))
+            return self._named(out, "SqueezeBackward0" if axis is None else "SqueezeBackward1")
         out = self._op("squeeze", self, axis=axes)
         return self._named(out, "SqueezeBackward0") if axis is None else out
 
