@@ -24,7 +24,7 @@ from .creation import (
     zeros, zeros_like,
 )
 from .dtypes import BY_NAME as _DT
-from .engine import backward, grad
+from .autograd import backward, grad
 from .errors import AutogradError, DTypeError, FreedGraphError, InplaceError, ShapeError
 from .export import to_dot, to_networkx
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled

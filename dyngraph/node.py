@@ -132,14 +132,18 @@ class Node:
 
     # -- backward support ---------------------------------------------------------------
     def release(self) -> None:
-        """Drop the saved values (after backward without ``retain_graph``); a node whose op
-        saves nothing keeps its stand-ins and can run again, as in PyTorch."""
-        saves = self.info.saves
+        """Drop the saved values (after backward without ``retain_graph``); a node that holds
+        nothing (its op saves nothing, or only index arrays it was not given) keeps its
+        stand-ins and can run again, as in PyTorch."""
         self.released = True
+        saved = self.saved
+        holds = self.info.saves and (
+            self.nbytes or self.out is not None or (saved is not None and any(e.__class__ is not ShapeOnly for e in saved))
+        )
         if self.nbytes:
             STATS.saved_bytes -= self.nbytes
             self.nbytes = 0
-        if saves:
+        if holds:
             self.saved = self.out = None
 
     def __del__(self):

@@ -246,7 +246,7 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Sum d(self)/d(leaf) into every leaf's ``.grad`` (see ``dyngraph.engine``)."""
-        from .engine import backward
+        from .autograd import backward
 
         backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
 
