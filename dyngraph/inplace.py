@@ -75,7 +75,7 @@ class InplaceMixin:
             views.write(self, res._data)
             self._grad_fn, self._rg = res._grad_fn, res._rg
         else:  # base <- view_scatter(base, res): PyTorch's CopySlices
-            new = base._op("view_scatter", base, res, chain=self._view.chain)
+            new = base._op("view_scatter", base, res, chain=views.hashable(self._view.chain))
             views.write(base, new._data)
             base._grad_fn, base._rg = new._grad_fn, new._rg
         views.regenerate(base)

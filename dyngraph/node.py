@@ -136,14 +136,11 @@ class Node:
         nothing (its op saves nothing, or only index arrays it was not given) keeps its
         stand-ins and can run again, as in PyTorch."""
         self.released = True
-        saved = self.saved
-        holds = self.info.saves and (
-            self.nbytes or self.out is not None or (saved is not None and any(e.__class__ is not ShapeOnly for e in saved))
-        )
-        if self.nbytes:
+        if self.nbytes:  # it saved arrays
             STATS.saved_bytes -= self.nbytes
             self.nbytes = 0
-        if holds:
+            self.saved = self.out = None
+        elif self.info.saves and (self.out is not None or any(e.__class__ is not ShapeOnly for e in self.saved or ())):
             self.saved = self.out = None
 
     def __del__(self):

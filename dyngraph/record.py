@@ -2,7 +2,8 @@
 
 This is dyngraph's hot path (one call per op of the user's program), so it is written flat:
 per-op facts are computed once (``OpInfo``), objects are made without ``__init__`` calls,
-and a failing kernel is explained by the op's ``infer`` only after it failed.
+the common cases of ``edge`` (an input with history) and ``shape_only`` (a cached NumPy key)
+are inlined, and a failing kernel is explained by the op's ``infer`` only after it failed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 from shared_ops import ShapeOnly, Spec, get_backend
 
 from .errors import AutogradError, DTypeError, ShapeError, as_runtime
-from .node import SEQ, STATS, Node, SavedValue, dtype_name_of, shape_only, version_error
+from .node import _SHAPE_ONLY, SEQ, STATS, Node, SavedValue, dtype_name_of, shape_only, version_error
 
 new = object.__new__
 ndarray = np.ndarray
@@ -110,7 +111,11 @@ def record(op, attrs, inputs, out, info) -> None:
     saved = []
     i = 0
     for x in inputs:
-        nxt.append(edge(x) if x._rg else None)
+        if x._rg:
+            fn = x._grad_fn
+            nxt.append(fn if fn is not None else edge(x))
+        else:
+            nxt.append(None)
         d = x._data
         if save_all or i in pos:
             saved.append(x)
@@ -119,8 +124,9 @@ def record(op, attrs, inputs, out, info) -> None:
             if v is not None and v.v:  # already changed in place (or an inference tensor)
                 refuse_inference(v)
                 changed = True
-        else:
-            saved.append(shape_only(d.shape, d.dtype))
+        else:  # the stand-in, from shape_only's cache directly when the key is NumPy's
+            so = _SHAPE_ONLY.get((d.shape, d.dtype)) if d.__class__ is ndarray else None
+            saved.append(so if so is not None else shape_only(d.shape, d.dtype))
         i += 1
     node.next = tuple(nxt)
     node.saved = saved = tuple(saved)

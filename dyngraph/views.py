@@ -25,11 +25,13 @@ reading it. The root is taken to be contiguous, as a fresh PyTorch result is.
 from __future__ import annotations
 
 import weakref
+from weakref import ref
 
 import numpy as np
 
 from shared_ops import array_ops, get_backend
 from shared_ops.ops.views import chain_step, replay
+from .record import Version
 
 from .errors import AutogradError, InplaceError
 from .grad_mode import MODE
@@ -53,6 +55,9 @@ NOT_VIEWABLE_MSG = (
 )
 
 
+new = object.__new__
+
+
 class ViewOf:
     """Where a view's data and history come from (see the module docstring).
 
@@ -62,29 +67,43 @@ class ViewOf:
     __slots__ = ("root", "rchain", "base", "chain", "no_grad")
 
 
-def _origin(src):
-    """(root, rchain, base, chain) of a new view of ``src``, before its own step."""
-    sv = src._view
-    if sv is None:
-        return src, (), src, ()
-    if sv.base is None:
-        return sv.root, sv.rchain, src, ()
-    return sv.root, sv.rchain, sv.base, sv.chain
-
-
 def track(t, src, op, attrs) -> None:
     """``t = op(src)`` where ``op`` declares ``view_of``: make ``t`` a view of ``src``'s storage
-    (or, for a ``reshape`` that strides cannot express, a copy, as PyTorch's ``reshape``)."""
-    root, rchain, base, chain = _origin(src)
-    step = chain_step(op, attrs)
-    if rchain and op.name == "reshape" and not reshapes_as_view(root, rchain, attrs["shape"]):
-        t._data = t._be.xp.asarray(t._data, copy=True)  # its own storage: never the root's memory
-        return
-    v = ViewOf()
-    v.root, v.rchain, v.base, v.chain = root, rchain + (step,), base, chain + (step,)
+    (or, for a ``reshape`` that strides cannot express, a copy, as PyTorch's ``reshape``).
+    A chain's steps are ``(op name, attrs dict)``; ``hashable`` makes an attribute of one."""
+    step = (op.name, attrs)
+    v = new(ViewOf)
+    sv = src._view
+    if sv is None:
+        root = v.root = v.base = src
+        v.rchain = v.chain = (step,)
+    else:
+        root = sv.root
+        if sv.rchain and op.name == "reshape" and not reshapes_as_view(root, sv.rchain, attrs["shape"]):
+            t._data = t._be.xp.asarray(t._data, copy=True)  # its own storage: never the root's memory
+            return
+        v.root = root
+        v.rchain = sv.rchain + (step,)
+        if sv.base is None:  # a view of a detach(): that is its base
+            v.base, v.chain = src, (step,)
+        else:
+            v.base, v.chain = sv.base, sv.chain + (step,)
     v.no_grad = not MODE.enabled
     t._view = v
-    _share_storage(t, root)
+    ver = root._ver
+    if ver is None:
+        ver = root._ver = Version()
+    t._ver = ver
+    refs = ver.views
+    if refs is None:
+        ver.views = [ref(t)]
+    else:
+        refs.append(ref(t))
+
+
+def hashable(chain) -> tuple:
+    """A chain as an op attribute (``view_scatter``'s ``chain``)."""
+    return tuple(chain_step(name, attrs) for name, attrs in chain)
 
 
 def detached(t, src) -> None:
@@ -98,8 +117,6 @@ def detached(t, src) -> None:
 
 
 def _share_storage(t, root) -> None:
-    from .record import Version
-
     ver = root._ver
     if ver is None:
         ver = root._ver = Version()
@@ -172,9 +189,9 @@ def write(t, arr) -> None:
     else:
         root = v.root
         if v.rchain:
-            arr = _scatter(root, arr, v.rchain)
+            arr = _scatter(root, arr, hashable(v.rchain))
         root._data[...] = arr
-    from .record import InferenceVersion, Version
+    from .record import InferenceVersion
 
     ver = root._ver
     if ver is None:

@@ -185,9 +185,9 @@ register(
 # --------------------------------------------------------------------------- view_scatter
 
 
-def chain_step(op, attrs) -> tuple:
+def chain_step(name: str, attrs: dict) -> tuple:
     """One view op of a chain, as a hashable attribute: ``(name, ((attr, value), ...))``."""
-    return (op.name, tuple(sorted(attrs.items())))
+    return (name, tuple(sorted(attrs.items())))
 
 
 def replay(ops, x, chain):
