@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .dtypes import DEFAULT_FLOAT, FLOATING, dtype_name, result_dtype, weak_scalar_dtype
+from .dtypes import DEFAULT_FLOAT, FLOATING, dtype_name, promoted_dtype, weak_scalar_dtype
 from .errors import DTypeError, OpAttributeError, ShapeError
 from .registry import REGISTRY, Spec, normalize_axis
 from ._surface_args import _parse_index, _resolve_reshape, _shape_args, _split_ints
@@ -124,7 +124,7 @@ class TensorSurface:
         b = self._as_operand(b)
         da, db = a._dtype_name, b._dtype_name
         if da != db:
-            common = result_dtype(da, db)
+            common = promoted_dtype((da, a.ndim == 0), (db, b.ndim == 0))
             a = a if da == common else a.astype(common)
             b = b if db == common else b.astype(common)
         return self._op(name, a, b)

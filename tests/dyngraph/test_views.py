@@ -226,7 +226,8 @@ def test_max_min_with_dim_argmax_and_ties():
 
 
 @pytest.mark.parametrize("case", ["bool_sum", "int8_sum", "int_div", "int_float_scalar", "int_float32",
-                                  "int_div_int_scalar", "uint8_int8", "bool_int_scalar"])
+                                  "int_div_int_scalar", "uint8_int8", "bool_int_scalar", "zero_dim_float64",
+                                  "zero_dim_higher_category"])
 def test_dtype_rules_match_pytorch(case):
     def s(m):
         i8 = m.tensor(np.array([100, 100, 100], dtype=np.int8))
@@ -236,7 +237,9 @@ def test_dtype_rules_match_pytorch(case):
         r = {"bool_sum": lambda: b.sum(), "int8_sum": lambda: i8.sum(), "int_div": lambda: i / i,
              "int_float_scalar": lambda: i * 1.5, "int_float32": lambda: i + f, "int_div_int_scalar": lambda: i / 2,
              "uint8_int8": lambda: m.tensor(np.array([1], dtype=np.uint8)) + m.tensor(np.array([1], dtype=np.int8)),
-             "bool_int_scalar": lambda: b + 1}[case]()
+             "bool_int_scalar": lambda: b + 1,
+             "zero_dim_float64": lambda: m.tensor(2.0, dtype=m.float64) * f,  # a 0-d tensor does not decide
+             "zero_dim_higher_category": lambda: i * m.tensor(2.0, dtype=m.float64)}[case]()
         return {"r": r}
 
     _both(s)
