@@ -404,7 +404,7 @@ def against(rev: str, rounds: int) -> None:
     for r in range(rounds):
         for label in (("REV", "this") if r % 2 == 0 else ("this", "REV")):
             env = dict(os.environ, BENCH_DYNGRAPH_ROOT=trees[label], PYTHONPATH=trees[label])
-            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--dyngraph-only"], env=env,
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--dyngraph-only", *(["--quick"] if QUICK else [])], env=env,
                                  check=True, capture_output=True, text=True).stdout
             runs[label].append(json.loads(out.strip().splitlines()[-1]))
     print(f"dyngraph, this tree / {rev}: {rounds} alternating rounds of fresh processes, CPU time per call "

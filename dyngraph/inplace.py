@@ -33,6 +33,10 @@ _TORCH_DTYPE = {"float16": "Half", "float32": "Float", "float64": "Double", "int
                 "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool"}
 
 
+def _category(name: str) -> int:
+    return 2 if name.startswith("float") else 0 if name == "bool" else 1
+
+
 def snapshot(t):
     """A tensor with ``t``'s current value (a copy) and history: what a recorded op saves."""
     from .tensors import Tensor, init, new
@@ -85,7 +89,7 @@ class InplaceMixin:
         mine, theirs = self._dtype_name, res._dtype_name
         if mine == theirs:
             return res
-        if mine not in ("float16", "float32", "float64") and theirs in ("float16", "float32", "float64"):
+        if _category(theirs) > _category(mine):  # PyTorch's can_cast: never down a category
             raise DTypeError(f"result type {_TORCH_DTYPE[theirs]} can't be cast to the desired output type {_TORCH_DTYPE[mine]}")
         return res.astype(mine)
 

@@ -126,13 +126,8 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
             return t
         return init(new(Tensor), const_array(be, value, dtype), be)
 
-    def mean(self, *args, **kwargs):
-        try:
-            return TensorSurface.mean(self, *args, **kwargs)
-        except DTypeError:
-            raise
-        except Exception as exc:  # an integer input: PyTorch's RuntimeError
-            raise as_runtime(exc) from None
+    def _fail(self, exc):
+        raise as_runtime(exc) from None  # PyTorch raises RuntimeError
 
     def _named(self, result, torch_name):
         fn = result._grad_fn

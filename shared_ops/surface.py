@@ -41,6 +41,15 @@ class ReductionResult(tuple):
         return f"return_types(values={self[0]!r}, indices={self[1]!r})"
 
 
+def _no_bool_sub(x, a, b):
+    if any(isinstance(v, TensorSurface) and v._dtype_name == "bool" for v in (a, b)):
+        x._fail(DTypeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+            "invert a mask, use the `~` or `logical_not()` operator instead."
+        ))
+    return a, b
+
+
 def _true_division(x, a, b):
     """PyTorch: true division of integers (or bools) gives the default float dtype."""
     others = [v for v in (a, b) if v is not x]
@@ -66,6 +75,10 @@ class TensorSurface:
 
     def _const(self, value: Any, dtype: str):  # pragma: no cover
         raise NotImplementedError
+
+    def _fail(self, exc: Exception):
+        """Raise ``exc``, an error the surface itself finds (a front end may re-class it)."""
+        raise exc
 
     def _named(self, result, torch_name: str):
         """``result``, just made by a call PyTorch names ``torch_name`` (``t()``: ``TBackward0``)
@@ -137,10 +150,10 @@ class TensorSurface:
         return self._binary("add", other, self)
 
     def __sub__(self, other):
-        return self._binary("sub", self, other)
+        return self._binary("sub", *_no_bool_sub(self, self, other))
 
     def __rsub__(self, other):
-        out = self._binary("sub", other, self)
+        out = self._binary("sub", *_no_bool_sub(self, other, self))
         return self._named(out, "RsubBackward1") if isinstance(other, _SCALAR_TYPES) else out
 
     def __mul__(self, other):
@@ -239,7 +252,10 @@ class TensorSurface:
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         if self._dtype_name not in FLOATING:  # the kernel would take it: ask infer for PyTorch's error
-            REGISTRY.get("mean").infer(Spec(tuple(self.shape), self._dtype_name))
+            try:
+                REGISTRY.get("mean").infer(Spec(tuple(self.shape), self._dtype_name))
+            except DTypeError as exc:
+                self._fail(exc)
         return self._reduce("mean", axis, keepdims, dim, keepdim)
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
