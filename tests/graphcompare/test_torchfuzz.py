@@ -24,7 +24,7 @@ THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
 
 TestDifferential = DifferentialMachine.TestCase
 TestDifferential.settings = settings(
-    settings(), max_examples=10_000 if THOROUGH else 40, stateful_step_count=20 if THOROUGH else 15,
+    settings(), max_examples=10_000 if THOROUGH else 25, stateful_step_count=20 if THOROUGH else 12,
     suppress_health_check=list(HealthCheck),
 )
 
