@@ -1,15 +1,14 @@
-"""The staticgraph compiler against hand-written NumPy and dyngraph (issue #5's table).
+"""The staticgraph compiler against hand-written NumPy and dyngraph.
 
-W1  a chain of 200 elementwise ops on a one-element float32 tensor (op k: ``x * 1.0001`` if
-    k % 3 == 0, ``+ 0.001`` if 1, ``tanh`` if 2), loss ``sum(x)``, forward + backward
-W2  the RNN cell ``tanh(W_x @ x_t + W_h @ h)`` (W_x 20x10, W_h 20x20) unrolled 32 steps,
-    loss ``sum(h_32)``, gradients for both weights
-W3  an MLP step: batch 128, 784-512-512-10, tanh, softmax cross-entropy, gradients of all
-    six parameters
-W4  ``sum(tanh(x*y + x) * exp(-y*y))`` with gradients for x and y, 4,000,000 float32 each
+The workloads are ``graphcompare.experiments.workloads.standard``'s W1-W4, here in float32:
+
+W1  200 elementwise ops (``* 1.0001``, ``+ 0.001``, ``tanh``, repeated) on one element, fwd + bwd
+W2  the RNN cell ``tanh(W_x @ x_t + W_h @ h)`` unrolled 32 steps, vectors (not columns)
+W3  the MLP step, batch 128, 784-512-512-10, gradients of all six parameters
+W4  ``sum(tanh(x*y + x) * exp(-y*y))`` with gradients for x and y, 4,000,000 elements each
 
 One core (``os.sched_setaffinity``), BLAS single-threaded, side by side in one process;
-medians of repeated calls after a warm-up. "compile" is ``sg.compile`` (passes + numba);
+medians of repeated calls after a warm-up. "compile" is ``sg.compile(block=True)`` (passes + numba);
 "first call" is the first run after it. Memory: the plan's figures, and the measured
 (tracemalloc) peak of one call of each implementation.
 
@@ -37,10 +36,8 @@ import numpy as np  # noqa: E402
 import staticgraph as sg  # noqa: E402
 from staticgraph import memory  # noqa: E402
 
-try:
-    import dyngraph as dg
-except ImportError:  # pragma: no cover
-    dg = None
+import dyngraph as dg  # noqa: E402
+from graphcompare.experiments.workloads import standard as std  # noqa: E402
 
 
 def pin() -> None:
@@ -93,48 +90,24 @@ def median_time(fn, min_time=0.4, max_reps=3000) -> float:
     return statistics.median(ts)
 
 
-# --------------------------------------------------------------------------- W1
-
-N1 = 200
+# --------------------------------------------------------------------------- W1-W4 (math: std)
 
 
 def w1_graph():
     with sg.Graph():
         x0 = sg.placeholder((1,), name="x")
-        x = x0
-        for k in range(N1):
-            x = x * 1.0001 if k % 3 == 0 else (x + 0.001 if k % 3 == 1 else x.tanh())
-        loss = x.sum()
-        (gx,) = sg.gradients(loss, [x0])
+        x = std.chain(sg, x0)
+        (gx,) = sg.gradients(x.sum(), [x0])
     return [x, gx], [x0]
 
 
 def w1_numpy(x):
-    c1, c2 = np.float32(1.0001), np.float32(0.001)
-    ys = []
-    for k in range(N1):
-        if k % 3 == 0:
-            x = x * c1
-        elif k % 3 == 1:
-            x = x + c2
-        else:
-            x = np.tanh(x)
-            ys.append(x)
-    g = np.ones_like(x)
-    for k in reversed(range(N1)):
-        if k % 3 == 0:
-            g = g * c1
-        elif k % 3 == 2:
-            y = ys.pop()
-            g = g * (1 - y * y)
-    return x, g
+    return std.chain_numpy(np, x)
 
 
 def w1_dyn(x):
     t = dg.tensor(x, requires_grad=True)
-    y = t
-    for k in range(N1):
-        y = y * 1.0001 if k % 3 == 0 else (y + 0.001 if k % 3 == 1 else y.tanh())
+    y = std.chain(dg, t)
     y.sum().backward()
     return y.data, t.grad.data
 
@@ -143,153 +116,84 @@ def w1_inputs(rng):
     return [rng.standard_normal(1).astype(np.float32)]
 
 
-# --------------------------------------------------------------------------- W2
-
-T2 = 32
-
-
 def w2_graph():
-    with sg.Graph() as g:
-        X = sg.placeholder((T2, 10), name="X")
-        Wx = sg.placeholder((20, 10), name="Wx")
-        Wh = sg.placeholder((20, 20), name="Wh")
-        h = sg.placeholder((20,), name="h0")
-        for t in range(T2):
-            h = (Wx @ X[t] + Wh @ h).tanh()
-        loss = h.sum()
+    with sg.Graph():
+        Wx = sg.placeholder((std.H, std.X), name="Wx")
+        Wh = sg.placeholder((std.H, std.H), name="Wh")
+        X = sg.placeholder((std.T, std.X), name="X")
+        h0 = sg.placeholder((std.H,), name="h0")
+        loss = std.rnn(sg, Wx, Wh, X, h0)
         gWx, gWh = sg.gradients(loss, [Wx, Wh])
-    return [loss, gWx, gWh], [X, Wx, Wh, g.get("h0")]
+    return [loss, gWx, gWh], [Wx, Wh, X, h0]
 
 
-def w2_numpy(X, Wx, Wh, h0):
-    hs = [h0]
-    for t in range(T2):
-        hs.append(np.tanh(Wx @ X[t] + Wh @ hs[-1]))
-    loss = hs[-1].sum()
-    gh = np.ones_like(h0)
-    gWx = np.zeros_like(Wx)
-    gWh = np.zeros_like(Wh)
-    for t in reversed(range(T2)):
-        h = hs[t + 1]
-        ga = gh * (1 - h * h)
-        gWx += np.outer(ga, X[t])
-        gWh += np.outer(ga, hs[t])
-        gh = Wh.T @ ga
-    return loss, gWx, gWh
+def w2_numpy(Wx, Wh, X, h0):
+    return std.rnn_numpy(np, Wx, Wh, X, h0)
 
 
-def w2_dyn(X, Wx, Wh, h0):
-    Xt = dg.tensor(X)
+def w2_dyn(Wx, Wh, X, h0):
     wx = dg.tensor(Wx, requires_grad=True)
     wh = dg.tensor(Wh, requires_grad=True)
-    h = dg.tensor(h0)
-    for t in range(T2):
-        h = (wx @ Xt[t] + wh @ h).tanh()
-    loss = h.sum()
+    loss = std.rnn(dg, wx, wh, dg.tensor(X), dg.tensor(h0))
     loss.backward()
     return loss.data, wx.grad.data, wh.grad.data
 
 
 def w2_inputs(rng):
-    f = np.float32
-    return [rng.standard_normal((T2, 10)).astype(f), (rng.standard_normal((20, 10)) * 0.3).astype(f),
-            (rng.standard_normal((20, 20)) * 0.3).astype(f), np.zeros(20, f)]
-
-
-# --------------------------------------------------------------------------- W3
-
-B3, SIZES = 128, (784, 512, 512, 10)
+    return std.rnn_inputs(rng, "float32", columns=False)
 
 
 def w3_graph():
     with sg.Graph():
-        X = sg.placeholder((B3, 784), name="X")
-        y = sg.placeholder((B3,), dtype="int64", name="y")
+        X = sg.placeholder((std.BATCH, std.SIZES[0]), name="X")
+        y = sg.placeholder((std.BATCH,), dtype="int64", name="y")
         params = []
-        for k, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+        for k, (a, b) in enumerate(zip(std.SIZES[:-1], std.SIZES[1:])):
             params += [sg.placeholder((a, b), name=f"W{k}"), sg.placeholder((b,), name=f"b{k}")]
-        h = X
-        for k in range(3):
-            h = h @ params[2 * k] + params[2 * k + 1]
-            if k < 2:
-                h = h.tanh()
-        loss = sg.softmax_cross_entropy(h, y)
+        loss = std.mlp(sg, X, y, params)
         grads = sg.gradients(loss, params)
     return [loss] + list(grads), [X, y] + params
 
 
-def w3_numpy(X, y, W0, b0, W1, b1, W2, b2):
-    a1 = np.tanh(X @ W0 + b0)
-    a2 = np.tanh(a1 @ W1 + b1)
-    z = a2 @ W2 + b2
-    s = z - z.max(axis=1, keepdims=True)
-    lsm = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
-    loss = -lsm[np.arange(B3), y].mean()
-    p = np.exp(lsm)
-    p[np.arange(B3), y] -= 1
-    dz = p / B3
-    gW2, gb2 = a2.T @ dz, dz.sum(0)
-    d2 = (dz @ W2.T) * (1 - a2 * a2)
-    gW1, gb1 = a1.T @ d2, d2.sum(0)
-    d1 = (d2 @ W1.T) * (1 - a1 * a1)
-    gW0, gb0 = X.T @ d1, d1.sum(0)
-    return loss, gW0, gb0, gW1, gb1, gW2, gb2
+def w3_numpy(X, y, *params):
+    loss, grads = std.mlp_numpy(np, X, y, params)
+    return [loss, *grads]
 
 
 def w3_dyn(X, y, *params):
     ps = [dg.tensor(p, requires_grad=True) for p in params]
-    h = dg.tensor(X)
-    for k in range(3):
-        h = h @ ps[2 * k] + ps[2 * k + 1]
-        if k < 2:
-            h = h.tanh()
-    loss = dg.softmax_cross_entropy(h, dg.tensor(y))
+    loss = std.mlp(dg, dg.tensor(X), dg.tensor(y), ps)
     loss.backward()
     return [loss.data] + [p.grad.data for p in ps]
 
 
 def w3_inputs(rng):
-    f = np.float32
-    out = [rng.standard_normal((B3, 784)).astype(f), rng.integers(0, 10, B3).astype(np.int64)]
-    for a, b in zip(SIZES[:-1], SIZES[1:]):
-        out += [(rng.standard_normal((a, b)) / np.sqrt(a)).astype(f), np.zeros(b, f)]
-    return out
-
-
-# --------------------------------------------------------------------------- W4
-
-N4 = 4_000_000
+    return std.mlp_batch(rng) + std.mlp_params(rng)
 
 
 def w4_graph():
     with sg.Graph():
-        x = sg.placeholder((N4,), name="x")
-        y = sg.placeholder((N4,), name="y")
-        loss = ((x * y + x).tanh() * (-(y * y)).exp()).sum()
+        x = sg.placeholder((std.N4,), name="x")
+        y = sg.placeholder((std.N4,), name="y")
+        loss = std.elementwise(sg, x, y)
         gx, gy = sg.gradients(loss, [x, y])
     return [loss, gx, gy], [x, y]
 
 
 def w4_numpy(x, y):
-    a = np.tanh(x * y + x)
-    e = np.exp(-y * y)
-    loss = (a * e).sum()
-    da = e * (1 - a * a)
-    gx = da * (y + 1)
-    gy = da * x - 2 * y * e * a
-    return loss, gx, gy
+    return std.elementwise_numpy(np, x, y)
 
 
 def w4_dyn(x, y):
     tx = dg.tensor(x, requires_grad=True)
     ty = dg.tensor(y, requires_grad=True)
-    loss = ((tx * ty + tx).tanh() * (-(ty * ty)).exp()).sum()
+    loss = std.elementwise(dg, tx, ty)
     loss.backward()
     return loss.data, tx.grad.data, ty.grad.data
 
 
 def w4_inputs(rng):
-    return [rng.standard_normal(N4).astype(np.float32), rng.standard_normal(N4).astype(np.float32)]
+    return std.elementwise_inputs(rng)
 
 
 WORKLOADS = {
@@ -315,7 +219,7 @@ def run(name: str) -> dict:
     args = inputs_fn(rng)
     outs, ins = graph_fn()
     t0 = time.perf_counter()
-    fn = sg.compile(outs, ins, optimize=True)
+    fn = sg.compile(outs, ins, optimize=True, block=True)  # passes and numba: the best tier, as documented above
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     res = fn(*args)
@@ -333,7 +237,7 @@ def run(name: str) -> dict:
     row.update(interleaved(fns))
     row.setdefault("dyn", float("nan"))
     row["plan"] = fn.plan
-    row["naive_before"] = getattr(fn.program, "naive_before", fn.plan.naive)
+    row["naive_before"] = fn.ctx.naive_before
     if name == "W4":
         _, row["peak_sg"] = memory.measure(fn, *args)
         _, row["peak_np"] = memory.measure(np_fn, *args)
@@ -384,7 +288,7 @@ def numexpr_vs_numba() -> str:
     numexpr.set_num_threads(1)
     x, y = w4_inputs(np.random.default_rng(0))
     with sg.Graph():
-        a, b = sg.placeholder((N4,), name="a"), sg.placeholder((N4,), name="b")
+        a, b = sg.placeholder((std.N4,), name="a"), sg.placeholder((std.N4,), name="b")
         fwd = sg.compile([(a * b + a).tanh() * (-(b * b)).exp()], [a, b])
     out = np.empty_like(x)
     t = interleaved({

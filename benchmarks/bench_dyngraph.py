@@ -1,8 +1,9 @@
 """dyngraph against hand-written NumPy, PyTorch eager, HIPS autograd and MyGrad, side by side.
 
-W1  a chain of 200 elementwise ops on a one-element float64 tensor: ``x = x * 1.0001 + 0.001``
-    then ``x = tanh(x)``, alternating (mul, add, tanh, mul, ...), then ``sum``, forward plus
-    backward. Figure: microseconds per op. Targets: <= 8 us/op and below autograd and MyGrad.
+The workloads are ``graphcompare.experiments.workloads.standard``'s:
+
+W1  a chain of 200 elementwise ops on a one-element float64 tensor (mul, add, tanh, mul, ...),
+    then ``sum``, forward plus backward. Figure: microseconds per op. Targets: <= 8 us/op and below autograd and MyGrad.
 W2  the seed RNN cell ``h = tanh(W_x @ x_t + W_h @ h)`` (W_h 20x20, W_x 20x10, float64)
     unrolled 32 steps, gradients of ``sum(h_32)`` for both weights. Target: no slower than
     PyTorch eager.
@@ -45,6 +46,7 @@ import numpy as np  # noqa: E402
 # the tree whose dyngraph is measured (``--against`` points its runs at another checkout)
 sys.path.insert(0, os.environ.get("BENCH_DYNGRAPH_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import dyngraph as dg  # noqa: E402
+from graphcompare.experiments.workloads import standard as std  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 REPEATS = 7 if QUICK else 21
@@ -84,39 +86,16 @@ def medians(fns: dict, number: int) -> dict:
 
 # --------------------------------------------------------------------------- W1
 
-W1_OPS = (("mul", "add", "tanh") * 67)[:200]
+W1_OPS = std.W1_OPS
 
 
-def w1_chain(h, tanh):
-    for op in W1_OPS:
-        if op == "mul":
-            h = h * 1.0001
-        elif op == "add":
-            h = h + 0.001
-        else:
-            h = tanh(h)
-    return h.sum()
+def w1_chain(h, ns):
+    return std.chain(ns, h, W1_OPS).sum()
 
 
 def w1_numpy(x):
-    hs = []
-    h = x
-    for op in W1_OPS:
-        if op == "mul":
-            h = np.multiply(h, 1.0001)
-        elif op == "add":
-            h = np.add(h, 0.001)
-        else:
-            h = np.tanh(h)
-        hs.append(h)
-    y = np.sum(h)
-    g = np.ones_like(h)
-    for op, out in zip(reversed(W1_OPS), reversed(hs)):
-        if op == "mul":
-            g = np.multiply(g, 1.0001)
-        elif op == "tanh":
-            g = np.multiply(g, np.subtract(1.0, np.multiply(out, out)))
-    return y, g
+    h, g = std.chain_numpy(np, x, W1_OPS)
+    return np.sum(h), g
 
 
 def w1_fns(x0: np.ndarray) -> dict:
@@ -125,7 +104,7 @@ def w1_fns(x0: np.ndarray) -> dict:
 
     def dyngraph():
         xd.grad = None
-        w1_chain(xd, dg.tanh).backward()
+        w1_chain(xd, dg).backward()
         return xd.grad.numpy()
 
     fns["dyngraph"] = dyngraph
@@ -134,19 +113,19 @@ def w1_fns(x0: np.ndarray) -> dict:
 
         def pytorch():
             xt.grad = None
-            w1_chain(xt, torch.tanh).backward()
+            w1_chain(xt, torch).backward()
             return xt.grad.numpy()
 
         fns["pytorch"] = pytorch
     if autograd is not None:
         import autograd.numpy as anp
 
-        g = autograd.grad(lambda x: w1_chain(x, anp.tanh))
+        g = autograd.grad(lambda x: w1_chain(x, anp))
         fns["autograd"] = lambda: g(x0)
     if mygrad is not None:
         def mygrad_fn():
             x = mygrad.tensor(x0)
-            w1_chain(x, mygrad.tanh).backward()
+            w1_chain(x, mygrad).backward()
             return np.asarray(x.grad)
 
         fns["mygrad"] = mygrad_fn
@@ -155,31 +134,15 @@ def w1_fns(x0: np.ndarray) -> dict:
 
 # --------------------------------------------------------------------------- W2
 
-T, H, X = 32, 20, 10
+T, H, X = std.T, std.H, std.X
 
 
-def w2_chain(Wx, Wh, xs, h0, tanh):
-    h = h0
-    for t in range(T):
-        h = tanh(Wx @ xs[t] + Wh @ h)
-    return h.sum()
+def w2_chain(Wx, Wh, xs, h0, ns):
+    return std.rnn(ns, Wx, Wh, xs, h0)
 
 
 def w2_numpy(Wx, Wh, xs, h0):
-    hs = [h0]
-    h = h0
-    for t in range(T):
-        h = np.tanh(Wx @ xs[t] + Wh @ h)
-        hs.append(h)
-    gh = np.ones_like(h)
-    gWx = np.zeros_like(Wx)
-    gWh = np.zeros_like(Wh)
-    for t in range(T - 1, -1, -1):
-        ga = gh * (1.0 - hs[t + 1] * hs[t + 1])
-        gWx += ga @ xs[t].T
-        gWh += ga @ hs[t].T
-        gh = Wh.T @ ga
-    return gWx, gWh
+    return std.rnn_numpy(np, Wx, Wh, xs, h0)[1:]
 
 
 def w2_fns(Wx, Wh, xs, h0) -> dict:
@@ -190,7 +153,7 @@ def w2_fns(Wx, Wh, xs, h0) -> dict:
 
     def dyngraph():
         dWx.grad = dWh.grad = None
-        w2_chain(dWx, dWh, dxs, dh0, dg.tanh).backward()
+        w2_chain(dWx, dWh, dxs, dh0, dg).backward()
         return dWx.grad.numpy(), dWh.grad.numpy()
 
     fns["dyngraph"] = dyngraph
@@ -201,19 +164,19 @@ def w2_fns(Wx, Wh, xs, h0) -> dict:
 
         def pytorch():
             tWx.grad = tWh.grad = None
-            w2_chain(tWx, tWh, txs, th0, torch.tanh).backward()
+            w2_chain(tWx, tWh, txs, th0, torch).backward()
             return tWx.grad.numpy(), tWh.grad.numpy()
 
         fns["pytorch"] = pytorch
     if autograd is not None:
         import autograd.numpy as anp
 
-        g = autograd.grad(lambda ws: w2_chain(ws[0], ws[1], xs, h0, anp.tanh))
+        g = autograd.grad(lambda ws: w2_chain(ws[0], ws[1], xs, h0, anp))
         fns["autograd"] = lambda: g((Wx, Wh))
     if mygrad is not None:
         def mygrad_fn():
             mWx, mWh = mygrad.tensor(Wx), mygrad.tensor(Wh)
-            w2_chain(mWx, mWh, xs, h0, mygrad.tanh).backward()
+            w2_chain(mWx, mWh, xs, h0, mygrad).backward()
             return np.asarray(mWx.grad), np.asarray(mWh.grad)
 
         fns["mygrad"] = mygrad_fn
@@ -222,43 +185,22 @@ def w2_fns(Wx, Wh, xs, h0) -> dict:
 
 # --------------------------------------------------------------------------- W3
 
-N, SIZES, LR = 128, (784, 512, 512, 10), 0.01
+N, SIZES, LR = std.BATCH, std.SIZES, 0.01
 
 
 def w3_params(rng):
-    ps = []
-    for a, b in zip(SIZES[:-1], SIZES[1:]):
-        ps.append((rng.standard_normal((a, b)) * (1.0 / np.sqrt(a))).astype(np.float32))
-        ps.append(np.zeros(b, dtype=np.float32))
-    return ps
+    return std.mlp_params(rng)
 
 
 def w3_numpy_step(P, x, y):
-    W1, b1, W2, b2, W3, b3 = P
-    h1 = np.tanh(x @ W1 + b1)
-    h2 = np.tanh(h1 @ W2 + b2)
-    logits = h2 @ W3 + b3
-    m = logits.max(axis=1, keepdims=True)
-    e = np.exp(logits - m)
-    s = e.sum(axis=1, keepdims=True)
-    rows = np.arange(N)
-    loss = -(logits[rows, y] - m[:, 0] - np.log(s[:, 0])).mean()
-    d = e / s
-    d[rows, y] -= 1.0
-    d /= N
-    g3, gb3 = h2.T @ d, d.sum(axis=0)
-    dz2 = (d @ W3.T) * (1.0 - h2 * h2)
-    g2, gb2 = h1.T @ dz2, dz2.sum(axis=0)
-    dz1 = (dz2 @ W2.T) * (1.0 - h1 * h1)
-    g1, gb1 = x.T @ dz1, dz1.sum(axis=0)
-    for p, g in zip(P, (g1, gb1, g2, gb2, g3, gb3)):
+    loss, grads = std.mlp_numpy(np, x, y, P)
+    for p, g in zip(P, grads):
         p -= LR * g
     return loss
 
 
-def w3_forward(P, x, tanh):
-    W1, b1, W2, b2, W3, b3 = P
-    return tanh(tanh(x @ W1 + b1) @ W2 + b2) @ W3 + b3
+def w3_forward(P, x, ns):
+    return std.mlp_logits(ns, x, P)
 
 
 def w3_fns(P0, x, y) -> dict:
@@ -268,7 +210,7 @@ def w3_fns(P0, x, y) -> dict:
     xd, yd = dg.tensor(x), dg.tensor(y)
 
     def dyngraph():
-        loss = dg.softmax_cross_entropy(w3_forward(Pd, xd, dg.tanh), yd)
+        loss = dg.softmax_cross_entropy(w3_forward(Pd, xd, dg), yd)
         loss.backward()
         with dg.no_grad():
             for p in Pd:
@@ -282,7 +224,7 @@ def w3_fns(P0, x, y) -> dict:
         xt, yt = torch.tensor(x), torch.tensor(y)
 
         def pytorch():
-            loss = torch.nn.functional.cross_entropy(w3_forward(Pt, xt, torch.tanh), yt)
+            loss = torch.nn.functional.cross_entropy(w3_forward(Pt, xt, torch), yt)
             loss.backward()
             with torch.no_grad():
                 for p in Pt:
@@ -296,7 +238,7 @@ def w3_fns(P0, x, y) -> dict:
         from autograd.scipy.special import logsumexp
 
         def loss_fn(P):
-            logits = w3_forward(P, x, anp.tanh)
+            logits = w3_forward(P, x, anp)
             return -anp.mean(logits[np.arange(N), y] - logsumexp(logits, axis=1))
 
         g = autograd.grad(loss_fn)
@@ -314,7 +256,7 @@ def w3_fns(P0, x, y) -> dict:
 
         def mygrad_fn():
             ts = [mygrad.tensor(p) for p in Pm]
-            loss = softmax_crossentropy(w3_forward(ts, x, mygrad.tanh), y)
+            loss = softmax_crossentropy(w3_forward(ts, x, mygrad), y)
             loss.backward()
             for p, t in zip(Pm, ts):
                 p -= LR * np.asarray(t.grad)
@@ -340,12 +282,10 @@ def main() -> None:
     rows = []
     w1 = w1_fns(np.array([0.3]))
     check_agreement(w1, "W1")
-    w2 = w2_fns(rng.standard_normal((H, X)) * 0.3, rng.standard_normal((H, H)) * 0.3,
-                rng.standard_normal((T, X, 1)), np.zeros((H, 1)))
+    w2 = w2_fns(*std.rnn_inputs(rng, "float64", columns=True))
     check_agreement(w2, "W2")
     P0 = w3_params(rng)
-    x = rng.standard_normal((N, SIZES[0])).astype(np.float32)
-    y = rng.integers(0, SIZES[-1], N)
+    x, y = std.mlp_batch(rng)
     w3 = w3_fns(P0, x, y)
     results = {
         "W1": (medians(w1, 30 if QUICK else 100), len(W1_OPS) + 1),

@@ -1,6 +1,8 @@
 """staticgraph's run loop: what it adds over the kernels it calls, and against hand-written NumPy.
 
-W1  a chain of 200 small elementwise ops on one element, forward plus backward,
+The workloads are ``graphcompare.experiments.workloads.standard``'s, in float64:
+
+W1  the chain of 200 small elementwise ops on one element, forward plus backward,
     ``optimize=False``. Figure: the same executable run with every kernel swapped for a
     trivial function, divided by the number of instructions: the loop's own cost (argument
     passing, slots, frees, entry and exit) plus one trivial Python call each, so an upper
@@ -60,6 +62,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import staticgraph as sg  # noqa: E402
+from graphcompare.experiments.workloads import standard as std  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 # One call per sample, many samples: on a shared machine another process takes the core for
@@ -101,49 +104,18 @@ def medians(fns: dict, number: int) -> dict:
 
 # --------------------------------------------------------------------------- W1
 
-W1_OPS = ("mul", "add", "tanh", "sub") * 50  # 200 ops on one element
-
-
 def w1_graph():
     with sg.Graph() as g:
         x = sg.placeholder((1,), "float64", name="x")
-        h = x
-        for k, op in enumerate(W1_OPS):
-            if op == "mul":
-                h = h * 1.01
-            elif op == "add":
-                h = h + 0.01
-            elif op == "sub":
-                h = h - 0.02
-            else:
-                h = h.tanh()
-        y = h.sum()
+        y = std.chain(sg, x).sum()
         gx = sg.gradients(y, x)
     return g, sg.compile([y, gx], optimize=False)
 
 
 def w1_numpy(x):
     """The same forward and backward by hand (a user's loop over the layer list)."""
-    hs = [x]
-    h = x
-    for op in W1_OPS:
-        if op == "mul":
-            h = np.multiply(h, 1.01)
-        elif op == "add":
-            h = np.add(h, 0.01)
-        elif op == "sub":
-            h = np.subtract(h, 0.02)
-        else:
-            h = np.tanh(h)
-        hs.append(h)
-    y = np.sum(h)
-    g = np.ones_like(h)
-    for op, out in zip(reversed(W1_OPS), reversed(hs[1:])):
-        if op == "mul":
-            g = np.multiply(g, 1.01)
-        elif op == "tanh":
-            g = np.multiply(g, np.subtract(1.0, np.multiply(out, out)))
-    return y, g
+    h, g = std.chain_numpy(np, x)
+    return np.sum(h), g
 
 
 def _stub(xp, a, *rest, **attrs):
@@ -154,12 +126,11 @@ def stub_executable(fn):
     """A second executable of the same program whose every kernel returns its first input:
     running it costs the run loop itself (argument passing, slots, frees, entry and exit)
     plus one call of a trivial Python function per instruction, so an upper bound."""
+    from shared_ops import wrap_kernels
     from staticgraph.executable import Executable
 
-    exe = Executable(fn.program, fn.executable().backend, fn.plan)
-    for name in exe._kernel_names:
-        exe._globals[name] = _stub
-    return exe
+    with wrap_kernels(lambda name, kernel: _stub):  # bound at lowering: the stubs stay
+        return Executable(fn.program, fn.executable().backend, fn.plan)
 
 
 def bench_w1() -> tuple:
@@ -184,45 +155,24 @@ def bench_w1() -> tuple:
 
 # --------------------------------------------------------------------------- W2
 
-T, H, X = 32, 20, 10
-
-
 def w2_graph():
     with sg.Graph() as g:
-        Wx = sg.placeholder((H, X), "float64", name="Wx")
-        Wh = sg.placeholder((H, H), "float64", name="Wh")
-        xs = sg.placeholder((T, X, 1), "float64", name="xs")   # column vectors, as W @ x reads
-        h0 = sg.placeholder((H, 1), "float64", name="h0")
-        h = h0
-        for t in range(T):
-            h = (Wx @ xs[t] + Wh @ h).tanh()
-        loss = h.sum()
+        Wx = sg.placeholder((std.H, std.X), "float64", name="Wx")
+        Wh = sg.placeholder((std.H, std.H), "float64", name="Wh")
+        xs = sg.placeholder((std.T, std.X, 1), "float64", name="xs")   # column vectors, as W @ x reads
+        h0 = sg.placeholder((std.H, 1), "float64", name="h0")
+        loss = std.rnn(sg, Wx, Wh, xs, h0)
         gWx, gWh = sg.gradients(loss, [Wx, Wh])
     return g, sg.compile([loss, gWx, gWh], optimize=False)
 
 
 def w2_numpy(Wx, Wh, xs, h0):
-    hs = [h0]
-    h = h0
-    for t in range(T):
-        h = np.tanh(Wx @ xs[t] + Wh @ h)
-        hs.append(h)
-    loss = h.sum()
-    gh = np.ones_like(h)
-    gWx = np.zeros_like(Wx)
-    gWh = np.zeros_like(Wh)
-    for t in range(T - 1, -1, -1):
-        ga = gh * (1.0 - hs[t + 1] * hs[t + 1])
-        gWx += ga @ xs[t].T
-        gWh += ga @ hs[t].T
-        gh = Wh.T @ ga
-    return loss, gWx, gWh
+    return std.rnn_numpy(np, Wx, Wh, xs, h0)
 
 
 def bench_w2() -> tuple:
     rng = np.random.default_rng(0)
-    args = (rng.standard_normal((H, X)) * 0.3, rng.standard_normal((H, H)) * 0.3,
-            rng.standard_normal((T, X, 1)), np.zeros((H, 1)))
+    args = tuple(std.rnn_inputs(rng, "float64", columns=True))
     g, fn = w2_graph()
     out, ref = fn(*args), w2_numpy(*args)
     assert all(np.allclose(a, b, rtol=1e-10) for a, b in zip(out, ref)), "W2: staticgraph and NumPy disagree"

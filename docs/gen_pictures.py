@@ -1,28 +1,23 @@
 """Draw the tutorial's graph pictures from the framework's own export.
 
-Each picture is built by running the tutorial's code, exporting the graph with
-``dg.to_networkx`` / ``sg.to_networkx``, laying it out in layers (a node's layer is its longest
-path from a source) and drawing it with matplotlib. Nothing is drawn by hand, and nothing beyond
-pip packages is needed (no Graphviz). The Graphviz text from ``dg.to_dot`` / ``sg.to_dot`` is
-written beside each picture, for readers who have ``dot``.
+Each picture runs the tutorial's own example and exports its graph with ``dg.to_dot`` (the
+user's names, shapes, values, gradients; ``direction="backward"`` for the arrows gradients
+take, with the local derivatives as edge weights) or ``sg.to_dot``. Graphviz's ``dot`` (the
+Debian package ``graphviz``) lays each one out as SVG. Both the ``.dot`` text and the ``.svg``
+are committed, so building the docs needs neither this script nor Graphviz; the tests
+regenerate the ``.dot`` text and compare it with the committed one, and check that every label
+of the committed SVG is legible at the page's width.
 
-The images are committed, so building the docs does not need this script. Re-run it after a
-change to the export or to the examples::
-
-    python docs/gen_pictures.py            # writes docs/images/*.svg and *.dot
+    python docs/gen_pictures.py            # writes docs/images/*.dot and *.svg
+    python docs/gen_pictures.py ch2-forward   # one picture
 """
 
 from __future__ import annotations
 
-import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import networkx as nx  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "images"
 sys.path.insert(0, str(OUT.parents[1]))  # run from a checkout without installing
@@ -30,151 +25,170 @@ sys.path.insert(0, str(OUT.parents[1]))  # run from a checkout without installin
 import dyngraph as dg  # noqa: E402
 import staticgraph as sg  # noqa: E402
 
-plt.rcParams["svg.hashsalt"] = "graphcompare"  # stable ids: a re-run changes no byte
-plt.rcParams["svg.fonttype"] = "none"  # text stays text (small files, searchable)
-
-COLOURS = {"leaf": "#cfe3ff", "op": "#fff4d6", "output": "#d8f5d0", "grad": "#f7d9e3"}
+PINK = "#f7d9e3"
 
 
-def _shape(shape) -> str:
-    return "" if not shape else "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+def _with(dot: str, *lines: str) -> str:
+    """``dot`` with statements added before its closing brace (a node declared again takes
+    the new attributes: DOT's own way of restyling a node)."""
+    body = dot.rstrip().rstrip("}")
+    return body + "".join(f"  {line}\n" for line in lines) + "}\n"
 
 
-def _label(G: nx.DiGraph, n, names: dict) -> str:
-    data = G.nodes[n]
-    if "tensor" in data and id(data["tensor"]) in names:  # a dyngraph leaf the example named
-        return (names[id(data["tensor"])] + "\n" + _shape(data.get("shape"))).strip()
-    if data.get("label"):  # staticgraph's export labels each node with its type already
-        text = str(data["label"]).replace("\\n", "\n")
-        return re.sub(r" \{[^}]*\}", "", text)  # attributes make boxes too wide; the .dot keeps them
-    text = str(data.get("name") or data.get("op") or n)
-    return (text + "\n" + _shape(data.get("shape"))).strip()
+def _caption(text: str) -> str:
+    return f'label="{text}"; labelloc=t; fontname="sans-serif"; fontsize=16;'
 
 
-def _kind(G: nx.DiGraph, n, names: dict) -> str:
-    data = G.nodes[n]
-    kind = str(data.get("kind") or "")
-    if kind in COLOURS:
-        return kind
-    if "grad_after" in names and isinstance(n, int) and n > names["grad_after"]:
-        return "grad" if G.in_degree(n) else "leaf"
-    if G.in_degree(n) == 0:
-        return "leaf"
-    if G.out_degree(n) == 0:
-        return "output"
-    return "op"
+# --------------------------------------------------------------------------- chapter 2
 
 
-def _layers(G: nx.DiGraph) -> list[list]:
-    """Nodes by longest path from a source, ordered in each layer to cross few edges."""
-    depth: dict = {}
-    for n in nx.topological_sort(G):
-        depth[n] = max((depth[p] + 1 for p in G.predecessors(n)), default=0)
-    for n in G.nodes:  # a source sits right before its first consumer
-        if G.in_degree(n) == 0 and G.out_degree(n):
-            depth[n] = min(depth[s] for s in G.successors(n)) - 1
-    layers = [[] for _ in range(max(depth.values()) + 1)]
-    for n in G.nodes:  # insertion order: deterministic
-        layers[depth[n]].append(n)
-    for _ in range(4):  # barycentre sweeps, forward then backward
-        for sweep in (range(1, len(layers)), range(len(layers) - 2, -1, -1)):
-            for k in sweep:
-                ref = {n: i for i, n in enumerate(layers[k - 1 if sweep.step == 1 else k + 1])}
-                nbrs = G.predecessors if sweep.step == 1 else G.successors
-                def bary(n, i):
-                    ps = [ref[p] for p in nbrs(n) if p in ref]
-                    return (sum(ps) / len(ps), i) if ps else (i, i)
-                layers[k] = [n for _, n in sorted((bary(n, i), n) for i, n in enumerate(layers[k]))]
-    return layers
-
-
-def draw(G: nx.DiGraph, path: Path, title: str, names: dict | None = None, vertical: bool = False) -> None:
-    """Layered drawing of a DAG: sources left and outputs right, or top to bottom."""
-    G = nx.DiGraph(G)
-    names = names or {}
-    layers = _layers(G)
-    widest = max(len(layer) for layer in layers)
-    pos = {}
-    for k, layer in enumerate(layers):
-        for i, n in enumerate(layer):
-            pos[n] = ((i - (len(layer) - 1) / 2) * 2.6, -k) if vertical else (k * 2.2, (len(layer) - 1) / 2 - i)
-    if vertical:
-        figsize = (max(4.0, 1.9 * widest + 0.8), max(2.2, 0.62 * len(layers) + 0.9))
-    else:
-        figsize = (max(4.0, 1.75 * len(layers) + 0.6), max(2.2, 0.8 * widest + 0.9))
-    fig, ax = plt.subplots(figsize=figsize)
-    boxes = {}
-    for n, (x, y) in pos.items():
-        boxes[n] = ax.text(x, y, _label(G, n, names), ha="center", va="center", fontsize=8,
-                           family="monospace", zorder=3,
-                           bbox=dict(boxstyle="round,pad=0.35", fc=COLOURS[_kind(G, n, names)], ec="#444444", lw=0.8))
-    for a, b in G.edges:
-        ax.annotate("", xy=pos[b], xytext=pos[a], zorder=2,
-                    arrowprops=dict(arrowstyle="-|>", color="#555555", lw=0.9, shrinkA=1, shrinkB=1,
-                                    patchA=boxes[a], patchB=boxes[b], connectionstyle="arc3,rad=0.0"))
-    xs = [x for x, _ in pos.values()]
-    ys = [y for _, y in pos.values()]
-    ax.set_xlim(min(xs) - 1.3, max(xs) + 1.3)
-    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
-    ax.set_title(title, fontsize=10)
-    ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, format=path.suffix[1:], metadata={"Date": None} if path.suffix == ".svg" else None)
-    plt.close(fig)
-
-
-# --------------------------------------------------------------------------- the pictures
-
-
-def ch2_two_paths():
-    """Chapter 2: L = f(d), d = w3*(w1*a) + w4*(w2*a)."""
-    a = dg.tensor(2.0, requires_grad=True)
-    w1, w2, w3, w4 = (dg.tensor(v, requires_grad=True) for v in (3.0, 4.0, 5.0, 6.0))
+def _chain():
+    """Chapter 2's chain-rule graph: b = w1*a, c = w2*a, d = w3*b + w4*c, L = d*d."""
+    a = dg.tensor(3.0, requires_grad=True)
+    w1, w2, w3, w4 = (dg.tensor(v, requires_grad=True) for v in (1.0, 2.0, 3.0, 4.0))
     b = w1 * a
     c = w2 * a
     d = w3 * b + w4 * c
     L = d * d
-    names = {id(t): k for k, t in dict(a=a, w1=w1, w2=w2, w3=w3, w4=w4).items()}
-    return dg.to_networkx(L), dg.to_dot(L), "recorded by dyngraph for L = d * d", names
+    return dict(a=a, w1=w1, w2=w2, w3=w3, w4=w4, b=b, c=c, d=d, L=L)
 
 
-def ch3_rnn():
-    """Chapter 3: the recurrent cell unrolled over two steps."""
+def ch2_forward() -> str:
+    t = _chain()
+    return _with(dg.to_dot(t["L"], names=t), _caption("forward: recorded as the code ran"))
+
+
+def ch2_backward() -> str:
+    t = _chain()
+    return _with(dg.to_dot(t["L"], names=t, direction="backward"),
+                 _caption("backward: arrows reversed, local derivatives as edge weights"))
+
+
+def ch2_after() -> str:
+    t = _chain()
+    t["L"].backward()
+    return _with(dg.to_dot(t["L"], names=t), _caption("after L.backward(): the leaves hold their gradients"))
+
+
+# --------------------------------------------------------------------------- chapter 3
+
+
+def _life(step: int) -> str:
+    """The dynamic graph's life, one frame per step, with what dg.stats() says at that point."""
+    dg.reset_stats()
+    a = dg.tensor(3.0, requires_grad=True)
+    w1, w2, w3, w4 = (dg.tensor(v, requires_grad=True) for v in (1.0, 2.0, 3.0, 4.0))
+    b = w1 * a
+    names = dict(a=a, w1=w1, w2=w2, w3=w3, w4=w4, b=b)
+    if step == 1:
+        s = dg.stats()
+        return _with(dg.to_dot(b, names=names), _caption(f"1. b = w1 * a: {s['nodes_alive']} node alive, {s['saved_bytes']} saved bytes"))
+    c = w2 * a
+    d = w3 * b + w4 * c
+    L = d * d
+    names.update(c=c, d=d, L=L)
+    s = dg.stats()
+    if step == 2:
+        return _with(dg.to_dot(L, names=names), _caption(f"2. ... L = d * d: {s['nodes_alive']} nodes alive, {s['saved_bytes']} saved bytes"))
+    L.backward()
+    s = dg.stats()
+    if step == 3:
+        return _with(dg.to_dot(L, names=names), _caption(f"3. L.backward(): {s['nodes_alive']} nodes alive, {s['saved_bytes']} saved bytes"))
+    grads = [f"{k}.grad = {names[k].grad.item():g}" for k in ("a", "w1", "w2", "w3", "w4")]
+    del b, c, d, L, names
+    s = dg.stats()
+    caption = _caption(f"4. the next step rebinds L: {s['nodes_alive']} nodes alive, {s['saved_bytes']} saved bytes")
+    label = "\\n".join(grads)
+    return ('digraph dyngraph {\n  node [shape=box, fontname="monospace", fontsize=14];\n'
+            f'  kept [label="{label}", style=filled, fillcolor="#cfe3ff"];\n  {caption}\n}}\n')
+
+
+def _rnn_cell():
+    """The seed's recurrent cell: i2h = W_x @ x.t(); h2h = W_h @ prev_h.t(); (i2h + h2h).tanh().sum()."""
     dg.manual_seed(0)
-    W_x = dg.randn(20, 10, requires_grad=True)
-    W_h = dg.randn(20, 20, requires_grad=True)
-    x = dg.randn(1, 10)
-    h = dg.randn(1, 20).t()
-    for _ in range(2):
-        h = (W_x @ x.t() + W_h @ h).tanh()
-    loss = h.sum()
-    names = {id(W_x): "W_x", id(W_h): "W_h"}
-    return dg.to_networkx(loss), dg.to_dot(loss), "recorded by dyngraph: the RNN cell, two steps", names
+    x, prev_h = dg.randn(1, 10), dg.randn(1, 20)
+    W_h, W_x = dg.randn(20, 20, requires_grad=True), dg.randn(20, 10, requires_grad=True)
+    i2h = W_x @ x.t()
+    h2h = W_h @ prev_h.t()
+    next_h = (i2h + h2h).tanh()
+    loss = next_h.sum()
+    return dict(W_x=W_x, W_h=W_h, i2h=i2h, h2h=h2h, next_h=next_h, loss=loss)
 
 
-def ch4_static():
-    """Chapter 4: the declared static graph, its gradient nodes included."""
+def ch3_rnn() -> str:
+    t = _rnn_cell()
+    return _with(dg.to_dot(t["loss"], names=t), _caption("the seed's RNN cell, as dyngraph records it"))
+
+
+def _seed_5x5():
+    """The seed's 5x5 example, exactly: b = x1*a; c = x2*a; d = x3*b + x4*c; L = (10 - d).sum()."""
+    dg.manual_seed(0)
+    a, x1, x2, x3, x4 = (dg.randn((5, 5), requires_grad=True) for _ in range(5))
+    b = x1 * a
+    c = x2 * a
+    d = x3 * b + x4 * c
+    L = (10 - d).sum()
+    return dict(a=a, x1=x1, x2=x2, x3=x3, x4=x4, b=b, c=c, d=d, L=L)
+
+
+def ch3_5x5() -> str:
+    t = _seed_5x5()
+    return _with(dg.to_dot(t["L"], names=t, values=False), _caption("the seed's 5x5 example: the chain-rule graph on 5x5 tensors"))
+
+
+# --------------------------------------------------------------------------- chapter 4
+
+
+def ch4_static() -> str:
+    """Chapter 4: the chain-rule graph declared, and in pink the nodes sg.gradients added."""
     with sg.Graph() as g:
-        x = sg.placeholder((None, 3), name="x")
-        w = sg.variable([[0.5], [-1.0], [2.0]], name="w")
-        y = (x @ w).tanh()
-        loss = (y * y).mean()
-        sg.gradients(loss, [w])
-    # the nodes sg.gradients declared (after the loss) are drawn pink
-    return sg.to_networkx(g), sg.to_dot(g), "declared in staticgraph: the loss and, in pink, its gradient", {"grad_after": loss.id}
+        a = sg.placeholder((), name="a")
+        w1, w2, w3, w4 = (sg.variable(v, name=f"w{i}") for i, v in enumerate((1.0, 2.0, 3.0, 4.0), 1))
+        b = w1 * a
+        c = w2 * a
+        d = w3 * b + w4 * c
+        L = d * d
+        grads = sg.gradients(L, [a, w1, w2, w3, w4])
+    extra = [f'n{n.id} [style=filled, fillcolor="{PINK}"];' for n in g.nodes if n.id > L.id]
+    extra += [f'n{gr.id} [label="dL/d{x}\\n%{gr.id} {gr.op}", style=filled, fillcolor="{PINK}", shape=box];'
+              for x, gr in zip(("a", "w1", "w2", "w3", "w4"), grads)]
+    named = dict(b=b, c=c, d=d, L=L)
+    extra += [f'n{v.id} [label="{k}\\n%{v.id} {v.op}"];' for k, v in named.items()]
+    return _with(sg.to_dot(g), *extra, _caption("declared once: the forward graph and, in pink, its gradient"))
 
 
-PICTURES = {"ch2-two-paths": ch2_two_paths, "ch3-rnn": ch3_rnn, "ch4-static-graph": ch4_static}
+PICTURES = {
+    "ch2-forward": ch2_forward,
+    "ch2-backward": ch2_backward,
+    "ch2-after": ch2_after,
+    "ch3-life-1": lambda: _life(1),
+    "ch3-life-2": lambda: _life(2),
+    "ch3-life-3": lambda: _life(3),
+    "ch3-life-4": lambda: _life(4),
+    "ch3-rnn": ch3_rnn,
+    "ch3-5x5": ch3_5x5,
+    "ch4-static-graph": ch4_static,
+}
+
+
+def render(dot: str) -> str:
+    """SVG text from DOT text, by Graphviz's ``dot``."""
+    exe = shutil.which("dot")
+    if exe is None:
+        raise SystemExit("Graphviz's dot is not installed: apt-get install graphviz")
+    return subprocess.run([exe, "-Tsvg"], input=dot, capture_output=True, text=True, check=True).stdout
 
 
 def main(argv: list[str]) -> int:
     OUT.mkdir(exist_ok=True)
-    wanted = argv or list(PICTURES)
-    for name in wanted:
-        G, dot, title, names = PICTURES[name]()
-        draw(G, OUT / f"{name}.svg", title, names, vertical=name.startswith("ch4"))
-        (OUT / f"{name}.dot").write_text(dot if dot.endswith("\n") else dot + "\n")
-        print(f"docs/images/{name}.svg  ({G.number_of_nodes()} nodes, {G.number_of_edges()} edges)")
+    unknown = [a for a in argv if a not in PICTURES]
+    if unknown:
+        raise SystemExit(f"unknown picture(s) {unknown}; choose from {sorted(PICTURES)}")
+    for name in argv or list(PICTURES):
+        dot = PICTURES[name]()
+        (OUT / f"{name}.dot").write_text(dot)
+        (OUT / f"{name}.svg").write_text(render(dot))
+        print(f"docs/images/{name}.svg")
     return 0
 
 

@@ -32,6 +32,7 @@ from .inplace import add, div, mul, sub
 from .node import AccumulateGrad, Node, SavedValue, reset_stats, stats
 from .rng import manual_seed
 from .tensors import Tensor
+from . import nn, optim  # noqa: E402  (models: the shared modules and torch.optim's optimisers)
 
 globals().update(_FUNCTIONS)  # where, maximum, minimum, concatenate, cat, stack, conv2d, ...
 
@@ -49,6 +50,6 @@ __all__ = [
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode", "is_inference_mode_enabled", "add", "sub", "mul", "div",
     "to_networkx", "to_dot", "stats", "reset_stats", "autograd", "Node", "AccumulateGrad",
     "SavedValue", "AutogradError", "FreedGraphError", "InplaceError", "ShapeError", "DTypeError",
-    "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
+    "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool", "nn", "optim",
     *sorted(_FUNCTIONS),
 ]

@@ -16,7 +16,32 @@ __all__ = ["backward", "grad"]
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """``dg.autograd.backward``: accumulate the gradients of ``tensors`` into the leaves."""
+    """``dg.autograd.backward``: accumulate the gradients of ``tensors`` into the leaves.
+
+    Parameters:
+        tensors: a tensor or a sequence of tensors to differentiate.
+        grad_tensors: the vector of each vector-Jacobian product, shaped like its tensor;
+            ``None`` for scalars (a gradient of 1).
+        retain_graph: keep the saved values so the graph can be walked again (default:
+            ``create_graph``).
+        create_graph: record the backward pass too, for higher-order gradients.
+        inputs: only accumulate into these tensors' ``.grad``.
+
+    Returns:
+        None; the gradients are added to the leaves' ``.grad``.
+
+    Raises:
+        AutogradError: a non-scalar tensor without its ``grad_tensors`` entry, or a tensor
+            that does not require grad.
+        FreedGraphError: the graph was already walked without ``retain_graph=True``.
+        InplaceError: a value saved for the backward pass was changed in place.
+
+    Examples:
+        >>> w = dg.tensor(3.0, requires_grad=True)
+        >>> dg.backward(w * w)
+        >>> w.grad
+        tensor(6.)
+    """
     tensors = _as_tuple(tensors)
     if retain_graph is None:
         retain_graph = create_graph
@@ -34,6 +59,30 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """``torch.autograd.grad``: the gradients of ``outputs`` w.r.t. ``inputs``, as a tuple.
 
     Leaves' ``.grad`` are left alone; only the nodes on a path to an input run.
+
+    Parameters:
+        outputs: a tensor or a sequence of tensors to differentiate.
+        inputs: a tensor or a sequence of tensors (leaves or not) to differentiate with
+            respect to.
+        grad_outputs: the vector of each vector-Jacobian product; ``None`` for scalars.
+        retain_graph: keep the saved values (default: ``create_graph``).
+        create_graph: record the backward pass, so the result can be differentiated again.
+        allow_unused: answer ``None`` for an input the outputs do not depend on, instead of
+            raising.
+
+    Returns:
+        A tuple with one gradient tensor (or ``None``) per input.
+
+    Raises:
+        AutogradError: an input that does not require grad, or one the outputs do not use
+            (without ``allow_unused=True``).
+        FreedGraphError: the graph was already walked without ``retain_graph=True``.
+
+    Examples:
+        >>> x = dg.tensor(3.0, requires_grad=True)
+        >>> (dy,) = dg.grad(x ** 3, x, create_graph=True)
+        >>> dy, dg.grad(dy, x)[0]
+        (tensor(27., grad_fn=<MulBackward0>), tensor(18.))
     """
     outputs = _as_tuple(outputs)
     inputs = _as_tuple(inputs)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from shared_ops import get_backend
-from shared_ops.dtypes import FLOATING
+from shared_ops.dtypes import FLOATING_SET
 
 from .errors import AutogradError
 
-_FLOAT_NAMES = frozenset(FLOATING)
+_FLOAT_NAMES = FLOATING_SET
 
 
 class ConvertMixin:

@@ -61,7 +61,19 @@ class HooksMixin:
         return fn is not None and bool(fn.hooks) and fn.hooks[-1].__class__ is RetainGrad and fn.hooks[-1].ref() is self
 
     def retain_grad(self) -> None:
-        """Keep ``.grad`` for this non-leaf tensor after backward (a no-op on leaves)."""
+        """Keep ``.grad`` for this non-leaf tensor after backward (a no-op on leaves).
+
+        Raises:
+            AutogradError: the tensor does not require grad.
+
+        Examples:
+            >>> x = dg.tensor([1.0, 2.0], requires_grad=True)
+            >>> y = x * x
+            >>> y.retain_grad()
+            >>> y.sum().backward()
+            >>> y.grad
+            tensor([1., 1.])
+        """
         if not self._rg:
             raise AutogradError("can't retain_grad on Tensor that has requires_grad=False")
         fn = self._grad_fn

@@ -257,18 +257,18 @@ def _masks_as_indices(t, key):
 
 
 def _out_op(name: str, method: str):
-    def f(input, other, *, out=None):
+    def f(input, other, *, out=None, **kwargs):  # kwargs: add's and sub's alpha=
         from .tensors import Tensor
 
         x = input if isinstance(input, Tensor) else other._as_operand(input)
         if out is None:
-            return getattr(x, method)(other)
+            return getattr(x, method)(other, **kwargs)
         if MODE.enabled and any(isinstance(a, Tensor) and a._rg for a in (input, other, out)):
             raise AutogradError(
                 f"{name}(): functions with out=... arguments don't support automatic differentiation, "
                 "but one of the arguments requires grad."
             )
-        res = getattr(x, method)(other)
+        res = getattr(x, method)(other, **kwargs)
         if tuple(res.shape) == tuple(out.shape):
             views.write(out, out._cast_result(res)._data)
         else:  # PyTorch resizes ``out``
@@ -277,7 +277,26 @@ def _out_op(name: str, method: str):
         return out
 
     f.__name__ = name
-    f.__doc__ = f"``dg.{name}(x, y, out=t)``: ``x.{method}(y)``, written into ``t`` when ``out`` is given."
+    f.__doc__ = f"""``dg.{name}(x, y, out=t)``: ``x.{method}(y)``, written into ``t`` when ``out`` is given.
+
+    Parameters:
+        input: a tensor (or a number, when ``other`` is a tensor).
+        other: a tensor or a number, broadcast against ``input``.
+        out: an existing tensor to write the result into (resized, as PyTorch does, when
+            its shape differs).
+        **kwargs: ``alpha=`` for ``add`` and ``sub`` (``other`` is scaled by it).
+
+    Returns:
+        ``out`` when given, else a new tensor.
+
+    Raises:
+        AutogradError: ``out=`` while recording, with an argument that requires grad.
+
+    Examples:
+        >>> result = dg.Tensor(2)
+        >>> dg.{name}(dg.tensor([6.0, 8.0]), dg.tensor([2.0, 4.0]), out=result) is result
+        True
+    """
     return f
 
 

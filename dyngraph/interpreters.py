@@ -14,7 +14,7 @@ import threading
 
 from shared_ops import ArrayOps, OpsNamespace
 
-from shared_ops.dtypes import weak_scalar_dtype
+from shared_ops.dtypes import FLOATING_SET as _FLOATS, weak_scalar_dtype
 
 from .node import dtype_name_of
 from .record import const_array
@@ -24,7 +24,6 @@ _SCALARS = (int, float, bool)
 
 
 _NO = object()
-_FLOATS = frozenset(("float16", "float32", "float64"))
 
 
 class EagerOps(ArrayOps):

@@ -12,7 +12,7 @@ import numpy as np
 
 from shared_ops import TensorSurface, backend_of, common_backend, get_backend
 from shared_ops.backend import default_backend
-from shared_ops.dtypes import FLOATING
+from shared_ops.dtypes import FLOATING_SET
 
 from . import dtypes as _dt
 from .errors import AutogradError, DTypeError, as_runtime
@@ -26,7 +26,7 @@ from .views import ViewMixin, detached, track
 
 _ndarray = np.ndarray
 _asarray = np.asarray
-_FLOAT_NAMES = frozenset(FLOATING)
+_FLOAT_NAMES = FLOATING_SET
 _CONST_TENSORS: dict = {}
 _DNAMES = {np.dtype(n): n for n in _dt.NAMES}
 
@@ -240,10 +240,30 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
         return t
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Sum d(self)/d(leaf) into every leaf's ``.grad`` (see ``dyngraph.engine``)."""
+        """Sum d(self)/d(leaf) into every leaf's ``.grad`` (see ``dyngraph.engine``).
+
+        Parameters:
+            gradient: the vector of the vector-Jacobian product, shaped like ``self``;
+                ``None`` for a one-element tensor.
+            retain_graph: keep the saved values so the graph can be walked again.
+            create_graph: record the backward pass, for higher-order gradients.
+            inputs: only accumulate into these tensors.
+
+        Raises:
+            AutogradError: ``self`` has more than one element and no ``gradient``.
+            FreedGraphError: the graph was walked already without ``retain_graph=True``.
+            InplaceError: a value saved for the backward pass was changed in place.
+
+        Examples:
+            >>> a = dg.tensor(3.0, requires_grad=True)
+            >>> (a * a).backward()
+            >>> a.grad
+            tensor(6.)
+        """
         from .autograd import backward
 
         backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
+
 
 def init(t: Tensor, data, be) -> Tensor:
     """Fill a fresh ``new(Tensor)`` as a leaf that does not require grad."""

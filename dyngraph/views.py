@@ -282,7 +282,8 @@ class ViewMixin:
 
     def view(self, *shape):
         """A view with another shape; PyTorch's error when the strides cannot express it."""
-        from shared_ops._surface_args import _resolve_reshape, _shape_args
+        from shared_ops._surface_args import _shape_args
+        from shared_ops.registry import reshape_shape as _resolve_reshape
 
         v = self._view
         if v is not None and v.rchain and not reshapes_as_view(v.root, v.rchain, _resolve_reshape(self.shape, _shape_args(shape))):

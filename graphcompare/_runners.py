@@ -1,7 +1,7 @@
 """How one model runs each way, and the checks; used by the checker and pasted into reproducers.
 
-This module uses only NumPy and the public API of ``dyngraph`` and ``staticgraph`` (and
-PyTorch in ``run_torch``), so that its source, copied verbatim into a reproducer, runs on its
+This module uses only NumPy and the public API of ``dyngraph``, ``staticgraph`` and
+``shared_ops.testing`` (and PyTorch in ``run_torch``), so that its source, copied verbatim into a reproducer, runs on its
 own. A model is ``model(F, *xs)`` returning a list of values; ``F`` is the front end's module
 (``dg``, ``sg``; ``None`` for PyTorch). Every way returns ``outputs + gradients`` as NumPy
 arrays (a gradient is ``None`` when the input does not reach the loss).
@@ -11,6 +11,7 @@ import numpy as np
 
 import dyngraph as dg
 import staticgraph as sg
+from shared_ops.testing import check_directional
 
 
 def loss(F, model, xs, W):
@@ -196,30 +197,13 @@ def check_close(got, plain, ref, names, label, rounding=None):
 
 def check_finite_differences(model64, X64, W64, grads, seed=0, directions=2, h=1e-5):
     """The float64 gradients against central differences of the float64 loss along random
-    directions (Richardson-extrapolated: error O(h^4)); raises AssertionError on a mismatch."""
+    directions (``shared_ops.testing.check_directional``); raises AssertionError on a mismatch."""
     for i, (g, a) in enumerate(zip(grads, X64)):
         if g is not None and np.shape(g) != np.shape(a):  # a lost un-broadcast, say
             raise AssertionError(f"finite differences: the gradient of input {i} has shape {np.shape(g)}, "
                                  f"the input {np.shape(a)}")
-    rng = np.random.default_rng(seed)
-    for d in range(directions):
-        vs = [rng.choice((-1.0, 1.0), size=a.shape) * rng.uniform(0.5, 1.0, size=a.shape) for a in X64]
-
-        def D(step):
-            up = loss_value(model64, [a + step * v for a, v in zip(X64, vs)], W64)
-            down = loss_value(model64, [a - step * v for a, v in zip(X64, vs)], W64)
-            return (up - down) / (2 * step)
-
-        fd = (4 * D(h / 2) - D(h)) / 3
-        terms = [np.asarray(g) * v for g, v in zip(grads, vs) if g is not None]
-        gv = float(sum(float(np.sum(t)) for t in terms))
-        scale = float(sum(float(np.sum(np.abs(t))) for t in terms))
-        bound = 1e-6 * scale + 1e-9 * (1.0 + abs(loss_value(model64, X64, W64)))
-        if not abs(fd - gv) <= bound:
-            raise AssertionError(
-                f"finite differences: along random direction {d} the float64 loss changes at rate "
-                f"{fd!r}, but gradient . direction = {gv!r} (allowed difference {bound!r})"
-            )
+    check_directional(lambda *xs: loss_value(model64, list(xs), W64), X64, grads, directions=directions, seed=seed,
+                      h=h, what="the float64 loss")
 
 
 def check_reference(got, ref, names, label, rtol=1e-9, rounding=None):

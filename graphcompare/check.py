@@ -2,6 +2,7 @@
 
     graphcompare check --examples 500 --seed 1 [--backend cupy] [--ops add mul exp] [--out DIR]
     graphcompare check --examples 10000 --jobs 2      # a long campaign, in chunks, on 2 cores
+    graphcompare check --examples 100000 --scheduler tcp://127.0.0.1:8786   # on a Dask cluster
 
 Hypothesis draws the programs (seeded, no example database), so a failure is shrunk to a
 minimal program before it is reported; its reproducer is written to ``DIR/`` and the exit code
@@ -11,7 +12,8 @@ A campaign of more than ``--chunk`` programs (default 500), or any campaign with
 above 1, runs as chunks, each in a fresh worker process with its own seed (``seed * 1000003 +
 k`` for chunk ``k``). Fresh processes are what keep a long campaign's memory bounded: numba
 never frees the machine code of a compiled kernel, and every program compiles new fused
-kernels (about 4 MB a program with every way on).
+kernels (about 4 MB a program with every way on). ``--scheduler`` sends the same chunks to
+Dask distributed workers instead (``graphcompare.cluster``); without it Dask is never imported.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import argparse
 import os
 import sys
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+
+from .campaign import Campaign, ChunkSpec, backend_context, run_campaign, run_chunk
+from .campaign import chunks as _chunks
 
 WAYS_HELP = "comma-separated ways to run (default: all); see graphcompare.equivalence"
 
@@ -47,71 +50,13 @@ def add_check_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="worker processes running chunks side by side (default 1)")
     p.add_argument("--chunk", type=int, default=500,
                    help="programs per chunk; a longer campaign runs chunks in fresh processes (default 500)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local:N",
+                   help="run the chunks as Dask distributed tasks: on the scheduler at ADDRESS "
+                        "(tcp://host:port), or on a local cluster of N worker processes (local:N); "
+                        "needs the 'cluster' extra")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_check)
     return p
-
-
-@dataclass
-class Campaign:
-    programs: int = 0
-    rejected: int = 0
-    ops: Counter = field(default_factory=Counter)
-    fan_in3: int = 0
-    fan_out3: int = 0
-    worst: dict = field(default_factory=dict)  # way -> (max abs, max ULP)
-    used: dict = field(default_factory=dict)  # tolerance way -> largest fraction of its bound used
-
-    def add(self, prog, res) -> None:
-        if not res.valid:
-            self.rejected += 1
-            return
-        self.programs += 1
-        self.ops.update(set(prog.ops()))
-        self.fan_in3 += prog.fan_in() >= 3
-        self.fan_out3 += prog.fan_out() >= 3
-        self._worst_of(res.worst, res.used)
-
-    def merge(self, other: Campaign) -> None:
-        """Add another chunk's statistics (the campaign of several chunks)."""
-        self.programs += other.programs
-        self.rejected += other.rejected
-        self.ops.update(other.ops)
-        self.fan_in3 += other.fan_in3
-        self.fan_out3 += other.fan_out3
-        self._worst_of(other.worst, other.used)
-
-    def _worst_of(self, worst: dict, used: dict) -> None:
-        for way, (a, u) in worst.items():
-            a0, u0 = self.worst.get(way, (0.0, 0))
-            self.worst[way] = (max(a0, a), max(u0, u))
-        for way, f in used.items():
-            self.used[way] = max(self.used.get(way, 0.0), f)
-
-    def table(self, drawable: list, ways: tuple) -> str:
-        n = max(self.programs, 1)
-        missing = [o for o in drawable if o not in self.ops]
-        lines = [
-            f"programs checked      {self.programs}  (rejected at a kink or overflow: {self.rejected})",
-            f"ops covered           {len([o for o in drawable if o in self.ops])}/{len(drawable)}"
-            + (f"  (not drawn: {', '.join(missing)})" if missing else ""),
-            f"fan-in >= 3           {self.fan_in3} programs ({100 * self.fan_in3 / n:.0f}%)",
-            f"fan-out >= 3          {self.fan_out3} programs ({100 * self.fan_out3 / n:.0f}%)",
-            "",
-            f"{'way':<22}{'compared with':<22}{'worst abs':>12}  {'worst ULP':>10}  {'tolerance used':>14}",
-        ]
-        from .equivalence import BITWISE_WAYS, exact_passes
-
-        for way in ways:
-            if way == "finite differences":
-                lines.append(f"{way:<22}{'float64 gradient':<22}{'(checked)':>12}")
-                continue
-            exact = way in BITWISE_WAYS or (way.startswith("pass:") and way[5:] in exact_passes())
-            vs = "float64 dyngraph" if way == "torch" else ("dyngraph, bitwise" if exact else "dyngraph, tolerance")
-            a, u = self.worst.get(way, (0.0, 0))
-            used = f"{100 * self.used[way]:>13.1f}%" if way in self.used else ""
-            lines.append(f"{way:<22}{vs:<22}{a:>12.3g}  {u:>10}  {used}".rstrip())
-        return "\n".join(lines)
 
 
 def _parse_ops(ops):
@@ -120,85 +65,24 @@ def _parse_ops(ops):
     return [o for item in ops for o in item.split(",") if o]
 
 
-def _chunks(examples: int, chunk: int, seed: int, jobs: int) -> list:
-    """``(seed, programs)`` per chunk: one chunk with the campaign's own seed when it fits."""
-    if examples <= chunk and jobs == 1:
-        return [(seed, examples)]
-    n = -(-examples // chunk)
-    sizes = [examples // n + (k < examples % n) for k in range(n)]
-    return [(seed * 1000003 + k, size) for k, size in enumerate(sizes)]
-
-
-def _campaign(seed_, examples, ops, ways, max_steps, on_program=None):
-    """One hypothesis campaign in this process: ``(Campaign, failure)``; ``failure`` is None or
-    a dict of plain strings (``differences``, ``program``, ``reproducer``)."""
-    from hypothesis import HealthCheck, Phase, assume, given, seed, settings
-
-    from . import equivalence
-    from .strategies import programs
-
-    camp = Campaign()
-    last_failure: list = []
-
-    @seed(seed_)
-    @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
-              phases=(Phase.generate, Phase.shrink), print_blob=False,
-              suppress_health_check=list(HealthCheck))
-    @given(programs(ops=ops, max_steps=max_steps, record_events=False))
-    def campaign(prog):
-        res = equivalence.check_program(prog, ways=ways, seed=seed_)
-        if not last_failure:  # statistics of the campaign, not of the shrinking
-            camp.add(prog, res)
-            if res.valid and on_program is not None:
-                on_program()
-        assume(res.valid)
-        if not res.ok:
-            last_failure[:] = [res]
-            raise AssertionError(res.differences[0])
-
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            campaign()
-    except AssertionError:
-        if not last_failure:
-            raise
-        res = last_failure[0]
-        return camp, {"differences": [str(d) for d in res.differences], "program": res.program.model_source(),
-                      "reproducer": res.reproducer, "seed": seed_}
-    return camp, None
-
-
-def _chunk_main(conn, task, counter, imports, backend) -> None:
-    """A worker process: import the user's modules, run one chunk, send the result back
-    through ``conn`` (``counter`` counts the programs checked, for the parent's progress bar)."""
-    import importlib
+def _chunk_main(conn, spec, seed_, examples, counter) -> None:
+    """A worker process: run one chunk, send the result back through ``conn`` (``counter``
+    counts the programs checked, for the parent's progress bar)."""
 
     def count_one() -> None:
         with counter.get_lock():
             counter.value += 1
 
     try:
-        for mod in imports:
-            importlib.import_module(mod)
-        with _backend(backend):
-            result = ("ok", _campaign(*task, count_one))
+        result = ("ok", run_chunk(spec, seed_, examples, count_one))
     except BaseException as exc:  # noqa: BLE001 - reported by the parent, with the chunk's seed
         result = ("error", f"{type(exc).__name__}: {exc}")
     conn.send(result)
     conn.close()
 
 
-def _died(seed_, examples, why) -> dict:
-    return {"crashed": True, "seed": seed_, "differences": [
-        f"the worker running the chunk with seed {seed_} {why}; run it alone to see it: "
-        f"graphcompare check --examples {examples} --seed {seed_}"]}
-
-
-def _run_chunks(chunks, args, ops, ways, bar):
-    """Run the chunks in fresh worker processes, ``--jobs`` at a time; stop at the first
+def _run_chunks(chunks, spec, jobs, bar):
+    """Run the chunks in fresh worker processes, ``jobs`` at a time; stop at the first
     failure. One process per chunk, each answering through its own pipe: a worker that dies
     (a crash in compiled code) closes its pipe and is reported with its chunk's seed."""
     import multiprocessing as mp
@@ -208,14 +92,13 @@ def _run_chunks(chunks, args, ops, ways, bar):
     counter = ctx.Value("q", 0)
     todo, running = list(chunks), {}
     camp, failure, seen = Campaign(), None, 0
-    jobs = max(1, min(args.jobs, len(chunks)))
+    jobs = max(1, min(jobs, len(chunks)))
     try:
         while (todo or running) and failure is None:
             while todo and len(running) < jobs:
                 s, n = todo.pop(0)
                 recv, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_chunk_main, daemon=True, args=(
-                    send, (s, n, ops, ways, args.max_steps), counter, list(args.imports), args.backend))
+                proc = ctx.Process(target=_chunk_main, daemon=True, args=(send, spec, s, n, counter))
                 proc.start()
                 send.close()  # the child holds the only writer: its death reads as EOF here
                 running[s] = (proc, recv, n)
@@ -238,9 +121,9 @@ def _run_chunks(chunks, args, ops, ways, bar):
                     camp.merge(part)
                     failure = failure or fail
                 elif kind == "error":
-                    failure = failure or _died(s, n, f"raised {payload}")
+                    failure = failure or spec.died(s, n, f"raised {payload}")
                 else:
-                    failure = failure or _died(s, n, f"died (exit code {payload})")
+                    failure = failure or spec.died(s, n, f"died (exit code {payload})")
         bar.update(counter.value - seen)
     finally:
         for proc, recv, _ in running.values():  # a failure ends the campaign: stop the others
@@ -283,23 +166,43 @@ def run_check(args) -> int:
         if value < 1:
             print(f"graphcompare check: {flag} must be at least 1 (got {value})", file=sys.stderr)
             return 2
+    scheduler = getattr(args, "scheduler", None)
+    if scheduler is not None and args.jobs != 1:
+        print("graphcompare check: --jobs sizes the local process pool; with --scheduler the cluster's "
+              "workers run the chunks (give local:N for N local workers)", file=sys.stderr)
+        return 2
     try:
-        backend_ctx = _backend(args.backend)
+        backend_ctx = backend_context(args.backend)
     except GraphCompareError as exc:
         print(f"graphcompare check: {exc}", file=sys.stderr)
         return 2
+    spec = ChunkSpec(ops=tuple(ops) if ops else None, ways=ways, max_steps=args.max_steps,
+                     imports=tuple(getattr(args, "imports", [])), backend=args.backend, ways_flag=args.ways)
 
-    chunks = _chunks(args.examples, args.chunk, args.seed, args.jobs)
-    bar = _progress(args.examples, args.no_progress)
-    t0 = time.perf_counter()
     missing = uncovered_ops()
-    if len(chunks) == 1 and args.jobs == 1:  # in this process (a planted bug or a new op is seen)
-        with backend_ctx:
-            camp, failure = _campaign(args.seed, args.examples, ops, ways, args.max_steps, lambda: bar.update(1))
-        how = ""
+    t0 = time.perf_counter()
+    if scheduler is not None:
+        from .cluster import ClusterError, run_on_dask
+
+        chunks = _chunks(args.examples, args.chunk, args.seed, 1)
+        bar = _progress(args.examples, args.no_progress)
+        try:
+            camp, failure, how = run_on_dask(chunks, spec, scheduler, bar)
+        except ClusterError as exc:
+            bar.close()
+            print(f"graphcompare check: {exc}", file=sys.stderr)
+            return 2
     else:
-        camp, failure = _run_chunks(chunks, args, ops, ways, bar)
-        how = f", {len(chunks)} chunk(s) on {min(args.jobs, len(chunks))} process(es)"
+        chunks = _chunks(args.examples, args.chunk, args.seed, args.jobs)
+        bar = _progress(args.examples, args.no_progress)
+        if len(chunks) == 1 and args.jobs == 1:  # in this process (a planted bug or a new op is seen)
+            with backend_ctx:
+                camp, failure = run_campaign(args.seed, args.examples, ops, ways, args.max_steps,
+                                             lambda: bar.update(1))
+            how = ""
+        else:
+            camp, failure = _run_chunks(chunks, spec, args.jobs, bar)
+            how = f", {len(chunks)} chunk(s) on {min(args.jobs, len(chunks))} process(es)"
     bar.close()
     dt = time.perf_counter() - t0
     print(f"graphcompare check: {camp.programs} programs, seed {args.seed}, backend {args.backend}{how}, "
@@ -323,20 +226,9 @@ def run_check(args) -> int:
         f.write(failure["reproducer"])
     print(f"reproducer written to {path} (run: python {path})", file=out)
     if failure["seed"] != args.seed:
-        print(f"(the failing chunk alone: graphcompare check --examples {dict(chunks)[failure['seed']]} "
-              f"--seed {failure['seed']})", file=out)
+        print(f"(the failing chunk alone: {spec.rerun_command(failure['seed'], dict(chunks)[failure['seed']])})",
+              file=out)
     return 1
-
-
-def _backend(name: str):
-    import contextlib
-
-    if name == "numpy":
-        return contextlib.nullcontext()
-    from shared_ops import get_backend, use_backend
-
-    get_backend(name)  # a clear BackendError now if it cannot be used
-    return use_backend(name)
 
 
 class _NoBar:

@@ -58,10 +58,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from shared_ops import default_backend
+from staticgraph import passes
+
 from . import _runners as R
 from .program import NoSpelling, Program, Step, compile_model
 
-_FALLBACK_PASSES = ("prune", "cse", "fold", "simplify", "fuse", "memory")
 BITWISE_WAYS = ("static", "function")
 MAX_MAGNITUDE = 1e6  # values past this make a program numerically meaningless: rejected
 
@@ -69,26 +71,12 @@ MAX_MAGNITUDE = 1e6  # values past this make a program numerically meaningless: 
 def exact_passes() -> tuple:
     """Passes held to bitwise equality on the current backend (``fold`` computes with NumPy,
     so on CuPy it is held to the tolerance)."""
-    from shared_ops import default_backend
-    from staticgraph.passes import exact_passes as declared
-
-    return declared(default_backend().name)
+    return passes.exact_passes(default_backend().name)
 
 
 def pass_names() -> tuple:
-    """The compiler's pass names (``staticgraph.passes``), in pipeline order."""
-    try:
-        from staticgraph import passes
-    except ImportError:
-        return _FALLBACK_PASSES
-    for attr in ("ALL", "PASS_NAMES", "NAMES", "ORDER", "PIPELINE"):
-        names = getattr(passes, attr, None)
-        if names:
-            return tuple(n if isinstance(n, str) else getattr(n, "name", str(n)) for n in names)
-    reg = getattr(passes, "PASSES", None)
-    if isinstance(reg, dict):
-        return tuple(reg)
-    return _FALLBACK_PASSES
+    """The compiler's pass names (``staticgraph.passes.ALL``), in pipeline order."""
+    return passes.ALL
 
 
 def default_ways() -> tuple:
@@ -224,7 +212,7 @@ def _guard(program: Program, X64: list) -> str:
     """Why the float64 values put some op at a kink or out of range ('' when they do not)."""
     import dyngraph as dg
 
-    from .optable import OP_TABLE
+    from .recipes_control import recipe
 
     f = compile_model(program.model_source("surface64", name="allv", all_values=True), "allv")
     with dg.no_grad():
@@ -238,7 +226,7 @@ def _guard(program: Program, X64: list) -> str:
         if not np.all(np.isfinite(v)) or (v.size and np.max(np.abs(v)) > MAX_MAGNITUDE):
             return f"{program.name(k)} is not finite or exceeds {MAX_MAGNITUDE:g} in float64"
         if isinstance(n, Step):
-            g = OP_TABLE[n.op].guard
+            g = recipe(n.op).guard
             if g is not None and not g([values[a] for a in n.args], n.params):
                 return f"{program.name(k)} = {n.op}(...) has an input at or near a kink"
     return ""

@@ -10,7 +10,8 @@
   PyTorch in float64 (``None`` when PyTorch is not installed).
 
 Each works on a plain Python function of NumPy float64 arrays, so a user can point it at any
-scalar function (``loss_fn(*arrays) -> float``).
+scalar function (``loss_fn(*arrays) -> float``). The differences themselves are
+``shared_ops.numerical``'s, the one checker the op suite uses too.
 """
 
 from __future__ import annotations
@@ -19,50 +20,20 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from shared_ops import numerical
+
 from . import _runners as R
 
 
 def numerical_gradient(fn: Callable, arrays: Sequence[np.ndarray], h: float = 1e-5) -> list[np.ndarray]:
-    """d fn / d arrays[i] by central differences in float64, element by element."""
-    xs = [np.array(a, dtype=np.float64) for a in arrays]
-    grads = []
-    for i, x in enumerate(xs):
-        g = np.zeros_like(x)
-        for k in np.ndindex(x.shape):
-            def D(step):
-                old = x[k]
-                x[k] = old + step
-                up = fn(*xs)
-                x[k] = old - step
-                down = fn(*xs)
-                x[k] = old
-                return (up - down) / (2 * step)
-
-            g[k] = (4 * D(h / 2) - D(h)) / 3
-        grads.append(g)
-    return grads
+    """d fn / d arrays[i] by central differences in float64, element by element (Richardson)."""
+    return numerical.numerical_gradient(fn, [np.asarray(a, dtype=np.float64) for a in arrays], eps=h, richardson=True)
 
 
 def projection_check(fn: Callable, arrays: Sequence[np.ndarray], grads: Sequence, directions: int = 2,
                      seed: int = 0, h: float = 1e-5, rtol: float = 1e-6) -> None:
     """Directional derivatives of ``fn`` along random directions against ``grads``."""
-    rng = np.random.default_rng(seed)
-    xs = [np.asarray(a, dtype=np.float64) for a in arrays]
-    f0 = fn(*xs)
-    for d in range(directions):
-        vs = [rng.choice((-1.0, 1.0), size=x.shape) * rng.uniform(0.5, 1.0, size=x.shape) for x in xs]
-
-        def D(step):
-            return (fn(*[x + step * v for x, v in zip(xs, vs)]) - fn(*[x - step * v for x, v in zip(xs, vs)])) / (2 * step)
-
-        fd = (4 * D(h / 2) - D(h)) / 3
-        terms = [np.asarray(g, dtype=np.float64) * v for g, v in zip(grads, vs) if g is not None]
-        gv = float(sum(np.sum(t) for t in terms))
-        bound = rtol * float(sum(np.sum(np.abs(t)) for t in terms)) + 1e-9 * (1 + abs(f0))
-        if not abs(fd - gv) <= bound:
-            raise AssertionError(
-                f"direction {d}: finite differences give {fd!r}, gradient . direction = {gv!r} (allowed {bound!r})"
-            )
+    numerical.check_directional(fn, arrays, grads, directions=directions, seed=seed, h=h, rtol=rtol)
 
 
 def check_gradients(fn: Callable, arrays: Sequence[np.ndarray], grads: Sequence, max_elements: int = 64,
@@ -72,18 +43,7 @@ def check_gradients(fn: Callable, arrays: Sequence[np.ndarray], grads: Sequence,
     Element by element when the inputs have at most ``max_elements`` entries in all, else by
     random projections.
     """
-    total = sum(int(np.size(a)) for a in arrays)
-    if total > max_elements:
-        projection_check(fn, arrays, grads, seed=seed, rtol=rtol)
-        return
-    fd = numerical_gradient(fn, arrays)
-    for i, (n, g) in enumerate(zip(fd, grads)):
-        g = np.zeros_like(n) if g is None else np.asarray(g, dtype=np.float64)
-        bound = rtol * (np.abs(n) + np.max(np.abs(n), initial=0.0)) + 1e-8
-        bad = np.abs(g - n) > bound
-        if bad.any():
-            k = tuple(int(j) for j in np.argwhere(bad)[0])
-            raise AssertionError(f"input {i} element {k}: gradient {g[k]!r}, finite differences {n[k]!r}")
+    numerical.check_gradient(fn, arrays, grads, max_elements=max_elements, rtol=rtol, seed=seed)
 
 
 def torch_reference(program) -> list | None:

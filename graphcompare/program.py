@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from .optable import OP_TABLE
+from . import controlflow
+from .optable import OP_TABLE  # noqa: F401  (registers every recipe)
+from .recipes_control import recipe
 
 
 class NoSpelling(LookupError):
@@ -68,7 +70,7 @@ class Program:
         for n in self.nodes:
             if isinstance(n, Step):
                 out.append(n.op)
-                out.extend(OP_TABLE[n.op].uses)
+                out.extend(recipe(n.op).uses)
         return out
 
     def fan_in(self) -> int:
@@ -103,7 +105,7 @@ class Program:
         lines = [f"def {name}(F, {', '.join(self.leaf_names())}):"]
         for i in self.steps:
             n = self.nodes[i]
-            expr = OP_TABLE[n.op].render(target, [self.name(a) for a in n.args], n.params)
+            expr = recipe(n.op).render(target, [self.name(a) for a in n.args], n.params)
             if expr is None:
                 raise NoSpelling(f"op {n.op!r} has no {target} spelling in its recipe")
             lines.append(f"    {self.name(i)} = {expr}")
@@ -120,8 +122,9 @@ class Program:
 
 
 def compile_model(source: str, name: str = "model", extra: dict | None = None):
-    """Execute a model's source and return the function (NumPy as ``np``; ``torch`` if given)."""
-    ns: dict[str, Any] = {"np": np}
+    """Execute a model's source and return the function (NumPy as ``np``, control flow as
+    ``CF``; ``torch`` if given)."""
+    ns: dict[str, Any] = {"np": np, "CF": controlflow}
     ns.update(extra or {})
     exec(compile(source, f"<graphcompare {name}>", "exec"), ns)
     return ns[name]

@@ -1,8 +1,8 @@
 """A failing program as a standalone Python script that fails the same way.
 
-The script uses NumPy and the public API of ``dyngraph`` and ``staticgraph`` only (PyTorch for
-the ``torch`` way; ``shared_ops.perturb_rounding`` for the ``torch`` way and those held to
-the tolerance). It inlines the few helpers of ``graphcompare._runners`` it needs, verbatim,
+The script uses NumPy and the public API of ``dyngraph``, ``staticgraph`` and
+``shared_ops.testing`` only (PyTorch for the ``torch`` way; ``shared_ops.perturb_rounding``
+for the ``torch`` way and those held to the tolerance). It inlines the few helpers of ``graphcompare._runners`` it needs, verbatim,
 so the check it runs is the checker's own. It raises ``AssertionError`` (or the error the way
 raised) while the bug is there, and prints ``no disagreement`` once it is fixed.
 """
@@ -53,6 +53,8 @@ def reproducer(subject, way: str) -> str:
         "",
         "import dyngraph as dg",
         "import staticgraph as sg",
+        "from shared_ops.testing import check_directional",
+        *(["import graphcompare.controlflow as CF  # the control-flow steps"] if "CF." in src["model"] else []),
         "",
         helpers,
         "",

@@ -30,6 +30,7 @@ from hypothesis import event, strategies as st
 
 from .optable import OP_TABLE, drawable_ops, uncovered_ops
 from .program import Leaf, Program, Step
+from .recipes_control import CONTROL_TABLE, recipe
 
 DIM_SIZES = (2, 3, 4, 5)
 _warned: set = set()
@@ -124,8 +125,10 @@ def shapes(draw, max_rank: int = 3):
 
 @st.composite
 def programs(draw, ops=None, min_steps: int = 1, max_steps: int = 8, max_leaves: int = 3,
-             dtypes=("float32", "float64"), record_events: bool = True):
-    """A random ``Program`` over the registered ops of the op table (or ``ops``)."""
+             dtypes=("float32", "float64"), record_events: bool = True, control: int = 8):
+    """A random ``Program`` over the registered ops of the op table (or ``ops``); about one
+    step in ``control`` (0: none) is a ``scan``, ``cond`` or ``while_loop``
+    (``recipes_control``: closures, nested control flow)."""
     _report_uncovered()
     names = drawable_ops()
     if ops is not None:
@@ -157,8 +160,10 @@ def programs(draw, ops=None, min_steps: int = 1, max_steps: int = 8, max_leaves:
     for _ in range(n_steps):
         # one draw in three among the ops of three or more inputs: fan-in
         pool = wide if wide and draw(st.integers(0, 2), label="fan-in bias") == 2 else names
+        if control and ops is None and draw(st.integers(1, control), label="control flow") == control:
+            pool = sorted(CONTROL_TABLE)
         op = draw(st.sampled_from(pool), label="op")
-        drawn = OP_TABLE[op].draw(data, b)
+        drawn = recipe(op).draw(data, b)
         if drawn is None or any(d == 0 for d in drawn.shape):
             continue
         b.add_step(op, drawn)

@@ -16,7 +16,7 @@ from .backend import (
     set_default_backend,
     use_backend,
 )
-from .dispatch import Stats, generation, instrument, perturb_rounding
+from .dispatch import Stats, bind, generation, instrument, perturb_rounding, wrap_kernels
 from .dtypes import FLOATING, dtype_name, is_floating, result_dtype
 from .errors import (
     AxisError,
@@ -35,7 +35,7 @@ from .surface import TensorSurface
 
 __all__ = [
     "Backend", "backend_of", "common_backend", "default_backend", "get_backend", "parse_device",
-    "set_default_backend", "use_backend", "Stats", "generation", "instrument", "perturb_rounding", "FLOATING",
+    "set_default_backend", "use_backend", "Stats", "generation", "instrument", "perturb_rounding", "bind", "wrap_kernels", "FLOATING",
     "dtype_name", "is_floating", "result_dtype", "AxisError", "BackendError", "DeviceError",
     "DTypeError", "GraphCompareError", "OpAttributeError", "RegistryError", "ShapeError",
     "UnknownOpError", "ALL_TRUE", "ArrayOps", "OpsNamespace", "ShapeOnly", "array_ops",

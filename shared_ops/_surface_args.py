@@ -30,28 +30,6 @@ def _shape_args(shape: tuple) -> tuple:
     return tuple(out)
 
 
-def _resolve_reshape(old: tuple, new: tuple) -> tuple:
-    """Resolve one ``-1`` in ``new``; free dims in ``old`` may flow only into one ``-1``."""
-    if sum(1 for d in new if d == -1) > 1:
-        raise ShapeError(f"reshape: only one dimension can be -1, got {new}")
-    if any(d is not None and d < -1 for d in new):
-        raise ShapeError(f"reshape: invalid shape {new}")
-    if -1 not in new:
-        if None not in old and None not in new and int(np.prod(old)) != int(np.prod(new)):
-            raise ShapeError(
-                f"reshape: cannot reshape shape {tuple(old)} ({int(np.prod(old))} elements) into "
-                f"{tuple(new)} ({int(np.prod(new))} elements)"
-            )
-        return tuple(new)
-    known = int(np.prod([d for d in new if d != -1]))
-    if None in old:
-        return tuple(None if d == -1 else d for d in new)
-    total = int(np.prod(old))
-    if known == 0 or total % known:
-        raise ShapeError(f"reshape: cannot reshape shape {tuple(old)} ({total} elements) into {tuple(new)}")
-    return tuple(total // known if d == -1 else d for d in new)
-
-
 def _parse_index(x, key) -> tuple:
     """A Python index as a hashable spec plus the integer-array inputs it uses.
 

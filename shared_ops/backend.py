@@ -7,8 +7,9 @@ API standard lacks lives in a small named set of per-backend *extras* (see ``Ext
   NumPy uses ``np.add.at`` (a sequential loop in index order); CuPy sorts by index (stable)
   and segment-sums, never atomics; array-api-strict uses a one-hot matmul. Each is
   deterministic, so gradients are bitwise reproducible run to run.
-- ``elementwise_kernel(...)``: a fused elementwise kernel compiler, used by staticgraph's
-  fusion pass (numba on NumPy, ``cupy.ElementwiseKernel`` on CuPy; none on strict).
+
+Fused elementwise kernels are generated outside the backends, from one ``KernelSpec``:
+``shared_ops.fusion_cpu`` (numba) and ``shared_ops.fusion_gpu`` (``cupy.ElementwiseKernel``).
 
 Devices are strings: ``"cpu"``, ``"cuda"`` (= ``"cuda:0"``) or ``"cuda:N"``.
 """
@@ -42,7 +43,6 @@ class Extras:
     """What the array API standard lacks, one implementation per backend."""
 
     scatter_add: Callable[[Any, Any, int], Any]
-    elementwise_kernel: Callable[..., Any] | None = None
 
 
 @dataclass
@@ -95,17 +95,11 @@ def _np_scatter_add(flat_index, values, size):
     return out
 
 
-def _np_elementwise_kernel(*args, **kwargs):
-    from . import fusion_cpu  # numba is imported only when fusion is used
-
-    return fusion_cpu.compile_kernel(*args, **kwargs)
-
-
 _NUMPY = Backend(
     name="numpy",
     xp=np,
     device="cpu",
-    extras=Extras(scatter_add=_np_scatter_add, elementwise_kernel=_np_elementwise_kernel),
+    extras=Extras(scatter_add=_np_scatter_add),
     array_types=(np.ndarray, np.generic),
 )
 
@@ -193,12 +187,6 @@ def _cupy_scatter_add(flat_index, values, size):
     return out
 
 
-def _cupy_elementwise_kernel(*args, **kwargs):
-    from . import fusion_gpu
-
-    return fusion_gpu.compile_kernel(*args, **kwargs)
-
-
 def _make_cupy(index: int) -> Backend:
     cp = _cupy_module()
     count = cp.cuda.runtime.getDeviceCount()
@@ -208,7 +196,7 @@ def _make_cupy(index: int) -> Backend:
         name="cupy",
         xp=cp,
         device=f"cuda:{index}",
-        extras=Extras(scatter_add=_cupy_scatter_add, elementwise_kernel=_cupy_elementwise_kernel),
+        extras=Extras(scatter_add=_cupy_scatter_add),
         array_types=(cp.ndarray,),
         _to_numpy=cp.asnumpy,
         _from_numpy=cp.asarray,

@@ -16,8 +16,16 @@ op's ``kernel`` for a wrapper, and swap them back on exit (they compose):
     where terms cancel, small where they do not.
     graphcompare's tolerance rule uses it (``graphcompare.equivalence``).
 
-Front ends that cache kernels (staticgraph's executables) compare ``generation()`` with the
-value they cached under and rebind when it moved.
+``wrap_kernels(make)``
+    every kernel becomes ``make(name, kernel)`` inside the block (the experiments record every
+    kernel's output, then replay it, to time a step with free kernels).
+
+Kernels that are not a registry op's own (staticgraph's fused regions, kernels writing into a
+planned buffer) are *named kernels*: ``bind(name, fn)`` gives the callable to call, ``fn``
+itself while nothing is on (free), else ``fn`` under the same wrappers, so every one of them is
+counted, perturbed or recorded like a registry kernel. Front ends that cache kernels
+(staticgraph's executables) compare ``generation()`` with the value they cached under and bind
+again when it moved.
 """
 
 from __future__ import annotations
@@ -30,11 +38,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .dtypes import dtype_name, is_floating
-from .registry import REGISTRY, OpDef
+from .registry import REGISTRY
 
 _generation = [0]
 _active: list["Stats"] = []
 _perturb: list["_Perturbation"] = []
+_makers: list = []  # wrap_kernels' functions, innermost first
 
 
 def generation() -> int:
@@ -91,9 +100,7 @@ def _nbytes(x) -> int:
     return int(n)
 
 
-def _wrap(op: OpDef, forward=None):
-    forward = op.forward if forward is None else forward
-    name = op.name
+def _wrap(name: str, forward):
     perf = time.perf_counter
 
     def kernel(xp, *arrays, **attrs):
@@ -119,14 +126,27 @@ def _wrap(op: OpDef, forward=None):
     return kernel
 
 
+def _chain(name: str, kernel, exact: bool):
+    if _perturb and not exact:  # an exact op (a move, a selection) never rounds
+        kernel = _perturbed(kernel)
+    for make in _makers:
+        kernel = make(name, kernel)
+    if _active:  # outermost: the instrumentation counts the rest as kernel time
+        kernel = _wrap(name, kernel)
+    return kernel
+
+
+def bind(name: str, fn, *, exact: bool = False):
+    """The callable to call for the named kernel ``fn`` (not a registry op's: a fused region, a
+    kernel writing into a planned buffer): ``fn`` itself while no instrumentation, perturbation
+    or ``wrap_kernels`` is on, else ``fn`` under them, as registry kernels are. ``exact``: it
+    only moves or selects values (never perturbed). Bind again when ``generation()`` moved."""
+    return _chain(name, fn, exact)
+
+
 def _rebind(registry=REGISTRY) -> None:
     for op in registry.all():
-        kernel = op.forward
-        if _perturb and not op.exact:  # an exact op (a move, a selection) never rounds
-            kernel = _perturbed(kernel)
-        if _active:  # outermost: the instrumentation counts the perturbation as kernel time
-            kernel = _wrap(op, kernel)
-        op.kernel = kernel
+        op.kernel = _chain(op.name, op.forward, op.exact)
     _generation[0] += 1
 
 
@@ -191,6 +211,22 @@ def instrument():
 
 
 @contextlib.contextmanager
+def wrap_kernels(make):
+    """Inside the block every kernel (registry ops' and named ones) is ``make(name, kernel)``.
+
+    >>> with wrap_kernels(lambda name, k: k):   # e.g. record each output, or replay it
+    ...     ...
+    """
+    _makers.append(make)
+    _rebind()
+    try:
+        yield
+    finally:
+        _makers.remove(make)
+        _rebind()
+
+
+@contextlib.contextmanager
 def perturb_rounding(ulps: float = 16, seed: int = 0, *, rel: float | None = None):
     """Multiply every floating-point result of a rounding op (``OpDef.exact`` is False) inside
     the block by ``1 + rel * u``, with ``u`` uniform in ``[-1, 1]`` from
@@ -221,8 +257,3 @@ def perturb_rounding(ulps: float = 16, seed: int = 0, *, rel: float | None = Non
     finally:
         _perturb.remove(p)
         _rebind()
-
-
-def call(op: OpDef, xp, *arrays, **attrs):
-    """Run one kernel through the dispatch point (front ends may call ``op.kernel`` directly)."""
-    return op.kernel(xp, *arrays, **attrs)

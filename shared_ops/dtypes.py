@@ -11,6 +11,7 @@ from .errors import DTypeError
 FLOATING = ("float16", "float32", "float64")
 INTEGER = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 BOOL = ("bool",)
+FLOATING_SET = frozenset(FLOATING)  # the same names, for membership tests on hot paths
 ALL = FLOATING + INTEGER + BOOL
 DEFAULT_FLOAT = "float32"  # PyTorch's default dtype: integer true division, int tensor with a Python float
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ._surface_args import _pair
 from .dtypes import result_dtype
 from .errors import DTypeError, ShapeError
+from .functions_nn import FUNCTIONS_NN, conv2d  # the ops added for models; conv2d with bias, dilation, groups
 from .registry import normalize_axis
 from .surface import TensorSurface
 
@@ -82,16 +82,6 @@ def softmax_cross_entropy(logits, labels):
     return s._op("softmax_cross_entropy", logits, labels)
 
 
-def conv2d(x, weight, stride=1, padding=0):
-    """2-D cross-correlation, NCHW input, (C_out, C_in, KH, KW) weight (as ``torch.conv2d``)."""
-    s = _first_surface((x, weight), "conv2d")
-    x, w = s._as_operand(x), s._as_operand(weight)
-    if x._dtype_name != w._dtype_name:  # one dtype per kernel, as every binary op
-        common = result_dtype(x._dtype_name, w._dtype_name)
-        x, w = x.astype(common), w.astype(common)
-    return s._op("conv2d", x, w, stride=_pair(stride), padding=_pair(padding))
-
-
 def matmul(a, b):
     s = _first_surface((a, b), "matmul")
     return s._binary("matmul", a, b)
@@ -157,3 +147,6 @@ FUNCTIONS = {
     "transpose": transpose,
 }
 """Functions both front ends re-export (``dg.where``, ``sg.where``...)."""
+
+
+FUNCTIONS.update(FUNCTIONS_NN)

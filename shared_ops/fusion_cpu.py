@@ -1,4 +1,4 @@
-"""Fused elementwise kernels for the NumPy backend, generated as numba loops.
+"""The second tier of a fused region: a numba loop nest generated for it (NumPy backend).
 
 A fused region (``KernelSpec``) is compiled to ONE loop nest over the broadcast output shape
 that reads every input once, computes every op of the region in registers and writes each
@@ -6,28 +6,25 @@ output once (XLA's loop fusion). Several outputs are allowed (a forward value th
 backward region also needs, two gradients), and so are reductions: a ``sum``/``sum_to`` of a
 region value accumulates inside the same loop instead of materialising its input.
 
-Why numba and not numexpr (measured on this machine, one core, 4M float32, see the issue
-note): numexpr computes one expression per call and calls libm per element (``tanh``: 52 ms
-against NumPy's 1.5 ms), and cannot return several outputs or run a backward region; numba
-compiles real loops, costs 0.3 us per call on tiny arrays (NumPy's ufunc call: 0.36 us) and
-lets us emit vectorisable transcendental functions. Like XLA's CPU backend
-(``polynomial_approximations.cc``), float32 ``exp``/``tanh`` (and so ``sigmoid``) are written
-out in the kernel as range-reduced polynomials evaluated in float64 (within 1 ulp of the
-correctly rounded float32 result; tests: at most 2 ulp from NumPy's), because numba's calls to
-libm's ``tanhf`` do not vectorise (12 ns an element); float64 uses libm, as NumPy does.
-Conditionals (``a if c else b``) become an LLVM ``select`` (``_sel``), not branches: numba's
-compile time grows superlinearly with basic blocks, and branches block vectorisation. Kernels
-use ``error_model="numpy"`` (x / 0 is inf, as in NumPy, and the loop vectorises).
+Why numba and not numexpr: numexpr computes one expression per call and calls libm per
+element, and cannot return several outputs or run a backward region; numba compiles real
+loops, costs about a NumPy ufunc call's overhead per call, and vectorises the written-out
+float32 ``exp``/``tanh`` (``fusion_spec``). Conditionals become an LLVM ``select`` (``_sel``),
+not branches: numba's compile time grows superlinearly with basic blocks, and branches block
+vectorisation. Kernels use ``error_model="numpy"`` (x / 0 is inf, as in NumPy) and no
+fast-math flag, so LLVM may not reassociate or contract: the loop computes exactly what the
+NumPy tier (``fusion_numpy``) computes, bit for bit.
 
-Every op's scalar code comes from ``OpDef.scalar_expr`` (an expression over its inputs'
-expressions, in Python syntax, with ``math.``/``np.`` functions); each op's result is cast back
-to its dtype, so ``+ - * / sqrt`` round exactly as NumPy's ufuncs do (a float32 op computed in
-float64 and rounded once is correctly rounded).
+numba takes seconds to compile a large region, so ``staticgraph`` never waits for it: the
+region runs on the NumPy tier while ``shared_ops.fusion_jit`` builds this one in a background
+thread.
 
-Compile cache: in process, by ``KernelSpec`` (the region's structure, dtypes, ranks and
-broadcasting pattern), so a graph compiled twice compiles once; on disk, numba's
-``cache=True`` over the generated module written to ``$GRAPHCOMPARE_CACHE`` (default
-``~/.cache/graphcompare/fusion``), so a fresh process loads machine code instead of compiling.
+Compile cache: in process, by ``KernelSpec``; on disk, numba's ``cache=True`` over the generated
+module, written to ``$GRAPHCOMPARE_CACHE`` (default ``~/.cache/graphcompare/fusion``) in a folder
+per machine, Python and numba version. Every file is written to a temporary name and renamed
+(two processes may share the folder); the module's text is checked against its name's hash and
+numba's cache files against the checksums recorded when they were written (``<module>.ok``),
+so a truncated, corrupt or foreign entry is deleted and rebuilt, never loaded.
 """
 
 from __future__ import annotations
@@ -35,130 +32,17 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import re
 import sys
 import threading
-from dataclasses import dataclass
+import time
 from typing import Any
 
+from . import fusion_cache
+from .fusion_cache import cache_dir
+from .fusion_spec import BLOCK, LIBM, KernelSpec, Output, Step, expand_inline, loop_view, step_code
 
-from .registry import REGISTRY
-
-__all__ = ["KernelSpec", "Step", "Output", "compile_kernel", "generate_source", "cache_info", "clear_cache", "loop_view"]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One op of the region: ``values[k] = op(values[args...], **attrs)`` with dtype ``dtype``.
-
-    ``op`` ``"copy"`` or ``"broadcast_to"`` is the identity (the broadcast of a region input
-    lives in that input's index pattern)."""
-
-    op: str
-    args: tuple
-    attrs: tuple  # sorted (name, value) pairs
-    dtype: str
-
-
-@dataclass(frozen=True)
-class Output:
-    """What the kernel writes: ``value`` (an index into inputs + steps) stored whole
-    (``reduce == ()``) or summed over the loop axes ``reduce`` into an array of the loop rank
-    with those axes of size 1 (keepdims layout; the caller reshapes)."""
-
-    value: int
-    reduce: tuple = ()
-    dtype: str = ""
-
-
-@dataclass(frozen=True)
-class KernelSpec:
-    """A fused region: the hashable description both code generators (numba, CuPy) read.
-
-    ``shape``: the loop (output) shape, ``None`` where only known at run time.
-    ``inputs``: ``(dtype, dims)`` per input; ``dims`` has one entry per input dimension: the
-    loop dim it runs along, or ``None`` for a size-1 (broadcast) dimension. NumPy broadcasting
-    is the right-aligned case; an ``expand_dims`` or ``transpose`` of an input folds into its
-    ``dims`` (like the indexing maps of MLIR's ``linalg.generic``). Values are numbered inputs
-    first, then steps.
-    """
-
-    shape: tuple
-    inputs: tuple
-    steps: tuple
-    outputs: tuple
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def loop_sources(self) -> list:
-        """For each loop dim: ``("static", n)`` or ``("input", j, axis)`` giving its size."""
-        out = []
-        for d in range(self.ndim):
-            src = None
-            for j, (_, dims) in enumerate(self.inputs):
-                if d in dims:
-                    src = ("input", j, dims.index(d))
-                    break
-            if src is None:
-                if self.shape[d] is None:
-                    raise ValueError(f"loop dim {d} has no static size and no input along it")
-                src = ("static", int(self.shape[d]))
-            out.append(src)
-        return out
-
-    def label(self) -> str:
-        ops = ",".join(s.op for s in self.steps)
-        return ops if len(ops) <= 60 else ops[:57] + "..."
-
-
-def loop_view(xp, a, dims: tuple, nd: int):
-    """``a`` as an array of the loop's rank that broadcasts against it (NumPy's rules),
-    following its index map: the views the fusion pass folded in, undone."""
-    if dims == tuple(range(nd - len(dims), nd)):
-        return a
-    keep = [k for k, d in enumerate(dims) if d is not None]
-    order = sorted(keep, key=lambda k: dims[k])
-    a = xp.reshape(a, tuple(a.shape[k] for k in keep))
-    perm = [keep.index(k) for k in order]
-    if perm != sorted(perm):
-        a = (getattr(xp, "permute_dims", None) or xp.transpose)(a, tuple(perm))
-    shape = [1] * nd
-    for j, k in enumerate(order):
-        shape[dims[k]] = a.shape[j]
-    return xp.reshape(a, tuple(shape))
-
-
-# --------------------------------------------------------------------------- scalar code
-
-_PREFIX = re.compile(r"\b(?:math|np|numpy|xp)\.")
-
-
-def _scalar_code(step: Step, args: list[str], prefix: str = "t") -> tuple[list[str], str]:
-    """``(statements, expression)`` computing one step from its inputs' names."""
-    if step.op in ("copy", "broadcast_to"):  # the broadcast is in the input's index pattern
-        return [], args[0]
-    op = REGISTRY.get(step.op)
-    if op.scalar_expr is None:
-        raise ValueError(f"op '{step.op}' has no scalar_expr; it cannot be fused")
-    expr = _PREFIX.sub("", op.scalar_expr(*args, **dict(step.attrs)))
-    stmts: list[str] = []
-    if step.dtype == "float32" and re.search(r"\b(exp|tanh)\(", expr):
-        stmts, expr = _expand_inline(expr, prefix)
-    if " if " in expr:
-        expr = _selects(expr)
-    return stmts, f"{_CAST[step.dtype]}({expr})"
-
-
-_CAST = {
-    "float16": "_f16", "float32": "_f32", "float64": "_f64", "bool": "_bool",
-    "int8": "_i8", "int16": "_i16", "int32": "_i32", "int64": "_i64",
-    "uint8": "_u8", "uint16": "_u16", "uint32": "_u32", "uint64": "_u64",
-}
-
-
-BLOCK = 2048  # elements a full-sum block holds (16 kB of float64: stays in L1)
+__all__ = ["KernelSpec", "Step", "Output", "compile_kernel", "build", "generate_source", "cache_info",
+           "clear_cache", "loop_view", "cache_dir"]
 
 
 def _index(dims: tuple) -> str:
@@ -195,7 +79,7 @@ def generate_source(spec: KernelSpec, name: str = "kernel") -> str:
     # BLOCK elements for a 1-d loop (inputs sliced per block, so indices stay non-negative and
     # the loop vectorises), per innermost position otherwise - which is then summed by eight
     # partial sums in a fixed order (``_sum8``).
-    fulls = [k for k, o in enumerate(spec.outputs) if o.reduce and len(o.reduce) == nd]
+    fulls = spec.full_sums()
     blocked = bool(fulls) and nd == 1
     for k, o in enumerate(spec.outputs):
         if o.reduce and k not in fulls:
@@ -233,8 +117,8 @@ def generate_source(spec: KernelSpec, name: str = "kernel") -> str:
         if j not in hoisted:
             L.append(f"{ind}v{j} = {name_in[j]}[{_index(dims)}]")
     for s, step in enumerate(spec.steps):
-        stmts, expr = _scalar_code(step, [f"v{a}" for a in step.args], f"t{n_in + s}")
-        L.extend(ind + st for st in stmts)
+        stmts, expr = step_code(step, [f"v{a}" for a in step.args], f"t{n_in + s}")
+        L.extend(ind + st for st in expand_inline(stmts))
         L.append(f"{ind}v{n_in + s} = {expr}")
     full = ", ".join(f"j{d}" for d in range(nd)) or "()"
     for k, o in enumerate(spec.outputs):
@@ -258,13 +142,15 @@ def generate_source(spec: KernelSpec, name: str = "kernel") -> str:
     return "\n".join(L) + "\n"
 
 
-# --------------------------------------------------------------------------- vectorisable math
+
+# --------------------------------------------------------------------------- helpers inside compiled code
 
 
 def _math_helpers():
-    """The one intrinsic the inlined float32 math needs: an int64's bits as a float64."""
+    """The scalar language's helpers inside compiled code (``fusion_spec``)."""
     from llvmlite import ir
     from numba import types
+    from numba import njit
     from numba.extending import intrinsic, overload
 
     @intrinsic
@@ -290,6 +176,20 @@ def _math_helpers():
             return builder.select(cond, x, y)
         return t(c, a, b), codegen
 
+    @intrinsic
+    def _opaque(typingctx, x):
+        # a float64 LLVM cannot see through (its bits pass an empty inline-asm statement):
+        # keeps it from rewriting pow(x, 0.5) into sqrt(x), which rounds differently from
+        # the C library's pow
+        if isinstance(x, types.Float) and x.bitwidth == 64:
+            def codegen(context, builder, sig, args):
+                i64 = ir.IntType(64)
+                bits = builder.bitcast(args[0], i64)
+                hidden = builder.asm(ir.FunctionType(i64, [i64]), "", "=r,0", [bits], side_effect=False)
+                return builder.bitcast(hidden, ir.DoubleType())
+            return types.float64(x), codegen
+        return None
+
     def _get0(x):  # pragma: no cover - replaced by the overload inside compiled code
         return x
 
@@ -299,8 +199,6 @@ def _math_helpers():
         if isinstance(x, types.Array):
             return lambda x: x[()]
         return lambda x: x
-
-    from numba import njit
 
     @njit(cache=False, error_model="numpy")
     def _sum8(t, m):
@@ -322,76 +220,30 @@ def _math_helpers():
             i += 1
         return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
 
-    return {"_bits_f64": _bits_f64, "_get0": _get0, "_sel": _sel, "_sum8": _sum8}
 
+    import math
 
-# float32 exp and tanh, written out as statements in the kernel itself (so they inline and
-# vectorise without numba's slow IR inlining): range reduction e**x = 2**n * e**r with
-# |r| <= ln2/2, Taylor to degree 8 (relative error < 3e-10, 0.005 ulp of float32), all in
-# float64, rounded once to float32. {t} is a unique prefix, {x} the argument's name.
-_EXP64 = """\
-{t}n = np.floor({t}y * 1.4426950408889634 + 0.5)
-{t}r = {t}y - {t}n * 0.6931471805599453
-{t}p = 1.0 + {t}r * (1.0 + {t}r * (0.5 + {t}r * (0.16666666666666666 + {t}r * (0.041666666666666664 + {t}r * (0.008333333333333333 + {t}r * (0.001388888888888889 + {t}r * (0.0001984126984126984 + {t}r * 2.48015873015873e-05)))))))
-{t}e = {t}p * _bits_f64((np.int64({t}n) + 1023) << 52)"""
-_INLINE = {
-    "exp": """\
-{t}x = np.float64({x})
-{t}y = _sel({t}x > 89.0, 89.0, _sel({t}x < -104.0, -104.0, {t}x))
-""" + _EXP64 + """
-{t}v = np.float32(_sel({t}x == {t}x, {t}e, {t}x))""",
-    "tanh": """\
-{t}x = np.float64({x})
-{t}a = abs({t}x)
-{t}y = 2.0 * _sel({t}a > 10.0, 10.0, {t}a)
-""" + _EXP64 + """
-{t}h = math.copysign(({t}e - 1.0) / ({t}e + 1.0), {t}x)
-{t}v = np.float32(_sel(({t}a < 1e-6) | ({t}x != {t}x), {t}x, {t}h))""",
-}
-
-
-def _selects(expr: str) -> str:
-    """``a if c else b`` -> ``_sel(c, a, b)`` (both sides are computed; they have no effects)."""
-    import ast
-
-    class Sel(ast.NodeTransformer):
-        def visit_IfExp(self, node):
-            self.generic_visit(node)
-            return ast.Call(ast.Name("_sel", ast.Load()), [node.test, node.body, node.orelse], [])
-
-    return ast.unparse(Sel().visit(ast.parse(expr, mode="eval")))
-
-
-def _expand_inline(expr: str, prefix: str) -> tuple[list[str], str]:
-    """Hoist every ``exp(...)``/``tanh(...)`` of ``expr`` into statements (inner calls first);
-    returns ``(statements, the rewritten expression)``."""
-    import ast
-
-    stmts: list[str] = []
-    count = [0]
-
-    class Hoist(ast.NodeTransformer):
-        def visit_Call(self, node):
-            self.generic_visit(node)
-            if isinstance(node.func, ast.Name) and node.func.id in _INLINE and len(node.args) == 1:
-                t = f"{prefix}_{count[0]}_"
-                count[0] += 1
-                arg = f"{t}arg"
-                stmts.append(f"{arg} = {ast.unparse(node.args[0])}")
-                stmts.extend(_INLINE[node.func.id].format(t=t, x=arg).splitlines())
-                return ast.Name(id=f"{t}v", ctx=ast.Load())
-            return node
-
-    tree = Hoist().visit(ast.parse(expr, mode="eval"))
-    return stmts, ast.unparse(tree)
+    quiet = float("nan")
+    out = {"_bits_f64": _bits_f64, "_get0": _get0, "_sel": _sel, "_sum8": _sum8, "_opaque": _opaque}
+    # the C library's double functions, NaN results made the one quiet NaN (glibc gives -nan
+    # where numba's own log gives +nan): the NumPy tier calls the same functions
+    src = "".join(f"def _lm_{name}(x):\n    r = math.{name}(x)\n    return _sel(r == r, r, quiet)\n" for name in LIBM)
+    src += "def _lm_pow(x, y):\n    r = x ** y\n    return _sel(r == r, r, quiet)\n"
+    ns = {"math": math, "_sel": _sel, "quiet": quiet}
+    exec(src, ns)  # our own fixed source
+    for name in (*LIBM, "pow"):
+        out[f"_lm_{name}"] = njit(cache=False, error_model="numpy")(ns[f"_lm_{name}"])
+    return out
 
 
 _HELPERS: dict = {}
+_HELPERS_LOCK = threading.Lock()
 
 
 def helpers() -> dict:
-    if not _HELPERS:
-        _HELPERS.update(_math_helpers())
+    with _HELPERS_LOCK:
+        if not _HELPERS:
+            _HELPERS.update(_math_helpers())
     return _HELPERS
 
 
@@ -399,89 +251,104 @@ def helpers() -> dict:
 
 _CACHE: dict = {}
 _STATS = {"hits": 0, "misses": 0, "disk_modules": 0}
-_LOCK = threading.Lock()
-_SELF_HASH = hashlib.sha1(open(__file__, "rb").read()).hexdigest()[:12]
+_LOCK = threading.RLock()
+_SELF_HASH = hashlib.sha1(b"".join(open(os.path.join(os.path.dirname(__file__), f), "rb").read()
+                                   for f in ("fusion_cpu.py", "fusion_spec.py"))).hexdigest()[:12]
 
 _PRELUDE = """\
 import math
 import numpy as np
 from numba import njit
 from shared_ops.fusion_cpu import helpers as _h
-_bits_f64 = _h()["_bits_f64"]
-_get0 = _h()["_get0"]
-_sel = _h()["_sel"]
-_sum8 = _h()["_sum8"]
-exp, log, tanh, sqrt = np.exp, np.log, np.tanh, np.sqrt
-log1p, expm1, sin, cos = np.log1p, np.expm1, np.sin, np.cos  # scalar_expr may use any of these
+globals().update(_h())
+sqrt, _floor, _copysign = np.sqrt, np.floor, math.copysign
 _f16, _f32, _f64, _bool = np.float16, np.float32, np.float64, np.bool_
 _i8, _i16, _i32, _i64 = np.int8, np.int16, np.int32, np.int64
 _u8, _u16, _u32, _u64 = np.uint8, np.uint16, np.uint32, np.uint64
 """
 
 
-def _cache_dir() -> str | None:
-    d = os.environ.get("GRAPHCOMPARE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "graphcompare", "fusion")
-    try:
-        os.makedirs(d, exist_ok=True)
-        return d if os.access(d, os.W_OK) else None
-    except OSError:
-        return None
+def _source(spec: KernelSpec) -> tuple[str, str]:
+    body = _PRELUDE + "\n\n@njit(nogil=True, cache=True, error_model=\"numpy\")\n" + generate_source(spec)
+    return body, hashlib.sha1((body + _SELF_HASH).encode()).hexdigest()[:20]
 
 
-def _fastmath(spec: KernelSpec):
-    # 'reassoc' only: measured 8x faster on W4's kernel (LLVM vectorises the inlined float64
-    # polynomials with it). Every op's result is still rounded to its dtype, and the one
-    # reduction pattern (the blocked full sum) reads a scratch buffer and writes no memory, so
-    # no run-time alias check can pick a differently associated path: results are reproducible
-    return {"reassoc"}
-
-
-def _build(spec: KernelSpec):
-    src = generate_source(spec)
-    fm = _fastmath(spec)
-    body = _PRELUDE + f"\n\n@njit(nogil=True, cache=True, error_model=\"numpy\", fastmath={fm!r})\n" + src
-    digest = hashlib.sha1((body + _SELF_HASH).encode()).hexdigest()[:20]
-    d = _cache_dir()
-    if d is not None:  # a real file, so numba's on-disk cache can key machine code on it
-        path = os.path.join(d, f"gc_fused_{digest}.py")
-        if not os.path.exists(path):
-            tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "w") as f:
-                f.write(body)
-            os.replace(tmp, path)
-        modname = f"_gc_fused_{digest}"
-        mod = sys.modules.get(modname)
-        if mod is None:
-            spec_ = importlib.util.spec_from_file_location(modname, path)
-            mod = importlib.util.module_from_spec(spec_)
-            spec_.loader.exec_module(mod)
-            sys.modules[modname] = mod
-            _STATS["disk_modules"] += 1
-        return mod.kernel, src
-    ns: dict[str, Any] = {}
-    exec(compile(body.replace("cache=True", "cache=False"), f"<fused {digest}>", "exec"), ns)
-    return ns["kernel"], src
+def _load(spec: KernelSpec):
+    body, digest = _source(spec)
+    d = fusion_cache.cache_dir()
+    stem = f"gc_fused_{digest}"
+    if d is None:  # no writable folder: compile in memory
+        ns: dict[str, Any] = {}
+        exec(compile(body.replace("cache=True", "cache=False"), f"<fused {digest}>", "exec"), ns)
+        return ns["kernel"], None
+    fusion_cache.verify(d, stem, body)
+    modname = f"_gc_fused_{digest}"
+    mod = sys.modules.get(modname)
+    if mod is None:
+        spec_ = importlib.util.spec_from_file_location(modname, os.path.join(d, stem + ".py"))
+        mod = importlib.util.module_from_spec(spec_)
+        spec_.loader.exec_module(mod)
+        sys.modules[modname] = mod
+        _STATS["disk_modules"] += 1
+    return mod.kernel, (d, stem)
 
 
 def compile_kernel(spec: KernelSpec):
-    """The numba kernel for ``spec`` (cached in process by ``spec``; on disk by its source).
-
-    Compilation itself happens lazily at the first call for each argument layout (numba
-    specialises on C-contiguous vs strided arrays); ``warm(kernel, arrays)`` forces it."""
+    """The numba dispatcher for ``spec`` (cached in process by ``spec``); its machine code is
+    made (or loaded from disk) at the first call for each argument layout: see ``build``."""
     with _LOCK:
         hit = _CACHE.get(spec)
         if hit is not None:
             _STATS["hits"] += 1
-            return hit
+            return hit[0]
         _STATS["misses"] += 1
-        kernel, _ = _build(spec)
-        _CACHE[spec] = kernel
+        kernel, where = _load(spec)
+        _CACHE[spec] = (kernel, where)
         return kernel
 
 
+def build(spec: KernelSpec, readonly: tuple = ()) -> tuple[Any, float]:
+    """``(dispatcher, seconds)``: the kernel for ``spec`` with machine code for C-contiguous
+    inputs (``readonly``: which inputs are read-only arrays, a type of their own to numba)
+    made or loaded now, then closed to further compilation (a call with another layout raises
+    ``TypeError``; the caller runs the NumPy tier and asks for that layout with ``add_layout``)."""
+    import numpy as np
+
+    t0 = time.perf_counter()
+    kernel = compile_kernel(spec)
+    shape = tuple(s[1] if s[0] == "static" else 1 for s in spec.loop_sources())
+    ins = []
+    for (dt, dims), ro in zip(spec.inputs, tuple(readonly) or (False,) * len(spec.inputs)):
+        a = np.ones(tuple(1 if d is None else shape[d] for d in dims), dtype=dt)
+        a.flags.writeable = not ro
+        ins.append(a)
+    outs = [np.empty(tuple(1 if d in o.reduce else n for d, n in enumerate(shape)), dtype=o.dtype)
+            for o in spec.outputs]
+    with _LOCK:
+        kernel.disable_compile(False)
+        with np.errstate(all="ignore"):
+            kernel(*ins, *outs)
+        kernel.disable_compile(True)
+        where = _CACHE[spec][1]
+        if where is not None:
+            fusion_cache.record(*where)
+    return kernel, time.perf_counter() - t0
+
+
+def add_layout(kernel, types: tuple) -> None:
+    """Compile ``kernel`` for the argument types ``types`` (numba types) as well."""
+    with _LOCK:
+        kernel.disable_compile(False)
+        try:
+            kernel.compile(types)
+        finally:
+            kernel.disable_compile(True)
+
+
 def cache_info() -> dict:
-    """``{"hits", "misses", "entries", "disk_modules"}`` of the in-process compile cache."""
-    return dict(_STATS, entries=len(_CACHE))
+    """``{"hits", "misses", "entries", "disk_modules", "rebuilt"}`` of the compile cache
+    (``rebuilt``: on-disk entries found corrupt or foreign and deleted)."""
+    return dict(_STATS, entries=len(_CACHE), rebuilt=fusion_cache.STATS["rebuilt"])
 
 
 def clear_cache() -> None:

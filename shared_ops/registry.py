@@ -236,3 +236,37 @@ def size_of(shape: tuple) -> int | None:
     if any(d is None for d in shape):
         return None
     return math.prod(shape)
+
+
+def resolve_free(shape: tuple, like) -> tuple:
+    """``shape`` with each free (``None``) dimension taken from the runtime array ``like``
+    (ops with a ``shape`` attribute take it as an optional last input; ``None``: as given)."""
+    if like is None:
+        return tuple(shape)
+    return tuple(l if s is None else s for s, l in zip(shape, like.shape))
+
+
+def transpose_perm(axes, ndim: int) -> tuple:
+    """The permutation ``transpose(x, axes)`` applies: ``axes`` as given, reversed when None."""
+    return tuple(range(ndim))[::-1] if axes is None else tuple(axes)
+
+
+def reshape_shape(old: tuple, new: tuple) -> tuple:
+    """Reshape's rule: ``new`` with its one ``-1`` resolved against ``old`` (``None`` where a
+    free dimension leaves it unknown). Raises ``ShapeError`` for two ``-1``, another negative,
+    or element counts that cannot agree."""
+    new = tuple(new)
+    if sum(d == -1 for d in new) > 1 or any(d is not None and d < -1 for d in new):
+        raise ShapeError(f"reshape: invalid target shape {fmt_shape(new)} (at most one -1, no other negatives)")
+    total, fixed = size_of(tuple(old)), size_of(tuple(d for d in new if d != -1))
+    if -1 in new:
+        if total is None or fixed is None:
+            return tuple(None if d == -1 else d for d in new)
+        if fixed == 0 or total % fixed:
+            raise ShapeError(f"reshape: cannot reshape shape {fmt_shape(old)} ({total} elements) into {fmt_shape(new)}")
+        return tuple(total // fixed if d == -1 else d for d in new)
+    if total is not None and fixed is not None and total != fixed:
+        raise ShapeError(
+            f"reshape: cannot reshape shape {fmt_shape(old)} ({total} elements) into {fmt_shape(new)} ({fixed} elements)"
+        )
+    return new

@@ -20,8 +20,8 @@ import numpy as np
 
 from .dtypes import DEFAULT_FLOAT, FLOATING, dtype_name, promoted_dtype, weak_scalar_dtype
 from .errors import DTypeError, OpAttributeError, ShapeError
-from .registry import REGISTRY, Spec, normalize_axis
-from ._surface_args import _parse_index, _resolve_reshape, _shape_args, _split_ints
+from .registry import REGISTRY, Spec, normalize_axis, reshape_shape
+from ._surface_args import _parse_index, _shape_args, _split_ints
 
 _SCALAR_TYPES = (bool, int, float, np.number, np.bool_)
 
@@ -298,7 +298,7 @@ class TensorSurface:
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape):
         shape = _shape_args(shape)
-        return self._op("reshape", self, shape=_resolve_reshape(self.shape, shape))
+        return self._op("reshape", self, shape=reshape_shape(self.shape, shape))
 
     def view(self, *shape):
         return self.reshape(*shape)
@@ -469,3 +469,11 @@ class TensorSurface:
 
     def div(self, other):
         return self / other
+
+    # -- ops added for nn (issue 16)
+    from ._surface_nn import (  # noqa: E402  (class-body import: these become methods)
+        __and__, __floordiv__, __invert__, __mod__, __or__, __rand__, __rfloordiv__, __rmod__, __ror__, add, all, any,
+        argsort, chunk, clone, cos, cumsum, erf, expm1, floor_divide, gather, log1p, logical_and, logical_not,
+        logical_or, masked_fill, norm, prod, remainder, rsqrt, scatter_add, sin, sort, split, square, std, sub, topk,
+        tril, triu, unbind, var,
+    )

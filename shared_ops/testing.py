@@ -1,12 +1,13 @@
 """Public testing helpers: check an op (yours or ours) the way the library checks its own.
 
-- ``numerical_vjp`` / ``numerical_gradient``: central differences in float64.
+- ``numerical_vjp`` / ``numerical_gradient`` / ``check_gradient`` / ``check_directional``:
+  central differences in float64 (from ``shared_ops.numerical``, the project's one checker).
 - ``check_vjp``: an op's gradient rule against finite differences, by random projection.
 - ``check_infer``: an op's ``infer`` against what its ``forward`` really returns.
 - ``check_traits``: the traits declared on an op against what its kernel does (aliasing,
   ``commutative``, ``reduction``, ``forward_into``).
 - ``check_op``: all of the above over an op's examples, in float32 and float64.
-- ``example_inputs`` / ``example``: per-op example inputs (domains chosen so that finite
+- ``example_inputs`` / ``example`` (from ``shared_ops.examples``): per-op example inputs (domains chosen so that finite
   differences are meaningful: ``log``/``sqrt`` positive, no ties at kinks).
 
 A user's op is tested in three lines::
@@ -26,17 +27,20 @@ A user's op is tested in three lines::
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
 from .backend import Backend, get_backend
 from .dtypes import FLOATING, dtype_name
+from .examples import EXAMPLES, Case, example, example_inputs
 from .interp import ArrayOps, ShapeOnly
+from .numerical import central_difference, check_directional, check_gradient, numerical_gradient, numerical_vjp
+from .ops import _examples, _examples_nn, _examples_views  # noqa: F401  (fill EXAMPLES for the library's own ops)
 from .registry import REGISTRY, OpDef, Registry, Spec
 
 __all__ = [
-    "numerical_vjp", "numerical_gradient", "check_vjp", "check_infer", "check_traits", "check_op", "run_vjp", "example", "example_inputs",
+    "numerical_vjp", "numerical_gradient", "check_gradient", "check_directional", "check_vjp", "check_infer", "check_traits", "check_op", "run_vjp", "example", "example_inputs",
     "EXAMPLES", "Case",
 ]
 
@@ -48,47 +52,6 @@ def _op(op: OpDef | str, registry: Registry) -> OpDef:
 def _f64(x):
     x = np.asarray(x)
     return x.astype(np.float64) if x.dtype.kind == "f" else x
-
-
-# --------------------------------------------------------------------------- finite differences
-
-
-def numerical_vjp(f: Callable[..., Any], inputs, cotangent, *, eps: float = 1e-6, wrt=None) -> list:
-    """``cotangent``-weighted central differences of ``f`` at ``inputs``, in float64.
-
-    Returns one array per input (``None`` for inputs not in ``wrt``, default: all float inputs).
-
-    >>> g, = numerical_vjp(lambda x: x * x, [np.array([1.0, 2.0])], np.array([1.0, 1.0]))
-    >>> np.round(g, 6)
-    array([2., 4.])
-    """
-    xs = [_f64(x) for x in inputs]
-    u = np.asarray(cotangent, dtype=np.float64)
-    wrt = [i for i, x in enumerate(xs) if x.dtype.kind == "f"] if wrt is None else list(wrt)
-    grads: list = [None] * len(xs)
-    for i in wrt:
-        gi = np.zeros_like(xs[i])
-        flat = xs[i].reshape(-1)
-        for j in range(flat.size):
-            old = flat[j]
-            flat[j] = old + eps
-            hi = np.sum(u * np.asarray(f(*xs), dtype=np.float64))
-            flat[j] = old - eps
-            lo = np.sum(u * np.asarray(f(*xs), dtype=np.float64))
-            flat[j] = old
-            gi.reshape(-1)[j] = (hi - lo) / (2 * eps)
-        grads[i] = gi
-    return grads
-
-
-def numerical_gradient(f: Callable[..., Any], inputs, *, eps: float = 1e-6, wrt=None) -> list:
-    """The gradient of a scalar-valued ``f`` by central differences in float64.
-
-    >>> g, = numerical_gradient(lambda x: np.sum(x ** 3), [np.array([1.0, -2.0])])
-    >>> np.round(g, 5)
-    array([ 3., 12.])
-    """
-    return numerical_vjp(f, inputs, np.float64(1.0), eps=eps, wrt=wrt)
 
 
 # --------------------------------------------------------------------------- op checks
@@ -170,7 +133,7 @@ def check_vjp(op: OpDef | str, inputs, attrs=None, *, registry: Registry = REGIS
             moved[i] = x + t * v
             return float(np.sum(u * f(*moved)))
 
-        numeric = (phi(eps) - phi(-eps)) / (2 * eps)
+        numeric = central_difference(phi, eps)
         analytic = float(np.sum(gi * v))
         scale = 1.0 + abs(numeric) + float(np.sum(np.abs(gi * v))) + float(np.sum(np.abs(u * out)))
         if not abs(numeric - analytic) <= rtol * scale:
@@ -296,50 +259,3 @@ def check_op(op: OpDef | str, seed: int = 0, *, registry: Registry = REGISTRY, b
                     if gx is not None and dtype_name(gx.dtype) != dtype_name(x.dtype):
                         raise AssertionError(f"{where}: gradient dtype {dtype_name(gx.dtype)}, input {x.dtype}")
 
-
-# --------------------------------------------------------------------------- examples
-
-
-Case = tuple  # (inputs: tuple of NumPy arrays, attrs: dict)
-EXAMPLES: dict[str, Callable[[np.random.Generator, str], list]] = {}
-"""op name -> ``fn(rng, dtype) -> [(inputs, attrs), ...]``; ``example`` adds to it."""
-
-
-def example(name: str):
-    """Register the example generator of op ``name`` (a user's op included).
-
-    >>> @example("cube")
-    ... def _(rng, dtype):
-    ...     return [((rng.standard_normal((2, 3)).astype(dtype),), {})]
-    """
-
-    def deco(fn):
-        EXAMPLES[name] = fn
-        return fn
-
-    return deco
-
-
-def example_inputs(op: OpDef | str, rng: np.random.Generator | int = 0, dtype: str = "float64") -> Iterator[Case]:
-    """Yield ``(inputs, attrs)`` examples of ``op`` with float inputs of ``dtype``.
-
-    Dimension sizes are distinct (square inputs hide swapped axes), broadcasting is exercised,
-    domains keep finite differences meaningful. An op without a generator is an error, so a
-    newly registered op cannot silently go untested.
-
-    >>> inputs, attrs = next(example_inputs("sum", 1))
-    >>> sorted(attrs)
-    ['axis', 'keepdims']
-    """
-    name = op if isinstance(op, str) else op.name
-    if name not in EXAMPLES:
-        raise LookupError(
-            f"no example inputs for op {name!r}: add a generator with "
-            f"@shared_ops.testing.example({name!r}) (see shared_ops/ops/_examples.py)"
-        )
-    if not isinstance(rng, np.random.Generator):
-        rng = np.random.default_rng(rng)
-    yield from EXAMPLES[name](rng, dtype)
-
-
-from .ops import _examples, _examples_views  # noqa: E402,F401  (fill EXAMPLES for the library's own ops)

@@ -9,6 +9,7 @@ callable; ``Session``; ``function``), inspect (``Graph.text``, ``fn.text``, ``fn
 from shared_ops.functions import FUNCTIONS as _F
 
 from .compile import CompiledFunction, FeedError, compile
+from .control import cond, scan, while_loop
 from .export import to_dot, to_networkx
 from .function import Function, function
 from .gradients import SymbolicOps, gradients
@@ -19,6 +20,7 @@ from .graph import (
 from .program import PassContext, PassResult, PNode, Program
 from .serialize import LoadError, load, save
 from .session import Session
+from . import nn, train  # noqa: E402  (models: the shared modules and TF1's optimisers)
 
 globals().update(_F)  # where, maximum, minimum, concatenate, stack, softmax_cross_entropy, ...
 
@@ -27,5 +29,5 @@ __all__ = [
     "assign_add", "get_default_graph", "reset_default_graph", "gradients", "SymbolicOps",
     "compile", "CompiledFunction", "Session", "function", "Function", "to_networkx", "to_dot",
     "save", "load", "Program", "PNode", "PassContext", "PassResult", "TracingError", "GraphError",
-    "FeedError", "LoadError", *sorted(_F),
+    "FeedError", "LoadError", "cond", "while_loop", "scan", "nn", "train", *sorted(_F),
 ]

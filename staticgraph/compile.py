@@ -8,8 +8,6 @@ changes no state, and every fetched value sees the variables as they were at its
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import time
 from typing import Any
 
@@ -18,22 +16,17 @@ import numpy as np
 from shared_ops import GraphCompareError, backend_of, common_backend, default_backend, generation, get_backend
 from shared_ops.dtypes import FLOATING, INTEGER
 
+from . import memory, passes
+from .control.kernels import lower as lower_control, report_lines as control_report
 from .executable import Executable
+from .fusion import FusedKernel
 from .graph import GraphError, Node
-from .program import PassContext, simple_plan
-from .prune import build_program
+from .lower import build_program, needed
+from .program import PassContext
 
 
 class FeedError(GraphCompareError, ValueError):
     """A feed that does not fit its placeholder (missing, extra, wrong shape or dtype kind)."""
-
-
-def _optional(module: str):
-    """``staticgraph.<module>`` if it exists (the compiler's passes and memory planner)."""
-    name = f"staticgraph.{module}"
-    if importlib.util.find_spec(name) is None:
-        return None
-    return importlib.import_module(name)
 
 
 def _kind(dtype: str) -> str:
@@ -85,21 +78,20 @@ class CompiledFunction:
         self.optimize = optimize
         t0 = time.perf_counter()
         self.program = build_program(nodes, self.inputs)
+        lower_control(self.program, optimize, backend)  # control flow: bodies compiled as their own functions
         self._report = [f"prune: graph {len(self.graph.nodes) if self.graph else 0} nodes -> {len(self.program)} nodes "
                         f"needed by the outputs ({(time.perf_counter() - t0) * 1e3:.2f} ms)"]
         self.pass_results = []
         self.ctx = PassContext(backend=None if backend is None else get_backend(backend).name,
-                               options={} if optimize in (True, False, None) else {"optimize": optimize})
-        passes = _optional("passes") if optimize is not False else None
-        if passes is not None and hasattr(passes, "run_pipeline"):
-            self.pass_results = list(passes.run_pipeline(self.program, optimize, self.ctx) or [])
-            self.program.check()
+                               switches=passes.selected(optimize),
+                               options=optimize if isinstance(optimize, dict) else {})
+        if optimize is not False:
+            self.pass_results = passes.run_pipeline(self.program, optimize, self.ctx)
             for r in self.pass_results:
                 self._report.append(r.line())
                 self._report.extend(f"    {d}" for d in r.details)
-        memory = _optional("memory") if optimize is not False else None
-        self.plan = memory.plan(self.program) if memory is not None and hasattr(memory, "plan") else simple_plan(self.program)
-        self._report.extend(getattr(self.plan, "lines", []) or [])
+        self.plan = memory.plan(self.program, self.ctx)
+        self._report.extend(self.plan.lines)
         self._backend = get_backend(backend) if backend is not None else None
         self._executables: dict[str, Executable] = {}
         # state: variable node id -> array; shared with a Session when it made us
@@ -128,8 +120,6 @@ class CompiledFunction:
     # -- inputs --------------------------------------------------------------------
     def _resolve_inputs(self, inputs, outputs) -> list[Node]:
         if inputs is None:
-            from .prune import needed
-
             return [n for n in needed(outputs) if n.op == "placeholder"]
         if isinstance(inputs, (Node, str)):
             inputs = [inputs]
@@ -256,7 +246,7 @@ class CompiledFunction:
 
     def _annotate(self, exe: Executable, exc: Exception, arrays) -> None:
         nid = exe.failed_node(exc)
-        if nid is None or not hasattr(exc, "add_note"):
+        if nid is None:
             return
         node = self.program[nid]
         origin = None
@@ -283,8 +273,38 @@ class CompiledFunction:
     def text(self) -> str:
         return self.program.text()
 
+    def regions(self) -> list:
+        """The fused regions (``FusedKernel``) of the program, in program order."""
+        return [n.payload for n in self.program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)]
+
+    def tiers(self) -> dict:
+        """``{fused node id: tier it runs on}`` (``"numpy"`` or ``"numba"``)."""
+        return {n.id: n.payload.tier for n in self.program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)}
+
+    def wait_compiled(self, timeout: float | None = None) -> bool:
+        """Wait until every fused region runs on its best tier (numba on NumPy), building
+        what nothing else is building; True when all do (False: a build failed or timed out,
+        and those regions keep running on the NumPy tier, with the same results)."""
+        deadline = None if timeout is None else time.perf_counter() + timeout
+        ok = True
+        for k in self.regions():
+            left = None if deadline is None else max(0.0, deadline - time.perf_counter())
+            ok = k.wait(left) and ok
+        return ok
+
+    def use_tier(self, tier: str) -> None:
+        """Run every fused region on ``tier`` (``"numpy"`` or ``"numba"``; tests compare them)."""
+        for k in self.regions():
+            k.use_tier(tier)
+
     def report(self) -> str:
         lines = list(self._report)
+        nodes = {id(n.payload): n.id for n in self.program.nodes if n.op == "fused"}
+        regions = self.regions()
+        if regions:
+            lines.append("tiers:")
+            lines.extend(f"    %{nodes[id(k)]} {k.tier_line()}" for k in regions)
+        lines.extend(control_report(self.program))
         lines.append(f"program ({len(self.program)} nodes):")
         lines.extend("    " + ln for ln in self.program.text().splitlines())
         return "\n".join(lines)
@@ -314,15 +334,45 @@ def _fmt(shape) -> str:
     return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def compile(outputs, inputs=None, optimize: Any = True, *, backend=None) -> CompiledFunction:  # noqa: A001
+def compile(outputs, inputs=None, optimize: Any = True, *, backend=None, block: bool = False) -> CompiledFunction:  # noqa: A001
     """Compile ``outputs`` (a node, or a list/tuple/dict of nodes) into a callable.
 
     ``inputs``: the placeholders (nodes or names) in the order ``fn(*arrays)`` takes them;
     default: every placeholder the outputs need, in declaration order. ``optimize``: ``True``
     (every pass), ``False`` (nothing but pruning), a dict ``{"cse": False, ...}`` or a list of
     pass names. Assign nodes among the outputs update the function's variables.
+
+    Never waits for machine code: fused regions run at once on their NumPy tier while numba
+    builds their loops in the background (the same results, bit for bit). ``block=True``
+    returns only once every region runs on its best tier (as ``fn.wait_compiled()``).
+
+    Parameters:
+        outputs: a node, or a list, tuple or dict of nodes (the results come in that form).
+        inputs: the placeholders (nodes or names), in the order the function takes them.
+        optimize: ``True``, ``False``, a dict of passes to switch, or a list of pass names.
+        backend: ``"numpy"``, ``"cupy"`` (or a device), where the function runs.
+        block: wait until every fused region runs on its best tier.
+
+    Returns:
+        A ``CompiledFunction``: call it as ``fn(*arrays)`` or ``fn({placeholder: array})``;
+        ``fn.text()`` prints its program, ``fn.report()`` what each pass did.
+
+    Raises:
+        GraphError: an output needs a placeholder that is not among ``inputs``.
+        PassOptionError: an unknown pass name in ``optimize``.
+
+    Examples:
+        >>> with sg.Graph():
+        ...     x = sg.placeholder((2,), name="x")
+        ...     y = (x * 2.0).sum()
+        >>> fn = sg.compile(y, inputs=[x])
+        >>> float(fn(np.array([1.0, 2.0], np.float32)))
+        6.0
     """
-    return CompiledFunction(outputs, inputs, optimize, backend=backend)
+    fn = CompiledFunction(outputs, inputs, optimize, backend=backend)
+    if block:
+        fn.wait_compiled()
+    return fn
 
 
 __all__ = ["compile", "CompiledFunction", "FeedError"]

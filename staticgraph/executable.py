@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from shared_ops import generation
+from shared_ops import bind, generation
 
+from .fusion import FusedKernel
 from .program import Program, simple_plan
 
 
@@ -58,14 +59,17 @@ class Executable:
 
     # -- lowering ------------------------------------------------------------------
     def _kernel_for(self, n):
-        """The node's kernel: the memory plan's (writing into a planned buffer) when it gave
-        one, except while instrumentation is on, when every call goes through ``op.kernel``."""
+        """The node's kernel, through the dispatch point: a registry op's ``op.kernel``; the
+        memory plan's kernel writing into a planned buffer, bound under the op's name; a fused
+        region, bound as ``"fused"`` (``shared_ops.bind``: itself while nothing is on). The
+        element pick of a multi-output region (``Project``) is no kernel and is not bound."""
         kernel, takes_attrs = n.kernel()
         planned = getattr(self.plan, "kernels", None) or {}
         if n.id in planned:
             op = n.opdef
-            if op is None or op.kernel is op.forward:
-                return planned[n.id], takes_attrs
+            return bind(op.name, planned[n.id], exact=op.exact), takes_attrs
+        if n.op == "fused" and isinstance(n.payload, FusedKernel):
+            return bind("fused", kernel), takes_attrs
         return kernel, takes_attrs
 
     def _lower(self) -> None:

@@ -20,20 +20,42 @@ def _graph_of(g) -> Graph:
 def to_networkx(g):
     """A ``networkx.DiGraph``: one vertex per node id (attributes ``op``, ``shape``, ``dtype``,
     ``name``, ``attrs``), one edge per input (attribute ``position``; a node used twice by one
-    consumer gives one edge listing both positions in ``positions``)."""
+    consumer gives one edge listing both positions in ``positions``).
+
+    The nodes of a control-flow body are vertices too, with ids ``(control node id, body name,
+    inner id)`` (nested bodies extend the tuple) and attribute ``cluster`` naming the body; a
+    captured value has an edge (``capture=True``) from the outer node to its placeholder."""
     import networkx as nx
 
     graph = _graph_of(g)
     G = nx.DiGraph(name=graph.name or "")
-    for n in graph.nodes:
-        G.add_node(n.id, op=n.op, shape=n._shape, dtype=n.dtype, name=n.name, attrs=dict(n.attrs),
-                   label=_label(n))
-        for pos, x in enumerate(n.inputs):
-            if G.has_edge(x.id, n.id):
-                G.edges[x.id, n.id]["positions"].append(pos)
-            else:
-                G.add_edge(x.id, n.id, position=pos, positions=[pos])
+    _add_graph(G, graph, ())
     return G
+
+
+def _add_graph(G, graph: Graph, prefix: tuple, cluster: str | None = None) -> None:
+    def vid(n):
+        return prefix + (n.id,) if prefix else n.id
+
+    for n in graph.nodes:
+        G.add_node(vid(n), op=n.op, shape=n._shape, dtype=n.dtype, name=n.name, attrs=dict(n.attrs),
+                   label=_label(n), cluster=cluster)
+        for pos, x in enumerate(n.inputs):
+            if G.has_edge(vid(x), vid(n)):
+                G.edges[vid(x), vid(n)]["positions"].append(pos)
+            else:
+                G.add_edge(vid(x), vid(n), position=pos, positions=[pos])
+        for name, body in _bodies(n):
+            inner = prefix + (n.id, name)
+            _add_graph(G, body.graph, inner, f"{n.op} %{n.id} {name}")
+            for outer, ph in body.captures:
+                G.add_edge(vid(outer), inner + (ph.id,), capture=True, position=None, positions=[])
+
+
+def _bodies(n: Node) -> list:
+    """The bodies of a forward control node (a gradient node's live in the same graphs)."""
+    cf = n.attrs.get("cf") if n.op in ("cond", "while_loop", "scan") else None
+    return list(cf.bodies.items()) if cf is not None else []
 
 
 def _label(n: Node) -> str:
@@ -41,6 +63,8 @@ def _label(n: Node) -> str:
         return f"{n.name}\\n{n.op} {type_str(n.spec)}"
     if n.op == "constant":
         return f"constant {value_str(n.value)}\\n{type_str(n.spec)}"
+    if "cf" in n.attrs:
+        return f"%{n.id} {n.op}"
     return f"%{n.id} {n.op}{attrs_str(n.attrs)}\\n{type_str(n.spec)}"
 
 
@@ -49,17 +73,30 @@ def _quote(s: str) -> str:
 
 
 def to_dot(g) -> str:
-    """Graphviz DOT text (``dot -Tsvg``): sources as boxes, assignments dashed."""
+    """Graphviz DOT text (``dot -Tsvg``): sources as boxes, assignments dashed, each
+    control-flow body a cluster (captured values enter it by dotted edges)."""
     graph = _graph_of(g)
-    lines = ["digraph staticgraph {", "  rankdir=TB;", '  node [fontname="monospace", fontsize=10];']
-    for n in graph.nodes:
-        shape = "box" if n.op in ("placeholder", "variable", "constant") else "ellipse"
-        style = ', style="dashed"' if n.op == "assign" else ""
-        lines.append(f"  n{n.id} [label={_quote(_label(n))}, shape={shape}{style}];")
-        for pos, x in enumerate(n.inputs):
-            lines.append(f'  n{x.id} -> n{n.id} [label="{pos}"];')
+    lines = ["digraph staticgraph {", "  rankdir=TB;", "  compound=true;", '  node [fontname="monospace", fontsize=14];']
+    _dot_graph(lines, graph, "n", "  ")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _dot_graph(lines: list, graph: Graph, p: str, indent: str) -> None:
+    for n in graph.nodes:
+        shape = "box" if n.op in ("placeholder", "variable", "constant") else "ellipse"
+        style = ', style="dashed"' if n.op == "assign" else ', style="bold"' if _bodies(n) else ""
+        lines.append(f"{indent}{p}{n.id} [label={_quote(_label(n))}, shape={shape}{style}];")
+        for pos, x in enumerate(n.inputs):
+            lines.append(f'{indent}{p}{x.id} -> {p}{n.id} [label="{pos}"];')
+        for name, body in _bodies(n):
+            q = f"{p}{n.id}_{name}_"
+            lines.append(f"{indent}subgraph cluster_{q} {{")
+            lines.append(f"{indent}  label={_quote(f'{n.op} %{n.id}: {name}')}; style=rounded;")
+            _dot_graph(lines, body.graph, q, indent + "  ")
+            lines.append(f"{indent}}}")
+            for outer, ph in body.captures:
+                lines.append(f'{indent}{p}{outer.id} -> {q}{ph.id} [style=dotted, label="capture"];')
 
 
 __all__ = ["to_networkx", "to_dot"]

@@ -123,6 +123,23 @@ def function(py_fn: Callable | None = None, *, optimize: Any = True, input_signa
     """Trace ``py_fn`` into a compiled graph, cached by input shapes and dtypes.
 
     Use as ``sg.function(f)``, ``@sg.function`` or ``@sg.function(optimize=False)``.
+
+    Parameters:
+        py_fn: a Python function of arrays, written with the shared tensor surface.
+        optimize: as for ``sg.compile``.
+        input_signature: fixed input specs, so the function is traced once for them.
+        backend: where it runs.
+
+    Returns:
+        A ``Function``: call it with arrays; ``trace_count`` says how often it traced.
+
+    Raises:
+        TracingError: ``py_fn`` needs a Python value of a graph node (``float(x)``, ``if x``).
+
+    Examples:
+        >>> double_sum = sg.function(lambda x: (x * 2.0).sum())
+        >>> float(double_sum(np.ones(3, np.float32))), double_sum.trace_count
+        (6.0, 1)
     """
     if py_fn is None:
         return lambda f: Function(f, optimize, input_signature, backend)

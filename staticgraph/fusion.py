@@ -1,8 +1,13 @@
-"""The payload of a ``'fused'`` PNode: one generated kernel for a region of elementwise ops.
+"""The payload of a ``'fused'`` PNode: one kernel for a region of elementwise ops, in tiers.
 
 ``FusedKernel.kernel(xp, *arrays)`` runs the region:
 
-- NumPy: the numba loop generated from the region's ``KernelSpec`` (``shared_ops.fusion_cpu``);
+- NumPy, first tier: the region's scalar code evaluated by NumPy on whole arrays
+  (``shared_ops.fusion_numpy``): built in milliseconds, so a compiled function runs at once;
+- NumPy, second tier: the numba loop generated from the same ``KernelSpec``
+  (``shared_ops.fusion_cpu``), built in a background thread (``shared_ops.fusion_jit``) and
+  swapped in when ready. Both tiers compute the same arithmetic in the same order: results
+  are bitwise identical whichever ran (``tests/staticgraph/test_tiers.py``);
 - CuPy: one ``cupy.ElementwiseKernel`` generated from the same spec (``shared_ops.fusion_gpu``);
 - anything else, or a run whose shapes break the compiled broadcasting pattern (a free
   dimension that turned out to be 1): the reference path, every op's own kernel in order.
@@ -15,13 +20,14 @@ into fresh arrays.
 
 from __future__ import annotations
 
-import math
+import time
 from dataclasses import dataclass, field
 
-from shared_ops.fusion_cpu import KernelSpec, Output, Step, loop_view
+from shared_ops.fusion_spec import KernelSpec, Output, Step, loop_view
 from shared_ops.registry import REGISTRY
 
 FUSIBLE_DTYPES = ("float32", "float64", "int32", "int64", "bool")  # numba has no float16 arithmetic
+TIERS = ("numpy", "numba")
 
 
 @dataclass(frozen=True)
@@ -38,9 +44,11 @@ class OutputInfo:
 
 
 class FusedKernel:
-    """A compiled region. ``spec`` is the cache key; ``members`` the node ids it replaced."""
+    """A region. ``spec`` is the cache key; ``members`` the node ids it replaced."""
 
     def __init__(self, spec: KernelSpec, outputs: list, members: list, text: str, readonly: tuple = ()):
+        from shared_ops.fusion_numpy import interpreter
+
         self.spec = spec
         self.readonly = tuple(readonly) or (False,) * len(spec.inputs)  # numba types read-only arrays apart
         self.outputs = tuple(outputs)
@@ -50,25 +58,81 @@ class FusedKernel:
                       + (f" -> {len(outputs)} outs" if len(outputs) > 1 else ""))
         self.text = text            # the region as equations, for the report
         self.buffers = None         # set by the memory plan: per output, a Buffer or None
-        self._numba = None
         self._gpu: dict = {}
         self.fallbacks = 0
         self._sources = self.spec.loop_sources()
-        self._K = [None]                         # the numba dispatcher, made at the first call
+        t0 = time.perf_counter()
+        self.interpreter = interpreter(spec)
+        self.build_seconds = {"numpy": time.perf_counter() - t0}
+        self.job = None                          # the numba build (shared_ops.fusion_jit.Job)
+        self._layouts: set = set()               # argument types asked of the numba kernel
+        self._K = [self.interpreter]             # what the runner calls: the best tier ready
         self._O = [None] * len(self.outputs)     # planned output views (NumPy), made once
         self.kernel = self._make_runner()
+
+    # -- tiers ---------------------------------------------------------------------
+    @property
+    def tier(self) -> str:
+        """``"numpy"`` or ``"numba"``: the tier the next NumPy call runs on."""
+        return "numpy" if self._K[0] is self.interpreter else "numba"
+
+    def start(self):
+        """Ask for the numba tier (built per ``shared_ops.fusion_jit``'s mode); returns the job."""
+        if self.job is None:
+            from shared_ops import fusion_jit, fusion_worker
+
+            spec, readonly = self.spec, self.readonly
+            self.job = fusion_jit.submit(("fused", spec, readonly), lambda: fusion_worker.build(spec, readonly))
+            self.job.on_done(self._ready)
+        return self.job
+
+    def _ready(self, job) -> None:
+        if job.state == "done":
+            self.build_seconds["numba"] = job.result[1]
+            self._K[0] = job.result[0]
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the numba tier (building it now if nothing else will); True once built
+        (the region then runs on it unless ``use_tier("numpy")`` holds it back)."""
+        return self.start().wait(timeout)
+
+    def use_tier(self, tier: str) -> None:
+        """Run on ``tier`` from the next call (``"numba"`` waits for it to be built)."""
+        if tier not in TIERS:
+            raise ValueError(f"use_tier: expected one of {', '.join(TIERS)}, got {tier!r}")
+        if tier == "numpy":
+            self._K[0] = self.interpreter
+        elif not self.wait():
+            raise RuntimeError(f"the numba tier of {self.label} could not be built: {self.job.error!r}")
+        elif self._K[0] is self.interpreter:
+            self._K[0] = self.job.result[0]
+
+    def tier_line(self) -> str:
+        """Where this region runs and what each tier cost to build, for the report."""
+        numba = self.build_seconds.get("numba")
+        job = self.job
+        if numba is not None:
+            state = f"numba built in {numba * 1e3:.1f} ms"
+        elif job is None:
+            state = "numba not requested"
+        elif job.state == "failed":
+            state = f"numba failed ({type(job.error).__name__}: {str(job.error).splitlines()[0][:80]})"
+        else:
+            state = f"numba {job.state}" + (" (GRAPHCOMPARE_JIT=off: built when waited for)"
+                                           if job.state == "queued" and not job.enqueued else "")
+        return f"runs on {self.tier}; numpy tier built in {self.build_seconds['numpy'] * 1e3:.2f} ms; {state}"
 
     # -- running -------------------------------------------------------------------
     def _make_runner(self):
         """``kernel(xp, *arrays)`` as straight-line Python for this region (the executable calls
         it directly: per call, one shape read a loop dim, one ``empty`` per unplanned output,
-        the numba call)."""
+        the call of the best tier ready)."""
         import numpy as np
 
         n_in = len(self.spec.inputs)
         args = ", ".join(f"a{j}" for j in range(n_in))
         L = [f"def kernel(xp, {args}):", "    if xp is not _np:", f"        return _other(xp, {args})",
-             "    K = _K[0]", "    if K is None:", "        K = _compile()"]
+             "    K = _K[0]"]
         # a 0-d input arrives as a 0-d array or as a NumPy scalar (what NumPy's reductions
         # return); numba would compile a second version for the scalar: make it the array
         for j, (_, idims) in enumerate(self.spec.inputs):
@@ -83,7 +147,9 @@ class FusedKernel:
             L += [f"    o{k} = _O[{k}]", f"    if o{k} is None:", f"        o{k} = _out({k}, {shape})"]
         outs = ", ".join(f"o{k}" for k in range(len(self.spec.outputs)))
         L += ["    try:", f"        K({args}, {outs})", "    except (ValueError, IndexError):",
-              f"        return _fallback(xp, {args})"]
+              f"        return _fallback(xp, {args})",
+              "    except TypeError:  # numba has no machine code for these layouts yet",
+              f"        _layout(K, {args}, {outs})"]
         res = []
         for k, info in enumerate(self.outputs):
             if info.drop:
@@ -92,17 +158,27 @@ class FusedKernel:
                 res.append(f"o{k}")
         L.append(f"    return {res[0]}" if len(res) == 1 else f"    return ({', '.join(res)},)")
         g = {"_np": np, "_nd": np.ndarray, "_asarray": np.asarray, "_K": self._K, "_O": self._O,
-             "_other": self._other, "_compile": self._compile,
+             "_other": self._other, "_layout": self._layout,
              "_out": self._out, "_fallback": self._fallback, "_drop": self._drop}
         self.runner_source = "\n".join(L) + "\n"
         exec(compile(self.runner_source, "<fused runner>", "exec"), g)  # our own generated code
         return g["kernel"]
 
-    def _compile(self):
-        from shared_ops.fusion_cpu import compile_kernel
+    def _layout(self, K, *args):
+        """A call the numba kernel has no machine code for (another memory layout, a read-only
+        array): this call runs on the NumPy tier (the same bits), and the layout is compiled in
+        the background for the next ones."""
+        if K is self.interpreter:
+            raise
+        self.interpreter(*args)
+        import numba
 
-        self._numba = self._K[0] = compile_kernel(self.spec)
-        return self._K[0]
+        from shared_ops import fusion_cpu, fusion_jit
+
+        types = tuple(numba.typeof(a) for a in args)
+        if types not in self._layouts:
+            self._layouts.add(types)
+            fusion_jit.submit(("layout", self.spec, types), lambda: fusion_cpu.add_layout(K, types))
 
     def _out(self, k, shape):
         import numpy as np
@@ -152,45 +228,19 @@ class FusedKernel:
         return self._finish(k(xp, arrays, shape))
 
     def reference(self, xp, *arrays):
-        """Every op's own kernel, in order (the unfused semantics, exactly)."""
+        """Every op's own kernel, in order (the unfused semantics, exactly). Called as
+        ``forward``: the dispatch point counts the region as one kernel."""
         nd = self.spec.ndim
         vals = [loop_view(xp, a, dims, nd) for a, (_, dims) in zip(arrays, self.spec.inputs)]
         for st in self.spec.steps:
-            vals.append(REGISTRY.get(st.op).kernel(xp, *(vals[a] for a in st.args), **dict(st.attrs)))
+            vals.append(REGISTRY.get(st.op).forward(xp, *(vals[a] for a in st.args), **dict(st.attrs)))
         res = []
         for o, info in zip(self.spec.outputs, self.outputs):
             v = vals[o.value]
             if info.op is not None:
-                v = REGISTRY.get(info.op).kernel(xp, v, **dict(info.attrs))
+                v = REGISTRY.get(info.op).forward(xp, v, **dict(info.attrs))
             res.append(v)
         return res[0] if len(res) == 1 else tuple(res)
-
-    def warm(self) -> float:
-        """Compile the numba kernel now for C-contiguous inputs (at compile time, not at the
-        first call); returns the seconds it took. Tiny dummy arrays of the right rank."""
-        import time
-
-        import numpy as np
-
-        t0 = time.perf_counter()
-        if self._numba is None:
-            self._compile()
-        # always run it once on C-contiguous arrays, even when the dispatcher already has other
-        # signatures (from another graph with this region): numba would otherwise run C inputs
-        # through a compatible 'A'-layout version, whose reduction order differs (results must
-        # not depend on what compiled before)
-        shape = tuple(s[1] if s[0] == "static" else 1 for s in self._sources)
-        ins = []
-        for (dt, dims), ro in zip(self.spec.inputs, self.readonly):
-            ishape = tuple(1 if d is None else shape[d] for d in dims)
-            a = np.ones(ishape, dtype=dt)
-            a.flags.writeable = not ro
-            ins.append(a)
-        outs = [np.empty(tuple(1 if d in o.reduce else n for d, n in enumerate(shape)), dtype=o.dtype)
-                for o in self.spec.outputs]
-        with np.errstate(all="ignore"):
-            self._numba(*ins, *outs)
-        return time.perf_counter() - t0
 
     def __copy__(self):
         return self  # one kernel per region (Program.copy shares it)
@@ -267,9 +317,10 @@ def build_spec(program, members: list, loop: tuple, outputs: list) -> tuple[Kern
     inputs' index maps)``."""
     index: dict[int, int] = {}
     ext: list[int] = []
+    mset = set(members)
     for m in members:
         for i in program[m].inputs:
-            if i not in members and i not in index:
+            if i not in mset and i not in index:
                 index[i] = len(ext)
                 ext.append(i)
     # region inputs, with views of them folded into their index maps
@@ -318,14 +369,6 @@ def reduced_dims(r, loop: tuple) -> tuple[tuple, tuple]:
     lead = nd - len(target)
     axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(target) if s == 1 and loop[lead + i] != 1)
     return axes, tuple(range(lead))
-
-
-def region_bytes(shape, dtype) -> int | None:
-    if any(d is None for d in shape):
-        return None
-    import numpy as np
-
-    return math.prod(shape) * np.dtype(dtype).itemsize
 
 
 __all__ = ["FusedKernel", "Project", "build_spec", "input_dims", "absorb", "reduced_dims", "FUSIBLE_DTYPES", "OutputInfo"]

@@ -78,7 +78,7 @@ def _on_paths(y: Node, xs: Sequence[Node]) -> set[int]:
     relevant = {x.id for x in xs if x.id in anc}
     for n in sorted((by_id[i] for i in anc), key=lambda n: n.id):
         if n.id not in relevant and any(i.id in relevant for i in n.inputs):
-            if n.opdef is not None and n.opdef.differentiable:
+            if (n.opdef is not None and n.opdef.differentiable) or _control_differentiable(n):
                 relevant.add(n.id)
     return relevant
 
@@ -89,6 +89,25 @@ def gradients(y: Node, xs, grad_ys=None):
     ``xs`` is a node or a list/tuple of nodes (the result has the same form). ``grad_ys`` is the
     cotangent of ``y`` (a node or array; default ones). Several ``y``s: pass a list; their
     gradients are summed.
+
+    Parameters:
+        y: the node to differentiate, or a list of nodes (their gradients add up).
+        xs: a node or a list/tuple of nodes, placeholders, variables or intermediates.
+        grad_ys: the vector of the vector-Jacobian product, shaped like ``y`` (default ones).
+
+    Returns:
+        The gradient nodes, declared in ``y``'s graph: one node (or ``None`` where ``y`` does
+        not depend on it) per entry of ``xs``, in the same form as ``xs``.
+
+    Raises:
+        GraphError: an entry that is not a node of the graph.
+
+    Examples:
+        >>> with sg.Graph():
+        ...     x = sg.placeholder((), name="x")
+        ...     (dy,) = sg.gradients(x * x * x, [x])
+        >>> float(sg.compile(dy, inputs=[x])(np.float32(3.0)))
+        27.0
     """
     single = isinstance(xs, Node)
     xs_list = [xs] if single else list(xs)
@@ -102,23 +121,37 @@ def gradients(y: Node, xs, grad_ys=None):
     graph = ys[0].graph
     if any(v.graph is not graph for v in ys + xs_list):
         raise GraphError("gradients: y and xs belong to different graphs")
-
-    relevant: set[int] = set()
-    for yy in ys:
-        relevant |= _on_paths(yy, xs_list)
-    ops = SymbolicOps(graph)
-    # contributions[id] = [(consumer id, input position, node)], summed in that order
-    contributions: dict[int, list] = {}
+    seeds = []
     for k, (yy, gy) in enumerate(zip(ys, gys)):
-        if yy.id not in relevant:
-            continue
         if gy is None:
-            seed = _seed(yy)
+            seed = None
         elif isinstance(gy, Node):
             seed = gy
         else:
             seed = graph.add_constant(np.asarray(gy), yy.dtype)
-        contributions.setdefault(yy.id, []).append((-1, k, seed))
+        seeds.append((yy, (-1, k), seed))
+    grads = walk(graph, seeds, xs_list)
+    out = [grads.get(x.id) for x in xs_list]
+    return out[0] if single else (tuple(out) if isinstance(xs, tuple) else out)
+
+
+def walk(graph: Graph, seeds: list, xs_list: list, raw: frozenset = frozenset()) -> dict:
+    """The reverse walk: ``seeds`` are ``(node, sort key, cotangent or None for ones)``.
+    Returns ``{x id: gradient}``, except for ids in ``raw``, which get their contributions
+    unsummed, as a sorted list of ``(key, term)`` (a control-flow body hands these on, so that
+    its caller sums every contribution in one fold, in dyngraph's order)."""
+    from . import control
+
+    ys = [s[0] for s in seeds]
+    relevant: set[int] = set()
+    for yy in dict.fromkeys(ys):
+        relevant |= _on_paths(yy, xs_list)
+    ops = SymbolicOps(graph)
+    # contributions[id] = [(sort key, node)]: keys (consumer id, input position, term), summed in order
+    contributions: dict[int, list] = {}
+    for yy, key, seed in seeds:
+        if yy.id in relevant:
+            contributions.setdefault(yy.id, []).append((key, _seed(yy) if seed is None else seed))
 
     # pending[id]: consumers on a relevant path not yet visited
     nodes = {n.id: n for n in _collect(ys, relevant)}
@@ -129,26 +162,46 @@ def gradients(y: Node, xs, grad_ys=None):
                 pending[x] += 1
     ready = [-i for i, c in pending.items() if c == 0]
     heapq.heapify(ready)
-    grads: dict[int, Node] = {}
+    grads: dict[int, Any] = {}
     wanted = {x.id for x in xs_list}
+    cotangents: dict[int, dict] = {}  # control node id -> {output index: sorted terms}
     while ready:
         n = nodes[-heapq.heappop(ready)]
         terms = contributions.pop(n.id, None)
         g = None
         if terms:
-            terms.sort(key=lambda t: (t[0], t[1]))
-            g = terms[0][2] if len(terms) == 1 else graph.apply(REGISTRY.get("add_n"), tuple(t[2] for t in terms), {})
-            if n.id in wanted:
-                grads[n.id] = g
-        if g is not None and n.op not in SOURCE_OPS:
+            terms.sort(key=lambda t: t[0])
+            if n.id in raw:
+                grads[n.id] = terms
+            elif n.op == control.GET and n.id not in wanted:
+                cotangents.setdefault(n.inputs[0].id, {})[n.attrs["index"]] = [t for _, t in terms]
+            else:
+                g = control.sum_terms(graph, [t for _, t in terms], n)
+                if n.id in wanted:
+                    grads[n.id] = g
+        if n.op == control.ADD_TERMS:  # a sum: every term (a list: each of its terms) gets g
+            if g is not None:
+                for k, x in enumerate(n.inputs[:-1]):
+                    if x.id in relevant:
+                        contributions.setdefault(x.id, []).append(((n.id, k), g))
+        elif n.op in control.CONTROL_OPS:
+            control.backprop(ops, n, cotangents.pop(n.id, {}), relevant, contributions)
+        elif n.op == control.GET and g is not None:
+            cotangents.setdefault(n.inputs[0].id, {})[n.attrs["index"]] = [g]
+        elif g is not None and n.op not in SOURCE_OPS:
             _backprop(ops, n, g, relevant, contributions)
         for x in set(i.id for i in n.inputs):
             if x in pending:
                 pending[x] -= 1
                 if pending[x] == 0:
                     heapq.heappush(ready, -x)
-    out = [grads.get(x.id) for x in xs_list]
-    return out[0] if single else (tuple(out) if isinstance(xs, tuple) else out)
+    return grads
+
+
+def _control_differentiable(n: Node) -> bool:
+    from . import control
+
+    return control.differentiable(n)
 
 
 def _collect(ys, relevant: set[int]) -> list[Node]:
@@ -180,7 +233,7 @@ def _backprop(ops: SymbolicOps, n: Node, g: Node, relevant: set[int], contributi
             continue
         if not isinstance(gx, Node):
             gx = ops.graph.add_constant(np.asarray(gx), x.dtype)
-        contributions.setdefault(x.id, []).append((n.id, k, gx))
+        contributions.setdefault(x.id, []).append(((n.id, k), gx))
 
 
-__all__ = ["gradients", "SymbolicOps"]
+__all__ = ["gradients", "SymbolicOps", "walk"]

@@ -101,7 +101,8 @@ class Node(TensorSurface):
     @classmethod
     def _apply_op(cls, op: OpDef, inputs: tuple, attrs: dict) -> "Node":
         graph = _graph_of(inputs, op.name)
-        inputs = tuple(x if isinstance(x, Node) else graph.constant_for(x, inputs) for x in inputs)
+        inputs = tuple((x if x.graph is graph else graph.capture(x)) if isinstance(x, Node)
+                       else graph.constant_for(x, inputs) for x in inputs)
         return graph.apply(op, inputs, attrs)
 
     def _const(self, value: Any, dtype: str) -> "Node":
@@ -112,18 +113,29 @@ class Node(TensorSurface):
         raise TracingError(
             f"the truth value of symbolic node {self.label} is not known while the graph is "
             f"declared (declared at {self.trace}). Python `if`/`while` on a graph value is "
-            "data-dependent control flow: compute both branches and select with sg.where(cond, a, b), "
-            "or run this model in dyngraph, which evaluates eagerly"
+            "data-dependent control flow: declare it with sg.cond(pred, true_fn, false_fn, *operands) "
+            "(only the taken branch runs) or sg.while_loop(cond_fn, body_fn, loop_vars), select with "
+            "sg.where(cond, a, b), or run this model in dyngraph, which evaluates eagerly"
         )
 
     def __float__(self):
         raise TracingError(
             f"a Python number (float/int/index) of symbolic node {self.label} (declared at {self.trace}) "
             "is not known while the graph is declared: its value exists only when the graph runs; "
-            "fetch it with fn(...) or Session.run, or keep the computation in graph ops"
+            "fetch it with fn(...) or Session.run, or keep the computation in graph ops (a loop whose "
+            "count is a graph value is sg.while_loop(cond_fn, body_fn, loop_vars) or sg.scan(fn, init, xs))"
         )
 
     __int__ = __index__ = __float__
+
+    def __iter__(self):
+        if self._shape and self._shape[0] is None:
+            raise TracingError(
+                f"a Python `for` over symbolic node {self.label} (declared at {self.trace}) iterates over "
+                "its free (None) first dimension, whose size is known only when the graph runs: declare the "
+                "loop with sg.scan(fn, init, xs) (fn(carry, x) -> (carry, y)), one graph for every length"
+            )
+        return super().__iter__()
 
     def __repr__(self) -> str:
         from .program import type_str
@@ -201,6 +213,21 @@ class Graph:
     def constant_for(self, value: Any, inputs: tuple) -> Node:
         return self.add_constant(value)
 
+    def capture(self, node: Node) -> Node:
+        """``node`` as a value of this graph: only a control-flow body (``staticgraph.control``)
+        takes values of an enclosing graph, as placeholders fed by its control node."""
+        if node.graph is self:
+            return node
+        raise GraphError(f"{node!r} belongs to another graph; declare every node in one `with sg.Graph():` block")
+
+    def encloses(self, other: "Graph") -> bool:
+        """True if ``other`` is this graph or a body nested (at any depth) inside it."""
+        while other is not None:
+            if other is self:
+                return True
+            other = getattr(other, "parent", None)
+        return False
+
     def get(self, name: str) -> Node:
         try:
             return self._names[name]
@@ -253,18 +280,41 @@ def reset_default_graph() -> Graph:
 
 
 def _graph_of(inputs, op_name: str) -> Graph:
+    """The graph to declare in: the inputs' graph; inside a control-flow body, the body (its
+    enclosing graphs' nodes are captured), the innermost such graph among inputs and default."""
     graph = None
     for x in inputs:
         if isinstance(x, Node):
-            if graph is None:
+            if graph is None or graph.encloses(x.graph):
                 graph = x.graph
-            elif x.graph is not graph:
+            elif not x.graph.encloses(graph):
                 raise GraphError(f"{op_name}: inputs belong to different graphs; declare them in one `with sg.Graph():` block")
-    return graph or get_default_graph()
+    default = get_default_graph()
+    if graph is None or (default is not graph and graph.encloses(default)):
+        return default
+    return graph
 
 
 def placeholder(shape, dtype="float32", name=None) -> Node:
-    """A value fed at run time; ``None`` in ``shape`` is a free dimension."""
+    """A value fed at run time; ``None`` in ``shape`` is a free dimension.
+
+    Parameters:
+        shape: a tuple of ints, with ``None`` for a dimension fixed only when fed (a batch).
+        dtype: the dtype's name (``"float32"``, ``"int64"``...).
+        name: the name it is fed and printed by (default ``placeholder_N``).
+
+    Returns:
+        The placeholder ``Node``, declared in the default graph.
+
+    Raises:
+        DTypeError: a dtype graphcompare does not support.
+
+    Examples:
+        >>> with sg.Graph():
+        ...     x = sg.placeholder((None, 3), name="x")
+        >>> x.shape, x.dtype
+        ((None, 3), 'float32')
+    """
     shape = tuple(None if d is None else int(d) for d in shape)
     g = get_default_graph()
     if name is None:
@@ -273,7 +323,24 @@ def placeholder(shape, dtype="float32", name=None) -> Node:
 
 
 def variable(value, name=None, dtype=None) -> Node:
-    """State that persists between runs, initialised to ``value`` (Python floats: float32)."""
+    """State that persists between runs, initialised to ``value`` (Python floats: float32).
+
+    Parameters:
+        value: the initial value (a number, nested lists or an array); its shape is the
+            variable's.
+        name: the name it is printed and saved by.
+        dtype: the dtype's name; default: ``value``'s, with Python floats as float32.
+
+    Returns:
+        The variable ``Node``; ``sg.assign`` / ``assign_sub`` change it within a run, and
+        ``Session.run(var)`` reads it.
+
+    Examples:
+        >>> with sg.Graph():
+        ...     w = sg.variable([[0.5, -1.0]], name="w")
+        >>> w.shape, w.dtype
+        ((1, 2), 'float32')
+    """
     arr = np.asarray(value)
     if dtype is None and arr.dtype == np.float64 and not isinstance(value, np.ndarray):
         dtype = "float32"
@@ -286,7 +353,23 @@ def variable(value, name=None, dtype=None) -> Node:
 
 
 def constant(value, dtype=None, name=None) -> Node:
-    """A value baked into the graph (Python floats become float32, as in TensorFlow)."""
+    """A value baked into the graph (Python floats become float32, as in TensorFlow).
+
+    Parameters:
+        value: a number, nested lists or an array.
+        dtype: the dtype's name, instead of ``value``'s.
+        name: a name for the node.
+
+    Returns:
+        The constant ``Node`` (the compiler's ``fold`` pass evaluates what depends only on
+        constants).
+
+    Examples:
+        >>> with sg.Graph():
+        ...     c = sg.constant(2.0)
+        >>> c.shape, c.dtype
+        ((), 'float32')
+    """
     arr = np.asarray(value)
     if dtype is None and arr.dtype == np.float64 and not isinstance(value, np.ndarray):
         dtype = "float32"
@@ -303,6 +386,26 @@ def assign(var: Node, value, name: str | None = None) -> Node:
     """Declare ``var <- value``: applied at the end of the run that fetches this node (TF1).
 
     Fetching it gives the new value. Reads of ``var`` in the same run see the old value.
+
+    Parameters:
+        var: a variable node (``sg.variable``).
+        value: a node or a number/array of ``var``'s shape.
+        name: a name for the assign node.
+
+    Returns:
+        The assign node; fetching it (``Session.run`` or a compiled function's outputs)
+        applies the update.
+
+    Raises:
+        GraphError: ``var`` is not a variable.
+
+    Examples:
+        >>> with sg.Graph() as g:
+        ...     v = sg.variable(1.0, name="v")
+        ...     set_v = sg.assign(v, sg.constant(5.0))
+        >>> sess = sg.Session(g)
+        >>> [float(x) for x in sess.run([v, set_v])], float(sess.run(v))
+        ([1.0, 5.0], 5.0)
     """
     if not isinstance(var, Node) or var.op != "variable":
         raise GraphError(f"assign: the target must be a variable node (sg.variable), got {var!r}")

@@ -4,12 +4,13 @@
 
 - ``slot_of`` / ``free_after`` / ``n_slots``: the executable's value slots (a slot is freed
   after the instruction where its value, and every view of it, is used for the last time);
-- ``buffers`` and ``kernels``: real buffer reuse and in-place execution (a ufunc whose
-  same-shaped input dies at it writes over that input's buffer). Every value whose producer can write into a
-  given array gets a ``Buffer``: a fused kernel's outputs, and (NumPy) the ufunc ops and
-  ``matmul`` through ``out=`` (the same ufunc or BLAS call, so bitwise the same result). Two
-  values share a buffer only if their lifetimes do not overlap; the lifetime of a value runs
-  to the last use of any view of it (``reshape``, ``transpose``, ``broadcast_to``...). Buffers
+- ``buffers`` and ``kernels``: real buffer reuse and in-place execution (an elementwise op
+  whose same-shaped input dies at it writes over that input's buffer). Every value whose
+  producer can write into a given array gets a ``Buffer``: a fused kernel's outputs, and
+  (NumPy) the ops that declare ``forward_into`` (the same ufunc or BLAS call with ``out=``, so
+  bitwise the same result). Two values share a buffer only if their lifetimes do not overlap;
+  the lifetime of a value runs to the last use of anything that may alias it (an op's
+  ``may_alias``: ``reshape``, ``transpose``, ``broadcast_to``...). Buffers
   are allocated at the first call and reused by every later call (XLA's buffer assignment).
   A buffer never holds a graph input, variable, constant, output or assigned value, nor
   anything a view of which is one, so nothing handed to the caller is ever overwritten.
@@ -19,7 +20,9 @@ The report gives memory three ways plus the plan's resident size: the naive sum 
 intermediates, the liveness lower bound (the most bytes live at any instruction), and the
 planned peak (the planned buffers, resident across calls, plus the unplanned values live at
 the worst instruction). ``measure(fn, *args)`` gives the measured peak (tracemalloc).
-``optimize={"memory": False}`` keeps the slots but plans no buffers.
+``optimize={"memory": False}`` keeps the slots but plans no buffers. Which ops alias, view or
+write into a given array is read from their ``OpDef`` (``may_alias``, ``view_of``,
+``forward_into``), never from a list of names here.
 """
 
 from __future__ import annotations
@@ -34,17 +37,6 @@ import numpy as np
 
 from .fusion import FusedKernel, Project
 from .program import Program, simple_plan
-
-# ops whose result may be (or contain) a view of an input: they extend the input's lifetime
-MAY_ALIAS = frozenset({"reshape", "transpose", "squeeze", "expand_dims", "broadcast_to", "sum_to", "getitem",
-                       "add_n", "astype"})
-VIEWS = frozenset({"reshape", "transpose", "squeeze", "expand_dims", "broadcast_to", "getitem"})  # own no bytes
-
-# NumPy kernels that can write into a given array with exactly the same result
-UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "neg": np.negative,
-          "exp": np.exp, "log": np.log, "tanh": np.tanh, "sqrt": np.sqrt, "abs": np.absolute,
-          "maximum": np.maximum, "minimum": np.minimum, "matmul": np.matmul}
-
 
 class Buffer:
     """One planned allocation (``nbytes``), materialised per backend at first use."""
@@ -67,37 +59,39 @@ class Buffer:
         return v
 
 
-def _out_kernel(op: str, ufunc, buf: Buffer, shape: tuple, dtype: str, fallback):
-    """``op``'s NumPy ufunc writing into the planned buffer. Bitwise the same values; and the
-    same memory layout only when the inputs are C-contiguous (NumPy gives a ufunc's result its
-    inputs' layout, and a later sum's order follows the layout), so otherwise it allocates.
-    ``matmul`` always returns a C-contiguous array: no check."""
+def _out_kernel(op, nin: int, buf: Buffer, shape: tuple, dtype: str, fallback):
+    """``op.forward_into`` writing into the planned buffer. Bitwise the same values; and the
+    same memory layout only when the inputs are C-contiguous for an elementwise op (NumPy
+    gives a ufunc's result its inputs' layout, and a later sum's order follows the layout), so
+    otherwise it allocates. A non-elementwise op (``matmul``) returns C order whatever its
+    inputs: no check."""
     out = []  # the view, made at the first NumPy call
-    check = op != "matmul"
+    check = op.elementwise
+    into = op.forward_into
 
     def kernel(xp, *arrays, **attrs):
         if xp is np and (not check or all(a.flags.c_contiguous for a in arrays)):
             if not out:
                 out.append(buf.view(xp, shape, dtype))
-            return ufunc(*arrays, out=out[0])
+            return into(xp, *arrays, out=out[0])
         return fallback(xp, *arrays, **attrs)
 
     def kernel1(xp, a):
-        if xp is np and a.flags.c_contiguous:
+        if xp is np and (not check or a.flags.c_contiguous):
             if not out:
                 out.append(buf.view(xp, shape, dtype))
-            return ufunc(a, out=out[0])
+            return into(xp, a, out=out[0])
         return fallback(xp, a)
 
     def kernel2(xp, a, b):
         if xp is np and (not check or a.flags.c_contiguous and b.flags.c_contiguous):
             if not out:
                 out.append(buf.view(xp, shape, dtype))
-            return ufunc(a, b, out=out[0])
+            return into(xp, a, b, out=out[0])
         return fallback(xp, a, b)
 
-    k = {1: kernel1, 2: kernel2}.get(ufunc.nin, kernel)
-    k.__name__ = f"{op}_into_b{buf.index}"
+    k = {1: kernel1, 2: kernel2}.get(nin, kernel)
+    k.__name__ = f"{op.name}_into_b{buf.index}"
     k.buffer = buf
     return k
 
@@ -138,9 +132,10 @@ def lifetimes(program: Program) -> tuple[dict, dict, set]:
     keep = set(program.outputs) | {x for _, x in program.assigns}
     escape = set(keep) | {n.id for n in program.nodes if n.is_source}
     for n in reversed(program.nodes):  # consumers come later: their ends are final
-        for c, _ in cons[n.id]:
+        for c, at in cons[n.id]:
             c_node = program[c]
-            aliases = c_node.op in MAY_ALIAS or isinstance(c_node.payload, Project)
+            op = c_node.opdef
+            aliases = at in op.may_alias if op is not None else isinstance(c_node.payload, Project)
             last[n.id] = max(last[n.id], last[c] if aliases else pos[c])
             if aliases and c in escape:
                 escape.add(n.id)
@@ -150,7 +145,8 @@ def lifetimes(program: Program) -> tuple[dict, dict, set]:
 
 
 def _bytes_of(program, n) -> int:
-    if n.is_source or n.op in VIEWS:
+    op = n.opdef
+    if n.is_source or (op is not None and op.view_of):
         return 0
     if n.op == "fused" and isinstance(n.payload, FusedKernel) and len(n.payload.outputs) > 1:
         return 0  # a tuple: its arrays are counted on the Project nodes
@@ -162,7 +158,15 @@ def naive_bytes(program: Program) -> int:
     return sum(_bytes_of(program, n) for n in program.nodes)
 
 
-def plan(program: Program) -> MemoryPlan:
+def _writes_into(n) -> bool:
+    """A NumPy kernel that can write its result into a given array (``forward_into``)."""
+    op = n.opdef
+    return op is not None and op.forward_into is not None
+
+
+def plan(program: Program, ctx=None) -> MemoryPlan:
+    """The memory plan of ``program`` (``ctx``: the ``PassContext`` of the pipeline, whose
+    ``"memory"`` switch and ``naive_before`` it reads; ``None``: planning on)."""
     base = simple_plan(program)
     mp = MemoryPlan(base.slot_of, base.free_after, base.n_slots)
     pos, last, escape = lifetimes(program)
@@ -191,7 +195,7 @@ def plan(program: Program) -> MemoryPlan:
         lb = max(lb, lb_b, lb_a)
     mp.lower_bound = lb
     # -- buffers ------------------------------------------------------------------------
-    on = getattr(program, "pass_options", {}).get("memory", True)
+    on = ctx is None or ctx.on("memory")
     owner: dict[int, tuple] = {}  # value id -> (producing node, how it writes)
     if on:
         for n in nodes:
@@ -199,13 +203,13 @@ def plan(program: Program) -> MemoryPlan:
                 outs = n.payload.outputs
                 targets = [n.id] if len(outs) == 1 else []
                 if len(outs) > 1:
-                    projs = {program[c].payload.k: c for c, _ in program.consumers()[n.id]
+                    projs = {program[c].payload.k: c for c in program.clients(n.id)
                              if isinstance(program[c].payload, Project)}
                     targets = [projs.get(k) for k in range(len(outs))]
                 for k, t in enumerate(targets):
                     if t is not None and t not in escape and _nbytes(program[t]):
                         owner[t] = (n, k)
-            elif n.op in UFUNCS and n.id not in escape and _nbytes(n) \
+            elif _writes_into(n) and n.id not in escape and _nbytes(n) \
                     and all(program[i].dtype == n.dtype for i in n.inputs) and not n.attrs:
                 owner[n.id] = (n, None)
     free: list[Buffer] = []
@@ -218,7 +222,7 @@ def plan(program: Program) -> MemoryPlan:
         for vid in made_by.get(n.id, ()):
             need = _nbytes(program[vid])
             b = None
-            if owner[vid][1] is None and n.op != "matmul":  # in place: a ufunc over an input dying here
+            if owner[vid][1] is None and n.opdef.elementwise:  # in place: over an input dying here
                 for i in n.inputs:
                     bi = mp.buffer_of.get(i)
                     if bi is not None and bi in dying and tuple(program[i].shape) == tuple(n.shape) \
@@ -244,7 +248,7 @@ def plan(program: Program) -> MemoryPlan:
         prod, k = owner[vid]
         v = program[vid]
         if k is None:
-            mp.kernels[prod.id] = _out_kernel(prod.op, UFUNCS[prod.op], b, tuple(v.shape), v.dtype, prod.kernel()[0])
+            mp.kernels[prod.id] = _out_kernel(prod.opdef, len(prod.inputs), b, tuple(v.shape), v.dtype, prod.opdef.forward)
         else:
             payload = prod.payload
             bufs = list(payload.buffers or [None] * len(payload.outputs))
@@ -268,7 +272,7 @@ def plan(program: Program) -> MemoryPlan:
         f"memory: naive sum of intermediates {_fmt(mp.naive)}, planned peak {_fmt(mp.planned_peak)} "
         f"(resident buffers {_fmt(mp.resident)}), liveness lower bound {_fmt(mp.lower_bound)}",
     ]
-    before = getattr(program, "naive_before", None)
+    before = None if ctx is None else ctx.naive_before
     if before is not None and before != mp.naive:
         mp.lines.append(f"memory: naive sum of intermediates before the passes {_fmt(before)}")
     return mp
@@ -299,4 +303,4 @@ def measure(fn, *args, **kwargs) -> tuple[object, int]:
     return out, peak
 
 
-__all__ = ["plan", "MemoryPlan", "Buffer", "lifetimes", "measure", "UFUNCS", "MAY_ALIAS"]
+__all__ = ["plan", "MemoryPlan", "Buffer", "lifetimes", "measure"]

@@ -75,19 +75,30 @@ def value_str(value: Any, limit: int = 6) -> str:
     return f"<{arr.size} values>"
 
 
-@dataclass(eq=False)
 class PNode:
-    """One equation of a ``Program``."""
+    """One equation of a ``Program``. Setting ``inputs`` keeps the program's clients index
+    (who reads each value) up to date; change inputs by assigning a new list, never in place."""
 
-    id: int
-    op: str
-    inputs: list
-    attrs: dict
-    spec: Spec
-    value: Any = None
-    name: str | None = None
-    payload: Any = None
-    origin: int | None = None
+    __slots__ = ("id", "op", "_inputs", "attrs", "spec", "value", "name", "payload", "origin", "_program")
+
+    def __init__(self, id: int, op: str, inputs, attrs: dict, spec: Spec, value: Any = None,
+                 name: str | None = None, payload: Any = None, origin: int | None = None):
+        self.id, self.op, self._inputs, self.attrs, self.spec = id, op, list(inputs), attrs, spec
+        self.value, self.name, self.payload, self.origin, self._program = value, name, payload, origin, None
+
+    @property
+    def inputs(self) -> list:
+        return self._inputs
+
+    @inputs.setter
+    def inputs(self, value) -> None:
+        value = list(value)
+        if self._program is not None:
+            self._program._rewire(self.id, self._inputs, value)
+        self._inputs = value
+
+    def __repr__(self) -> str:
+        return f"PNode({self.text()})"
 
     @property
     def shape(self) -> tuple:
@@ -130,12 +141,19 @@ class PNode:
 
 @dataclass
 class PassContext:
-    """What a pass may consult: the backend name (``None``: decided at the first call) and a
-    free-form dict for passes to share facts (e.g. fusion telling memory planning what it did)."""
+    """What a pass (and the memory planner after them) may consult: the backend name
+    (``None``: decided at the first call), ``switches`` (``{pass name: on}``, ``"memory"``
+    included; empty: everything on), ``naive_before`` (the naive bytes of the program before
+    the pipeline, for the memory report) and a free-form dict for passes to share facts."""
 
     backend: str | None = None
-    options: dict = field(default_factory=dict)
+    switches: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)  # per-pass options from optimize= ({"simplify": {rule: bool}})
+    naive_before: int | None = None
     shared: dict = field(default_factory=dict)
+
+    def on(self, name: str) -> bool:
+        return self.switches.get(name, True)
 
 
 @dataclass
@@ -163,7 +181,11 @@ class ProgramError(RuntimeError):
 
 
 class Program:
-    """A pruned, topologically ordered list of ``PNode``s with its inputs, outputs and state."""
+    """A pruned, topologically ordered list of ``PNode``s with its inputs, outputs and state.
+
+    Like PyTensor's ``FunctionGraph`` it keeps a clients index (``{value id: {consumer id:
+    uses}}``), so a rewrite redirects the uses of one value in time proportional to those
+    uses, never by scanning the program: every pass stays linear in the program's size."""
 
     def __init__(self):
         self.nodes: list[PNode] = []
@@ -172,6 +194,7 @@ class Program:
         self.variables: list[int] = []
         self.assigns: list[tuple[int, int]] = []
         self._by_id: dict[int, PNode] = {}
+        self._clients: dict[int, dict[int, int]] = {}
         self._next = 0
 
     # -- access --------------------------------------------------------------------
@@ -189,6 +212,32 @@ class Program:
 
     def __iter__(self):
         return iter(self.nodes)
+
+    def clients(self, id: int) -> list[int]:
+        """The ids of the nodes that read value ``id`` (each once)."""
+        return list(self._clients.get(id, ()))
+
+    def _rewire(self, nid: int, old, new) -> None:
+        clients = self._clients
+        for i in old:
+            c = clients.get(i)
+            if c is not None and nid in c:
+                c[nid] -= 1
+                if not c[nid]:
+                    del c[nid]
+        for i in new:
+            c = clients.setdefault(i, {})
+            c[nid] = c.get(nid, 0) + 1
+
+    def _index(self, node: PNode) -> None:
+        self._by_id[node.id] = node
+        node._program = self
+        self._rewire(node.id, (), node.inputs)
+
+    def _unindex(self, node: PNode) -> None:
+        self._rewire(node.id, node.inputs, ())
+        del self._by_id[node.id]
+        node._program = None
 
     def consumers(self) -> dict[int, list[tuple[int, int]]]:
         """``{id: [(consumer id, input position), ...]}`` in program order."""
@@ -217,7 +266,7 @@ class Program:
         if node.id in self._by_id:
             raise ProgramError(f"node id %{node.id} is already in the program")
         self.nodes.append(node)
-        self._by_id[node.id] = node
+        self._index(node)
         self._next = max(self._next, node.id + 1)
         return node
 
@@ -227,21 +276,21 @@ class Program:
         (keep topological order: insert before the first consumer)."""
         node = PNode(self.new_id(), op, list(inputs), dict(attrs or {}), Spec(tuple(spec.shape), spec.dtype),
                      value=value, name=name, payload=payload, origin=origin)
-        self._by_id[node.id] = node
         if before is None:
             self.nodes.append(node)
         else:
-            idx = next(k for k, n in enumerate(self.nodes) if n.id == before)
-            self.nodes.insert(idx, node)
+            self.nodes.insert(self.nodes.index(self._by_id[before]), node)  # identity compare, in C
+        self._index(node)
         return node
 
     def replace_uses(self, old: int, new: int) -> int:
-        """Make every use of ``old`` (inputs, outputs, assigned values) use ``new``; count them."""
+        """Make every use of ``old`` (inputs, outputs, assigned values) use ``new``; count them.
+        Time: the uses of ``old`` (the clients index), plus the outputs and assignments."""
         count = 0
-        for n in self.nodes:
-            if old in n.inputs:
-                n.inputs = [new if i == old else i for i in n.inputs]
-                count += 1
+        for c in list(self._clients.get(old, ())):
+            n = self._by_id[c]
+            n.inputs = [new if i == old else i for i in n.inputs]
+            count += 1
         if old in self.outputs:
             self.outputs = [new if i == old else i for i in self.outputs]
             count += 1
@@ -260,28 +309,25 @@ class Program:
         if dead:
             self.nodes = [n for n in self.nodes if n.id in live]
             for n in dead:
-                del self._by_id[n.id]
+                self._unindex(n)
         return len(dead)
 
     def sort(self) -> None:
         """Restore topological order after edits (stable: keeps the current order where legal)."""
+        import heapq
+
         pos = {n.id: k for k, n in enumerate(self.nodes)}
         placed: set[int] = set()
         out: list[PNode] = []
-        pending = {n.id: sum(1 for i in set(n.inputs)) for n in self.nodes}
-        users: dict[int, list[int]] = {n.id: [] for n in self.nodes}
-        for n in self.nodes:
-            for i in set(n.inputs):
-                users[i].append(n.id)
-        import heapq
-
+        pending = {n.id: len(set(n.inputs)) for n in self.nodes}
+        users = self._clients
         ready = [pos[n.id] for n in self.nodes if pending[n.id] == 0]
         heapq.heapify(ready)
         while ready:
             n = self.nodes[heapq.heappop(ready)]
             out.append(n)
             placed.add(n.id)
-            for u in users[n.id]:
+            for u in users.get(n.id, ()):
                 pending[u] -= 1
                 if pending[u] == 0:
                     heapq.heappush(ready, pos[u])
@@ -306,6 +352,28 @@ class Program:
         for i in self.outputs + self.inputs + self.variables + [x for a in self.assigns for x in a]:
             if i not in seen:
                 raise ProgramError(f"%{i} is an input, output, variable or assign but not a node")
+
+    def place_before(self, moves: dict) -> None:
+        """Move each node ``new id -> before id`` just before node ``before`` (one pass over
+        the list: for passes that add many nodes; ``add(before=...)`` moves one)."""
+        if not moves:
+            return
+        at: dict[int, list] = {}
+        for nid, before in moves.items():
+            at.setdefault(before, []).append(self._by_id[nid])
+        out = []
+        for n in self.nodes:
+            if n.id in moves:
+                continue
+            out.extend(at.get(n.id, ()))
+            out.append(n)
+        self.nodes = out
+
+    def replace_with(self, other: "Program") -> None:
+        """Become ``other`` (a rewritten copy), its nodes and indexes included."""
+        self.__dict__.update(other.__dict__)
+        for n in self.nodes:
+            n._program = self
 
     def copy(self) -> "Program":
         p = Program()

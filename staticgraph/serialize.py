@@ -1,12 +1,12 @@
 """``sg.save`` / ``sg.load``: a graph as versioned JSON that loads no code.
 
-Format ``graphcompare.staticgraph`` version 1::
+Format ``graphcompare.staticgraph`` version 2 (control flow: ``staticgraph.control.serial``)::
 
     {"format": "graphcompare.staticgraph", "version": 1,
      "nodes": [{"id": 0, "op": "placeholder", "inputs": [], "attrs": {}, "shape": [null, 3],
                 "dtype": "float32", "name": "x", "value": null}, ...],
      "function": null | {"inputs": [ids], "outputs": [ids], "structure": "single|list|tuple",
-                         "optimize": true|false}}
+                         "optimize": true|false|{"pass name": true|false, ...}}}
 
 Node ids are their positions; an input always refers to an earlier node. Constants and
 variables carry ``value``: ``{"dtype", "shape", "base64"}`` (little-endian bytes, C order); a
@@ -39,7 +39,7 @@ from shared_ops.registry import REGISTRY
 from .graph import ASSIGN, SOURCE_OPS, Graph, Node
 
 FORMAT = "graphcompare.staticgraph"
-VERSION = 1
+VERSION = 2  # 2 adds control flow; version 1 files load unchanged
 MAX_FILE_BYTES = 1 << 30
 MAX_RANK = 32
 MAX_DIM = 1 << 31
@@ -98,16 +98,7 @@ def dumps(obj) -> str:
     else:
         raise GraphCompareError(f"save: expected an sg.Graph, a compiled function or an sg.function, got {type(obj).__name__}")
     index = {n.id: k for k, n in enumerate(graph.nodes)}
-    nodes = []
-    for k, n in enumerate(graph.nodes):
-        value = None
-        if n.op == "constant":
-            value = _encode_value(n.value)
-        elif n.op == "variable":
-            value = _encode_value(_to_numpy(state.get(n.id, n.value)))
-        nodes.append({"id": k, "op": n.op, "inputs": [index[i.id] for i in n.inputs],
-                      "attrs": {a: _encode_attr(v) for a, v in n.attrs.items()},
-                      "shape": list(n._shape), "dtype": n.dtype, "name": n.name, "value": value})
+    nodes = _encode_nodes(graph, state, None)
     doc = {"format": FORMAT, "version": VERSION, "nodes": nodes, "function": None}
     if fn is not None:
         s = fn.structure
@@ -116,8 +107,37 @@ def dumps(obj) -> str:
             raise GraphCompareError("save: only a compiled function returning a node or a flat list/tuple of nodes "
                                     "can be saved; save its graph instead (sg.save(fn.graph, path))")
         doc["function"] = {"inputs": [index[x.id] for x in fn.inputs], "outputs": [index[o.id] for o in fn.outputs],
-                           "structure": kind, "optimize": fn.optimize if isinstance(fn.optimize, bool) else True}
+                           "structure": kind, "optimize": _optimize_doc(fn.optimize)}
     return json.dumps(doc, separators=(",", ":"))
+
+
+def _optimize_doc(optimize):
+    """The ``optimize=`` a function was compiled with, as JSON: a bool, or every pass's switch
+    (``simplify``'s may be a dict of its rule switches)."""
+    if isinstance(optimize, bool) or optimize is None:
+        return bool(optimize)
+    from .passes import selected
+
+    on = selected(optimize)
+    if isinstance(optimize, dict) and isinstance(optimize.get("simplify"), dict):
+        on["simplify"] = {str(k): bool(v) for k, v in optimize["simplify"].items()}
+    return on
+
+
+def _encode_nodes(graph: Graph, state: dict, enc) -> list:
+    """The ``nodes`` list of a graph (a control-flow body's too, through ``enc``)."""
+    from .control.serial import Encoder, is_control
+
+    enc = enc or Encoder(lambda g, st: _encode_nodes(g, st, enc))
+    index = {n.id: k for k, n in enumerate(graph.nodes)}
+    nodes = []
+    for k, n in enumerate(graph.nodes):
+        value = _encode_value(n.value) if n.op == "constant" else \
+            _encode_value(_to_numpy(state.get(n.id, n.value))) if n.op == "variable" else None
+        attrs = enc.attrs(n) if is_control(n.op) else {a: _encode_attr(v) for a, v in n.attrs.items()}
+        nodes.append({"id": k, "op": n.op, "inputs": [index[i.id] for i in n.inputs], "attrs": attrs,
+                      "shape": list(n._shape), "dtype": n.dtype, "name": n.name, "value": value})
+    return nodes
 
 
 def save(obj, path) -> None:
@@ -215,16 +235,23 @@ class _Loader:
         if len(nodes) > MAX_NODES:
             self.fail(f"{len(nodes)} nodes is more than the {MAX_NODES} allowed")
         graph = Graph(os.path.basename(self.source))
-        built: list[Node] = []
-        for k, entry in enumerate(nodes):
-            built.append(self.node(graph, k, entry, built))
+        built = self.nodes(graph, nodes)
         fn_doc = doc.get("function")
         if fn_doc is None:
             return graph
         return self.function(graph, fn_doc, built)
 
-    def node(self, graph: Graph, k: int, e: Any, built: list) -> Node:
-        where = f"node {k}"
+    def nodes(self, graph: Graph, entries: list, where: str = "") -> list:
+        if not isinstance(entries, list) or len(entries) > MAX_NODES:
+            self.fail(f"{where} nodes must be a list of at most {MAX_NODES}")
+        built: list[Node] = []
+        built.extend(self.node(graph, k, entry, built, where) for k, entry in enumerate(entries))
+        return built
+
+    def node(self, graph: Graph, k: int, e: Any, built: list, prefix: str = "") -> Node:
+        from .control.serial import Decoder, is_control
+
+        where = f"{prefix} node {k}".strip()
         if not isinstance(e, dict):
             self.fail(f"{where} must be an object")
         if set(e) != _NODE_KEYS:
@@ -232,9 +259,9 @@ class _Loader:
         if e["id"] != k or isinstance(e["id"], bool):
             self.fail(f"{where} has id {e['id']!r}; ids must be the node positions 0, 1, 2, ...")
         op = e["op"]
-        if not isinstance(op, str) or not (op in SOURCE_OPS or op == ASSIGN or op in REGISTRY):
+        if not isinstance(op, str) or not (op in SOURCE_OPS or op == ASSIGN or op in REGISTRY or is_control(op)):
             self.fail(f"{where}: unknown op {str(op)[:80]!r} (not in the registry)")
-        where = f"node {k} ({op})"
+        where = f"{where} ({op})"
         name = e["name"]
         if name is not None and (not isinstance(name, str) or not _NAME.match(name)):
             self.fail(f"{where}: name {str(name)[:80]!r} is not a valid identifier-like name")
@@ -254,6 +281,11 @@ class _Loader:
         attrs_doc = e["attrs"]
         if not isinstance(attrs_doc, dict):
             self.fail(f"{where}: attrs must be an object")
+        if is_control(op):  # checked against its description (control.serial)
+            if e["value"] is not None:
+                self.fail(f"{where}: only constants and variables carry a value")
+            self.decoder = getattr(self, "decoder", None) or Decoder(self)
+            return self.decoder.node(graph, op, inputs, attrs_doc, Spec(shape, dtype), name, where)
         attrs = {a: _plain(v, f"{where} attribute {a!r}") for a, v in attrs_doc.items()}
         value = e["value"]
         if op in SOURCE_OPS:
@@ -342,11 +374,25 @@ class _Loader:
             self.fail("function inputs must be distinct placeholders")
         if f["structure"] not in ("single", "list", "tuple") or (f["structure"] == "single" and len(outputs) != 1):
             self.fail("function structure must be 'single' (one output), 'list' or 'tuple'")
-        if not isinstance(f["optimize"], bool):
-            self.fail("function optimize must be true or false")
+        optimize = f["optimize"]
+        if isinstance(optimize, dict):
+            from .passes import ALL, PassOptionError, selected
+
+            plain = all(isinstance(v, bool) or (k == "simplify" and isinstance(v, dict)
+                                                and all(isinstance(b, bool) for b in v.values()))
+                        for k, v in optimize.items())
+            try:
+                if not plain:
+                    raise PassOptionError("a switch is not true or false")
+                selected(optimize)
+            except PassOptionError as exc:
+                self.fail(f"function optimize must map pass names ({', '.join(ALL)}) to true or false: "
+                          f"{str(exc).splitlines()[0]}")
+        elif not isinstance(optimize, bool):
+            self.fail("function optimize must be true, false or an object of pass switches")
         structure = outputs[0] if f["structure"] == "single" else (outputs if f["structure"] == "list" else tuple(outputs))
         try:
-            return CompiledFunction(structure, inputs, f["optimize"])
+            return CompiledFunction(structure, inputs, optimize)
         except GraphCompareError as exc:
             self.fail(f"the saved function does not compile: {str(exc).splitlines()[0]}")
 

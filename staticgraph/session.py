@@ -26,7 +26,32 @@ class Session:
         self._closed = False
 
     def run(self, fetches, feed_dict: dict | None = None):
-        """Values of ``fetches`` (same structure) for ``feed_dict`` ``{placeholder or name: array}``."""
+        """Values of ``fetches`` (same structure) for ``feed_dict`` ``{placeholder or name: array}``.
+
+        Every fetched value is computed from the variables as they were when the run began;
+        assignments among the fetches take effect at its end. A run refused for a bad feed
+        changes nothing.
+
+        Parameters:
+            fetches: a node (a variable reads it), or a list, tuple or dict of nodes.
+            feed_dict: ``{placeholder or its name: array}`` for every placeholder needed.
+
+        Returns:
+            The values, NumPy arrays, in the structure of ``fetches`` (an assign op gives the
+            value it assigned).
+
+        Raises:
+            GraphError: the session is closed, or a needed placeholder is not fed.
+            FeedError: a fed array of the wrong shape or dtype.
+
+        Examples:
+            >>> with sg.Graph() as g:
+            ...     n = sg.variable(0.0, name="n")
+            ...     step = sg.assign_add(n, sg.constant(np.float32(1.0)))
+            >>> sess = sg.Session(g)
+            >>> [float(v) for v in sess.run([n, step])]
+            [0.0, 1.0]
+        """
         if self._closed:
             raise GraphError("this Session is closed; open a new sg.Session(graph)")
         feed_dict = dict(feed_dict or {})

@@ -21,6 +21,7 @@ class Config:
     ablation: dict = field(default_factory=dict)        # workload name -> size overrides, for the pass ablation
     scaling: dict = field(default_factory=dict)         # sweep name -> (workload, param, values, fixed)
     tree: dict = field(default_factory=dict)            # TreeStream kwargs
+    dynamic: dict = field(default_factory=dict)         # the four-ways experiment (experiments.structure)
     peers: tuple = ("numpy", "torch", "jax")
     backend: str = "numpy"
     seed: int = 0
@@ -53,12 +54,14 @@ def standard() -> Config:
             "seed_mul": {}, "seed_5x5": {}, "seed_rnn_cell": {}, "rnn": {"T": 32},
             "mlp": {"batch": 128, "sizes": (784, 512, 512, 10)}, "cnn": {"batch": 16, "image": 28},
             "elementwise": {"n": 1 << 20}, "deep_chain": {"depth": 201},
+            "lstm_lm": {"T": 12}, "transformer": {"batch": 8, "T": 16, "d": 64},
         },
         memory=["rnn", "mlp", "cnn", "elementwise", "deep_chain"],
         ablation={"mlp": {}, "elementwise": {}, "rnn": {"T": 8}, "deep_chain": {"depth": 60}},
         scaling=_scaling([15, 30, 60, 120, 240, 480, 960], [2, 4, 8, 16, 32, 64, 128],
                          [1 << k for k in range(6, 23, 2)]),
         tree={"count": 48, "leaves": (3, 5), "d": 16},
+        dynamic={"batches": [1, 4, 16, 64, 256], "reps": 3, "count": 256},
     )
 
 
@@ -70,11 +73,13 @@ def quick() -> Config:
             "seed_mul": {}, "seed_5x5": {}, "seed_rnn_cell": {}, "rnn": {"T": 8},
             "mlp": {"batch": 128, "sizes": (784, 512, 512, 10)}, "cnn": {"batch": 4, "image": 28},
             "elementwise": {"n": 1 << 18}, "deep_chain": {"depth": 60},
+            "lstm_lm": {"T": 6}, "transformer": {"batch": 4, "T": 8, "d": 32},
         },
         memory=["mlp", "elementwise", "deep_chain"],
         ablation={"elementwise": {}, "deep_chain": {"depth": 30}},
         scaling=_scaling([15, 30, 60], [2, 4, 8], [1 << 8, 1 << 14, 1 << 20]),
         tree={"count": 16, "leaves": (2, 4), "d": 8},
+        dynamic={"batches": [1, 8, 64], "reps": 2, "count": 64},
     )
 
 
@@ -87,11 +92,14 @@ def tiny() -> Config:
             "seed_mul": {}, "seed_rnn_cell": {}, "rnn": {"T": 4},
             "mlp": {"batch": 8, "sizes": (32, 16, 10)}, "cnn": {"batch": 2, "image": 6, "channels": (1, 2, 2)},
             "elementwise": {"n": 4096}, "deep_chain": {"depth": 30},
+            "lstm_lm": {"batch": 2, "T": 2, "vocab": 6, "embed": 4, "hidden": 3},
+            "transformer": {"batch": 2, "T": 3, "d": 4, "heads": 2},
         },
         memory=["mlp", "elementwise"],
         ablation={"elementwise": {}},
         scaling=_scaling([9, 30], [2, 4], [256, 4096]),
         tree={"count": 6, "leaves": (2, 4), "d": 4},
+        dynamic={"batches": [1, 2], "reps": 1, "count": 4},
     )
 
 

@@ -14,16 +14,20 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from shared_ops import dispatch, instrument
-from shared_ops.registry import REGISTRY
+import dyngraph as dg
+import staticgraph as sg
+from shared_ops import instrument, wrap_kernels
 from shared_ops.functions import FUNCTIONS
+from shared_ops.registry import REGISTRY
+from staticgraph import passes
+from staticgraph.memory import MemoryPlan
 
 perf = time.perf_counter
 F = FUNCTIONS  # the shared functions (softmax_cross_entropy, conv2d, concatenate, ...) for both front ends
 
 
 class Unavailable(RuntimeError):
-    """This implementation cannot run here (a peer not installed, a front end feature missing)."""
+    """This implementation cannot run here (a peer such as PyTorch or JAX is not installed)."""
 
 
 class BudgetExceeded(RuntimeError):
@@ -52,21 +56,13 @@ def time_limit(seconds: float | None, what: str = "compile"):
 # --------------------------------------------------------------------------- dyngraph
 
 
-def dg():
-    import dyngraph
-
-    if not hasattr(dyngraph, "tensor"):
-        raise Unavailable("dyngraph.tensor is not implemented yet")
-    return dyngraph
-
-
 def dg_tensor(array, requires_grad: bool = False):
-    return dg().tensor(array, requires_grad=requires_grad)
+    return dg.tensor(array, requires_grad=requires_grad)
 
 
 def dg_sgd(params, lr: float) -> None:
     """SGD the PyTorch way: in place under ``no_grad`` (``p.sub_(p.grad * lr)``), then ``grad = None``."""
-    with dg().no_grad():
+    with dg.no_grad():
         for p in params:
             p.sub_(p.grad * lr)
             p.grad = None
@@ -78,15 +74,6 @@ def dg_clear(params) -> None:
 
 
 # --------------------------------------------------------------------------- staticgraph
-
-
-def sg():
-    import staticgraph
-
-    for name in ("compile", "gradients"):
-        if not hasattr(staticgraph, name):
-            raise Unavailable(f"staticgraph.{name} is not implemented yet")
-    return staticgraph
 
 
 @dataclass
@@ -113,9 +100,8 @@ def static_build(model: Callable, data_specs: list, param_specs: list, optimize=
     The compiled function takes ``(*data, *params)`` arrays and returns ``[loss, *grads]``
     (gradients for the params; ``grads_of="data"`` for the data inputs instead).
     """
-    s = sg()
     with time_limit(budget_s, "the static build (declare, gradients, compile, first call)"):
-        return _static_build(s, model, data_specs, param_specs, optimize, grads_of, first_args)
+        return _static_build(sg, model, data_specs, param_specs, optimize, grads_of, first_args)
 
 
 def _static_build(s, model, data_specs, param_specs, optimize, grads_of, first_args) -> StaticBuild:
@@ -139,48 +125,16 @@ def _static_build(s, model, data_specs, param_specs, optimize, grads_of, first_a
 
 def pass_names() -> list[str]:
     """The compiler's switchable passes, as staticgraph names them (``memory`` planning included)."""
-    sg()
-    from staticgraph import passes
-
-    return list(getattr(passes, "ALL", None) or passes.PASSES)
-
-
-def static_report(fn) -> dict:
-    """What the compile report says, as plain data: text, node counts, memory figures."""
-    out: dict = {"text": None, "memory": {}, "passes": []}
-    rep = fn.report() if hasattr(fn, "report") else None
-    if rep is None:
-        return out
-    out["text"] = str(rep)
-    for src in (rep, fn):
-        mem = getattr(src, "memory", None)
-        if isinstance(mem, dict):
-            out["memory"].update(mem)
-        for key in ("naive_bytes", "planned_bytes", "lower_bound_bytes", "planned_peak", "naive", "lower_bound"):
-            if hasattr(src, key) and key not in out["memory"]:
-                out["memory"][key] = getattr(src, key)
-    return out
+    return list(passes.ALL)
 
 
 def static_memory(fn) -> dict:
-    """naive / planned / lower-bound bytes from the compile report (None where not reported)."""
-    plan = getattr(fn, "plan", None)
-    if plan is not None and hasattr(plan, "planned_peak"):
-        return {"naive": plan.naive, "planned": plan.planned_peak, "lower_bound": plan.lower_bound,
-                "resident": getattr(plan, "resident", None)}
-    m = static_report(fn)["memory"]
-
-    def pick(*keys):
-        for k in keys:
-            if m.get(k) is not None:
-                return int(m[k])
-        return None
-
-    return {
-        "naive": pick("naive_bytes", "naive", "unplanned_bytes", "unplanned"),
-        "planned": pick("planned_bytes", "planned_peak", "planned"),
-        "lower_bound": pick("lower_bound_bytes", "lower_bound", "liveness_lower_bound"),
-    }
+    """naive / planned / lower-bound bytes of a compiled function's memory plan (and the bytes
+    its buffers hold); all None under ``optimize=False``, which plans no buffers."""
+    plan = fn.plan
+    if not isinstance(plan, MemoryPlan):
+        return {"naive": None, "planned": None, "lower_bound": None}
+    return {"naive": plan.naive, "planned": plan.planned_peak, "lower_bound": plan.lower_bound, "resident": plan.resident}
 
 
 # --------------------------------------------------------------------------- kernels
@@ -193,90 +147,20 @@ def kernel_update(xp, params, grads, lr) -> None:
         p[...] = sub(xp, p, mul(xp, g, xp.asarray(lr, dtype=g.dtype)))
 
 
-# Kernel swaps. Registry kernels are swapped on the ops (``op.kernel``) and cached executables
-# rebind when ``dispatch.generation()`` moves. Kernels a staticgraph executable calls *around* the
-# dispatch point (generated fused kernels, kernels writing into planned buffers) are found in the
-# executables of the compiled functions given (``fns``) and swapped there too, so kernel time,
-# recording and replay see every kernel of a step.
-
-
-def _foreign(fns) -> list:
-    """(globals, name, kernel, label) for every non-registry kernel of these compiled functions."""
-    registry = {id(op.forward) for op in REGISTRY.all()} | {id(op.kernel) for op in REGISTRY.all()}
-    out = []
-    for fn in fns or ():
-        for exe in list(getattr(fn, "_executables", {}).values()):
-            exe.rebind()  # registry kernels as they are now, before we patch the others
-            g = exe._globals
-            nodes = {n.id: n for n in exe.program.nodes}
-            for kname, nid in exe._kernel_names.items():
-                k = g[kname]
-                if id(k) in registry:
-                    continue
-                n = nodes.get(nid)
-                label = "fused" if n is not None and n.op == "fused" else f"planned:{getattr(n, 'op', '?')}"
-                out.append((g, kname, k, label))
-    return out
+# Kernel swaps go through the dispatch point: registry kernels and the kernels a staticgraph
+# executable names there (fused regions, kernels writing into planned buffers) alike, so kernel
+# time, recording and replay see every kernel of a step.
 
 
 @contextlib.contextmanager
-def _swap_kernels(make: Callable, fns=()):
-    """Every kernel (registry and the executables' own) replaced by ``make(name, forward)``."""
-    ops = REGISTRY.all()
-    saved = {op.name: op.kernel for op in ops}
-    for op in ops:
-        op.kernel = make(op.name, op.forward)
-    dispatch._generation[0] += 1  # cached executables rebind
-    patched = _foreign(fns)
-    for g, kname, k, label in patched:
-        g[kname] = make(label, k)
-    try:
-        yield
-    finally:
-        for g, kname, k, _ in patched:
-            g[kname] = k
-        for op in ops:
-            op.kernel = saved[op.name]
-        dispatch._generation[0] += 1
-
-
-def _counted(label: str, kernel):
-    """``kernel`` timed into every active ``shared_ops`` Stats under ``label``; registry kernels it
-    calls inside (a fused kernel's reference path, a planned kernel's fallback) are not counted again."""
-    def k(xp, *arrays, **attrs):
-        active = dispatch._active[:]
-        dispatch._active.clear()
-        t0 = perf()
-        try:
-            out = kernel(xp, *arrays, **attrs)
-        finally:
-            dt = perf() - t0
-            dispatch._active[:] = active
-        for stats in active:
-            s = stats.per_op[label]
-            s.calls += 1
-            s.seconds += dt
-        return out
-
-    return k
-
-
-@contextlib.contextmanager
-def counting(fns=()):
-    """``shared_ops.instrument()``, with the executables' own kernels counted as well."""
+def counting():
+    """``shared_ops.instrument()``: every kernel counted, fused and planned ones included."""
     with instrument() as stats:
-        patched = _foreign(fns)
-        for g, kname, k, label in patched:
-            g[kname] = _counted(label, k)
-        try:
-            yield stats
-        finally:
-            for g, kname, k, _ in patched:
-                g[kname] = k
+        yield stats
 
 
 @contextlib.contextmanager
-def record_kernels(log: list, fns=()):
+def record_kernels(log: list):
     """Run with every kernel's output appended to ``log`` (for ``replay_kernels``). A kernel called
     inside another (a fused kernel's reference path) runs unrecorded: replay replaces the outer one."""
     depth = [0]
@@ -295,7 +179,7 @@ def record_kernels(log: list, fns=()):
 
         return k
 
-    with _swap_kernels(make, fns):
+    with wrap_kernels(make):
         yield log
 
 
@@ -308,7 +192,7 @@ def _fresh(v):
 
 
 @contextlib.contextmanager
-def replay_kernels(log: list, fns=()):
+def replay_kernels(log: list):
     """Every kernel returns a fresh view of its recorded output instead of computing: a step's cost
     with free kernels, which is everything the execution model adds around them (creating and
     freeing the result objects included, as with real kernels)."""
@@ -323,5 +207,5 @@ def replay_kernels(log: list, fns=()):
 
         return k
 
-    with _swap_kernels(make, fns):
+    with wrap_kernels(make):
         yield pos

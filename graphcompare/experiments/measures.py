@@ -20,16 +20,15 @@ from __future__ import annotations
 import gc
 import time
 import tracemalloc
-from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
 
-from shared_ops import dispatch
+from shared_ops import dispatch, fusion_jit
 
 from . import frontends as fe
 from .stats import Summary, calibrate, quiet_gc, time_step
-from .workloads import LABELS, TreeStream, make
+from .workloads import LABELS, make
 
 perf = time.perf_counter
 
@@ -47,18 +46,13 @@ def _err(exc: BaseException) -> str:
 def timer_bias(reps: int = 7, calls: int = 3000) -> float:
     """Seconds the instrumentation adds to each kernel's own timed interval (the clock reads and the
     call through the wrapper), measured on a kernel that does nothing; subtracted per call."""
-    op = SimpleNamespace(name="__timer_bias__", forward=lambda xp, x: x)
-    k = dispatch._wrap(op)
     x = np.ones(1, np.float32)
     out = []
     for _ in range(reps):
-        st = dispatch.Stats()
-        dispatch._active.append(st)
-        try:
+        with dispatch.instrument() as st:
+            k = dispatch.bind("__timer_bias__", lambda xp, x: x)
             for _ in range(calls):
                 k(np, x)
-        finally:
-            dispatch._active.remove(st)
         out.append(st.kernel_seconds / calls)
     return Summary.of(out).median
 
@@ -83,9 +77,8 @@ def split_samples(im, cfg, bias: float, dynamic: bool) -> dict:
 
 def _split_samples(im, step, cfg, bias, dynamic) -> dict:
     inner = calibrate(step, cfg.target_s)
-    fns = [im.build.fn] if im.build is not None else []
     log: list = []
-    with fe.record_kernels(log, fns):
+    with fe.record_kernels(log):
         step()
     k_inner = max(1, min(inner, cfg.kernel_steps))
     S = {"total": [], "kernel": [], "nonkernel": [], "forward": [], "forward_nograd": []}
@@ -93,7 +86,7 @@ def _split_samples(im, step, cfg, bias, dynamic) -> dict:
     for _ in range(cfg.repeats):
         step()  # after a kernel swap: cached executables rebind here, outside the timed sample
         S["total"].append(_timed(step, inner))
-        with fe.counting(fns) as st:
+        with fe.counting() as st:
             step()
             st.per_op.clear()
             for _ in range(k_inner):
@@ -101,7 +94,7 @@ def _split_samples(im, step, cfg, bias, dynamic) -> dict:
         calls = st.calls / k_inner
         S["kernel"].append(max(0.0, st.kernel_seconds - st.calls * bias) / k_inner)
         if log:
-            with fe.replay_kernels(log, fns):
+            with fe.replay_kernels(log):
                 step()
                 S["nonkernel"].append(_timed(step, inner))
         if dynamic:
@@ -119,7 +112,8 @@ def split_within(err: float, total: float, calls: float, cfg) -> bool:
     return abs(err) <= max(cfg.split_margin * total + cfg.split_per_call_s * calls, cfg.split_abs_s)
 
 
-def _impls(cfg) -> list[str]:
+def impls(cfg) -> list[str]:
+    """The implementations a run measures: both front ends, static without passes, the peers."""
     return ["dyngraph", "staticgraph", STATIC_O0, *cfg.peers]
 
 
@@ -137,6 +131,7 @@ def measure_step(wl, impl: str, cfg) -> dict:
            "status": "ok"}
     try:
         im = _build(wl, impl, cfg)
+        tiers = _best_tier(im.build.fn) if im.build is not None else None
         if impl not in ("dyngraph", "staticgraph", STATIC_O0):
             total, inner = time_step(im.step, cfg.repeats, cfg.target_s, warmup=cfg.warmup)
             row["total"], row["inner"] = total.to_dict(), inner
@@ -161,12 +156,27 @@ def measure_step(wl, impl: str, cfg) -> dict:
                 row["split_ok"] = split_within(err, total.min, sp["calls"], cfg)
             if im.build is not None:
                 row["compile"] = _compile_times(wl, impl, im.build, cfg)
+                row["compile"]["tiers"] = tiers
                 row["nodes_declared"] = im.build.n_nodes
     except Exception as exc:  # the run goes on; the report says what failed
         row["status"] = _err(exc)
     finally:
         wl.slow_hook = None
     return row
+
+
+def _best_tier(fn) -> dict:
+    """Wait until the fused regions run on their best tier (steps are timed there), and say
+    what each tier cost to build: the first step ran on the NumPy tier right after compile."""
+    regions = fn.regions()
+    t0 = perf()
+    if regions and fusion_jit.mode() != "off":  # the test suite runs with the JIT off: no waiting
+        fn.wait_compiled()
+    waited = perf() - t0
+    numba = [k.build_seconds.get("numba") for k in regions]
+    return {"regions": len(regions), "numpy_build_s": sum(k.build_seconds["numpy"] for k in regions),
+            "numba_build_s": sum(t for t in numba if t is not None) if all(t is not None for t in numba) else None,
+            "wait_best_s": waited, "on": sorted(set(fn.tiers().values()))}
 
 
 def _compile_times(wl, impl, first, cfg) -> dict:
@@ -181,7 +191,9 @@ def _compile_times(wl, impl, first, cfg) -> dict:
 
 
 def break_even(rows: list[dict]) -> list[dict]:
-    """N* = compile / (t_dynamic - t_static): steps after which compiling has paid for itself."""
+    """N* = compile / (t_dynamic - t_static): steps after which compiling has paid for itself.
+    The compile time is until the first step can run (declare, gradients, ``sg.compile``; fused
+    regions start on their NumPy tier); ``compile_best_tier_s`` adds the wait for numba's."""
     by = {(r["workload"], r["impl"]): r for r in rows}
     out = []
     for (w, impl), r in by.items():
@@ -194,9 +206,12 @@ def break_even(rows: list[dict]) -> list[dict]:
         gain = t_dyn - t_st
         cold = r["compile"]["cold"]["total_s"]
         warm = (r["compile"]["warm"] or {}).get("median")
+        tiers = r["compile"].get("tiers") or {}
+        best = cold + (tiers.get("wait_best_s") or 0.0)
         out.append({
             "workload": w, "impl": impl, "t_dynamic_s": t_dyn, "t_static_s": t_st, "gain_s": gain,
-            "compile_cold_s": cold, "compile_warm_s": warm,
+            "compile_cold_s": cold, "compile_warm_s": warm, "compile_best_tier_s": best,
+            "n_star_best_tier": best / gain if gain > 0 else None,
             "n_star_cold": cold / gain if gain > 0 else None,
             "n_star_warm": (warm / gain if gain > 0 else None) if warm is not None else None,
         })
@@ -337,7 +352,7 @@ def measure_ablation(wl, cfg, progress=None) -> list[dict]:
             row["compile_s"] = im.build.build_s
             mem = fe.static_memory(im.build.fn)
             row.update({f"{k}_bytes": v for k, v in mem.items()})
-            row["nodes_after"] = _nodes_after(im.build.fn)
+            row["nodes_after"] = len(im.build.fn.program)
         except Exception as exc:
             row["status"] = _err(exc)
         finally:
@@ -346,70 +361,3 @@ def measure_ablation(wl, cfg, progress=None) -> list[dict]:
         if progress is not None:
             progress.update(1)
     return rows
-
-
-def _nodes_after(fn):
-    prog = getattr(fn, "program", None)
-    if prog is not None:
-        return len(prog)
-    for attr in ("n_instructions", "num_instructions"):
-        v = getattr(fn, attr, None)
-        if v is not None:
-            return int(v() if callable(v) else v)
-    ins = getattr(fn, "instructions", None)
-    return len(ins) if ins is not None else None
-
-
-# --------------------------------------------------------------------------- dynamic structure
-
-
-def measure_tree(cfg) -> dict:
-    """A stream of random trees: dyngraph runs each; static traces+compiles each new structure."""
-    ts = TreeStream(seed=cfg.seed, **cfg.tree)
-    out = {"size": ts.size, "structures": ts.structures(), "impls": {}}
-    n = len(ts.items)
-    makers = {"dyngraph": ts.dyngraph, "staticgraph": lambda: ts.staticgraph(budget_s=cfg.compile_budget_s),
-              "numpy": ts.numpy, "torch": ts.torch}
-    for impl, mk in makers.items():
-        if impl not in ("dyngraph", "staticgraph") and impl not in cfg.peers:
-            continue
-        res = {"label": ALL_LABELS[impl], "status": "ok"}
-        try:
-            made = mk()
-            step, stats = made if isinstance(made, tuple) else (made, None)
-            hook = cfg.hooks.get(("tree", impl))
-            with quiet_gc():
-                first, again = _tree_passes(step, n, hook, cfg)
-            res["first_pass_total_s"] = sum(first)
-            res["first_pass_per_tree"] = Summary.of(first).to_dict()
-            res["steady_per_tree"] = Summary.of([t for times in again for t in times]).to_dict()
-            res["steady_pass_total_s"] = Summary.of([sum(times) for times in again]).to_dict()
-            if stats is not None:
-                res["traces"] = stats["traces"]
-                res["compiles"] = stats.get("compiles", stats["traces"])
-                res["compile_total_s"] = stats["compile_s"]
-        except Exception as exc:
-            res["status"] = _err(exc)
-        out["impls"][impl] = res
-    return out
-
-
-def _tree_passes(step, n: int, hook, cfg) -> tuple[list, list]:
-    first = []
-    for i in range(n):  # first pass: static pays its traces and compiles here
-        t0 = perf()
-        if hook is not None:
-            hook()
-        step(i)
-        first.append(perf() - t0)
-    again = []  # later passes, every structure seen: one list of per-tree times per pass
-    for _ in range(max(1, cfg.repeats // 2)):
-        times = []
-        for i in range(n):
-            t0 = perf()
-            if hook is not None:
-                hook()
-            step(i)
-            times.append(perf() - t0)
-        again.append(times)
-    return first, again

@@ -210,6 +210,10 @@ def render(doc: dict, plots: dict) -> str:
         L += _table(["implementation", "first pass (all trees)", "later pass (all trees)", "first pass per tree",
                      "later passes per tree", "retracing"], rows)
         L += [""] + _img(doc["plots"], "tree", "dynamic structure")
+    if doc.get("dynamic"):
+        from .structure import report_lines
+
+        L += [""] + report_lines(doc["dynamic"], doc.get("plots") or {})
 
     # -- peers
     L += ["## Peers", ""]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import env, measures, plots, report, results
 from .config import Config
+from .tree_measure import measure_tree
 from .workloads import make
 
 
@@ -58,7 +59,7 @@ def run_suite(cfg: Config, out: str | Path, command: str = "", progress: bool = 
     peers = peer_status(cfg)
     cfg_run = Config(**{**cfg.__dict__, "peers": tuple(_active_peers(cfg, peers)),
                         "timer_bias": measures.timer_bias()})
-    impls = measures._impls(cfg_run)
+    impls = measures.impls(cfg_run)
 
     def wl_of(name, size):
         w = make(name, **size)
@@ -90,8 +91,14 @@ def run_suite(cfg: Config, out: str | Path, command: str = "", progress: bool = 
             doc["ablation"] += measures.measure_ablation(wl_of(name, {**cfg.workloads.get(name, {}), **size}), cfg_run)
             bar.update(1)
         bar.set_postfix_str("dynamic structure")
-        doc["tree"] = measures.measure_tree(cfg_run)
+        doc["tree"] = measure_tree(cfg_run)
         bar.update(1)
+        if cfg.dynamic:
+            from . import structure
+
+            bar.set_postfix_str("dynamic structure, four ways")
+            doc["dynamic"] = structure.measure_dynamic(cfg.dynamic, cfg.seed,
+                                                       lambda what: bar.set_postfix_str(f"four ways {what}"))
     finally:
         bar.close()
         if old_aff is not None:
@@ -115,12 +122,19 @@ def run_suite(cfg: Config, out: str | Path, command: str = "", progress: bool = 
     return saved
 
 
+def _dynamic_plot(res, out: Path):
+    from . import structure
+
+    return structure.plot(res or {}, out)
+
+
 def make_plots(doc: dict, out: Path) -> dict:
     made = {}
     for key, fn in (("time_split", lambda: plots.time_split(doc["main"], out)),
                     ("memory", lambda: plots.memory(doc["memory"], out)),
                     ("ablation", lambda: plots.ablation(doc["ablation"], out)),
-                    ("tree", lambda: plots.tree(doc["tree"] or {}, out))):
+                    ("tree", lambda: plots.tree(doc["tree"] or {}, out)),
+                    ("dynamic", lambda: _dynamic_plot(doc.get("dynamic"), out))):
         name = fn()
         if name:
             made[key] = name

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..testing import example
+from ..examples import example
 
 _FULL = ("s", None, None, None)
 

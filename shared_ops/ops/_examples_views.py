@@ -3,15 +3,10 @@
 
 from __future__ import annotations
 
-from ..testing import example
+from ..examples import example
 from ._examples import _dims, _distinct, _normal
 
 _FULL = ("s", None, None, None)
-
-
-@example("clone")
-def _clone(rng, dtype):
-    return [((_normal(rng, _dims(rng, 2), dtype),), {})]
 
 
 @example("flip")

@@ -25,7 +25,8 @@ _KINDS = {"s": 4, "i": 2, "n": 1, "e": 1, "a": 1}
 
 def validate(op: str, spec) -> tuple:
     if not isinstance(spec, tuple) or not all(isinstance(e, tuple) and e and e[0] in _KINDS and len(e) == _KINDS[e[0]] for e in spec):
-        raise OpAttributeError(f"{op}: index={spec!r} is not an index spec; build it with shared_ops.shared_ops._surface_args._parse_index")
+        raise OpAttributeError(f"{op}: index={spec!r} is not an index spec (a tuple of tagged entries like ('i', 0)); "
+                              f"index with x[...] on a dyngraph Tensor or staticgraph Node, which builds it")
     if sum(e[0] == "e" for e in spec) > 1:
         raise IndexError(f"{op}: an index can only have a single ellipsis ('...')")
     return spec

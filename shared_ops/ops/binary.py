@@ -100,7 +100,7 @@ register(
     forward=lambda xp, c, x, y: xp.where(c, x, y),
     infer=_where_infer,
     vjp=_where_vjp,
-    elementwise=True, nondiff=frozenset({0}), save_inputs=(0,),
+    elementwise=True, linear=True, nondiff=frozenset({0}), save_inputs=(0,),
     torch_name="WhereBackward0",
     scalar_expr=lambda c, x, y: f"({x} if {c} else {y})",
 )

@@ -9,12 +9,7 @@ from __future__ import annotations
 
 from ..errors import ShapeError
 from ..registry import Spec, broadcast_shapes, fmt_shape, register
-
-
-def _resolve(shape, like):
-    if like is None:
-        return shape
-    return tuple(l if s is None else s for s, l in zip(shape, like.shape))
+from ..registry import resolve_free as _resolve
 
 
 def _same(a, b) -> bool:

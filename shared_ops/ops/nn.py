@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..dtypes import INTEGER, dtype_name
 from ..errors import DTypeError, ShapeError
 from ..registry import REQUIRED, Spec, fmt_shape, normalize_axis, register
+from ..registry import resolve_free as _resolve
 from ._infer import check_rank, require_float, same_dtype
 
 
@@ -152,47 +153,48 @@ def _pad(xp, x, ph, pw):
     return out
 
 
-def _windows(kh, kw, oh, ow, stride):
-    """One strided (rows, cols) slice pair per kernel offset."""
-    sh, sw = stride
+def _windows(kh, kw, oh, ow, stride, dilation=(1, 1)):
+    """One strided (rows, cols) slice pair per kernel offset (offsets ``dilation`` apart)."""
+    (sh, sw), (dh, dw) = stride, dilation
     for i in range(kh):
         for j in range(kw):
-            yield i, j, slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw)
+            yield i, j, slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
 
 
-def _out_size(h, k, s, p):
-    return None if h is None or k is None else (h + 2 * p - k) // s + 1
+def _out_size(h, k, s, p, d=1):
+    return None if h is None or k is None else (h + 2 * p - d * (k - 1) - 1) // s + 1
 
 
-def _im2col(xp, x, kh, kw, stride, padding):
+def _im2col(xp, x, kh, kw, stride, padding, dilation=(1, 1)):
     """(N, C*KH*KW, OH*OW) patches, channel-major then kernel offset (as the weight reshapes)."""
     xpad = _pad(xp, x, *padding)
     n, c = x.shape[:2]
-    oh, ow = _out_size(x.shape[2], kh, stride[0], padding[0]), _out_size(x.shape[3], kw, stride[1], padding[1])
-    cols = xp.stack([xpad[:, :, r, s] for _, _, r, s in _windows(kh, kw, oh, ow, stride)], axis=2)
+    oh = _out_size(x.shape[2], kh, stride[0], padding[0], dilation[0])
+    ow = _out_size(x.shape[3], kw, stride[1], padding[1], dilation[1])
+    cols = xp.stack([xpad[:, :, r, s] for _, _, r, s in _windows(kh, kw, oh, ow, stride, dilation)], axis=2)
     return xp.reshape(cols, (n, c * kh * kw, oh * ow)), oh, ow
 
 
-def _col2im(xp, cols, shape, kh, kw, stride, padding):
+def _col2im(xp, cols, shape, kh, kw, stride, padding, dilation=(1, 1)):
     """The adjoint of ``_im2col``: patches summed back into an (N, C, H, W) array."""
     n, c, h, w = shape
     ph, pw = padding
-    oh, ow = _out_size(h, kh, stride[0], ph), _out_size(w, kw, stride[1], pw)
+    oh, ow = _out_size(h, kh, stride[0], ph, dilation[0]), _out_size(w, kw, stride[1], pw, dilation[1])
     cols = xp.reshape(cols, (n, c, kh, kw, oh, ow))
     out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    for i, j, r, s in _windows(kh, kw, oh, ow, stride):
+    for i, j, r, s in _windows(kh, kw, oh, ow, stride, dilation):
         out[:, :, r, s] = out[:, :, r, s] + cols[:, :, i, j, :, :]
     return out[:, :, ph:ph + h, pw:pw + w] if ph or pw else out
 
 
-def _conv2d_forward(xp, x, w, *, stride=(1, 1), padding=(0, 0)):
+def _conv2d_forward(xp, x, w, *, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     o, c, kh, kw = w.shape
-    cols, oh, ow = _im2col(xp, x, kh, kw, stride, padding)
+    cols, oh, ow = _im2col(xp, x, kh, kw, stride, padding, dilation)
     out = xp.matmul(xp.reshape(w, (o, c * kh * kw)), cols)  # (N, O, OH*OW)
     return xp.reshape(out, (x.shape[0], o, oh, ow))
 
 
-def _conv2d_infer(x: Spec, w: Spec, *, stride=(1, 1), padding=(0, 0)) -> Spec:
+def _conv2d_infer(x: Spec, w: Spec, *, stride=(1, 1), padding=(0, 0), dilation=(1, 1)) -> Spec:
     dtype = same_dtype("conv2d", x, w)
     require_float("conv2d", x)
     check_rank("conv2d", x, (4,), "input (N, C, H, W)")
@@ -201,23 +203,23 @@ def _conv2d_infer(x: Spec, w: Spec, *, stride=(1, 1), padding=(0, 0)) -> Spec:
         raise ShapeError(
             f"conv2d: input {fmt_shape(x.shape)} has {x.shape[1]} channels but weight {fmt_shape(w.shape)} expects {w.shape[1]}"
         )
-    (sh, sw), (ph, pw) = stride, padding
-    oh, ow = _out_size(x.shape[2], w.shape[2], sh, ph), _out_size(x.shape[3], w.shape[3], sw, pw)
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    oh, ow = _out_size(x.shape[2], w.shape[2], sh, ph, dh), _out_size(x.shape[3], w.shape[3], sw, pw, dw)
     if (oh is not None and oh < 1) or (ow is not None and ow < 1):
         raise ShapeError(f"conv2d: kernel {fmt_shape(w.shape[2:])} is larger than the padded input {fmt_shape(x.shape[2:])}")
     return Spec((x.shape[0], w.shape[0], oh, ow), dtype)
 
 
-def _conv2d_vjp(ops, g, inputs, output, *, stride=(1, 1), padding=(0, 0)):
+def _conv2d_vjp(ops, g, inputs, output, *, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     x, w = inputs
-    kw = dict(stride=stride, padding=padding)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
     return (
         ops.conv2d_grad_input(g, w, shape=x.shape, **kw) if ops.needs_input_grad[0] else None,
         ops.conv2d_grad_weight(x, g, shape=w.shape, **kw) if ops.needs_input_grad[1] else None,
     )
 
 
-_CONV_ATTRS = {"stride": (1, 1), "padding": (0, 0)}
+_CONV_ATTRS = {"stride": (1, 1), "padding": (0, 0), "dilation": (1, 1)}
 
 register(
     "conv2d",
@@ -230,32 +232,28 @@ register(
 )
 
 
-def _resolve(shape, like):
-    return tuple(shape) if like is None else tuple(l if s is None else s for s, l in zip(shape, like.shape))
-
-
 # The convolution is a trilinear form T(x, w, g) = <conv2d(x, w), g>. Its three partial
 # derivatives are conv2d, conv2d_grad_input and conv2d_grad_weight, so the rules below close.
 
 
-def _grad_input_forward(xp, g, w, like=None, *, shape, stride=(1, 1), padding=(0, 0)):
+def _grad_input_forward(xp, g, w, like=None, *, shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     shape = _resolve(shape, like)
     o, c, kh, kw = w.shape
     n = g.shape[0]
     cols = xp.matmul(xp.permute_dims(xp.reshape(w, (o, c * kh * kw)), (1, 0)), xp.reshape(g, (n, o, -1)))
-    return _col2im(xp, cols, shape, kh, kw, stride, padding)
+    return _col2im(xp, cols, shape, kh, kw, stride, padding, dilation)
 
 
-def _grad_input_vjp(ops, gg, inputs, output, *, shape, stride=(1, 1), padding=(0, 0)):
+def _grad_input_vjp(ops, gg, inputs, output, *, shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     g, w = inputs[:2]
-    kw = dict(stride=stride, padding=padding)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
     return (
         ops.conv2d(gg, w, **kw) if ops.needs_input_grad[0] else None,
         ops.conv2d_grad_weight(gg, g, shape=w.shape, **kw) if ops.needs_input_grad[1] else None,
     ) + (None,) * (len(inputs) - 2)
 
 
-def _grad_input_infer(g: Spec, w: Spec, like: Spec | None = None, *, shape, stride=(1, 1), padding=(0, 0)) -> Spec:
+def _grad_input_infer(g: Spec, w: Spec, like: Spec | None = None, *, shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1)) -> Spec:
     check_rank("conv2d_grad_input", g, (4,), "gradient (N, C_out, OH, OW)")
     return Spec(_resolve(shape, like), same_dtype("conv2d_grad_input", g, w))
 
@@ -271,23 +269,23 @@ register(
 )
 
 
-def _grad_weight_forward(xp, x, g, like=None, *, shape, stride=(1, 1), padding=(0, 0)):
+def _grad_weight_forward(xp, x, g, like=None, *, shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     o, c, kh, kw = _resolve(shape, like)
-    cols, oh, ow = _im2col(xp, x, kh, kw, stride, padding)
+    cols, oh, ow = _im2col(xp, x, kh, kw, stride, padding, dilation)
     gw = xp.tensordot(xp.reshape(g, (x.shape[0], o, oh * ow)), cols, axes=((0, 2), (0, 2)))
     return xp.reshape(gw, (o, c, kh, kw))
 
 
-def _grad_weight_vjp(ops, gg, inputs, output, *, shape, stride=(1, 1), padding=(0, 0)):
+def _grad_weight_vjp(ops, gg, inputs, output, *, shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     x, g = inputs[:2]
-    kw = dict(stride=stride, padding=padding)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
     return (
         ops.conv2d_grad_input(g, gg, shape=x.shape, **kw) if ops.needs_input_grad[0] else None,
         ops.conv2d(x, gg, **kw) if ops.needs_input_grad[1] else None,
     ) + (None,) * (len(inputs) - 2)
 
 
-def _grad_weight_infer(x: Spec, g: Spec, like: Spec | None = None, *, shape, stride=(1, 1), padding=(0, 0)) -> Spec:
+def _grad_weight_infer(x: Spec, g: Spec, like: Spec | None = None, *, shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1)) -> Spec:
     check_rank("conv2d_grad_weight", x, (4,), "input (N, C, H, W)")
     return Spec(_resolve(shape, like), same_dtype("conv2d_grad_weight", x, g))
 

@@ -34,8 +34,9 @@ register(
     forward=lambda xp, x: xp.asarray(x, copy=True),
     infer=lambda x: Spec(x.shape, x.dtype),
     vjp=lambda ops, g, inputs, output: (g,),
-    linear=True, save_inputs=False,
+    elementwise=True, linear=True, save_inputs=False,
     torch_name="CloneBackward0",
+    scalar_expr=lambda x: f"{x}",
 )
 
 

@@ -16,7 +16,9 @@ Memory planning (in-place and buffer reuse) runs after the pipeline, at lowering
 (``staticgraph.memory.plan``); its switch is ``"memory"`` in the same options.
 
 ``options``: ``True`` (all), ``False``/``None`` (none), a list of pass names to run (in the
-order above), or a dict ``{"cse": False, ...}`` switching passes off (or on) by name.
+order above), or a dict ``{"cse": False, ...}`` switching passes off (or on) by name. In the
+dict, ``simplify`` may instead get a dict of its rule switches, ``{"simplify": {"mul_by_one":
+False}}`` (the pass runs; see ``simplify.RULES``).
 Tolerance of an optimised program against ``optimize=False`` (the rule the tests check):
 ``cse``, ``prune``, ``simplify`` and ``fold`` are exact except that ``fold`` evaluates on NumPy;
 ``fuse`` changes at most (a) float32 ``exp``/``tanh``/``sigmoid`` by 1-2 ulp each (generated
@@ -59,7 +61,7 @@ def selected(options) -> dict:
         return {name: False for name in ALL}
     if isinstance(options, dict):
         unknown = [k for k in options if k not in ALL]
-        on = {name: bool(options.get(name, True)) for name in ALL}
+        on = {name: _switch(name, options.get(name, True)) for name in ALL}
     elif isinstance(options, (list, tuple, set)):
         unknown = [k for k in options if k not in ALL]
         on = {name: name in options for name in ALL}
@@ -70,16 +72,31 @@ def selected(options) -> dict:
     return on
 
 
+def _switch(name: str, value) -> bool:
+    """One pass's entry in an ``optimize=`` dict: a bool, or (simplify) a dict of rule switches."""
+    if not isinstance(value, dict):
+        return bool(value)
+    if name != "simplify":
+        raise PassOptionError(f"pass {name!r} takes no options, got {value!r}; give True or False")
+    try:
+        simplify.enabled(value)
+    except KeyError as exc:
+        raise PassOptionError(exc.args[0]) from None
+    return True
+
+
 def run_pipeline(program, options=True, ctx: PassContext | None = None) -> list[PassResult]:
     """Run the selected passes over ``program`` in order; a ``PassResult`` each, then one
-    ``pipeline`` line holding the program text before the pipeline."""
-    ctx = ctx or PassContext()
-    on = selected(options)
-    program.pass_options = on  # memory.plan reads the "memory" switch from here
-    before_text = program.text()
+    ``pipeline`` line. ``ctx`` receives the switches and the naive bytes before the passes
+    (the memory planner reads both)."""
     from ..memory import naive_bytes
 
-    program.naive_before = naive_bytes(program)  # for the memory report: what the passes saved
+    ctx = ctx or PassContext()
+    on = selected(options)
+    ctx.switches = on
+    if isinstance(options, dict):
+        ctx.options = options
+    ctx.naive_before = naive_bytes(program)  # for the memory report: what the passes saved
     n0 = len(program.nodes)
     results = []
     for name, fn in PASSES.items():
@@ -92,9 +109,7 @@ def run_pipeline(program, options=True, ctx: PassContext | None = None) -> list[
             if again.details:  # reported only when it merged something
                 again.name = "cse (after simplify)"
                 results.append(again)
-    results.append(PassResult("pipeline", n0, len(program.nodes),
-                              ["program before the pipeline:"] + ["  " + ln for ln in before_text.splitlines()],
-                              sum(r.seconds for r in results)))
+    results.append(PassResult("pipeline", n0, len(program.nodes), [], sum(r.seconds for r in results)))
     return results
 
 

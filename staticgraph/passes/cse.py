@@ -1,9 +1,10 @@
 """cse: merge nodes that compute the same thing.
 
 ``%3 = mul %1 %2; %4 = mul %1 %2 -> %4 uses %3``. The key is ``(op, inputs, attrs)``;
-inputs of ``add``/``mul``/``maximum``/``minimum``/``eq``/``ne`` are sorted (IEEE addition and
-multiplication are commutative, bit for bit). Constants merge by value: ``(dtype, shape,
+inputs of an op that declares itself ``commutative`` (``add``, ``mul``, ``maximum``, ``eq``...:
+bit for bit, in IEEE arithmetic) are sorted. Constants merge by value: ``(dtype, shape,
 bytes)``. Placeholders, variables and fused nodes never merge. Exact: no value changes.
+One walk in program order; each merge redirects only the merged node's uses.
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ import numpy as np
 
 from ..program import timed_pass
 
-COMMUTATIVE = frozenset({"add", "mul", "maximum", "minimum", "eq", "ne"})
-
-
 def key_of(n, canon):
     ins = tuple(canon.get(i, i) for i in n.inputs)
     if n.op == "constant":
@@ -24,7 +22,7 @@ def key_of(n, canon):
         return ("constant", n.dtype, tuple(v.shape), v.tobytes())
     if n.op in ("placeholder", "variable", "fused"):
         return None
-    if n.op in COMMUTATIVE:
+    if n.opdef.commutative:
         ins = tuple(sorted(ins))
     try:
         return (n.op, ins, tuple(sorted(n.attrs.items())))

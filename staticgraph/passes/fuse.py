@@ -4,15 +4,20 @@
 
 A region is a maximal connected set of elementwise nodes (ops with a ``scalar_expr``, plus
 ``broadcast_to`` of a value from outside) of ONE output shape, forward and backward alike;
-values from outside may broadcast into it. A ``sum``/``sum_to`` of a region value joins as a
-reduction output accumulated in the same loop (no node may then read that sum inside the
+values from outside may broadcast into it. A reduction (``sum``/``sum_to``) of a region value
+joins as an output accumulated in the same loop (no node may then read that sum inside the
 region). Regions grow greedily in program order; a node joins (and may merge) the regions of
-its inputs only if no other path leaves a region and comes back (which would be a cycle).
+its inputs while nothing outside those regions reads them yet, which is what rules out a
+path that leaves a region and comes back (a cycle) in constant time per node.
 Values used outside the region become its outputs (``Project`` nodes pick them from the
 kernel's tuple). A region must save work: at least two ops (a reduction counts, a
-``broadcast_to`` does not). On NumPy the kernels are compiled here (numba; timed in the
-report), so the first call pays nothing; ``fusion_cpu.cache_info()`` counts cache hits.
-A region holds at most ``MAX_REGION`` nodes (numba compile time is superlinear in size).
+``broadcast_to`` does not). On NumPy a region runs at once on its NumPy tier, and its numba
+loop is built in the background (``shared_ops.fusion_jit``; ``fn.wait_compiled()`` waits).
+First, a ``sum_to``/``broadcast_to`` to its input's own symbolic shape (``staticgraph.symbolic``:
+a free batch dimension carried through) is dropped: it is the identity, and each would end a
+region. A region holds at most ``MAX_REGION`` nodes: numba's compile time grows faster than linearly
+with a function's size and its type inference recurses once per op, so a longer chain
+continues in the next kernel (a call costs about a microsecond).
 """
 
 from __future__ import annotations
@@ -21,16 +26,14 @@ EXACT = False  # generated kernels round differently (libm, float64 accumulation
 
 import time
 
+from shared_ops.fusion_spec import fusible
 from shared_ops.registry import REGISTRY
 
 from ..fusion import FUSIBLE_DTYPES, FusedKernel, Project, build_spec
 from ..program import PassResult, ProgramError
+from ..symbolic import own_shape_identities
 
-REDUCTIONS = ("sum", "sum_to")
-# numba's compile time grows faster than linearly with a function's size (about 1 s for 60
-# fused ops, a minute for 500 on this machine); a region stops growing at this many nodes and
-# the chain continues in the next kernel (a call costs ~0.5 us)
-MAX_REGION = 512
+MAX_REGION = 128
 
 
 def _elementwise(n) -> bool:
@@ -39,15 +42,32 @@ def _elementwise(n) -> bool:
     if n.op in ("placeholder", "variable", "constant", "fused") or n.op not in REGISTRY:
         return False
     op = REGISTRY.get(n.op)
-    return bool(op.elementwise and op.scalar_expr is not None)
+    if not (op.elementwise and op.scalar_expr is not None):
+        return False
+    try:
+        return fusible(n.op, tuple(sorted(n.attrs.items())), n.dtype, len(n.inputs))
+    except TypeError:  # an unhashable attribute value
+        return False
+
+
+def _reduction(n) -> bool:
+    op = n.opdef
+    return op is not None and op.reduction
+
+
+SEARCH_BUDGET = 2000  # nodes a cycle search may visit before the region counts as closed
 
 
 class _Regions:
+    """Union-find over regions; ``readers``: per region, the nodes outside it that read it;
+    ``ext``: per region, the values it reads from outside."""
+
     def __init__(self):
         self.parent: dict[int, int] = {}
         self.members: dict[int, list[int]] = {}
         self.shape: dict[int, tuple] = {}
-        self.ext_up: dict[int, set] = {}  # regions reachable backwards from the region's outside inputs
+        self.readers: dict[int, set] = {}
+        self.ext: dict[int, set] = {}
 
     def find(self, r: int) -> int:
         while self.parent[r] != r:
@@ -59,19 +79,8 @@ class _Regions:
         self.parent[nid] = nid
         self.members[nid] = [nid]
         self.shape[nid] = shape
-        self.ext_up[nid] = set()
+        self.readers[nid], self.ext[nid] = set(), set()
         return nid
-
-    def closure(self, raw) -> set:
-        """The regions reachable backwards from the raw region ids ``raw`` (them included)."""
-        seen: set = set()
-        stack = [self.find(x) for x in raw]
-        while stack:
-            r = stack.pop()
-            if r not in seen:
-                seen.add(r)
-                stack.extend(self.find(x) for x in self.ext_up.get(r, ()))
-        return seen
 
     def union(self, a: int, b: int) -> int:
         a, b = self.find(a), self.find(b)
@@ -79,73 +88,92 @@ class _Regions:
             return a
         self.parent[b] = a
         self.members[a] += self.members.pop(b)
-        self.ext_up[a] |= self.ext_up.pop(b)
+        self.readers[a] |= self.readers.pop(b)
+        self.ext[a] |= self.ext.pop(b)
         return a
+
+    def reaches_reader(self, program, region: dict, starts, r: int) -> bool:
+        """Whether a value in ``starts`` depends on a reader of region ``r`` (a path that
+        left ``r``), regions counting as units (depending on one member is depending on all
+        the region reads). True also when the search exceeds ``SEARCH_BUDGET`` nodes."""
+        targets = self.readers[r]
+        if not targets:
+            return False
+        stack, seen, units = list(starts), set(), set()
+        while stack:
+            v = stack.pop()
+            if v in targets:
+                return True
+            if v in seen:
+                continue
+            seen.add(v)
+            if len(seen) > SEARCH_BUDGET:
+                return True
+            q = region.get(v)
+            if q is None:
+                stack.extend(program[v].inputs)
+                continue
+            q = self.find(q)
+            if q != r and q not in units:
+                units.add(q)
+                stack.extend(self.ext[q])
+        return False
 
 
 def _form_regions(program):
+    """Regions in one walk in program order. A region runs as one unit, so growing it must
+    not close a cycle through the outside: a path that leaves a region starts at a node
+    outside it that reads it. While nothing outside a region reads it, it grows freely
+    (constant time); once something does, a node joins it only if none of its inputs depends
+    on such a reader (a search bounded by ``SEARCH_BUDGET`` nodes: linear time overall)."""
     R = _Regions()
     region: dict[int, int] = {}   # node -> region (raw id; find() it)
     sink: set[int] = set()        # reductions: in a region, but readable only after its loop
-    up: dict[int, set] = {}       # node -> raw region ids it depends on
     for n in program.nodes:
-        u: set = set()
-        for i in n.inputs:
-            u |= up.get(i, set())
-            if i in region:
-                u.add(region[i])
-        up[n.id] = u
+        joined = None
         dtypes_ok = n.dtype in FUSIBLE_DTYPES and all(program[i].dtype in FUSIBLE_DTYPES for i in n.inputs)
-        if not dtypes_ok:
-            continue
-        is_red = n.op in REDUCTIONS and len(n.inputs) == 1 and n.inputs[0] in region and n.inputs[0] not in sink
-        if not (_elementwise(n) or is_red):
-            continue
-        shape = program[n.inputs[0]].shape if is_red else n.shape
-        cands = []
-        for i in (n.inputs[1:] if n.op == "broadcast_to" else n.inputs):
-            if i in region and i not in sink:
+        is_red = dtypes_ok and _reduction(n) and len(n.inputs) == 1 and n.inputs[0] in region \
+            and n.inputs[0] not in sink
+        if dtypes_ok and (_elementwise(n) or is_red):
+            shape = tuple(program[n.inputs[0]].shape if is_red else n.shape)
+            chosen: list[int] = []
+            size = 1
+            for i in (n.inputs[1:] if n.op == "broadcast_to" else n.inputs):
+                if i in region and i not in sink:
+                    r = R.find(region[i])
+                    if r in chosen or R.shape[r] != shape or size + len(R.members[r]) > MAX_REGION:
+                        continue
+                    outside = [j for j in n.inputs if not (j in region and R.find(region[j]) == r and j not in sink)]
+                    if R.reaches_reader(program, region, outside, r):
+                        continue
+                    if any(R.reaches_reader(program, region, R.ext[c], r) or R.reaches_reader(program, region, R.ext[r], c)
+                           for c in chosen):  # two regions merged: neither may reach the other's readers
+                        continue
+                    chosen.append(r)
+                    size += len(R.members[r])
+            if is_red:
+                if chosen:
+                    joined = chosen[0]
+                    R.members[joined].append(n.id)
+                    sink.add(n.id)
+            else:
+                joined = R.new(n.id, shape) if not chosen else chosen[0]
+                if chosen:
+                    R.members[joined].append(n.id)
+                    for c in chosen[1:]:
+                        joined = R.union(joined, c)
+            if joined is not None:
+                region[n.id] = joined
+                joined = R.find(joined)
+        for i in n.inputs:  # the regions n reads without belonging to them; what n's region reads
+            if i in region:
                 r = R.find(region[i])
-                if R.shape[r] == tuple(shape) and r not in cands:
-                    cands.append(r)
-        ok = []
-        for r in cands:
-            bad = False
-            for i in n.inputs:
-                if i in region and R.find(region[i]) == r and i not in sink:
-                    continue
-                # what i depends on, region by region (a region runs as one unit: depending on
-                # one member is depending on everything the region reads)
-                if r in R.closure(up.get(i, set()) | ({region[i]} if i in region else set())):
-                    bad = True
-                    break
-            if not bad:
-                ok.append(r)
-        # merging several regions: none may reach another through the outside; size capped
-        chosen: list[int] = []
-        size = 1
-        for r in ok:
-            if size + len(R.members[r]) <= MAX_REGION and all(
-                    r not in R.closure(R.ext_up[c]) and c not in R.closure(R.ext_up[r]) for c in chosen):
-                chosen.append(r)
-                size += len(R.members[r])
-        if is_red:
-            if not chosen:
-                continue
-            r = chosen[0]
-            R.members[r].append(n.id)
-            region[n.id] = r
-            sink.add(n.id)
-            continue
-        r = R.new(n.id, tuple(shape)) if not chosen else chosen[0]
-        if chosen:
-            R.members[r].append(n.id)
-            for c in chosen[1:]:
-                r = R.union(r, c)
-        region[n.id] = r
-        for i in n.inputs:  # outside inputs: remember what they depend on
-            if not (i in region and R.find(region[i]) == R.find(r) and i not in sink):
-                R.ext_up[R.find(r)] |= up.get(i, set()) | ({region[i]} if i in region else set())
+                if r != joined or i in sink:
+                    R.readers[r].add(n.id)
+                    if joined is not None:
+                        R.ext[joined].add(i)
+            elif joined is not None:
+                R.ext[joined].add(i)
     out = []
     for r, members in R.members.items():
         if R.find(r) != r:
@@ -162,11 +190,15 @@ def _worth(program, members, views) -> bool:
 
 
 def _fuse(program, ctx):
+    dropped = own_shape_identities(program)  # each would end a region (a reduction) or cost a view
+    if dropped:
+        program.remove_dead()
     regions = _form_regions(program)
     pos = {n.id: k for k, n in enumerate(program.nodes)}
     cons = program.consumers()
     keep = set(program.outputs) | {x for _, x in program.assigns}
     details, fused_nodes = [], 0
+    moves: dict[int, int] = {}  # new node -> the member it goes before (its region's last)
     for loop, members, sinks in regions:
         members = sorted(members, key=pos.__getitem__)
         mset = set(members)
@@ -190,38 +222,42 @@ def _fuse(program, ctx):
         payload = FusedKernel(spec, infos, members, text, readonly)
         last = members[-1]
         first_spec = program[infos[0].node].spec
-        f = program.add("fused", ext, {}, first_spec, payload=payload, before=last)
+        f = program.add("fused", ext, {}, first_spec, payload=payload)
+        moves[f.id] = last
         if len(infos) == 1:
             program.replace_uses(infos[0].node, f.id)
         else:
             for k, info in enumerate(infos):
-                p = program.add("fused", [f.id], {}, program[info.node].spec, payload=Project(k), before=last)
+                p = program.add("fused", [f.id], {}, program[info.node].spec, payload=Project(k))
+                moves[p.id] = last
                 program.replace_uses(info.node, p.id)
         fused_nodes += len(members)
         details.append(f"%{f.id} <- {len(members)} nodes ({payload.label}), {len(ext)} in, {len(infos)} out")
+    program.place_before(moves)
     program.remove_dead()
     program.sort()
+    if dropped:
+        details.insert(0, f"{dropped} sum_to/broadcast_to to the value's own (symbolic) shape dropped")
     return details, fused_nodes
 
 
-def _compile_kernels(program, ctx) -> str:
+def _start_tiers(program, ctx) -> str:
+    """Ask for every region's numba tier (built per ``shared_ops.fusion_jit``'s mode)."""
     if ctx is not None and ctx.backend not in (None, "numpy"):
         return ""
+    kernels = [n.payload for n in program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)]
+    if not kernels:
+        return ""
     try:
-        from shared_ops import fusion_cpu
-    except ImportError as exc:  # numba missing: the reference path runs
-        return f"numba unavailable ({exc}); fused regions run op by op"
-    before = fusion_cpu.cache_info()
-    t0 = time.perf_counter()
-    n = 0
-    for node in program.nodes:
-        if node.op == "fused" and isinstance(node.payload, FusedKernel):
-            node.payload.warm()
-            n += 1
-    after = fusion_cpu.cache_info()
-    hits = after["hits"] - before["hits"]
-    return (f"compiled {n} kernel(s) with numba in {(time.perf_counter() - t0) * 1e3:.1f} ms "
-            f"({hits} from the in-process cache)") if n else ""
+        from shared_ops import fusion_jit
+    except ImportError as exc:  # pragma: no cover - numba missing: the NumPy tier runs
+        return f"numba unavailable ({exc}); fused regions run on the NumPy tier"
+    for k in kernels:
+        k.start()
+    ready = sum(1 for k in kernels if k.tier == "numba")
+    return (f"{len(kernels)} region(s): NumPy tier built in "
+            f"{sum(k.build_seconds['numpy'] for k in kernels) * 1e3:.1f} ms; numba tier: {ready} ready, "
+            f"{len(kernels) - ready} {'building in the background' if fusion_jit.mode() == 'background' else 'on request'}")
 
 
 def run(program, ctx) -> PassResult:
@@ -234,8 +270,8 @@ def run(program, ctx) -> PassResult:
     except ProgramError as exc:  # a bug in region forming: keep the program unfused, say so
         return PassResult("fuse", before, before, [f"fusion skipped: {exc} (please report this graph)"],
                           time.perf_counter() - t0)
-    program.__dict__.update(work.__dict__)
-    note = _compile_kernels(program, ctx)
+    program.replace_with(work)
+    note = _start_tiers(program, ctx)
     if note:
         details.append(note)
     if n:

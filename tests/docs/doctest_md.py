@@ -187,8 +187,9 @@ def update_page(path) -> int:
             print(f"{path}:{r.block.start}: {r.error}", file=sys.stderr)
             break
         if r.block.expect is not None:
-            new = normalise(r.output).split("\n") if normalise(r.output) else []
             exp = r.block.expect
+            indent = FENCE.match(lines[exp.start - 1])["indent"]  # a block inside a tab or an admonition
+            new = [indent + ln if ln else ln for ln in normalise(r.output).split("\n")] if normalise(r.output) else []
             if normalise(exp.code) != normalise(r.output):
                 edits.append((exp.start, exp.end - 1, new))
                 changed += 1

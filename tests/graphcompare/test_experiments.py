@@ -41,9 +41,10 @@ def test_report_has_every_section(tiny_run):
     for s in SECTIONS:
         assert f"\n## {s}\n" in text, f"report.md lacks the section {s!r}"
     # the setup records what a reader needs to reproduce the run
-    for needle in ("graphcompare run --suite tiny --out", "numpy", "seed", "BLAS threads", "CPU affinity",
-                   "set before NumPy was imported"):
+    for needle in ("graphcompare run --suite tiny --out", "numpy", "seed", "BLAS threads", "CPU affinity"):
         assert needle in text, needle
+    # how threads were pinned: threadpoolctl where installed (scikit-learn, a test dependency, brings it)
+    assert "set before NumPy was imported" in text or "threadpoolctl.threadpool_limits(1)" in text
     assert doc["meta"]["threads"]["numpy_imported_before_pin"] is False
     # every workload of the suite has a row in the main table, for both front ends
     for w in tiny().workloads:
@@ -53,7 +54,10 @@ def test_report_has_every_section(tiny_run):
 
 def test_every_front_end_cell_ran(tiny_run):
     _, doc = tiny_run
-    bad = [(r["workload"], r["impl"], r["status"]) for r in doc["main"] if r["status"] != "ok"]
+    # the model workloads (lstm_lm, transformer) have no hand-written NumPy peer; everything else runs
+    no_numpy = {"lstm_lm", "transformer"}
+    bad = [(r["workload"], r["impl"], r["status"]) for r in doc["main"] if r["status"] != "ok"
+           and not (r["impl"] == "numpy" and r["workload"] in no_numpy and "no hand-written NumPy" in r["status"])]
     assert not bad, bad
 
 

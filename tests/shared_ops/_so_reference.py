@@ -200,3 +200,6 @@ REFERENCE.update({
     "max_dim": lambda x, axis, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
     "min_dim": lambda x, axis, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
 })
+from _so_reference_nn import REFERENCE_NN  # noqa: E402  (the ops added for models)
+
+REFERENCE.update(REFERENCE_NN)

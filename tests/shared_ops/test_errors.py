@@ -104,3 +104,24 @@ def test_free_dimensions_are_accepted_until_run_time():
     assert infer("reshape", Spec((None, 3), "float32"), shape=(-1,)).shape == (None,)
     assert infer("sum_to", Spec((None, 3), "float32"), shape=(1, 3)).shape == (1, 3)
     assert infer("conv2d", Spec((None, 3, 8, 8), "float32"), Spec((4, 3, 3, 3), "float32"), stride=(2, 2)).shape == (None, 4, 3, 3)
+
+
+def test_a_hand_made_index_spec_points_to_the_public_way():
+    with pytest.raises(so.OpAttributeError, match=r"not an index spec.*index with x\[\.\.\.\]") as info:
+        infer("getitem", Spec((3,), "float32"), index=(0,))
+    assert "_parse_index" not in str(info.value) and "shared_ops.shared_ops" not in str(info.value)
+
+
+def test_reshape_rule_is_one_rule_for_the_surface_and_the_op():
+    """The surface's ``-1`` and the op's ``infer`` give the same shapes and the same errors."""
+    import dyngraph as dg
+
+    x = dg.tensor(np.zeros((2, 3, 4)))
+    for new in [(-1,), (4, -1), (6, 4), (-1, 2, 2)]:
+        assert x.reshape(new).shape == infer("reshape", Spec((2, 3, 4), "float64"), shape=new).shape
+    for bad in [(-1, -1), (5, -1), (-2, 12), (7,)]:
+        with pytest.raises(so.ShapeError, match="reshape:") as a:
+            x.reshape(bad)
+        with pytest.raises(so.ShapeError, match="reshape:"):
+            infer("reshape", Spec((2, 3, 4), "float64"), shape=bad)
+        assert "(2, 3, 4)" in str(a.value) or "-1" in str(a.value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 import shared_ops as so
+from _golden_nn import GOLDEN_NN
 
 _FULL = ("s", None, None, None)
 
@@ -98,6 +99,7 @@ GOLDEN = [
     # the surface's spellings PyTorch names differently from the op: t() and permute are transposes
     ("transpose", {"axes": (1, 0)}, "TransposeBackward0", lambda t, x, y: x.transpose(1, 0)),
 ]
+GOLDEN += GOLDEN_NN  # the ops added for models
 
 
 def _through_view(z):

@@ -17,6 +17,7 @@ from shared_ops.testing import example_inputs, run_vjp
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
+from _torch_table_nn import TORCH_NN  # noqa: E402
 
 
 def _all_dims(x, axis):
@@ -81,6 +82,7 @@ TORCH = {
     "astype": lambda x, dtype: x.to(getattr(torch, dtype)),
     "ones_like": torch.ones_like, "zeros_like": torch.zeros_like,
 }
+TORCH.update(TORCH_NN)  # the ops added for models
 
 
 def _view_scatter(base, src, chain):

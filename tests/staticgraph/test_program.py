@@ -6,7 +6,7 @@ import pytest
 import staticgraph as sg
 from shared_ops import Spec
 from staticgraph.program import ProgramError, simple_plan
-from staticgraph.prune import build_program
+from staticgraph.lower import build_program
 
 
 def _program():

@@ -202,3 +202,25 @@ def test_random_graphs_round_trip_to_identical_results(data):
     assert fn2.graph.text() == g.text()
     a = rng.standard_normal((4, 3))
     assert all(np.asarray(p).tobytes() == np.asarray(q).tobytes() for p, q in zip(fn(a), fn2(a)))
+
+
+def test_a_function_saved_with_pass_switches_loads_with_the_same_ones(tmp_path):
+    with sg.Graph():
+        x = sg.placeholder((None, 3), name="x")
+        y = (x * 2.0 + 1.0).tanh().sum()
+        fn = sg.compile([y], inputs=[x], optimize={"fuse": False})
+    sg.save(fn, tmp_path / "f.json")
+    back = sg.load(tmp_path / "f.json")
+    assert back.ctx.switches == fn.ctx.switches and back.ctx.switches["fuse"] is False
+    assert back.text() == fn.text() and "fused" not in back.text()
+
+
+def test_load_refuses_unknown_pass_switches(tmp_path):
+    with sg.Graph():
+        x = sg.placeholder((3,), name="x")
+        fn = sg.compile([x * 2.0], inputs=[x], optimize={"cse": False})
+    doc = json.loads(dumps(fn))
+    doc["function"]["optimize"] = {"fusion": False}
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    with pytest.raises(Exception, match="function optimize must map pass names"):
+        sg.load(tmp_path / "bad.json")

@@ -2,6 +2,7 @@
 
 from .base import IMPLS, LABELS, Impl, SharedNS, TorchNS, Workload
 from .chains import deep_chain, elementwise
+from .models import lstm_lm, transformer
 from .nets import cnn, mlp
 from .seed import rnn_unrolled, seed_5x5, seed_mul, seed_rnn_cell
 from .tree import TreeStream, random_tree, tree_model
@@ -15,6 +16,8 @@ FACTORIES = {
     "cnn": cnn,
     "elementwise": elementwise,
     "deep_chain": deep_chain,
+    "lstm_lm": lstm_lm,
+    "transformer": transformer,
 }
 
 
@@ -25,4 +28,4 @@ def make(name: str, **size) -> Workload:
 
 __all__ = ["IMPLS", "LABELS", "Impl", "SharedNS", "TorchNS", "Workload", "FACTORIES", "make", "TreeStream",
            "random_tree", "tree_model", "deep_chain", "elementwise", "cnn", "mlp", "rnn_unrolled", "seed_5x5",
-           "seed_mul", "seed_rnn_cell"]
+           "seed_mul", "seed_rnn_cell", "lstm_lm", "transformer"]

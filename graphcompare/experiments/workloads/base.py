@@ -23,6 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+import dyngraph as dg
+
 from .. import frontends as fe
 from ..frontends import Unavailable
 
@@ -136,7 +138,6 @@ class Workload:
         return getattr(self, f"_impl_{kind}")(optimize) if kind == "staticgraph" else getattr(self, f"_impl_{kind}")()
 
     def _impl_dyngraph(self) -> Impl:
-        dg = fe.dg()
         ns = SharedNS()
         data = [fe.dg_tensor(a) for a in self._arrays(self.data)]
         params = [fe.dg_tensor(a, requires_grad=True) for a in self._arrays(self.params)]

@@ -4,60 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import standard as std
 from .base import Workload
 
 F32 = np.float32
 
 
-def _softmax_xent_grad(xp, logits, labels):
-    """Mean cross-entropy and its gradient with respect to the logits."""
-    m = logits.max(axis=1, keepdims=True)
-    e = xp.exp(logits - m)
-    s = e.sum(axis=1, keepdims=True)
-    n = logits.shape[0]
-    rows = xp.arange(n)
-    loss = (xp.log(s[:, 0]) + m[:, 0] - logits[rows, labels]).mean()
-    g = e / s
-    g[rows, labels] -= 1
-    return loss, g / n
-
-
-# -- MLP ----------------------------------------------------------------------------------------
-
-
 def _mlp_model(ns, x, labels, *params):
-    h = x
-    n = len(params) // 2
-    for i in range(n):
-        h = h @ params[2 * i] + params[2 * i + 1]
-        if i < n - 1:
-            h = ns.tanh(h)
-    return ns.softmax_cross_entropy(h, labels)
+    return std.mlp(ns, x, labels, params)
 
 
 def _mlp_numpy(xp, data, params, lr, train):
     x, labels = data
-    n = len(params) // 2
 
     def step():
-        acts = [x]
-        h = x
-        for i in range(n):
-            h = h @ params[2 * i] + params[2 * i + 1]
-            if i < n - 1:
-                h = xp.tanh(h)
-            acts.append(h)
-        loss, g = _softmax_xent_grad(xp, h, labels)
-        for i in range(n - 1, -1, -1):
-            if i < n - 1:
-                g = g * (1 - acts[i + 1] * acts[i + 1])
-            W, b = params[2 * i], params[2 * i + 1]
-            gW, gb = acts[i].T @ g, g.sum(axis=0)
-            if i > 0:
-                g = g @ W.T
-            if train:
-                W -= lr * gW
-                b -= lr * gb
+        loss, grads = std.mlp_numpy(xp, x, labels, params)
+        if train:
+            for p, g in zip(params, grads):
+                p -= lr * g
         return loss
 
     return step
@@ -65,11 +29,8 @@ def _mlp_numpy(xp, data, params, lr, train):
 
 def mlp(batch: int = 128, sizes=(784, 512, 512, 10), lr: float = 0.01, seed: int = 0) -> Workload:
     r = np.random.default_rng(seed)
-    x = r.standard_normal((batch, sizes[0])).astype(F32)
-    labels = r.integers(0, sizes[-1], batch).astype(np.int64)
-    params = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        params += [(r.standard_normal((a, b)) / np.sqrt(a)).astype(F32), np.zeros(b, F32)]
+    x, labels = std.mlp_batch(r, batch, sizes)
+    params = std.mlp_params(r, sizes)
     return Workload("mlp", f"MLP training step {'-'.join(map(str, sizes))}, batch {batch}", _mlp_model,
                     [x, labels], params, train=True, lr=lr, numpy_step=_mlp_numpy,
                     size={"batch": batch, "sizes": list(sizes)})
@@ -118,7 +79,7 @@ def _cnn_numpy(xp, data, params, lr, train):
         a2, c2 = conv_fwd(xp, h1, w2, 1)
         h2 = xp.tanh(a2)
         flat = h2.reshape(h2.shape[0], -1)
-        loss, g = _softmax_xent_grad(xp, flat @ W + b, labels)
+        loss, g = std.softmax_xent_grad(xp, flat @ W + b, labels)
         gW, gb = flat.T @ g, g.sum(axis=0)
         g2 = (g @ W.T).reshape(h2.shape) * (1 - h2 * h2)
         g1, gw2 = conv_bwd(xp, g2, c2, w2, 1, h1.shape)

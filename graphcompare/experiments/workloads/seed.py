@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import standard as std
 from .base import Workload
 
 F32 = np.float32
@@ -83,10 +84,7 @@ def seed_rnn_cell(seed: int = 0) -> Workload:
 
 def _rnn_model(ns, h0, *rest):
     *xs, W_h, W_x = rest
-    h = h0
-    for x in xs:
-        h = ns.tanh(W_x @ x + W_h @ h)
-    return h.sum()
+    return std.rnn(ns, W_x, W_h, xs, h0)
 
 
 def _rnn_numpy(xp, data, params, lr, train):
@@ -94,18 +92,8 @@ def _rnn_numpy(xp, data, params, lr, train):
     W_h, W_x = params
 
     def step():
-        hs = [h0]
-        for x in xs:
-            hs.append(xp.tanh(W_x @ x + W_h @ hs[-1]))
-        g_h = xp.ones_like(h0)
-        gW_h, gW_x = xp.zeros_like(W_h), xp.zeros_like(W_x)
-        for t in range(len(xs) - 1, -1, -1):
-            y = hs[t + 1]
-            g = g_h * (1 - y * y)
-            gW_x += g @ xs[t].T
-            gW_h += g @ hs[t].T
-            g_h = W_h.T @ g
-        return hs[-1].sum(), gW_h, gW_x
+        loss, gW_x, gW_h = std.rnn_numpy(xp, W_x, W_h, xs, h0)
+        return loss, gW_h, gW_x
 
     return step
 

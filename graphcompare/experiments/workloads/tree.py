@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+import dyngraph as dg
+import staticgraph as sg
+
 from .. import frontends as fe
 from .base import SharedNS, TorchNS
 
@@ -58,34 +61,24 @@ class TreeStream:
 
     # -- one step per implementation: step(i) runs forward+backward on tree i ------------------
     def dyngraph(self):
-        dg = fe.dg()
         ns = SharedNS()
         W = dg.tensor(self.W.copy(), requires_grad=True)
         b = dg.tensor(self.b.copy(), requires_grad=True)
         items = [(t, [dg.tensor(x) for x in xs]) for t, xs in self.items]
-
-        def step(i):
-            tree, leaves = items[i]
-            loss = tree_model(ns, tree, leaves, W, b)
-            loss.backward()
-            W.grad = b.grad = None
-            return loss
-
-        return step
+        return _eager_step(ns, W, b, items)
 
     def staticgraph(self, optimize=True, budget_s=None):
         """``sg.function`` over the tree's leaves and weights, the structure passed as a static
         Python int (a new value retraces, as a new shape would): one trace per structure."""
-        s = fe.sg()
         ids: dict = {}
         trees: list = []
 
         def py_fn(tree_id, *args):
             *leaves, W, b = args
             loss = tree_model(SharedNS(), trees[tree_id], leaves, W, b)
-            return [loss, *s.gradients(loss, [W, b])]
+            return [loss, *sg.gradients(loss, [W, b])]
 
-        fn = s.function(py_fn, optimize=optimize)
+        fn = sg.function(py_fn, optimize=optimize)
         W, b = self.W.copy(), self.b.copy()
         stats = {"traces": 0, "compile_s": 0.0}
         seen: set = set()
@@ -153,12 +146,16 @@ class TreeStream:
         W = torch.from_numpy(self.W.copy()).requires_grad_(True)
         b = torch.from_numpy(self.b.copy()).requires_grad_(True)
         items = [(t, [torch.from_numpy(x) for x in xs]) for t, xs in self.items]
+        return _eager_step(ns, W, b, items)
 
-        def step(i):
-            tree, leaves = items[i]
-            loss = tree_model(ns, tree, leaves, W, b)
-            loss.backward()
-            W.grad = b.grad = None
-            return loss
 
-        return step
+def _eager_step(ns, W, b, items):
+    """``step(i)``: forward and backward on tree ``i`` in an eager front end (dyngraph, PyTorch)."""
+    def step(i):
+        tree, leaves = items[i]
+        loss = tree_model(ns, tree, leaves, W, b)
+        loss.backward()
+        W.grad = b.grad = None
+        return loss
+
+    return step

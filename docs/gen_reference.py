@@ -1,0 +1,185 @@
+"""Write the API reference pages (docs/reference/*.md), organised by public API.
+
+Each page lists the names a user imports (``dg.tensor``, ``sg.compile``...), grouped by what
+they are for, each rendered by mkdocstrings from its docstring under the name the user types.
+The groups are declared here; every name of ``dyngraph.__all__`` and ``staticgraph.__all__``
+must be in one (``tests/docs/test_reference.py`` checks that, and that the committed pages are
+what this script writes)::
+
+    python docs/gen_reference.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS.parent))
+
+DG_GROUPS = {
+    "Creating tensors": ["tensor", "Tensor", "zeros", "ones", "empty", "full", "rand", "randn", "arange",
+                         "from_numpy", "zeros_like", "ones_like", "rand_like", "randn_like", "manual_seed"],
+    "Autograd": ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd"],
+    "Functions with out=": ["add", "sub", "mul", "div"],
+    "Models and optimisers": ["nn", "optim"],
+    "The recorded graph": ["to_dot", "to_networkx", "stats", "reset_stats", "Node", "AccumulateGrad", "SavedValue"],
+    "Errors": ["AutogradError", "FreedGraphError", "InplaceError", "ShapeError", "DTypeError"],
+    "Dtypes": ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"],
+    "Models": ["nn", "optim"],
+}
+
+SG_GROUPS = {
+    "Declaring a graph": ["Graph", "Node", "SymShape", "placeholder", "variable", "constant", "assign", "assign_sub",
+                          "assign_add", "get_default_graph", "reset_default_graph"],
+    "Gradients": ["gradients", "SymbolicOps"],
+    "Control flow": ["cond", "while_loop", "scan"],
+    "Compiling and running": ["compile", "CompiledFunction", "Session", "function", "Function"],
+    "Export and files": ["to_dot", "to_networkx", "save", "load"],
+    "Writing a compiler pass": ["Program", "PNode", "PassContext", "PassResult"],
+    "Models and training": ["nn", "train"],
+    "Errors": ["TracingError", "GraphError", "FeedError", "LoadError"],
+    "Models": ["nn", "train"],
+}
+
+GC_GROUPS = {
+    "Checking a model": ["graphcompare.equivalence.check_model", "graphcompare.equivalence.check_program",
+                         "graphcompare.equivalence.Result", "graphcompare.equivalence.Difference"],
+    "Programs": ["graphcompare.program.Program", "graphcompare.program.Leaf", "graphcompare.program.Step"],
+    "The command line": ["graphcompare.cli.main"],
+}
+
+INTRO = {
+    "dyngraph": ("# dyngraph (`dg`)\n\n`import dyngraph as dg`: the define-by-run front end, with PyTorch's "
+                 "names and semantics. The operators and methods a `Tensor` shares with `sg.Node` (`+`, `@`, "
+                 "`sum`, `view`, `tanh`...) are on the [shared surface](surface.md); the functions both front "
+                 "ends take from `shared_ops` (`dg.where`, `dg.stack`, `dg.conv2d`...) are listed there too."),
+    "staticgraph": ("# staticgraph (`sg`)\n\n`import staticgraph as sg`: the define-then-run front end, in the "
+                    "manner of TensorFlow 1.x and Theano. A `Node` has the operators and methods of the "
+                    "[shared surface](surface.md)."),
+    "graphcompare": ("# graphcompare\n\nThe comparison itself: the equivalence checker "
+                     "([chapter 5](../tutorial/05-equivalence.md)) and the command line "
+                     "(`graphcompare check`, `graphcompare run`)."),
+}
+
+
+# a public submodule whose classes live elsewhere: document them where they are defined
+HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.layers", "shared_ops.nn.recurrent"],
+         "staticgraph.nn": []}  # the same classes as dg.nn: one implementation, documented once
+
+
+def _where(module, name: str) -> str:
+    """The defining path of a public name (mkdocstrings documents the object where it lives)."""
+    obj = getattr(module, name)
+    home = getattr(obj, "__module__", None)
+    if isinstance(obj, type(sys)):  # a submodule
+        return obj.__name__
+    if home is None or not hasattr(sys.modules.get(home), getattr(obj, "__name__", name)):
+        return f"{module.__name__}.{name}"
+    return f"{home}.{obj.__name__}"
+
+
+def _found(path: str, obj=None) -> bool:
+    """Whether mkdocstrings (griffe, reading the source statically) finds ``path`` as what it is:
+    a function made at run time (``zeros = _full_like_fn("zeros")``) reads as an attribute
+    without its docstring, so it is written from the live object instead."""
+    import inspect
+
+    import griffe
+
+    top = path.split(".")[0]
+    if top not in _LOADED:
+        _LOADED[top] = griffe.load(top, search_paths=[str(DOCS.parent)])
+    try:
+        found = _LOADED[top][path[len(top) + 1:]]
+    except (KeyError, griffe.AliasResolutionError):
+        return False
+    return not (inspect.isfunction(obj) and found.kind.value == "attribute")
+
+
+_LOADED: dict = {}
+
+
+def _plain(obj, heading: str) -> str:
+    """An entry written from the live object: the signature, the summary, the sections as text."""
+    import inspect
+
+    doc = inspect.cleandoc(obj.__doc__ or "")
+    summary, _, rest = doc.partition("\n\n")
+    body = f"\n```text\n{rest}\n```\n" if rest else ""
+    return f"### `{heading}`\n\n```text\n{heading}{inspect.signature(obj)}\n```\n\n{summary}\n{body}"
+
+
+def _entry(path: str, heading: str, obj=None) -> str:
+    if obj is not None and not _found(path, obj):
+        return _plain(obj, heading)
+    return (f"::: {path}\n    options:\n      heading: \"{heading}\"\n      show_root_heading: true\n"
+            f"      heading_level: 3\n")
+
+
+def front_end_page(module, alias: str, groups: dict) -> str:
+    out = [INTRO[module.__name__], ""]
+    for title, names in groups.items():
+        out += [f"## {title}", ""]
+        if title == "Dtypes":
+            out += [", ".join(f"`{alias}.{n}`" for n in names) + ": dtype objects; a dtype may also be given "
+                    "by name (`\"float64\"`) or as a NumPy dtype.", ""]
+            continue
+        for n in names:
+            path = _where(module, n)
+            if HOMES.get(path) == []:
+                out.append(f"### `{alias}.{n}`\n\nThe same classes as `dg.{n}` (one implementation, written on the "
+                           f"shared surface; here parameters are `sg.variable`s): see "
+                           f"[dyngraph](dyngraph.md#models-and-optimisers).\n")
+                continue
+            for i, home in enumerate(HOMES.get(path, [path])):
+                shown = f"{alias}.{n}" if len(HOMES.get(path, [])) < 2 else f"{alias}.{n} ({home.rsplit('.', 1)[1]})"
+                out.append(_entry(home, shown, getattr(module, n)))
+    return "\n".join(out).rstrip() + "\n"
+
+
+def graphcompare_page() -> str:
+    out = [INTRO["graphcompare"], ""]
+    for title, paths in GC_GROUPS.items():
+        out += [f"## {title}", ""]
+        out += [_entry(p, p.replace("graphcompare.equivalence.", "").replace("graphcompare.program.", "")) for p in paths]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def surface_page() -> str:
+    from shared_ops.functions import FUNCTIONS
+
+    names = ", ".join(f"`{n}`" for n in sorted(FUNCTIONS))
+    return (
+        "# The shared tensor surface\n\n"
+        "`dg.Tensor` and `sg.Node` take their operators and methods from one class, "
+        "`shared_ops.surface.TensorSurface`, each supplying only how an op is applied: so the same "
+        "model function runs in both front ends ([chapter 4](../tutorial/04-static.md)), and the two "
+        "can never accept different things.\n\n"
+        f"Functions, the same in `dg.` and `sg.`: {names}.\n\n"
+        + _entry("shared_ops.surface.TensorSurface", "TensorSurface (dg.Tensor, sg.Node)")
+        + "      members_order: alphabetical\n      show_bases: false\n"
+    )
+
+
+def pages() -> dict:
+    import dyngraph
+    import staticgraph
+
+    return {
+        "dyngraph.md": front_end_page(dyngraph, "dg", DG_GROUPS),
+        "staticgraph.md": front_end_page(staticgraph, "sg", SG_GROUPS),
+        "surface.md": surface_page(),
+        "graphcompare.md": graphcompare_page(),
+    }
+
+
+def main() -> int:
+    for name, text in pages().items():
+        (DOCS / "reference" / name).write_text(text)
+        print(f"docs/reference/{name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Recipes for the control-flow steps of random programs: ``scan``, ``cond``, ``while_loop``.
+
+They are not registry ops, so they live in ``CONTROL_TABLE`` beside the op table; a program
+draws one with ``strategies.programs(control=...)``. Each renders as a call of a model in
+``graphcompare.controlflow`` (``CF``), which staticgraph runs with its control flow and
+dyngraph and PyTorch with the Python loop: every way of the checker compares them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .recipes import Drawn, Recipe, _bshape, _far, _promote, _sampled
+
+CONTROL_TABLE: dict[str, Recipe] = {}
+_USES = ("mul", "add", "tanh", "sigmoid", "getitem", "stack", "sum", "gt")
+
+
+def _no_growth(b, data, shape, dtype):
+    """A value of ``dtype`` broadcasting to ``shape`` without changing it (a closure), else a
+    new leaf: a carry keeps its shape and dtype."""
+    ok = [k for k, n in enumerate(b.nodes) if n.dtype == dtype and _bshape(n.shape, shape) == tuple(shape)]
+    i = b.pick(data, lambda s: _bshape(s, shape) == tuple(shape)) if ok else None
+    if i is None or b.dtypes[i] != dtype:
+        return b.new_leaf(data, shape, dtype)
+    return i
+
+
+def _draw_scan(data, b):
+    xs = b.pick(data, lambda s: len(s) >= 1)
+    if xs is None:
+        return None
+    r = b.shapes[xs][1:]
+    c = _no_growth(b, data, r, b.dtypes[xs])
+    inner = data.draw(_sampled(("plain", "cond", "scan") if len(r) >= 1 else ("plain", "cond")))
+    act = data.draw(_sampled(("tanh", "sigmoid")))
+    return Drawn((xs, c), {"act": act, "inner": inner}, b.shapes[xs], _promote(b.dtypes[xs], b.dtypes[c]))
+
+
+def _guard_scan(args, params):
+    xs = args[0]
+    return params["inner"] != "cond" or all(_far(x.sum(), np.abs(x).sum()) for x in xs)
+
+
+def _draw_cond(data, b):
+    p = b.pick(data)
+    a = b.pick(data)
+    c = _no_growth(b, data, b.shapes[a], b.dtypes[a])
+    return Drawn((p, a, c), {}, b.shapes[a], _promote(b.dtypes[a], b.dtypes[c]))
+
+
+def _draw_while(data, b):
+    v = b.pick(data)
+    c = _no_growth(b, data, b.shapes[v], b.dtypes[v])
+    return Drawn((v, c), {"k": data.draw(_sampled((1, 2, 3)))}, b.shapes[v], _promote(b.dtypes[v], b.dtypes[c]))
+
+
+def _render(call):
+    def render(target, names, params):
+        F = "torch" if target == "torch" else "F"
+        return call(F, names, params)
+
+    return render
+
+
+for _recipe in (
+    Recipe("scan", _draw_scan, _render(lambda F, n, p: f"CF.scan_model({F}, {n[0]}, {n[1]}, {p['act']!r}, {p['inner']!r})"),
+           guard=_guard_scan, uses=_USES),
+    Recipe("cond", _draw_cond, _render(lambda F, n, p: f"CF.cond_model({F}, {n[0]}, {n[1]}, {n[2]})"),
+           guard=lambda args, params: _far(args[0].sum(), np.abs(args[0]).sum()), uses=_USES),
+    Recipe("while_loop", _draw_while, _render(lambda F, n, p: f"CF.while_model({F}, {n[0]}, {n[1]}, {p['k']})"),
+           uses=_USES),
+):
+    CONTROL_TABLE[_recipe.op] = _recipe
+
+
+def recipe(op: str) -> Recipe:
+    """The recipe of a drawn step: a registry op's, or a control-flow step's."""
+    from .recipes import OP_TABLE
+
+    r = OP_TABLE.get(op)
+    return r if r is not None else CONTROL_TABLE[op]
+
+
+__all__ = ["CONTROL_TABLE", "recipe"]

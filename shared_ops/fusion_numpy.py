@@ -1,0 +1,305 @@
+"""The first tier of a fused region: its scalar code evaluated by NumPy, whole arrays at a time.
+
+``interpreter(spec)`` returns ``kernel(in0, ..., out0, ...)`` with the calling convention of
+the numba loop (``fusion_cpu``): it checks the same broadcasting pattern (``ValueError`` on a
+mismatch, so the caller falls back exactly as it would from the loop), evaluates every step's
+statements from ``fusion_spec.step_code`` on arrays, and writes the outputs into the arrays
+it is given. Building it costs the generation of a few lines of Python (no machine code), so a
+compiled function runs at once while the loop is compiled in the background
+(``shared_ops.fusion_jit``); then the loop takes over.
+
+The two tiers give the same bits (``tests/staticgraph/test_tiers.py`` compares bytes): the
+scalar language is made of exactly rounded operations evaluated with numba's typing (float64
+literals, bools as int64 in arithmetic), the C library's functions are called through
+``ctypes`` (the loop calls the same ones), and the sums reproduce the loop's order: a partial
+sum accumulates in float64 in loop order (``cumsum``, which is sequential), a full sum goes
+through ``_sum8``'s eight lanes per block exactly as the loop does.
+"""
+
+from __future__ import annotations
+
+import ast
+import ctypes
+import ctypes.util
+import functools
+import threading
+
+import numpy as np
+
+from .fusion_spec import BLOCK, LIBM, KernelSpec, loop_view, step_code, substitute, template
+
+__all__ = ["interpreter", "generate_numpy_source"]
+
+
+def _libm():
+    path = ctypes.util.find_library("m")
+    lib = ctypes.CDLL(path) if path else ctypes.CDLL(None)
+    out = {}
+    for name in LIBM + ("pow",):
+        f = getattr(lib, name)
+        f.restype = ctypes.c_double
+        f.argtypes = [ctypes.c_double] * (2 if name == "pow" else 1)
+        out[name] = f
+    return out
+
+
+_LIBM = _libm()
+
+
+def _quiet(r):
+    r[r != r] = np.nan  # the one quiet NaN, as the compiled loop returns
+    return r
+
+
+def _unary(f):
+    def call(x):
+        x = np.asarray(x, dtype=np.float64)
+        r = np.fromiter(map(f, x.ravel().tolist()), np.float64, count=x.size).reshape(x.shape)
+        return _quiet(r)
+
+    return call
+
+
+def _pow(a, b):
+    a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
+    f = _LIBM["pow"]
+    r = np.fromiter(map(f, a.ravel().tolist(), b.ravel().tolist()), np.float64, count=a.size).reshape(a.shape)
+    return _quiet(r)
+
+
+def _n(x):
+    """numba's arithmetic on a bool takes it as an int64."""
+    return x.astype(np.int64) if getattr(x, "dtype", None) == np.bool_ else x
+
+
+def _bits_f64(i):
+    return np.asarray(i, dtype=np.int64).view(np.float64)
+
+
+_CHUNK = 1 << 15  # elements per block of the written-out exp/tanh (its float64 temporaries stay in cache)
+_EXP_C = (1.0, 1.0, 0.5, 0.16666666666666666, 0.041666666666666664, 0.008333333333333333,
+          0.001388888888888889, 0.0001984126984126984, 2.48015873015873e-05)
+
+
+def _exp64(y, n, r, p):
+    """``fusion_spec._EXP64`` on the float64 block ``y`` (in place: n, r, p are scratch): the
+    same operations in the same order; returns ``e`` (in ``p``)."""
+    np.multiply(y, 1.4426950408889634, out=n)
+    np.add(n, 0.5, out=n)
+    np.floor(n, out=n)
+    np.multiply(n, 0.6931471805599453, out=r)
+    np.subtract(y, r, out=r)
+    np.multiply(r, _EXP_C[8], out=p)  # Horner from the innermost term: c + r * (...)
+    for k in range(7, -1, -1):
+        np.add(p, _EXP_C[k], out=p)
+        if k:
+            np.multiply(p, r, out=p)
+    bits = n.astype(np.int64)
+    bits += 1023
+    bits <<= 52
+    np.multiply(p, bits.view(np.float64), out=p)
+    return p
+
+
+def _blocks(arg, body):
+    """``body(x_block, out_block)`` over blocks of ``float64(arg)``; the float32 result."""
+    x = np.asarray(arg).astype(np.float64)
+    out = np.empty(x.shape, np.float32)
+    xf, of = x.reshape(-1), out.reshape(-1)
+    for s in range(0, xf.size, _CHUNK):
+        body(xf[s:s + _CHUNK], of[s:s + _CHUNK])
+    return out if out.ndim else out[()]
+
+
+def _inline_exp(arg):
+    """``INLINE["exp"]`` on arrays."""
+    def body(x, out):
+        y = np.where(x > 89.0, 89.0, np.where(x < -104.0, -104.0, x))
+        e = _exp64(y, np.empty_like(y), np.empty_like(y), np.empty_like(y))
+        out[...] = np.where(x == x, e, x)
+    return _blocks(arg, body)
+
+
+def _inline_tanh(arg):
+    """``INLINE["tanh"]`` on arrays."""
+    def body(x, out):
+        a = np.abs(x)
+        y = np.where(a > 10.0, 10.0, a)
+        np.multiply(y, 2.0, out=y)
+        e = _exp64(y, np.empty_like(y), np.empty_like(y), np.empty_like(y))
+        h = np.subtract(e, 1.0)
+        np.add(e, 1.0, out=e)
+        np.divide(h, e, out=h)
+        np.copysign(h, x, out=h)
+        out[...] = np.where((a < 1e-6) | (x != x), x, h)
+    return _blocks(arg, body)
+
+
+def _sum8_rows(t):
+    """``_sum8`` of each row of the 2-d float64 ``t``: eight lanes taking the values in turn
+    (the tail joins lane 0), combined pairwise; every addition in the loop's order."""
+    rows, m = t.shape
+    g = m // 8
+    lanes = np.zeros((rows, 8))
+    if g:
+        grouped = t[:, :g * 8].reshape(rows, g, 8)
+        lanes = np.cumsum(np.concatenate([lanes[:, None, :], grouped], axis=1), axis=1)[:, -1, :]
+    for i in range(g * 8, m):
+        lanes[:, 0] = lanes[:, 0] + t[:, i]
+    a = lanes.T
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+
+
+def _seq(values):
+    """``0.0 + v0 + v1 + ...`` left to right, along the last axis."""
+    zero = np.zeros(values.shape[:-1] + (1,))
+    return np.cumsum(np.concatenate([zero, values], axis=-1), axis=-1)[..., -1]
+
+
+def _full_sum(v, shape):
+    """The loop's full sum: per block of ``BLOCK`` for a 1-d loop, else a float64 row over the
+    innermost dim accumulated in loop order and then ``_sum8``."""
+    v = np.broadcast_to(np.asarray(v).astype(np.float64), shape)
+    if len(shape) == 1:
+        n = shape[0]
+        full = n // BLOCK
+        sums = [_sum8_rows(v[:full * BLOCK].reshape(full, BLOCK))] if full else []
+        if n > full * BLOCK:
+            sums.append(_sum8_rows(v[full * BLOCK:][None, :]))
+        return _seq(np.concatenate(sums)) if sums else 0.0
+    inner = shape[-1]
+    tmp = _seq(np.moveaxis(v.reshape(-1, inner), 0, -1)) if inner else np.zeros(0)
+    return _sum8_rows(tmp[None, :])[0]
+
+
+def _partial_sum(v, reduce, shape):
+    """The loop's partial sum: per kept index, ``0.0 +`` the values in loop (C) order."""
+    v = np.broadcast_to(np.asarray(v).astype(np.float64), shape)
+    keep = [d for d in range(len(shape)) if d not in reduce]
+    kept = tuple(shape[d] for d in keep)
+    r = 1
+    for d in reduce:
+        r *= shape[d]
+    s = _seq(np.transpose(v, keep + list(reduce)).reshape(kept + (r,)))
+    return s.reshape(tuple(1 if d in reduce else shape[d] for d in range(len(shape))))
+
+
+_CONSTS: dict = {}  # name -> strongly typed NumPy scalar, shared by every generated tier
+
+
+class _ToNumpy(ast.NodeTransformer):
+    """The scalar language on arrays: literals as strongly typed NumPy scalars, bools as int64
+    in arithmetic."""
+
+    ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.FloorDiv)
+
+    def visit_Constant(self, node):
+        v = node.value
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return node
+        if isinstance(v, float):
+            value = np.float64(v)
+            name = f"_kf{int(value.view(np.int64)) & (2**64 - 1):x}"
+        else:
+            value = np.int64(v)
+            name = f"_ki{v}".replace("-", "m")
+        _CONSTS.setdefault(name, value)
+        return ast.Name(name, ast.Load())
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, self.ARITH):
+            node.left, node.right = ast.Call(ast.Name("_n", ast.Load()), [node.left], []), \
+                ast.Call(ast.Name("_n", ast.Load()), [node.right], [])
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.USub):
+            node.operand = ast.Call(ast.Name("_n", ast.Load()), [node.operand], [])
+        return node
+
+
+_GLOBALS = {
+    "_np": np, "_lv": loop_view, "_n": _n, "_sel": np.where, "_floor": np.floor, "_copysign": np.copysign,
+    "abs": np.abs, "sqrt": np.sqrt, "_bits_f64": _bits_f64, "_opaque": lambda x: x, "_lm_pow": _pow,
+    "_full_sum": _full_sum, "_partial_sum": _partial_sum, "_inline_exp": _inline_exp, "_inline_tanh": _inline_tanh,
+    "_f16": np.float16, "_f32": np.float32, "_f64": np.float64, "_bool": np.bool_,
+    "_i8": np.int8, "_i16": np.int16, "_i32": np.int32, "_i64": np.int64,
+    "_u8": np.uint8, "_u16": np.uint16, "_u32": np.uint32, "_u64": np.uint64,
+    **{f"_lm_{name}": _unary(_LIBM[name]) for name in LIBM},
+}
+
+
+def generate_numpy_source(spec: KernelSpec, name: str = "kernel") -> tuple[str, dict]:
+    """``(source, constants)``: the NumPy evaluation of ``spec`` (readable; tests read it)."""
+    n_in, nd = len(spec.inputs), spec.ndim
+    ins = [f"in{j}" for j in range(n_in)]
+    outs = [f"out{k}" for k in range(len(spec.outputs))]
+    L = [f"def {name}({', '.join(ins + outs)}):"]
+    sources = spec.loop_sources()
+    for d, src in enumerate(sources):
+        L.append(f"    n{d} = {src[1]}" if src[0] == "static" else f"    n{d} = in{src[1]}.shape[{src[2]}]")
+    for j, (_, dims) in enumerate(spec.inputs):  # the loop's own checks, in the same order
+        for k, d in enumerate(dims):
+            if d is not None and sources[d] != ("input", j, k):
+                L.append(f"    if in{j}.shape[{k}] != n{d}: raise ValueError('shape')")
+            elif d is None:
+                L.append(f"    if in{j}.shape[{k}] != 1: raise ValueError('shape')")
+    for k, o in enumerate(spec.outputs):
+        for d in range(nd):
+            L.append(f"    if out{k}.shape[{d}] != {'1' if d in o.reduce else f'n{d}'}: raise ValueError('out')")
+    loop = "(" + "".join(f"n{d}, " for d in range(nd)) + ")"
+    L.append("    with _np.errstate(all='ignore'):")
+    for j, (_, dims) in enumerate(spec.inputs):
+        L.append(f"        v{j} = _lv(_np, in{j}, {dims!r}, {nd})")
+    for s, step in enumerate(spec.steps):
+        args, prefix = [f"v{a}" for a in step.args], f"t{n_in + s}"
+        if step.op in ("copy", "broadcast_to"):
+            L.append(f"        v{n_in + s} = {args[0]}")
+            continue
+        try:
+            stmts, expr = _np_template(step.op, step.attrs, step.dtype, len(step.args))
+        except TypeError:  # an unhashable attribute value: no cache
+            stmts, expr = step_code(step, args, prefix)
+            stmts, expr = [_np_code(st) for st in stmts], _np_code(expr)
+        else:
+            stmts, expr = [substitute(st, args, prefix) for st in stmts], substitute(expr, args, prefix)
+        L.extend("        " + st for st in stmts)
+        L.append(f"        v{n_in + s} = {expr}")
+    fulls = spec.full_sums()
+    for k, o in enumerate(spec.outputs):
+        if not o.reduce:
+            L.append(f"        out{k}[...] = v{o.value}")
+        elif k in fulls:
+            L.append(f"        out{k}[...] = _full_sum(v{o.value}, {loop})")
+        else:
+            L.append(f"        out{k}[...] = _partial_sum(v{o.value}, {tuple(o.reduce)!r}, {loop})")
+    return "\n".join(L) + "\n", dict(_CONSTS)
+
+
+def _np_code(text: str) -> str:
+    return ast.unparse(ast.fix_missing_locations(_ToNumpy().visit(ast.parse(text))))
+
+
+@functools.lru_cache(maxsize=None)
+def _np_template(op: str, attrs: tuple, dtype: str, nargs: int) -> tuple[tuple, str]:
+    stmts, expr = template(op, attrs, dtype, nargs)
+    return tuple(_np_code(st) for st in stmts), _np_code(expr)
+
+
+_CACHE: dict = {}
+_LOCK = threading.Lock()
+
+
+def interpreter(spec: KernelSpec):
+    """The NumPy tier of ``spec`` (cached in process by spec)."""
+    with _LOCK:
+        k = _CACHE.get(spec)
+        if k is None:
+            src, consts = generate_numpy_source(spec)
+            g = dict(_GLOBALS, **consts)
+            exec(compile(src, "<fused region, NumPy tier>", "exec"), g)  # our own generated code
+            k = _CACHE[spec] = g["kernel"]
+            k.source = src
+        return k

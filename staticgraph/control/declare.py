@@ -1,0 +1,211 @@
+"""``sg.cond``, ``sg.while_loop``, ``sg.scan``: JAX's signatures, TensorFlow 1.x's behaviour.
+
+Each traces its function(s) once into bodies (``control.body``), checks at declaration that
+the shapes and dtypes fit (branch against branch, carry in against carry out; a ``ShapeError``
+naming both shapes and the user's line), and declares one *control node* whose ``attrs["cf"]``
+is a ``ControlFlow``. Its results are ``get`` nodes (``%7 = get %5 {index=1}``), one per
+output, so the rest of the graph stays one array a node.
+
+Inputs of a control node: cond ``pred, *operands, *captures(true), *captures(false)``;
+while_loop ``*loop_vars, *captures(cond), *captures(body)``; scan ``*init, *xs, *captures``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shared_ops import Spec
+from shared_ops.errors import DTypeError, ShapeError
+from shared_ops.registry import fmt_shape
+
+from ..graph import Graph, GraphError, Node, _graph_of, user_line
+from .body import check_same, flatten, rebuild, trace
+
+KINDS = ("cond", "while_loop", "scan")
+GET = "get"
+
+
+@dataclass(eq=False)
+class ControlFlow:
+    """What a control node runs: its bodies, and each output's spec and kind.
+
+    ``out_kinds[k]``: ``"array"``; ``"terms"`` (a list of gradient terms, summed in order by
+    ``add_terms``); ``"history"`` (the carries of every iteration, kept for the gradient).
+    """
+
+    kind: str
+    bodies: dict
+    out_specs: list
+    out_kinds: list
+    n: dict = field(default_factory=dict)  # counts: carries, xs, ys, operands, ...
+    grad: dict = field(default_factory=dict)  # gradient bodies and their layout (control.grad)
+    gets: dict = field(default_factory=dict)  # output index -> its get node
+    trace: str = ""
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        if self.kind not in KINDS:
+            return f"<{self.kind}>"
+        return f"<{self.kind} {', '.join(f'{k}: {len(b.graph.nodes)} nodes' for k, b in self.bodies.items())}>"
+
+
+def control_node(graph: Graph, cf: ControlFlow, inputs: list) -> Node:
+    n = Node(graph, cf.kind, inputs, {"cf": cf}, (), "uint8", trace=cf.trace)
+    return graph._add(n)
+
+
+def get(ctrl: Node, k: int) -> Node:
+    """The ``get`` node of output ``k`` of a control node (one per output)."""
+    cf = ctrl.attrs["cf"]
+    g = cf.gets.get(k)
+    if g is None:
+        spec = cf.out_specs[k]
+        g = cf.gets[k] = ctrl.graph._add(Node(ctrl.graph, GET, (ctrl,), {"index": k}, spec.shape, spec.dtype,
+                                               trace=ctrl.trace))
+    return g
+
+
+def _nodes(values, graph: Graph | None, what: str, line: str) -> tuple[list, Graph]:
+    nodes = [v for v in values if isinstance(v, Node)]
+    graph = _graph_of(nodes, what) if nodes else (graph or _graph_of((), what))
+    out = []
+    for v in values:
+        if isinstance(v, Node):
+            out.append(v if v.graph is graph else graph.capture(v))
+        else:
+            arr = np.asarray(v)
+            if arr.dtype == np.float64 and not isinstance(v, np.ndarray):
+                arr = arr.astype("float32")  # Python floats are float32, as everywhere
+            out.append(graph.add_constant(arr))
+    return out, graph
+
+
+def _join(a: Spec, b: Spec) -> Spec:
+    return Spec(tuple(p if p == q else None for p, q in zip(a.shape, b.shape)), a.dtype)
+
+
+def cond(pred, true_fn, false_fn, *operands):
+    """``true_fn(*operands)`` if ``pred`` else ``false_fn(*operands)``; only the taken branch runs.
+
+    ``pred`` is a scalar bool node; both functions are traced once and must return the same
+    structure of shapes and dtypes. They may use any node of the enclosing graph.
+    """
+    line = user_line()
+    (pred, *ops), graph = _nodes((pred,) + operands, None, "cond", line)
+    if pred._shape != ():
+        raise ShapeError(f"cond: the predicate must be a scalar, got shape {fmt_shape(pred._shape)} "
+                         f"(reduce it first, e.g. pred.sum() > 0 or (x > 0).all())\n  declared at {line}")
+    if pred.dtype != "bool":
+        raise DTypeError(f"cond: the predicate must be bool, got {pred.dtype}; compare it (pred > 0)\n  declared at {line}")
+    specs = [o.spec for o in ops]
+    names = [f"operand{k}" for k in range(len(ops))]
+    t = trace(true_fn, graph, "cond", specs, names, "true_fn", line)
+    f = trace(false_fn, graph, "cond", specs, names, "false_fn", line)
+    if t.structure != f.structure:
+        raise ShapeError(f"cond: true_fn returns {_count(t.structure)} but false_fn returns "
+                         f"{_count(f.structure)}\n  declared at {line}")
+    check_same("cond", "true_fn", [o.spec for o in t.outputs], "false_fn", [o.spec for o in f.outputs], line)
+    out = [_join(a.spec, b.spec) for a, b in zip(t.outputs, f.outputs)]
+    cf = ControlFlow("cond", {"true": t, "false": f}, out, ["array"] * len(out), {"operands": len(ops)}, trace=line)
+    ctrl = control_node(graph, cf, [pred, *ops] + [o for o, _ in t.captures] + [o for o, _ in f.captures])
+    return rebuild([get(ctrl, k) for k in range(len(out))], t.structure)
+
+
+def _count(structure) -> str:
+    return "one value" if structure is None else f"a tuple of {structure}"
+
+
+def while_loop(cond_fn, body_fn, loop_vars):
+    """``while cond_fn(*vars): vars = body_fn(*vars)``; returns the final ``vars``.
+
+    ``loop_vars`` is a tuple of nodes (or one node: then the functions take and return one).
+    ``cond_fn`` returns a scalar bool; ``body_fn`` returns values of the same shapes and dtypes.
+    """
+    line = user_line()
+    flat, structure = flatten(loop_vars, "while_loop", line)
+    flat, graph = _nodes(flat, None, "while_loop", line)
+    specs = [v.spec for v in flat]
+    names = [f"var{k}" for k in range(len(flat))]
+
+    def unpack(fn):
+        return lambda *ps: fn(*ps) if structure is not None else fn(ps[0])
+
+    def body_call(*ps):
+        out = unpack(body_fn)(*ps)
+        return (out,) if structure == 1 and isinstance(out, Node) else out  # TF1 takes v for (v,)
+
+    c = trace(unpack(cond_fn), graph, "while_loop", specs, names, "cond_fn", line)
+    if len(c.outputs) != 1 or c.outputs[0]._shape != () or c.outputs[0].dtype != "bool":
+        got = ", ".join(f"{o.dtype}{fmt_shape(o._shape)}" for o in c.outputs)
+        raise ShapeError(f"while_loop: cond_fn must return one scalar bool, got {got}; reduce it "
+                         f"(e.g. (x > 0).all() or x.sum() < 10)\n  declared at {line}")
+    b = trace(body_call, graph, "while_loop", specs, names, "body_fn", line)
+    if b.structure != structure:
+        raise ShapeError(f"while_loop: body_fn returns {_count(b.structure)} but loop_vars is "
+                         f"{_count(structure)}\n  declared at {line}")
+    check_same("while_loop", "loop_vars", specs, "body_fn's result", [o.spec for o in b.outputs], line,
+               " (a loop-carried value keeps its shape and dtype from one iteration to the next)")
+    cf = ControlFlow("while_loop", {"cond": c, "body": b}, specs + [Spec((), "uint8")], ["array"] * len(specs) + ["history"],
+                     {"vars": len(flat)}, trace=line)
+    ctrl = control_node(graph, cf, flat + [o for o, _ in c.captures] + [o for o, _ in b.captures])
+    return rebuild([get(ctrl, k) for k in range(len(flat))], structure)
+
+
+def scan(fn, init, xs):
+    """``fn(carry, x) -> (carry, y)`` over the leading axis of ``xs``: ``(final carry, ys)``.
+
+    ``ys`` is stacked on a new leading axis. ``init`` and ``xs`` may be tuples (``fn`` then
+    gets tuples); ``xs`` may have a free (``None``) leading dimension: one graph for every length.
+    """
+    line = user_line()
+    carries, cstruct = flatten(init, "scan", line)
+    xs_flat, xstruct = flatten(xs, "scan", line)
+    if not xs_flat:
+        raise GraphError(f"scan: xs is empty; pass at least one array to scan over\n  declared at {line}")
+    nodes, graph = _nodes(carries + xs_flat, None, "scan", line)
+    carries, xs_flat = nodes[:len(carries)], nodes[len(carries):]
+    for k, x in enumerate(xs_flat):
+        if not x._shape:
+            raise ShapeError(f"scan: xs[{k}] is a scalar; scan runs over the leading axis of an array\n  declared at {line}")
+    lengths = {x._shape[0] for x in xs_flat} - {None}
+    if len(lengths) > 1:
+        raise ShapeError(f"scan: the xs have different lengths {', '.join(fmt_shape(x._shape) for x in xs_flat)}; "
+                         f"they are scanned together\n  declared at {line}")
+    length = lengths.pop() if lengths else None
+    nc = len(carries)
+    ys_structure = []
+
+    def call(*ps):
+        carry = rebuild(list(ps[:nc]), cstruct)
+        x = rebuild(list(ps[nc:]), xstruct)
+        out = fn(carry, x)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise GraphError(f"scan: fn(carry, x) must return a pair (carry, y), got {type(out).__name__}\n  declared at {line}")
+        c, _ = flatten(out[0], "scan fn's carry", line)
+        y, ystruct = ([], "none") if out[1] is None else flatten(out[1], "scan fn's y", line)
+        ys_structure.append(ystruct)
+        return list(c) + list(y)
+
+    specs = [c.spec for c in carries] + [Spec(x._shape[1:], x.dtype) for x in xs_flat]
+    names = [f"carry{k}" for k in range(nc)] + [f"x{k}" for k in range(len(xs_flat))]
+    b = trace(call, graph, "scan", specs, names, "fn", line)
+    ny = len(b.outputs) - nc
+    if ny < 0:
+        raise ShapeError(f"scan: fn returns {len(b.outputs)} carry and y values for {nc} carries\n  declared at {line}")
+    check_same("scan", "init", [c.spec for c in carries], "fn's carry", [o.spec for o in b.outputs[:nc]], line,
+               " (the carry keeps its shape and dtype from one step to the next)")
+    b.structure = (cstruct, ys_structure[0])
+    out = [c.spec for c in carries] + [Spec((length,) + o._shape, o.dtype) for o in b.outputs[nc:]] + [Spec((), "uint8")]
+    cf = ControlFlow("scan", {"body": b}, out, ["array"] * (nc + ny) + ["history"],
+                     {"carries": nc, "xs": len(xs_flat), "ys": ny}, trace=line)
+    ctrl = control_node(graph, cf, carries + xs_flat + [o for o, _ in b.captures])
+    gets = [get(ctrl, k) for k in range(nc + ny)]
+    ys = None if ys_structure[0] == "none" else rebuild(gets[nc:], ys_structure[0])
+    return rebuild(gets[:nc], cstruct), ys
+
+
+__all__ = ["cond", "while_loop", "scan", "ControlFlow", "KINDS", "GET", "get", "control_node"]

@@ -1,0 +1,253 @@
+"""Running control flow: a control node becomes a ``'fused'`` program node whose payload runs
+its bodies' compiled functions (each ``sg.compile``d with the caller's ``optimize``, so every
+pass works inside a body), and each ``get`` a ``'fused'`` node picking one output.
+
+``lower(program, optimize, backend)`` rewrites a freshly built ``Program`` in place. Bodies
+are called through their executables directly (no feed check per step: the shapes were
+checked at declaration). A loop copies its initial carries once, so nothing it keeps (the
+history of carries for the gradient) aliases a buffer the caller's memory plan reuses.
+"""
+
+from __future__ import annotations
+
+from shared_ops import Spec, backend_of, default_backend, generation
+
+from .backward import Backward, _flat, _rows, add_n
+from .declare import GET, KINDS
+from .grad import ADD_TERMS, GRAD_KINDS, residuals
+
+_CUT: list = []  # residual nodes the next lowered program takes as inputs (see Compiled)
+
+CONTROL = KINDS + GRAD_KINDS
+
+
+def _copy(a):
+    c = getattr(a, "copy", None)
+    return c() if c is not None else a
+
+
+class Compiled:
+    """One body compiled by ``sg.compile``; ``run(arrays)`` calls its executable directly."""
+
+    def __init__(self, outputs, inputs, optimize, backend, what: str, cut=()):
+        from ..compile import CompiledFunction
+
+        self.what = what
+        self.n_outputs = len(outputs)
+        self.fn = None
+        if outputs:
+            _CUT.append(list(cut))  # taken by the first lower() of this compile: its own program
+            try:
+                self.fn = CompiledFunction(list(outputs), list(inputs), optimize, backend=backend)
+            finally:
+                if _CUT and _CUT[-1] == list(cut):
+                    _CUT.pop()
+        self._exe = {}
+
+    def _exe_for(self, arrays: list):
+        first = next((a for a in arrays if not isinstance(a, list)), None)  # a list: terms of a seed
+        b = backend_of(first) if first is not None else default_backend()
+        key = b.name + b.device
+        exe = self._exe.get(key)
+        if exe is None or exe._generation != generation():
+            exe = self._exe[key] = self.fn.executable(b)
+            if exe._generation != generation():
+                exe.rebind()
+        return exe
+
+    def run(self, arrays: list) -> tuple:
+        if self.fn is None:
+            return ()
+        return self._exe_for(arrays).run(arrays, ())[0]
+
+    def runner(self, arrays: list):
+        """The executable's own ``run(feeds, variables) -> (outputs, assigned)`` for
+        ``arrays``' backend (the step loops call it directly)."""
+        if self.fn is None:
+            return lambda feeds, variables: ((), ())
+        return self._exe_for(arrays).run
+
+    def report_lines(self) -> list:
+        if self.fn is None:
+            return [f"{self.what}: no outputs"]
+        return [f"{self.what}:"] + ["    " + ln for ln in self.fn.report().splitlines()]
+
+
+class History:
+    """What a forward loop keeps for its gradient: per step the carries it started from and
+    the residuals its body computed (``ids``: their node ids in the body)."""
+
+    def __init__(self, ids):
+        self.ids = ids
+        self.pos = {i: k for k, i in enumerate(ids)}
+        self.steps: list = []
+
+    def __len__(self):
+        return len(self.steps)
+
+
+class Pick:
+    """Output ``k`` of a control node's tuple."""
+
+    def __init__(self, k: int):
+        self.k = k
+        self.label = f"get{k}"
+
+    def kernel(self, xp, t):
+        return t[self.k]
+
+
+class AddTerms:
+    """``add_n`` over terms where some inputs are lists of terms (expanded in place); the last
+    input is the value differentiated (zeros of its shape when no term arrived)."""
+
+    label = "add_terms"
+
+    def __init__(self, lists: tuple):
+        self.lists = lists
+
+    def kernel(self, xp, *values):
+        terms = _flat(values[:-1])
+        if not terms:
+            return xp.zeros_like(values[-1])
+        return add_n(xp, terms)
+
+
+class Loop(Backward):
+    """A while_loop or scan, and their gradients: one payload class, kind-specific ``kernel``."""
+
+    def __init__(self, cf, optimize, backend, needed: set):
+        self.cf = cf
+        self.kind = cf.kind
+        self.label = f"{cf.kind} ({len(cf.bodies)} bodies)" if cf.kind in KINDS else cf.kind
+        self.keep_history = (len(cf.out_specs) - 1) in needed if cf.kind in ("scan", "while_loop") else False
+        self.bodies = {}
+        self.res_ids: list = []
+        for name, b in cf.bodies.items():
+            if cf.kind == "cond_grad":
+                continue
+            if cf.kind in GRAD_KINDS:  # b is a Layout: its residuals come in as inputs
+                res = residuals(b)
+                b.res_ids = [r.id for r in res]
+                self.bodies[name] = Compiled(b.outputs, b.inputs, optimize, backend, f"{cf.kind} {name} step", cut=res)
+            elif name == "body" and self.keep_history:
+                res = {r.id: r for L in b.grad_layouts for r in residuals(L)}
+                self.res_ids = sorted(res)
+                self.bodies[name] = Compiled(list(b.outputs) + [res[i] for i in self.res_ids], b.inputs, optimize,
+                                             backend, f"{cf.kind} {name} (keeping {len(res)} residuals a step)")
+            else:
+                self.bodies[name] = Compiled(b.outputs, b.inputs, optimize, backend, f"{cf.kind} {name}")
+        if cf.kind == "cond_grad":
+            for name, (layout, raw) in cf.bodies["layouts"].items():
+                self.bodies[name] = Compiled(layout.outputs, layout.inputs, optimize, backend, f"cond_grad {name}")
+        self.kernel = getattr(self, "_" + cf.kind)
+
+    def report_lines(self) -> list:
+        out = []
+        for b in self.bodies.values():
+            out.extend(b.report_lines())
+        return out
+
+    # -- forward ---------------------------------------------------------------------
+    def _cond(self, xp, pred, *arrays):
+        no = self.cf.n["operands"]
+        nt = len(self.cf.bodies["true"].captures)
+        ops = list(arrays[:no])
+        if bool(pred):
+            return tuple(self.bodies["true"].run(ops + list(arrays[no:no + nt])))
+        return tuple(self.bodies["false"].run(ops + list(arrays[no + nt:])))
+
+    def _scan(self, xp, *arrays):
+        n = self.cf.n
+        nc, nx, ny = n["carries"], n["xs"], n["ys"]
+        carries = [_copy(a) for a in arrays[:nc]]
+        xs = arrays[nc:nc + nx]
+        caps = list(arrays[nc + nx:])
+        length = xs[0].shape[0]
+        for k, x in enumerate(xs[1:], 1):
+            if x.shape[0] != length:
+                raise ValueError(f"scan (declared at {self.cf.trace}): xs[0] has {length} steps but xs[{k}] has {x.shape[0]}")
+        history = History(self.res_ids) if self.keep_history else None
+        ys = [[] for _ in range(ny)]
+        rows = [_rows(x, length) for x in xs]
+        carries, caps = tuple(carries), tuple(caps)
+        run = self.bodies["body"].runner(list(carries + tuple(r[0] for r in rows) + caps)) if length else None
+        kept = history.steps if history is not None else None
+        for t in range(length):  # the hot loop: tuples, no per-step lookups
+            outs = run(carries + tuple([r[t] for r in rows]) + caps, ())[0]
+            if kept is not None:
+                kept.append((carries, outs[nc + ny:]))
+            carries = outs[:nc]
+            for j in range(ny):
+                ys[j].append(outs[nc + j])
+        stacked = []
+        for j in range(ny):
+            if ys[j]:
+                stacked.append(xp.stack(ys[j], axis=0))
+            else:
+                spec = self.cf.out_specs[nc + j]
+                if None in spec.shape[1:]:
+                    raise ValueError(f"scan (declared at {self.cf.trace}): zero steps, and y{j}'s shape "
+                                     f"{spec.shape[1:]} is not known without running a step")
+                stacked.append(xp.zeros((0,) + tuple(spec.shape[1:]), dtype=spec.dtype))
+        return (*carries, *stacked, history)
+
+    def _while_loop(self, xp, *arrays):
+        nv = self.cf.n["vars"]
+        nc = len(self.cf.bodies["cond"].captures)
+        carries = [_copy(a) for a in arrays[:nv]]
+        ccaps, bcaps = list(arrays[nv:nv + nc]), list(arrays[nv + nc:])
+        history = History(self.res_ids) if self.keep_history else None
+        cond = self.bodies["cond"].runner(carries + ccaps)
+        body = self.bodies["body"].runner(carries + bcaps)
+        while bool(cond(carries + ccaps, ())[0][0]):
+            outs = body(carries + bcaps, ())[0]
+            if history is not None:
+                history.steps.append((carries, outs[nv:]))
+            carries = list(outs[:nv])
+        return (*carries, history)
+
+    # -- gradients -------------------------------------------------------------------
+def lower(program, optimize, backend) -> None:
+    """Turn control, ``get`` and ``add_terms`` nodes of ``program`` into ``'fused'`` nodes.
+
+    When a gradient body is compiled (``Compiled(..., cut=residuals)``), its residuals first
+    become inputs, fed from the forward loop, and what computed them is pruned."""
+    cut = _CUT.pop() if _CUT else []
+    if cut:
+        for r in cut:
+            n = program[r.id]
+            n.op, n.inputs, n.attrs, n.value, n.name = "placeholder", [], {}, None, f"residual{r.id}"
+            program.inputs.append(r.id)
+        program.remove_dead()
+    if not any(n.op in CONTROL or n.op in (GET, ADD_TERMS) for n in program.nodes):
+        return
+    used: dict[int, set] = {}
+    for n in program.nodes:
+        if n.op == GET:
+            used.setdefault(n.inputs[0], set()).add(n.attrs["index"])
+    for n in program.nodes:
+        if n.op in CONTROL:
+            n.payload = Loop(n.attrs["cf"], optimize, backend, used.get(n.id, set()))
+            n.spec = Spec((), "uint8")
+        elif n.op == GET:
+            n.payload = Pick(n.attrs["index"])
+        elif n.op == ADD_TERMS:
+            n.payload = AddTerms(n.attrs["lists"])
+        else:
+            continue
+        n.op, n.attrs = "fused", {}
+
+
+def report_lines(program) -> list:
+    """The compiled bodies of every control node of ``program``, for ``fn.report()``."""
+    out = []
+    for n in program.nodes:
+        lines = getattr(n.payload, "report_lines", None)
+        if isinstance(n.payload, Loop) and lines is not None:
+            out.append(f"%{n.id} = {n.payload.label}, declared at {n.payload.cf.trace}:")
+            out.extend("    " + ln for ln in lines())
+    return out
+
+
+__all__ = ["lower", "report_lines", "Loop", "Pick", "AddTerms", "Compiled"]

@@ -1,0 +1,42 @@
+"""The examples in the public API's docstrings run and print what they show (doctest)."""
+
+from __future__ import annotations
+
+import doctest
+import inspect
+
+import numpy as np
+import pytest
+
+import dyngraph as dg
+import staticgraph as sg
+
+
+def _public():
+    for alias, module in (("dg", dg), ("sg", sg)):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            yield f"{alias}.{name}", obj
+            if inspect.isclass(obj):
+                for attr, member in vars(obj).items():
+                    if not attr.startswith("_") and inspect.isfunction(member):
+                        yield f"{alias}.{name}.{attr}", member
+
+
+EXAMPLES = [(name, obj) for name, obj in _public() if ">>>" in (inspect.getdoc(obj) or "")]
+
+
+def test_the_main_entry_points_have_examples():
+    names = {n for n, _ in EXAMPLES}
+    for wanted in ("dg.tensor", "dg.grad", "dg.backward", "dg.to_dot", "dg.Tensor.backward", "dg.Tensor.retain_grad",
+                   "sg.placeholder", "sg.variable", "sg.gradients", "sg.compile", "sg.Session.run", "sg.function"):
+        assert wanted in names, wanted
+
+
+@pytest.mark.parametrize("name,obj", EXAMPLES, ids=[n for n, _ in EXAMPLES])
+def test_docstring_example_runs(name, obj):
+    finder = doctest.DocTestFinder(recurse=False)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    for test in finder.find(obj, name, globs={"dg": dg, "sg": sg, "np": np}):
+        runner.run(test)
+    assert runner.failures == 0, f"{name}: its docstring example does not print what it shows"

@@ -1,0 +1,68 @@
+"""Traits declared on ops that no other test checked (mutants of ``linear`` and ``nondiff``
+survived the suite): each is measured against the op's NumPy kernel on its examples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import shared_ops as so
+from shared_ops import testing
+
+
+def _examples(op, seeds=range(3)):
+    try:
+        return [case for seed in seeds for case in testing.example_inputs(op, seed, "float64")]
+    except LookupError:  # an op without examples fails the op suite, not this test
+        return []
+
+
+def _is_linear(op, cases) -> bool | None:
+    """Whether ``op`` is linear in its differentiable inputs, jointly, on every example
+    (``f(x + y) = f(x) + f(y)`` and ``f(2.5 x) = 2.5 f(x)``); None when it has none."""
+    seen = False
+    for k, (inputs, attrs) in enumerate(cases):
+        arrays = [np.asarray(x) for x in inputs]
+        diff = [i for i, x in enumerate(arrays) if x.dtype.kind == "f" and i not in op.nondiff]
+        if not diff:
+            return None
+        rng = np.random.default_rng(k)
+        other = [rng.standard_normal(x.shape) if i in diff else x for i, x in enumerate(arrays)]
+        bound = op.bind_attrs(dict(attrs))
+
+        def f(xs):
+            return np.asarray(op.forward(np, *xs, **bound), dtype=np.float64)
+
+        both = f([x + y if i in diff else x for i, (x, y) in enumerate(zip(arrays, other))])
+        scaled = f([2.5 * x if i in diff else x for i, x in enumerate(arrays)])
+        a, b = f(arrays), f(other)
+        seen = True
+        if not (np.allclose(both, a + b, rtol=1e-9, atol=1e-12) and np.allclose(scaled, 2.5 * a, rtol=1e-9, atol=1e-12)):
+            return False
+    return seen or None
+
+
+@pytest.mark.parametrize("op", so.all_ops(), ids=lambda op: op.name)
+def test_linear_is_declared_exactly_when_the_kernel_is_linear(op):
+    measured = _is_linear(op, _examples(op))
+    if measured is None:
+        assert not op.linear or not _examples(op), f"{op.name}: declared linear but has no differentiable input"
+        return
+    assert op.linear == measured, (
+        f"{op.name}: declares linear={op.linear}, but its kernel is {'' if measured else 'not '}linear in its "
+        f"differentiable inputs on its examples; correct the declaration")
+
+
+@pytest.mark.parametrize("op", [op for op in so.all_ops() if op.nondiff], ids=lambda op: op.name)
+def test_nondiff_holds_input_positions(op):
+    """Positions are counted from 0 (a negative one never matches an input, so the input it
+    meant would be differentiated); an op may name positions of optional trailing inputs."""
+    assert all(isinstance(p, int) and p >= 0 for p in op.nondiff), f"{op.name}: nondiff={sorted(op.nondiff)}"
+
+
+@pytest.mark.parametrize("op", [op for op in so.all_ops() if op.vjp is None], ids=lambda op: op.name)
+def test_an_op_without_a_gradient_rule_declares_every_input_nondiff(op):
+    """sg.gradients asks for the gradient of every input not in nondiff: an op with no rule
+    must say that none of its inputs has one."""
+    for inputs, _ in _examples(op):
+        assert set(range(len(inputs))) <= op.nondiff, f"{op.name}: nondiff={sorted(op.nondiff)}, {len(inputs)} inputs"
