@@ -48,8 +48,8 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
             for s in shape:
                 if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
                     raise TypeError(
-                        f"new(): data must be a sequence (got {type(s).__name__}); dg.Tensor(2, 3) takes "
-                        "sizes, dg.Tensor([1.5, 2.0]) or dg.tensor(6.7) take data"
+                        f"new(): data must be a sequence (got {type(s).__name__}): dg.Tensor(*sizes) takes integer "
+                        f"sizes, got {s!r}; for a tensor holding that number use dg.tensor({s!r})"
                     )
             data = be.xp.empty(tuple(int(s) for s in shape) or (0,), dtype=be.xp.float32)  # Tensor(): shape (0,)
         init(self, data, be)
