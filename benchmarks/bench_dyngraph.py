@@ -34,7 +34,21 @@ for _v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
 if hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
 
-from graphcompare.experiments.env import steady_allocator  # noqa: E402
+_THIS_TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _by_path(rel: str):
+    """A module of this tree loaded from its file (it imports nothing of the project), so that
+    ``--against`` can measure another tree's dyngraph on this tree's workload definitions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_" + rel.replace("/", "_")[:-3], os.path.join(_THIS_TREE, rel))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+steady_allocator = _by_path("graphcompare/experiments/env.py").steady_allocator
 
 ALLOCATOR = steady_allocator()  # freed memory stays mapped: no side pays page-fault churn
 
@@ -46,7 +60,7 @@ import numpy as np  # noqa: E402
 # the tree whose dyngraph is measured (``--against`` points its runs at another checkout)
 sys.path.insert(0, os.environ.get("BENCH_DYNGRAPH_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import dyngraph as dg  # noqa: E402
-from graphcompare.experiments.workloads import standard as std  # noqa: E402
+std = _by_path("graphcompare/experiments/workloads/standard.py")
 
 QUICK = "--quick" in sys.argv
 REPEATS = 7 if QUICK else 21
