@@ -473,7 +473,7 @@ class TensorSurface:
     # -- ops added for nn (issue 16)
     from ._surface_nn import (  # noqa: E402  (class-body import: these become methods)
         __and__, __floordiv__, __invert__, __mod__, __or__, __rand__, __rfloordiv__, __rmod__, __ror__, add, all, any,
-        argsort, chunk, clone, cos, cumsum, erf, expm1, floor_divide, gather, log1p, logical_and, logical_not,
+        argsort, chunk, cos, cumsum, erf, expm1, floor_divide, gather, log1p, logical_and, logical_not,
         logical_or, masked_fill, norm, prod, remainder, rsqrt, scatter_add, sin, sort, split, square, std, sub, topk,
         tril, triu, unbind, var,
     )
