@@ -228,6 +228,8 @@ def run(work: Path, minutes: float, groups: list) -> None:
         for group in groups:
             for module in GROUPS[group]:
                 cfg, db = _session(work, module)
+                if not cfg.exists():  # a module added since init
+                    continue
                 left = deadline - time.monotonic()
                 if left <= 0:
                     print("out of time: the remaining mutants stay pending (run again to go on)")

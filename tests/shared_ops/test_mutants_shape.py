@@ -41,3 +41,8 @@ def test_transpose_and_index_grad_fn_names_are_pytorchs():
              lambda v: v[:, :], lambda v: v[[0, 1]]]
     for k, f in enumerate(cases):
         assert f(x).grad_fn.name() == f(t).grad_fn.name(), k
+
+
+def test_reshape_refuses_a_free_dimension_that_does_not_divide():
+    with pytest.raises(so.ShapeError, match="cannot reshape"):
+        so.get_op("reshape").infer(Spec((6,), "float32"), shape=(-1, 4))
