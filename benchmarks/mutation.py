@@ -257,7 +257,7 @@ def reset_survivors(work: Path) -> None:
         con = sqlite3.connect(db)
         rows = con.execute("SELECT r.job_id, m.module_path, m.start_pos_row, m.operator_name, m.occurrence "
                            "FROM work_results r JOIN mutation_specs m ON m.job_id = r.job_id "
-                           "WHERE r.test_outcome = 'survived'").fetchall()
+                           "WHERE upper(r.test_outcome) = 'SURVIVED'").fetchall()
         again = [job for job, path, row, name, occ in rows if f"{path}:{row}:{name}:{occ}" not in equivalent]
         con.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in again])
         con.commit()

@@ -88,7 +88,12 @@ class Backward:
         dy_rows = [None if d is None else _rows(d, T) for d in dys]
         caps = tuple(caps)
         kept = history.steps
-        for t in reversed(range(T)):  # the hot loop
+        runners = {}
+        if T:
+            probe = [a for a in kept[0][0]] + list(caps)
+            runners = {id(p): p.compiled.runner(probe) for p in plans.values()}
+            respos = {id(p): p.res_pos(history) for p in plans.values()}
+        for t in reversed(range(T)):  # the hot loop: one body call, the rest list building
             plan = plans["last"] if t == T - 1 else plans["mid"]
             seeds = []
             if carry_slots is not None:
@@ -97,8 +102,8 @@ class Backward:
             for src, k, i in plan.seed_src:
                 seeds.append(dy_rows[k][t] if src == "y" else finals[k][i])
             carries_t, res_t = kept[t]
-            outs = plan.run(tuple(carries_t) + tuple([r[t] for r in rows]) + caps + tuple(seeds)
-                            + tuple([res_t[p] for p in plan.res_pos(history)]))
+            outs = runners[id(plan)]([*carries_t, *[r[t] for r in rows], *caps, *seeds,
+                                      *[res_t[p] for p in respos[id(plan)]]], ())[0]
             carry_slots = [[outs[s] for s in slots] for slots in plan.carry_slots]
             steps.append([[outs[s] for s in slots] for slots in plan.cap_slots])
             for j, s in plan.dx:

@@ -1,9 +1,11 @@
 """Reverse mode through control flow: each control node's gradient is another control node.
 
 The gradient of a body is declared inside the body's own graph (``gradients.walk`` on its
-nodes) and compiled like any graph. Per step the backward loop recomputes the body from the
-carry saved for that step (``history``, TF1's stack), so the memory a loop's gradient keeps is
-the carries of every iteration; the body's intermediates are recomputed, not stored.
+nodes) and compiled like any graph. A loop keeps, per step, the carry it started from and the
+*residuals*, the forward values its gradient body reads (``residuals``; TF1's stacks), which
+the gradient body takes as inputs instead of recomputing them: a loop's gradient costs
+T x (carry + residuals) bytes, plus T x each captured weight for its per-step terms. A cond's
+gradient body recomputes the taken branch (one branch, once).
 
 Bitwise equality with dyngraph running the same Python loop (``optimize=False``) rests on one
 rule: the contributions to a value are summed by the shared ``add_n`` in the order their
@@ -23,8 +25,6 @@ consumers were created, in one left fold. So nothing is summed early where dyngr
 from __future__ import annotations
 
 import itertools
-
-import numpy as np
 
 from shared_ops import Spec
 from shared_ops.dtypes import FLOATING
@@ -316,4 +316,4 @@ def check_second_order(n: Node) -> None:
                      "supported (through sg.cond it is); differentiate the body's function twice outside the loop")
 
 
-__all__ = ["backprop", "sum_terms", "differentiable", "GRAD_KINDS", "ADD_TERMS", "step_grad", "np"]
+__all__ = ["backprop", "sum_terms", "differentiable", "residuals", "GRAD_KINDS", "ADD_TERMS", "step_grad"]

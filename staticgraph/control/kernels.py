@@ -174,7 +174,7 @@ class Loop(Backward):
         run = self.bodies["body"].runner(list(carries + tuple(r[0] for r in rows) + caps)) if length else None
         kept = history.steps if history is not None else None
         for t in range(length):  # the hot loop: tuples, no per-step lookups
-            outs = run(carries + tuple([r[t] for r in rows]) + caps, ())[0]
+            outs = run([*carries, *[r[t] for r in rows], *caps], ())[0]
             if kept is not None:
                 kept.append((carries, outs[nc + ny:]))
             carries = outs[:nc]

@@ -30,3 +30,14 @@ def test_squeeze_grad_fn_names_are_pytorchs_for_one_and_several_axes():
     x, t = dg.zeros(1, 3, 1, requires_grad=True), torch.zeros(1, 3, 1, requires_grad=True)
     for axis in (0, (0, 2)):
         assert x.squeeze(axis).grad_fn.name() == t.squeeze(axis).grad_fn.name()
+
+
+@pytest.mark.torch
+def test_transpose_and_index_grad_fn_names_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    x, t = dg.zeros(2, 3, 4, requires_grad=True), torch.zeros(2, 3, 4, requires_grad=True)
+    cases = [lambda v: v.transpose(0, 1), lambda v: v.transpose(2, 0), lambda v: v.permute(2, 0, 1),
+             lambda v: v[1:], lambda v: v[0], lambda v: v[None], lambda v: v[:, 1:3], lambda v: v[..., 0],
+             lambda v: v[:, :], lambda v: v[[0, 1]]]
+    for k, f in enumerate(cases):
+        assert f(x).grad_fn.name() == f(t).grad_fn.name(), k
