@@ -141,10 +141,6 @@ def masked_fill(self, mask, value):
     return where(_as_bool(self._as_operand(mask)), value, self)
 
 
-def clone(self):
-    return self._op("clone", self)
-
-
 def tril(self, diagonal=0):
     return self._op("tril", self, k=int(diagonal))
 
@@ -260,7 +256,7 @@ def unbind(self, dim=0):
 METHODS = (
     "sin", "cos", "erf", "log1p", "expm1", "rsqrt", "square", "add", "sub", "logical_and", "logical_or",
     "logical_not", "__and__", "__rand__", "__or__", "__ror__", "__invert__", "floor_divide", "remainder",
-    "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "all", "any", "masked_fill", "clone", "tril", "triu",
+    "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "all", "any", "masked_fill", "tril", "triu",
     "cumsum", "prod", "var", "std", "norm", "argsort", "sort", "topk", "gather", "scatter_add", "split", "chunk",
     "unbind",
 )

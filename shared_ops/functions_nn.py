@@ -216,8 +216,9 @@ FUNCTIONS_NN = {
     **{n: _method(n) for n in (
         "sin", "cos", "erf", "log1p", "expm1", "rsqrt", "square", "cumsum", "prod", "var", "std", "tril", "triu",
         "sort", "topk", "argsort", "gather", "scatter_add", "split", "chunk", "unbind", "masked_fill",
-        "logical_and", "logical_or", "logical_not", "clone", "floor_divide", "remainder", "all", "any",
+        "logical_and", "logical_or", "logical_not", "floor_divide", "remainder", "all", "any",
     )},
+    "clone": lambda x: x.clone(),
 }
 """Name -> function, merged into ``functions.FUNCTIONS``."""
 
