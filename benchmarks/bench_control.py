@@ -85,7 +85,8 @@ def bench_scan() -> list:
             assert np.allclose(u, v, rtol=1e-5, atol=1e-6), "C1: scan and unrolled disagree"
             if not optimize:
                 assert u.tobytes() == v.tobytes(), "C1: optimize=False must be bitwise"
-        t = measure({"scan": lambda: scan(X, h0, W_h, W_x), "unrolled": lambda: unr(*X, h0, W_h, W_x)}, 1 if QUICK else 3)
+        t = measure({"scan": lambda s=scan: s(X, h0, W_h, W_x), "unrolled": lambda u=unr: u(*X, h0, W_h, W_x)},
+                    1 if QUICK else 3)
         s, u = t["scan"], t["unrolled"]
         rows.append((f"C1 scan, optimize={optimize}, per step", tuple(v / T for v in s), "one graph, any length"))
         rows.append((f"C1 unrolled T=32, optimize={optimize}, per step", tuple(v / T for v in u), "a graph for T=32"))

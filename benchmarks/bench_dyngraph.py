@@ -11,7 +11,11 @@ W3  one MLP training step, batch 128, 784-512-512-10, tanh, softmax cross-entrop
     float32: forward, backward, SGD update of the six parameters. Target: within 1.15x of the
     same step written by hand in NumPy.
 
-Run: ``python benchmarks/bench_dyngraph.py`` (``--quick``: fewer repeats). The process pins
+Run: ``python benchmarks/bench_dyngraph.py`` (``--quick``: fewer repeats).
+``--against REV`` measures dyngraph's W1-W3 at git revision ``REV`` and in this tree side by
+side instead: the two run in alternating fresh processes (``--rounds N``, default 6), each
+taking medians of its CPU time per call, and the table gives this tree / REV per workload
+(the median of the rounds' ratios, with their range). The process pins
 itself to one core with BLAS single-threaded (OpenBLAS core-type overrides removed) and
 interleaves the frameworks' repeats, so load on the machine hits all of them alike. Printed:
 the median wall time per call and the median CPU time of this thread per call (the latter is
@@ -30,7 +34,21 @@ for _v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
 if hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
 
-from graphcompare.experiments.env import steady_allocator  # noqa: E402
+_THIS_TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _by_path(rel: str):
+    """A module of this tree loaded from its file (it imports nothing of the project), so that
+    ``--against`` can measure another tree's dyngraph on this tree's workload definitions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_" + rel.replace("/", "_")[:-3], os.path.join(_THIS_TREE, rel))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+steady_allocator = _by_path("graphcompare/experiments/env.py").steady_allocator
 
 ALLOCATOR = steady_allocator()  # freed memory stays mapped: no side pays page-fault churn
 
@@ -39,9 +57,10 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# the tree whose dyngraph is measured (``--against`` points its runs at another checkout)
+sys.path.insert(0, os.environ.get("BENCH_DYNGRAPH_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import dyngraph as dg  # noqa: E402
-from graphcompare.experiments.workloads import standard as std  # noqa: E402
+std = _by_path("graphcompare/experiments/workloads/standard.py")
 
 QUICK = "--quick" in sys.argv
 REPEATS = 7 if QUICK else 21
@@ -312,5 +331,55 @@ def main() -> None:
           f"({r['dyngraph'][0] / r['numpy'][0]:.2f}x wall); target <= 1.15")
 
 
+def dyngraph_only() -> dict:
+    """Median CPU seconds per call of dyngraph's W1, W2, W3 (one ``--against`` round)."""
+    rng = np.random.default_rng(0)
+    w1 = w1_fns(np.array([0.3]))
+    w2 = w2_fns(rng.standard_normal((H, X)) * 0.3, rng.standard_normal((H, H)) * 0.3,
+                rng.standard_normal((T, X, 1)), np.zeros((H, 1)))
+    P0 = w3_params(rng)
+    x = rng.standard_normal((N, SIZES[0])).astype(np.float32)
+    w3 = w3_fns(P0, x, rng.integers(0, SIZES[-1], N))
+    return {w: medians({"dyngraph": fns["dyngraph"]}, n)["dyngraph"][1]
+            for w, fns, n in (("W1", w1, 100), ("W2", w2, 60), ("W3", w3, 5))}
+
+
+def against(rev: str, rounds: int) -> None:
+    import json
+    import subprocess
+    import tempfile
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    old = tempfile.mkdtemp(prefix="bench-dyngraph-")
+    archive = subprocess.run(["git", "-C", here, "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+    trees = {"REV": old, "this": here}
+    runs = {k: [] for k in trees}
+    for r in range(rounds):
+        for label in (("REV", "this") if r % 2 == 0 else ("this", "REV")):
+            env = dict(os.environ, BENCH_DYNGRAPH_ROOT=trees[label], PYTHONPATH=trees[label])
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--dyngraph-only", *(["--quick"] if QUICK else [])], env=env,
+                                 check=True, capture_output=True, text=True).stdout
+            runs[label].append(json.loads(out.strip().splitlines()[-1]))
+    print(f"dyngraph, this tree / {rev}: {rounds} alternating rounds of fresh processes, CPU time per call "
+          f"(pinned to one core, BLAS 1 thread; the machine is shared, so the range matters)")
+    print(f"{'workload':<9}{rev[:10] + ' ms':>14}{'this ms':>10}{'this / rev':>12}{'range':>16}")
+    for w in ("W1", "W2", "W3"):
+        ratios = sorted(t[w] / o[w] for t, o in zip(runs["this"], runs["REV"]))
+        o = statistics.median(x[w] for x in runs["REV"])
+        t = statistics.median(x[w] for x in runs["this"])
+        print(f"{w:<9}{o * 1e3:>14.3f}{t * 1e3:>10.3f}{statistics.median(ratios):>11.3f}x"
+              f"{f'{ratios[0]:.3f}-{ratios[-1]:.3f}':>16}")
+
+
 if __name__ == "__main__":
-    main()
+    if "--dyngraph-only" in sys.argv:
+        import json
+
+        print(json.dumps(dyngraph_only()))
+    elif "--against" in sys.argv:
+        args = sys.argv[1:]
+        n = int(args[args.index("--rounds") + 1]) if "--rounds" in args else 6
+        against(args[args.index("--against") + 1], n)
+    else:
+        main()

@@ -228,6 +228,8 @@ def run(work: Path, minutes: float, groups: list) -> None:
         for group in groups:
             for module in GROUPS[group]:
                 cfg, db = _session(work, module)
+                if not cfg.exists():  # a module added since init
+                    continue
                 left = deadline - time.monotonic()
                 if left <= 0:
                     print("out of time: the remaining mutants stay pending (run again to go on)")
@@ -257,7 +259,7 @@ def reset_survivors(work: Path) -> None:
         con = sqlite3.connect(db)
         rows = con.execute("SELECT r.job_id, m.module_path, m.start_pos_row, m.operator_name, m.occurrence "
                            "FROM work_results r JOIN mutation_specs m ON m.job_id = r.job_id "
-                           "WHERE r.test_outcome = 'survived'").fetchall()
+                           "WHERE upper(r.test_outcome) = 'SURVIVED'").fetchall()
         again = [job for job, path, row, name, occ in rows if f"{path}:{row}:{name}:{occ}" not in equivalent]
         con.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in again])
         con.commit()

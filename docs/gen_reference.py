@@ -37,6 +37,7 @@ SG_GROUPS = {
     "Compiling and running": ["compile", "CompiledFunction", "Session", "function", "Function"],
     "Export and files": ["to_dot", "to_networkx", "save", "load"],
     "Writing a compiler pass": ["Program", "PNode", "PassContext", "PassResult"],
+    "Models and training": ["nn", "train"],
     "Errors": ["TracingError", "GraphError", "FeedError", "LoadError"],
     "Models": ["nn", "train"],
 }
@@ -63,7 +64,8 @@ INTRO = {
 
 
 # a public submodule whose classes live elsewhere: document them where they are defined
-HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.layers", "shared_ops.nn.recurrent"]}
+HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.layers", "shared_ops.nn.recurrent"],
+         "staticgraph.nn": []}  # the same classes as dg.nn: one implementation, documented once
 
 
 def _where(module, name: str) -> str:
@@ -77,33 +79,39 @@ def _where(module, name: str) -> str:
     return f"{home}.{obj.__name__}"
 
 
-def _found(path: str) -> bool:
-    """Whether mkdocstrings (griffe, reading the source statically) can find ``path``."""
+def _found(path: str, obj=None) -> bool:
+    """Whether mkdocstrings (griffe, reading the source statically) finds ``path`` as what it is:
+    a function made at run time (``zeros = _full_like_fn("zeros")``) reads as an attribute
+    without its docstring, so it is written from the live object instead."""
+    import inspect
+
     import griffe
 
     top = path.split(".")[0]
     if top not in _LOADED:
         _LOADED[top] = griffe.load(top, search_paths=[str(DOCS.parent)])
     try:
-        _LOADED[top][path[len(top) + 1:]]
-        return True
+        found = _LOADED[top][path[len(top) + 1:]]
     except (KeyError, griffe.AliasResolutionError):
         return False
+    return not (inspect.isfunction(obj) and found.kind.value == "attribute")
 
 
 _LOADED: dict = {}
 
 
 def _plain(obj, heading: str) -> str:
-    """An entry written from the live object, for a name made at run time (``zeros_like``)."""
+    """An entry written from the live object: the signature, the summary, the sections as text."""
     import inspect
 
     doc = inspect.cleandoc(obj.__doc__ or "")
-    return f"### `{heading}`\n\n```text\n{heading}{inspect.signature(obj)}\n```\n\n{doc}\n"
+    summary, _, rest = doc.partition("\n\n")
+    body = f"\n```text\n{rest}\n```\n" if rest else ""
+    return f"### `{heading}`\n\n```text\n{heading}{inspect.signature(obj)}\n```\n\n{summary}\n{body}"
 
 
 def _entry(path: str, heading: str, obj=None) -> str:
-    if obj is not None and not _found(path):
+    if obj is not None and not _found(path, obj):
         return _plain(obj, heading)
     return (f"::: {path}\n    options:\n      heading: \"{heading}\"\n      show_root_heading: true\n"
             f"      heading_level: 3\n")
@@ -119,6 +127,11 @@ def front_end_page(module, alias: str, groups: dict) -> str:
             continue
         for n in names:
             path = _where(module, n)
+            if HOMES.get(path) == []:
+                out.append(f"### `{alias}.{n}`\n\nThe same classes as `dg.{n}` (one implementation, written on the "
+                           f"shared surface; here parameters are `sg.variable`s): see "
+                           f"[dyngraph](dyngraph.md#models-and-optimisers).\n")
+                continue
             for i, home in enumerate(HOMES.get(path, [path])):
                 shown = f"{alias}.{n}" if len(HOMES.get(path, [])) < 2 else f"{alias}.{n} ({home.rsplit('.', 1)[1]})"
                 out.append(_entry(home, shown, getattr(module, n)))

@@ -24,10 +24,10 @@ from .creation import (
     zeros, zeros_like,
 )
 from .dtypes import BY_NAME as _DT
-from .engine import backward, grad
+from .autograd import backward, grad
 from .errors import AutogradError, DTypeError, FreedGraphError, InplaceError, ShapeError
 from .export import to_dot, to_networkx
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
 from .inplace import add, div, mul, sub
 from .node import AccumulateGrad, Node, SavedValue, reset_stats, stats
 from .rng import manual_seed
@@ -47,7 +47,7 @@ bool = _DT["bool"]  # noqa: A001
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "empty", "full", "rand", "randn", "arange", "from_numpy",
     "zeros_like", "ones_like", "rand_like", "randn_like", "manual_seed", "backward", "grad",
-    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "add", "sub", "mul", "div",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode", "is_inference_mode_enabled", "add", "sub", "mul", "div",
     "to_networkx", "to_dot", "stats", "reset_stats", "autograd", "Node", "AccumulateGrad",
     "SavedValue", "AutogradError", "FreedGraphError", "InplaceError", "ShapeError", "DTypeError",
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool", "nn", "optim",

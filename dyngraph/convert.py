@@ -83,7 +83,7 @@ class ConvertMixin:
         if self._be.device != "cpu":
             extra.append(f"device='{self._be.device}'")
         if self._grad_fn is not None:
-            extra.append(f"grad_fn=<{self._grad_fn.name()}>")
+            extra.append(f"grad_fn=<{self._grad_fn.name().rsplit('::', 1)[-1]}>")  # as PyTorch prints CopySlices
         elif self._rg:
             extra.append("requires_grad=True")
         return "tensor(" + ", ".join([body] + extra) + ")"

@@ -84,7 +84,25 @@ def _full_like_fn(fill):
         return _finish(arr, be, requires_grad)
 
     make.__name__ = fill
-    make.__doc__ = f"``dg.{fill}(2, 3)`` or ``dg.{fill}((2, 3))``: a float32 tensor of {fill}."
+    make.__doc__ = f"""``dg.{fill}(2, 3)`` or ``dg.{fill}((2, 3))``: a float32 tensor of {fill}.
+
+    Parameters:
+        *size: the shape, as integers or as one tuple.
+        dtype: a dtype name, NumPy dtype or alias; default float32.
+        requires_grad: make it a leaf that records the ops applied to it.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns:
+        A new leaf ``Tensor``{" (its contents are whatever the memory held)" if fill == "empty" else ""}.
+
+    Raises:
+        AutogradError: ``requires_grad=True`` with an integer or bool dtype.
+        DTypeError: a dtype graphcompare does not support.
+
+    Examples:
+        >>> dg.{fill}(2, 3).shape, dg.{fill}((2, 3)).dtype
+        ((2, 3), dyngraph.float32)
+    """
     return make
 
 
@@ -94,6 +112,23 @@ empty = _full_like_fn("empty")
 
 
 def full(size, fill_value, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value``.
+
+    Parameters:
+        size: the shape, a tuple of ints.
+        fill_value: the number; its type chooses the default dtype as in PyTorch (bool ->
+            bool, int -> int64, float -> float32).
+        dtype: a dtype name, NumPy dtype or alias, instead of the default.
+        requires_grad: make it a leaf that records the ops applied to it.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns:
+        A new leaf ``Tensor``.
+
+    Examples:
+        >>> dg.full((2,), 7), dg.full((2,), 7.0)
+        (tensor([7, 7]), tensor([7., 7.]))
+    """
     be = _backend(device)
     # PyTorch's defaults: bool -> bool, int -> int64, anything else -> float32
     name = resolve(dtype) or {bool: "bool", int: "int64"}.get(type(fill_value), "float32")
@@ -112,6 +147,27 @@ def _random_fn(kind):
     make.__doc__ = (
         f"``dg.{kind}(2, 3)``: {'uniform [0, 1)' if kind == 'rand' else 'standard normal'} float32 "
         "values from the generator seeded by ``dg.manual_seed`` (identical on every backend)."
+        f"""
+
+    Parameters:
+        *size: the shape, as integers or as one tuple.
+        dtype: a floating dtype name, NumPy dtype or alias; default float32.
+        requires_grad: make it a leaf that records the ops applied to it.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns:
+        A new leaf ``Tensor``.
+
+    Raises:
+        DTypeError: a dtype graphcompare does not support.
+
+    Examples:
+        >>> dg.manual_seed(0)
+        >>> a = dg.{kind}(2, 3)
+        >>> dg.manual_seed(0)
+        >>> bool((dg.{kind}((2, 3)) == a).all()), a.shape
+        (True, (2, 3))
+    """
     )
     return make
 
@@ -132,6 +188,23 @@ zeros_like, ones_like, rand_like, randn_like = (_like(f) for f in (zeros, ones, 
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    """``start, start + step, ...`` up to (not including) ``end``; ``dg.arange(n)`` is ``0..n-1``.
+
+    Parameters:
+        start: the first value (the end, when ``end`` is not given).
+        end: the bound, excluded.
+        step: the spacing.
+        dtype: default int64 for integers, float32 for floats, as in PyTorch.
+        requires_grad: make it a leaf that records the ops applied to it.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns:
+        A new one-dimensional leaf ``Tensor``.
+
+    Examples:
+        >>> dg.arange(3), dg.arange(0.0, 1.0, 0.5)
+        (tensor([0, 1, 2]), tensor([0.0000, 0.5000]))
+    """
     if end is None:
         start, end = 0, start
     a = np.arange(start, end, step)
@@ -141,6 +214,19 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device="cpu
 
 
 def from_numpy(a: np.ndarray) -> Tensor:
-    """A tensor sharing memory with the NumPy array ``a`` (NumPy backend)."""
+    """A tensor sharing memory with the NumPy array ``a`` (NumPy backend).
+
+    Parameters:
+        a: a NumPy array; a change to either shows in the other.
+
+    Returns:
+        A leaf ``Tensor`` on the CPU that does not require grad.
+
+    Examples:
+        >>> a = np.zeros(2)
+        >>> _ = dg.from_numpy(a).add_(1)
+        >>> a
+        array([1., 1.])
+    """
     be = get_backend("numpy")
     return _finish(a, be, False)

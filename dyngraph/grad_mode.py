@@ -9,6 +9,7 @@ import threading
 class _Mode(threading.local):
     def __init__(self):
         self.enabled = True  # every new thread starts with grad mode on, as in PyTorch
+        self.inference = False  # inside dg.inference_mode()
 
 
 MODE = _Mode()
@@ -48,7 +49,18 @@ class _GradMode:
 
 
 class no_grad(_GradMode):
-    """Nothing is recorded inside: results do not require grad. ``with dg.no_grad():`` or ``@dg.no_grad()``."""
+    """Nothing is recorded inside: results do not require grad. ``with dg.no_grad():`` or ``@dg.no_grad()``.
+
+    The mode for evaluation and for updating weights by hand; ``dg.enable_grad()`` turns
+    recording back on inside it.
+
+    Examples:
+        >>> w = dg.tensor([1.0, 2.0], requires_grad=True)
+        >>> with dg.no_grad():
+        ...     doubled = w * 2
+        >>> doubled.requires_grad
+        False
+    """
 
     _value = False
 
@@ -57,6 +69,38 @@ class enable_grad(_GradMode):
     """Recording on again inside a ``no_grad`` block (or as a decorator)."""
 
     _value = True
+
+
+class inference_mode:
+    """``no_grad`` whose results are *inference tensors* (``is_inference()``): they can never
+    be saved for backward, nor changed in place outside inference mode (PyTorch's rules), so
+    nothing needs their version counters. ``with dg.inference_mode():`` or ``@dg.inference_mode()``;
+    ``inference_mode(False)`` does nothing."""
+
+    def __init__(self, mode: bool = True):
+        self._mode = bool(mode)
+
+    def __enter__(self):
+        self._prev = (MODE.enabled, MODE.inference)
+        if self._mode:
+            MODE.enabled, MODE.inference = False, True
+        return self
+
+    def __exit__(self, *exc):
+        MODE.enabled, MODE.inference = self._prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(self._mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def is_inference_mode_enabled() -> bool:
+    return MODE.inference
 
 
 class set_grad_enabled(_GradMode):

@@ -25,8 +25,16 @@ DETACH_VIEW_MSG = (
     "hence detach_() cannot be called on these gradients. To fix this error, please refer to the "
     "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution."
 )
+INFERENCE_INPLACE_MSG = (
+    "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get "
+    "a normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details."
+)
 _TORCH_DTYPE = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char", "int16": "Short",
                 "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool"}
+
+
+def _category(name: str) -> int:
+    return 2 if name.startswith("float") else 0 if name == "bool" else 1
 
 
 def snapshot(t):
@@ -52,6 +60,8 @@ class InplaceMixin:
         recording = MODE.enabled and (self._rg or any(isinstance(a, Tensor) and a._rg for a in operands))
         if recording:
             views.check_inplace(self)
+        if not MODE.inference and self.is_inference():
+            raise AutogradError(INFERENCE_INPLACE_MSG)
         if self._view is not None and views.overlaps(self):
             raise AutogradError(views.OVERLAP_MSG)
         res = compute(snapshot(self) if recording else self)
@@ -69,7 +79,7 @@ class InplaceMixin:
             views.write(self, res._data)
             self._grad_fn, self._rg = res._grad_fn, res._rg
         else:  # base <- view_scatter(base, res): PyTorch's CopySlices
-            new = base._op("view_scatter", base, res, chain=self._view.chain)
+            new = base._op("view_scatter", base, res, chain=views.hashable(self._view.chain))
             views.write(base, new._data)
             base._grad_fn, base._rg = new._grad_fn, new._rg
         views.regenerate(base)
@@ -79,7 +89,7 @@ class InplaceMixin:
         mine, theirs = self._dtype_name, res._dtype_name
         if mine == theirs:
             return res
-        if mine not in ("float16", "float32", "float64") and theirs in ("float16", "float32", "float64"):
+        if _category(theirs) > _category(mine):  # PyTorch's can_cast: never down a category
             raise DTypeError(f"result type {_TORCH_DTYPE[theirs]} can't be cast to the desired output type {_TORCH_DTYPE[mine]}")
         return res.astype(mine)
 
@@ -99,7 +109,8 @@ class InplaceMixin:
 
         from .tensors import Tensor
 
-        if self._be.name != "numpy" or self._view is not None or (self._ver is not None and self._ver.views):
+        v = self._ver
+        if self._be.name != "numpy" or self._view is not None or (v is not None and (v.views or v.v < 0)):
             return False
         o = other._data if isinstance(other, Tensor) else other
         if isinstance(other, Tensor) and other._rg and MODE.enabled:
@@ -266,7 +277,26 @@ def _out_op(name: str, method: str):
         return out
 
     f.__name__ = name
-    f.__doc__ = f"``dg.{name}(x, y, out=t)``: ``x.{method}(y)``, written into ``t`` when ``out`` is given."
+    f.__doc__ = f"""``dg.{name}(x, y, out=t)``: ``x.{method}(y)``, written into ``t`` when ``out`` is given.
+
+    Parameters:
+        input: a tensor (or a number, when ``other`` is a tensor).
+        other: a tensor or a number, broadcast against ``input``.
+        out: an existing tensor to write the result into (resized, as PyTorch does, when
+            its shape differs).
+        **kwargs: ``alpha=`` for ``add`` and ``sub`` (``other`` is scaled by it).
+
+    Returns:
+        ``out`` when given, else a new tensor.
+
+    Raises:
+        AutogradError: ``out=`` while recording, with an argument that requires grad.
+
+    Examples:
+        >>> result = dg.Tensor(2)
+        >>> dg.{name}(dg.tensor([6.0, 8.0]), dg.tensor([2.0, 4.0]), out=result) is result
+        True
+    """
     return f
 
 

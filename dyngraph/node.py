@@ -87,13 +87,16 @@ class Node:
     then gets a stand-in shaped like the incoming gradient). Once released (backward without
     ``retain_graph``), ``saved`` and ``out`` of a node that saved anything are ``None``.
     ``hooks``: the tensor hooks of the output (``register_hook``), ``retain_grad``'s last.
+    ``label``: None, or the PyTorch name of the surface call that made it (``TensorSurface._named``).
     """
 
-    __slots__ = ("op", "attrs", "info", "seq", "next", "saved", "vers", "out", "nbytes", "released", "hooks", "__weakref__")
+    __slots__ = ("op", "attrs", "info", "seq", "next", "saved", "vers", "out", "nbytes", "released", "hooks", "label", "__weakref__")
 
     # -- PyTorch's introspection ---------------------------------------------------------
     def name(self) -> str:
-        return self.op.grad_fn_name(self.attrs)
+        """PyTorch's name: the op's (``grad_fn_name``), or the surface call's where PyTorch
+        names that differently (``label``: ``x.t()`` is ``TBackward0``, ``10 - x`` ``RsubBackward1``)."""
+        return self.label or self.op.grad_fn_name(self.attrs)
 
     @property
     def next_functions(self) -> tuple:
@@ -129,14 +132,15 @@ class Node:
 
     # -- backward support ---------------------------------------------------------------
     def release(self) -> None:
-        """Drop the saved values (after backward without ``retain_graph``); a node whose op
-        saves nothing keeps its stand-ins and can run again, as in PyTorch."""
-        saves = self.info.saves
+        """Drop the saved values (after backward without ``retain_graph``); a node that holds
+        nothing (its op saves nothing, or only index arrays it was not given) keeps its
+        stand-ins and can run again, as in PyTorch."""
         self.released = True
-        if self.nbytes:
+        if self.nbytes:  # it saved arrays
             STATS.saved_bytes -= self.nbytes
             self.nbytes = 0
-        if saves:
+            self.saved = self.out = None
+        elif self.info.saves and (self.out is not None or any(e.__class__ is not ShapeOnly for e in self.saved or ())):
             self.saved = self.out = None
 
     def __del__(self):
@@ -215,7 +219,24 @@ class _Handle:
 
 def stats() -> dict:
     """Counters for experiments: nodes created, freed and alive, bytes held by saved values now
-    and at their peak (since the last ``reset_stats()``)."""
+    and at their peak (since the last ``reset_stats()``).
+
+    Returns:
+        A dict with ``nodes_created``, ``nodes_freed``, ``nodes_alive``, ``saved_bytes``
+        (arrays held now by the saved values of live nodes not yet released by backward) and
+        ``peak_saved_bytes``.
+
+    Examples:
+        >>> x = dg.tensor(2.0, requires_grad=True)
+        >>> before = dg.stats()
+        >>> y = x * x
+        >>> now = dg.stats()
+        >>> now["nodes_alive"] - before["nodes_alive"], now["saved_bytes"] - before["saved_bytes"]
+        (1, 8)
+        >>> y.backward()
+        >>> dg.stats()["saved_bytes"] - before["saved_bytes"]
+        0
+    """
     STATS.created = next(SEQ) - STATS.seq_base  # the sequence counts nodes (this call skips one)
     STATS.seq_base += 1
     return {

@@ -2,7 +2,8 @@
 
 This is dyngraph's hot path (one call per op of the user's program), so it is written flat:
 per-op facts are computed once (``OpInfo``), objects are made without ``__init__`` calls,
-and a failing kernel is explained by the op's ``infer`` only after it failed.
+the common cases of ``edge`` (an input with history) and ``shape_only`` (a cached NumPy key)
+are inlined, and a failing kernel is explained by the op's ``infer`` only after it failed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 
 from shared_ops import ShapeOnly, Spec, get_backend
 
-from .errors import as_runtime
+from .errors import AutogradError, DTypeError, ShapeError, as_runtime
 from .node import _SHAPE_ONLY, SEQ, STATS, Node, SavedValue, dtype_name_of, shape_only, version_error
 
 new = object.__new__
@@ -28,6 +29,30 @@ class Version:
     def __init__(self):
         self.v = 0
         self.views = None  # weak references to the other live tensors on the storage (``views.py``)
+
+
+class InferenceVersion(Version):
+    """The counter of a tensor made in ``inference_mode``: it never counts (``v`` stays -1, so
+    the engine's version checks take their slow path, where ``not_saved_if_inference`` refuses)."""
+
+    __slots__ = ()
+
+    def __init__(self):
+        self.v = -1
+        self.views = None
+
+
+INFERENCE_SAVED_MSG = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in inference "
+    "mode in computation tracked by autograd. To work around this, you can make a clone to get a normal "
+    "tensor and use it in autograd, or use `torch.no_grad()` instead of `torch.inference_mode()`."
+)
+
+
+def refuse_inference(*versions) -> None:
+    for v in versions:
+        if v.__class__ is InferenceVersion:
+            raise AutogradError(INFERENCE_SAVED_MSG)
 
 
 class OpInfo:
@@ -47,7 +72,6 @@ class OpInfo:
 
 
 INFO: dict = {}
-_NO_EDGE = (None,)
 
 
 def op_info(op) -> OpInfo:
@@ -64,7 +88,11 @@ def nbytes(a) -> int:
 
 
 def record(op, attrs, inputs, out, info) -> None:
-    """Make the node for ``out = op(*inputs, **attrs)`` and make it ``out.grad_fn``."""
+    """Make the node for ``out = op(*inputs, **attrs)`` and make it ``out.grad_fn``.
+
+    Per input: the edge to its history (``edge``), and the tensor itself where the op saves it
+    (with its version when it was already changed in place) or a ``ShapeOnly`` stand-in.
+    """
     node = new(Node)
     node.op = op
     node.attrs = attrs
@@ -72,89 +100,38 @@ def record(op, attrs, inputs, out, info) -> None:
     node.seq = next(SEQ)
     node.released = False
     node.hooks = None
+    node.label = None
     node.vers = None
+    node.nbytes = 0  # set before anything below can raise: __del__ reads it
+    save_all = info.save_all
+    pos = info.save_pos
     size = 0
-    if len(inputs) == 1 and not info.save_all:  # exp, tanh, sum, reshape...: nothing of x saved
-        x = inputs[0]
+    changed = False
+    nxt = []
+    saved = []
+    i = 0
+    for x in inputs:
         if x._rg:
             fn = x._grad_fn
-            node.next = (fn if fn is not None else x._accumulator(),)
+            nxt.append(fn if fn is not None else edge(x))
         else:
-            node.next = _NO_EDGE
+            nxt.append(None)
         d = x._data
-        so = _SHAPE_ONLY.get((d.shape, d.dtype)) if d.__class__ is ndarray else None
-        node.saved = (so if so is not None else shape_only(d.shape, d.dtype),)
-    elif len(inputs) == 2 and (info.save_all or not info.save_pos):  # the binary ops, unrolled
-        a, b = inputs
-        fa = fb = None
-        if a._rg:
-            fa = a._grad_fn
-            if fa is None:  # a leaf: its AccumulateGrad, from the weak reference when alive
-                m = a._meta
-                r = m.acc if m is not None else None
-                fa = r() if r is not None else None
-                if fa is None:
-                    fa = a._accumulator()
-        if b._rg:
-            fb = b._grad_fn
-            if fb is None:
-                m = b._meta
-                r = m.acc if m is not None else None
-                fb = r() if r is not None else None
-                if fb is None:
-                    fb = b._accumulator()
-        node.next = (fa, fb)
-        da = a._data
-        db = b._data
-        if info.save_all:
-            node.saved = (a, b)
-            if da.__class__ is ndarray and db.__class__ is ndarray:
-                size = da.nbytes + db.nbytes
-            else:
-                size = nbytes(da) + nbytes(db)
-            va = a._ver
-            vb = b._ver
-            # vers stays None (every saved tensor at version 0, the engine's fast path) unless
-            # one of them was already changed in place
-            if (va is not None and va.v) or (vb is not None and vb.v):
-                node.vers = (0 if va is None else va.v, 0 if vb is None else vb.v)
-        else:  # add, sub...: stand-ins, from the cache directly when the keys are NumPy's
-            sa = sb = None
-            if da.__class__ is ndarray and db.__class__ is ndarray:
-                sh = da.shape
-                dt = da.dtype
-                sa = _SHAPE_ONLY.get((sh, dt))
-                sb = sa if db.dtype is dt and db.shape == sh else _SHAPE_ONLY.get((db.shape, db.dtype))
-            node.saved = (
-                sa if sa is not None else shape_only(da.shape, da.dtype),
-                sb if sb is not None else shape_only(db.shape, db.dtype),
-            )
-    else:
-        nxt = []
-        saved = []
-        save_all = info.save_all
-        pos = info.save_pos
-        versioned = False
-        i = 0
-        for x in inputs:
-            if x._rg:
-                fn = x._grad_fn
-                nxt.append(fn if fn is not None else x._accumulator())
-            else:
-                nxt.append(None)
-            d = x._data
-            if save_all or i in pos:
-                saved.append(x)
-                size += d.nbytes if d.__class__ is ndarray else nbytes(d)
-                if x._ver is not None and x._ver.v:
-                    versioned = True
-            else:
-                saved.append(shape_only(d.shape, d.dtype))
-            i += 1
-        node.next = tuple(nxt)
-        node.saved = saved = tuple(saved)
-        if versioned:
-            node.vers = tuple(0 if e.__class__ is ShapeOnly or e._ver is None else e._ver.v for e in saved)
+        if save_all or i in pos:
+            saved.append(x)
+            size += d.nbytes if d.__class__ is ndarray else nbytes(d)
+            v = x._ver
+            if v is not None and v.v:  # already changed in place (or an inference tensor)
+                refuse_inference(v)
+                changed = True
+        else:  # the stand-in, from shape_only's cache directly when the key is NumPy's
+            so = _SHAPE_ONLY.get((d.shape, d.dtype)) if d.__class__ is ndarray else None
+            saved.append(so if so is not None else shape_only(d.shape, d.dtype))
+        i += 1
+    node.next = tuple(nxt)
+    node.saved = saved = tuple(saved)
+    if changed:  # else every saved tensor was at version 0, which unpack expects
+        node.vers = tuple(0 if e.__class__ is ShapeOnly or e._ver is None else e._ver.v for e in saved)
     if info.save_output:
         d = out._data
         sv = new(SavedValue)
@@ -177,6 +154,17 @@ def record(op, attrs, inputs, out, info) -> None:
     out._rg = True
 
 
+def edge(x):
+    """The node a gradient for ``x`` goes to: its ``grad_fn``, or a leaf's ``AccumulateGrad``."""
+    fn = x._grad_fn
+    if fn is not None:
+        return fn
+    m = x._meta
+    r = m.acc if m is not None else None
+    acc = r() if r is not None else None
+    return acc if acc is not None else x._accumulator()
+
+
 def unpack(node, as_tensors: bool) -> tuple:
     """The saved inputs for the rule (arrays, or the tensors with ``as_tensors``) and stand-ins,
     after checking that no saved tensor was changed in place since it was saved."""
@@ -196,12 +184,17 @@ def unpack(node, as_tensors: bool) -> tuple:
 
 
 def explain(op, inputs, attrs, exc):
-    """A kernel failed: let ``infer`` name the problem (both shapes), else re-raise it as is."""
+    """A kernel failed: let ``infer`` name the problem (both shapes), else re-raise the
+    kernel's error, a TypeError or ValueError as dyngraph's class that is also a RuntimeError
+    (PyTorch raises RuntimeError for an op it cannot run)."""
     specs = tuple(Spec(tuple(x._data.shape), dtype_name_of(x._data.dtype)) for x in inputs)
     try:
         op.infer(*specs, **op.bind_attrs(attrs))
     except Exception as clear:
         raise as_runtime(clear) from None
+    if isinstance(exc, (TypeError, ValueError)) and not isinstance(exc, RuntimeError):
+        kind = DTypeError if isinstance(exc, TypeError) else ShapeError
+        raise kind(f"{op.name}: {exc}") from exc
     raise exc
 
 

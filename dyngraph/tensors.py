@@ -8,8 +8,6 @@ come from ``InplaceMixin`` (``inplace.py``).
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 from shared_ops import TensorSurface, backend_of, common_backend, get_backend
@@ -17,14 +15,14 @@ from shared_ops.backend import default_backend
 from shared_ops.dtypes import FLOATING_SET
 
 from . import dtypes as _dt
-from .errors import AutogradError, DTypeError
+from .errors import AutogradError, DTypeError, as_runtime
 from .grad_mode import MODE
 from .convert import ConvertMixin
+from .hooks import HooksMixin
 from .inplace import InplaceMixin
-from .node import AccumulateGrad, RetainGrad, _Handle, dtype_name_of
-from .record import INFO, NUMPY, const_array, explain, new, op_info, record
-from . import views
-from .views import detached, track
+from .node import dtype_name_of
+from .record import INFO, NUMPY, InferenceVersion, const_array, explain, new, op_info, record
+from .views import ViewMixin, detached, track
 
 _ndarray = np.ndarray
 _asarray = np.asarray
@@ -33,16 +31,7 @@ _CONST_TENSORS: dict = {}
 _DNAMES = {np.dtype(n): n for n in _dt.NAMES}
 
 
-class _Meta:
-    """What only some tensors carry: ``.grad``, the leaf's ``AccumulateGrad`` (weakly), hooks."""
-
-    __slots__ = ("grad", "acc", "hooks")
-
-    def __init__(self):
-        self.grad = self.acc = self.hooks = None
-
-
-class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
+class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
     """An n-dimensional array that can record the ops applied to it (``requires_grad``).
 
     ``dg.Tensor(2, 3)`` makes an uninitialised float32 tensor and ``dg.Tensor([1, 2])`` a
@@ -56,12 +45,16 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
         if len(shape) == 1 and isinstance(shape[0], (list, tuple, np.ndarray)):  # data, as torch.Tensor([1, 2])
             data = be.asarray(np.asarray(shape[0], dtype=np.float32))
         else:
-            for s in shape:  # int(6.7) would silently make 6 elements
-                if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
-                    raise TypeError(f"dg.Tensor(*sizes) takes integer sizes, got {s!r}; for a tensor holding "
-                                    f"that number use dg.tensor({s!r})")
-            data = be.xp.empty(tuple(int(s) for s in shape), dtype=be.xp.float32)
+            for s in shape:
+                if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+                    raise TypeError(
+                        f"new(): data must be a sequence (got {type(s).__name__}): dg.Tensor(*sizes) takes integer "
+                        f"sizes, got {s!r}; for a tensor holding that number use dg.tensor({s!r})"
+                    )
+            data = be.xp.empty(tuple(int(s) for s in shape) or (0,), dtype=be.xp.float32)  # Tensor(): shape (0,)
         init(self, data, be)
+        if MODE.inference:
+            self._ver = InferenceVersion()
 
     # ------------------------------------------------------------------ surface plumbing
     @classmethod
@@ -115,6 +108,8 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
         else:
             t._grad_fn = None
             t._rg = False
+            if MODE.inference:
+                t._ver = InferenceVersion()
         if info.view and n == 1:
             track(t, inputs[0], op, attrs)
         return t
@@ -130,6 +125,15 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
                 t = _CONST_TENSORS[key] = init(new(Tensor), const_array(be, value, dtype), be)
             return t
         return init(new(Tensor), const_array(be, value, dtype), be)
+
+    def _fail(self, exc):
+        raise as_runtime(exc) from None  # PyTorch raises RuntimeError
+
+    def _named(self, result, torch_name):
+        fn = result._grad_fn
+        if fn is not None and result is not self:
+            fn.label = torch_name
+        return result
 
     # ------------------------------------------------------------------ array attributes
     @property
@@ -210,35 +214,16 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
         return self
 
     @property
-    def _base(self):
-        """The tensor this one is a view of (None when it is not a view), as PyTorch's."""
-        v = self._view
-        return None if v is None or v.base is None else v.base
-
-    def _is_view(self) -> bool:
-        return self._base is not None
-
-    def view(self, *shape):
-        """A view with another shape; PyTorch's error when the strides cannot express it."""
-        from shared_ops._surface_args import _shape_args
-        from shared_ops.registry import reshape_shape as _resolve_reshape
-
-        v = self._view
-        if v is not None and v.rchain and not views.reshapes_as_view(v.root, v.rchain, _resolve_reshape(self.shape, _shape_args(shape))):
-            raise AutogradError(views.NOT_VIEWABLE_MSG)
-        return self.reshape(*shape)
-
-    def is_contiguous(self) -> bool:
-        return views.is_contiguous(self)
-
-    def contiguous(self):
-        """Itself when contiguous, else a contiguous copy (``CloneBackward0``)."""
-        return self if views.is_contiguous(self) else self.clone()
-
-    @property
     def _version(self) -> int:
         """The version counter of the storage (bumped by every in-place op), as PyTorch's."""
-        return 0 if self._ver is None else self._ver.v
+        v = self._ver
+        if v.__class__ is InferenceVersion:
+            raise AutogradError("Inference tensors do not track version counter.")
+        return 0 if v is None else v.v
+
+    def is_inference(self) -> bool:
+        """Made inside ``dg.inference_mode()``."""
+        return self._ver.__class__ is InferenceVersion
 
     @property
     def is_leaf(self) -> bool:
@@ -247,69 +232,6 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
     @property
     def grad_fn(self):
         return self._grad_fn
-
-    @property
-    def grad(self):
-        m = self._meta
-        return None if m is None else m.grad
-
-    @grad.setter
-    def grad(self, value):
-        if value is not None:
-            if not isinstance(value, Tensor):
-                raise AutogradError(f"assigned grad expected to be a Tensor or None but got {type(value).__name__}")
-            if tuple(value.shape) != tuple(self.shape):
-                raise AutogradError(
-                    f"assigned grad has data of a different size: {tuple(value.shape)} vs the tensor's {tuple(self.shape)}"
-                )
-        m = self._meta
-        if m is None:
-            if value is None:
-                return
-            m = self._meta = _Meta()
-        m.grad = value
-
-    @property
-    def retains_grad(self) -> bool:
-        fn = self._grad_fn
-        return fn is not None and bool(fn.hooks) and fn.hooks[-1].__class__ is RetainGrad and fn.hooks[-1].ref() is self
-
-    def retain_grad(self) -> None:
-        """Keep ``.grad`` for this non-leaf tensor after backward (a no-op on leaves).
-
-        Raises:
-            AutogradError: the tensor does not require grad.
-
-        Examples:
-            >>> x = dg.tensor([1.0, 2.0], requires_grad=True)
-            >>> y = x * x
-            >>> y.retain_grad()
-            >>> y.sum().backward()
-            >>> y.grad
-            tensor([1., 1.])
-        """
-        if not self._rg:
-            raise AutogradError("can't retain_grad on Tensor that has requires_grad=False")
-        fn = self._grad_fn
-        if fn is not None and not self.retains_grad:
-            if fn.hooks is None:
-                fn.hooks = []
-            fn.hooks.append(RetainGrad(weakref.ref(self)))
-
-    def register_hook(self, fn):
-        """``fn(grad) -> Tensor or None`` runs on this tensor's gradient before it is used;
-        a returned tensor replaces the gradient. Returns a handle with ``.remove()``."""
-        if not self._rg:
-            raise AutogradError("cannot register a hook on a tensor that doesn't require gradient")
-        if self._grad_fn is not None:
-            return self._grad_fn.register_prehook(fn)
-        m = self._meta
-        if m is None:
-            m = self._meta = _Meta()
-        if m.hooks is None:
-            m.hooks = []
-        m.hooks.append(fn)
-        return _Handle(m.hooks, fn)
 
     def detach(self):
         """A new leaf sharing this tensor's data and version counter, outside the graph."""
@@ -338,20 +260,9 @@ class Tensor(InplaceMixin, ConvertMixin, TensorSurface):
             >>> a.grad
             tensor(6.)
         """
-        from .engine import backward
+        from .autograd import backward
 
         backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
-
-    def _accumulator(self) -> AccumulateGrad:
-        m = self._meta
-        if m is None:
-            m = self._meta = _Meta()
-        r = m.acc
-        acc = r() if r is not None else None
-        if acc is None:
-            acc = AccumulateGrad(self)
-            m.acc = weakref.ref(acc)
-        return acc
 
 
 def init(t: Tensor, data, be) -> Tensor:

@@ -25,13 +25,15 @@ reading it. The root is taken to be contiguous, as a fresh PyTorch result is.
 from __future__ import annotations
 
 import weakref
+from weakref import ref
 
 import numpy as np
 
 from shared_ops import array_ops, get_backend
 from shared_ops.ops.views import chain_step, replay
+from .record import Version
 
-from .errors import InplaceError
+from .errors import AutogradError, InplaceError
 from .grad_mode import MODE
 
 _NUMPY_OPS = array_ops(get_backend("numpy"))
@@ -53,6 +55,9 @@ NOT_VIEWABLE_MSG = (
 )
 
 
+new = object.__new__
+
+
 class ViewOf:
     """Where a view's data and history come from (see the module docstring).
 
@@ -62,29 +67,43 @@ class ViewOf:
     __slots__ = ("root", "rchain", "base", "chain", "no_grad")
 
 
-def _origin(src):
-    """(root, rchain, base, chain) of a new view of ``src``, before its own step."""
-    sv = src._view
-    if sv is None:
-        return src, (), src, ()
-    if sv.base is None:
-        return sv.root, sv.rchain, src, ()
-    return sv.root, sv.rchain, sv.base, sv.chain
-
-
 def track(t, src, op, attrs) -> None:
     """``t = op(src)`` where ``op`` declares ``view_of``: make ``t`` a view of ``src``'s storage
-    (or, for a ``reshape`` that strides cannot express, a copy, as PyTorch's ``reshape``)."""
-    root, rchain, base, chain = _origin(src)
-    step = chain_step(op, attrs)
-    if rchain and op.name == "reshape" and not reshapes_as_view(root, rchain, attrs["shape"]):
-        t._data = t._be.xp.asarray(t._data, copy=True)  # its own storage: never the root's memory
-        return
-    v = ViewOf()
-    v.root, v.rchain, v.base, v.chain = root, rchain + (step,), base, chain + (step,)
+    (or, for a ``reshape`` that strides cannot express, a copy, as PyTorch's ``reshape``).
+    A chain's steps are ``(op name, attrs dict)``; ``hashable`` makes an attribute of one."""
+    step = (op.name, attrs)
+    v = new(ViewOf)
+    sv = src._view
+    if sv is None:
+        root = v.root = v.base = src
+        v.rchain = v.chain = (step,)
+    else:
+        root = sv.root
+        if sv.rchain and op.name == "reshape" and not reshapes_as_view(root, sv.rchain, attrs["shape"]):
+            t._data = t._be.xp.asarray(t._data, copy=True)  # its own storage: never the root's memory
+            return
+        v.root = root
+        v.rchain = sv.rchain + (step,)
+        if sv.base is None:  # a view of a detach(): that is its base
+            v.base, v.chain = src, (step,)
+        else:
+            v.base, v.chain = sv.base, sv.chain + (step,)
     v.no_grad = not MODE.enabled
     t._view = v
-    _share_storage(t, root)
+    ver = root._ver
+    if ver is None:
+        ver = root._ver = Version()
+    t._ver = ver
+    refs = ver.views
+    if refs is None:
+        ver.views = [ref(t)]
+    else:
+        refs.append(ref(t))
+
+
+def hashable(chain) -> tuple:
+    """A chain as an op attribute (``view_scatter``'s ``chain``)."""
+    return tuple(chain_step(name, attrs) for name, attrs in chain)
 
 
 def detached(t, src) -> None:
@@ -98,8 +117,6 @@ def detached(t, src) -> None:
 
 
 def _share_storage(t, root) -> None:
-    from .record import Version
-
     ver = root._ver
     if ver is None:
         ver = root._ver = Version()
@@ -172,14 +189,15 @@ def write(t, arr) -> None:
     else:
         root = v.root
         if v.rchain:
-            arr = _scatter(root, arr, v.rchain)
+            arr = _scatter(root, arr, hashable(v.rchain))
         root._data[...] = arr
+    from .record import InferenceVersion
+
     ver = root._ver
     if ver is None:
-        from .record import Version
-
         ver = root._ver = Version()
-    ver.v += 1
+    if ver.__class__ is not InferenceVersion:  # an inference tensor has no version to count
+        ver.v += 1
     refresh(root)
 
 
@@ -233,7 +251,7 @@ def regenerate(base) -> None:
     ver = base._ver
     if ver is None or not ver.views:
         return
-    from .interp import DynamicOps
+    from .interpreters import DynamicOps
 
     ops = DynamicOps()
     prev = MODE.enabled
@@ -246,3 +264,35 @@ def regenerate(base) -> None:
                 w._grad_fn, w._rg = r._grad_fn, r._rg
     finally:
         MODE.enabled = prev
+
+
+class ViewMixin:
+    """The view methods of ``dg.Tensor`` that need the layout (``view``, ``contiguous``)."""
+
+    __slots__ = ()
+
+    @property
+    def _base(self):
+        """The tensor this one is a view of (None when it is not a view), as PyTorch's."""
+        v = self._view
+        return None if v is None or v.base is None else v.base
+
+    def _is_view(self) -> bool:
+        return self._base is not None
+
+    def view(self, *shape):
+        """A view with another shape; PyTorch's error when the strides cannot express it."""
+        from shared_ops._surface_args import _shape_args
+        from shared_ops.registry import reshape_shape as _resolve_reshape
+
+        v = self._view
+        if v is not None and v.rchain and not reshapes_as_view(v.root, v.rchain, _resolve_reshape(self.shape, _shape_args(shape))):
+            raise AutogradError(NOT_VIEWABLE_MSG)
+        return self.reshape(*shape)
+
+    def is_contiguous(self) -> bool:
+        return is_contiguous(self)
+
+    def contiguous(self):
+        """Itself when contiguous, else a contiguous copy (``CloneBackward0``)."""
+        return self if is_contiguous(self) else self.clone()

@@ -76,6 +76,25 @@ def result_dtype(*dtypes: str) -> str:
     return "bool"
 
 
+def promoted_dtype(*operands: tuple) -> str:
+    """PyTorch's promotion of tensor operands given as ``(dtype, is_zero_dim)``: dimensioned
+    operands decide, unless a zero-dim one is of a higher category (bool < integer < floating),
+    in which case the zero-dim operands of that category decide (``float32`` of shape (3,)
+    times a 0-d ``float64`` gives ``float32``; an ``int64`` (3,) times a 0-d ``float64`` gives
+    ``float64``)."""
+    def category(d):
+        return 2 if d in FLOATING else 1 if d in INTEGER else 0
+
+    dims = [d for d, zero in operands if not zero]
+    zeros = [d for d, zero in operands if zero]
+    if not dims or not zeros:
+        return result_dtype(*(d for d, _ in operands))
+    top = max(category(d) for d in zeros)
+    if top > max(category(d) for d in dims):
+        return result_dtype(*(d for d in zeros if category(d) == top))
+    return result_dtype(*dims)
+
+
 def weak_scalar_dtype(value: Any, other: str) -> str:
     """The dtype a Python scalar takes when combined with an array of dtype ``other``.
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from . import fusion_cache
 from .fusion_cache import cache_dir
-from .fusion_spec import BLOCK, LIBM, KernelSpec, Output, Step, loop_view, step_code
+from .fusion_spec import BLOCK, LIBM, KernelSpec, Output, Step, expand_inline, loop_view, step_code
 
 __all__ = ["KernelSpec", "Step", "Output", "compile_kernel", "build", "generate_source", "cache_info",
            "clear_cache", "loop_view", "cache_dir"]
@@ -118,7 +118,7 @@ def generate_source(spec: KernelSpec, name: str = "kernel") -> str:
             L.append(f"{ind}v{j} = {name_in[j]}[{_index(dims)}]")
     for s, step in enumerate(spec.steps):
         stmts, expr = step_code(step, [f"v{a}" for a in step.args], f"t{n_in + s}")
-        L.extend(ind + st for st in stmts)
+        L.extend(ind + st for st in expand_inline(stmts))
         L.append(f"{ind}v{n_in + s} = {expr}")
     full = ", ".join(f"j{d}" for d in range(nd)) or "()"
     for k, o in enumerate(spec.outputs):

@@ -76,6 +76,65 @@ def _bits_f64(i):
     return np.asarray(i, dtype=np.int64).view(np.float64)
 
 
+_CHUNK = 1 << 15  # elements per block of the written-out exp/tanh (its float64 temporaries stay in cache)
+_EXP_C = (1.0, 1.0, 0.5, 0.16666666666666666, 0.041666666666666664, 0.008333333333333333,
+          0.001388888888888889, 0.0001984126984126984, 2.48015873015873e-05)
+
+
+def _exp64(y, n, r, p):
+    """``fusion_spec._EXP64`` on the float64 block ``y`` (in place: n, r, p are scratch): the
+    same operations in the same order; returns ``e`` (in ``p``)."""
+    np.multiply(y, 1.4426950408889634, out=n)
+    np.add(n, 0.5, out=n)
+    np.floor(n, out=n)
+    np.multiply(n, 0.6931471805599453, out=r)
+    np.subtract(y, r, out=r)
+    np.multiply(r, _EXP_C[8], out=p)  # Horner from the innermost term: c + r * (...)
+    for k in range(7, -1, -1):
+        np.add(p, _EXP_C[k], out=p)
+        if k:
+            np.multiply(p, r, out=p)
+    bits = n.astype(np.int64)
+    bits += 1023
+    bits <<= 52
+    np.multiply(p, bits.view(np.float64), out=p)
+    return p
+
+
+def _blocks(arg, body):
+    """``body(x_block, out_block)`` over blocks of ``float64(arg)``; the float32 result."""
+    x = np.asarray(arg).astype(np.float64)
+    out = np.empty(x.shape, np.float32)
+    xf, of = x.reshape(-1), out.reshape(-1)
+    for s in range(0, xf.size, _CHUNK):
+        body(xf[s:s + _CHUNK], of[s:s + _CHUNK])
+    return out if out.ndim else out[()]
+
+
+def _inline_exp(arg):
+    """``INLINE["exp"]`` on arrays."""
+    def body(x, out):
+        y = np.where(x > 89.0, 89.0, np.where(x < -104.0, -104.0, x))
+        e = _exp64(y, np.empty_like(y), np.empty_like(y), np.empty_like(y))
+        out[...] = np.where(x == x, e, x)
+    return _blocks(arg, body)
+
+
+def _inline_tanh(arg):
+    """``INLINE["tanh"]`` on arrays."""
+    def body(x, out):
+        a = np.abs(x)
+        y = np.where(a > 10.0, 10.0, a)
+        np.multiply(y, 2.0, out=y)
+        e = _exp64(y, np.empty_like(y), np.empty_like(y), np.empty_like(y))
+        h = np.subtract(e, 1.0)
+        np.add(e, 1.0, out=e)
+        np.divide(h, e, out=h)
+        np.copysign(h, x, out=h)
+        out[...] = np.where((a < 1e-6) | (x != x), x, h)
+    return _blocks(arg, body)
+
+
 def _sum8_rows(t):
     """``_sum8`` of each row of the 2-d float64 ``t``: eight lanes taking the values in turn
     (the tail joins lane 0), combined pairwise; every addition in the loop's order."""
@@ -164,7 +223,7 @@ class _ToNumpy(ast.NodeTransformer):
 _GLOBALS = {
     "_np": np, "_lv": loop_view, "_n": _n, "_sel": np.where, "_floor": np.floor, "_copysign": np.copysign,
     "abs": np.abs, "sqrt": np.sqrt, "_bits_f64": _bits_f64, "_opaque": lambda x: x, "_lm_pow": _pow,
-    "_full_sum": _full_sum, "_partial_sum": _partial_sum,
+    "_full_sum": _full_sum, "_partial_sum": _partial_sum, "_inline_exp": _inline_exp, "_inline_tanh": _inline_tanh,
     "_f16": np.float16, "_f32": np.float32, "_f64": np.float64, "_bool": np.bool_,
     "_i8": np.int8, "_i16": np.int16, "_i32": np.int32, "_i64": np.int64,
     "_u8": np.uint8, "_u16": np.uint16, "_u32": np.uint32, "_u64": np.uint64,

@@ -173,6 +173,20 @@ class _Normalise(ast.NodeTransformer):
         self.generic_visit(node)
         return _call("_sel", node.test, node.body, node.orelse)
 
+    def visit_BoolOp(self, node):  # on bools: and/or are & and |
+        self.generic_visit(node)
+        op = ast.BitAnd() if isinstance(node.op, ast.And) else ast.BitOr()
+        out = node.values[0]
+        for v in node.values[1:]:
+            out = ast.BinOp(out, op, v)
+        return out
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Not):
+            return _call("_sel", node.operand, ast.Constant(False), ast.Constant(True))
+        return node
+
     def visit_BinOp(self, node):
         self.generic_visit(node)
         if not isinstance(node.op, ast.Pow):
@@ -193,8 +207,7 @@ class _Normalise(ast.NodeTransformer):
         if name in INLINE and self.dtype == "float32" and len(node.args) == 1:
             t = f"{self.prefix}_{self.count}_"
             self.count += 1
-            self.stmts.append(f"{t}arg = {ast.unparse(node.args[0])}")
-            self.stmts.extend(INLINE[name].format(t=t, x=f"{t}arg").splitlines())
+            self.stmts.append(f"{t}v = _inline_{name}({ast.unparse(node.args[0])})")  # see expand_inline
             return ast.Name(f"{t}v", ast.Load())
         if name in LIBM and len(node.args) == 1:
             return _call(f"_lm_{name}", _call("_f64", node.args[0]))
@@ -212,6 +225,49 @@ def template(op: str, attrs: tuple, dtype: str, nargs: int) -> tuple[tuple, str]
     (computed once per op, attributes and dtype: a long chain repeats a few steps)."""
     stmts, expr = _step_code(Step(op, tuple(range(nargs)), attrs, dtype), [f"__a{k}" for k in range(nargs)], "__p")
     return tuple(stmts), expr
+
+
+_INLINE_CALL = re.compile(r"^(\w+)v = _inline_(\w+)\((.*)\)$")
+
+
+def expand_inline(stmts) -> list:
+    """``{t}v = _inline_exp(arg)`` statements written out as ``INLINE``'s statements (the
+    compiled loop's form; the NumPy tier calls an equivalent function on blocks instead)."""
+    out = []
+    for st in stmts:
+        m = _INLINE_CALL.match(st)
+        if m is None:
+            out.append(st)
+            continue
+        t, name, arg = m.groups()
+        out.append(f"{t}arg = {arg}")
+        out.extend(INLINE[name].format(t=t, x=f"{t}arg").splitlines())
+    return out
+
+
+# the functions of the scalar language (every name a statement may call)
+CALLABLE = frozenset({"_sel", "_floor", "_copysign", "abs", "sqrt", "_bits_f64", "_opaque", "_lm_pow",
+                      *(f"_inline_{name}" for name in INLINE),
+                      *CAST.values(), *(f"_lm_{name}" for name in LIBM)})
+
+
+@functools.lru_cache(maxsize=None)
+def fusible(op: str, attrs: tuple, dtype: str, nargs: int) -> bool:
+    """Whether the op's ``scalar_expr`` is in the scalar language (both tiers give the same
+    bits): an op calling anything else (``np.floor_divide``...) stays unfused."""
+    if op in ("copy", "broadcast_to"):
+        return True
+    try:
+        stmts, expr = template(op, attrs, dtype, nargs)
+    except (ValueError, SyntaxError, TypeError, KeyError):
+        return False
+    for text in (*stmts, expr):
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in CALLABLE):
+                return False
+            if isinstance(node, (ast.Attribute, ast.BoolOp, ast.Lambda)):
+                return False
+    return True
 
 
 def substitute(text: str, args: list[str], prefix: str) -> str:
@@ -241,4 +297,5 @@ def _step_code(step: Step, args: list[str], prefix: str) -> tuple[list[str], str
     return norm.stmts, f"{CAST[step.dtype]}({ast.unparse(tree)})"
 
 
-__all__ = ["KernelSpec", "Step", "Output", "loop_view", "step_code", "template", "substitute", "BLOCK", "CAST", "LIBM"]
+__all__ = ["KernelSpec", "Step", "Output", "loop_view", "step_code", "template", "substitute", "fusible", "expand_inline", "BLOCK",
+           "CAST", "LIBM", "CALLABLE"]

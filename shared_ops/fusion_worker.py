@@ -5,6 +5,7 @@ the steps running meanwhile, and a thread cannot be stopped inside LLVM when the
 So the background thread of ``fusion_jit`` hands each build to this process (``compile``):
 it compiles the kernel (``fusion_cpu.build``), which writes the machine code and its checksums
 to the cache folder, and answers; the parent then loads the kernel from disk in milliseconds.
+It runs at a lower priority (``nice``): on a busy core the steps running meanwhile come first.
 At exit the parent kills this process, whatever it is doing. It exits by itself when its
 parent's end of the pipe closes.
 
@@ -76,6 +77,8 @@ def shutdown() -> None:
 
 
 def main() -> None:
+    if hasattr(os, "nice"):
+        os.nice(10)  # background work: the steps running meanwhile come first on a busy core
     from shared_ops import fusion_cpu
 
     inp, out = sys.stdin.buffer, sys.stdout.buffer

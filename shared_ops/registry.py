@@ -68,6 +68,11 @@ class OpDef:
     # ``forward_into(xp, *arrays, out)``: the kernel writing into ``out`` (a preallocated array of the
     # output's shape and dtype), bitwise equal to ``forward``; None where no such kernel exists
     forward_into: Callable[..., Any] | None = None
+    # ``index_map(dims, in_shape, out_shape, **attrs) -> input dims``: for a view that only
+    # re-indexes its one input (expand_dims, transpose, broadcast_to), where each input dim
+    # runs given where each output dim runs (a loop dim or None); fusion reads the input
+    # through it instead of materialising the view
+    index_map: Callable[..., tuple] | None = None
     doc: str = ""
     kernel: Callable[..., Any] = None  # type: ignore[assignment]
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from .dtypes import DEFAULT_FLOAT, FLOATING, dtype_name, result_dtype, weak_scalar_dtype
+from .dtypes import DEFAULT_FLOAT, FLOATING, dtype_name, promoted_dtype, weak_scalar_dtype
 from .errors import DTypeError, OpAttributeError, ShapeError
-from .registry import REGISTRY, normalize_axis, reshape_shape
+from .registry import REGISTRY, Spec, normalize_axis, reshape_shape
 from ._surface_args import _parse_index, _shape_args, _split_ints
 
 _SCALAR_TYPES = (bool, int, float, np.number, np.bool_)
@@ -39,6 +39,15 @@ class ReductionResult(tuple):
 
     def __repr__(self) -> str:
         return f"return_types(values={self[0]!r}, indices={self[1]!r})"
+
+
+def _no_bool_sub(x, a, b):
+    if any(isinstance(v, TensorSurface) and v._dtype_name == "bool" for v in (a, b)):
+        x._fail(DTypeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+            "invert a mask, use the `~` or `logical_not()` operator instead."
+        ))
+    return a, b
 
 
 def _true_division(x, a, b):
@@ -66,6 +75,15 @@ class TensorSurface:
 
     def _const(self, value: Any, dtype: str):  # pragma: no cover
         raise NotImplementedError
+
+    def _fail(self, exc: Exception):
+        """Raise ``exc``, an error the surface itself finds (a front end may re-class it)."""
+        raise exc
+
+    def _named(self, result, torch_name: str):
+        """``result``, just made by a call PyTorch names ``torch_name`` (``t()``: ``TBackward0``)
+        where the op alone would name it otherwise; a front end with grad_fn names keeps it."""
+        return result
 
     # ----------------------------------------------------------------- plumbing
     @property
@@ -119,7 +137,7 @@ class TensorSurface:
         b = self._as_operand(b)
         da, db = a._dtype_name, b._dtype_name
         if da != db:
-            common = result_dtype(da, db)
+            common = promoted_dtype((da, a.ndim == 0), (db, b.ndim == 0))
             a = a if da == common else a.astype(common)
             b = b if db == common else b.astype(common)
         return self._op(name, a, b)
@@ -132,10 +150,11 @@ class TensorSurface:
         return self._binary("add", other, self)
 
     def __sub__(self, other):
-        return self._binary("sub", self, other)
+        return self._binary("sub", *_no_bool_sub(self, self, other))
 
     def __rsub__(self, other):
-        return self._binary("sub", other, self)
+        out = self._binary("sub", *_no_bool_sub(self, other, self))
+        return self._named(out, "RsubBackward1") if isinstance(other, _SCALAR_TYPES) else out
 
     def __mul__(self, other):
         return self._binary("mul", self, other)
@@ -158,7 +177,9 @@ class TensorSurface:
         return self._binary("pow", other, self)
 
     def __matmul__(self, other):
-        return self._binary("matmul", self, other)
+        out = self._binary("matmul", self, other)
+        nd = (self.ndim, getattr(other, "ndim", None))
+        return self._named(out, "DotBackward0") if nd == (1, 1) else self._named(out, "MvBackward0") if nd == (2, 1) else out
 
     def __rmatmul__(self, other):
         return self._binary("matmul", other, self)
@@ -230,7 +251,12 @@ class TensorSurface:
         return self._reduce("sum", axis, keepdims, dim, keepdim)
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return self._reduce("mean", axis, keepdims, dim, keepdim)  # an integer input: PyTorch's error
+        if self._dtype_name not in FLOATING:  # the kernel would take it: ask infer for PyTorch's error
+            try:
+                REGISTRY.get("mean").infer(Spec(tuple(self.shape), self._dtype_name))
+            except DTypeError as exc:
+                self._fail(exc)
+        return self._reduce("mean", axis, keepdims, dim, keepdim)
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """``x.max()``: the maximum. ``x.max(dim)``: ``(values, indices)`` (a named tuple, the
@@ -292,7 +318,8 @@ class TensorSurface:
             perm = tuple(perm)
         else:
             perm = tuple(axes)
-        return self.permute(*perm)
+        out = self.permute(*perm)
+        return self._named(out, "TransposeBackward0") if len(axes) == 2 else out
 
     def permute(self, *dims):
         dims = _shape_args(dims)
@@ -300,12 +327,12 @@ class TensorSurface:
         perm = tuple(normalize_axis("permute", d, n)[0] for d in dims)
         if sorted(perm) != list(range(n)):
             raise ShapeError(f"permute: {dims} is not a permutation of the {n} dimensions of shape {self.shape}")
-        return self._op("transpose", self, axes=perm)
+        return self._named(self._op("transpose", self, axes=perm), "PermuteBackward0")
 
     def t(self):
         if self.ndim > 2:
             raise ShapeError(f"t() expects a tensor with <= 2 dimensions, got shape {self.shape}; use transpose")
-        return self.transpose() if self.ndim == 2 else self
+        return self._named(self.transpose(), "TBackward0") if self.ndim == 2 else self
 
     @property
     def T(self):
@@ -318,9 +345,11 @@ class TensorSurface:
         else:
             axes = normalize_axis("squeeze", axis, self.ndim)
             axes = tuple(a for a in axes if self.shape[a] == 1)  # PyTorch: non-1 dims are kept
-        if not axes:
-            return self
-        return self._op("squeeze", self, axis=axes)
+        if not axes:  # nothing to squeeze: still a new view, as PyTorch's
+            out = self._op("reshape", self, shape=tuple(self.shape))
+            return self._named(out, "SqueezeBackward0" if axis is None else "SqueezeBackward1")
+        out = self._op("squeeze", self, axis=axes)
+        return self._named(out, "SqueezeBackward0") if axis is None else out
 
     def unsqueeze(self, dim):
         axis = normalize_axis("unsqueeze", dim, self.ndim + 1)[0]

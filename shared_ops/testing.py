@@ -36,7 +36,7 @@ from .dtypes import FLOATING, dtype_name
 from .examples import EXAMPLES, Case, example, example_inputs
 from .interp import ArrayOps, ShapeOnly
 from .numerical import central_difference, check_directional, check_gradient, numerical_gradient, numerical_vjp
-from .ops import _examples, _examples_nn  # noqa: F401  (fill EXAMPLES for the library's own ops)
+from .ops import _examples, _examples_nn, _examples_views  # noqa: F401  (fill EXAMPLES for the library's own ops)
 from .registry import REGISTRY, OpDef, Registry, Spec
 
 __all__ = [

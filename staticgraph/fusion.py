@@ -277,34 +277,19 @@ def input_dims(shape: tuple, loop: tuple) -> tuple:
     return tuple(None if d == 1 and loop[lead + i] != 1 else lead + i for i, d in enumerate(shape))
 
 
-ABSORBED_VIEWS = ("expand_dims", "broadcast_to", "transpose")
-
-
 def absorb(program, vid: int, dims: tuple) -> tuple[int, tuple, list]:
-    """Walk back from the region input ``vid`` (index map ``dims``) through views that are
-    only index maps (``expand_dims``, ``broadcast_to``, ``transpose`` of one input); returns
-    the source, its index map and the views passed. The views stay in the program only if
-    something else reads them."""
+    """Walk back from the region input ``vid`` (index map ``dims``) through views that only
+    re-index one input (ops declaring ``index_map``: ``expand_dims``, ``broadcast_to``,
+    ``transpose``); returns the source, its index map and the views passed. The views stay in
+    the program only if something else reads them."""
     passed = []
     while True:
         n = program[vid]
-        if n.op not in ABSORBED_VIEWS or len(n.inputs) != 1:
+        op = n.opdef
+        if op is None or op.index_map is None or len(n.inputs) != 1:
             return vid, dims, passed
         src = program[n.inputs[0]]
-        nd = len(n.shape)
-        if n.op == "expand_dims":
-            ax = n.attrs["axis"]
-            axes = {a % nd for a in ((ax,) if isinstance(ax, int) else ax)}
-            dims = tuple(d for k, d in enumerate(dims) if k not in axes)
-        elif n.op == "transpose":
-            perm = tuple(range(nd))[::-1] if n.attrs.get("axes") is None else tuple(a % nd for a in n.attrs["axes"])
-            new = [None] * nd
-            for k, p in enumerate(perm):  # output dim k is input dim p
-                new[p] = dims[k]
-            dims = tuple(new)
-        else:  # broadcast_to: right-aligned; size-1 source dims broadcast
-            lead = nd - len(src.shape)
-            dims = tuple(None if s == 1 else dims[lead + k] for k, s in enumerate(src.shape))
+        dims = op.index_map(dims, tuple(src.shape), tuple(n.shape), **n.attrs)
         passed.append(vid)
         vid = src.id
 

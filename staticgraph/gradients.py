@@ -179,9 +179,13 @@ def walk(graph: Graph, seeds: list, xs_list: list, raw: frozenset = frozenset())
                 g = control.sum_terms(graph, [t for _, t in terms], n)
                 if n.id in wanted:
                     grads[n.id] = g
-        if n.op in control.CONTROL_OPS:
-            if n.op != control.ADD_TERMS or g is not None:
-                control.backprop(ops, n, cotangents.pop(n.id, {}), relevant, contributions)
+        if n.op == control.ADD_TERMS:  # a sum: every term (a list: each of its terms) gets g
+            if g is not None:
+                for k, x in enumerate(n.inputs[:-1]):
+                    if x.id in relevant:
+                        contributions.setdefault(x.id, []).append(((n.id, k), g))
+        elif n.op in control.CONTROL_OPS:
+            control.backprop(ops, n, cotangents.pop(n.id, {}), relevant, contributions)
         elif n.op == control.GET and g is not None:
             cotangents.setdefault(n.inputs[0].id, {})[n.attrs["index"]] = [g]
         elif g is not None and n.op not in SOURCE_OPS:

@@ -353,7 +353,23 @@ def variable(value, name=None, dtype=None) -> Node:
 
 
 def constant(value, dtype=None, name=None) -> Node:
-    """A value baked into the graph (Python floats become float32, as in TensorFlow)."""
+    """A value baked into the graph (Python floats become float32, as in TensorFlow).
+
+    Parameters:
+        value: a number, nested lists or an array.
+        dtype: the dtype's name, instead of ``value``'s.
+        name: a name for the node.
+
+    Returns:
+        The constant ``Node`` (the compiler's ``fold`` pass evaluates what depends only on
+        constants).
+
+    Examples:
+        >>> with sg.Graph():
+        ...     c = sg.constant(2.0)
+        >>> c.shape, c.dtype
+        ((), 'float32')
+    """
     arr = np.asarray(value)
     if dtype is None and arr.dtype == np.float64 and not isinstance(value, np.ndarray):
         dtype = "float32"
@@ -370,6 +386,26 @@ def assign(var: Node, value, name: str | None = None) -> Node:
     """Declare ``var <- value``: applied at the end of the run that fetches this node (TF1).
 
     Fetching it gives the new value. Reads of ``var`` in the same run see the old value.
+
+    Parameters:
+        var: a variable node (``sg.variable``).
+        value: a node or a number/array of ``var``'s shape.
+        name: a name for the assign node.
+
+    Returns:
+        The assign node; fetching it (``Session.run`` or a compiled function's outputs)
+        applies the update.
+
+    Raises:
+        GraphError: ``var`` is not a variable.
+
+    Examples:
+        >>> with sg.Graph() as g:
+        ...     v = sg.variable(1.0, name="v")
+        ...     set_v = sg.assign(v, sg.constant(5.0))
+        >>> sess = sg.Session(g)
+        >>> [float(x) for x in sess.run([v, set_v])], float(sess.run(v))
+        ([1.0, 5.0], 5.0)
     """
     if not isinstance(var, Node) or var.op != "variable":
         raise GraphError(f"assign: the target must be a variable node (sg.variable), got {var!r}")
@@ -389,7 +425,28 @@ def assign(var: Node, value, name: str | None = None) -> Node:
 
 
 def assign_sub(var: Node, delta, name: str | None = None) -> Node:
-    """Declare ``var <- var - delta`` (one ``sub`` node, then ``assign``)."""
+    """Declare ``var <- var - delta`` (one ``sub`` node, then ``assign``).
+
+    Parameters:
+        var: a variable node.
+        delta: a node or a number/array broadcastable to ``var``.
+        name: a name for the assign node.
+
+    Returns:
+        The assign node: fetching it applies the update at the end of that run.
+
+    Raises:
+        GraphError: ``var`` is not a variable.
+
+    Examples:
+        >>> with sg.Graph() as g:
+        ...     w = sg.variable(1.0, name="w")
+        ...     step = sg.assign_sub(w, 0.25)
+        >>> sess = sg.Session(g)
+        >>> _ = sess.run(step); _ = sess.run(step)
+        >>> float(sess.run(w))
+        0.5
+    """
     if not isinstance(var, Node) or var.op != "variable":
         raise GraphError(f"assign_sub: the target must be a variable node (sg.variable), got {var!r}")
     return assign(var, var - delta, name=name)

@@ -65,6 +65,15 @@ def source(results) -> str:
             f"{mach['versions']['numpy']}, PyTorch {mach['versions']['torch']}.")
 
 
+def workloads(results) -> str:
+    seen = {}
+    for r in results["main"]:
+        seen.setdefault(r["workload"], (r["title"], r.get("size") or {}))
+    rows = [[f"`{w}`", title.replace("*", "\\*"), ", ".join(f"{k}={v}" for k, v in size.items()) or "-"]
+            for w, (title, size) in seen.items()]
+    return _table(["workload", "what one step does", "size"], rows, align="lll")
+
+
 def _medians(results) -> dict:
     rows = _main_rows(results)
     return {w: {k: rows[w, k]["total"]["median"] if (w, k) in rows else None for k, _ in IMPLS}
@@ -178,7 +187,7 @@ def tree(results) -> str:
     return _table(["way", f"first pass over {t['size']['trees']} trees", "later passes, per tree", "compiles"], out)
 
 
-TABLES = {"source": source, "time-per-step": time_per_step, "ratios": ratios, "split-rule": split_rule,
+TABLES = {"source": source, "workloads": workloads, "time-per-step": time_per_step, "ratios": ratios, "split-rule": split_rule,
           "split-check": split_check, "split-worst": split_worst,
           "break-even": break_even, "memory": memory, "memory-plan": memory_plan, "tree": tree}
 

@@ -22,7 +22,7 @@ class Config:
     scaling: dict = field(default_factory=dict)         # sweep name -> (workload, param, values, fixed)
     tree: dict = field(default_factory=dict)            # TreeStream kwargs
     dynamic: dict = field(default_factory=dict)         # the four-ways experiment (experiments.structure)
-    peers: tuple = ("numpy", "torch", "jax")
+    peers: tuple = ("numpy", "torch", "torch_compile", "jax")
     backend: str = "numpy"
     seed: int = 0
     win_margin: float = 0.05     # static "wins" when dynamic/static > 1 + win_margin
@@ -88,6 +88,8 @@ def tiny() -> Config:
     return Config(
         name="tiny", repeats=3, target_s=0.002, warmup=1, kernel_steps=2, memory_steps=1, compile_repeats=2,
         compile_budget_s=60.0,
+        # torch.compile's first call alone (tens of seconds per model) outlasts this whole suite
+        peers=("numpy", "torch", "jax"),
         workloads={
             "seed_mul": {}, "seed_rnn_cell": {}, "rnn": {"T": 4},
             "mlp": {"batch": 8, "sizes": (32, 16, 10)}, "cnn": {"batch": 2, "image": 6, "channels": (1, 2, 2)},

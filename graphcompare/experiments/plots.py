@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 COLORS = {"kernel": "#4c72b0", "build": "#dd8452", "overhead": "#c44e52", "total": "#8c8c8c",
           "dyngraph": "#c44e52", "staticgraph": "#4c72b0", "staticgraph_O0": "#8172b3", "numpy": "#55a868",
-          "torch": "#dd8452", "jax": "#937860"}
+          "torch": "#dd8452", "torch_compile": "#da8bc3", "jax": "#937860"}
 
 
 def _save(fig, path: Path) -> str:

@@ -24,19 +24,27 @@ def peer_status(cfg: Config) -> dict:
             out["PyTorch eager"] = (f"ran (torch {torch.__version__}, {torch.get_num_threads()} thread)"
                                     if cfg.backend == "numpy" else "skipped: CPU build compared on the NumPy backend only")
         except ImportError:
-            out["PyTorch eager"] = "skipped: PyTorch is not installed"
+            out["PyTorch eager"] = "skipped: PyTorch is not installed (pip install -e '.[peers]')"
+    if "torch_compile" in cfg.peers:
+        try:
+            import torch
+
+            out["torch.compile"] = ("ran (inductor, CPU)" if cfg.backend == "numpy"
+                                    else "skipped: CPU build compared on the NumPy backend only")
+        except ImportError:
+            out["torch.compile"] = "skipped: PyTorch is not installed (pip install -e '.[peers]')"
     if "jax" in cfg.peers:
         try:
             import jax
 
             out["JAX jit"] = f"ran (jax {jax.__version__})"
         except ImportError:
-            out["JAX jit"] = "skipped: JAX is not installed"
+            out["JAX jit"] = "skipped: JAX is not installed (pip install -e '.[peers]')"
     return out
 
 
 def _active_peers(cfg: Config, status: dict) -> list[str]:
-    names = {"numpy": "hand-written NumPy", "torch": "PyTorch eager", "jax": "JAX jit"}
+    names = {"numpy": "hand-written NumPy", "torch": "PyTorch eager", "torch_compile": "torch.compile", "jax": "JAX jit"}
     return [p for p in cfg.peers if status.get(names[p], "").startswith("ran")]
 
 

@@ -28,9 +28,14 @@ def _broadcast_to_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
     return Spec(shape, x.dtype)
 
 
+def _broadcast_to_index_map(dims, in_shape, out_shape, *, shape):
+    lead = len(out_shape) - len(in_shape)  # right-aligned; a size-1 input dim broadcasts
+    return tuple(None if s == 1 else dims[lead + k] for k, s in enumerate(in_shape))
+
+
 register(
     "broadcast_to",
-    view_of=(0,),
+    view_of=(0,), index_map=_broadcast_to_index_map,
     exact=True,
     forward=_broadcast_to_forward,
     infer=_broadcast_to_infer,

@@ -97,9 +97,18 @@ def _transpose_torch_name(attrs) -> str:
     return "TransposeBackward0" if moved is not None and len(moved) == 2 else "PermuteBackward0"
 
 
+def _transpose_index_map(dims, in_shape, out_shape, *, axes=None):
+    nd = len(out_shape)
+    perm = tuple(range(nd))[::-1] if axes is None else tuple(a % nd for a in axes)
+    new = [None] * nd
+    for k, p in enumerate(perm):  # output dim k is input dim p
+        new[p] = dims[k]
+    return tuple(new)
+
+
 register(
     "transpose",
-    view_of=(0,),
+    view_of=(0,), index_map=_transpose_index_map,
     exact=True,
     forward=lambda xp, x, *, axes=None: x.T if x.ndim == 2 and axes in (None, (1, 0)) else xp.permute_dims(x, _perm(axes, x.ndim)),
     infer=_transpose_infer,
@@ -143,9 +152,15 @@ def _expanded_shape(shape, axis):
     return tuple(1 if i in axes else next(it) for i in range(len(shape) + len(axes))), axes
 
 
+def _expand_dims_index_map(dims, in_shape, out_shape, *, axis):
+    nd = len(out_shape)
+    axes = {a % nd for a in ((axis,) if isinstance(axis, int) else axis)}
+    return tuple(d for k, d in enumerate(dims) if k not in axes)
+
+
 register(
     "expand_dims",
-    view_of=(0,),
+    view_of=(0,), index_map=_expand_dims_index_map,
     exact=True,
     forward=lambda xp, x, *, axis: xp.reshape(x, _expanded_shape(x.shape, axis)[0]),
     infer=lambda x, *, axis: Spec(_expanded_shape(x.shape, axis)[0], x.dtype),

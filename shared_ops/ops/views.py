@@ -48,7 +48,7 @@ def _flip_infer(x: Spec, *, dims) -> Spec:
 register(
     "flip",
     exact=True,
-    forward=lambda xp, x, *, dims: xp.flip(x, axis=dims),
+    forward=lambda xp, x, *, dims: xp.asarray(xp.flip(x, axis=dims), copy=True),  # a copy, as PyTorch's
     infer=_flip_infer,
     vjp=lambda ops, g, inputs, output, *, dims: (ops.flip(g, dims=dims),),
     attrs=("dims",), linear=True, save_inputs=False,
@@ -69,7 +69,7 @@ register(
     infer=lambda x, *, value, kind="fill": Spec(x.shape, x.dtype),
     vjp=lambda ops, g, inputs, output, *, value, kind="fill": (ops.zeros_like(g),),
     attrs={"value": REQUIRED, "kind": "fill"}, save_inputs=False,
-    torch_name=lambda attrs: "ZeroBackward0" if attrs.get("kind") == "zero" else "FillBackward0",
+    torch_name=lambda attrs: "ZeroBackward0" if attrs.get("kind") == "zero" else "FillBackward2",
     doc="x's shape and dtype, every element `value` (x.fill_(v), x.zero_()); x gets a zero gradient.",
 )
 
@@ -100,7 +100,7 @@ register(
     infer=_copy_infer,
     vjp=_copy_vjp,
     linear=True, save_inputs=False,
-    torch_name="CopyBackwards",
+    torch_name="torch::autograd::CopyBackwards",
     doc="src broadcast to x's shape (x.copy_(src)); x gets a zero gradient, src the summed one.",
 )
 
@@ -114,7 +114,10 @@ def _diag_geometry(shape, offset, dim1, dim2):
         raise ShapeError(f"diagonal: dim1 and dim2 cannot be the same dimension ({dim1}, {dim2})")
     rest = tuple(i for i in range(nd) if i not in (d1, d2))
     n1, n2 = shape[d1], shape[d2]
-    k = max(0, min(n1, n2 - offset)) if offset >= 0 else max(0, min(n1 + offset, n2))
+    if n1 is None or n2 is None:
+        k = None
+    else:
+        k = max(0, min(n1, n2 - offset)) if offset >= 0 else max(0, min(n1 + offset, n2))
     return d1, d2, rest, n1, n2, k
 
 
@@ -183,9 +186,9 @@ register(
 # --------------------------------------------------------------------------- view_scatter
 
 
-def chain_step(op, attrs) -> tuple:
+def chain_step(name: str, attrs: dict) -> tuple:
     """One view op of a chain, as a hashable attribute: ``(name, ((attr, value), ...))``."""
-    return (op.name, tuple(sorted(attrs.items())))
+    return (name, tuple(sorted(attrs.items())))
 
 
 def replay(ops, x, chain):
@@ -242,7 +245,7 @@ register(
     infer=_view_scatter_infer,
     vjp=_view_scatter_vjp,
     attrs=("chain",), linear=True, save_inputs=False,
-    torch_name="CopySlices",
+    torch_name="torch::autograd::CopySlices",
     doc="base with the region the view chain selects replaced by src (an in-place write through a view).",
 )
 
@@ -275,7 +278,7 @@ def _index_put_infer(x: Spec, value: Spec, *arrays: Spec, index) -> Spec:
 
 
 def _index_put_vjp(ops, g, inputs, output, *, index):
-    x, value, arrays = inputs[0], inputs[1], inputs[2:]
+    value, arrays = inputs[1], inputs[2:]
     picked = ops.getitem(g, *arrays, index=index)
     gx = ops.index_put(g, ops.zeros_like(picked), *arrays, index=index) if ops.needs_input_grad[0] else None
     gv = ops.sum_to(picked, value.shape) if ops.needs_input_grad[1] else None

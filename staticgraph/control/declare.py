@@ -21,7 +21,7 @@ from shared_ops.errors import DTypeError, ShapeError
 from shared_ops.registry import fmt_shape
 
 from ..graph import Graph, GraphError, Node, _graph_of, user_line
-from .body import Body, check_same, flatten, rebuild, trace
+from .body import check_same, flatten, rebuild, trace
 
 KINDS = ("cond", "while_loop", "scan")
 GET = "get"
@@ -160,6 +160,8 @@ def scan(fn, init, xs):
 
     ``ys`` is stacked on a new leading axis. ``init`` and ``xs`` may be tuples (``fn`` then
     gets tuples); ``xs`` may have a free (``None``) leading dimension: one graph for every length.
+    ``fn`` may return ``(carry, None)``: then ``ys`` is ``None``. The gradient keeps, per step,
+    the carry and the body's values its gradient reads (``control.grad.residuals``).
     """
     line = user_line()
     carries, cstruct = flatten(init, "scan", line)

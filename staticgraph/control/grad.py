@@ -1,9 +1,11 @@
 """Reverse mode through control flow: each control node's gradient is another control node.
 
 The gradient of a body is declared inside the body's own graph (``gradients.walk`` on its
-nodes) and compiled like any graph. Per step the backward loop recomputes the body from the
-carry saved for that step (``history``, TF1's stack), so the memory a loop's gradient keeps is
-the carries of every iteration; the body's intermediates are recomputed, not stored.
+nodes) and compiled like any graph. A loop keeps, per step, the carry it started from and the
+*residuals*, the forward values its gradient body reads (``residuals``; TF1's stacks), which
+the gradient body takes as inputs instead of recomputing them: a loop's gradient costs
+T x (carry + residuals) bytes, plus T x each captured weight for its per-step terms. A cond's
+gradient body recomputes the taken branch (one branch, once).
 
 Bitwise equality with dyngraph running the same Python loop (``optimize=False``) rests on one
 rule: the contributions to a value are summed by the shared ``add_n`` in the order their
@@ -23,8 +25,6 @@ consumers were created, in one left fold. So nothing is summed early where dyngr
 from __future__ import annotations
 
 import itertools
-
-import numpy as np
 
 from shared_ops import Spec
 from shared_ops.dtypes import FLOATING
@@ -150,8 +150,12 @@ def _needs(n: Node, relevant: set) -> list[bool]:
 def backprop(ops, n: Node, cot: dict, relevant: set, contributions: dict) -> None:
     """The gradient of control node ``n`` from its outputs' cotangents ``cot`` (output index ->
     terms in order): declares the backward control node and adds each input's terms."""
+    if n.op == "cond_grad" and any(cot.values()):
+        from .second import cond_grad_vjp
+
+        return cond_grad_vjp(n.graph, n, cot, relevant, contributions)
     if n.op not in ("cond", "while_loop", "scan"):
-        if cot or n.op == ADD_TERMS:
+        if any(cot.values()):
             check_second_order(n)
         return
     cf: ControlFlow = n.attrs["cf"]
@@ -243,7 +247,7 @@ def _scan(graph, n, cf, cot, needs):
     nc, nx, ny = cf.n["carries"], cf.n["xs"], cf.n["ys"]
     b = cf.bodies["body"]
     xs_params = [b.params[nc + j] for j in range(nx) if needs[nc + j]]
-    layouts, fcarry, caps = _loop_layouts(b, nc, cot, ny, xs_params)
+    layouts, _, _ = _loop_layouts(b, nc, cot, ny, xs_params)
     dys = [sum_terms(graph, cot[nc + j], cf.gets[nc + j]) if (nc + j) in cot else None for j in range(ny)]
     finals = [x for k in range(nc) if k in cot for x in cot[k]]
     hist = get(n, nc + ny)
@@ -276,7 +280,7 @@ def _scan(graph, n, cf, cot, needs):
 def _while(graph, n, cf, cot, needs):
     nv = cf.n["vars"]
     b, c = cf.bodies["body"], cf.bodies["cond"]
-    layouts, fcarry, caps = _loop_layouts(b, nv, cot, 0, [])
+    layouts, _, _ = _loop_layouts(b, nv, cot, 0, [])
     finals = [x for k in range(nv) if k in cot for x in cot[k]]
     ncc = len(c.captures)
     body_caps = list(n.inputs[nv + ncc:])
@@ -308,8 +312,8 @@ def differentiable(n: Node) -> bool:
 
 def check_second_order(n: Node) -> None:
     raise GraphError(f"gradients: {n.op} (the gradient of a control-flow node, declared at {n.trace}) has no "
-                     "gradient of its own yet: a second-order gradient through sg.scan/sg.while_loop/sg.cond "
-                     "is not supported; differentiate the body's function twice outside the loop instead")
+                     "gradient of its own yet: a second-order gradient through sg.scan/sg.while_loop is not "
+                     "supported (through sg.cond it is); differentiate the body's function twice outside the loop")
 
 
-__all__ = ["backprop", "sum_terms", "differentiable", "GRAD_KINDS", "ADD_TERMS", "step_grad", "np"]
+__all__ = ["backprop", "sum_terms", "differentiable", "residuals", "GRAD_KINDS", "ADD_TERMS", "step_grad"]

@@ -169,6 +169,36 @@ class Decoder:
         raw = None if d["raw"] is None else [nodes[self._int(i, len(nodes), where)] for i in _list(d["raw"], self, where)]
         return L, raw
 
+    def node(self, graph, op, inputs, attrs_doc, spec, name, where):
+        """A control, ``get`` or ``add_terms`` node, checked against its description."""
+        from ..graph import Node
+
+        trace = f"{self.L.source}:{where}"
+        if op == GET:
+            index = attrs_doc.get("index")
+            if set(attrs_doc) != {"index"} or len(inputs) != 1 or "cf" not in inputs[0].attrs:
+                self.fail(f"{where}: a get takes one control node and an index")
+            cf = inputs[0].attrs["cf"]
+            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(cf.out_specs) \
+                    or index in cf.gets or cf.out_specs[index] != spec:
+                self.fail(f"{where}: index {str(index)[:20]} is not a new output of that shape of its control node")
+            cf.gets[index] = graph._add(Node(graph, GET, inputs, {"index": index}, spec.shape, spec.dtype,
+                                             name=name, trace=trace))
+            return cf.gets[index]
+        if op == ADD_TERMS:
+            lists = attrs_doc.get("lists")
+            if set(attrs_doc) != {"lists"} or not isinstance(lists, list) or len(lists) != len(inputs) - 1 \
+                    or not all(isinstance(f, bool) for f in lists) or inputs[-1].spec != spec:
+                self.fail(f"{where}: add_terms takes a flag per term and the value it differentiates")
+            return graph._add(Node(graph, ADD_TERMS, inputs, {"lists": tuple(lists)}, spec.shape, spec.dtype,
+                                   name=name, trace=trace))
+        if set(attrs_doc) != {"cf"} or spec != Spec((), "uint8"):
+            self.fail(f"{where}: a control node has one attribute, cf, and no value of its own")
+        cf = self.cf(attrs_doc["cf"], graph, list(graph.nodes), where)
+        if cf.kind != op:
+            self.fail(f"{where}: the node is a {op} but its description a {cf.kind}")
+        return graph._add(Node(graph, op, inputs, {"cf": cf}, (), "uint8", name=name, trace=trace))
+
     def cf(self, doc, graph, built, where) -> ControlFlow:
         if not isinstance(doc, dict) or set(doc) != {"kind", "bodies", "out_specs", "out_kinds", "n", "trace"}:
             self.fail(f"{where}: the cf attribute is not a control-flow description")

@@ -26,6 +26,7 @@ EXACT = False  # generated kernels round differently (libm, float64 accumulation
 
 import time
 
+from shared_ops.fusion_spec import fusible
 from shared_ops.registry import REGISTRY
 
 from ..fusion import FUSIBLE_DTYPES, FusedKernel, Project, build_spec
@@ -41,7 +42,12 @@ def _elementwise(n) -> bool:
     if n.op in ("placeholder", "variable", "constant", "fused") or n.op not in REGISTRY:
         return False
     op = REGISTRY.get(n.op)
-    return bool(op.elementwise and op.scalar_expr is not None)
+    if not (op.elementwise and op.scalar_expr is not None):
+        return False
+    try:
+        return fusible(n.op, tuple(sorted(n.attrs.items())), n.dtype, len(n.inputs))
+    except TypeError:  # an unhashable attribute value
+        return False
 
 
 def _reduction(n) -> bool:
@@ -49,14 +55,19 @@ def _reduction(n) -> bool:
     return op is not None and op.reduction
 
 
+SEARCH_BUDGET = 2000  # nodes a cycle search may visit before the region counts as closed
+
+
 class _Regions:
-    """Union-find over regions; ``read``: regions some node outside them already reads."""
+    """Union-find over regions; ``readers``: per region, the nodes outside it that read it;
+    ``ext``: per region, the values it reads from outside."""
 
     def __init__(self):
         self.parent: dict[int, int] = {}
         self.members: dict[int, list[int]] = {}
         self.shape: dict[int, tuple] = {}
-        self.read: set = set()
+        self.readers: dict[int, set] = {}
+        self.ext: dict[int, set] = {}
 
     def find(self, r: int) -> int:
         while self.parent[r] != r:
@@ -68,6 +79,7 @@ class _Regions:
         self.parent[nid] = nid
         self.members[nid] = [nid]
         self.shape[nid] = shape
+        self.readers[nid], self.ext[nid] = set(), set()
         return nid
 
     def union(self, a: int, b: int) -> int:
@@ -76,16 +88,44 @@ class _Regions:
             return a
         self.parent[b] = a
         self.members[a] += self.members.pop(b)
-        if b in self.read:
-            self.read.add(a)
+        self.readers[a] |= self.readers.pop(b)
+        self.ext[a] |= self.ext.pop(b)
         return a
+
+    def reaches_reader(self, program, region: dict, starts, r: int) -> bool:
+        """Whether a value in ``starts`` depends on a reader of region ``r`` (a path that
+        left ``r``), regions counting as units (depending on one member is depending on all
+        the region reads). True also when the search exceeds ``SEARCH_BUDGET`` nodes."""
+        targets = self.readers[r]
+        if not targets:
+            return False
+        stack, seen, units = list(starts), set(), set()
+        while stack:
+            v = stack.pop()
+            if v in targets:
+                return True
+            if v in seen:
+                continue
+            seen.add(v)
+            if len(seen) > SEARCH_BUDGET:
+                return True
+            q = region.get(v)
+            if q is None:
+                stack.extend(program[v].inputs)
+                continue
+            q = self.find(q)
+            if q != r and q not in units:
+                units.add(q)
+                stack.extend(self.ext[q])
+        return False
 
 
 def _form_regions(program):
     """Regions in one walk in program order. A region runs as one unit, so growing it must
     not close a cycle through the outside: a path that leaves a region starts at a node
-    outside it that reads it. So a region only grows (or merges) while nothing outside it
-    reads it yet; from the first outside reader on it is closed. Constant time per node."""
+    outside it that reads it. While nothing outside a region reads it, it grows freely
+    (constant time); once something does, a node joins it only if none of its inputs depends
+    on such a reader (a search bounded by ``SEARCH_BUDGET`` nodes: linear time overall)."""
     R = _Regions()
     region: dict[int, int] = {}   # node -> region (raw id; find() it)
     sink: set[int] = set()        # reductions: in a region, but readable only after its loop
@@ -101,10 +141,16 @@ def _form_regions(program):
             for i in (n.inputs[1:] if n.op == "broadcast_to" else n.inputs):
                 if i in region and i not in sink:
                     r = R.find(region[i])
-                    if r not in chosen and r not in R.read and R.shape[r] == shape \
-                            and size + len(R.members[r]) <= MAX_REGION:
-                        chosen.append(r)
-                        size += len(R.members[r])
+                    if r in chosen or R.shape[r] != shape or size + len(R.members[r]) > MAX_REGION:
+                        continue
+                    outside = [j for j in n.inputs if not (j in region and R.find(region[j]) == r and j not in sink)]
+                    if R.reaches_reader(program, region, outside, r):
+                        continue
+                    if any(R.reaches_reader(program, region, R.ext[c], r) or R.reaches_reader(program, region, R.ext[r], c)
+                           for c in chosen):  # two regions merged: neither may reach the other's readers
+                        continue
+                    chosen.append(r)
+                    size += len(R.members[r])
             if is_red:
                 if chosen:
                     joined = chosen[0]
@@ -119,11 +165,15 @@ def _form_regions(program):
             if joined is not None:
                 region[n.id] = joined
                 joined = R.find(joined)
-        for i in n.inputs:  # every region n reads without belonging to it is now read
+        for i in n.inputs:  # the regions n reads without belonging to them; what n's region reads
             if i in region:
                 r = R.find(region[i])
                 if r != joined or i in sink:
-                    R.read.add(r)
+                    R.readers[r].add(n.id)
+                    if joined is not None:
+                        R.ext[joined].add(i)
+            elif joined is not None:
+                R.ext[joined].add(i)
     out = []
     for r, members in R.members.items():
         if R.find(r) != r:

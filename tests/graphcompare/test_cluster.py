@@ -88,13 +88,15 @@ def mods(tmp_path_factory):
 @pytest.fixture(scope="module")
 def scheduler(mods):
     """A two-worker cluster started apart from the campaign, as `dask scheduler` and `dask worker`
-    would be, rescheduling a chunk whose worker died once (allowed-failures 1)."""
+    would be, with the allowed-failures of a local:N cluster."""
     distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed")
     import logging
 
     import dask
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+    from graphcompare.cluster import ALLOWED_FAILURES
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                            dashboard_address=None, silence_logs=logging.CRITICAL)
     with cluster:
@@ -184,4 +186,4 @@ def test_a_chunk_that_dies_on_both_tries_is_reported_with_its_seed(how, error, s
     if how == "exit":
         assert runs == 2  # tried, then retried once (the task's retries=1)
     else:  # the scheduler counts a death against every chunk the worker held, running or queued
-        assert runs in (1, 2) and "on 2 different workers" in out, out
+        assert 1 <= runs <= 3 and "on 3 different workers" in out, out

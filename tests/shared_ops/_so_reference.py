@@ -136,6 +136,70 @@ REFERENCE = {
 }
 """op name -> NumPy function of (arrays..., **attrs)."""
 
+
+# --------------------------------------------------------------------------- views.py, indices
+def _diag_index(k, offset):
+    i = np.arange(k)
+    return (i, i + offset) if offset >= 0 else (i - offset, i)
+
+
+def _diag_scatter_ref(g, shape, offset=0, dim1=0, dim2=1):
+    out = np.zeros(shape, dtype=g.dtype)
+    r, c = _diag_index(g.shape[-1], offset)
+    np.moveaxis(out, (dim1, dim2), (-2, -1))[..., r, c] = g
+    return out
+
+
+def _view_scatter_ref(base, src, chain):
+    """Basic indexing and transposes as NumPy views of a copy, then the write; a diagonal
+    (last in the chain) by its integer positions."""
+    out = base.copy()
+    v = out
+    for name, attrs in chain:
+        a = dict(attrs)
+        if name == "getitem":
+            v = v[_key(a["index"], [])]
+        elif name == "transpose":
+            v = np.transpose(v, a["axes"])
+        else:
+            assert name == "diagonal" and (name, attrs) == chain[-1], chain
+            r, c = _diag_index(src.shape[-1], a.get("offset", 0))
+            np.moveaxis(v, (a.get("dim1", 0), a.get("dim2", 1)), (-2, -1))[..., r, c] = src
+            return out
+    v[...] = src
+    return out
+
+
+def _index_put_ref(x, value, *arrays, index):
+    out = x.copy()
+    out[_key(index, arrays)] = value
+    return out
+
+
+def _first_extremum_mask(find):
+    def ref(x, axis):
+        idx = np.expand_dims(find(x, axis=axis), axis)
+        return np.arange(x.shape[axis]).reshape([-1 if i == axis % x.ndim else 1 for i in range(x.ndim)]) == idx
+
+    return ref
+
+
+REFERENCE.update({
+    "clone": np.copy,
+    "flip": lambda x, dims: np.flip(x, dims),
+    "fill": lambda x, value, kind="fill": np.full_like(x, value),
+    "copy": lambda x, src: np.broadcast_to(src, x.shape).copy(),
+    "diagonal": lambda x, offset=0, dim1=0, dim2=1: np.diagonal(x, offset, dim1, dim2),
+    "diagonal_scatter": _diag_scatter_ref,
+    "view_scatter": _view_scatter_ref,
+    "index_put": _index_put_ref,
+    "argmax": lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),
+    "argmin": lambda x, axis=None, keepdims=False: np.argmin(x, axis=axis, keepdims=keepdims),
+    "argmax_mask": _first_extremum_mask(np.argmax),
+    "argmin_mask": _first_extremum_mask(np.argmin),
+    "max_dim": lambda x, axis, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
+    "min_dim": lambda x, axis, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
+})
 from _so_reference_nn import REFERENCE_NN  # noqa: E402  (the ops added for models)
 
 REFERENCE.update(REFERENCE_NN)

@@ -79,7 +79,10 @@ def test_non_numeric_arrays_and_bad_dtypes():
     with pytest.raises(so.DTypeError, match="labels must be integers"):
         infer("softmax_cross_entropy", Spec((2, 3), "float32"), Spec((2,), "float32"))
     with pytest.raises(so.DTypeError, match="cannot reduce a bool"):
-        infer("sum", Spec((2,), "bool"))
+        infer("max", Spec((2,), "bool"))
+    assert infer("sum", Spec((2,), "bool")).dtype == "int64"  # PyTorch: bool and int sums give int64
+    with pytest.raises(so.DTypeError, match="mean\\(\\): could not infer output dtype.*Got: Long"):
+        infer("mean", Spec((2,), "int64"))
     with pytest.raises(so.DTypeError, match="unsupported dtype"):
         so.dtype_name("complex64")
 

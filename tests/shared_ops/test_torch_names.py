@@ -83,8 +83,28 @@ GOLDEN = [
     ("conv2d_grad_weight", {"shape": (1, 1, 2, 2)}, "ConvolutionBackwardBackward0", None),
     ("add_n", {}, "AddNBackward0", None),  # PyTorch accumulates gradients outside the graph
     ("astype", {"dtype": "float32"}, "ToCopyBackward0", lambda t, x, y: x.to(t.float32)),
+    # copies, overwrites and views (shared_ops/ops/views.py), reductions with indices
+    ("clone", {}, "CloneBackward0", lambda t, x, y: x.clone()),
+    ("flip", {"dims": (0,)}, "FlipBackward0", lambda t, x, y: x.flip(0)),
+    ("fill", {"value": 2.0}, "FillBackward2", lambda t, x, y: (x * 1).fill_(2.0)),
+    ("fill", {"value": 0.0, "kind": "zero"}, "ZeroBackward0", lambda t, x, y: (x * 1).zero_()),
+    ("copy", {}, "torch::autograd::CopyBackwards", lambda t, x, y: (x * 1).copy_(y)),
+    ("diagonal", {}, "DiagonalBackward0", lambda t, x, y: x.diagonal()),
+    ("diagonal_scatter", {"shape": (3, 4)}, "DiagonalBackwardBackward0",
+     lambda t, x, y: t.autograd.grad(x.diagonal(), x, y.diagonal(), create_graph=True)[0]),
+    ("view_scatter", {"chain": ()}, "torch::autograd::CopySlices", lambda t, x, y: _through_view(x * 1)),
+    ("index_put", {"index": (("a",),)}, "IndexPutBackward0", lambda t, x, y: (x * 1).index_put((t.tensor([0, 2]),), y[0])),
+    ("max_dim", {"axis": 1}, "MaxBackward0", lambda t, x, y: x.max(1).values),
+    ("min_dim", {"axis": 0}, "MinBackward0", lambda t, x, y: x.min(0)[0]),
+    # the surface's spellings PyTorch names differently from the op: t() and permute are transposes
+    ("transpose", {"axes": (1, 0)}, "TransposeBackward0", lambda t, x, y: x.transpose(1, 0)),
 ]
 GOLDEN += GOLDEN_NN  # the ops added for models
+
+
+def _through_view(z):
+    z[1:].mul_(2)
+    return z
 
 
 def test_golden_names():

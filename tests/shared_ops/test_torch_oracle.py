@@ -85,6 +85,47 @@ TORCH = {
 TORCH.update(TORCH_NN)  # the ops added for models
 
 
+def _view_scatter(base, src, chain):
+    out = base.clone()
+    v = out
+    for name, attrs in chain:
+        v = TORCH[name](v, **dict(attrs))  # PyTorch's own views of `out`
+    v.copy_(src)
+    return out
+
+
+def _index_put(x, value, *arrays, index):
+    out = x.clone()
+    out[_key(index, arrays)] = value
+    return out
+
+
+def _first_extremum_mask(find):
+    def mask(x, axis):
+        return F.one_hot(find(x, axis), x.shape[axis]).movedim(-1, axis).bool()
+
+    return mask
+
+
+TORCH.update({
+    "clone": torch.clone,
+    "flip": lambda x, dims: torch.flip(x, dims),
+    "fill": lambda x, value, kind="fill": x.clone().fill_(value),
+    "copy": lambda x, src: x.clone().copy_(src),
+    "diagonal": lambda x, offset=0, dim1=0, dim2=1: torch.diagonal(x, offset, dim1, dim2),
+    "diagonal_scatter": lambda g, shape, offset=0, dim1=0, dim2=1: torch.diagonal_scatter(
+        torch.zeros(shape, dtype=g.dtype), g, offset, dim1, dim2),
+    "view_scatter": _view_scatter,
+    "index_put": _index_put,
+    "argmax": lambda x, axis=None, keepdims=False: torch.argmax(x, axis, keepdims),
+    "argmin": lambda x, axis=None, keepdims=False: torch.argmin(x, axis, keepdims),
+    "argmax_mask": _first_extremum_mask(torch.argmax),
+    "argmin_mask": _first_extremum_mask(torch.argmin),
+    "max_dim": lambda x, axis, keepdims=False: torch.max(x, axis, keepdims).values,
+    "min_dim": lambda x, axis, keepdims=False: torch.min(x, axis, keepdims).values,
+})
+
+
 @pytest.mark.torch
 @pytest.mark.parametrize("name", [op.name for op in so.all_ops()])
 @given(seed=st.integers(0, 2**32 - 1))

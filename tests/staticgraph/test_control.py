@@ -177,3 +177,32 @@ def test_while_loop_data_dependent_count_and_variables():
         fn = sg.compile([i, y, *g])
     i_, y_, gx, gs = fn(np.float64(3.0))
     assert i_ == 6 and y_ == 192.0 and gx == 64.0 and gs == 6 * 3.0 * 2.0 ** 5
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_second_order_through_cond_against_torch(sign):
+    with sg.Graph():
+        x = sg.placeholder((3,), "float64", name="x")
+        W = sg.placeholder((3, 3), "float64", name="W")
+        z = sg.cond(x.sum() > 0, lambda a: ((a @ W).tanh() * a).sum(), lambda a: (a * a * W[0]).sum(), x)
+        gx = sg.gradients(z, x)
+        fn = sg.compile([gx, *sg.gradients((gx * gx).sum(), [x, W])], optimize=False)
+    X, Wv = np.abs(RNG.standard_normal(3)) * sign, RNG.standard_normal((3, 3))
+    gx_, ggx, ggW = fn(X, Wv)
+    xt, Wt = torch.tensor(X, requires_grad=True), torch.tensor(Wv, requires_grad=True)
+    zt = ((xt @ Wt).tanh() * xt).sum() if sign > 0 else (xt * xt * Wt[0]).sum()
+    (g,) = torch.autograd.grad(zt, xt, create_graph=True)
+    t_x, t_W = torch.autograd.grad((g * g).sum(), [xt, Wt])
+    np.testing.assert_allclose(gx_, g.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ggx, t_x.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ggW, t_W.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_second_order_through_a_loop_is_a_clear_error():
+    with sg.Graph():
+        xs = sg.placeholder((None, 3), "float64", name="xs")
+        W = sg.placeholder((3, 3), "float64", name="W")
+        hT, _ = sg.scan(lambda h, x: ((h @ W + x).tanh(), None), sg.constant(np.zeros(3)), xs)
+        gW = sg.gradients(hT.sum(), W)
+        with pytest.raises(sg.GraphError, match="second-order gradient through sg.scan/sg.while_loop is not supported"):
+            sg.gradients((gW * gW).sum(), W)

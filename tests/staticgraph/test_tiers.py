@@ -48,7 +48,7 @@ def _compile_program(prog):
 @given(programs(max_steps=6))
 def test_every_tier_gives_the_same_bytes_on_random_programs(prog):
     fn, X = _compile_program(prog)
-    assert set(fn.tiers().values()) <= {"numpy"}  # nothing built yet (JIT off in the suite)
+    fn.use_tier("numpy")  # a region seen before may already have its loop
     first = _bytes(fn(*X))
     fn.use_tier("numba")  # switch mid-run
     assert set(fn.tiers().values()) <= {"numba"}

@@ -12,7 +12,7 @@ A step is forward + backward, plus the SGD update when ``train`` is set:
 - staticgraph: one compiled function returning ``[loss, *grads]`` over placeholders for data and
   parameters, then ``p -= lr * g`` through the same shared ``mul``/``sub`` kernels (so both front
   ends run identical update kernels and the dispatch point counts both);
-- PyTorch eager: as dyngraph; JAX: ``jit(value_and_grad)`` then ``p - lr * g``;
+- PyTorch eager: as dyngraph; ``torch.compile``: the same with the model compiled; JAX: ``jit(value_and_grad)`` then ``p - lr * g``;
 - NumPy: the hand-written forward, backward and in-place update.
 """
 
@@ -28,12 +28,13 @@ import dyngraph as dg
 from .. import frontends as fe
 from ..frontends import Unavailable
 
-IMPLS = ("dyngraph", "staticgraph", "numpy", "torch", "jax")
+IMPLS = ("dyngraph", "staticgraph", "numpy", "torch", "torch_compile", "jax")
 LABELS = {
     "dyngraph": "dyngraph (dynamic)",
     "staticgraph": "staticgraph (static, compiled)",
     "numpy": "hand-written NumPy",
     "torch": "PyTorch eager",
+    "torch_compile": "torch.compile",
     "jax": "JAX jit",
 }
 
@@ -184,7 +185,10 @@ class Workload:
         step = self.numpy_step(self.xp, self._arrays(self.data), self._arrays(self.params), self.lr, self.train)
         return Impl(self._wrap(step))
 
-    def _impl_torch(self) -> Impl:
+    def _impl_torch_compile(self) -> Impl:
+        return self._impl_torch(compiled=True)
+
+    def _impl_torch(self, compiled: bool = False) -> Impl:
         try:
             import torch
         except ImportError:
@@ -196,6 +200,8 @@ class Workload:
         data = [torch.from_numpy(a) for a in self._arrays(self.data)]
         params = [torch.from_numpy(a).requires_grad_(True) for a in self._arrays(self.params)]
         model, lr, train = self.model, self.lr, self.train
+        if compiled:  # as a user compiles a model: forward compiled, ``backward()`` as usual
+            model = torch.compile(model)
 
         def step():
             loss = model(ns, *data, *params)

@@ -52,7 +52,7 @@ class Sequences:
         return [self.W_x, self.W_h]
 
     def dyngraph(self):
-        dg = fe.dg()
+        dg = fe.dg
         W = [dg.tensor(w.copy(), requires_grad=True) for w in self.weights()]
         stats = {"traces": 0, "compiles": 0}
 
@@ -72,7 +72,7 @@ class Sequences:
         return batch, stats
 
     def retrace(self, optimize=True):
-        s = fe.sg()
+        s = fe.sg
 
         def py_fn(xs, h0, W_x, W_h):
             h = h0
@@ -95,13 +95,13 @@ class Sequences:
             return s.compile([loss, *s.gradients(loss, [W_x, W_h])], inputs=[xs, h0, W_x, W_h], optimize=optimize)
 
     def control(self, optimize=True):
-        fn = self._scan_graph(fe.sg(), optimize)
+        fn = self._scan_graph(fe.sg, optimize)
         return _per_sample(lambda xs: fn(xs, self.h0, *self.weights()), None), {"traces": 1, "compiles": 1}
 
     def fold(self, optimize=True):
         """All sequences of a batch step by step together: time-major, padded, and a mask
         keeping each sample's state once its sequence ended (one graph for every batch)."""
-        s = fe.sg()
+        s = fe.sg
         with s.Graph():
             X = s.placeholder((None, None, self.W_x.shape[0]), self.dtype, name="X")      # (T, B, I)
             M = s.placeholder((None, None, 1), "bool", name="mask")                       # (T, B, 1)
@@ -197,7 +197,7 @@ class Trees:
         return rec(tree).sum()
 
     def dyngraph(self):
-        dg = fe.dg()
+        dg = fe.dg
         W = [dg.tensor(w.copy(), requires_grad=True) for w in self.weights()]
 
         def batch(items):
@@ -212,7 +212,7 @@ class Trees:
         return batch, {"traces": 0, "compiles": 0}
 
     def retrace(self, optimize=True):
-        s = fe.sg()
+        s = fe.sg
         trees: list = []
 
         def py_fn(tid, leaves, W, b):
@@ -234,7 +234,7 @@ class Trees:
     def control(self, optimize=True):
         """One graph for every tree: a while_loop over the node schedule; row n + j of a
         table holds inner node j (added by a scatter of one row)."""
-        s = fe.sg()
+        s = fe.sg
         d = self.d
         with s.Graph():
             X = s.placeholder((None, d), self.dtype, name="leaves")
@@ -269,7 +269,7 @@ class Trees:
         """TensorFlow Fold's dynamic batching: every tree of the batch in one table of rows;
         depth by depth, the nodes of that height in every tree are one batched op (gather the
         children's rows, concatenate, matmul, scatter the results to their rows)."""
-        s = fe.sg()
+        s = fe.sg
         d = self.d
         with s.Graph():
             T0 = s.placeholder((None, d), self.dtype, name="table")      # leaves, then zeros
@@ -305,7 +305,7 @@ def _scatter_rows(h, rows, like):
 
 def fold_schedule(items, d: int, dtype):
     """Rows and per-depth index matrices for a batch of trees (padding points at a dummy row)."""
-    leaf_rows, inner, roots = [], [], []
+    leaf_rows, roots = [], []
     base = sum(xs.shape[0] for _, xs in items)
     offset, next_row = 0, base
     by_depth: dict = {}
@@ -315,13 +315,10 @@ def fold_schedule(items, d: int, dtype):
         lefts, rights, root = schedule(tree, n)
         h = depths(tree)
         order = _post_order(tree)
-        local = {}
+        local = {n + j: next_row + j for j in range(len(order))}
+        row = {**{x: offset + x for x in range(n)}, **local}  # a tree's rows in the batch's table
         for j, t in enumerate(order):
-            local[n + j] = next_row + j
-        for j, t in enumerate(order):
-            def row(x):
-                return offset + x if x < n else local[x]
-            by_depth.setdefault(h[id(t)], []).append((row(int(lefts[j])), row(int(rights[j])), local[n + j]))
+            by_depth.setdefault(h[id(t)], []).append((row[int(lefts[j])], row[int(rights[j])], local[n + j]))
         roots.append(local[root] if root >= n else offset + root)
         offset += n
         next_row += len(order)

@@ -1,0 +1,301 @@
+"""A differential fuzzer of dyngraph against PyTorch: stateful programs of views, in-place
+writes, backward passes and dtype rules, run on both, compared after every step.
+
+``DifferentialMachine`` is a hypothesis ``RuleBasedStateMachine``. Each rule draws one line of
+Python from the current state (the tensors alive, their shapes, dtypes, whether they require
+grad) and runs it on ``m = torch`` and on ``m = dyngraph`` (``Pair.run``): new leaves, views of
+views (slicing, ``t``, ``transpose``, ``permute``, ``unsqueeze``, ``view``, ``expand``,
+``diagonal``, ``select``, ``narrow``), in-place writes through them (``add_``, ``mul_``,
+``copy_``, ``zero_``, ``fill_``, ``__setitem__``), out-of-place ops, ``backward`` with and
+without ``retain_graph``, ``autograd.grad`` and ``detach``. After every line, every tensor
+alive is compared: values, dtype, shape, ``requires_grad``, ``is_leaf``, ``_version`` and a
+leaf's ``.grad``. A line must raise on both or on neither; when both raise, the classes agree
+and dyngraph's message holds PyTorch's key words.
+
+A disagreement fails with the program so far, which is its own reproducer::
+
+    from graphcompare.torchfuzz import replay
+    replay('''
+    t0 = m.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    t1 = t0 * 2
+    t1[1:].mul_(t0[1:])
+    t1.sum().backward()
+    ''')
+
+Use it from a test with ``TestDifferential = DifferentialMachine.TestCase`` (hypothesis'
+settings apply), or call ``fuzz(max_examples=...)``. PyTorch is imported when a ``Pair`` is
+made (it is the oracle, never a dependency of the library).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import warnings
+
+import numpy as np
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+
+import dyngraph
+
+# Key words of PyTorch's autograd errors: when PyTorch's message holds one, dyngraph's must too.
+KEY_PHRASES = (
+    "a leaf Variable that requires grad is being used in an in-place operation",
+    "a view of a leaf Variable that requires grad",
+    "A view was created in no_grad mode",
+    "modified by an inplace operation",
+    "Trying to backward through the graph a second time",
+    "does not require grad",
+    "view size is not compatible with input tensor's size and stride",
+    "more than one element of the written-to tensor refers to a single memory location",
+    "can't be cast to the desired output type",
+    "grad can be implicitly created only for scalar outputs",
+    "step must be greater than zero",
+    "appears to not have been used in the graph",
+)
+_VAR = re.compile(r"^[tg]\d+$")
+SHAPES = ((3,), (2, 3), (3, 4), (1, 4), (2, 1, 3))
+
+
+class Disagreement(AssertionError):
+    """dyngraph and PyTorch disagree; the message holds the program (a reproducer)."""
+
+
+class Pair:
+    """The same program on PyTorch and dyngraph, line by line, compared after each line."""
+
+    def __init__(self):
+        import torch
+
+        self.torch = torch
+        self.ns = {"torch": {"m": torch, "np": np}, "dyngraph": {"m": dyngraph, "np": np}}
+        self.lines: list[str] = []
+
+    # -- running ------------------------------------------------------------------
+    def run(self, line: str) -> bool:
+        """Run ``line`` on both and compare; True when it ran without error (on both)."""
+        self.lines.append(line)
+        errors = {}
+        for name, ns in self.ns.items():
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    exec(line, ns)  # noqa: S102  (the program is ours, drawn by the rules)
+                errors[name] = None
+            except Exception as exc:  # noqa: BLE001  (compared below)
+                errors[name] = exc
+        self._compare_errors(errors["torch"], errors["dyngraph"])
+        self.compare()
+        return errors["torch"] is None
+
+    def fail(self, what: str):
+        raise Disagreement(f"dyngraph and PyTorch disagree: {what}\n\n{self.source()}")
+
+    def source(self) -> str:
+        body = "\n".join(self.lines)
+        return f"from graphcompare.torchfuzz import replay\nreplay('''\n{body}\n''')"
+
+    # -- comparing ----------------------------------------------------------------
+    def _compare_errors(self, t, d):
+        if (t is None) != (d is None):
+            self.fail(f"the last line raised on {'PyTorch' if d is None else 'dyngraph'} only: {t or d!r}")
+        if t is None:
+            return
+        if not isinstance(d, type(t)):
+            self.fail(f"PyTorch raised {type(t).__name__}, dyngraph {type(d).__name__}: {t} | {d}")
+        for phrase in KEY_PHRASES:
+            if phrase in str(t) and phrase not in str(d):
+                self.fail(f"dyngraph's error lacks PyTorch's words {phrase!r}: {d}")
+
+    def tensors(self, side: str = "torch") -> dict:
+        return {k: v for k, v in self.ns[side].items() if _VAR.match(k)}
+
+    def compare(self) -> None:
+        torch = self.torch
+        mine = self.tensors("dyngraph")
+        for name, t in self.tensors("torch").items():
+            d = mine.get(name)
+            if t is None or d is None:
+                if (t is None) != (d is None):
+                    self.fail(f"{name} is {t!r} on PyTorch, {d!r} on dyngraph")
+                continue
+            if not isinstance(t, torch.Tensor):
+                continue
+            self._same(name, t, d)
+            # a gradient's version counts PyTorch's internal accumulation: compared for t's only
+            facts = lambda x: (x.requires_grad, x.is_leaf, x._version if name[0] == "t" else 0)  # noqa: E731
+            if facts(t) != facts(d):
+                self.fail(f"{name}: (requires_grad, is_leaf, _version) {facts(t)} on PyTorch, {facts(d)} on dyngraph")
+            if t.is_leaf:
+                tg, dgr = t.grad, d.grad
+                if (tg is None) != (dgr is None):
+                    self.fail(f"{name}.grad is {tg} on PyTorch, {dgr} on dyngraph")
+                if tg is not None:
+                    self._same(f"{name}.grad", tg, dgr)
+
+    def _same(self, name, t, d):
+        tdt, ddt = str(t.dtype).split(".")[-1], str(d.dtype).split(".")[-1]
+        if tdt != ddt or tuple(t.shape) != tuple(d.shape):
+            self.fail(f"{name}: {tdt} {tuple(t.shape)} on PyTorch, {ddt} {tuple(d.shape)} on dyngraph")
+        a, b = t.detach().numpy(), d.detach().numpy()
+        tol = 1e-5 if tdt in ("float32", "float16") else 1e-10
+        if not np.allclose(a, b, rtol=tol, atol=tol, equal_nan=True):
+            self.fail(f"{name}: values differ\nPyTorch:  {a.tolist()}\ndyngraph: {b.tolist()}")
+
+
+def replay(program: str) -> Pair:
+    """Run a printed program on both, line by line; raises ``Disagreement`` where they differ."""
+    pair = Pair()
+    for line in textwrap.dedent(program).strip().splitlines():
+        if line.strip():
+            pair.run(line)
+    return pair
+
+
+# --------------------------------------------------------------------------- the rules
+
+
+def _literal(values: np.ndarray) -> str:
+    return repr(values.tolist())
+
+
+def _broadcasts(src: tuple, dst: tuple) -> bool:
+    return len(src) <= len(dst) and all(s in (1, d) for s, d in zip(src[::-1], dst[::-1]))
+
+
+class DifferentialMachine(RuleBasedStateMachine):
+    """Programs drawn step by step from what is alive (see the module docstring)."""
+
+    MAX_TENSORS = 12
+
+    def __init__(self):
+        super().__init__()
+        self.pair = Pair()
+        self.n = 0
+
+    # -- state ------------------------------------------------------------------
+    def _alive(self, pred=lambda t: True) -> list:
+        torch = self.pair.torch
+        return sorted(k for k, v in self.pair.tensors().items() if isinstance(v, torch.Tensor) and k[0] == "t" and pred(v))
+
+    def _new(self, prefix: str = "t") -> str:
+        """A fresh name; ``g`` for gradients from ``autograd.grad``, which the rules read but
+        never write or view (PyTorch returns some as expanded views, an implementation detail)."""
+        self.n += 1
+        return f"{prefix}{self.n - 1}"
+
+    def _pick(self, data, pred=lambda t: True):
+        names = self._alive(pred)
+        return data.draw(st.sampled_from(names)) if names else None
+
+    def _t(self, name):
+        return self.pair.ns["torch"][name]
+
+    def _floating(self, t) -> bool:
+        return t.dtype.is_floating_point
+
+    # -- rules ------------------------------------------------------------------
+    @precondition(lambda self: self.n < self.MAX_TENSORS)
+    @rule(data=st.data())
+    def leaf(self, data):
+        shape = data.draw(st.sampled_from(SHAPES))
+        kind = data.draw(st.sampled_from(("float64", "float64", "float64", "float32", "int64", "bool")))
+        seed = data.draw(st.integers(0, 2**16))
+        rng = np.random.default_rng(seed)
+        if kind == "bool":
+            vals = rng.random(shape) < 0.5
+        elif kind == "int64":
+            vals = rng.integers(-3, 4, shape)
+        else:
+            vals = np.round(rng.uniform(-2, 2, shape), 2)
+        rg = kind.startswith("float") and data.draw(st.booleans())
+        dtype = f", dtype=m.{kind}" if kind != "bool" else ""
+        self.pair.run(f"{self._new()} = m.tensor({_literal(vals)}{dtype}, requires_grad={rg})")
+
+    @precondition(lambda self: 0 < self.n < self.MAX_TENSORS)
+    @rule(data=st.data())
+    def view(self, data):
+        src = self._pick(data)
+        shape = tuple(self._t(src).shape)
+        nd = len(shape)
+        options = ["[...]"]
+        if nd:
+            options += ["[1:]", "[0]", "[:, 0]" if nd > 1 else "[::2]", f".unsqueeze({nd})", ".view(-1)", f".select(0, {shape[0] - 1})"]
+            options += [f".narrow({nd - 1}, {min(1, shape[-1] - 1)}, 1)", ".squeeze()"]
+        if nd >= 2:
+            options += [".t()" if nd == 2 else ".transpose(0, 1)", f".permute({', '.join(map(str, reversed(range(nd))))})",
+                        ".diagonal()", f".diagonal({data.draw(st.integers(-1, 1))}, {nd - 2}, {nd - 1})", ".view(-1)[1:]"]
+        if 1 in shape:
+            options.append(".expand(" + ", ".join(str(2 if d == 1 else -1) for d in shape) + ")")
+        self.pair.run(f"{self._new()} = {src}{data.draw(st.sampled_from(options))}")
+
+    @precondition(lambda self: self.n > 0)
+    @rule(data=st.data())
+    def write(self, data):
+        dst = self._pick(data)
+        shape = tuple(self._t(dst).shape)
+        fits = self._alive(lambda t: _broadcasts(tuple(t.shape), shape))
+        other = data.draw(st.sampled_from(fits + ["2.0", "0.5"])) if fits else "1.5"
+        method = data.draw(st.sampled_from(("add_", "mul_", "sub_", "copy_", "zero_", "fill_", "setitem", "setitem")))
+        if method == "zero_":
+            line = f"{dst}.zero_()"
+        elif method == "fill_":
+            line = f"{dst}.fill_({data.draw(st.sampled_from(('0.25', '-1.0')))})"
+        elif method == "setitem":
+            key = data.draw(st.sampled_from(("0", "1:", "...", "m.tensor([0, 0])" if shape and shape[0] > 0 else "...")))
+            if key in ("0", "1:") and (not shape or shape[0] < 2):
+                key = "..."
+            val = other if other[0] != "t" or not shape or key == "..." else "2.0"
+            line = f"{dst}[{key}] = {val}"
+        else:
+            line = f"{dst}.{method}({other})"
+        self.pair.run(line)
+
+    @precondition(lambda self: 0 < self.n < self.MAX_TENSORS)
+    @rule(data=st.data())
+    def compute(self, data):
+        a = self._pick(data)
+        shape = tuple(self._t(a).shape)
+        fits = self._alive(lambda t: _broadcasts(tuple(t.shape), shape) or _broadcasts(shape, tuple(t.shape)))
+        b = data.draw(st.sampled_from(fits)) if fits else a
+        expr = data.draw(st.sampled_from((
+            f"{a} * {b}", f"{a} + {b}", f"{a} - {b}", f"{a} / {b}", f"{a} * 1.5", f"{a} / 2", f"10 - {a}",
+            f"{a}.sum()", f"{a}.sum(0)" if shape else f"{a}.sum()", f"({a} * 1.0).exp()", f"{a}.clone()",
+            f"{a}.max(0).values" if shape else f"{a}.max()", f"{a}.flip(0)" if shape else f"{a}.clone()",
+        )))
+        self.pair.run(f"{self._new()} = {expr}")
+
+    @precondition(lambda self: self.n > 0)
+    @rule(data=st.data())
+    def backward(self, data):
+        root = self._pick(data, lambda t: t.requires_grad)
+        if root is None:
+            return
+        retain = data.draw(st.booleans())
+        self.pair.run(f"({root} * 1).sum().backward(retain_graph={retain})" if data.draw(st.booleans())
+                      else f"{root}.sum().backward(retain_graph={retain})")
+
+    @precondition(lambda self: 0 < self.n < self.MAX_TENSORS)
+    @rule(data=st.data())
+    def grad(self, data):
+        root = self._pick(data, lambda t: t.requires_grad)
+        leaf = self._pick(data, lambda t: t.requires_grad and t.is_leaf)
+        if root is None or leaf is None:
+            return
+        self.pair.run(f"{self._new('g')} = m.autograd.grad({root}.sum(), [{leaf}], retain_graph=True, allow_unused=True)[0]")
+
+    @precondition(lambda self: 0 < self.n < self.MAX_TENSORS)
+    @rule(data=st.data())
+    def detach(self, data):
+        src = self._pick(data)
+        self.pair.run(f"{self._new()} = {src}.detach()")
+
+
+def fuzz(max_examples: int = 100, steps: int = 20, **kwargs) -> None:
+    """Run ``max_examples`` programs of up to ``steps`` lines; raises ``Disagreement`` on the first
+    (shrunk) program where dyngraph and PyTorch differ."""
+    run_state_machine_as_test(
+        DifferentialMachine, settings=settings(max_examples=max_examples, stateful_step_count=steps, deadline=None, **kwargs)
+    )

@@ -1,0 +1,208 @@
+"""The backward loops of control flow: the kernels of ``cond_grad``, ``scan_grad`` and
+``while_loop_grad`` (a mixin of ``kernels.Loop``), and the bookkeeping of gradient terms.
+
+A loop's gradient runs its gradient body once per step, last step first, on what the forward
+loop kept (``History``: the carries and residuals of each step). Terms of a carry seed the
+previous step's body in their order; terms of a closure are collected per step and handed,
+in step order, to the shared ``add_n`` after the loop (``add_terms``); terms of one outer value
+fed to several inputs are merged by (step, consumer).
+"""
+
+from __future__ import annotations
+
+from shared_ops.registry import REGISTRY
+
+
+def add_n(xp, terms: list):
+    """The shared ``add_n``: a left fold in the order given, seeded with the first term."""
+    return terms[0] if len(terms) == 1 else REGISTRY.get("add_n").kernel(xp, *terms)
+
+
+def _flat(values) -> list:
+    """Terms in order, a nested control node's list of terms expanded in place."""
+    out = []
+    for v in values:
+        if isinstance(v, list):
+            out.extend(_flat(v))
+        else:
+            out.append(v)
+    return out
+
+
+def _fit(xp, terms: list, m: int, like) -> list:
+    """``m`` seeds from a carry's terms: extra terms folded into the last (a pass-through
+    carry's terms can outgrow the count its body was declared with), missing ones zeros."""
+    if len(terms) > m:
+        return terms[:m - 1] + [add_n(xp, terms[m - 1:])] if m else []
+    return list(terms) + [xp.zeros_like(like)] * (m - len(terms))
+
+
+class Backward:
+    """The gradient kernels of ``kernels.Loop`` (``self.cf``, ``self.bodies``)."""
+
+    def _cond_grad(self, xp, pred, *arrays):
+        n = self.cf.n
+        no, nt, nf = n["operands"], n["true_caps"], n["false_caps"]
+        ops, tcaps, fcaps = list(arrays[:no]), list(arrays[no:no + nt]), list(arrays[no + nt:no + nt + nf])
+        seeds = list(arrays[no + nt + nf:])
+        name = "true" if bool(pred) else "false"
+        layout, raw = self.cf.bodies["layouts"][name]
+        outs = self.bodies[name].run(ops + (tcaps if name == "true" else fcaps) + seeds)
+        keys = getattr(layout, "raw_keys", None) or [[(0,)] * len(sl) for sl in layout.raw_slots]
+        terms = {p.id: _keyed([outs[s] for s in slots], ks, ()) for p, slots, ks in zip(raw, layout.raw_slots, keys)}
+        body = layout.body
+        result = [terms.get(p.id, []) for p in body.params]
+        for branch, count in (("true", nt), ("false", nf)):
+            if branch == name:
+                result.extend(terms.get(ph.id, []) for ph in body.capture_nodes)
+            else:
+                result.extend([] for _ in range(count))
+        return _merged(result, n.get("merge", ()))
+
+    def _scan_grad(self, xp, history, *arrays):
+        return self._loop_grad(xp, history, arrays)
+
+    def _while_loop_grad(self, xp, history, *arrays):
+        return self._loop_grad(xp, history, arrays)
+
+    def _loop_grad(self, xp, history, arrays):
+        n = self.cf.n
+        nc, nx, ncap = n["carries"], n["xs"], n["caps"]
+        xs, caps = list(arrays[:nx]), list(arrays[nx:nx + ncap])
+        pos = nx + ncap
+        dys = []
+        for present in n["dys"]:
+            dys.append(arrays[pos] if present else None)
+            pos += bool(present)
+        finals = []
+        for count in n["finals"]:
+            finals.append(list(arrays[pos:pos + count]))
+            pos += count
+        fcarry = [k for k in range(nc) if n["fcarry"][k]]
+        T = len(history)
+        plans = {name: _Plan(self.cf.bodies[name], fcarry, n, self.bodies[name], caps) for name in ("mid", "last")}
+        carry_slots = None  # per float carry: its terms' values, one per slot, from the step after
+        steps = []  # per step (last first): the raw slot values of every closure
+        dx = [[None] * T for _ in range(nx)]
+        rows = [_rows(x, T) for x in xs]
+        dy_rows = [None if d is None else _rows(d, T) for d in dys]
+        caps = tuple(caps)
+        kept = history.steps
+        runners = {}
+        if T:
+            probe = [a for a in kept[0][0]] + list(caps)
+            runners = {id(p): p.compiled.runner(probe) for p in plans.values()}
+            respos = {id(p): p.res_pos(history) for p in plans.values()}
+        for t in reversed(range(T)):  # the hot loop: one body call, the rest list building
+            plan = plans["last"] if t == T - 1 else plans["mid"]
+            seeds = []
+            if carry_slots is not None:
+                for k, vals, m in zip(fcarry, carry_slots, plan.seed_counts):
+                    seeds += vals if len(vals) == m else _fit(xp, _flat(vals), m, kept[t + 1][0][k])
+            for src, k, i in plan.seed_src:
+                seeds.append(dy_rows[k][t] if src == "y" else finals[k][i])
+            carries_t, res_t = kept[t]
+            outs = runners[id(plan)]([*carries_t, *[r[t] for r in rows], *caps, *seeds,
+                                      *[res_t[p] for p in respos[id(plan)]]], ())[0]
+            carry_slots = [[outs[s] for s in slots] for slots in plan.carry_slots]
+            steps.append([[outs[s] for s in slots] for slots in plan.cap_slots])
+            for j, s in plan.dx:
+                dx[j][t] = outs[s] if s is not None else xp.zeros_like(xs[j][t, ...])
+        merge = n.get("merge", ())
+        if merge:  # one outer value fed to several inputs: terms ordered by (step, consumer)
+            keyed = self._keyed_terms(finals, fcarry, carry_slots, steps, plans, T)
+            return _merged(keyed[:len(fcarry)] + self._dxs(xp, xs, dx, T) + keyed[len(fcarry):], merge)
+        if carry_slots is None:  # zero steps: the final carry is the initial one
+            init = [finals[k] for k in fcarry]
+        else:
+            init = [_flat(vals) for vals in carry_slots]
+        cap_terms = [_flat(v for step in reversed(steps) for v in step[c]) for c in range(sum(n["fcaps"]))]
+        return tuple(init + self._dxs(xp, xs, dx, T) + cap_terms)
+
+    def _dxs(self, xp, xs, dx, T) -> list:
+        out = []
+        for j, x in enumerate(xs):
+            if not self.cf.n["dx"][j]:
+                continue
+            if T == 0:
+                out.append(xp.zeros_like(x))
+                continue
+            d = xp.stack(dx[j], axis=0)
+            # dyngraph sums one scattered slice per step (zeros elsewhere): the same values, but
+            # -0.0 + 0.0 is +0.0 once there are two steps
+            out.append(d + xp.zeros((), dtype=d.dtype) if T > 1 else d)
+        return out
+
+    def _keyed_terms(self, finals, fcarry, carry_slots, steps, plans, T) -> list:
+        """The terms of every float carry's init and closure as ``(order key, term)`` lists."""
+        if carry_slots is None:
+            init = [[((1 << 62, i), v) for i, v in enumerate(finals[k])] for k in fcarry]
+        else:
+            keys = plans["last" if T == 1 else "mid"].keys
+            init = [_keyed(vals, keys[r], (0,)) for r, vals in enumerate(carry_slots)]
+        caps = []
+        for c in range(len(steps[0]) if steps else sum(self.cf.n["fcaps"])):
+            terms = []
+            for back, step in enumerate(steps):
+                t = T - 1 - back
+                keys = plans["last" if t == T - 1 else "mid"].keys
+                terms += _keyed(step[c], keys[len(fcarry) + c], (t,))
+            caps.append(terms)
+        return init + caps
+
+
+class _Plan:
+    """A gradient body's layout as index lists, and its runner, for the step loop."""
+
+    def __init__(self, layout, fcarry, n, compiled, caps):
+        slots = layout.raw_slots
+        self.carry_slots = slots[:len(fcarry)]
+        self.cap_slots = slots[len(fcarry):]
+        self.keys = getattr(layout, "raw_keys", None) or [[(0,)] * len(sl) for sl in slots]
+        self.seed_src = [s for s in layout.seed_src if s[0] != "carry"]
+        counts = getattr(layout, "seed_counts", None)
+        self.seed_counts = [counts[k] for k in fcarry] if counts is not None else [0] * len(fcarry)
+        self.dx = list(zip([j for j in range(n["xs"]) if n["dx"][j]], layout.summed_slots))
+        self.res_ids = layout.res_ids
+        self.compiled = compiled
+        self._run = None
+        self._pos = None
+
+    def res_pos(self, history) -> list:
+        if self._pos is None:
+            self._pos = [history.pos[i] for i in self.res_ids]
+        return self._pos
+
+    def run(self, feeds):
+        if self._run is None:
+            self._run = self.compiled.runner(feeds)
+        return self._run(feeds, ())[0]
+
+
+def _rows(x, n: int) -> list:
+    """``x[t]`` for every step, as arrays (a 1-d ``x`` gives 0-d arrays, not NumPy scalars)."""
+    return list(x) if x.ndim > 1 else [x[t, ...] for t in range(n)]
+
+
+def _keyed(values, keys, step: tuple) -> list:
+    """``(order key, term)`` pairs of one body run's slot values, a nested list of terms
+    expanded in place."""
+    out = []
+    for r, (v, key) in enumerate(zip(values, keys)):
+        for k, term in enumerate(_flat([v])):
+            out.append((step + tuple(key) + (r, k), term))
+    return out
+
+
+def _merged(result: list, groups) -> tuple:
+    """Lists of keyed terms as lists of terms; each group of outputs (one outer value fed to
+    several inputs) merged into its first, in key order (step, then consumer)."""
+    result = list(result)
+    for g in groups:
+        result[g[0]] = sorted((kv for k in g for kv in result[k]), key=lambda kv: kv[0])
+        for k in g[1:]:
+            result[k] = []
+    return tuple([v for _, v in r] if isinstance(r, list) else r for r in result)
+
+
+__all__ = ["Backward", "add_n"]

@@ -1,0 +1,108 @@
+"""The differential fuzzer against PyTorch (``graphcompare.torchfuzz``): no disagreement on
+random stateful programs, and each of three planted bugs found, with a reproducer that fails
+when replayed.
+
+Under the ``ci`` profile the fuzzer runs its usual few dozen programs; under ``thorough``
+(``HYPOTHESIS_PROFILE=thorough``) 10,000.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+pytest.importorskip("torch")
+
+from graphcompare import torchfuzz  # noqa: E402
+from graphcompare.torchfuzz import DifferentialMachine, Disagreement, fuzz, replay  # noqa: E402
+
+pytestmark = pytest.mark.torch
+THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
+
+TestDifferential = DifferentialMachine.TestCase
+TestDifferential.settings = settings(
+    settings(), max_examples=10_000 if THOROUGH else 25, stateful_step_count=20 if THOROUGH else 12,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def test_the_issue_example_replays_clean():
+    pair = replay("""
+        t0 = m.tensor([1.0, 2.0, 3.0], dtype=m.float64, requires_grad=True)
+        t1 = t0 * 2
+        t1[1:].mul_(t0[1:])
+        t1.sum().backward()
+    """)
+    assert pair.ns["dyngraph"]["t0"].grad.tolist() == [2.0, 8.0, 12.0]
+
+
+def test_a_disagreement_names_the_line_and_prints_a_reproducer():
+    with pytest.raises(Disagreement) as info:
+        replay("t0 = m.tensor([1, 2]) / 2 if m.__name__ == 'torch' else m.tensor([1, 2]) * 1.0")
+    text = str(info.value)
+    assert "t0: values differ" in text and "replay('''" in text and "t0 = m.tensor([1, 2])" in text
+
+
+# --------------------------------------------------------------------------- planted bugs
+
+
+@contextlib.contextmanager
+def view_with_its_own_version():
+    """A view gets a version counter of its own instead of sharing its base's."""
+    from dyngraph import tensors
+    from dyngraph.record import Version
+
+    good = tensors.track
+
+    def bad(t, src, op, attrs):
+        good(t, src, op, attrs)
+        t._ver = Version()
+
+    tensors.track = bad  # where Tensor._apply_op looks it up
+    try:
+        yield
+    finally:
+        tensors.track = good
+
+
+@contextlib.contextmanager
+def write_skips_the_base():
+    """An in-place op through a view rewrites the view's history only, not its base's."""
+    from dyngraph import views
+
+    good = views.autograd_base
+    views.autograd_base = lambda t: t
+    try:
+        yield
+    finally:
+        views.autograd_base = good
+
+
+@contextlib.contextmanager
+def integer_division_gives_float64():
+    """The default float dtype of integer true division (and int with a Python float) is float64."""
+    from shared_ops import surface
+
+    good = surface.DEFAULT_FLOAT
+    surface.DEFAULT_FLOAT = "float64"
+    try:
+        yield
+    finally:
+        surface.DEFAULT_FLOAT = good
+
+
+@pytest.mark.parametrize("plant", [view_with_its_own_version, write_skips_the_base, integer_division_gives_float64])
+def test_the_fuzzer_finds_a_planted_bug(plant):
+    with plant():
+        with pytest.raises(Disagreement) as info:
+            # no shrinking: each step runs on two frameworks, and the program found is already short
+            fuzz(max_examples=100, steps=15, database=None, derandomize=True, phases=[Phase.generate],
+                 suppress_health_check=list(HealthCheck))
+        program = str(info.value).split("replay('''\n", 1)[1].rsplit("\n'''", 1)[0]
+        with pytest.raises(Disagreement):
+            replay(program)  # the printed program is a reproducer
+    replay(program)  # and without the bug it runs clean
+    assert torchfuzz.KEY_PHRASES  # the error key words are part of the comparison

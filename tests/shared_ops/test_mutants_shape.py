@@ -1,0 +1,48 @@
+"""Shape ops' paths the op suite's examples never reached (surviving mutants): transpose's
+rule on three or more axes, reshape's inference with a free dimension, squeeze's grad_fn
+names beside PyTorch's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dyngraph as dg
+import shared_ops as so
+from shared_ops import Spec, testing
+
+
+@pytest.mark.parametrize("axes", [(2, 0, 1), (1, 2, 0), (-1, 0, 1), (0, 2, 1, 3)], ids=str)
+def test_transpose_rule_on_three_and_four_axes(axes):
+    shape = (2, 3, 4, 5)[:len(axes)]
+    x = np.random.default_rng(len(axes)).standard_normal(shape)
+    testing.check_vjp("transpose", (x,), {"axes": axes})
+
+
+def test_reshape_with_a_free_dimension_keeps_the_known_ones():
+    spec = so.get_op("reshape").infer(Spec((None, 6), "float32"), shape=(-1, 2, 3))
+    assert spec == Spec((None, 2, 3), "float32")
+
+
+@pytest.mark.torch
+def test_squeeze_grad_fn_names_are_pytorchs_for_one_and_several_axes():
+    torch = pytest.importorskip("torch")
+    x, t = dg.zeros(1, 3, 1, requires_grad=True), torch.zeros(1, 3, 1, requires_grad=True)
+    for axis in (0, (0, 2)):
+        assert x.squeeze(axis).grad_fn.name() == t.squeeze(axis).grad_fn.name()
+
+
+@pytest.mark.torch
+def test_transpose_and_index_grad_fn_names_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    x, t = dg.zeros(2, 3, 4, requires_grad=True), torch.zeros(2, 3, 4, requires_grad=True)
+    cases = [lambda v: v.transpose(0, 1), lambda v: v.transpose(2, 0), lambda v: v.permute(2, 0, 1),
+             lambda v: v[1:], lambda v: v[0], lambda v: v[None], lambda v: v[:, 1:3], lambda v: v[..., 0],
+             lambda v: v[:, :], lambda v: v[[0, 1]]]
+    for k, f in enumerate(cases):
+        assert f(x).grad_fn.name() == f(t).grad_fn.name(), k
+
+
+def test_reshape_refuses_a_free_dimension_that_does_not_divide():
+    with pytest.raises(so.ShapeError, match="cannot reshape"):
+        so.get_op("reshape").infer(Spec((6,), "float32"), shape=(-1, 4))
