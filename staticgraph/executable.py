@@ -17,7 +17,8 @@ from typing import Any, Callable
 from shared_ops import bind, generation
 
 from .fusion import FusedKernel
-from .program import Program, simple_plan
+from .liveness import simple_plan
+from .program import Program
 
 
 @dataclass

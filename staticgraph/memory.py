@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .fusion import FusedKernel, Project
-from .program import Program, simple_plan
+from .liveness import simple_plan
+from .program import Program
 
 class Buffer:
     """One planned allocation (``nbytes``), materialised per backend at first use."""

@@ -24,9 +24,10 @@ def _bool_only(op, infer):
     return checked
 
 
-for _name, _fn, _expr in (
-    ("logical_and", lambda xp, a, b: xp.logical_and(a, b), lambda a, b: f"({a} and {b})"),
-    ("logical_or", lambda xp, a, b: xp.logical_or(a, b), lambda a, b: f"({a} or {b})"),
+# no scalar_expr here: the fused kernels' translators cover arithmetic, comparisons and libm only
+for _name, _fn in (
+    ("logical_and", lambda xp, a, b: xp.logical_and(a, b)),
+    ("logical_or", lambda xp, a, b: xp.logical_or(a, b)),
 ):
     register(
         _name,
@@ -35,7 +36,6 @@ for _name, _fn, _expr in (
         infer=_bool_only(_name, elementwise(_name, out_dtype="bool")),
         vjp=None,
         elementwise=True, nondiff=frozenset({0, 1}), save_inputs=False, commutative=True,
-        scalar_expr=_expr,
     )
 
 register(
@@ -45,7 +45,6 @@ register(
     infer=_bool_only("logical_not", elementwise("logical_not", out_dtype="bool")),
     vjp=None,
     elementwise=True, nondiff=frozenset({0}), save_inputs=False,
-    scalar_expr=lambda x: f"(not {x})",
 )
 
 
@@ -86,7 +85,6 @@ register(
     vjp=lambda ops, g, inputs, output: (None, None),  # zero almost everywhere (PyTorch: zeros)
     elementwise=True, save_inputs=False,
     torch_name="DivBackward2",  # torch.div(rounding_mode="floor"); floor_divide itself has no backward
-    scalar_expr=lambda a, b: f"np.floor_divide({a}, {b})",
 )
 
 
@@ -105,7 +103,6 @@ register(
     vjp=_remainder_vjp,
     elementwise=True,
     torch_name="RemainderBackward1",
-    scalar_expr=lambda a, b: f"np.remainder({a}, {b})",
 )
 
 

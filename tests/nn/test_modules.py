@@ -253,3 +253,28 @@ def test_static_dropout_draws_a_new_mask_every_training_run():
     assert np.array_equal(first, sess.run(out, feed) != 0)  # no training run in between: the same mask
     sess.run(train, feed)
     assert not np.array_equal(first, sess.run(out, feed) != 0)  # minimize advanced the graph's nn_step
+
+
+def test_modules_and_optimisers_run_on_array_api_strict_with_numpys_values():
+    """The modules use the array API only: the same training step on array-api-strict gives
+    NumPy's numbers (the kernels are the same arithmetic)."""
+    from shared_ops import use_backend
+
+    def run():
+        dg.manual_seed(0)
+        m = dg.nn.Sequential(dg.nn.Linear(5, 8), dg.nn.GELU(), dg.nn.LayerNorm(8), dg.nn.Linear(8, 3))
+        cell = dg.nn.LSTMCell(5, 4)
+        opt = dg.optim.AdamW(list(m.parameters()) + list(cell.parameters()), lr=0.01)
+        x = dg.tensor(np.linspace(-1, 1, 30, dtype="float32").reshape(6, 5))
+        losses = []
+        for _ in range(2):
+            opt.zero_grad()
+            loss = dg.nn.functional.cross_entropy(m(x), np.array([0, 1, 2, 0, 1, 2])) + cell(x)[0].sum()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.item()))
+        return losses
+
+    with use_backend("array_api_strict"):
+        strict = run()
+    np.testing.assert_allclose(strict, run(), rtol=1e-6)

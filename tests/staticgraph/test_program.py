@@ -5,7 +5,8 @@ import pytest
 
 import staticgraph as sg
 from shared_ops import Spec
-from staticgraph.program import ProgramError, simple_plan
+from staticgraph.liveness import simple_plan
+from staticgraph.program import ProgramError
 from staticgraph.lower import build_program
 
 
