@@ -20,7 +20,8 @@ sys.path.insert(0, str(DOCS.parent))
 DG_GROUPS = {
     "Creating tensors": ["tensor", "Tensor", "zeros", "ones", "empty", "full", "rand", "randn", "arange",
                          "from_numpy", "zeros_like", "ones_like", "rand_like", "randn_like", "manual_seed"],
-    "Autograd": ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd"],
+    "Autograd": ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
+                 "is_inference_mode_enabled", "autograd"],
     "Functions with out=": ["add", "sub", "mul", "div"],
     "Models and optimisers": ["nn", "optim"],
     "The recorded graph": ["to_dot", "to_networkx", "stats", "reset_stats", "Node", "AccumulateGrad", "SavedValue"],

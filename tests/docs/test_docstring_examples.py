@@ -18,9 +18,15 @@ def _public():
             obj = getattr(module, name)
             yield f"{alias}.{name}", obj
             if inspect.isclass(obj):
-                for attr, member in vars(obj).items():
-                    if not attr.startswith("_") and inspect.isfunction(member):
-                        yield f"{alias}.{name}.{attr}", member
+                seen = set()
+                # the class's own methods and those of the project's mixins it is made of
+                for klass in obj.__mro__:
+                    if klass.__module__.split(".")[0] not in ("dyngraph", "staticgraph", "shared_ops"):
+                        continue
+                    for attr, member in vars(klass).items():
+                        if not attr.startswith("_") and attr not in seen and inspect.isfunction(member):
+                            seen.add(attr)
+                            yield f"{alias}.{name}.{attr}", member
 
 
 EXAMPLES = [(name, obj) for name, obj in _public() if ">>>" in (inspect.getdoc(obj) or "")]
