@@ -102,25 +102,31 @@ def pass_reorders_sum():
 
 @contextlib.contextmanager
 def fused_math_loses_precision():
-    """The fusion code generator rounds every float64 exp/log/tanh/sigmoid/sqrt result through
-    float32: a precision bug of 1e-8 relative in a pass held only to the tolerance."""
-    from shared_ops import fusion_cpu
+    """The fused kernels' scalar language rounds every float64 exp/log/tanh/sigmoid/sqrt result
+    through float32, in both tiers (they share it): a precision bug of 1e-8 relative in a pass
+    held only to the tolerance."""
+    from shared_ops import fusion_cpu, fusion_numpy, fusion_spec
 
-    good = fusion_cpu._scalar_code
+    good = fusion_spec.template
 
-    def bad(step, args, prefix="t"):
-        stmts, expr = good(step, args, prefix)
-        if step.dtype == "float64" and step.op in ("exp", "log", "tanh", "sigmoid", "sqrt"):
+    def bad(op, attrs, dtype, nargs):
+        stmts, expr = good(op, attrs, dtype, nargs)
+        if dtype == "float64" and op in ("exp", "log", "tanh", "sigmoid", "sqrt"):
             expr = f"_f64(_f32({expr}))"
         return stmts, expr
 
-    fusion_cpu.clear_cache()  # kernels are cached in process by region; on disk by their source
-    fusion_cpu._scalar_code = bad
+    def clear():  # kernels are cached in process by region (both tiers); on disk by their source
+        fusion_cpu.clear_cache()
+        fusion_numpy._np_template.cache_clear()
+        fusion_numpy._CACHE.clear()
+
+    clear()
+    fusion_spec.template = fusion_numpy.template = bad
     try:
         yield
     finally:
-        fusion_cpu._scalar_code = good
-        fusion_cpu.clear_cache()
+        fusion_spec.template = fusion_numpy.template = good
+        clear()
 
 
 MUTATIONS = {
