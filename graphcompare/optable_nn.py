@@ -49,7 +49,9 @@ def _guard_floor(args, params):
     return _far(q - np.round(q), 1.0)
 
 
-_add(Recipe("floor_divide", _draw_binary, _tpl("({0} // ({1} * {1} + 0.5) + {0})"), guard=_guard_floor,
+_add(Recipe("floor_divide", _draw_binary, _tpl("({0} // ({1} * {1} + 0.5) + {0})",
+                                                          # torch's // has no backward; div(floor) is its differentiable form
+                                                          "(torch.div({0}, {1} * {1} + 0.5, rounding_mode='floor') + {0})"), guard=_guard_floor,
             uses=("mul", "add")))
 _add(Recipe("remainder", _draw_binary, _tpl("({0} % ({1} * {1} + 0.5))"), guard=_guard_floor, uses=("mul", "add")))
 
