@@ -77,7 +77,7 @@ def _local_derivatives(n, shape, be):
     the saved values are gone."""
     import numpy as np
 
-    from .interp import eager_ops
+    from .interpreters import eager_ops
     from .record import unpack
 
     if n.saved is None or shape is None:

@@ -129,6 +129,9 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
     def _fail(self, exc):
         raise as_runtime(exc) from None  # PyTorch raises RuntimeError
 
+    def _alias(self, x, torch_name):
+        return self._named(x._op("reshape", x, shape=tuple(x.shape)), torch_name)
+
     def _named(self, result, torch_name):
         fn = result._grad_fn
         if fn is not None and result is not self:

@@ -80,6 +80,11 @@ class TensorSurface:
         """Raise ``exc``, an error the surface itself finds (a front end may re-class it)."""
         raise exc
 
+    def _alias(self, x, torch_name: str):
+        """``x`` unchanged, as a call PyTorch names ``torch_name`` returns it: a graph value is
+        itself (no node), dyngraph makes a new view."""
+        return x
+
     def _named(self, result, torch_name: str):
         """``result``, just made by a call PyTorch names ``torch_name`` (``t()``: ``TBackward0``)
         where the op alone would name it otherwise; a front end with grad_fn names keeps it."""
@@ -345,9 +350,8 @@ class TensorSurface:
         else:
             axes = normalize_axis("squeeze", axis, self.ndim)
             axes = tuple(a for a in axes if self.shape[a] == 1)  # PyTorch: non-1 dims are kept
-        if not axes:  # nothing to squeeze: still a new view, as PyTorch's
-            out = self._op("reshape", self, shape=tuple(self.shape))
-            return self._named(out, "SqueezeBackward0" if axis is None else "SqueezeBackward1")
+        if not axes:  # nothing to squeeze: a new view, as PyTorch's, in front ends that have views
+            return self._alias(self, "SqueezeBackward0" if axis is None else "SqueezeBackward1")
         out = self._op("squeeze", self, axis=axes)
         return self._named(out, "SqueezeBackward0") if axis is None else out
 
