@@ -438,6 +438,7 @@ def _render_conv(target, n, p):
 _add(Recipe("conv2d", _draw_conv, _render_conv, uses=("reshape",)))
 
 from . import optable_nn  # noqa: E402,F401  (recipes of the ops added for models)
+from . import optable_views  # noqa: E402,F401  (copies, overwrites, views, reductions with indices)
 
 __all__ = ["Recipe", "Drawn", "OP_TABLE", "COVERED_ELSEWHERE", "register_recipe", "unregister_recipe", "simple_recipe",
            "drawable_ops", "uncovered_ops", "KINK"]
