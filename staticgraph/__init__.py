@@ -14,9 +14,10 @@ from .export import to_dot, to_networkx
 from .function import Function, function
 from .gradients import SymbolicOps, gradients
 from .graph import (
-    Graph, GraphError, Node, SymShape, TracingError, assign, assign_add, assign_sub, constant,
-    get_default_graph, placeholder, reset_default_graph, variable,
+    Graph, GraphError, Node, SymShape, TracingError, constant, get_default_graph, placeholder, reset_default_graph,
+    variable,
 )
+from .updates import assign, assign_add, assign_sub
 from .program import PassContext, PassResult, PNode, Program
 from .serialize import LoadError, load, save
 from .session import Session

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from shared_ops import DTypeError, GraphCompareError, ShapeError, Spec, TensorSurface, dtype_name
-from shared_ops.registry import REGISTRY, OpDef, fmt_shape
+from shared_ops import GraphCompareError, Spec, TensorSurface, dtype_name
+from shared_ops.registry import REGISTRY, OpDef
 
 SOURCE_OPS = ("placeholder", "variable", "constant")
 ASSIGN = "assign"  # assign(var, value): not a registry op; applied at the end of a run
@@ -376,88 +376,5 @@ def constant(value, dtype=None, name=None) -> Node:
     return get_default_graph().add_constant(arr, dtype, name=name)
 
 
-def _as_node(graph: Graph, value, dtype: str) -> Node:
-    if isinstance(value, Node):
-        return value
-    return graph.add_constant(np.asarray(value), dtype)
-
-
-def assign(var: Node, value, name: str | None = None) -> Node:
-    """Declare ``var <- value``: applied at the end of the run that fetches this node (TF1).
-
-    Fetching it gives the new value. Reads of ``var`` in the same run see the old value.
-
-    Parameters:
-        var: a variable node (``sg.variable``).
-        value: a node or a number/array of ``var``'s shape.
-        name: a name for the assign node.
-
-    Returns:
-        The assign node; fetching it (``Session.run`` or a compiled function's outputs)
-        applies the update.
-
-    Raises:
-        GraphError: ``var`` is not a variable.
-
-    Examples:
-        >>> with sg.Graph() as g:
-        ...     v = sg.variable(1.0, name="v")
-        ...     set_v = sg.assign(v, sg.constant(5.0))
-        >>> sess = sg.Session(g)
-        >>> [float(x) for x in sess.run([v, set_v])], float(sess.run(v))
-        ([1.0, 5.0], 5.0)
-    """
-    if not isinstance(var, Node) or var.op != "variable":
-        raise GraphError(f"assign: the target must be a variable node (sg.variable), got {var!r}")
-    value = _as_node(var.graph, value, var.dtype)
-    if value.graph is not var.graph:
-        raise GraphError("assign: the value belongs to a different graph than the variable")
-    trace = user_line()
-    vs, xs = var._shape, value._shape
-    if len(vs) != len(xs) or any(b is not None and a != b for a, b in zip(vs, xs)):
-        raise ShapeError(f"assign: variable {var.label} has shape {fmt_shape(vs)} but the value has shape "
-                         f"{fmt_shape(xs)}; a variable keeps its shape\n  declared at {trace}")
-    if value.dtype != var.dtype:
-        raise DTypeError(f"assign: variable {var.label} is {var.dtype} but the value is {value.dtype}; "
-                         f"cast with .astype({var.dtype!r})\n  declared at {trace}")
-    g = var.graph
-    return g._add(Node(g, ASSIGN, (var, value), {}, var._shape, var.dtype, name=name, trace=trace))
-
-
-def assign_sub(var: Node, delta, name: str | None = None) -> Node:
-    """Declare ``var <- var - delta`` (one ``sub`` node, then ``assign``).
-
-    Parameters:
-        var: a variable node.
-        delta: a node or a number/array broadcastable to ``var``.
-        name: a name for the assign node.
-
-    Returns:
-        The assign node: fetching it applies the update at the end of that run.
-
-    Raises:
-        GraphError: ``var`` is not a variable.
-
-    Examples:
-        >>> with sg.Graph() as g:
-        ...     w = sg.variable(1.0, name="w")
-        ...     step = sg.assign_sub(w, 0.25)
-        >>> sess = sg.Session(g)
-        >>> _ = sess.run(step); _ = sess.run(step)
-        >>> float(sess.run(w))
-        0.5
-    """
-    if not isinstance(var, Node) or var.op != "variable":
-        raise GraphError(f"assign_sub: the target must be a variable node (sg.variable), got {var!r}")
-    return assign(var, var - delta, name=name)
-
-
-def assign_add(var: Node, delta, name: str | None = None) -> Node:
-    """Declare ``var <- var + delta``."""
-    if not isinstance(var, Node) or var.op != "variable":
-        raise GraphError(f"assign_add: the target must be a variable node (sg.variable), got {var!r}")
-    return assign(var, var + delta, name=name)
-
-
-__all__ = ["assign", "assign_sub", "assign_add", "Graph", "Node", "SymShape", "placeholder", "variable", "constant", "get_default_graph",
+__all__ = ["Graph", "Node", "SymShape", "placeholder", "variable", "constant", "get_default_graph",
            "reset_default_graph", "TracingError", "GraphError", "user_line"]

@@ -24,7 +24,8 @@ from shared_ops.dtypes import FLOATING
 from shared_ops.nn import optim_math
 
 from .gradients import gradients
-from .graph import GraphError, Node, assign, variable
+from .graph import GraphError, Node, variable
+from .updates import assign
 from .nn import step_variable
 
 _SLOTS: dict = {}  # id -> weak reference, for the variables optimisers created (never trained themselves)
