@@ -28,6 +28,14 @@ from .node import AccumulateGrad
 _DIRECTIONS = ("forward", "backward")
 
 
+
+def _stored_grad(tensor):
+    """The gradient a tensor holds (``.grad`` without the non-leaf warning: a picture of the
+    graph reads what is there, and a non-leaf's is there only after ``retain_grad``)."""
+    m = tensor._meta
+    g = None if m is None else m.grad
+    return None if g is None else g.detach().numpy().copy()
+
 def _walk(t):
     """Every node reachable from ``t.grad_fn`` (iteratively), in discovery order."""
     root = t.grad_fn if t.grad_fn is not None else (t._accumulator() if t.requires_grad else None)
@@ -153,7 +161,7 @@ def to_networkx(t, names=None):
         g.nodes[key[n]].update(
             label=label,
             value=None if label is None else tensor.detach().numpy().copy(),
-            grad=None if label is None or tensor.grad is None else tensor.grad.detach().numpy().copy(),
+            grad=None if label is None else _stored_grad(tensor),
         )
         local = None if n.__class__ is AccumulateGrad else _local_derivatives(n, shapes.get(n), t._be)
         for pos, c in enumerate(n.next):
