@@ -42,6 +42,18 @@ def _optimize(way: str) -> str:
     return "True" if way == "optimized" else repr([way[5:]])
 
 
+def _controlflow_source() -> str:
+    """``graphcompare.controlflow`` pasted into the script as the namespace ``CF`` (it needs only
+    NumPy and the front end it is given), so a reproducer still imports no graphcompare."""
+    from . import controlflow
+
+    text = inspect.getsource(controlflow)
+    body = text.split("import numpy as np\n", 1)[1].split("\n__all__", 1)[0].strip()
+    names = ", ".join(f"{n}={n}" for n in controlflow.__all__)
+    return ("# the control-flow steps: sg.cond/while_loop/scan in staticgraph, Python control flow elsewhere\n" + body
+            + f"\n\n\nCF = types.SimpleNamespace({names})")
+
+
 def reproducer(subject, way: str) -> str:
     """The script for ``way`` failing on ``subject`` (an ``equivalence.Subject`` of a program)."""
     kind = _kind(way)
@@ -54,9 +66,10 @@ def reproducer(subject, way: str) -> str:
         "import dyngraph as dg",
         "import staticgraph as sg",
         "from shared_ops.testing import check_directional",
-        *(["import graphcompare.controlflow as CF  # the control-flow steps"] if "CF." in src["model"] else []),
+        *(["import types"] if "CF." in src["model"] else []),
         "",
         helpers,
+        *(["", "", _controlflow_source()] if "CF." in src["model"] else []),
         "",
         "",
         "X = [",
