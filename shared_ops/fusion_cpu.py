@@ -39,7 +39,7 @@ from typing import Any
 
 from . import fusion_cache
 from .fusion_cache import cache_dir
-from .fusion_spec import BLOCK, LIBM, KernelSpec, Output, Step, expand_inline, loop_view, step_code
+from .fusion_spec import BLOCK, LIBM, KernelSpec, Output, Step, expand_inline, loop_view, prologue, step_code
 
 __all__ = ["KernelSpec", "Step", "Output", "compile_kernel", "build", "generate_source", "cache_info",
            "clear_cache", "loop_view", "cache_dir"]
@@ -57,22 +57,7 @@ def generate_source(spec: KernelSpec, name: str = "kernel") -> str:
     ``kernel(in0, ..., out0, ...)`` returns nothing: it writes its outputs into the arrays
     it is given (the memory plan's buffers, or fresh ones)."""
     n_in, nd = len(spec.inputs), spec.ndim
-    ins = [f"in{j}" for j in range(n_in)]
-    outs = [f"out{k}" for k in range(len(spec.outputs))]
-    L = [f"def {name}({', '.join(ins + outs)}):"]
-    sources = spec.loop_sources()
-    for d, src in enumerate(sources):
-        L.append(f"    n{d} = {src[1]}" if src[0] == "static" else f"    n{d} = in{src[1]}.shape[{src[2]}]")
-    # the compiled loop trusts the broadcasting pattern: check it (a mismatch -> caller falls back)
-    for j, (_, dims) in enumerate(spec.inputs):
-        for k, d in enumerate(dims):
-            if d is not None and sources[d] != ("input", j, k):
-                L.append(f"    if in{j}.shape[{k}] != n{d}: raise ValueError('shape')")
-            elif d is None:
-                L.append(f"    if in{j}.shape[{k}] != 1: raise ValueError('shape')")
-    for k, o in enumerate(spec.outputs):  # a wrong output buffer must not be written past its end
-        for d in range(nd):
-            L.append(f"    if out{k}.shape[{d}] != {'1' if d in o.reduce else f'n{d}'}: raise ValueError('out')")
+    L = prologue(spec, name)
     # reductions. A partial sum accumulates in a float64 array in loop order. A full sum (all
     # loop dims) must not depend on the path the compiled loop takes at run time (vector or
     # scalar after an alias check): its values go to a float64 scratch array - per block of

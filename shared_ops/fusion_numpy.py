@@ -26,7 +26,7 @@ import threading
 
 import numpy as np
 
-from .fusion_spec import BLOCK, LIBM, KernelSpec, loop_view, step_code, substitute, template
+from .fusion_spec import BLOCK, LIBM, KernelSpec, loop_view, prologue, step_code, substitute, template
 
 __all__ = ["interpreter", "generate_numpy_source"]
 
@@ -234,21 +234,7 @@ _GLOBALS = {
 def generate_numpy_source(spec: KernelSpec, name: str = "kernel") -> tuple[str, dict]:
     """``(source, constants)``: the NumPy evaluation of ``spec`` (readable; tests read it)."""
     n_in, nd = len(spec.inputs), spec.ndim
-    ins = [f"in{j}" for j in range(n_in)]
-    outs = [f"out{k}" for k in range(len(spec.outputs))]
-    L = [f"def {name}({', '.join(ins + outs)}):"]
-    sources = spec.loop_sources()
-    for d, src in enumerate(sources):
-        L.append(f"    n{d} = {src[1]}" if src[0] == "static" else f"    n{d} = in{src[1]}.shape[{src[2]}]")
-    for j, (_, dims) in enumerate(spec.inputs):  # the loop's own checks, in the same order
-        for k, d in enumerate(dims):
-            if d is not None and sources[d] != ("input", j, k):
-                L.append(f"    if in{j}.shape[{k}] != n{d}: raise ValueError('shape')")
-            elif d is None:
-                L.append(f"    if in{j}.shape[{k}] != 1: raise ValueError('shape')")
-    for k, o in enumerate(spec.outputs):
-        for d in range(nd):
-            L.append(f"    if out{k}.shape[{d}] != {'1' if d in o.reduce else f'n{d}'}: raise ValueError('out')")
+    L = prologue(spec, name)
     loop = "(" + "".join(f"n{d}, " for d in range(nd)) + ")"
     L.append("    with _np.errstate(all='ignore'):")
     for j, (_, dims) in enumerate(spec.inputs):

@@ -313,31 +313,3 @@ def _sce(rng, dtype):
 def _one_hot(rng, dtype):
     c = int(rng.integers(2, 6))
     return [((rng.integers(0, c, _shape(rng, 0, 2)),), {"num_classes": c, "dtype": dtype})]
-
-
-def _conv_case(rng):
-    n, c, o = (int(v) for v in rng.integers(1, 4, 3))
-    kh, kw = (int(v) for v in rng.choice([1, 2, 3], 2))
-    stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
-    padding = (int(rng.integers(0, 2)), int(rng.integers(0, 2)))
-    h, w = kh + int(rng.integers(1, 5)), kw + int(rng.integers(2, 6))
-    oh, ow = (h + 2 * padding[0] - kh) // stride[0] + 1, (w + 2 * padding[1] - kw) // stride[1] + 1
-    return (n, c, h, w), (o, c, kh, kw), (n, o, oh, ow), {"stride": stride, "padding": padding}
-
-
-@example("conv2d")
-def _conv2d(rng, dtype):
-    xs, ws, _, attrs = _conv_case(rng)
-    return [((_normal(rng, xs, dtype), _normal(rng, ws, dtype)), attrs)]
-
-
-@example("conv2d_grad_input")
-def _conv2d_grad_input(rng, dtype):
-    xs, ws, gs, attrs = _conv_case(rng)
-    return [((_normal(rng, gs, dtype), _normal(rng, ws, dtype)), {"shape": xs, **attrs})]
-
-
-@example("conv2d_grad_weight")
-def _conv2d_grad_weight(rng, dtype):
-    xs, ws, gs, attrs = _conv_case(rng)
-    return [((_normal(rng, xs, dtype), _normal(rng, gs, dtype)), {"shape": ws, **attrs})]
