@@ -199,6 +199,16 @@ def order_dependent(dst, src, same_shape_only: bool = False) -> bool:
     return unchecked
 
 
+def fills_an_integer_with_grad(region, value) -> bool:
+    """Whether ``x[k] = value`` is PyTorch's ``fill_`` (a 0-d value for a region of another
+    shape) of an integer or bool region with a value that requires grad. PyTorch then marks the
+    integer tensor as requiring grad (``FillBackward3``), and every later op on it raises
+    "Autograd not support dtype: Long"; dyngraph keeps integers out of autograd, as PyTorch's
+    ``copy_`` does. The fuzzer detaches such a value rather than compare that state."""
+    return (not region.dtype.is_floating_point and value.requires_grad and value.ndim == 0
+            and tuple(region.shape) != ())
+
+
 class DifferentialMachine(RuleBasedStateMachine):
     """Programs drawn step by step from what is alive (see the module docstring)."""
 
@@ -285,9 +295,11 @@ class DifferentialMachine(RuleBasedStateMachine):
                 key = "..."
             val = other if other[0] != "t" or not shape or key == "..." else "2.0"
             if val[0] == "t" and val == other:
-                region = self._region(dst, key)
-                if region is not None and order_dependent(region, self._t(val), same_shape_only=True):
+                region, v = self._region(dst, key), self._t(val)
+                if region is not None and order_dependent(region, v, same_shape_only=True):
                     val += ".clone()"
+                if region is not None and fills_an_integer_with_grad(region, v):
+                    val += ".detach()"
             line = f"{dst}[{key}] = {val}"
         else:
             line = f"{dst}.{method}({other})"
