@@ -109,3 +109,4 @@ TORCH_NN.update({
         x, shape, g, stride, padding, dilation),
 })
 TORCH_NN["vector_norm"] = lambda x, ord=2.0, axis=None, keepdims=False: torch.linalg.vector_norm(x, ord, axis, keepdims)
+TORCH_NN["arange"] = lambda start, end, step, dtype: torch.arange(start, end, step, dtype=getattr(torch, dtype))
