@@ -153,7 +153,11 @@ def _prod(rng, dtype):
 @example("prod_others")
 def _prod_others(rng, dtype):
     s = _shape(rng, 1, 3)
-    return [((_prod_values(rng, s, dtype),), {"axis": int(rng.integers(0, len(s)))})]
+    axis = int(rng.integers(0, len(s)))
+    two_zeros = _prod_values(rng, s, dtype)
+    if s[axis] > 2:  # two zeros in one lane: the second derivative is nonzero only between them
+        two_zeros[(slice(None),) * axis + (slice(0, 2),)] = 0.0
+    return [((_prod_values(rng, s, dtype),), {"axis": axis}), ((two_zeros,), {"axis": axis - len(s)})]
 
 
 # --------------------------------------------------------------------------- einsum, pad, layer norm
