@@ -10,6 +10,8 @@ fed to several inputs are merged by (step, consumer).
 
 from __future__ import annotations
 
+from itertools import chain
+
 from shared_ops.registry import REGISTRY
 
 
@@ -20,6 +22,9 @@ def add_n(xp, terms: list):
 
 def _flat(values) -> list:
     """Terms in order, a nested control node's list of terms expanded in place."""
+    values = values if isinstance(values, (list, tuple)) else list(values)
+    if list not in map(type, values):  # the common case, checked at C speed
+        return list(values)
     out = []
     for v in values:
         if isinstance(v, list):
@@ -78,36 +83,18 @@ class Backward:
         for count in n["finals"]:
             finals.append(list(arrays[pos:pos + count]))
             pos += count
-        fcarry = [k for k in range(nc) if n["fcarry"][k]]
+        fcarry = self.fcarry()
         T = len(history)
-        plans = {name: _Plan(self.cf.bodies[name], fcarry, n, self.bodies[name], caps) for name in ("mid", "last")}
-        carry_slots = None  # per float carry: its terms' values, one per slot, from the step after
-        steps = []  # per step (last first): the raw slot values of every closure
-        dx = [[None] * T for _ in range(nx)]
-        rows = [_rows(x, T) for x in xs]
-        dy_rows = [None if d is None else _rows(d, T) for d in dys]
-        caps = tuple(caps)
-        kept = history.steps
-        runners = {}
+        plans = self.plans()
+        carry_slots, steps, dx = None, [], [[] for _ in range(nx)]
         if T:
-            probe = [a for a in kept[0][0]] + list(caps)
-            runners = {id(p): p.compiled.runner(probe) for p in plans.values()}
-            respos = {id(p): p.res_pos(history) for p in plans.values()}
-        for t in reversed(range(T)):  # the hot loop: one body call, the rest list building
-            plan = plans["last"] if t == T - 1 else plans["mid"]
-            seeds = []
-            if carry_slots is not None:
-                for k, vals, m in zip(fcarry, carry_slots, plan.seed_counts):
-                    seeds += vals if len(vals) == m else _fit(xp, _flat(vals), m, kept[t + 1][0][k])
-            for src, k, i in plan.seed_src:
-                seeds.append(dy_rows[k][t] if src == "y" else finals[k][i])
-            carries_t, res_t = kept[t]
-            outs = runners[id(plan)]([*carries_t, *[r[t] for r in rows], *caps, *seeds,
-                                      *[res_t[p] for p in respos[id(plan)]]], ())[0]
-            carry_slots = [[outs[s] for s in slots] for slots in plan.carry_slots]
-            steps.append([[outs[s] for s in slots] for slots in plan.cap_slots])
-            for j, s in plan.dx:
-                dx[j][t] = outs[s] if s is not None else xp.zeros_like(xs[j][t, ...])
+            probe = list(history.steps[0][0]) + list(caps)
+            exes = (self.bodies["last"]._exe_for(probe), self.bodies["mid"]._exe_for(probe))
+            loop = self._generated.get(exes, tuple(history.ids))
+            carry_slots, steps, dxs = loop(T, history.steps, [_rows(x, T) for x in xs], caps,
+                                          [None if d is None else _rows(d, T) for d in dys], finals)
+            for (j, _), d in zip(plans["mid"].dx, dxs):
+                dx[j] = d
         merge = n.get("merge", ())
         if merge:  # one outer value fed to several inputs: terms ordered by (step, consumer)
             keyed = self._keyed_terms(finals, fcarry, carry_slots, steps, plans, T)
@@ -116,8 +103,19 @@ class Backward:
             init = [finals[k] for k in fcarry]
         else:
             init = [_flat(vals) for vals in carry_slots]
-        cap_terms = [_flat(v for step in reversed(steps) for v in step[c]) for c in range(sum(n["fcaps"]))]
+        cap_terms = [_flat(list(chain.from_iterable(step[c] for step in reversed(steps)))) for c in range(sum(n["fcaps"]))]
         return tuple(init + self._dxs(xp, xs, dx, T) + cap_terms)
+
+    def fcarry(self) -> list:
+        """The positions of the carries that take gradients (floating)."""
+        return [k for k in range(self.cf.n["carries"]) if self.cf.n["fcarry"][k]]
+
+    def plans(self) -> dict:
+        """The two gradient bodies' plans (``_Plan``), made once."""
+        p = getattr(self, "_plans", None)
+        if p is None:
+            p = self._plans = {name: _Plan(self.cf.bodies[name], self.fcarry(), self.cf.n) for name in ("mid", "last")}
+        return p
 
     def _dxs(self, xp, xs, dx, T) -> list:
         out = []
@@ -152,9 +150,9 @@ class Backward:
 
 
 class _Plan:
-    """A gradient body's layout as index lists, and its runner, for the step loop."""
+    """A gradient body's layout as index lists, for generating its step loop."""
 
-    def __init__(self, layout, fcarry, n, compiled, caps):
+    def __init__(self, layout, fcarry, n):
         slots = layout.raw_slots
         self.carry_slots = slots[:len(fcarry)]
         self.cap_slots = slots[len(fcarry):]
@@ -164,19 +162,7 @@ class _Plan:
         self.seed_counts = [counts[k] for k in fcarry] if counts is not None else [0] * len(fcarry)
         self.dx = list(zip([j for j in range(n["xs"]) if n["dx"][j]], layout.summed_slots))
         self.res_ids = layout.res_ids
-        self.compiled = compiled
-        self._run = None
-        self._pos = None
-
-    def res_pos(self, history) -> list:
-        if self._pos is None:
-            self._pos = [history.pos[i] for i in self.res_ids]
-        return self._pos
-
-    def run(self, feeds):
-        if self._run is None:
-            self._run = self.compiled.runner(feeds)
-        return self._run(feeds, ())[0]
+        self.respos: list = []  # where each residual lies in a step's kept residuals
 
 
 def _rows(x, n: int) -> list:
