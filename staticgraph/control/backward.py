@@ -20,10 +20,27 @@ def add_n(xp, terms: list):
     return terms[0] if len(terms) == 1 else REGISTRY.get("add_n").kernel(xp, *terms)
 
 
+class Placed(list):
+    """A control node's terms for one input where some are handed through unchanged: ``keys[i]``
+    is the sort key (consumer id, input position) term ``i`` had as a cotangent of the control
+    node's output, or None for a term the body computed (it stays at the control node's
+    place). ``AddTerms`` sorts the terms of a sum by these keys, as dyngraph does."""
+
+    def __init__(self, terms, keys):
+        super().__init__(terms)
+        self.keys = keys
+
+
+def _plain(v):
+    """A list of terms crossing into a body (a seed): its order as given, its keys dropped."""
+    return list(v) if type(v) is Placed else v
+
+
 def _flat(values) -> list:
     """Terms in order, a nested control node's list of terms expanded in place."""
     values = values if isinstance(values, (list, tuple)) else list(values)
-    if list not in map(type, values):  # the common case, checked at C speed
+    types = set(map(type, values))
+    if list not in types and Placed not in types:  # the common case
         return list(values)
     out = []
     for v in values:
@@ -49,12 +66,15 @@ class Backward:
         n = self.cf.n
         no, nt, nf = n["operands"], n["true_caps"], n["false_caps"]
         ops, tcaps, fcaps = list(arrays[:no]), list(arrays[no:no + nt]), list(arrays[no + nt:no + nt + nf])
-        seeds = list(arrays[no + nt + nf:])
+        seeds = [_plain(v) for v in arrays[no + nt + nf:]]
         name = "true" if bool(pred) else "false"
         layout, raw = self.cf.bodies["layouts"][name]
         outs = self.bodies[name].run(ops + (tcaps if name == "true" else fcaps) + seeds)
         keys = getattr(layout, "raw_keys", None) or [[(0,)] * len(sl) for sl in layout.raw_slots]
         terms = {p.id: _keyed([outs[s] for s in slots], ks, ()) for p, slots, ks in zip(raw, layout.raw_slots, keys)}
+        passes = n.get("pass_" + name)
+        if passes and max(passes) >= 0 and not n.get("merge"):
+            terms = _placed(terms, raw, layout.raw_slots, passes, n["seed_keys"])
         body = layout.body
         result = [terms.get(p.id, []) for p in body.params]
         for branch, count in (("true", nt), ("false", nf)):
@@ -81,7 +101,7 @@ class Backward:
             pos += bool(present)
         finals = []
         for count in n["finals"]:
-            finals.append(list(arrays[pos:pos + count]))
+            finals.append([_plain(v) for v in arrays[pos:pos + count]])
             pos += count
         fcarry = self.fcarry()
         T = len(history)
@@ -99,8 +119,10 @@ class Backward:
         if merge:  # one outer value fed to several inputs: terms ordered by (step, consumer)
             keyed = self._keyed_terms(finals, fcarry, carry_slots, steps, plans, T)
             return _merged(keyed[:len(fcarry)] + self._dxs(xp, xs, dx, T) + keyed[len(fcarry):], merge)
-        if carry_slots is None:  # zero steps: the final carry is the initial one
-            init = [finals[k] for k in fcarry]
+        if carry_slots is None:  # zero steps: the final carry is the initial one, its terms handed through
+            fk = n.get("final_keys") or [[] for _ in range(nc)]
+            init = [Placed(finals[k], [tuple(key) + (0,) if key else None for key in fk[k]])
+                    if len(fk[k]) == len(finals[k]) else finals[k] for k in fcarry]
         else:
             init = [_flat(vals) for vals in carry_slots]
         cap_terms = [_flat(list(chain.from_iterable(step[c] for step in reversed(steps)))) for c in range(sum(n["fcaps"]))]
@@ -180,6 +202,27 @@ def _keyed(values, keys, step: tuple) -> list:
     return out
 
 
+def _placed(terms: dict, raw, raw_slots, passes, seed_keys) -> dict:
+    """``terms`` (param id -> keyed terms) where a param's terms include a seed handed through
+    (``passes``: per raw term, the seed's index or -1) as ``Placed`` lists with their keys."""
+    out, r = {}, 0
+    for p, slots in zip(raw, raw_slots):
+        where = passes[r:r + len(slots)]
+        r += len(slots)
+        kt = terms[p.id]
+        if max(where, default=-1) < 0:
+            out[p.id] = kt
+            continue
+        values, keys = [], []
+        for s, j in enumerate(where):  # each slot: one term, or a list of terms
+            ts = [t for k, t in kt if k[-2] == s]
+            key = tuple(seed_keys[j]) if j >= 0 and seed_keys[j] else None
+            values += ts
+            keys += [None if key is None else key + (i,) for i in range(len(ts))]
+        out[p.id] = [((0,), Placed(values, keys))]
+    return out
+
+
 def _merged(result: list, groups) -> tuple:
     """Lists of keyed terms as lists of terms; each group of outputs (one outer value fed to
     several inputs) merged into its first, in key order (step, then consumer)."""
@@ -191,4 +234,4 @@ def _merged(result: list, groups) -> tuple:
     return tuple([v for _, v in r] if isinstance(r, list) else r for r in result)
 
 
-__all__ = ["Backward", "add_n"]
+__all__ = ["Backward", "Placed", "add_n"]

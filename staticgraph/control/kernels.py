@@ -13,7 +13,7 @@ from __future__ import annotations
 from shared_ops import Spec, backend_of, default_backend, generation
 
 from . import inline
-from .backward import Backward, _flat, _rows, add_n
+from .backward import Backward, Placed, _flat, _rows, add_n
 from .declare import GET, KINDS
 from .grad import ADD_TERMS, GRAD_KINDS, residuals
 
@@ -100,18 +100,46 @@ class Pick:
 
 class AddTerms:
     """``add_n`` over terms where some inputs are lists of terms (expanded in place); the last
-    input is the value differentiated (zeros of its shape when no term arrived)."""
+    input is the value differentiated (zeros of its shape when no term arrived). ``keys``: each
+    input's sort key; when a list holds terms a control node handed through (``Placed``), the
+    terms are sorted by key, so that those land among the value's other terms where dyngraph
+    sums them."""
 
     label = "add_terms"
 
-    def __init__(self, lists: tuple):
+    def __init__(self, lists: tuple, keys=None):
         self.lists = lists
+        self.keys = keys
 
     def kernel(self, xp, *values):
-        terms = _flat(values[:-1])
+        if self.keys is not None and any(_has_placed(v) for v in values[:-1]):
+            keyed: list = []
+            for v, key in zip(values[:-1], self.keys):
+                _expand(v, tuple(key), keyed)
+            keyed.sort(key=lambda kv: kv[0])
+            terms = [t for _, t in keyed]
+        else:
+            terms = _flat(values[:-1])
         if not terms:
             return xp.zeros_like(values[-1])
         return add_n(xp, terms)
+
+
+def _has_placed(v) -> bool:
+    return type(v) is Placed or (isinstance(v, list) and any(_has_placed(t) for t in v))
+
+
+def _expand(v, key: tuple, out: list) -> None:
+    """``(key, term)`` pairs of a sum's input: a ``Placed`` term at its own key, other terms of
+    a list at the list's key and their position."""
+    if type(v) is Placed:
+        for j, (t, k) in enumerate(zip(v, v.keys)):
+            _expand(t, tuple(k) if k is not None else key + (j,), out)
+    elif isinstance(v, list):
+        for j, t in enumerate(v):
+            _expand(t, key + (j,), out)
+    else:
+        out.append((key, v))
 
 
 class Loop(Backward):
@@ -244,7 +272,7 @@ def lower(program, optimize, backend) -> None:
         elif n.op == GET:
             n.payload = Pick(n.attrs["index"])
         elif n.op == ADD_TERMS:
-            n.payload = AddTerms(n.attrs["lists"])
+            n.payload = AddTerms(n.attrs["lists"], n.attrs.get("keys"))
         else:
             continue
         n.op, n.attrs = "fused", {}
