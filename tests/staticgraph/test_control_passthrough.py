@@ -123,3 +123,27 @@ def test_identity_cond_inside_a_scan_body_bitwise():
     loss = (h * h).sum()
     for g, d in zip(got[1:], dg.grad(loss, ts)):
         assert g.tobytes() == d.detach().numpy().tobytes()
+
+
+@pytest.mark.parametrize("T", [0, 2])
+def test_scan_of_no_step_hands_the_carry_through_bitwise(T):
+    def model(F, xs, x, scan):
+        a = x * 1.3
+        h = scan(x, xs)
+        c = x.cos()
+        return (a + c + h * 0.7).sum()
+
+    xs_v = RNG.standard_normal((T, 300))
+    with sg.Graph():
+        xs, x = sg.placeholder((None, 300), "float64"), sg.placeholder((300,), "float64")
+        loss = model(sg, xs, x, lambda h, xs: sg.scan(lambda h, e: ((h * e).sin(), None), h, xs)[0])
+        fn = sg.compile([loss, sg.gradients(loss, [x])[0]], optimize=False)
+    x_t = dg.tensor(X, requires_grad=True)
+
+    def eager_scan(h, xs):
+        for t in range(xs.shape[0]):
+            h = (h * xs[t]).sin()
+        return h
+
+    d = dg.grad(model(dg, dg.tensor(xs_v), x_t, eager_scan), [x_t])[0]
+    assert fn(xs_v, X)[1].tobytes() == d.detach().numpy().tobytes()
