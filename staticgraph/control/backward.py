@@ -73,7 +73,7 @@ class Backward:
         keys = getattr(layout, "raw_keys", None) or [[(0,)] * len(sl) for sl in layout.raw_slots]
         terms = {p.id: _keyed([outs[s] for s in slots], ks, ()) for p, slots, ks in zip(raw, layout.raw_slots, keys)}
         passes = n.get("pass_" + name)
-        if passes and max(passes) >= 0 and not n.get("merge"):
+        if passes and max(passes) >= 0:
             terms = _placed(terms, raw, layout.raw_slots, passes, n["seed_keys"])
         body = layout.body
         result = [terms.get(p.id, []) for p in body.params]
@@ -116,15 +116,22 @@ class Backward:
             for (j, _), d in zip(plans["mid"].dx, dxs):
                 dx[j] = d
         merge = n.get("merge", ())
-        if merge:  # one outer value fed to several inputs: terms ordered by (step, consumer)
-            keyed = self._keyed_terms(finals, fcarry, carry_slots, steps, plans, T)
-            return _merged(keyed[:len(fcarry)] + self._dxs(xp, xs, dx, T) + keyed[len(fcarry):], merge)
         if carry_slots is None:  # zero steps: the final carry is the initial one, its terms handed through
             fk = n.get("final_keys") or [[] for _ in range(nc)]
             init = [Placed(finals[k], [tuple(key) + (0,) if key else None for key in fk[k]])
                     if len(fk[k]) == len(finals[k]) else finals[k] for k in fcarry]
-        else:
-            init = [_flat(vals) for vals in carry_slots]
+            result = init + self._dxs(xp, xs, dx, T) + [[] for _ in range(sum(n["fcaps"]))]
+            for g in merge:  # one outer value fed to several carries (a closure has no term)
+                parts = [result[k] for k in g]
+                result[g[0]] = Placed([t for p in parts for t in p],
+                                      [k for p in parts for k in (p.keys if type(p) is Placed else [None] * len(p))])
+                for k in g[1:]:
+                    result[k] = []
+            return tuple(result)
+        if merge:  # one outer value fed to several inputs: terms ordered by (step, consumer)
+            keyed = self._keyed_terms(finals, fcarry, carry_slots, steps, plans, T)
+            return _merged(keyed[:len(fcarry)] + self._dxs(xp, xs, dx, T) + keyed[len(fcarry):], merge)
+        init = [_flat(vals) for vals in carry_slots]
         cap_terms = [_flat(list(chain.from_iterable(step[c] for step in reversed(steps)))) for c in range(sum(n["fcaps"]))]
         return tuple(init + self._dxs(xp, xs, dx, T) + cap_terms)
 
@@ -155,11 +162,8 @@ class Backward:
 
     def _keyed_terms(self, finals, fcarry, carry_slots, steps, plans, T) -> list:
         """The terms of every float carry's init and closure as ``(order key, term)`` lists."""
-        if carry_slots is None:
-            init = [[((1 << 62, i), v) for i, v in enumerate(finals[k])] for k in fcarry]
-        else:
-            keys = plans["last" if T == 1 else "mid"].keys
-            init = [_keyed(vals, keys[r], (0,)) for r, vals in enumerate(carry_slots)]
+        keys = plans["last" if T == 1 else "mid"].keys
+        init = [_keyed(vals, keys[r], (0,)) for r, vals in enumerate(carry_slots)]
         caps = []
         for c in range(len(steps[0]) if steps else sum(self.cf.n["fcaps"])):
             terms = []
@@ -203,23 +207,15 @@ def _keyed(values, keys, step: tuple) -> list:
 
 
 def _placed(terms: dict, raw, raw_slots, passes, seed_keys) -> dict:
-    """``terms`` (param id -> keyed terms) where a param's terms include a seed handed through
-    (``passes``: per raw term, the seed's index or -1) as ``Placed`` lists with their keys."""
+    """``terms`` (param id -> keyed terms) with each term that is a seed handed through
+    (``passes``: per raw term, the seed's index or -1) wrapped as a one-term ``Placed`` at the
+    key that seed had outside."""
     out, r = {}, 0
     for p, slots in zip(raw, raw_slots):
         where = passes[r:r + len(slots)]
         r += len(slots)
-        kt = terms[p.id]
-        if max(where, default=-1) < 0:
-            out[p.id] = kt
-            continue
-        values, keys = [], []
-        for s, j in enumerate(where):  # each slot: one term, or a list of terms
-            ts = [t for k, t in kt if k[-2] == s]
-            key = tuple(seed_keys[j]) if j >= 0 and seed_keys[j] else None
-            values += ts
-            keys += [None if key is None else key + (i,) for i in range(len(ts))]
-        out[p.id] = [((0,), Placed(values, keys))]
+        out[p.id] = [(k, Placed([t], [tuple(seed_keys[where[k[-2]]]) + (k[-1],)]))
+                     if where[k[-2]] >= 0 and seed_keys[where[k[-2]]] else (k, t) for k, t in terms[p.id]]
     return out
 
 

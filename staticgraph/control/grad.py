@@ -215,9 +215,10 @@ def _cond(graph, n, cf, cot, needs):
         raw = [p for p in b.params if floating(p)] + [ph for ph in b.capture_nodes if floating(ph)]
         phs, raw_terms, _ = step_grad(b, seeds, raw, [])
         layouts[name] = (Layout(b, phs, raw_terms, {}, raw, []), raw)
-        # a term that is a seed itself: the branch hands that operand through unchanged
-        seed_at = {ph.id: j for j, ph in enumerate(phs)}
-        passes[name] = [seed_at.get(t.id, -1) for p in raw for _, t in raw_terms[p.id]]
+        # a term that is a seed at the seed's own key: the branch returns that param as is
+        # (a seed reaching a param through an op, ``v + c``, has that op's key)
+        seed_at = {(ph.id, tuple(key)): j for j, (ph, (_, key, _)) in enumerate(zip(phs, seeds))}
+        passes[name] = [seed_at.get((t.id, tuple(k)), -1) for p in raw for k, t in raw_terms[p.id]]
     # inputs: pred, operands, captures (true), captures (false), then the seeds
     flat = [x for k in sorted(cot) for x in cot[k]]
     # outputs: one terms list per input (pred: none)

@@ -147,3 +147,27 @@ def test_scan_of_no_step_hands_the_carry_through_bitwise(T):
 
     d = dg.grad(model(dg, dg.tensor(xs_v), x_t, eager_scan), [x_t])[0]
     assert fn(xs_v, X)[1].tobytes() == d.detach().numpy().tobytes()
+
+
+@pytest.mark.parametrize("kind", ["while", "cond_true", "cond_false"])
+def test_handed_through_value_also_captured_bitwise(kind):
+    """One outer value both handed through and captured by the body (its terms merged)."""
+    from graphcompare import controlflow as CF
+
+    def model(F, x):
+        a = x * x
+        if kind == "while":
+            y = CF.while_model(F, x, x, 0)
+        else:
+            y = CF.cond_model(F, x, x, x, kind.split("_")[1])
+        c = x.sin()
+        return (a * 1.5).sum() + (y * 0.7).sum() + c.sum()
+
+    with sg.Graph():
+        x = sg.placeholder((300,), "float64")
+        loss = model(sg, x)
+        fn = sg.compile([loss, sg.gradients(loss, [x])[0]], optimize=False)
+    for v in (np.abs(X), -np.abs(X)):  # both branches
+        x_t = dg.tensor(v, requires_grad=True)
+        d = dg.grad(model(dg, x_t), [x_t])[0]
+        assert fn(v)[1].tobytes() == d.detach().numpy().tobytes()
