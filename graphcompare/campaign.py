@@ -9,6 +9,7 @@ depend on where its chunks ran.
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class Campaign:
     fan_out3: int = 0
     worst: dict = field(default_factory=dict)  # way -> (max abs, max ULP)
     used: dict = field(default_factory=dict)  # tolerance way -> largest fraction of its bound used
+    digests: dict = field(default_factory=dict)  # chunk seed -> digest of the programs it drew, in order
 
     def add(self, prog, res) -> None:
         if not res.valid:
@@ -45,6 +47,7 @@ class Campaign:
         self.fan_in3 += other.fan_in3
         self.fan_out3 += other.fan_out3
         self._worst_of(other.worst, other.used)
+        self.digests.update(other.digests)
 
     def _worst_of(self, worst: dict, used: dict) -> None:
         for way, (a, u) in worst.items():
@@ -145,6 +148,7 @@ def run_campaign(seed_, examples, ops, ways, max_steps, on_program=None):
 
     camp = Campaign()
     last_failure: list = []
+    digest = hashlib.sha256()
 
     @seed(seed_)
     @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
@@ -154,6 +158,7 @@ def run_campaign(seed_, examples, ops, ways, max_steps, on_program=None):
     def campaign(prog):
         res = equivalence.check_program(prog, ways=ways, seed=seed_)
         if not last_failure:  # statistics of the campaign, not of the shrinking
+            digest.update(program_digest(prog))
             camp.add(prog, res)
             if res.valid and on_program is not None:
                 on_program()
@@ -168,13 +173,23 @@ def run_campaign(seed_, examples, ops, ways, max_steps, on_program=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             campaign()
+        camp.digests[seed_] = digest.hexdigest()[:16]
     except AssertionError:
+        camp.digests[seed_] = digest.hexdigest()[:16]
         if not last_failure:
             raise
         res = last_failure[0]
         return camp, {"differences": [str(d) for d in res.differences], "program": res.program.model_source(),
                       "reproducer": res.reproducer, "seed": seed_}
     return camp, None
+
+
+def program_digest(prog) -> bytes:
+    """The bytes that identify a program: its source and its inputs' bytes (a campaign's seed
+    must draw the same programs in any process; ``Campaign.digests`` lets that be checked)."""
+    parts = [prog.model_source().encode()]
+    parts += [a.tobytes() for a in prog.inputs()] + [w.tobytes() for w in prog.weights]
+    return hashlib.sha256(b"\0".join(parts)).digest()
 
 
 def backend_context(name: str):
