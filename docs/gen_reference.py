@@ -27,7 +27,6 @@ DG_GROUPS = {
     "The recorded graph": ["to_dot", "to_networkx", "stats", "reset_stats", "Node", "AccumulateGrad", "SavedValue"],
     "Errors": ["AutogradError", "FreedGraphError", "InplaceError", "ShapeError", "DTypeError"],
     "Dtypes": ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"],
-    "Models": ["nn", "optim"],
 }
 
 SG_GROUPS = {
@@ -40,7 +39,6 @@ SG_GROUPS = {
     "Writing a compiler pass": ["Program", "PNode", "PassContext", "PassResult"],
     "Models and training": ["nn", "train"],
     "Errors": ["TracingError", "GraphError", "FeedError", "LoadError"],
-    "Models": ["nn", "train"],
 }
 
 GC_GROUPS = {
@@ -67,6 +65,9 @@ INTRO = {
 # a public submodule whose classes live elsewhere: document them where they are defined
 HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.layers", "shared_ops.nn.recurrent"],
          "staticgraph.nn": []}  # the same classes as dg.nn: one implementation, documented once
+# a layer's forward/extra_repr are Module's, documented once there (as PyTorch's reference does)
+FILTERS = {"shared_ops.nn.layers": ["!^_", "!^forward$", "!^extra_repr$", "!^fn$"],
+           "shared_ops.nn.recurrent": ["!^_", "!^forward$", "!^extra_repr$"]}
 
 
 def _where(module, name: str) -> str:
@@ -114,8 +115,9 @@ def _plain(obj, heading: str) -> str:
 def _entry(path: str, heading: str, obj=None) -> str:
     if obj is not None and not _found(path, obj):
         return _plain(obj, heading)
+    filters = f"      filters: {FILTERS[path]}\n".replace("'", '"') if path in FILTERS else ""
     return (f"::: {path}\n    options:\n      heading: \"{heading}\"\n      show_root_heading: true\n"
-            f"      heading_level: 3\n")
+            f"      heading_level: 3\n{filters}")
 
 
 def front_end_page(module, alias: str, groups: dict) -> str:

@@ -52,9 +52,15 @@ def _resolve(path: str):
     raise ImportError(path)
 
 
-def _own_members(klass):
+def _shown(name: str, filters: list) -> bool:
+    """mkdocstrings' ``filters``: a name is shown unless a ``!pattern`` matches it."""
+    return not any(re.search(f[1:], name) for f in filters if f.startswith("!")) and all(
+        re.search(f, name) for f in filters if not f.startswith("!"))
+
+
+def _own_members(klass, filters):
     for attr, member in vars(klass).items():
-        if attr.startswith("_"):
+        if not _shown(attr, filters):
             continue
         if isinstance(member, (staticmethod, classmethod)):
             member = member.__func__
@@ -80,25 +86,27 @@ def entries():
     seen: set = set()
     found = []
 
-    def add(name, obj):
+    def add(name, obj, filters=("!^_",)):
         if id(obj) in seen:
             return
         seen.add(id(obj))
         found.append((name, obj))
         if inspect.isclass(obj):
-            for attr, member in _own_members(obj):
+            for attr, member in _own_members(obj, filters):
                 add(f"{name}.{attr}", member)
 
     for page, text in gen.pages().items():
         if page.removesuffix(".md") not in PAGES:
             continue
-        for path in re.findall(r"^::: (\S+)", text, flags=re.M):
+        for path, options in re.findall(r"^::: (\S+)\n((?:    .*\n)*)", text, flags=re.M):
             obj = _resolve(path)
+            listed = re.search(r"filters: (\[.*\])", options)
+            filters = ast.literal_eval(listed.group(1)) if listed else ["!^_"]
             if inspect.ismodule(obj):
                 for name, member in _module_members(obj):
-                    add(name, member)
+                    add(name, member, filters)
             else:
-                add(path, obj)
+                add(path, obj, filters)
         import dyngraph
         import staticgraph
 
