@@ -109,7 +109,9 @@ def _plain(obj, heading: str) -> str:
     doc = inspect.cleandoc(obj.__doc__ or "")
     summary, _, rest = doc.partition("\n\n")
     body = f"\n```text\n{rest}\n```\n" if rest else ""
-    return f"### `{heading}`\n\n```text\n{heading}{inspect.signature(obj)}\n```\n\n{summary}\n{body}"
+    sig = inspect.signature(obj)
+    sig = sig.replace(parameters=[p for p in sig.parameters.values() if p.name != "self"])  # a method, shown as called
+    return f"### `{heading}`\n\n```text\n{heading}{sig}\n```\n\n{summary}\n{body}"
 
 
 def _entry(path: str, heading: str, obj=None) -> str:
@@ -151,6 +153,7 @@ def graphcompare_page() -> str:
 
 def surface_page() -> str:
     from shared_ops.functions import FUNCTIONS
+    from shared_ops.surface import TensorSurface
 
     names = ", ".join(f"`{n}`" for n in sorted(FUNCTIONS))
     return (
@@ -162,6 +165,13 @@ def surface_page() -> str:
         f"Functions, the same in `dg.` and `sg.`: {names}.\n\n"
         + _entry("shared_ops.surface.TensorSurface", "TensorSurface (dg.Tensor, sg.Node)")
         + "      members_order: alphabetical\n      show_bases: false\n"
+        # most methods are one line over a registered op: list them all, with their signatures
+        + "      show_if_no_docstring: true\n      inherited_members: true\n\n"
+        # the methods TensorSurface imports into its class body, which griffe reads as aliases
+        + _entry("shared_ops._surface_nn", "More TensorSurface methods (x.add, x.gather, x.std...)")
+        + "      members_order: alphabetical\n      show_if_no_docstring: true\n      filters: [\"!^_\", \"!^METHODS$\"]\n\n"
+        # methods made at run time, which griffe (reading the source) cannot see
+        + "\n".join(_plain(getattr(TensorSurface, n), f"x.{n}") for n in ("sin", "cos", "erf", "log1p", "expm1", "rsqrt"))
     )
 
 
