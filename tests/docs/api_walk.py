@@ -27,7 +27,7 @@ import textwrap
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-PAGES = ("dyngraph", "staticgraph", "graphcompare")
+PAGES = ("dyngraph", "staticgraph", "surface", "graphcompare")
 # members mkdocstrings hides (the reference's filter "!^_") and errors' machinery
 _SKIP_RAISES = {"NotImplementedError", "StopIteration"}
 
@@ -58,8 +58,12 @@ def _shown(name: str, filters: list) -> bool:
         re.search(f, name) for f in filters if not f.startswith("!"))
 
 
-def _own_members(klass, filters):
-    for attr, member in vars(klass).items():
+def _own_members(klass, filters, inherited=False):
+    bases = [k for k in klass.__mro__ if k.__module__.split(".")[0] in ("shared_ops", "dyngraph", "staticgraph")]
+    members = {}
+    for k in reversed(bases if inherited else [klass]):
+        members.update(vars(k))
+    for attr, member in members.items():
         if not _shown(attr, filters):
             continue
         if isinstance(member, (staticmethod, classmethod)):
@@ -86,13 +90,13 @@ def entries():
     seen: set = set()
     found = []
 
-    def add(name, obj, filters=("!^_",)):
+    def add(name, obj, filters=("!^_",), inherited=False):
         if id(obj) in seen:
             return
         seen.add(id(obj))
         found.append((name, obj))
         if inspect.isclass(obj):
-            for attr, member in _own_members(obj, filters):
+            for attr, member in _own_members(obj, filters, inherited):
                 add(f"{name}.{attr}", member)
 
     for page, text in gen.pages().items():
@@ -102,11 +106,13 @@ def entries():
             obj = _resolve(path)
             listed = re.search(r"filters: (\[.*\])", options)
             filters = ast.literal_eval(listed.group(1)) if listed else ["!^_"]
+            inherited = "inherited_members: true" in options
             if inspect.ismodule(obj):
                 for name, member in _module_members(obj):
-                    add(name, member, filters)
+                    if _shown(name.rsplit(".", 1)[1], filters):
+                        add(name, member, filters)
             else:
-                add(path, obj, filters)
+                add(path, obj, filters, inherited)
         import dyngraph
         import staticgraph
 
