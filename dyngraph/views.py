@@ -242,16 +242,19 @@ def check_overlap(t, reads, full_ok: bool = True) -> None:
 # --------------------------------------------------------------------------- writes
 
 
-def write(t, arr) -> None:
+def write(t, arr, spread: bool = False) -> None:
     """Store ``arr`` (``t``'s shape and dtype) as ``t``'s value: into the root's array (through
-    the chain, for a view), bump the version, and re-read every other tensor on the storage."""
+    the chain, for a view), bump the version, and re-read every other tensor on the storage.
+    ``spread``: some elements of ``t`` are one memory location (an expanded view)."""
     v = t._view
     if v is None:
         root = t
         t._data[...] = arr
     else:
         root = v.root
-        if v.rchain:
+        if spread:
+            arr = _scatter_spread(t, root, arr)
+        elif v.rchain:
             arr = _scatter(root, arr, hashable(v.rchain))
         root._data[...] = arr
     from .record import InferenceVersion
@@ -268,6 +271,20 @@ def _scatter(root, arr, chain):
     from shared_ops import get_op
 
     return get_op("view_scatter").kernel(root._be.xp, root._data, arr, chain=chain)
+
+
+def _scatter_spread(t, root, arr):
+    """The root with ``arr`` written at ``t``'s positions when several elements of ``t`` are one
+    location: the last of them in row-major order wins (PyTorch allows only writes of one value
+    there, ``fill_`` and ``zero_``, where every choice agrees). The view ops' adjoints, which
+    ``_scatter`` uses, would sum the duplicates instead."""
+    xp = root._be.xp
+    pos = _positions(t).reshape(-1)
+    last = np.full(math.prod(root._data.shape), -1, dtype=np.int64)
+    np.maximum.at(last, pos, np.arange(pos.size, dtype=np.int64))
+    inside = (last >= 0).reshape(root._data.shape)
+    picked = xp.take(xp.reshape(arr, (-1,)), xp.asarray(np.maximum(last, 0)))
+    return xp.where(xp.asarray(inside), xp.reshape(picked, root._data.shape), root._data)
 
 
 def refresh(root, skip=None) -> None:
@@ -324,6 +341,8 @@ def regenerate(base) -> None:
             v = w._view
             if v.base is base and not v.no_grad and _differentiable(w):
                 r = replay(ops, base, v.chain)
+                if r._grad_fn is not None:  # PyTorch regenerates a view with as_strided of its base
+                    r._grad_fn.label = "AsStridedBackward0"
                 w._grad_fn, w._rg = r._grad_fn, r._rg
     finally:
         MODE.enabled = prev
