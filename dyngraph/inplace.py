@@ -14,8 +14,11 @@ view ops on that (``views.regenerate``), so gradients through the base and every
 
 from __future__ import annotations
 
-from .errors import AutogradError, DTypeError, InplaceError, ShapeError
+import weakref
+
+from .errors import AutogradError, DTypeError, FreedGraphError, InplaceError, ShapeError
 from .grad_mode import MODE
+from .node import FREED_MSG
 from . import rng, views
 
 LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -83,6 +86,7 @@ class InplaceMixin:
             res._grad_fn.label = label
         if not recording:
             views.write(self, res._data, spread)
+            views.regenerate(self)
             return self
         base = views.autograd_base(self)
         if base is self:
@@ -96,6 +100,7 @@ class InplaceMixin:
                 views.write(self, res._data, True)
             else:
                 new = base._op("view_scatter", base, res, chain=views.hashable(self._view.chain))
+                new._grad_fn.register_prehook(_used_once(new._grad_fn))
                 views.write(base, new._data)
             base._grad_fn, base._rg = new._grad_fn, new._rg
         views.regenerate(base)
@@ -107,7 +112,10 @@ class InplaceMixin:
             return res
         if _category(theirs) > _category(mine):  # PyTorch's can_cast: never down a category
             raise DTypeError(f"result type {_TORCH_DTYPE[theirs]} can't be cast to the desired output type {_TORCH_DTYPE[mine]}")
-        return res.astype(mine)
+        out = res.astype(mine)
+        if out._grad_fn is not None and res._grad_fn is not None:  # PyTorch's op casts inside its kernel
+            out._grad_fn.label = res._grad_fn.name()
+        return out
 
     def _arith(self, method: str, other, alpha=1):
         scaled = other if alpha == 1 else other * alpha
@@ -282,6 +290,19 @@ def _selects_all(spec, shape) -> bool:
     lead, trail = spec[:cut], [e for e in spec[cut:] if e[0] == "s"]
     dims = list(zip(lead, shape)) + list(zip(trail, shape[len(shape) - len(trail):]))
     return all(e[1] in (None, 0) and e[3] in (None, 1) and (e[2] is None or e[2] >= n) for e, n in dims)
+
+
+def _used_once(node):
+    """A prehook for a ``CopySlices`` node: like PyTorch's, it refuses a second backward after one
+    without ``retain_graph``, although it holds no saved values."""
+    ref = weakref.ref(node)
+
+    def copy_slices_once(grad):
+        n = ref()
+        if n is not None and n.released:
+            raise FreedGraphError(FREED_MSG)
+
+    return copy_slices_once
 
 
 def _refuse_spread(grad):

@@ -325,10 +325,11 @@ def autograd_base(t):
     return t if v is None or v.base is None or not _differentiable(t) else v.base
 
 
-def regenerate(base) -> None:
-    """Give each live differentiable view of ``base`` the history ``chain(base)``, as PyTorch
-    regenerates a view's grad_fn after its base changed."""
-    ver = base._ver
+def regenerate(t) -> None:
+    """Give each live differentiable view on ``t``'s storage the history ``chain(its base)``, as
+    PyTorch regenerates (with ``as_strided``) a view whose storage was written since it was made,
+    whichever tensor on that storage was written."""
+    ver = t._ver
     if ver is None or not ver.views:
         return
     from .interpreters import DynamicOps
@@ -339,7 +340,8 @@ def regenerate(base) -> None:
     try:
         for w in live(ver):
             v = w._view
-            if v.base is base and not v.no_grad and _differentiable(w):
+            base = v.base
+            if base is not None and (base._rg or w._rg) and not v.no_grad and _differentiable(w):
                 r = replay(ops, base, v.chain)
                 if r._grad_fn is not None:  # PyTorch regenerates a view with as_strided of its base
                     r._grad_fn.label = "AsStridedBackward0"

@@ -73,6 +73,7 @@ class Pair:
         self.torch = torch
         self.ns = {"torch": {"m": torch, "np": np}, "dyngraph": {"m": dyngraph, "np": np}}
         self.lines: list[str] = []
+        self.low = False  # a float32 tensor was made: values are compared at float32's tolerance
 
     # -- running ------------------------------------------------------------------
     def run(self, line: str) -> bool:
@@ -116,7 +117,9 @@ class Pair:
     def compare(self) -> None:
         torch = self.torch
         mine = self.tensors("dyngraph")
-        for name, t in self.tensors("torch").items():
+        theirs = self.tensors("torch")
+        self.low = self.low or any(isinstance(t, torch.Tensor) and t.dtype in (torch.float32, torch.float16) for t in theirs.values())
+        for name, t in theirs.items():
             d = mine.get(name)
             if t is None or d is None:
                 if (t is None) != (d is None):
@@ -142,7 +145,10 @@ class Pair:
         if tdt != ddt or tuple(t.shape) != tuple(d.shape):
             self.fail(f"{name}: {tdt} {tuple(t.shape)} on PyTorch, {ddt} {tuple(d.shape)} on dyngraph")
         a, b = t.detach().numpy(), d.detach().numpy()
-        tol = 1e-5 if tdt in ("float32", "float16") else 1e-10
+        # float32 kernels differ in the last bit (NumPy's float32 exp(1) is one ulp above
+        # PyTorch's), and copy_ or x[k] = v carry such a value into a float64 tensor: once the
+        # program has made a float32 tensor, every value is compared at float32's tolerance
+        tol = 1e-5 if self.low or tdt in ("float32", "float16") else 1e-10
         if not np.allclose(a, b, rtol=tol, atol=tol, equal_nan=True):
             self.fail(f"{name}: values differ\nPyTorch:  {a.tolist()}\ndyngraph: {b.tolist()}")
 
@@ -198,6 +204,11 @@ def order_dependent(dst, src, same_shape_only: bool = False) -> bool:
     if same_shape_only:  # setitem: a 0-d value is a fill (read first), another shape an expanded copy
         unchecked = unchecked or (src.ndim > 0 and tuple(src.shape) != tuple(dst.shape))
     return unchecked
+
+
+def _view_with_history(t) -> bool:
+    """A view whose base has autograd history: a write through it rewrites the base's history."""
+    return t._base is not None and t._base.requires_grad and not t._base.is_leaf
 
 
 def fills_an_integer_with_grad(region, value) -> bool:
@@ -262,7 +273,9 @@ class DifferentialMachine(RuleBasedStateMachine):
     @precondition(lambda self: 0 < self.n < self.MAX_TENSORS)
     @rule(data=st.data())
     def view(self, data):
-        src = self._pick(data)
+        # half the views are of a tensor with a history (when there is one), for the writes above
+        src = self._pick(data, lambda t: t.requires_grad and not t.is_leaf) if data.draw(st.booleans()) else None
+        src = src or self._pick(data)
         shape = tuple(self._t(src).shape)
         nd = len(shape)
         options = ["[...]"]
@@ -281,7 +294,7 @@ class DifferentialMachine(RuleBasedStateMachine):
     def write(self, data):
         # half the writes go through a view of a tensor with a history (when there is one): they
         # rewrite the base's history (CopySlices), which is where in-place bugs hide
-        dst = self._pick(data, lambda t: t.requires_grad and t._base is not None) if data.draw(st.booleans()) else None
+        dst = self._pick(data, _view_with_history) if data.draw(st.booleans()) else None
         dst = dst or self._pick(data)
         if data.draw(st.integers(0, 3)) == 0:
             return self.overlapping_write(data, dst)

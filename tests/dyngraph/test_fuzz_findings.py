@@ -39,3 +39,39 @@ def test_a_view_written_in_place_is_regenerated_as_as_strided():
         return v.grad_fn.name(), w.grad_fn.name(), y.grad_fn.name()
 
     assert run(dg) == run(torch) == ("AsStridedBackward0", "AsStridedBackward0", "torch::autograd::CopySlices")
+
+
+def test_an_in_place_op_that_casts_is_named_after_the_op():
+    def run(m):
+        t = m.tensor([1.5, 2.5], dtype=m.float32)
+        w = m.tensor([2.0, 3.0], dtype=m.float64, requires_grad=True)
+        t.mul_(w)
+        t.sum().backward()
+        return t.grad_fn.name(), t.dtype == m.float32, w.grad.tolist()
+
+    assert run(dg) == run(torch)
+
+
+def test_copy_slices_refuses_a_second_backward_as_pytorchs_does():
+    def run(m):
+        x = m.tensor([1.0, 2.0, 3.0], dtype=m.float64, requires_grad=True)
+        y = 10 - x          # RsubBackward1: saves nothing
+        v = y[:2]
+        v.copy_(m.tensor([4.0, 5.0], dtype=m.float64))
+        v.sum().backward()  # frees the graph
+        with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+            (v * 1).sum().backward()
+        return x.grad.tolist()
+
+    assert run(dg) == run(torch)
+
+
+def test_a_write_through_a_detached_alias_regenerates_the_views():
+    def run(m):
+        x = m.tensor([1.0, 2.0, 3.0], dtype=m.float64, requires_grad=True)
+        v = x[::2]
+        x.detach()[m.tensor([0, 0])] = 2.0   # bumps the shared version
+        (v * 2).sum().backward()
+        return v.grad_fn.name(), v._version, x.grad.tolist()
+
+    assert run(dg) == run(torch)
