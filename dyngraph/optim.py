@@ -29,9 +29,11 @@ class Optimizer:
         self.param_groups = []
         for gr in groups:
             group = {**defaults, **gr, "params": list(gr["params"])}
-            for p in group["params"]:
-                if not isinstance(p, Tensor) or not p.is_leaf or not p.requires_grad:
-                    raise ValueError("can't optimize a non-leaf Tensor or one that does not require grad")
+            for p in group["params"]:  # a frozen leaf (no grad) is kept and skipped by step, as in PyTorch
+                if not isinstance(p, Tensor):
+                    raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
+                if not p.is_leaf:
+                    raise ValueError("can't optimize a non-leaf Tensor")
             self.param_groups.append(group)
         self.state: dict = {}
 
