@@ -182,6 +182,24 @@ def _like(fn):
         return fn(tuple(t.shape), dtype=dtype or t.dtype, requires_grad=requires_grad, device=t.device)
 
     make.__name__ = fn.__name__ + "_like"
+    make.__doc__ = f"""``dg.{fn.__name__}_like(t)``: ``dg.{fn.__name__}`` with ``t``'s shape, dtype and device.
+
+    Parameters:
+        t: the tensor whose shape, dtype and device are copied.
+        dtype: a dtype instead of ``t``'s.
+        requires_grad: make it a leaf that records the ops applied to it.
+
+    Returns:
+        A new leaf ``Tensor``.
+
+    Raises:
+        AutogradError: ``requires_grad=True`` with an integer or bool dtype.
+
+    Examples:
+        >>> t = dg.{fn.__name__}_like(dg.ones(2, 3, dtype=dg.float64))
+        >>> t.shape, t.dtype
+        ((2, 3), dyngraph.float64)
+    """
     return make
 
 
