@@ -21,16 +21,18 @@ class Optimizer:
     """Parameter groups, per-parameter state, ``zero_grad``, ``state_dict`` / ``load_state_dict``.
 
     Parameters:
-        params: leaf tensors that require grad, or a list of groups ``{"params": [...], "lr": ...}``.
+        params: leaf tensors, or a list of groups ``{"params": [...], "lr": ...}``; a leaf that
+            does not require grad (a frozen parameter) is kept and skipped by ``step``, as in PyTorch.
         defaults: each group's settings where the group does not give them.
 
     Raises:
-        ValueError: no parameters, or one that is not a leaf requiring grad.
+        ValueError: no parameters, or one that is not a leaf.
+        TypeError: a parameter that is not a tensor.
 
     Examples:
-        >>> dg.optim.SGD([dg.ones(2)], lr=0.1)
+        >>> dg.optim.SGD([dg.ones(2, requires_grad=True) * 2], lr=0.1)
         Traceback (most recent call last):
-        ValueError: can't optimize a non-leaf Tensor or one that does not require grad
+        ValueError: can't optimize a non-leaf Tensor
     """
 
     def __init__(self, params, defaults: dict):
