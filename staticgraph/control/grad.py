@@ -174,6 +174,10 @@ def backprop(ops, n: Node, cot: dict, relevant: set, contributions: dict) -> Non
         from .second import cond_grad_vjp
 
         return cond_grad_vjp(n.graph, n, cot, relevant, contributions)
+    if n.op == "scan_grad" and any(cot.values()):
+        from .second_loop import scan_grad_vjp
+
+        return scan_grad_vjp(n.graph, n, cot, relevant, contributions)
     if n.op not in ("cond", "while_loop", "scan"):
         if any(cot.values()):
             check_second_order(n)
@@ -340,8 +344,8 @@ def differentiable(n: Node) -> bool:
 
 def check_second_order(n: Node) -> None:
     raise GraphError(f"gradients: {n.op} (the gradient of a control-flow node, declared at {n.trace}) has no "
-                     "gradient of its own yet: a second-order gradient through sg.scan/sg.while_loop is not "
-                     "supported (through sg.cond it is); differentiate the body's function twice outside the loop")
+                     "gradient of its own: a second-order gradient through sg.while_loop is not supported "
+                     "(through sg.scan and sg.cond it is); for a loop of known length use sg.scan")
 
 
 __all__ = ["backprop", "sum_terms", "Cot", "differentiable", "residuals", "GRAD_KINDS", "ADD_TERMS", "step_grad"]
