@@ -204,7 +204,8 @@ def grad_loop(last_exe, mid_exe, last, mid, nc: int, nx: int, ncap: int, fcarry:
     from .backward import _fit, _flat  # backward imports this module
 
     g: dict = {"_fit": _fit, "_flat": _flat}
-    direct = all(len(last.carry_slots[r]) == len(mid.carry_slots[r]) == mid.seed_counts[r] for r in range(len(fcarry)))
+    # mid steps hand their carry terms to the step before in the order its seeds take them
+    direct = all(len(mid.carry_slots[r]) == mid.seed_counts[r] for r in range(len(fcarry)))
     L = ["def loop(T, kept, rows, caps, dyrows, finals):"]
     L += [f"    _k{k} = caps[{k}]" for k in range(ncap)]
     L += [f"    _R{j} = rows[{j}]" for j in range(nx)]
@@ -212,13 +213,13 @@ def grad_loop(last_exe, mid_exe, last, mid, nc: int, nx: int, ncap: int, fcarry:
     L += ["    _steps = []", "    _push = _steps.append", "    _cs = None"]
     L += [f"    _X{j} = [None] * T" for j, _ in mid.dx]
 
-    def step(plan, exe, tag, seeds):
+    def step(plan, exe, tag, seeds, to_vars):
         feeds = [f"_ct[{k}]" for k in range(nc)] + [f"_R{j}[t]" for j in range(nx)] + [f"_k{k}" for k in range(ncap)]
         feeds += seeds + [f"finals[{k}][{i}]" if src == "final" else f"_D{k}[t]" for src, k, i in plan.seed_src]
         feeds += [f"_rt[{p}]" for p in plan.respos]
         body, outs = inline(exe, tag, feeds, g, "        ")
         out = ["        _ct, _rt = kept[t]"] + body
-        if direct:
+        if to_vars:
             out += [f"        _g{r}_{i} = {outs[s]}" for r, slots in enumerate(plan.carry_slots) for i, s in enumerate(slots)]
         else:
             out.append(f"        _cs = {tup(tup(outs[s] for s in slots) for slots in plan.carry_slots)}")
@@ -227,23 +228,41 @@ def grad_loop(last_exe, mid_exe, last, mid, nc: int, nx: int, ncap: int, fcarry:
             out.append(f"        _X{j}[t] = {outs[s]}" if s is not None else f"        _X{j}[t] = xp.zeros_like(_R{j}[t])")
         return out
 
-    L += ["    if T:", "        t = T - 1"] + step(last, last_exe, "l", [])
-    seeds = []
-    mid_pre = []
+    L += ["    if T:", "        t = T - 1"] + step(last, last_exe, "l", [], False)
+    seeds, pre, adapt = [], [], []
     for r, k in enumerate(fcarry):
         m = mid.seed_counts[r]
-        if direct:
-            seeds += [f"_g{r}_{i}" for i in range(m)]
-        else:
-            mid_pre += [f"        _v = _cs[{r}]",
-                        f"        _s{r} = _v if len(_v) == {m} else _fit(xp, _flat(_v), {m}, kept[t + 1][0][{k}])"]
+        fit = f"_v if len(_v) == {m} else _fit(xp, _flat(_v), {m}, kept[t + 1][0][{k}])"
+        if not direct:  # a pass-through carry's terms can outgrow its seeds: fitted every step
+            pre += [f"        _v = _cs[{r}]", f"        _s{r} = {fit}"]
             seeds += [f"_s{r}[{i}]" for i in range(m)]
-    L += ["    for t in range(T - 2, -1, -1):"] + mid_pre + step(mid, mid_exe, "m", seeds)
+            continue
+        seeds += [f"_g{r}_{i}" for i in range(m)]
+        at = _match(last.keys[r], mid.keys[r], m)
+        if at is not None:  # the last step lacks some terms (no cotangent reached them): -0.0 there,
+            # which added to any x gives x, bit for bit (+0.0 would turn a -0.0 sum into +0.0)
+            adapt += [f"        _g{r}_{i} = _cs[{r}][{j}]" if j >= 0 else f"        _g{r}_{i} = xp.full_like(kept[T - 1][0][{k}], -0.0)"
+                      for i, j in enumerate(at)]
+        else:
+            adapt += ["        t = T - 2", f"        _v = _cs[{r}]", f"        _s = {fit}"] + [f"        _g{r}_{i} = _s[{i}]" for i in range(m)]
+    if adapt:
+        L += ["    if T >= 2:"] + adapt
+    L += ["    for t in range(T - 2, -1, -1):"] + pre + step(mid, mid_exe, "m", seeds, direct)
     if direct:
-        L += ["    if T:", f"        _cs = {tup(tup(f'_g{r}_{i}' for i in range(len(sl))) for r, sl in enumerate(mid.carry_slots))}",
-]
+        L += ["    if T >= 2:", f"        _cs = {tup(tup(f'_g{r}_{i}' for i in range(len(sl))) for r, sl in enumerate(mid.carry_slots))}"]
     L.append(f"    return _cs, _steps, {tup(f'_X{j}' for j, _ in mid.dx)}")
     return build(L, g, "gradient")
+
+
+def _match(last_keys: list, mid_keys: list, m: int):
+    """Where each of the ``m`` mid-step seeds of a carry lies among the last step's terms (by
+    their keys: consumer, position), -1 where the last step has no such term; None when the
+    keys do not say (a term of the last step the mid steps do not have)."""
+    last_keys, mid_keys = [tuple(k) for k in last_keys], [tuple(k) for k in mid_keys]
+    if len(mid_keys) != m or len(set(mid_keys)) != m or not set(last_keys) <= set(mid_keys) or len(set(last_keys)) != len(last_keys):
+        return None
+    pos = {k: j for j, k in enumerate(last_keys)}
+    return [pos.get(k, -1) for k in mid_keys]
 
 
 class Generated:

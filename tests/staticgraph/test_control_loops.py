@@ -115,3 +115,28 @@ def test_regions_inside_bodies_reach_wait_compiled_and_use_tier():
     b = fn(X, H, W, U)
     assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b))
     fn.report()  # a body's regions are listed in its own report, not under the outer nodes
+
+
+def test_last_step_lacking_a_carry_term_seeds_the_step_before_by_key():
+    """The final carry is discarded, so the last step's carry has no term from ``h * 0.5``
+    while the others have: the step before takes the last step's terms by their keys (the
+    inner scan's list of terms stays a list) and -0.0 for the missing one, as dyngraph sums."""
+    from graphcompare.controlflow import scan
+
+    def model(F, xs, c):
+        def body(h, x):
+            a = (h * c + x).tanh()
+            _, a2 = scan(F, lambda g, e: ((g * e + h[0] * 0.5).tanh(), g + e), c[0] * 0.5, a)
+            return a2 * 0.5 + h * 0.5, a2 * c
+        return scan(F, body, c * 0.5, xs)[1]
+
+    r = np.random.default_rng(3)
+    with sg.Graph():
+        ps = [sg.placeholder((None, 5, 1), "float64"), sg.placeholder((5, 1), "float64"), sg.placeholder((None, 5, 1), "float64")]
+        fn = sg.compile(sg.gradients((model(sg, *ps[:2]) * ps[2]).sum(), ps[:2]), optimize=False)
+    for T in (2, 3, 2, 3, 2, 3):
+        V, c, W = r.standard_normal((T, 5, 1)), r.standard_normal((5, 1)), r.standard_normal((T, 5, 1))
+        ts = [dg.tensor(V, requires_grad=True), dg.tensor(c, requires_grad=True)]
+        (model(dg, *ts) * dg.tensor(W)).sum().backward()
+        for got, t in zip(fn(V, c, W), ts):
+            assert got.tobytes() == t.grad.numpy().tobytes()
