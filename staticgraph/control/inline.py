@@ -201,9 +201,9 @@ def grad_loop(last_exe, mid_exe, last, mid, nc: int, nx: int, ncap: int, fcarry:
     ``kept``). ``carry_slots`` (per float carry, the terms its last-run step gave, None for
     zero steps), ``steps`` (per step, last first, per closure its terms) and ``dx`` (per
     differentiated xs, the step values) are what ``Backward._loop_grad`` folds afterwards."""
-    from .backward import _fit, _flat  # backward imports this module
+    from .backward import _fit, _flat, to_next  # backward imports this module
 
-    g: dict = {"_fit": _fit, "_flat": _flat}
+    g: dict = {"_fit": _fit, "_flat": _flat, "_to_next": to_next}
     # mid steps hand their carry terms to the step before in the order its seeds take them
     direct = all(len(mid.carry_slots[r]) == mid.seed_counts[r] for r in range(len(fcarry)))
     L = ["def loop(T, kept, rows, caps, dyrows, finals):"]
@@ -237,7 +237,9 @@ def grad_loop(last_exe, mid_exe, last, mid, nc: int, nx: int, ncap: int, fcarry:
             pre += [f"        _v = _cs[{r}]", f"        _s{r} = {fit}"]
             seeds += [f"_s{r}[{i}]" for i in range(m)]
             continue
-        seeds += [f"_g{r}_{i}" for i in range(m)]
+        # a list of terms may hold handed-through terms keyed in this body: as seeds, their keys
+        # take the seeds' prefix
+        seeds += [f"_to_next(_g{r}_{i})" if mid.carry_lists[r][i] else f"_g{r}_{i}" for i in range(m)]
         at = _match(last.keys[r], mid.keys[r], m)
         if at is not None:  # the last step lacks some terms (no cotangent reached them): -0.0 there,
             # which added to any x gives x, bit for bit (+0.0 would turn a -0.0 sum into +0.0)
