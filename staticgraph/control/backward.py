@@ -108,9 +108,8 @@ class Backward:
         keys = getattr(layout, "raw_keys", None) or [[(0,)] * len(sl) for sl in layout.raw_slots]
         terms = {p.id: sorted(_keyed([outs[s] for s in slots], ks, ()), key=lambda kv: kv[0])
                  for p, slots, ks in zip(raw, layout.raw_slots, keys)}
-        passes = n.get("pass_" + name)
-        if passes and max(passes) >= 0:
-            terms = _placed(terms, raw, layout.raw_slots, passes, n["seed_keys"])
+        if n.get("seed_ki"):
+            terms = _placed(terms, n["seed_ki"], n["seed_keys"])
         body = layout.body
         result = [terms.get(p.id, []) for p in body.params]
         for branch, count in (("true", nt), ("false", nf)):
@@ -258,17 +257,14 @@ def _keyed(values, keys, step: tuple) -> list:
     return out
 
 
-def _placed(terms: dict, raw, raw_slots, passes, seed_keys) -> dict:
-    """``terms`` (param id -> keyed terms) with each term that is a seed handed through
-    (``passes``: per raw term, the seed's index or -1) wrapped as a one-term ``Placed`` at the
-    key that seed had outside."""
-    out, r = {}, 0
-    for p, slots in zip(raw, raw_slots):
-        where = passes[r:r + len(slots)]
-        r += len(slots)
-        out[p.id] = [(k, Placed([t], [tuple(seed_keys[where[k[-2]]]) + (k[-1],)]))
-                     if where[k[-2]] >= 0 and seed_keys[where[k[-2]]] else (k, t) for k, t in terms[p.id]]
-    return out
+def _placed(terms: dict, seed_ki, seed_keys) -> dict:
+    """``terms`` (param id -> keyed terms) with each term a seed reached unchanged (its key
+    starts with that seed's key ``(NEXT, output, i)``: the branch returned the param as is, or
+    a nested control node handed the seed through) wrapped as a one-term ``Placed`` at the key
+    the seed had outside. A seed reaching a param through an op (``v + c``) has that op's key."""
+    outer = {(NEXT, k, i): tuple(key) for (k, i), key in zip(seed_ki, seed_keys) if key}
+    return {p: [(k, Placed([t], [outer[k[:3]] + k[3:]])) if k[:3] in outer else (k, t) for k, t in kt]
+            for p, kt in terms.items()}
 
 
 def _merged(result: list, groups) -> tuple:

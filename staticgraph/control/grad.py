@@ -214,15 +214,12 @@ def _cond(graph, n, cf, cot, needs):
     no = cf.n["operands"]
     t, f = cf.bodies["true"], cf.bodies["false"]
     seeds = [(k, (NEXT, k, i), _is_list(cot[k][i])) for k in sorted(cot) for i in range(len(cot[k]))]
-    layouts, passes = {}, {}
+    layouts = {}
     for name, b in (("true", t), ("false", f)):
         raw = [p for p in b.params if floating(p)] + [ph for ph in b.capture_nodes if floating(ph)]
         phs, raw_terms, _ = step_grad(b, seeds, raw, [])
         layouts[name] = (Layout(b, phs, raw_terms, {}, raw, []), raw)
-        # a term that is a seed at the seed's own key: the branch returns that param as is
-        # (a seed reaching a param through an op, ``v + c``, has that op's key)
-        seed_at = {(ph.id, tuple(key)): j for j, (ph, (_, key, _)) in enumerate(zip(phs, seeds))}
-        passes[name] = [seed_at.get((t.id, tuple(k)), -1) for p in raw for k, t in raw_terms[p.id]]
+
     # inputs: pred, operands, captures (true), captures (false), then the seeds
     flat = [x for k in sorted(cot) for x in cot[k]]
     # outputs: one terms list per input (pred: none)
@@ -230,7 +227,7 @@ def _cond(graph, n, cf, cot, needs):
     outs = _grad_node(graph, "cond_grad", {"layouts": layouts}, list(n.inputs) + flat,
                       [n.inputs[k] for k in targets], ["terms"] * len(targets), n,
                       {"operands": no, "true_caps": len(t.captures), "false_caps": len(f.captures),
-                       "pass_true": passes["true"], "pass_false": passes["false"],
+                       "seed_ki": [[k, key[2]] for k, key, _ in seeds],  # seed j: term i of output k
                        "seed_keys": [k for i in sorted(cot) for k in _keys_of(cot[i])]})
     return {k: [o] for k, o in zip(targets, outs) if needs[k] and o is not None}
 
