@@ -6,7 +6,7 @@ line per instruction (``s3 = K7(xp, s1, s2, axis=A7_axis)``), ``del`` of dead sl
 the list of its feeds, the tuple of its outputs and the slicing of that tuple into carries,
 ys and residuals: several microseconds against kernels of about one microsecond at small
 sizes. So each loop gets one generated function whose ``for`` body *is* the step body's code,
-its names prefixed (``b0s3``, ``b0K7``) so that two bodies never share a name, its feeds
+its names prefixed (``bs3``, ``bK7``) so that two bodies never share a name, its feeds
 replaced by the loop's own locals (the carries, ``rows[t]``, the captures, the seeds) and its
 outputs assigned straight to the next step's carries. Each step runs exactly the kernels the
 body's executable runs, on the same arrays in the same order: the results are bitwise those
@@ -91,6 +91,18 @@ def _pingpong(op, kernel, shape: tuple):
 def reuse_carries(exe, tag: str, body: list, outs: list, shapes: list, g: dict) -> list:
     """Rewrite ``body`` so that each carry (``outs[k]`` for ``shapes[k]``) whose kernel can write
     into a given array reuses two buffers; returns the ``bufs`` locals to create per call."""
+    producers = {}
+    for k in range(len(shapes)):
+        m = re.fullmatch(tag + r"s\d+", outs[k]) and [re.fullmatch(r"\s*" + outs[k] + r" = " + tag + r"K(\d+)\(xp, .*\)", ln)
+                                                     for ln in body if ln.strip().startswith(outs[k] + " = ")]
+        if m:
+            producers[k] = m[-1]
+        elif not outs[k].startswith("_copy("):  # a carry handed on as it is: it may be a buffer's
+            return []
+    for k, m in producers.items():  # a carry that may view another value could view a buffer
+        op = exe.program[int(m.group(1))].opdef if m is not None else None
+        if op is None or op.view_of or op.may_alias:
+            return []
     made = []
     seen = set()
     for k, shape in enumerate(shapes):

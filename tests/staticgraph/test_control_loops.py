@@ -140,3 +140,22 @@ def test_last_step_lacking_a_carry_term_seeds_the_step_before_by_key():
         (model(dg, *ts) * dg.tensor(W)).sum().backward()
         for got, t in zip(fn(V, c, W), ts):
             assert got.tobytes() == t.grad.numpy().tobytes()
+
+
+def test_no_buffer_reuse_when_a_carry_may_view_another():
+    """``b`` carries a view of the previous ``a``: overwriting ``a``'s old buffer would change
+    ``b`` under the step that reads it, so this loop allocates every carry."""
+    with sg.Graph():
+        a0 = sg.placeholder((6,), "float64", name="a0")
+        b0 = sg.placeholder((2, 3), "float64", name="b0")
+        xs = sg.placeholder((None, 6), "float64", name="xs")
+        (aT, bT), _ = sg.scan(lambda c, x: (((c[0] + x).tanh(), c[0].reshape((2, 3))), None), (a0, b0), xs)
+        fn = sg.compile([aT, bT, (aT.reshape((2, 3)) * bT).sum()], optimize=False)
+    A, B, X = RNG.standard_normal(6), RNG.standard_normal((2, 3)), RNG.standard_normal((5, 6))
+    a, b = A, B
+    for x in X:
+        a, b = np.tanh(a + x), a.reshape((2, 3))
+    got = fn(A, B, X)
+    assert got[0].tobytes() == a.tobytes() and got[1].tobytes() == b.tobytes()
+    source = [f.source for L in _loops(fn) for f in L._generated._fns.values()][0]
+    assert "_P0" not in source
