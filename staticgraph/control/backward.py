@@ -60,6 +60,10 @@ def to_next(v):
     return v
 
 
+def _copies(terms: list) -> list:
+    return [_copies(t) if isinstance(t, list) else t.copy() for t in terms]
+
+
 def _resolve(values, keys) -> list:
     """One body run's terms of one param (its slots' values), in the body's order: terms of a
     ``Placed`` list at their own keys (the body's key space, resolved before they leave it)."""
@@ -153,8 +157,10 @@ class Backward:
         merge = n.get("merge", ())
         if carry_slots is None:  # zero steps: the final carry is the initial one, its terms handed through
             fk = n.get("final_keys") or [[] for _ in range(nc)]
-            init = [Placed(finals[k], [tuple(key) + (0,) if key else None for key in fk[k]])
-                    if len(fk[k]) == len(finals[k]) else finals[k] for k in fcarry]
+            # copies: the caller's memory plan may reuse the buffers of these inputs once this
+            # node ran, while the terms live on in the list handed back
+            init = [Placed(_copies(finals[k]), [tuple(key) + (0,) if key else None for key in fk[k]])
+                    if len(fk[k]) == len(finals[k]) else _copies(finals[k]) for k in fcarry]
             result = init + self._dxs(xp, xs, dx, T) + [[] for _ in range(sum(n["fcaps"]))]
             for g in merge:  # one outer value fed to several carries (a closure has no term)
                 parts = [result[k] for k in g]

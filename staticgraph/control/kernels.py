@@ -122,7 +122,9 @@ class AddTerms:
             terms = _flat(values[:-1])
         if not terms:
             return xp.zeros_like(values[-1])
-        return add_n(xp, terms)
+        # one term: a copy, as the caller's memory plan may reuse the term's buffer after this
+        # node, its last reader, while the sum lives on
+        return add_n(xp, terms) if len(terms) > 1 else xp.asarray(terms[0], copy=True)
 
 
 class Loop(Backward):

@@ -207,3 +207,29 @@ def test_handed_through_inside_a_loop_body_bitwise(what):
         loss = (h * h).sum() + (ts[2] * 0.1).sum()
         for name, g, d in zip(["xs", "h0", "w"], fn(xs_v, h0_v, w_v)[1:], dg.grad(loss, ts)):
             assert g.tobytes() == d.detach().numpy().tobytes(), name
+
+
+def test_handed_through_terms_survive_the_memory_plan():
+    """A loop of no step hands its final carry's terms back in a list that outlives the node;
+    with memory planning on, the caller may reuse those terms' buffers after the node, so the
+    list holds copies (and a one-term sum is a copy too). A program the random campaign found."""
+    from graphcompare import controlflow as CF
+
+    W = [0.7616121342493164, 0.7984911434141233, 1.3142257405942803]
+
+    def model(F, x):
+        v0 = CF.while_model(F, x, x, 2)
+        v1 = F.where(x < v0, v0, x)
+        v2 = F.softplus(x, beta=2.0)
+        v3 = CF.while_model(F, x, v0, 0)
+        outs = [v1, v2, v3]
+        return outs, (v1 * W[0]).sum() + (v2 * W[1]).sum() + (v3 * W[2]).sum()
+
+    v = np.array(1.7617180396718533)
+    with sg.Graph():
+        x = sg.placeholder((), "float64")
+        outs, loss = model(sg, x)
+        fn = sg.compile(outs + [sg.gradients(loss, x)], optimize=["memory"])
+    xt = dg.tensor(v, requires_grad=True)
+    d = dg.grad(model(dg, xt)[1], [xt])[0]
+    assert np.asarray(fn(v)[-1]).tobytes() == d.detach().numpy().tobytes()
