@@ -34,7 +34,12 @@ class Placed(list):
 
 
 def _has_placed(v) -> bool:
-    return type(v) is Placed or (isinstance(v, list) and any(_has_placed(t) for t in v))
+    if type(v) is Placed:
+        return True
+    if not isinstance(v, list):
+        return False
+    types = set(map(type, v))  # at C speed: a step loop's list holds one term per step
+    return Placed in types or (list in types and any(_has_placed(t) for t in v if type(t) is list))
 
 
 def _expand(v, key: tuple, out: list) -> None:
