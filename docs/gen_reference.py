@@ -30,8 +30,8 @@ DG_GROUPS = {
 }
 
 SG_GROUPS = {
-    "Declaring a graph": ["Graph", "Node", "SymShape", "placeholder", "variable", "constant", "assign", "assign_sub",
-                          "assign_add", "get_default_graph", "reset_default_graph"],
+    "Declaring a graph": ["Graph", "Node", "SymShape", "placeholder", "variable", "constant", "arange", "assign",
+                          "assign_sub", "assign_add", "get_default_graph", "reset_default_graph"],
     "Gradients": ["gradients", "SymbolicOps"],
     "Control flow": ["cond", "while_loop", "scan"],
     "Compiling and running": ["compile", "CompiledFunction", "Session", "function", "Function"],

@@ -264,7 +264,7 @@ def std(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
 
 def norm(self, p=2, dim=None, keepdim=False):
     """The vector norm (as ``Tensor.norm`` / ``torch.linalg.vector_norm``)."""
-    from .functions import vector_norm
+    from .functions_nn import vector_norm
 
     return vector_norm(self, p, dim, keepdim)
 

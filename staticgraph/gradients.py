@@ -237,9 +237,9 @@ def walk(graph: Graph, seeds: list, xs_list: list, raw: frozenset = frozenset())
             if n.id in raw:
                 grads[n.id] = terms
             elif n.op == control.GET and n.id not in wanted:
-                cotangents.setdefault(n.inputs[0].id, {})[n.attrs["index"]] = [t for _, t in terms]
+                cotangents.setdefault(n.inputs[0].id, {})[n.attrs["index"]] = control.Cot(terms)
             else:
-                g = control.sum_terms(graph, [t for _, t in terms], n)
+                g = control.sum_terms(graph, [t for _, t in terms], n, [k for k, _ in terms])
                 if n.id in wanted:
                     grads[n.id] = g
         if n.op == control.ADD_TERMS:  # a sum: every term (a list: each of its terms) gets g
@@ -250,7 +250,7 @@ def walk(graph: Graph, seeds: list, xs_list: list, raw: frozenset = frozenset())
         elif n.op in control.CONTROL_OPS:
             control.backprop(ops, n, cotangents.pop(n.id, {}), relevant, contributions)
         elif n.op == control.GET and g is not None:
-            cotangents.setdefault(n.inputs[0].id, {})[n.attrs["index"]] = [g]
+            cotangents.setdefault(n.inputs[0].id, {})[n.attrs["index"]] = control.Cot([(terms[0][0], g)])
         elif g is not None and n.op not in SOURCE_OPS:
             _backprop(ops, n, g, relevant, contributions)
         for x in set(i.id for i in n.inputs):

@@ -274,15 +274,17 @@ class Module:
             owner(p).zero_grad(p)
 
     def to(self, *args, **kwargs) -> "Module":
-        """``to(dtype)`` converts the parameters; ``to("cpu")`` is accepted (the only device)."""
-        dtype = kwargs.get("dtype")
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or keywords, as PyTorch: converts the
+        parameters' dtype; ``"cpu"`` is the only device a module lives on."""
+        dtype, device = kwargs.get("dtype"), kwargs.get("device")
         for a in args:
-            if isinstance(a, str) and a.startswith("cpu") or a is None:
-                continue
-            dtype = a
-        device = kwargs.get("device")
+            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
+                device = a
+            elif a is not None:
+                dtype = a
         if device is not None and not str(device).startswith("cpu"):
-            raise ValueError(f"Module.to: the modules live on the CPU backend; got device {device!r}")
+            raise ValueError(f"Module.to: modules keep their parameters on the CPU (NumPy) backend; got device "
+                             f"{device!r}. Build the model on the CPU, or write the step with dg tensors on {device!r}")
         if dtype is None:
             return self
         name = dtype_name(dtype)

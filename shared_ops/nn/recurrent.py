@@ -74,6 +74,9 @@ class RNNCell(_Cell):
         pre = self._pre(x, h)
         return pre.tanh() if self.nonlinearity == "tanh" else pre.relu()
 
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ("" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity}")
+
 
 class LSTMCell(_Cell):
     """Gates ``i, f, g, o`` stacked in that order (PyTorch's): ``c' = f c + i g``, ``h' = o tanh(c')``.
@@ -102,6 +105,10 @@ class LSTMCell(_Cell):
         i, f, g, o = self._pre(x, h).chunk(4, dim=-1)
         c2 = f.sigmoid() * c + i.sigmoid() * g.tanh()
         return o.sigmoid() * c2.tanh(), c2
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """PyTorch's class of ``MultiheadAttention.out_proj``: a ``Linear`` (the name shows in ``repr``)."""
 
 
 class MultiheadAttention(Module):
@@ -142,7 +149,7 @@ class MultiheadAttention(Module):
             self.in_proj_bias = Parameter(np.zeros(3 * embed_dim, dt))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dt)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, dtype=dt)
         if bias:  # PyTorch's _reset_parameters zeroes the output projection's bias
             self.out_proj.load_state_dict({"bias": np.zeros(embed_dim, dt)}, strict=False)
 
