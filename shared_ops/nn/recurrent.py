@@ -108,7 +108,12 @@ class LSTMCell(_Cell):
 
 
 class NonDynamicallyQuantizableLinear(Linear):
-    """PyTorch's class of ``MultiheadAttention.out_proj``: a ``Linear`` (the name shows in ``repr``)."""
+    """PyTorch's class of ``MultiheadAttention.out_proj``: a ``Linear`` (the name shows in ``repr``).
+
+    Examples:
+        >>> dg.nn.MultiheadAttention(8, 2).out_proj
+        NonDynamicallyQuantizableLinear(in_features=8, out_features=8, bias=True)
+    """
 
 
 class MultiheadAttention(Module):
