@@ -190,9 +190,17 @@ def _ratio(a, b) -> str:
 
 
 def ratios(results) -> str:
-    out = [[f"`{w}`", _ratio(t["dyngraph"], t["staticgraph"]), _ratio(t["dyngraph"], t["staticgraph_O0"]),
-            _ratio(t["torch"], t["dyngraph"]), _ratio(t["staticgraph"], t["numpy"])]
-           for w, t in _medians(results).items()]
+    rows = _main_rows(results)
+
+    def r(w, a, b):  # marked † when either median is
+        mark = any((w, k) in rows and _noisy(rows[w, k]["total"]) for k in (a, b))
+        shown = _ratio(t[a], t[b])
+        return shown + (" †" if mark and shown != "-" else "")
+
+    out = []
+    for w, t in _medians(results).items():
+        out.append([f"`{w}`", r(w, "dyngraph", "staticgraph"), r(w, "dyngraph", "staticgraph_O0"),
+                    r(w, "torch", "dyngraph"), r(w, "staticgraph", "numpy")])
     return _table(["workload", "dyngraph / static", "dyngraph / static -O0", "PyTorch / dyngraph", "static / NumPy"], out)
 
 

@@ -142,6 +142,7 @@ def test_a_widely_spread_median_is_marked_and_counted():
     row = _rows(HOOK.time_per_step(doc))["w"][0]
     assert row[1] == "1.00 ms †" and row[2] == "1.00 ms"
     assert "1 of the 2 figures of this run are marked (`w` dyngraph)" in HOOK.noisy(doc)
+    assert _rows(HOOK.ratios(doc))["w"][0][1] == "1.00x †"  # a ratio of a marked median is marked
 
 
 def test_break_even_counts_whole_steps():
