@@ -53,8 +53,12 @@ class InplaceMixin:
     __slots__ = ()
 
     # -- machinery ------------------------------------------------------------------
-    def _inplace(self, name: str, compute, *operands):
-        """``self = compute(self)`` in place; ``operands`` are the other tensors it reads."""
+    def _inplace(self, name: str, compute, *operands, reads=None, full_ok=True):
+        """``self = compute(self)`` in place; ``operands`` are the other tensors it reads.
+
+        ``reads`` (default: ``operands``) are the tensors as the user passed them, checked for
+        a partial overlap with ``self`` (``views.check_overlap``; ``full_ok=False`` refuses a
+        full one too)."""
         from .tensors import Tensor
 
         recording = MODE.enabled and (self._rg or any(isinstance(a, Tensor) and a._rg for a in operands))
@@ -64,6 +68,7 @@ class InplaceMixin:
             raise AutogradError(INFERENCE_INPLACE_MSG)
         if self._view is not None and views.overlaps(self):
             raise AutogradError(views.OVERLAP_MSG)
+        views.check_overlap(self, operands if reads is None else reads, full_ok)
         res = compute(snapshot(self) if recording else self)
         if tuple(res.shape) != tuple(self.shape):
             raise ShapeError(
@@ -93,10 +98,11 @@ class InplaceMixin:
             raise DTypeError(f"result type {_TORCH_DTYPE[theirs]} can't be cast to the desired output type {_TORCH_DTYPE[mine]}")
         return res.astype(mine)
 
-    def _arith(self, method: str, other):
-        if not (MODE.enabled and self._rg) and self._direct(method, other):
+    def _arith(self, method: str, other, alpha=1):
+        scaled = other if alpha == 1 else other * alpha
+        if not (MODE.enabled and self._rg) and self._direct(method, scaled):
             return self
-        return self._inplace(f"{method}_", lambda s: getattr(s, method)(other), other)
+        return self._inplace(f"{method}_", lambda s: getattr(s, method)(scaled), scaled, reads=(other,))
 
     def _direct(self, method: str, other) -> bool:
         """``x -= lr * g`` on NumPy, unrecorded, on a tensor with no views: the op's
@@ -143,10 +149,10 @@ class InplaceMixin:
 
     # -- arithmetic -----------------------------------------------------------------
     def add_(self, other, *, alpha=1):
-        return self._arith("add", other if alpha == 1 else other * alpha)
+        return self._arith("add", other, alpha)
 
     def sub_(self, other, *, alpha=1):
-        return self._arith("sub", other if alpha == 1 else other * alpha)
+        return self._arith("sub", other, alpha)
 
     def mul_(self, other):
         return self._arith("mul", other)
@@ -155,7 +161,7 @@ class InplaceMixin:
         return self._arith("div", other)
 
     def clamp_(self, min=None, max=None):
-        return self._inplace("clamp_", lambda s: s.clip(min, max))
+        return self._inplace("clamp_", lambda s: s.clip(min, max), reads=(min, max))
 
     clip_ = clamp_
 
@@ -175,16 +181,21 @@ class InplaceMixin:
     def fill_(self, value, *, _kind="fill"):
         from .tensors import Tensor
 
-        if isinstance(value, Tensor):
-            return self.copy_(value)
+        if isinstance(value, Tensor):  # PyTorch reads the 0-d value first: no overlap check
+            if value.ndim != 0:
+                raise AutogradError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions.")
+            return self._copy(value, reads=())
         return self._inplace(f"{_kind}_", lambda s: s._op("fill", s, value=value, kind=_kind))
 
     def zero_(self):
         return self.fill_(0, _kind="zero")
 
     def copy_(self, src):
+        return self._copy(src, reads=(src,))
+
+    def _copy(self, src, reads):
         v = self._value(src)
-        return self._inplace("copy_", lambda s: s._op("copy", s, v), v)
+        return self._inplace("copy_", lambda s: s._op("copy", s, v), v, reads=reads)
 
     def uniform_(self, a=0.0, b=1.0):
         return self.copy_(self._be.asarray(rng.uniform(tuple(self.shape), self._dtype_name, a, b)))
@@ -193,11 +204,17 @@ class InplaceMixin:
         return self.copy_(self._be.asarray(rng.normal(tuple(self.shape), self._dtype_name, mean, std)))
 
     def masked_fill_(self, mask, value):
+        from .tensors import Tensor
+
         m = self._as_operand(mask)
         if m._dtype_name != "bool":
             raise DTypeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {m._dtype_name}")
+        if isinstance(value, Tensor) and value.ndim != 0:
+            raise AutogradError(
+                f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with {value.ndim} dimension(s)."
+            )
         v = self._value(value)
-        return self._inplace("masked_fill_", lambda s: s._op("where", m, v.broadcast_to(s.shape), s), v)
+        return self._inplace("masked_fill_", lambda s: s._op("where", m, v.broadcast_to(s.shape), s), v, reads=(m,))
 
     def masked_fill(self, mask, value):
         return self.clone().masked_fill_(mask, value)
@@ -209,7 +226,8 @@ class InplaceMixin:
         d = dim % self.ndim
         spec = (("s", None, None, None),) * d + (("a",), ("e",))
         return self._inplace(
-            "index_add_", lambda s: s + s._op("index_scatter", src, idx, index=spec, shape=tuple(s.shape)), src
+            "index_add_", lambda s: s + s._op("index_scatter", src, idx, index=spec, shape=tuple(s.shape)), src,
+            reads=(source, index), full_ok=False,
         )
 
     def index_add(self, dim, index, source, *, alpha=1):
@@ -220,14 +238,15 @@ class InplaceMixin:
 
         spec, arrays = _parse_index(self, _masks_as_indices(self, key))
         v = self._value(value)
-        if not arrays:  # basic indexing: a view, then copy_ (CopySlices on self)
-            self[key].copy_(v)
+        if not arrays:  # basic indexing: a view, then copy_ (CopySlices on self), as PyTorch's copy_to:
+            dst = self[key]  # a value of another shape is a fill (0-d) or an expanded, unchecked read
+            dst._copy(v, reads=(value,) if tuple(getattr(value, "shape", ())) == tuple(dst.shape) else ())
             return
         target = self
         if any(e[0] == "i" for e in spec):  # PyTorch: the integers select first (a view)
             first, spec = _split_ints(spec, self.ndim)
             target = self._op("getitem", self, index=first)
-        target._inplace("index_put_", lambda s: s._op("index_put", s, v, *arrays, index=spec), v)
+        target._inplace("index_put_", lambda s: s._op("index_put", s, v, *arrays, index=spec), v, reads=(value,), full_ok=False)
 
     def detach_(self):
         v = self._view
@@ -270,6 +289,7 @@ def _out_op(name: str, method: str):
             )
         res = getattr(x, method)(other, **kwargs)
         if tuple(res.shape) == tuple(out.shape):
+            views.check_overlap(out, (input, other))
             views.write(out, out._cast_result(res)._data)
         else:  # PyTorch resizes ``out``
             out._data = res._data

@@ -24,6 +24,7 @@ reading it. The root is taken to be contiguous, as a fresh PyTorch result is.
 
 from __future__ import annotations
 
+import math
 import weakref
 from weakref import ref
 
@@ -48,6 +49,10 @@ NO_GRAD_VIEW_MSG = (
 OVERLAP_MSG = (
     "unsupported operation: more than one element of the written-to tensor refers to a single "
     "memory location. Please clone() the tensor before performing the operation."
+)
+PARTIAL_OVERLAP_MSG = (
+    "unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
+    "single memory location. Please clone() the tensor before performing the operation."
 )
 NOT_VIEWABLE_MSG = (
     "view size is not compatible with input tensor's size and stride (at least one dimension spans "
@@ -174,6 +179,64 @@ def overlaps(t) -> bool:
         return False
     p = _probe(v.root, v.rchain)
     return any(s == 0 and n > 1 for s, n in zip(p.strides, p.shape))
+
+
+def _positions(t):
+    """The storage position of each element of ``t`` (an int64 array of ``t``'s shape): the
+    view chain replayed on the positions of the root. Unlike the layout probe this is right for
+    view ops whose kernel gathers (``diagonal``), and it is only built when an in-place op reads
+    a tensor on its own storage."""
+    v = t._view
+    root = t if v is None else v.root
+    shape = tuple(root._data.shape)
+    flat = np.arange(math.prod(shape), dtype=np.int64).reshape(shape)
+    return flat if v is None or not v.rchain else np.asarray(replay(_NUMPY_OPS, flat, v.rchain))
+
+
+def _dense(p) -> bool:
+    """PyTorch's ``is_non_overlapping_and_dense``: the elements are distinct positions filling
+    one contiguous range (strides that are a permutation of a contiguous layout)."""
+    return p.size == 1 or (int(p.max()) - int(p.min()) + 1 == p.size and np.unique(p).size == p.size)
+
+
+def overlap(a, b) -> str:
+    """PyTorch's ``get_overlap_status`` of two tensors: ``"full"`` (the same elements in the
+    same places), ``"partial"``, ``"no"``, or ``"too hard"`` (one of them is not dense, e.g.
+    expanded or strided; PyTorch lets those through unchecked)."""
+    if a is b:
+        return "full"
+    ra, rb = a._view, b._view
+    if (a if ra is None else ra.root) is not (b if rb is None else rb.root):
+        return "no"
+    pa, pb = _positions(a), _positions(b)
+    if pa.size == 0 or pb.size == 0:
+        return "no"
+    if not (_dense(pa) and _dense(pb)):
+        return "too hard"
+    a0, b0 = int(pa.min()), int(pb.min())
+    a1, b1 = a0 + pa.size, b0 + pb.size
+    if a0 == b0 and a1 == b1:
+        return "full" if pa.shape == pb.shape and bool((pa == pb).all()) else "partial"
+    return "partial" if a0 < b1 and b0 < a1 else "no"
+
+
+def check_overlap(t, reads, full_ok: bool = True) -> None:
+    """PyTorch's refusal of an in-place op on ``t`` that reads a tensor sharing some but not all
+    of ``t``'s memory (``t.sub_(t[0])``, ``t[1:].add_(t[:-1])``): the result would depend on
+    the order elements are written in. ``full_ok=False`` refuses full overlap too, as
+    ``index_add_`` and ``index_put_`` do. Costs nothing unless ``t``'s storage has views."""
+    ver = t._ver
+    if ver is None or not ver.views:
+        if not full_ok and any(r is t for r in reads):
+            raise InplaceError(PARTIAL_OVERLAP_MSG)
+        return
+    from .tensors import Tensor
+
+    for r in reads:
+        if isinstance(r, Tensor):
+            status = overlap(t, r)
+            if status == "partial" or (status == "full" and not full_ok):
+                raise InplaceError(PARTIAL_OVERLAP_MSG)
 
 
 # --------------------------------------------------------------------------- writes

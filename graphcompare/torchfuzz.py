@@ -50,6 +50,7 @@ KEY_PHRASES = (
     "does not require grad",
     "view size is not compatible with input tensor's size and stride",
     "more than one element of the written-to tensor refers to a single memory location",
+    "some elements of the input tensor and the written-to tensor refer to a single memory location",
     "can't be cast to the desired output type",
     "grad can be implicitly created only for scalar outputs",
     "step must be greater than zero",
@@ -165,6 +166,49 @@ def _broadcasts(src: tuple, dst: tuple) -> bool:
     return len(src) <= len(dst) and all(s in (1, d) for s, d in zip(src[::-1], dst[::-1]))
 
 
+def _positions(t) -> np.ndarray:
+    """The storage positions of a torch tensor's elements (from its offset and strides)."""
+    pos = np.full((), t.storage_offset(), dtype=np.int64)
+    for n, s in zip(t.shape, t.stride()):
+        pos = pos[..., None] + np.arange(n, dtype=np.int64) * s
+    return pos
+
+
+def _dense(p: np.ndarray) -> bool:
+    return p.size <= 1 or (int(p.max()) - int(p.min()) + 1 == p.size and np.unique(p).size == p.size)
+
+
+def order_dependent(dst, src, same_shape_only: bool = False) -> bool:
+    """Whether PyTorch would write ``dst`` while reading ``src`` from the same memory without
+    checking it: it checks only dense tensors (``get_overlap_status`` answers "too hard" for an
+    expanded or strided one), and ``x[k] = v`` with ``v`` of another shape copies from ``v``
+    expanded. The result then depends on the order PyTorch's loops visit the elements (which
+    PyTorch leaves unspecified; dyngraph reads the operand as it was), so the fuzzer clones
+    the operand of such a line instead of comparing an unspecified result."""
+    torch = __import__("torch")
+    if not isinstance(src, torch.Tensor) or src.numel() == 0 or dst.numel() == 0:
+        return False
+    if src.untyped_storage().data_ptr() != dst.untyped_storage().data_ptr():
+        return False
+    a, b = _positions(dst), _positions(src)
+    if not np.intersect1d(a, b).size:
+        return False
+    unchecked = not (_dense(a) and _dense(b))
+    if same_shape_only:  # setitem: a 0-d value is a fill (read first), another shape an expanded copy
+        unchecked = unchecked or (src.ndim > 0 and tuple(src.shape) != tuple(dst.shape))
+    return unchecked
+
+
+def fills_an_integer_with_grad(region, value) -> bool:
+    """Whether ``x[k] = value`` is PyTorch's ``fill_`` (a 0-d value for a region of another
+    shape) of an integer or bool region with a value that requires grad. PyTorch then marks the
+    integer tensor as requiring grad (``FillBackward3``), and every later op on it raises
+    "Autograd not support dtype: Long"; dyngraph keeps integers out of autograd, as PyTorch's
+    ``copy_`` does. The fuzzer detaches such a value rather than compare that state."""
+    return (not region.dtype.is_floating_point and value.requires_grad and value.ndim == 0
+            and tuple(region.shape) != ())
+
+
 class DifferentialMachine(RuleBasedStateMachine):
     """Programs drawn step by step from what is alive (see the module docstring)."""
 
@@ -239,6 +283,8 @@ class DifferentialMachine(RuleBasedStateMachine):
         fits = self._alive(lambda t: _broadcasts(tuple(t.shape), shape))
         other = data.draw(st.sampled_from(fits + ["2.0", "0.5"])) if fits else "1.5"
         method = data.draw(st.sampled_from(("add_", "mul_", "sub_", "copy_", "zero_", "fill_", "setitem", "setitem")))
+        if method not in ("zero_", "fill_", "setitem") and other[0] == "t" and order_dependent(self._t(dst), self._t(other)):
+            other += ".clone()"
         if method == "zero_":
             line = f"{dst}.zero_()"
         elif method == "fill_":
@@ -248,10 +294,52 @@ class DifferentialMachine(RuleBasedStateMachine):
             if key in ("0", "1:") and (not shape or shape[0] < 2):
                 key = "..."
             val = other if other[0] != "t" or not shape or key == "..." else "2.0"
+            if val[0] == "t" and val == other:
+                region, v = self._region(dst, key), self._t(val)
+                if region is not None and order_dependent(region, v, same_shape_only=True):
+                    val += ".clone()"
+                if region is not None and fills_an_integer_with_grad(region, v):
+                    val += ".detach()"
             line = f"{dst}[{key}] = {val}"
         else:
             line = f"{dst}.{method}({other})"
         self.pair.run(line)
+
+    def _region(self, dst, key):
+        """``dst[key]`` on PyTorch (the elements a setitem writes), None for an index array."""
+        if key.startswith("m."):
+            return None
+        try:
+            return eval(f"{dst}[{key}]", {dst: self._t(dst)})  # noqa: S307  (our own key)
+        except Exception:  # noqa: BLE001  (the line itself will raise on both)
+            return None
+
+    @precondition(lambda self: self.n > 0)
+    @rule(data=st.data())
+    def overlapping_write(self, data):
+        """An in-place op reading a view of the tensor it writes: PyTorch allows full overlap
+        and disjoint parts, refuses a partial overlap (``t.sub_(t[0])``)."""
+        dst = self._pick(data)
+        shape = tuple(self._t(dst).shape)
+        method = data.draw(st.sampled_from(("add_", "sub_", "mul_", "copy_")))
+        operands = [dst, f"{dst}[...]", f"{dst}.detach()"]
+        if shape and shape[0] > 1:
+            operands += [f"{dst}[0]", f"{dst}[1:]", f"{dst}[:1]"]
+        if len(shape) == 2 and shape[0] == shape[1]:
+            operands.append(f"{dst}.t()")
+        if len(shape) >= 2:
+            operands.append(f"{dst}.view(-1)[:{shape[-1]}]")
+        target = dst
+        if shape and shape[0] > 1 and data.draw(st.booleans()):  # t[1:].add_(t[:-1]) and its like
+            target, operands = f"{dst}[1:]", [f"{dst}[:-1]", f"{dst}[1:]", f"{dst}[:1]"]
+        src = data.draw(st.sampled_from(operands))
+        try:
+            t_dst, t_src = (eval(e, {dst: self._t(dst)}) for e in (target, src))  # noqa: S307
+        except Exception:  # noqa: BLE001  (a view PyTorch refuses: the line raises on both)
+            t_dst = t_src = None
+        if t_dst is not None and order_dependent(t_dst, t_src):
+            src += ".clone()"
+        self.pair.run(f"{target}.{method}({src})")
 
     @precondition(lambda self: 0 < self.n < self.MAX_TENSORS)
     @rule(data=st.data())

@@ -9,20 +9,12 @@ from __future__ import annotations
 
 import functools
 
-import math
-
 from ..backend import backend_of
 from ..dtypes import INTEGER
 from ..errors import DTypeError, ShapeError
-from ..registry import Spec, fmt_shape, normalize_axis, register, size_of
+from ..registry import Spec, fmt_shape, normalize_axis, register, reshape_shape, resolve_free, transpose_perm
 from . import _index
 from ._infer import same_dtype
-
-
-def _resolve(shape, like):
-    if like is None:
-        return tuple(shape)
-    return tuple(l if s is None else s for s, l in zip(shape, like.shape))
 
 
 # --------------------------------------------------------------------------- reshape
@@ -30,7 +22,7 @@ def _resolve(shape, like):
 
 def _reshape_target(shape, like):
     # a free dimension with no `like` is the one the surface resolved from a -1
-    return tuple(-1 if d is None else d for d in _resolve(shape, like))
+    return tuple(-1 if d is None else d for d in resolve_free(shape, like))
 
 
 def _reshape_forward(xp, x, like=None, *, shape):
@@ -40,23 +32,7 @@ def _reshape_forward(xp, x, like=None, *, shape):
 
 
 def _reshape_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
-    shape = _resolve(shape, like)
-    if sum(d == -1 for d in shape) > 1 or any(d is not None and d < -1 for d in shape):
-        raise ShapeError(f"reshape: invalid target shape {fmt_shape(shape)} (at most one -1, no other negatives)")
-    total, known = size_of(x.shape), [d for d in shape if d != -1]
-    if -1 in shape:
-        fixed = size_of(tuple(known))
-        if total is None or fixed is None:
-            return Spec(tuple(None if d == -1 else d for d in shape), x.dtype)
-        if fixed == 0 or total % fixed:
-            raise ShapeError(f"reshape: cannot reshape shape {fmt_shape(x.shape)} ({total} elements) into {fmt_shape(shape)}")
-        return Spec(tuple(total // fixed if d == -1 else d for d in shape), x.dtype)
-    if total is not None and None not in shape and total != math.prod(shape):
-        raise ShapeError(
-            f"reshape: cannot reshape shape {fmt_shape(x.shape)} ({total} elements) into "
-            f"{fmt_shape(shape)} ({math.prod(shape)} elements)"
-        )
-    return Spec(shape, x.dtype)
+    return Spec(reshape_shape(x.shape, resolve_free(shape, like)), x.dtype)
 
 
 register(
@@ -74,19 +50,15 @@ register(
 # --------------------------------------------------------------------------- transpose
 
 
-def _perm(axes, ndim):
-    return tuple(range(ndim))[::-1] if axes is None else tuple(axes)
-
-
 def _transpose_infer(x: Spec, *, axes=None) -> Spec:
-    perm = _perm(axes, x.ndim)
+    perm = transpose_perm(axes, x.ndim)
     if sorted(a % x.ndim if x.ndim else a for a in perm) != list(range(x.ndim)) or len(perm) != x.ndim:
         raise ShapeError(f"transpose: axes={axes!r} is not a permutation of the {x.ndim} dimensions of shape {fmt_shape(x.shape)}")
     return Spec(tuple(x.shape[a] for a in perm), x.dtype)
 
 
 def _transpose_vjp(ops, g, inputs, output, *, axes=None):
-    perm = [a % g.ndim for a in _perm(axes, g.ndim)]
+    perm = [a % g.ndim for a in transpose_perm(axes, g.ndim)]
     inverse = tuple(sorted(range(len(perm)), key=perm.__getitem__))
     return (ops.transpose(g, axes=inverse),)
 
@@ -99,7 +71,7 @@ def _transpose_torch_name(attrs) -> str:
 
 def _transpose_index_map(dims, in_shape, out_shape, *, axes=None):
     nd = len(out_shape)
-    perm = tuple(range(nd))[::-1] if axes is None else tuple(a % nd for a in axes)
+    perm = tuple(a % nd for a in transpose_perm(axes, nd))
     new = [None] * nd
     for k, p in enumerate(perm):  # output dim k is input dim p
         new[p] = dims[k]
@@ -110,7 +82,7 @@ register(
     "transpose",
     view_of=(0,), index_map=_transpose_index_map,
     exact=True,
-    forward=lambda xp, x, *, axes=None: x.T if x.ndim == 2 and axes in (None, (1, 0)) else xp.permute_dims(x, _perm(axes, x.ndim)),
+    forward=lambda xp, x, *, axes=None: x.T if x.ndim == 2 and axes in (None, (1, 0)) else xp.permute_dims(x, transpose_perm(axes, x.ndim)),
     infer=_transpose_infer,
     vjp=_transpose_vjp,
     attrs={"axes": None}, linear=True, save_inputs=False,
@@ -214,12 +186,12 @@ def _split_like(index, rest):
 
 def _index_scatter_forward(xp, g, *rest, index, shape):
     arrays, like = _split_like(index, rest)
-    return _index.scatter(xp, backend_of(g), g, index, arrays, _resolve(shape, like))
+    return _index.scatter(xp, backend_of(g), g, index, arrays, resolve_free(shape, like))
 
 
 def _index_scatter_infer(g: Spec, *rest: Spec, index, shape) -> Spec:
     arrays, like = _split_like(index, rest)
-    shape = _resolve(shape, like)
+    shape = resolve_free(shape, like)
     _index.check_grad_shape("index_scatter", g.shape, _index.index_shape("index_scatter", shape, index, [a.shape for a in arrays]))
     return Spec(shape, g.dtype)
 

@@ -10,6 +10,8 @@ fed to several inputs are merged by (step, consumer).
 
 from __future__ import annotations
 
+from itertools import chain
+
 from shared_ops.registry import REGISTRY
 
 
@@ -18,8 +20,28 @@ def add_n(xp, terms: list):
     return terms[0] if len(terms) == 1 else REGISTRY.get("add_n").kernel(xp, *terms)
 
 
+class Placed(list):
+    """A control node's terms for one input where some are handed through unchanged: ``keys[i]``
+    is the sort key (consumer id, input position) term ``i`` had as a cotangent of the control
+    node's output, or None for a term the body computed (it stays at the control node's
+    place). ``AddTerms`` sorts the terms of a sum by these keys, as dyngraph does."""
+
+    def __init__(self, terms, keys):
+        super().__init__(terms)
+        self.keys = keys
+
+
+def _plain(v):
+    """A list of terms crossing into a body (a seed): its order as given, its keys dropped."""
+    return list(v) if type(v) is Placed else v
+
+
 def _flat(values) -> list:
     """Terms in order, a nested control node's list of terms expanded in place."""
+    values = values if isinstance(values, (list, tuple)) else list(values)
+    types = set(map(type, values))
+    if list not in types and Placed not in types:  # the common case
+        return list(values)
     out = []
     for v in values:
         if isinstance(v, list):
@@ -44,12 +66,15 @@ class Backward:
         n = self.cf.n
         no, nt, nf = n["operands"], n["true_caps"], n["false_caps"]
         ops, tcaps, fcaps = list(arrays[:no]), list(arrays[no:no + nt]), list(arrays[no + nt:no + nt + nf])
-        seeds = list(arrays[no + nt + nf:])
+        seeds = [_plain(v) for v in arrays[no + nt + nf:]]
         name = "true" if bool(pred) else "false"
         layout, raw = self.cf.bodies["layouts"][name]
         outs = self.bodies[name].run(ops + (tcaps if name == "true" else fcaps) + seeds)
         keys = getattr(layout, "raw_keys", None) or [[(0,)] * len(sl) for sl in layout.raw_slots]
         terms = {p.id: _keyed([outs[s] for s in slots], ks, ()) for p, slots, ks in zip(raw, layout.raw_slots, keys)}
+        passes = n.get("pass_" + name)
+        if passes and max(passes) >= 0:
+            terms = _placed(terms, raw, layout.raw_slots, passes, n["seed_keys"])
         body = layout.body
         result = [terms.get(p.id, []) for p in body.params]
         for branch, count in (("true", nt), ("false", nf)):
@@ -76,48 +101,50 @@ class Backward:
             pos += bool(present)
         finals = []
         for count in n["finals"]:
-            finals.append(list(arrays[pos:pos + count]))
+            finals.append([_plain(v) for v in arrays[pos:pos + count]])
             pos += count
-        fcarry = [k for k in range(nc) if n["fcarry"][k]]
+        fcarry = self.fcarry()
         T = len(history)
-        plans = {name: _Plan(self.cf.bodies[name], fcarry, n, self.bodies[name], caps) for name in ("mid", "last")}
-        carry_slots = None  # per float carry: its terms' values, one per slot, from the step after
-        steps = []  # per step (last first): the raw slot values of every closure
-        dx = [[None] * T for _ in range(nx)]
-        rows = [_rows(x, T) for x in xs]
-        dy_rows = [None if d is None else _rows(d, T) for d in dys]
-        caps = tuple(caps)
-        kept = history.steps
-        runners = {}
+        plans = self.plans()
+        carry_slots, steps, dx = None, [], [[] for _ in range(nx)]
         if T:
-            probe = [a for a in kept[0][0]] + list(caps)
-            runners = {id(p): p.compiled.runner(probe) for p in plans.values()}
-            respos = {id(p): p.res_pos(history) for p in plans.values()}
-        for t in reversed(range(T)):  # the hot loop: one body call, the rest list building
-            plan = plans["last"] if t == T - 1 else plans["mid"]
-            seeds = []
-            if carry_slots is not None:
-                for k, vals, m in zip(fcarry, carry_slots, plan.seed_counts):
-                    seeds += vals if len(vals) == m else _fit(xp, _flat(vals), m, kept[t + 1][0][k])
-            for src, k, i in plan.seed_src:
-                seeds.append(dy_rows[k][t] if src == "y" else finals[k][i])
-            carries_t, res_t = kept[t]
-            outs = runners[id(plan)]([*carries_t, *[r[t] for r in rows], *caps, *seeds,
-                                      *[res_t[p] for p in respos[id(plan)]]], ())[0]
-            carry_slots = [[outs[s] for s in slots] for slots in plan.carry_slots]
-            steps.append([[outs[s] for s in slots] for slots in plan.cap_slots])
-            for j, s in plan.dx:
-                dx[j][t] = outs[s] if s is not None else xp.zeros_like(xs[j][t, ...])
+            probe = list(history.steps[0][0]) + list(caps)
+            exes = (self.bodies["last"]._exe_for(probe), self.bodies["mid"]._exe_for(probe))
+            loop = self._generated.get(exes, tuple(history.ids))
+            carry_slots, steps, dxs = loop(T, history.steps, [_rows(x, T) for x in xs], caps,
+                                          [None if d is None else _rows(d, T) for d in dys], finals)
+            for (j, _), d in zip(plans["mid"].dx, dxs):
+                dx[j] = d
         merge = n.get("merge", ())
+        if carry_slots is None:  # zero steps: the final carry is the initial one, its terms handed through
+            fk = n.get("final_keys") or [[] for _ in range(nc)]
+            init = [Placed(finals[k], [tuple(key) + (0,) if key else None for key in fk[k]])
+                    if len(fk[k]) == len(finals[k]) else finals[k] for k in fcarry]
+            result = init + self._dxs(xp, xs, dx, T) + [[] for _ in range(sum(n["fcaps"]))]
+            for g in merge:  # one outer value fed to several carries (a closure has no term)
+                parts = [result[k] for k in g]
+                result[g[0]] = Placed([t for p in parts for t in p],
+                                      [k for p in parts for k in (p.keys if type(p) is Placed else [None] * len(p))])
+                for k in g[1:]:
+                    result[k] = []
+            return tuple(result)
         if merge:  # one outer value fed to several inputs: terms ordered by (step, consumer)
             keyed = self._keyed_terms(finals, fcarry, carry_slots, steps, plans, T)
             return _merged(keyed[:len(fcarry)] + self._dxs(xp, xs, dx, T) + keyed[len(fcarry):], merge)
-        if carry_slots is None:  # zero steps: the final carry is the initial one
-            init = [finals[k] for k in fcarry]
-        else:
-            init = [_flat(vals) for vals in carry_slots]
-        cap_terms = [_flat(v for step in reversed(steps) for v in step[c]) for c in range(sum(n["fcaps"]))]
+        init = [_flat(vals) for vals in carry_slots]
+        cap_terms = [_flat(list(chain.from_iterable(step[c] for step in reversed(steps)))) for c in range(sum(n["fcaps"]))]
         return tuple(init + self._dxs(xp, xs, dx, T) + cap_terms)
+
+    def fcarry(self) -> list:
+        """The positions of the carries that take gradients (floating)."""
+        return [k for k in range(self.cf.n["carries"]) if self.cf.n["fcarry"][k]]
+
+    def plans(self) -> dict:
+        """The two gradient bodies' plans (``_Plan``), made once."""
+        p = getattr(self, "_plans", None)
+        if p is None:
+            p = self._plans = {name: _Plan(self.cf.bodies[name], self.fcarry(), self.cf.n) for name in ("mid", "last")}
+        return p
 
     def _dxs(self, xp, xs, dx, T) -> list:
         out = []
@@ -135,11 +162,8 @@ class Backward:
 
     def _keyed_terms(self, finals, fcarry, carry_slots, steps, plans, T) -> list:
         """The terms of every float carry's init and closure as ``(order key, term)`` lists."""
-        if carry_slots is None:
-            init = [[((1 << 62, i), v) for i, v in enumerate(finals[k])] for k in fcarry]
-        else:
-            keys = plans["last" if T == 1 else "mid"].keys
-            init = [_keyed(vals, keys[r], (0,)) for r, vals in enumerate(carry_slots)]
+        keys = plans["last" if T == 1 else "mid"].keys
+        init = [_keyed(vals, keys[r], (0,)) for r, vals in enumerate(carry_slots)]
         caps = []
         for c in range(len(steps[0]) if steps else sum(self.cf.n["fcaps"])):
             terms = []
@@ -152,9 +176,9 @@ class Backward:
 
 
 class _Plan:
-    """A gradient body's layout as index lists, and its runner, for the step loop."""
+    """A gradient body's layout as index lists, for generating its step loop."""
 
-    def __init__(self, layout, fcarry, n, compiled, caps):
+    def __init__(self, layout, fcarry, n):
         slots = layout.raw_slots
         self.carry_slots = slots[:len(fcarry)]
         self.cap_slots = slots[len(fcarry):]
@@ -164,19 +188,7 @@ class _Plan:
         self.seed_counts = [counts[k] for k in fcarry] if counts is not None else [0] * len(fcarry)
         self.dx = list(zip([j for j in range(n["xs"]) if n["dx"][j]], layout.summed_slots))
         self.res_ids = layout.res_ids
-        self.compiled = compiled
-        self._run = None
-        self._pos = None
-
-    def res_pos(self, history) -> list:
-        if self._pos is None:
-            self._pos = [history.pos[i] for i in self.res_ids]
-        return self._pos
-
-    def run(self, feeds):
-        if self._run is None:
-            self._run = self.compiled.runner(feeds)
-        return self._run(feeds, ())[0]
+        self.respos: list = []  # where each residual lies in a step's kept residuals
 
 
 def _rows(x, n: int) -> list:
@@ -194,6 +206,19 @@ def _keyed(values, keys, step: tuple) -> list:
     return out
 
 
+def _placed(terms: dict, raw, raw_slots, passes, seed_keys) -> dict:
+    """``terms`` (param id -> keyed terms) with each term that is a seed handed through
+    (``passes``: per raw term, the seed's index or -1) wrapped as a one-term ``Placed`` at the
+    key that seed had outside."""
+    out, r = {}, 0
+    for p, slots in zip(raw, raw_slots):
+        where = passes[r:r + len(slots)]
+        r += len(slots)
+        out[p.id] = [(k, Placed([t], [tuple(seed_keys[where[k[-2]]]) + (k[-1],)]))
+                     if where[k[-2]] >= 0 and seed_keys[where[k[-2]]] else (k, t) for k, t in terms[p.id]]
+    return out
+
+
 def _merged(result: list, groups) -> tuple:
     """Lists of keyed terms as lists of terms; each group of outputs (one outer value fed to
     several inputs) merged into its first, in key order (step, then consumer)."""
@@ -205,4 +230,4 @@ def _merged(result: list, groups) -> tuple:
     return tuple([v for _, v in r] if isinstance(r, list) else r for r in result)
 
 
-__all__ = ["Backward", "add_n"]
+__all__ = ["Backward", "Placed", "add_n"]

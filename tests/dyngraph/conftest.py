@@ -6,7 +6,7 @@ import pytest
 
 from shared_ops import use_backend
 
-BOTH = {"test_basics", "test_engine", "test_inplace", "test_torch_parity"}
+BOTH = {"test_basics", "test_engine", "test_inplace", "test_torch_parity", "test_overlap"}
 NUMPY_ONLY = {
     "test_views_share_the_version_counter": "only NumPy tells whether a result is a view (ndarray.base)",
 }
