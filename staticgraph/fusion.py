@@ -2,7 +2,7 @@
 
 ``FusedKernel.kernel(xp, *arrays)`` runs the region:
 
-- NumPy, first tier: the region's scalar code evaluated by NumPy on whole arrays
+- NumPy, first tier: the region's scalar code evaluated by NumPy, a block of rows at a time
   (``shared_ops.fusion_numpy``): built in milliseconds, so a compiled function runs at once;
 - NumPy, second tier: the numba loop generated from the same ``KernelSpec``
   (``shared_ops.fusion_cpu``), built in a background thread (``shared_ops.fusion_jit``) and
