@@ -20,6 +20,7 @@ into fresh arrays.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -148,7 +149,7 @@ class FusedKernel:
         outs = ", ".join(f"o{k}" for k in range(len(self.spec.outputs)))
         L += ["    try:", f"        K({args}, {outs})", "    except (ValueError, IndexError):",
               f"        return _fallback(xp, {args})",
-              "    except TypeError:  # numba has no machine code for these layouts yet",
+              "    except (TypeError, RuntimeError):  # numba has no machine code for these layouts yet",
               f"        _layout(K, {args}, {outs})"]
         res = []
         for k, info in enumerate(self.outputs):
@@ -168,7 +169,10 @@ class FusedKernel:
         """A call the numba kernel has no machine code for (another memory layout, a read-only
         array): this call runs on the NumPy tier (the same bits), and the layout is compiled in
         the background for the next ones."""
-        if K is self.interpreter:
+        exc = sys.exc_info()[1]
+        # RuntimeError: this call found compiling enabled while another layout was being added
+        # in the background, and waited for that build, which then disabled compiling again
+        if K is self.interpreter or (isinstance(exc, RuntimeError) and "compilation disabled" not in str(exc)):
             raise
         self.interpreter(*args)
         import numba

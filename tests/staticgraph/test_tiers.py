@@ -233,3 +233,26 @@ def test_on_another_array_namespace_a_region_runs_its_ops_own_kernels():
     out = fused(xp.asarray(a))
     assert all(type(o).__module__.startswith("array_api_strict") for o in out)
     assert _bytes(np.asarray(o) for o in out) == _bytes(unfused(a))
+
+
+def test_a_call_that_finds_compiling_disabled_mid_layout_runs_on_the_numpy_tier():
+    # numba raises RuntimeError("compilation disabled") when a call waited for a layout being
+    # added in the background (compiling enabled meanwhile) and found it disabled again
+    with sg.Graph():
+        x = sg.placeholder((4, 6), dtype="float64", name="x")
+        fn = sg.compile([(x * x + 1.0).tanh()], [x])
+    (region,) = fn.regions()
+    a = np.random.default_rng(9).standard_normal((4, 6))
+    want = fn(a)[0].tobytes()
+
+    def racing(*args):
+        raise RuntimeError("compilation disabled")
+
+    def broken(*args):
+        raise RuntimeError("something else")
+
+    region._K[0] = racing
+    assert fn(a)[0].tobytes() == want
+    region._K[0] = broken
+    with pytest.raises(RuntimeError, match="something else"):
+        fn(a)
