@@ -2,8 +2,8 @@
 
 A fused region is a ``KernelSpec``: the loop shape, each input's index map, the region's ops
 (``Step``) and what it writes (``Output``). ``step_code`` turns one step into statements of a
-small scalar language that both CPU tiers evaluate (``fusion_numpy``: NumPy, whole arrays at a
-time, no machine code to build; ``fusion_cpu``: a numba loop nest). The language is chosen so
+small scalar language that both CPU tiers evaluate (``fusion_numpy``: NumPy, a block of rows
+at a time, no machine code to build; ``fusion_cpu``: a numba loop nest). The language is chosen so
 that the two give the same bits:
 
 - ``+ - * /``, comparisons, ``& | <<``, ``abs``, ``sqrt``, ``_floor``, ``_copysign``, casts

@@ -67,12 +67,16 @@ def csv_rows(doc: dict) -> list[dict]:
         if c:
             rows += _scalar_row(b, "compile_cold", c["cold"]["total_s"], "s")
             rows += _summary_rows(b, "compile_warm", c.get("warm"), "s")
+            t = c.get("tiers") or {}
+            for k in ("numpy_build_s", "numba_build_s", "wait_best_s"):
+                rows += _scalar_row(b, "tiers_" + k[:-2], t.get(k), "s")
         if r["status"] != "ok":
             rows.append({**b, "metric": "status"})
     for r in doc.get("break_even", []):
         b = {"section": "break_even", "workload": r["workload"], "impl": r["impl"]}
         rows += _scalar_row(b, "n_star_cold", r.get("n_star_cold"), "steps")
         rows += _scalar_row(b, "n_star_warm", r.get("n_star_warm"), "steps")
+        rows += _scalar_row(b, "n_star_best_tier", r.get("n_star_best_tier"), "steps")
     for r in doc.get("memory", []):
         b = {"section": "memory", "workload": r["workload"], "impl": r["impl"], "status": r["status"]}
         rows += _summary_rows(b, "measured_peak", r.get("measured_peak"), "B")

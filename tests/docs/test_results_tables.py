@@ -155,3 +155,20 @@ def test_break_even_counts_whole_steps():
     assert HOOK.break_even_summary(doc) == ("Where the static graph is faster, it pays a warm rebuild back within "
                                             "1 step at most (`a`). On `b` it never does, because it is not "
                                             "faster there.")
+
+
+def test_break_even_table_shows_the_first_step_compile_and_numba_beside_it():
+    import copy
+
+    doc = copy.deepcopy(RESULTS)
+    b = next(r for r in doc["break_even"] if r["impl"] == "staticgraph")
+    row = next(r for r in doc["main"] if (r["workload"], r["impl"]) == (b["workload"], "staticgraph"))
+    row["compile"]["tiers"] = {"regions": 2, "numpy_build_s": 0.001, "numba_build_s": 3.25, "wait_best_s": 3.0,
+                               "on": ["numba"]}
+    table = HOOK.break_even(doc)
+    header = table.splitlines()[0]
+    for col in ("compile until first step (cold)", "numba, in the background", "break-even (cold)", "break-even (warm)"):
+        assert col in header, col
+    cells = _rows(table)[b["workload"]][0]
+    assert cells[1] == HOOK.fmt_time(b["compile_cold_s"]) and cells[2] == "3.25 s"
+    assert cells[5] == HOOK._steps(b["n_star_cold"])

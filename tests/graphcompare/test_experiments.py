@@ -180,6 +180,30 @@ def test_break_even_is_compile_over_gain(tiny_run):
             assert b["n_star_cold"] is None
 
 
+def test_the_report_shows_compile_time_per_tier_and_break_even_from_the_first_step(tiny_run):
+    from graphcompare.experiments.stats import fmt_seconds
+
+    out, doc = tiny_run
+    text = (out / "report.md").read_text()
+    section = text.split("## Compile time and break-even")[1].split("\n## ")[0]
+    header = next(ln for ln in section.splitlines() if ln.startswith("| workload |"))
+    for col in ("until first step (cold)", "fused regions", "NumPy tier build", "numba build",
+                "N* (first step)", "N* (best tier)", "N* (warm)"):
+        assert f" {col} |" in header, col
+    cols = [c.strip() for c in header.strip("|").split("|")]
+    fused = [r for r in doc["main"] if r["impl"] == "staticgraph" and r["status"] == "ok"
+             and r["compile"]["tiers"]["regions"]]
+    assert fused  # some workload of the suite fuses
+    for r in fused:
+        t = r["compile"]["tiers"]
+        line = next(ln for ln in section.splitlines() if ln.startswith(f"| {r['workload']} | optimize=True |"))
+        cells = dict(zip(cols, (c.strip() for c in line.strip("|").split("|"))))
+        assert cells["fused regions"] == str(t["regions"])
+        assert cells["NumPy tier build"] == fmt_seconds(t["numpy_build_s"])
+        b = next(b for b in doc["break_even"] if (b["workload"], b["impl"]) == (r["workload"], "staticgraph"))
+        assert b["compile_best_tier_s"] >= b["compile_cold_s"]
+
+
 def test_summary_and_crossover():
     s = Summary.of([3.0, 1.0, 2.0, 10.0, 2.5])
     assert (s.median, s.min, s.max, s.n) == (2.5, 1.0, 10.0, 5)

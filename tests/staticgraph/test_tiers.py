@@ -215,3 +215,44 @@ def test_a_corrupt_entry_is_deleted_before_numba_reads_it(tmp_path, monkeypatch)
     fusion_cache.verify(d, stem, open(os.path.join(d, stem + ".py")).read())
     assert fusion_cpu.cache_info()["rebuilt"] == before + 1
     assert fusion_cache._numba_files(d, stem) == []
+
+
+def test_on_another_array_namespace_a_region_runs_its_ops_own_kernels():
+    """Tiers are a NumPy matter: on another namespace (array-api-strict here, standing in for
+    any backend but CuPy, which has its own generated kernel) a fused region runs each of its
+    ops' own kernels in order, which is what the graph without fusion computes."""
+    xp = pytest.importorskip("array_api_strict")
+    with sg.Graph():
+        x = sg.placeholder((5, 3), dtype="float64", name="x")
+        y = ((x * 2.0 + 1.0).tanh() * x).exp()
+        (gx,) = sg.gradients(y.sum(), [x])
+        fused = sg.compile([y, gx], [x])
+        unfused = sg.compile([y, gx], [x], optimize={"fuse": False})
+    assert fused.regions()
+    a = np.random.default_rng(8).standard_normal((5, 3))
+    out = fused(xp.asarray(a))
+    assert all(type(o).__module__.startswith("array_api_strict") for o in out)
+    assert _bytes(np.asarray(o) for o in out) == _bytes(unfused(a))
+
+
+def test_a_call_that_finds_compiling_disabled_mid_layout_runs_on_the_numpy_tier():
+    # numba raises RuntimeError("compilation disabled") when a call waited for a layout being
+    # added in the background (compiling enabled meanwhile) and found it disabled again
+    with sg.Graph():
+        x = sg.placeholder((4, 6), dtype="float64", name="x")
+        fn = sg.compile([(x * x + 1.0).tanh()], [x])
+    (region,) = fn.regions()
+    a = np.random.default_rng(9).standard_normal((4, 6))
+    want = fn(a)[0].tobytes()
+
+    def racing(*args):
+        raise RuntimeError("compilation disabled")
+
+    def broken(*args):
+        raise RuntimeError("something else")
+
+    region._K[0] = racing
+    assert fn(a)[0].tobytes() == want
+    region._K[0] = broken
+    with pytest.raises(RuntimeError, match="something else"):
+        fn(a)
