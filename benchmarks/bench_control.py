@@ -58,7 +58,7 @@ def scan_fn(optimize):
         W_h, W_x = sg.placeholder((H, H), "float32", name="W_h"), sg.placeholder((H, I), "float32", name="W_x")
         hT, _ = sg.scan(lambda h, x: ((W_x @ x + W_h @ h).tanh(), None), h0, xs)
         loss = hT.sum()
-        return sg.compile([loss, *sg.gradients(loss, [W_h, W_x])], inputs=[xs, h0, W_h, W_x], optimize=optimize)
+        return sg.compile([loss, *sg.gradients(loss, [W_h, W_x])], inputs=[xs, h0, W_h, W_x], optimize=optimize, block=True)
 
 
 def unrolled_fn(T, optimize):
@@ -70,7 +70,7 @@ def unrolled_fn(T, optimize):
         for x in xs:
             h = (W_x @ x + W_h @ h).tanh()
         loss = h.sum()
-        return sg.compile([loss, *sg.gradients(loss, [W_h, W_x])], inputs=[*xs, h0, W_h, W_x], optimize=optimize)
+        return sg.compile([loss, *sg.gradients(loss, [W_h, W_x])], inputs=[*xs, h0, W_h, W_x], optimize=optimize, block=True)
 
 
 def bench_scan() -> list:

@@ -171,12 +171,23 @@ PICTURES = {
 }
 
 
-def render(dot: str) -> str:
-    """SVG text from DOT text, by Graphviz's ``dot``."""
-    exe = shutil.which("dot")
-    if exe is None:
-        raise SystemExit("Graphviz's dot is not installed: apt-get install graphviz")
-    return subprocess.run([exe, "-Tsvg"], input=dot, capture_output=True, text=True, check=True).stdout
+# Debian's Graphviz (the committed pictures are its), else graphviz-pure: a Rust port of
+# Graphviz shipped as a wheel in the test extra, so a machine without apt can render too
+RENDERERS = ("dot", "graphviz-pure")
+
+
+def renderers() -> list[str]:
+    """The renderers installed here, by name, in order of preference."""
+    return [name for name in RENDERERS if shutil.which(name)]
+
+
+def render(dot: str, renderer: str | None = None) -> str:
+    """SVG text from DOT text, by ``renderer`` (default: the first installed of ``RENDERERS``)."""
+    name = renderer or next(iter(renderers()), None)
+    if name is None:
+        raise SystemExit("no Graphviz renderer: apt-get install graphviz, or pip install graphviz-pure")
+    return subprocess.run([shutil.which(name), "-Tsvg"], input=dot, capture_output=True, text=True,
+                          check=True).stdout
 
 
 def main(argv: list[str]) -> int:

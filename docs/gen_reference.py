@@ -27,12 +27,11 @@ DG_GROUPS = {
     "The recorded graph": ["to_dot", "to_networkx", "stats", "reset_stats", "Node", "AccumulateGrad", "SavedValue"],
     "Errors": ["AutogradError", "FreedGraphError", "InplaceError", "ShapeError", "DTypeError"],
     "Dtypes": ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"],
-    "Models": ["nn", "optim"],
 }
 
 SG_GROUPS = {
-    "Declaring a graph": ["Graph", "Node", "SymShape", "placeholder", "variable", "constant", "assign", "assign_sub",
-                          "assign_add", "get_default_graph", "reset_default_graph"],
+    "Declaring a graph": ["Graph", "Node", "SymShape", "placeholder", "variable", "constant", "arange", "assign",
+                          "assign_sub", "assign_add", "get_default_graph", "reset_default_graph"],
     "Gradients": ["gradients", "SymbolicOps"],
     "Control flow": ["cond", "while_loop", "scan"],
     "Compiling and running": ["compile", "CompiledFunction", "Session", "function", "Function"],
@@ -40,7 +39,6 @@ SG_GROUPS = {
     "Writing a compiler pass": ["Program", "PNode", "PassContext", "PassResult"],
     "Models and training": ["nn", "train"],
     "Errors": ["TracingError", "GraphError", "FeedError", "LoadError"],
-    "Models": ["nn", "train"],
 }
 
 GC_GROUPS = {
@@ -67,6 +65,9 @@ INTRO = {
 # a public submodule whose classes live elsewhere: document them where they are defined
 HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.layers", "shared_ops.nn.recurrent"],
          "staticgraph.nn": []}  # the same classes as dg.nn: one implementation, documented once
+# a layer's forward/extra_repr are Module's, documented once there (as PyTorch's reference does)
+FILTERS = {"shared_ops.nn.layers": ["!^_", "!^forward$", "!^extra_repr$", "!^fn$"],
+           "shared_ops.nn.recurrent": ["!^_", "!^forward$", "!^extra_repr$"]}
 
 
 def _where(module, name: str) -> str:
@@ -108,14 +109,17 @@ def _plain(obj, heading: str) -> str:
     doc = inspect.cleandoc(obj.__doc__ or "")
     summary, _, rest = doc.partition("\n\n")
     body = f"\n```text\n{rest}\n```\n" if rest else ""
-    return f"### `{heading}`\n\n```text\n{heading}{inspect.signature(obj)}\n```\n\n{summary}\n{body}"
+    sig = inspect.signature(obj)
+    sig = sig.replace(parameters=[p for p in sig.parameters.values() if p.name != "self"])  # a method, shown as called
+    return f"### `{heading}`\n\n```text\n{heading}{sig}\n```\n\n{summary}\n{body}"
 
 
 def _entry(path: str, heading: str, obj=None) -> str:
     if obj is not None and not _found(path, obj):
         return _plain(obj, heading)
+    filters = f"      filters: {FILTERS[path]}\n".replace("'", '"') if path in FILTERS else ""
     return (f"::: {path}\n    options:\n      heading: \"{heading}\"\n      show_root_heading: true\n"
-            f"      heading_level: 3\n")
+            f"      heading_level: 3\n{filters}")
 
 
 def front_end_page(module, alias: str, groups: dict) -> str:
@@ -149,6 +153,7 @@ def graphcompare_page() -> str:
 
 def surface_page() -> str:
     from shared_ops.functions import FUNCTIONS
+    from shared_ops.surface import TensorSurface
 
     names = ", ".join(f"`{n}`" for n in sorted(FUNCTIONS))
     return (
@@ -160,6 +165,13 @@ def surface_page() -> str:
         f"Functions, the same in `dg.` and `sg.`: {names}.\n\n"
         + _entry("shared_ops.surface.TensorSurface", "TensorSurface (dg.Tensor, sg.Node)")
         + "      members_order: alphabetical\n      show_bases: false\n"
+        # most methods are one line over a registered op: list them all, with their signatures
+        + "      show_if_no_docstring: true\n      inherited_members: true\n\n"
+        # the methods TensorSurface imports into its class body, which griffe reads as aliases
+        + _entry("shared_ops._surface_nn", "More TensorSurface methods (x.add, x.gather, x.std...)")
+        + "      members_order: alphabetical\n      show_if_no_docstring: true\n      filters: [\"!^_\", \"!^METHODS$\"]\n\n"
+        # methods made at run time, which griffe (reading the source) cannot see
+        + "\n".join(_plain(getattr(TensorSurface, n), f"x.{n}") for n in ("sin", "cos", "erf", "log1p", "expm1", "rsqrt"))
     )
 
 

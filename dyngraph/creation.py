@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared_ops import get_backend
+from shared_ops import get_backend, get_op
+from shared_ops.ops.creation import arange_attrs
 
 from . import rng
 from .dtypes import resolve
@@ -181,36 +182,61 @@ def _like(fn):
         return fn(tuple(t.shape), dtype=dtype or t.dtype, requires_grad=requires_grad, device=t.device)
 
     make.__name__ = fn.__name__ + "_like"
+    make.__doc__ = f"""``dg.{fn.__name__}_like(t)``: ``dg.{fn.__name__}`` with ``t``'s shape, dtype and device.
+
+    Parameters:
+        t: the tensor whose shape, dtype and device are copied.
+        dtype: a dtype instead of ``t``'s.
+        requires_grad: make it a leaf that records the ops applied to it.
+
+    Returns:
+        A new leaf ``Tensor``.
+
+    Raises:
+        AutogradError: ``requires_grad=True`` with an integer or bool dtype.
+
+    Examples:
+        >>> t = dg.{fn.__name__}_like(dg.ones(2, 3, dtype=dg.float64))
+        >>> t.shape, t.dtype
+        ((2, 3), dyngraph.float64)
+    """
     return make
 
 
 zeros_like, ones_like, rand_like, randn_like = (_like(f) for f in (zeros, ones, rand, randn))
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+def arange(start=None, end=None, step=1, *, dtype=None, requires_grad=False, device="cpu") -> Tensor:
     """``start, start + step, ...`` up to (not including) ``end``; ``dg.arange(n)`` is ``0..n-1``.
 
+    The ``arange`` op of ``shared_ops`` (PyTorch's length, dtype rule and errors); the result is a
+    leaf, as in PyTorch.
+
     Parameters:
-        start: the first value (the end, when ``end`` is not given).
+        start: the first value (the end, when ``end`` is not given); default 0.
         end: the bound, excluded.
-        step: the spacing.
-        dtype: default int64 for integers, float32 for floats, as in PyTorch.
-        requires_grad: make it a leaf that records the ops applied to it.
+        step: the spacing, positive or negative, never zero.
+        dtype: default int64 when every argument is an integer, float32 when any is a float
+            (PyTorch's rule); with an integer dtype the arguments are truncated to integers.
+        requires_grad: make it a leaf that records the ops applied to it (floating dtypes only).
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
 
     Returns:
-        A new one-dimensional leaf ``Tensor``.
+        A new one-dimensional leaf ``Tensor`` of ``ceil((end - start) / step)`` elements.
+
+    Raises:
+        ShapeError: a zero step, a non-finite bound, or a step whose sign walks away from ``end``.
+        DTypeError: an argument that is not a number, or ``dtype=bool``.
 
     Examples:
         >>> dg.arange(3), dg.arange(0.0, 1.0, 0.5)
         (tensor([0, 1, 2]), tensor([0.0000, 0.5000]))
+        >>> dg.arange(5, 0, -2), dg.arange(3, dtype=dg.float64).dtype
+        (tensor([5, 3, 1]), dyngraph.float64)
     """
-    if end is None:
-        start, end = 0, start
-    a = np.arange(start, end, step)
-    if dtype is None and a.dtype == np.float64:
-        dtype = "float32"
-    return tensor(a if dtype is None else a.astype(resolve(dtype)), requires_grad=requires_grad, device=device)
+    attrs = arange_attrs(start, end, step, dtype)
+    be = _backend(device)
+    return _finish(get_op("arange").kernel(be.xp, **attrs), be, requires_grad)
 
 
 def from_numpy(a: np.ndarray) -> Tensor:

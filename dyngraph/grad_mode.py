@@ -16,6 +16,18 @@ MODE = _Mode()
 
 
 def is_grad_enabled() -> bool:
+    """Whether ops on tensors that require grad are recorded now (this thread).
+
+    Returns:
+        ``False`` inside ``dg.no_grad()`` or ``dg.inference_mode()``, else ``True``.
+
+    Examples:
+        >>> dg.is_grad_enabled()
+        True
+        >>> with dg.no_grad():
+        ...     dg.is_grad_enabled()
+        False
+    """
     return MODE.enabled
 
 
@@ -66,7 +78,16 @@ class no_grad(_GradMode):
 
 
 class enable_grad(_GradMode):
-    """Recording on again inside a ``no_grad`` block (or as a decorator)."""
+    """Recording on again inside a ``no_grad`` block (or as a decorator).
+
+    Examples:
+        >>> w = dg.tensor([1.0, 2.0], requires_grad=True)
+        >>> with dg.no_grad():
+        ...     with dg.enable_grad():
+        ...         doubled = w * 2
+        >>> doubled.requires_grad
+        True
+    """
 
     _value = True
 
@@ -74,8 +95,18 @@ class enable_grad(_GradMode):
 class inference_mode:
     """``no_grad`` whose results are *inference tensors* (``is_inference()``): they can never
     be saved for backward, nor changed in place outside inference mode (PyTorch's rules), so
-    nothing needs their version counters. ``with dg.inference_mode():`` or ``@dg.inference_mode()``;
-    ``inference_mode(False)`` does nothing."""
+    nothing needs their version counters. ``with dg.inference_mode():`` or ``@dg.inference_mode()``.
+
+    Parameters:
+        mode: ``False`` makes the block an ordinary one (for code that chooses at run time).
+
+    Examples:
+        >>> w = dg.tensor([1.0, 2.0], requires_grad=True)
+        >>> with dg.inference_mode():
+        ...     y = w * 2
+        >>> y.requires_grad, y.is_inference()
+        (False, True)
+    """
 
     def __init__(self, mode: bool = True):
         self._mode = bool(mode)
@@ -100,11 +131,35 @@ class inference_mode:
 
 
 def is_inference_mode_enabled() -> bool:
+    """Whether this thread is inside ``dg.inference_mode()``.
+
+    Returns:
+        ``True`` inside an (enabled) ``dg.inference_mode()`` block.
+
+    Examples:
+        >>> with dg.inference_mode():
+        ...     dg.is_inference_mode_enabled()
+        True
+        >>> dg.is_inference_mode_enabled()
+        False
+    """
     return MODE.inference
 
 
 class set_grad_enabled(_GradMode):
-    """``set_grad_enabled(False)`` sets the mode now (as a call) and as a context manager."""
+    """``set_grad_enabled(False)`` sets the mode now (as a call) and as a context manager.
+
+    Parameters:
+        mode: ``True`` to record ops, ``False`` not to.
+
+    Examples:
+        >>> w = dg.tensor([1.0], requires_grad=True)
+        >>> with dg.set_grad_enabled(False):
+        ...     (w * 2).requires_grad
+        False
+        >>> (w * 2).requires_grad
+        True
+    """
 
     def __init__(self, mode: bool):
         self._prev = MODE.enabled

@@ -50,7 +50,13 @@ FREED_MSG = (
 class SavedValue:
     """A node's own output saved for its rule (``save_output``): the data and the version
     counter of its storage, which starts at 0 when saved. Saved *inputs* are the input tensors
-    themselves in ``node.saved``, with the versions they had in ``node.vers``."""
+    themselves in ``node.saved``, with the versions they had in ``node.vers``.
+
+    Examples:
+        >>> y = dg.tensor([1.0, 2.0], requires_grad=True).exp()
+        >>> y.grad_fn.out.shape
+        (2,)
+    """
 
     __slots__ = ("data", "counter")
 
@@ -59,6 +65,23 @@ class SavedValue:
         return tuple(self.data.shape)
 
     def check(self, node) -> None:
+        """Fail if the saved output was changed in place since it was saved.
+
+        Parameters:
+            node: the node that saved it (named in the error).
+
+        Raises:
+            InplaceError: the output was written in place (its version is no longer 0).
+
+        Examples:
+            >>> y = dg.tensor([1.0, 2.0], requires_grad=True).exp()
+            >>> y.grad_fn.out.check(y.grad_fn)
+            >>> with dg.no_grad():
+            ...     _ = y.mul_(2)
+            >>> y.grad_fn.out.check(y.grad_fn)
+            Traceback (most recent call last):
+            dyngraph.errors.InplaceError: one of the variables needed for gradient computation has been modified by an inplace operation: ...
+        """
         if self.counter.v:
             raise version_error(node, self.data, self.counter.v, 0)
 
@@ -88,6 +111,14 @@ class Node:
     ``retain_graph``), ``saved`` and ``out`` of a node that saved anything are ``None``.
     ``hooks``: the tensor hooks of the output (``register_hook``), ``retain_grad``'s last.
     ``label``: None, or the PyTorch name of the surface call that made it (``TensorSurface._named``).
+
+    Nodes are made by the ops, never by the user.
+
+    Examples:
+        >>> a = dg.tensor([1.0, 2.0], requires_grad=True)
+        >>> y = (a * a).sum()
+        >>> y.grad_fn.name(), y.grad_fn.next_functions[0][0].name()
+        ('SumBackward0', 'MulBackward0')
     """
 
     __slots__ = ("op", "attrs", "info", "seq", "next", "saved", "vers", "out", "nbytes", "released", "hooks", "label", "__weakref__")
@@ -95,7 +126,15 @@ class Node:
     # -- PyTorch's introspection ---------------------------------------------------------
     def name(self) -> str:
         """PyTorch's name: the op's (``grad_fn_name``), or the surface call's where PyTorch
-        names that differently (``label``: ``x.t()`` is ``TBackward0``, ``10 - x`` ``RsubBackward1``)."""
+        names that differently (``label``: ``x.t()`` is ``TBackward0``, ``10 - x`` ``RsubBackward1``).
+
+        Returns:
+            The name, as ``str(type(t.grad_fn).__name__)`` gives it in PyTorch.
+
+        Examples:
+            >>> (10 - dg.tensor(1.0, requires_grad=True)).grad_fn.name()
+            'RsubBackward1'
+        """
         return self.label or self.op.grad_fn_name(self.attrs)
 
     @property
@@ -108,7 +147,21 @@ class Node:
 
     def register_prehook(self, fn):
         """``fn(grad) -> grad or None`` runs on this node's incoming gradient (before
-        ``retain_grad``'s, as in PyTorch)."""
+        ``retain_grad``'s, as in PyTorch).
+
+        Parameters:
+            fn: called with the incoming gradient; a tensor it returns replaces it.
+
+        Returns:
+            A handle: ``handle.remove()`` takes the hook out.
+
+        Examples:
+            >>> a = dg.tensor(1.0, requires_grad=True)
+            >>> y = a * 3
+            >>> handle = y.grad_fn.register_prehook(lambda g: g * 10)
+            >>> y.backward(); a.grad
+            tensor(30.)
+        """
         if self.hooks is None:
             self.hooks = []
         h = self.hooks
@@ -119,7 +172,20 @@ class Node:
         return _Handle(h, fn)
 
     def saved_shapes(self) -> list:
-        """Shapes of the values this node saved (empty once they were freed)."""
+        """Shapes of the values this node saved (empty once they were freed).
+
+        Returns:
+            A list of shape tuples.
+
+        Examples:
+            >>> a = dg.ones(2, 3, requires_grad=True)
+            >>> y = (a * a).sum()
+            >>> node = y.grad_fn.next_functions[0][0]
+            >>> node.saved_shapes()
+            [(2, 3), (2, 3)]
+            >>> y.backward(); node.saved_shapes()
+            []
+        """
         if self.saved is None:
             return []
         vals = [v for v in self.saved if v.__class__ is not ShapeOnly]
@@ -134,7 +200,14 @@ class Node:
     def release(self) -> None:
         """Drop the saved values (after backward without ``retain_graph``); a node that holds
         nothing (its op saves nothing, or only index arrays it was not given) keeps its
-        stand-ins and can run again, as in PyTorch."""
+        stand-ins and can run again, as in PyTorch. ``backward()`` calls it.
+
+        Examples:
+            >>> y = (dg.ones(2, requires_grad=True) ** 2).sum()
+            >>> node = y.grad_fn.next_functions[0][0]
+            >>> node.release(); node.saved_shapes()
+            []
+        """
         self.released = True
         if self.nbytes:  # it saved arrays
             STATS.saved_bytes -= self.nbytes
@@ -168,7 +241,17 @@ def shape_only(shape, dt) -> ShapeOnly:
 
 
 class AccumulateGrad:
-    """The sink of a leaf that requires grad: sums its gradients into ``leaf.grad``."""
+    """The sink of a leaf that requires grad: sums its gradients into ``leaf.grad``.
+
+    Parameters:
+        variable: the leaf tensor.
+
+    Examples:
+        >>> a = dg.tensor(2.0, requires_grad=True)
+        >>> sink = (a * 3).grad_fn.next_functions[0][0]
+        >>> sink.name(), sink.variable is a
+        ('torch::autograd::AccumulateGrad', True)
+    """
 
     __slots__ = ("variable", "__weakref__")
     next = ()
@@ -178,6 +261,15 @@ class AccumulateGrad:
         self.variable = variable
 
     def name(self) -> str:
+        """PyTorch's name for a leaf's sink.
+
+        Returns:
+            ``"torch::autograd::AccumulateGrad"``.
+
+        Examples:
+            >>> (dg.ones(1, requires_grad=True) * 2).grad_fn.next_functions[0][0].name()
+            'torch::autograd::AccumulateGrad'
+        """
         return "torch::autograd::AccumulateGrad"
 
     @property
@@ -249,7 +341,12 @@ def stats() -> dict:
 
 
 def reset_stats() -> None:
-    """Zero the counters (``nodes_alive`` then counts from here; ``saved_bytes`` stays exact)."""
+    """Zero the counters (``nodes_alive`` then counts from here; ``saved_bytes`` stays exact).
+
+    Examples:
+        >>> dg.reset_stats(); dg.stats()["nodes_created"]
+        0
+    """
     stats()
     alive = STATS.created - STATS.freed
     STATS.seq_base += STATS.created - alive  # created counts from here on, the alive included

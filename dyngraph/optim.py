@@ -18,7 +18,22 @@ from .tensors import Tensor
 
 
 class Optimizer:
-    """Parameter groups, per-parameter state, ``zero_grad``, ``state_dict`` / ``load_state_dict``."""
+    """Parameter groups, per-parameter state, ``zero_grad``, ``state_dict`` / ``load_state_dict``.
+
+    Parameters:
+        params: leaf tensors, or a list of groups ``{"params": [...], "lr": ...}``; a leaf that
+            does not require grad (a frozen parameter) is kept and skipped by ``step``, as in PyTorch.
+        defaults: each group's settings where the group does not give them.
+
+    Raises:
+        ValueError: no parameters, or one that is not a leaf.
+        TypeError: a parameter that is not a tensor.
+
+    Examples:
+        >>> dg.optim.SGD([dg.ones(2, requires_grad=True) * 2], lr=0.1)
+        Traceback (most recent call last):
+        ValueError: can't optimize a non-leaf Tensor
+    """
 
     def __init__(self, params, defaults: dict):
         params = list(params)
@@ -29,13 +44,26 @@ class Optimizer:
         self.param_groups = []
         for gr in groups:
             group = {**defaults, **gr, "params": list(gr["params"])}
-            for p in group["params"]:
-                if not isinstance(p, Tensor) or not p.is_leaf or not p.requires_grad:
-                    raise ValueError("can't optimize a non-leaf Tensor or one that does not require grad")
+            for p in group["params"]:  # a frozen leaf (no grad) is kept and skipped by step, as in PyTorch
+                if not isinstance(p, Tensor):
+                    raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
+                if not p.is_leaf:
+                    raise ValueError("can't optimize a non-leaf Tensor")
             self.param_groups.append(group)
         self.state: dict = {}
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's ``.grad`` before the next backward.
+
+        Parameters:
+            set_to_none: ``.grad = None`` (PyTorch's default); ``False`` fills it with zeros.
+
+        Examples:
+            >>> w = dg.tensor(1.0, requires_grad=True)
+            >>> opt = dg.optim.SGD([w], lr=0.1)
+            >>> (w * w).backward(); opt.zero_grad(); w.grad is None
+            True
+        """
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none or p.grad is None:
@@ -45,6 +73,20 @@ class Optimizer:
                         p.grad.zero_()
 
     def step(self, closure=None):
+        """Update every parameter that has a ``.grad``, outside the graph.
+
+        Parameters:
+            closure: a function that recomputes the loss (and calls backward), run first.
+
+        Returns:
+            The closure's loss, or ``None``.
+
+        Examples:
+            >>> w = dg.tensor(1.0, requires_grad=True)
+            >>> opt = dg.optim.SGD([w], lr=0.25)
+            >>> (w * w).backward(); opt.step(); w
+            tensor(0.5000, requires_grad=True)
+        """
         loss = None
         if closure is not None:
             from .grad_mode import enable_grad
@@ -63,7 +105,18 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self) -> dict:
-        """``{"state": {index: {name: array}}, "param_groups": [{..., "params": [indices]}]}``, as PyTorch."""
+        """``{"state": {index: {name: array}}, "param_groups": [{..., "params": [indices]}]}``, as PyTorch.
+
+        Returns:
+            The dict, holding copies (NumPy arrays) of the state.
+
+        Examples:
+            >>> w = dg.tensor(1.0, requires_grad=True)
+            >>> opt = dg.optim.SGD([w], lr=0.25, momentum=0.5)
+            >>> (w * w).backward(); opt.step()
+            >>> list(opt.state_dict()["state"][0]), opt.state_dict()["param_groups"][0]["params"]
+            (['momentum_buffer'], [0])
+        """
         index, groups, k = {}, [], 0
         for group in self.param_groups:
             ids = []
@@ -77,6 +130,21 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        """Take the settings and state of ``state_dict`` (from ``state_dict()``).
+
+        Parameters:
+            state_dict: as ``state_dict()`` returns it, for the same parameter groups.
+
+        Raises:
+            ValueError: its groups do not match this optimiser's in number or size.
+
+        Examples:
+            >>> w = dg.tensor(1.0, requires_grad=True)
+            >>> saved = dg.optim.SGD([w], lr=0.5).state_dict()
+            >>> opt = dg.optim.SGD([w], lr=0.1)
+            >>> opt.load_state_dict(saved); opt.param_groups[0]["lr"]
+            0.5
+        """
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups) or any(
             len(a["params"]) != len(b["params"]) for a, b in zip(groups, self.param_groups)
@@ -91,7 +159,29 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """``torch.optim.SGD(params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False)``."""
+    """``torch.optim.SGD(params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False)``.
+
+    Parameters:
+        params: the parameters, or parameter groups.
+        lr: the step size.
+        momentum: the factor of the momentum buffer.
+        dampening: damps the gradient added to the buffer.
+        weight_decay: L2 penalty added to the gradient.
+        nesterov: Nesterov's momentum.
+        maximize: not supported (raises).
+
+    Raises:
+        ValueError: a negative setting, Nesterov without momentum or with dampening, or
+            ``maximize=True``.
+
+    Examples:
+        >>> w = dg.tensor(1.0, requires_grad=True)
+        >>> opt = dg.optim.SGD([w], lr=0.25)
+        >>> for _ in range(2):
+        ...     opt.zero_grad(); (w * w).backward(); opt.step()
+        >>> w.item()
+        0.25
+    """
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *, maximize=False):
         if lr < 0 or momentum < 0 or weight_decay < 0:
@@ -114,7 +204,25 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """``torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)``."""
+    """``torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)``.
+
+    Parameters:
+        params: the parameters, or parameter groups.
+        lr: the step size.
+        betas: decays of the first and second moments.
+        eps: added to the root of the second moment.
+        weight_decay: L2 penalty (``AdamW``: decoupled decay; default 0, AdamW's 0.01).
+        amsgrad: not supported (raises).
+
+    Raises:
+        ValueError: ``amsgrad=True``, or a negative lr or eps or a beta outside [0, 1).
+
+    Examples:
+        >>> w = dg.tensor(1.0, requires_grad=True)
+        >>> opt = dg.optim.Adam([w], lr=0.1)
+        >>> (w * w).backward(); opt.step(); round(w.item(), 4)
+        0.9
+    """
 
     decoupled = False
 
@@ -141,7 +249,16 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """``torch.optim.AdamW``: the weight decay multiplies the parameter by ``1 - lr * wd`` first."""
+    """``torch.optim.AdamW``: the weight decay multiplies the parameter by ``1 - lr * wd`` first.
+
+    The arguments are ``Adam``'s (``weight_decay`` defaults to 0.01).
+
+    Examples:
+        >>> w = dg.tensor(1.0, requires_grad=True)
+        >>> opt = dg.optim.AdamW([w], lr=0.1, weight_decay=0.5)
+        >>> (w * w).backward(); opt.step(); round(w.item(), 4)
+        0.85
+    """
 
     decoupled = True
 

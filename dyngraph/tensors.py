@@ -35,7 +35,20 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
     """An n-dimensional array that can record the ops applied to it (``requires_grad``).
 
     ``dg.Tensor(2, 3)`` makes an uninitialised float32 tensor and ``dg.Tensor([1, 2])`` a
-    float32 tensor of that data, as ``torch.Tensor`` does.
+    float32 tensor of that data, as ``torch.Tensor`` does (``dg.tensor`` keeps integer dtypes).
+
+    Parameters:
+        *shape: the sizes (``dg.Tensor(7, 5)``), or one list, tuple or array of data.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; default the default backend's.
+
+    Raises:
+        TypeError: a size that is not an integer (``dg.Tensor(6.7)``: use ``dg.tensor(6.7)``).
+
+    Examples:
+        >>> dg.Tensor(7, 5).uniform_(-1, 1).shape
+        (7, 5)
+        >>> dg.Tensor([1, 2])
+        tensor([1., 2.])
     """
 
     __slots__ = ("_data", "_be", "_ver", "_rg", "_grad_fn", "_meta", "_view", "__weakref__")
@@ -153,13 +166,43 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
         return self._data.shape
 
     def size(self, dim=None):
+        """The shape, or the size of one dimension.
+
+        Parameters:
+            dim: a dimension (negative counts from the end); ``None`` for the whole shape.
+
+        Returns:
+            A tuple of ints, or one int when ``dim`` is given.
+
+        Examples:
+            >>> dg.zeros(5, 10, 15).size(), dg.zeros(5, 10, 15).size(-1)
+            ((5, 10, 15), 15)
+        """
         s = self._data.shape
         return tuple(s) if dim is None else s[dim]
 
     def dim(self) -> int:
+        """The number of dimensions, ``len(self.shape)``.
+
+        Returns:
+            An int (0 for a 0-d tensor).
+
+        Examples:
+            >>> dg.zeros(5, 10, 15).dim(), dg.tensor(3.0).dim()
+            (3, 0)
+        """
         return len(self._data.shape)
 
     def numel(self) -> int:
+        """The number of elements.
+
+        Returns:
+            The product of the sizes (1 for a 0-d tensor).
+
+        Examples:
+            >>> dg.zeros(5, 10, 15).numel()
+            750
+        """
         n = 1
         for d in self._data.shape:
             n *= d
@@ -179,6 +222,15 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
         return dtype_name_of(self._data.dtype)
 
     def is_floating_point(self) -> bool:
+        """Whether the dtype is a float one (only those can require grad).
+
+        Returns:
+            ``True`` for float16, float32 and float64.
+
+        Examples:
+            >>> dg.tensor([1.0]).is_floating_point(), dg.tensor([1]).is_floating_point()
+            (True, False)
+        """
         return self._dtype_name in _FLOAT_NAMES
 
     @property
@@ -200,6 +252,22 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
         self.requires_grad_(flag)
 
     def requires_grad_(self, requires_grad: bool = True):
+        """Start (or stop) recording the ops applied to this leaf, in place.
+
+        Parameters:
+            requires_grad: ``True`` to record, ``False`` to stop.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            AutogradError: turning it off on a non-leaf (use ``detach()``), or turning it on
+                for an integer or bool tensor.
+
+        Examples:
+            >>> dg.ones(2).requires_grad_().requires_grad
+            True
+        """
         if self._grad_fn is not None:
             if not requires_grad:
                 raise AutogradError(
@@ -225,7 +293,16 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
         return 0 if v is None else v.v
 
     def is_inference(self) -> bool:
-        """Made inside ``dg.inference_mode()``."""
+        """Made inside ``dg.inference_mode()``.
+
+        Returns:
+            ``True`` for an inference tensor (never saved for backward).
+
+        Examples:
+            >>> with dg.inference_mode():
+            ...     (dg.ones(2) * 2).is_inference()
+            True
+        """
         return self._ver.__class__ is InferenceVersion
 
     @property
@@ -237,7 +314,16 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
         return self._grad_fn
 
     def detach(self):
-        """A new leaf sharing this tensor's data and version counter, outside the graph."""
+        """A new leaf sharing this tensor's data and version counter, outside the graph.
+
+        Returns:
+            A ``Tensor`` that does not require grad; writing into it changes ``self`` too.
+
+        Examples:
+            >>> d = (dg.tensor([1.0, 2.0], requires_grad=True) * 3).detach()
+            >>> d, d.requires_grad, d.is_leaf
+            (tensor([3., 6.]), False, True)
+        """
         t = init(new(Tensor), self._data, self._be)
         detached(t, self)
         return t

@@ -23,7 +23,7 @@ import os
 import sys
 import time
 
-from .campaign import Campaign, ChunkSpec, backend_context, run_campaign, run_chunk
+from .campaign import Campaign, ChunkSpec, backend_context, quiet_jit, run_campaign, run_chunk
 from .campaign import chunks as _chunks
 
 WAYS_HELP = "comma-separated ways to run (default: all); see graphcompare.equivalence"
@@ -54,6 +54,10 @@ def add_check_parser(subparsers) -> argparse.ArgumentParser:
                    help="run the chunks as Dask distributed tasks: on the scheduler at ADDRESS "
                         "(tcp://host:port), or on a local cluster of N worker processes (local:N); "
                         "needs the 'cluster' extra")
+    p.add_argument("--results", default=None, metavar="DIR",
+                   help="write each finished chunk to DIR and skip the chunks already there: the same command "
+                        "resumes a killed campaign, a larger --examples extends it; disagreements are recorded "
+                        "(with reproducers) and the campaign goes on")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_check)
     return p
@@ -81,7 +85,7 @@ def _chunk_main(conn, spec, seed_, examples, counter) -> None:
     conn.close()
 
 
-def _run_chunks(chunks, spec, jobs, bar):
+def _run_chunks(chunks, spec, jobs, bar, on_chunk=None):
     """Run the chunks in fresh worker processes, ``jobs`` at a time; stop at the first
     failure. One process per chunk, each answering through its own pipe: a worker that dies
     (a crash in compiled code) closes its pipe and is reported with its chunk's seed."""
@@ -119,6 +123,8 @@ def _run_chunks(chunks, spec, jobs, bar):
                 if kind == "ok":
                     part, fail = payload
                     camp.merge(part)
+                    if on_chunk is not None and fail is None:
+                        on_chunk(s, n, part)
                     failure = failure or fail
                 elif kind == "error":
                     failure = failure or spec.died(s, n, f"raised {payload}")
@@ -176,8 +182,12 @@ def run_check(args) -> int:
     except GraphCompareError as exc:
         print(f"graphcompare check: {exc}", file=sys.stderr)
         return 2
+    results = getattr(args, "results", None)
     spec = ChunkSpec(ops=tuple(ops) if ops else None, ways=ways, max_steps=args.max_steps,
-                     imports=tuple(getattr(args, "imports", [])), backend=args.backend, ways_flag=args.ways)
+                     imports=tuple(getattr(args, "imports", [])), backend=args.backend, ways_flag=args.ways,
+                     keep_going=results is not None)
+    if results is not None:
+        return _run_results(args, spec, results, scheduler, ops or known, out)
 
     missing = uncovered_ops()
     t0 = time.perf_counter()
@@ -196,6 +206,7 @@ def run_check(args) -> int:
         chunks = _chunks(args.examples, args.chunk, args.seed, args.jobs)
         bar = _progress(args.examples, args.no_progress)
         if len(chunks) == 1 and args.jobs == 1:  # in this process (a planted bug or a new op is seen)
+            quiet_jit()
             with backend_ctx:
                 camp, failure = run_campaign(args.seed, args.examples, ops, ways, args.max_steps,
                                              lambda: bar.update(1))
@@ -229,6 +240,57 @@ def run_check(args) -> int:
         print(f"(the failing chunk alone: {spec.rerun_command(failure['seed'], dict(chunks)[failure['seed']])})",
               file=out)
     return 1
+
+
+def _run_results(args, spec, path, scheduler, drawable, out) -> int:
+    """A campaign kept in a results directory (``graphcompare.results``): run the chunks not
+    there yet, each written as it finishes, then print the totals of every chunk there."""
+    from .results import ResultsDir, ResultsError
+
+    chunks = _chunks(args.examples, args.chunk, args.seed, 2)  # always seeded per chunk: layout kept
+    try:
+        rd = ResultsDir(path, args.seed, args.chunk, spec).open()
+        _, done_before = rd.merged(chunks)
+    except ResultsError as exc:
+        print(f"graphcompare check: {exc}", file=sys.stderr)
+        return 2
+    todo = [(s, n) for s, n in chunks if not rd.done(s, n)]
+    bar = _progress(args.examples, args.no_progress)
+    bar.update(sum(n for s, n in chunks if rd.done(s, n)))
+    t0, failure, how = time.perf_counter(), None, ""
+    if todo and scheduler is not None:
+        from .cluster import ClusterError, run_on_dask
+
+        try:
+            _, failure, how = run_on_dask(todo, spec, scheduler, bar, on_chunk=rd.save)
+        except ClusterError as exc:
+            bar.close()
+            print(f"graphcompare check: {exc}", file=sys.stderr)
+            return 2
+    elif todo:
+        _, failure = _run_chunks(todo, spec, args.jobs, bar, on_chunk=rd.save)
+        how = f" on {min(args.jobs, len(todo))} process(es)"
+    bar.close()
+    dt = time.perf_counter() - t0
+    camp, done = rd.merged(chunks)
+    print(f"graphcompare check: {camp.programs} programs, seed {args.seed}, backend {args.backend}, results in {path}: "
+          f"{done}/{len(chunks)} chunk(s) of {args.chunk} done ({done - done_before} in this run{how}, {dt:.1f} s); "
+          f"CPU {camp.cpu_s / 3600:.3f} h over all the chunks' processes", file=out)
+    print(camp.table(drawable, spec.ways), file=out)
+    for d in camp.disagreements:
+        repro = f"; reproducer {os.path.join(path, d['reproducer'])}" if d.get("reproducer") else ""
+        print(f"\nDISAGREEMENT (chunk seed {d['seed']}, program {d['index']}{repro}):", file=out)
+        for line in d["differences"]:
+            print(f"  {line}", file=out)
+    if failure is not None:
+        print(f"\nFAILED: {failure['differences'][0]}", file=out)
+        return 1
+    if camp.disagreements:
+        return 1
+    if done < len(chunks):
+        return 1
+    print("\nOK: every way agreed on every program.", file=out)
+    return 0
 
 
 class _NoBar:

@@ -66,6 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``graphcompare`` command: ``check`` (the equivalence campaign) or ``run`` (the experiments).
+
+    Parameters:
+        argv: the arguments after the program's name; default ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 when every check agreed (or the run finished), else nonzero.
+
+    Examples:
+        >>> from graphcompare.cli import main
+        >>> main(["check", "--examples", "1", "--seed", "0", "--no-progress"])  # doctest: +ELLIPSIS
+        graphcompare check: 1 programs, seed 0, ...
+        OK: every way agreed on every program.
+        0
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["run"]:
         from .experiments.env import pin_threads_env

@@ -103,9 +103,10 @@ def _client(spec: str):
         yield client, f"Dask scheduler {value} ({workers} worker(s) at the start)"
 
 
-def run_on_dask(chunks: list, spec: ChunkSpec, scheduler: str, bar):
+def run_on_dask(chunks: list, spec: ChunkSpec, scheduler: str, bar, on_chunk=None):
     """Run ``chunks`` as Dask tasks until all are done or one fails: ``(Campaign, failure, how)``,
-    ``how`` being the words for the summary line."""
+    ``how`` being the words for the summary line; ``on_chunk(seed, programs, Campaign)`` is
+    called with each chunk that finished without a failure (``--results``)."""
     distributed = _distributed()
     camp, failure = Campaign(), None
     with _client(scheduler) as (client, where):
@@ -129,6 +130,8 @@ def run_on_dask(chunks: list, spec: ChunkSpec, scheduler: str, bar):
                     break
                 part, fail = payload
                 camp.merge(part)
+                if on_chunk is not None and fail is None:
+                    on_chunk(s, n, part)
                 bar.update(part.programs)
                 if fail is not None:
                     failure = fail

@@ -52,6 +52,8 @@ def scan_model(F, xs, c, act: str = "tanh", inner: str = "plain"):
         a = _act(h * c + x, act)
         if inner == "cond":
             a = cond(F, x.sum() > 0, lambda v: v * c, lambda v: v - c, a)
+        elif inner == "cond_same":  # one branch hands ``a`` through unchanged
+            a = cond(F, x.sum() > 0, lambda v: v, lambda v: v - c, a)
         elif inner == "scan" and a.ndim >= 1:
             # the inner body captures h, a value of the outer body
             _, a = scan(F, lambda g, e: (_act(g * e + h[0] * 0.5, act), g + e), a[0] * 0.5, a)
@@ -60,13 +62,16 @@ def scan_model(F, xs, c, act: str = "tanh", inner: str = "plain"):
     return ys
 
 
-def cond_model(F, p, a, c):
-    """``a``'s branch chosen by the sign of ``p.sum()``; both branches capture ``c``."""
-    return cond(F, p.sum() > 0, lambda v: (v * c).tanh() + c, lambda v: v * v - c, a)
+def cond_model(F, p, a, c, same: str = "none"):
+    """``a``'s branch chosen by the sign of ``p.sum()``; both branches capture ``c``, except
+    the one ``same`` names (``"true"``/``"false"``), which returns ``a`` unchanged."""
+    t = (lambda v: v) if same == "true" else (lambda v: (v * c).tanh() + c)
+    f = (lambda v: v) if same == "false" else (lambda v: v * v - c)
+    return cond(F, p.sum() > 0, t, f, a)
 
 
 def while_model(F, v, c, k: int):
-    """``k`` iterations of a body capturing ``c``, as a while loop on a counter."""
+    """``k`` iterations (0 hands ``v`` through) of a body capturing ``c``, as a while loop on a counter."""
     zero = F.constant(np.array(0, dtype=np.int64)) if is_static(F) else 0
     _, h = while_loop(F, lambda i, h: i < k, lambda i, h: (i + 1, (h * c).tanh() + h * 0.5), (zero, v))
     return h

@@ -353,9 +353,24 @@ def check_program(program: Program, ways=None, seed: int = 0, stop_at_first: boo
 def check_model(fn: Callable, inputs, ways=None, seed: int = 0) -> Result:
     """Check a user's model ``fn(*xs)`` (or ``fn(F, *xs)``) on NumPy ``inputs`` every way.
 
-    ``fn`` returns one value or a list; it must be written against the shared surface (methods,
-    operators, and ``F.<function>``) and be dtype-generic, because the float64 reference runs it
-    on float64 copies of ``inputs``.
+    ``fn`` returns a value or a list, uses the shared surface, and is dtype-generic (the reference runs float64).
+
+    Parameters:
+        fn: the model.
+        inputs: float arrays, one per parameter of ``fn`` (after ``F``).
+        ways: the ways to compare; default ``default_ways()`` (``torch`` has no spelling of ``fn``).
+        seed: seed of the loss's weights.
+
+    Returns:
+        A ``Result``: ``ok``, ``differences``, ``worst``; printing it gives the report.
+
+    Raises:
+        DTypeError: an input is not floating point.
+
+    Examples:
+        >>> from graphcompare.equivalence import check_model
+        >>> check_model(lambda x: (x * x).tanh().sum(), [np.linspace(-1, 1, 5, dtype=np.float32)]).ok
+        True
     """
     X = [np.asarray(a) for a in inputs]
     bad = [i for i, a in enumerate(X) if a.dtype.kind != "f"]

@@ -4,7 +4,8 @@ Domains and guards as in ``optable``: ``log1p``/``rsqrt`` on ``x * x (+ 0.5)``; 
 ``%`` divide by ``y * y + 0.5`` and are guarded away from the jumps of ``floor``; sorting,
 pooling and ``topk`` are guarded against ties (where the chosen element would change); logical
 ops select with ``where`` and are guarded away from the comparison boundary. ``dropout``'s
-PyTorch spelling multiplies by our mask (PyTorch's generator differs).
+PyTorch spelling multiplies by our mask (PyTorch's generator differs). ``arange`` multiplies a value
+by a range along its last dimension, its ``end`` half a step past the last element.
 """
 
 from __future__ import annotations
@@ -263,6 +264,23 @@ def _draw_norm(data, b):
 _add(Recipe("vector_norm", _draw_norm, _tpl("F.linalg.vector_norm({0}, {p[ord]}, dim={p[dim]})",
                                            "torch.linalg.vector_norm({0}, {p[ord]}, dim={p[dim]})"),
             guard=lambda a, p: _far(a[0], 0.0)))
+
+def _draw_arange(data, b):
+    """``x * arange(...)`` along x's last dimension: a range of floats or integers in x's dtype."""
+    i = b.pick(data, lambda s: len(s) >= 1)
+    if i is None:
+        return None
+    p = {"n": b.shapes[i][-1], "start": data.draw(_sampled((0, 1, -2))), "step": data.draw(_sampled((1, 2, 0.5, -0.25)))}
+    return Drawn((i,), p, b.shapes[i], b.dtypes[i])
+
+
+def _render_arange(target, n, p):
+    end = p["start"] + (p["n"] - 0.5) * p["step"]  # half a step past the last: the length is n under any rounding
+    f = "torch" if target == "torch" else "F"
+    return f"({n[0]} * {f}.arange({p['start']}, {end!r}, {p['step']}, dtype={n[0]}.dtype))"
+
+
+_add(Recipe("arange", _draw_arange, _render_arange, uses=("mul",)))
 
 COVERED_ELSEWHERE.update({
     "prod_others": "the gradient of prod",

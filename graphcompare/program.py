@@ -30,6 +30,19 @@ class NoSpelling(LookupError):
 
 @dataclass(frozen=True, eq=False)
 class Leaf:
+    """An input of a ``Program``: its array (named ``x0, x1, ...`` in creation order).
+
+    Parameters:
+        shape: the array's shape.
+        dtype: its dtype's name.
+        data: the array.
+
+    Examples:
+        >>> from graphcompare.program import Leaf
+        >>> Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)).dtype
+        'float32'
+    """
+
     shape: tuple
     dtype: str
     data: np.ndarray
@@ -37,6 +50,21 @@ class Leaf:
 
 @dataclass(frozen=True, eq=False)
 class Step:
+    """One op of a ``Program`` (named ``v0, v1, ...``): an op of the op table on earlier entries.
+
+    Parameters:
+        op: the op's name (a recipe of ``graphcompare.optable``).
+        args: indices of earlier entries of ``Program.nodes``.
+        params: the op's attributes.
+        shape: the result's shape.
+        dtype: the result's dtype name.
+
+    Examples:
+        >>> from graphcompare.program import Step
+        >>> Step("mul", (0, 1), {}, (2,), "float32").op
+        'mul'
+    """
+
     op: str
     args: tuple
     params: dict
@@ -46,6 +74,28 @@ class Step:
 
 @dataclass(eq=False)
 class Program:
+    """A random program: leaves and steps in creation order (see the module docstring).
+
+    Parameters:
+        nodes: the ``Leaf`` and ``Step`` entries; a step uses only earlier entries.
+        outputs: indices of the entries the loss sums (no step consumes them).
+        weights: the loss's fixed weight per output (float64 arrays).
+        meta: how it was made (generator settings), for reports.
+
+    Examples:
+        >>> from graphcompare.program import Leaf, Program, Step
+        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
+        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
+        ...              Step("mul", (0, 1), {}, (2,), "float32"),
+        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> print(p.model_source())
+        def model(F, x0, x1):
+            v0 = (x0 * x1)
+            v1 = v0.exp()
+            return [v1]
+        <BLANKLINE>
+    """
+
     nodes: list
     outputs: tuple = ()
     weights: tuple = ()  # float64 arrays holding values exact in the outputs' dtypes
@@ -61,11 +111,41 @@ class Program:
         return [i for i, n in enumerate(self.nodes) if isinstance(n, Step)]
 
     def name(self, i: int) -> str:
+        """The Python name of entry ``i`` in the printed model.
+
+        Parameters:
+            i: an index of ``nodes``.
+
+        Returns:
+            ``"x<k>"`` for the k-th leaf, ``"v<k>"`` for the k-th step.
+
+        Examples:
+        >>> from graphcompare.program import Leaf, Program, Step
+        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
+        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
+        ...              Step("mul", (0, 1), {}, (2,), "float32"),
+        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> p.name(1), p.name(3)
+            ('x1', 'v1')
+        """
         kind = Leaf if isinstance(self.nodes[i], Leaf) else Step
         return ("x" if kind is Leaf else "v") + str(sum(1 for n in self.nodes[:i] if isinstance(n, kind)))
 
     def ops(self) -> list[str]:
-        """Every registry op the program's spelling runs forward (drawn op first)."""
+        """Every registry op the program's spelling runs forward (drawn op first).
+
+        Returns:
+            A list of op names, with repeats.
+
+        Examples:
+        >>> from graphcompare.program import Leaf, Program, Step
+        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
+        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
+        ...              Step("mul", (0, 1), {}, (2,), "float32"),
+        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> p.ops()
+            ['mul', 'exp']
+        """
         out = []
         for n in self.nodes:
             if isinstance(n, Step):
@@ -74,11 +154,37 @@ class Program:
         return out
 
     def fan_in(self) -> int:
-        """The largest number of inputs of one step."""
+        """The largest number of inputs of one step.
+
+        Returns:
+            An int (0 without steps).
+
+        Examples:
+        >>> from graphcompare.program import Leaf, Program, Step
+        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
+        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
+        ...              Step("mul", (0, 1), {}, (2,), "float32"),
+        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> p.fan_in()
+            2
+        """
         return max((len(n.args) for n in self.nodes if isinstance(n, Step)), default=0)
 
     def fan_out(self) -> int:
-        """The largest number of uses of one value (a gradient ``add_n`` of that many terms)."""
+        """The largest number of uses of one value (a gradient ``add_n`` of that many terms).
+
+        Returns:
+            An int.
+
+        Examples:
+        >>> from graphcompare.program import Leaf, Program, Step
+        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
+        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
+        ...              Step("mul", (0, 1), {}, (2,), "float32"),
+        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> p.fan_out()
+            1
+        """
         uses = [0] * len(self.nodes)
         for n in self.nodes:
             if isinstance(n, Step):
@@ -87,21 +193,101 @@ class Program:
         return max(uses, default=0)
 
     def inputs(self, dtype: str | None = None) -> list[np.ndarray]:
-        """The leaves' arrays (``dtype="float64"``: exact float64 copies, the reference's)."""
+        """The leaves' arrays (``dtype="float64"``: exact float64 copies, the reference's).
+
+        Parameters:
+            dtype: cast every leaf to this dtype; default each leaf's own.
+
+        Returns:
+            A list of NumPy arrays, one per leaf.
+
+        Examples:
+        >>> from graphcompare.program import Leaf, Program, Step
+        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
+        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
+        ...              Step("mul", (0, 1), {}, (2,), "float32"),
+        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> [a.dtype.name for a in p.inputs("float64")]
+            ['float64', 'float64']
+        """
         return [self.nodes[i].data.astype(dtype or self.nodes[i].dtype) for i in self.leaves]
 
     def output_names(self) -> list[str]:
+        """The outputs' names in the printed model.
+
+        Returns:
+            A list of ``"v<k>"`` names.
+
+        Examples:
+        >>> from graphcompare.program import Leaf, Program, Step
+        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
+        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
+        ...              Step("mul", (0, 1), {}, (2,), "float32"),
+        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> p.output_names()
+            ['v1']
+        """
         return [self.name(i) for i in self.outputs]
 
     def leaf_names(self) -> list[str]:
+        """The leaves' names, the printed model's parameters after ``F``.
+
+        Returns:
+            A list of ``"x<k>"`` names.
+
+        Examples:
+        >>> from graphcompare.program import Leaf, Program, Step
+        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
+        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
+        ...              Step("mul", (0, 1), {}, (2,), "float32"),
+        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> p.leaf_names()
+            ['x0', 'x1']
+        """
         return [self.name(i) for i in self.leaves]
 
     def has_casts(self) -> bool:
+        """Whether a step changes dtype (``astype``): the float64 reference drops those casts.
+
+        Returns:
+            ``True`` if some step is an ``astype``.
+
+        Examples:
+        >>> from graphcompare.program import Leaf, Program, Step
+        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
+        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
+        ...              Step("mul", (0, 1), {}, (2,), "float32"),
+        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> p.has_casts()
+            False
+        """
         return any(isinstance(n, Step) and n.op == "astype" for n in self.nodes)
 
     # -- printing --------------------------------------------------------------------
     def model_source(self, target: str = "surface", name: str = "model", all_values: bool = False) -> str:
-        """``def model(F, x0, ...)`` returning the outputs (or every step's value)."""
+        """``def model(F, x0, ...)`` returning the outputs (or every step's value).
+
+        Parameters:
+            target: the spelling: ``"surface"`` (both front ends), or another target a
+                recipe knows (``"torch"``).
+            name: the function's name.
+            all_values: return every step's value, not only the outputs.
+
+        Returns:
+            The Python source, ending in a newline.
+
+        Raises:
+            NoSpelling: a step's recipe has no spelling for ``target``.
+
+        Examples:
+        >>> from graphcompare.program import Leaf, Program, Step
+        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
+        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
+        ...              Step("mul", (0, 1), {}, (2,), "float32"),
+        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> print(p.model_source(name="f", all_values=True).splitlines()[-1])
+                return [v0, v1]
+        """
         lines = [f"def {name}(F, {', '.join(self.leaf_names())}):"]
         for i in self.steps:
             n = self.nodes[i]

@@ -32,27 +32,37 @@ def _draw_scan(data, b):
         return None
     r = b.shapes[xs][1:]
     c = _no_growth(b, data, r, b.dtypes[xs])
-    inner = data.draw(_sampled(("plain", "cond", "scan") if len(r) >= 1 else ("plain", "cond")))
+    inner = data.draw(_sampled(("plain", "cond", "cond_same", "scan") if len(r) >= 1 else ("plain", "cond", "cond_same")))
     act = data.draw(_sampled(("tanh", "sigmoid")))
     return Drawn((xs, c), {"act": act, "inner": inner}, b.shapes[xs], _promote(b.dtypes[xs], b.dtypes[c]))
 
 
 def _guard_scan(args, params):
     xs = args[0]
-    return params["inner"] != "cond" or all(_far(x.sum(), np.abs(x).sum()) for x in xs)
+    return not params["inner"].startswith("cond") or all(_far(x.sum(), np.abs(x).sum()) for x in xs)
 
 
 def _draw_cond(data, b):
     p = b.pick(data)
     a = b.pick(data)
     c = _no_growth(b, data, b.shapes[a], b.dtypes[a])
-    return Drawn((p, a, c), {}, b.shapes[a], _promote(b.dtypes[a], b.dtypes[c]))
+    # "true"/"false": that branch returns its operand unchanged (handed through)
+    same = data.draw(_sampled(("none", "true", "false")))
+    return Drawn((p, a, c), {"same": same}, b.shapes[a], _promote(b.dtypes[a], b.dtypes[c]))
 
 
 def _draw_while(data, b):
     v = b.pick(data)
-    c = _no_growth(b, data, b.shapes[v], b.dtypes[v])
-    return Drawn((v, c), {"k": data.draw(_sampled((1, 2, 3)))}, b.shapes[v], _promote(b.dtypes[v], b.dtypes[c]))
+    k = data.draw(_sampled((0, 1, 2, 3)))
+    if k == 0 and data.draw(_sampled((True, False))):
+        c = v  # handed through and captured: one outer value fed to both
+    else:
+        c = _no_growth(b, data, b.shapes[v], b.dtypes[v])
+    if k == 0 and c != v and hasattr(b.nodes[c], "op"):  # a step's value, not a leaf
+        # a closure of a loop that ran no step: dyngraph has no gradient along it, staticgraph
+        # a zero one, whose zeros may turn -0.0 on the way back (a documented difference)
+        c = b.new_leaf(data, b.shapes[v], b.dtypes[v])
+    return Drawn((v, c), {"k": k}, b.shapes[v], _promote(b.dtypes[v], b.dtypes[c]))
 
 
 def _render(call):
@@ -66,7 +76,7 @@ def _render(call):
 for _recipe in (
     Recipe("scan", _draw_scan, _render(lambda F, n, p: f"CF.scan_model({F}, {n[0]}, {n[1]}, {p['act']!r}, {p['inner']!r})"),
            guard=_guard_scan, uses=_USES),
-    Recipe("cond", _draw_cond, _render(lambda F, n, p: f"CF.cond_model({F}, {n[0]}, {n[1]}, {n[2]})"),
+    Recipe("cond", _draw_cond, _render(lambda F, n, p: f"CF.cond_model({F}, {n[0]}, {n[1]}, {n[2]}, {p.get('same', 'none')!r})"),
            guard=lambda args, params: _far(args[0].sum(), np.abs(args[0]).sum()), uses=_USES),
     Recipe("while_loop", _draw_while, _render(lambda F, n, p: f"CF.while_model({F}, {n[0]}, {n[1]}, {p['k']})"),
            uses=_USES),

@@ -19,10 +19,16 @@ so they are checked on the float64 reference when the program runs
 (``equivalence.check_program`` marks such a program invalid and the property ``assume``s it
 away). Coverage is recorded with ``hypothesis.event``: ``op: <name>``, ``fan-in >= 3``,
 ``fan-out >= 3``.
+
+A seed draws the same programs in every process: hypothesis mixes into its draws constants it
+reads from the source of the local modules imported so far, so the program a seed gives would
+depend on what the process ran before (and on every literal in the project). ``programs`` draws
+with that pool empty (``fixed_constants``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -34,6 +40,36 @@ from .recipes_control import CONTROL_TABLE, recipe
 
 DIM_SIZES = (2, 3, 4, 5)
 _warned: set = set()
+_fixed_depth = 0
+
+
+@contextlib.contextmanager
+def fixed_constants():
+    """While active, hypothesis draws no constants from the local modules' source, only its own
+    fixed ones. Hypothesis collects such constants from every local module in ``sys.modules``
+    as it meets them, so what a derandomized or seeded run draws would change with the
+    imports that happened before it. Re-entrant; a no-op on a hypothesis without the pool."""
+    global _fixed_depth
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+        real = providers._get_local_constants
+        cache = providers.CONSTANTS_CACHE.cache
+    except (ImportError, AttributeError):
+        yield
+        return
+    if _fixed_depth == 0:
+        empty = Constants()
+        providers._get_local_constants = lambda: empty
+        cache.clear()  # it holds the constants allowed per kind of draw, from the full pool
+    _fixed_depth += 1
+    try:
+        yield
+    finally:
+        _fixed_depth -= 1
+        if _fixed_depth == 0:
+            providers._get_local_constants = real
+            cache.clear()
 
 
 class Builder:
@@ -128,7 +164,13 @@ def programs(draw, ops=None, min_steps: int = 1, max_steps: int = 8, max_leaves:
              dtypes=("float32", "float64"), record_events: bool = True, control: int = 8):
     """A random ``Program`` over the registered ops of the op table (or ``ops``); about one
     step in ``control`` (0: none) is a ``scan``, ``cond`` or ``while_loop``
-    (``recipes_control``: closures, nested control flow)."""
+    (``recipes_control``: closures, nested control flow). The same seed draws the same
+    programs in any process (``fixed_constants``)."""
+    with fixed_constants():
+        return _draw_program(draw, ops, min_steps, max_steps, max_leaves, dtypes, record_events, control)
+
+
+def _draw_program(draw, ops, min_steps, max_steps, max_leaves, dtypes, record_events, control):
     _report_uncovered()
     names = drawable_ops()
     if ops is not None:
@@ -201,4 +243,4 @@ class _Data:
         return self._draw(strategy)
 
 
-__all__ = ["programs", "shapes", "Builder", "record", "DIM_SIZES"]
+__all__ = ["programs", "shapes", "Builder", "record", "fixed_constants", "DIM_SIZES"]

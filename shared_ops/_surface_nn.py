@@ -35,7 +35,15 @@ def _unary(name):
         return self._op(name, _floating(self))
 
     method.__name__ = name
-    method.__doc__ = f"Elementwise ``{name}`` (as ``torch.{name}``)."
+    method.__doc__ = f"""Elementwise ``{name}`` (as ``torch.{name}``); integers are converted to float32 first.
+
+    Returns:
+        A float value of ``self``'s shape.
+
+    Examples:
+        >>> dg.tensor([1.0]).{name}().shape
+        (1,)
+    """
     return method
 
 
@@ -43,16 +51,49 @@ sin, cos, erf, log1p, expm1, rsqrt = (_unary(n) for n in ("sin", "cos", "erf", "
 
 
 def square(self):
+    """``self * self``.
+
+    Returns:
+        The elementwise square.
+
+    Examples:
+        >>> dg.tensor([3.0, -2.0]).square()
+        tensor([9., 4.])
+    """
     return self * self
 
 
 def add(self, other, *, alpha=1):
-    """``self + alpha * other`` (as ``torch.add``)."""
+    """``self + alpha * other`` (as ``torch.add``).
+
+    Parameters:
+        other: a value, an array or a number (broadcast).
+        alpha: the factor of ``other``.
+
+    Returns:
+        The sum.
+
+    Examples:
+        >>> dg.tensor([1.0, 2.0]).add(dg.tensor([1.0, 1.0]), alpha=10)
+        tensor([11., 12.])
+    """
     return self + (other if alpha == 1 else other * alpha)
 
 
 def sub(self, other, *, alpha=1):
-    """``self - alpha * other`` (as ``torch.sub``)."""
+    """``self - alpha * other`` (as ``torch.sub``).
+
+    Parameters:
+        other: a value, an array or a number (broadcast).
+        alpha: the factor of ``other``.
+
+    Returns:
+        The difference.
+
+    Examples:
+        >>> dg.tensor([1.0, 2.0]).sub(1.0, alpha=2)
+        tensor([-1.,  0.])
+    """
     return self - (other if alpha == 1 else other * alpha)
 
 
@@ -180,7 +221,7 @@ def std(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
 
 def norm(self, p=2, dim=None, keepdim=False):
     """The vector norm (as ``Tensor.norm`` / ``torch.linalg.vector_norm``)."""
-    from .functions import vector_norm
+    from .functions_nn import vector_norm
 
     return vector_norm(self, p, dim, keepdim)
 

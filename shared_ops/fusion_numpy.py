@@ -1,4 +1,4 @@
-"""The first tier of a fused region: its scalar code evaluated by NumPy, whole arrays at a time.
+"""The first tier of a fused region: its scalar code evaluated by NumPy, a block of rows at a time.
 
 ``interpreter(spec)`` returns ``kernel(in0, ..., out0, ...)`` with the calling convention of
 the numba loop (``fusion_cpu``): it checks the same broadcasting pattern (``ValueError`` on a
@@ -8,12 +8,20 @@ it is given. Building it costs the generation of a few lines of Python (no machi
 compiled function runs at once while the loop is compiled in the background
 (``shared_ops.fusion_jit``); then the loop takes over.
 
+The loop is cut into blocks of rows of about ``ELEMENTS`` elements and every step runs on one
+block before the next: the temporaries are a block long, so they stay in cache and their
+memory is reused, where whole-array steps stream each temporary through memory and, on a first
+call, fault in fresh pages for each (W4, 4M elements: first call about 0.6 s whole-array,
+0.2 s in blocks of 131,072; ``benchmarks/bench_compile.py``).
+
 The two tiers give the same bits (``tests/staticgraph/test_tiers.py`` compares bytes): the
 scalar language is made of exactly rounded operations evaluated with numba's typing (float64
 literals, bools as int64 in arithmetic), the C library's functions are called through
-``ctypes`` (the loop calls the same ones), and the sums reproduce the loop's order: a partial
-sum accumulates in float64 in loop order (``cumsum``, which is sequential), a full sum goes
-through ``_sum8``'s eight lanes per block exactly as the loop does.
+``ctypes`` (the loop calls the same ones), the steps are elementwise (a block computes what
+the whole array would), and the sums reproduce the loop's order across blocks: a partial sum
+accumulates in float64 in loop order (``cumsum``, which is sequential, continued from the
+previous block's total), a full sum goes through ``_sum8``'s eight lanes per block of
+``BLOCK`` elements exactly as the loop does (``ELEMENTS`` is a multiple of ``BLOCK``).
 """
 
 from __future__ import annotations
@@ -150,38 +158,59 @@ def _sum8_rows(t):
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
 
 
-def _seq(values):
-    """``0.0 + v0 + v1 + ...`` left to right, along the last axis."""
-    zero = np.zeros(values.shape[:-1] + (1,))
-    return np.cumsum(np.concatenate([zero, values], axis=-1), axis=-1)[..., -1]
+def _seq(init, values):
+    """``init + v0 + v1 + ...`` left to right along the last axis of ``values`` (``init``: one
+    value per row): ``cumsum`` adds in order, where ``sum`` would add pairwise."""
+    return np.cumsum(np.concatenate([init[..., None], values], axis=-1), axis=-1)[..., -1]
 
 
-def _full_sum(v, shape):
-    """The loop's full sum: per block of ``BLOCK`` for a 1-d loop, else a float64 row over the
-    innermost dim accumulated in loop order and then ``_sum8``."""
-    v = np.broadcast_to(np.asarray(v).astype(np.float64), shape)
-    if len(shape) == 1:
-        n = shape[0]
-        full = n // BLOCK
-        sums = [_sum8_rows(v[:full * BLOCK].reshape(full, BLOCK))] if full else []
-        if n > full * BLOCK:
-            sums.append(_sum8_rows(v[full * BLOCK:][None, :]))
-        return _seq(np.concatenate(sums)) if sums else 0.0
-    inner = shape[-1]
-    tmp = _seq(np.moveaxis(v.reshape(-1, inner), 0, -1)) if inner else np.zeros(0)
-    return _sum8_rows(tmp[None, :])[0]
+def _block_shape(v, s, e, shape):
+    return np.broadcast_to(np.asarray(v).astype(np.float64), (e - s,) + shape[1:])
 
 
-def _partial_sum(v, reduce, shape):
-    """The loop's partial sum: per kept index, ``0.0 +`` the values in loop (C) order."""
-    v = np.broadcast_to(np.asarray(v).astype(np.float64), shape)
+def _sum_1d(acc, v, s, e, shape):
+    """The loop's 1-d full sum, continued over the loop's elements ``s:e`` (``s`` a multiple of
+    ``BLOCK``): ``acc + _sum8(block) + ...`` per block of ``BLOCK``, as the loop adds them."""
+    v = _block_shape(v, s, e, shape)
+    n = e - s
+    full = n // BLOCK
+    sums = [_sum8_rows(v[:full * BLOCK].reshape(full, BLOCK))] if full else []
+    if n > full * BLOCK:
+        sums.append(_sum8_rows(v[full * BLOCK:][None, :]))
+    return _seq(np.asarray(acc), np.concatenate(sums)) if sums else acc
+
+
+def _sum_rows(tmp, v, s, e, shape):
+    """The loop's full sum of rank > 1, continued over rows ``s:e``: ``tmp[i]`` adds the values
+    at innermost index ``i`` in loop order (``_sum8(tmp)`` at the end gives the sum)."""
+    if tmp.size:
+        v = _block_shape(v, s, e, shape)
+        tmp[...] = _seq(tmp, np.moveaxis(v.reshape(-1, shape[-1]), 0, -1))
+
+
+def _sum_partial(acc, v, reduce, s, e, shape):
+    """The loop's partial sum, continued over rows ``s:e``: each kept index adds its values in
+    loop (C) order into ``acc`` (float64, keepdims; the rows ``s:e`` of it when dim 0 is kept)."""
+    v = _block_shape(v, s, e, shape)
     keep = [d for d in range(len(shape)) if d not in reduce]
-    kept = tuple(shape[d] for d in keep)
+    kept = tuple(v.shape[d] for d in keep)
     r = 1
     for d in reduce:
-        r *= shape[d]
-    s = _seq(np.transpose(v, keep + list(reduce)).reshape(kept + (r,)))
-    return s.reshape(tuple(1 if d in reduce else shape[d] for d in range(len(shape))))
+        r *= v.shape[d]
+    values = np.transpose(v, keep + list(reduce)).reshape(kept + (r,))
+    acc[...] = _seq(acc.reshape(kept), values).reshape(acc.shape)
+
+
+ELEMENTS = 64 * BLOCK  # elements per block of the NumPy tier: a multiple of BLOCK (1-d sums)
+
+
+def _rows(shape) -> int:
+    inner = 1
+    for n in shape[1:]:
+        inner *= n
+    if len(shape) == 1:
+        return ELEMENTS
+    return max(1, ELEMENTS // max(inner, 1))
 
 
 _CONSTS: dict = {}  # name -> strongly typed NumPy scalar, shared by every generated tier
@@ -223,7 +252,8 @@ class _ToNumpy(ast.NodeTransformer):
 _GLOBALS = {
     "_np": np, "_lv": loop_view, "_n": _n, "_sel": np.where, "_floor": np.floor, "_copysign": np.copysign,
     "abs": np.abs, "sqrt": np.sqrt, "_bits_f64": _bits_f64, "_opaque": lambda x: x, "_lm_pow": _pow,
-    "_full_sum": _full_sum, "_partial_sum": _partial_sum, "_inline_exp": _inline_exp, "_inline_tanh": _inline_tanh,
+    "_rows": _rows, "_sum_1d": _sum_1d, "_sum_rows": _sum_rows, "_sum_partial": _sum_partial,
+    "_sum8_rows": _sum8_rows, "_inline_exp": _inline_exp, "_inline_tanh": _inline_tanh,
     "_f16": np.float16, "_f32": np.float32, "_f64": np.float64, "_bool": np.bool_,
     "_i8": np.int8, "_i16": np.int16, "_i32": np.int32, "_i64": np.int64,
     "_u8": np.uint8, "_u16": np.uint16, "_u32": np.uint32, "_u64": np.uint64,
@@ -232,17 +262,35 @@ _GLOBALS = {
 
 
 def generate_numpy_source(spec: KernelSpec, name: str = "kernel") -> tuple[str, dict]:
-    """``(source, constants)``: the NumPy evaluation of ``spec`` (readable; tests read it)."""
+    """``(source, constants)``: the NumPy evaluation of ``spec`` (readable; tests read it): a
+    loop over blocks of rows along loop dim 0 (see the module docstring), each running every
+    step and adding to the sums' accumulators."""
     n_in, nd = len(spec.inputs), spec.ndim
     L = prologue(spec, name)
     loop = "(" + "".join(f"n{d}, " for d in range(nd)) + ")"
     L.append("    with _np.errstate(all='ignore'):")
     for j, (_, dims) in enumerate(spec.inputs):
-        L.append(f"        v{j} = _lv(_np, in{j}, {dims!r}, {nd})")
+        L.append(f"        V{j} = _lv(_np, in{j}, {dims!r}, {nd})")
+    fulls = spec.full_sums()
+    for k, o in enumerate(spec.outputs):
+        if k in fulls and nd == 1:
+            L.append(f"        acc{k} = _np.float64(0.0)")
+        elif k in fulls:
+            L.append(f"        acc{k} = _np.zeros(n{nd - 1})")
+        elif o.reduce:
+            L.append(f"        acc{k} = _np.zeros(({', '.join('1' if d in o.reduce else f'n{d}' for d in range(nd))},))")
+    ind = "        "
+    if nd:
+        L.append(f"        _nr = _rows({loop})")
+        L.append("        for _bs in range(0, n0, _nr):")
+        L.append("            _be = min(_bs + _nr, n0)")
+        ind += "    "
+    for j, (_, dims) in enumerate(spec.inputs):
+        L.append(f"{ind}v{j} = V{j}[_bs:_be]" if 0 in dims else f"{ind}v{j} = V{j}")
     for s, step in enumerate(spec.steps):
         args, prefix = [f"v{a}" for a in step.args], f"t{n_in + s}"
         if step.op in ("copy", "broadcast_to"):
-            L.append(f"        v{n_in + s} = {args[0]}")
+            L.append(f"{ind}v{n_in + s} = {args[0]}")
             continue
         try:
             stmts, expr = _np_template(step.op, step.attrs, step.dtype, len(step.args))
@@ -251,16 +299,23 @@ def generate_numpy_source(spec: KernelSpec, name: str = "kernel") -> tuple[str, 
             stmts, expr = [_np_code(st) for st in stmts], _np_code(expr)
         else:
             stmts, expr = [substitute(st, args, prefix) for st in stmts], substitute(expr, args, prefix)
-        L.extend("        " + st for st in stmts)
-        L.append(f"        v{n_in + s} = {expr}")
-    fulls = spec.full_sums()
+        L.extend(ind + st for st in stmts)
+        L.append(f"{ind}v{n_in + s} = {expr}")
     for k, o in enumerate(spec.outputs):
         if not o.reduce:
-            L.append(f"        out{k}[...] = v{o.value}")
+            L.append(f"{ind}out{k}[{'_bs:_be' if nd else '...'}] = v{o.value}")
+        elif k in fulls and nd == 1:
+            L.append(f"{ind}acc{k} = _sum_1d(acc{k}, v{o.value}, _bs, _be, {loop})")
         elif k in fulls:
-            L.append(f"        out{k}[...] = _full_sum(v{o.value}, {loop})")
+            L.append(f"{ind}_sum_rows(acc{k}, v{o.value}, _bs, _be, {loop})")
         else:
-            L.append(f"        out{k}[...] = _partial_sum(v{o.value}, {tuple(o.reduce)!r}, {loop})")
+            acc = f"acc{k}" if 0 in o.reduce else f"acc{k}[_bs:_be]"
+            L.append(f"{ind}_sum_partial({acc}, v{o.value}, {tuple(o.reduce)!r}, _bs, _be, {loop})")
+    for k, o in enumerate(spec.outputs):
+        if k in fulls and nd > 1:
+            L.append(f"        out{k}[...] = _sum8_rows(acc{k}[None, :])[0]")
+        elif o.reduce:
+            L.append(f"        out{k}[...] = acc{k}")
     return "\n".join(L) + "\n", dict(_CONSTS)
 
 

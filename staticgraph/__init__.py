@@ -10,6 +10,7 @@ from shared_ops.functions import FUNCTIONS as _F
 
 from .compile import CompiledFunction, FeedError, compile
 from .control import cond, scan, while_loop
+from .creation import arange
 from .export import to_dot, to_networkx
 from .function import Function, function
 from .gradients import SymbolicOps, gradients
@@ -30,5 +31,5 @@ __all__ = [
     "assign_add", "get_default_graph", "reset_default_graph", "gradients", "SymbolicOps",
     "compile", "CompiledFunction", "Session", "function", "Function", "to_networkx", "to_dot",
     "save", "load", "Program", "PNode", "PassContext", "PassResult", "TracingError", "GraphError",
-    "FeedError", "LoadError", "cond", "while_loop", "scan", "nn", "train", *sorted(_F),
+    "FeedError", "LoadError", "cond", "while_loop", "scan", "nn", "train", "arange", *sorted(_F),
 ]

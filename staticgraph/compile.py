@@ -17,7 +17,7 @@ from shared_ops import GraphCompareError, backend_of, common_backend, default_ba
 from shared_ops.dtypes import FLOATING, INTEGER
 
 from . import memory, passes
-from .control.kernels import lower as lower_control, report_lines as control_report
+from .control.kernels import lower as lower_control, regions as control_regions, report_lines as control_report
 from .executable import Executable
 from .fusion import FusedKernel
 from .graph import GraphError, Node
@@ -274,8 +274,10 @@ class CompiledFunction:
         return self.program.text()
 
     def regions(self) -> list:
-        """The fused regions (``FusedKernel``) of the program, in program order."""
-        return [n.payload for n in self.program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)]
+        """The fused regions (``FusedKernel``) of the program, in program order, then those
+        inside control-flow bodies."""
+        return [n.payload for n in self.program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)] \
+            + control_regions(self.program)
 
     def tiers(self) -> dict:
         """``{fused node id: tier it runs on}`` (``"numpy"`` or ``"numba"``)."""
@@ -300,7 +302,7 @@ class CompiledFunction:
     def report(self) -> str:
         lines = list(self._report)
         nodes = {id(n.payload): n.id for n in self.program.nodes if n.op == "fused"}
-        regions = self.regions()
+        regions = [k for k in self.regions() if id(k) in nodes]  # a body's regions: in its own report
         if regions:
             lines.append("tiers:")
             lines.extend(f"    %{nodes[id(k)]} {k.tier_line()}" for k in regions)

@@ -24,7 +24,24 @@ def to_networkx(g):
 
     The nodes of a control-flow body are vertices too, with ids ``(control node id, body name,
     inner id)`` (nested bodies extend the tuple) and attribute ``cluster`` naming the body; a
-    captured value has an edge (``capture=True``) from the outer node to its placeholder."""
+    captured value has an edge (``capture=True``) from the outer node to its placeholder.
+
+    Parameters:
+        g: an ``sg.Graph``, a node (its graph) or a compiled function (its graph).
+
+    Returns:
+        A ``networkx.DiGraph``.
+
+    Raises:
+        TypeError: ``g`` is none of those.
+
+    Examples:
+        >>> with sg.Graph() as g:
+        ...     y = (sg.placeholder((2,), name="x") * 2.0).sum()
+        >>> G = sg.to_networkx(g)
+        >>> sorted(G.nodes(data="op")), G.number_of_edges()
+        ([(0, 'placeholder'), (1, 'constant'), (2, 'mul'), (3, 'sum')], 3)
+    """
     import networkx as nx
 
     graph = _graph_of(g)
@@ -74,7 +91,23 @@ def _quote(s: str) -> str:
 
 def to_dot(g) -> str:
     """Graphviz DOT text (``dot -Tsvg``): sources as boxes, assignments dashed, each
-    control-flow body a cluster (captured values enter it by dotted edges)."""
+    control-flow body a cluster (captured values enter it by dotted edges).
+
+    Parameters:
+        g: an ``sg.Graph``, a node (its graph) or a compiled function (its graph).
+
+    Returns:
+        The DOT text, one statement a line.
+
+    Raises:
+        TypeError: ``g`` is none of those.
+
+    Examples:
+        >>> with sg.Graph() as g:
+        ...     y = (sg.placeholder((2,), name="x") * 2.0).sum()
+        >>> print(sg.to_dot(g).splitlines()[7])
+          n0 -> n2 [label="0"];
+    """
     graph = _graph_of(g)
     lines = ["digraph staticgraph {", "  rankdir=TB;", "  compound=true;", '  node [fontname="monospace", fontsize=14];']
     _dot_graph(lines, graph, "n", "  ")

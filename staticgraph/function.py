@@ -24,7 +24,24 @@ _SCALARS = (bool, int, float)
 
 
 class Function:
-    """The wrapper ``sg.function(py_fn)`` returns."""
+    """The wrapper ``sg.function(py_fn)`` returns: call it with arrays.
+
+    Each new combination of input shapes and dtypes (and Python-number arguments) traces
+    ``py_fn`` into a graph and compiles it once; ``trace_count`` and ``compile_count`` count
+    those, ``last_graph`` is the latest traced graph.
+
+    Parameters:
+        py_fn: a Python function of arrays, written with the shared tensor surface.
+        optimize: as for ``sg.compile``.
+        input_signature: ``[(shape, dtype), ...]``, ``None`` in a shape for a free size: then
+            one trace serves every input that fits.
+        backend: where it runs.
+
+    Examples:
+        >>> f = sg.Function(lambda x: (x * 2.0).sum())
+        >>> float(f(np.ones(3, np.float32))), float(f(np.ones(4, np.float32))), f.trace_count
+        (6.0, 8.0, 2)
+    """
 
     def __init__(self, py_fn: Callable, optimize: Any = True, input_signature=None, backend=None):
         self.py_fn = py_fn
@@ -87,7 +104,24 @@ class Function:
         return fn(*(_array(args[k]) for k in fed))
 
     def get_concrete(self, *args) -> CompiledFunction:
-        """The compiled function for these arguments (tracing if needed): ``.report()``, ``.text()``."""
+        """The compiled function for these arguments (tracing if needed): ``.report()``, ``.text()``.
+
+        Parameters:
+            *args: arguments as the function would be called with (only their shapes,
+                dtypes and Python-number values matter).
+
+        Returns:
+            The ``CompiledFunction`` those arguments run.
+
+        Raises:
+            FeedError: an argument that is neither an array nor a Python number.
+
+        Examples:
+            >>> f = sg.function(lambda x: (x * 2.0).sum())
+            >>> compiled = f.get_concrete(np.ones(3, np.float32))
+            >>> type(compiled).__name__, f.trace_count
+            ('CompiledFunction', 1)
+        """
         key = self._key(args)
         if self.input_signature is not None:
             key = tuple(("array", None, None) if e[0] == "array" else e for e in key)

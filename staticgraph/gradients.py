@@ -30,24 +30,87 @@ from .graph import ASSIGN, SOURCE_OPS, Graph, GraphError, Node, SymShape
 
 
 class SymbolicOps(OpsNamespace):
-    """The symbolic interpreter of gradient rules: ``ops.mul(a, b)`` declares a node."""
+    """The symbolic interpreter of gradient rules: ``ops.mul(a, b)`` declares a node.
+
+    ``sg.gradients`` hands one to every op's ``vjp`` rule, so the rule written once for the
+    eager engine declares the gradient graph here.
+
+    Parameters:
+        graph: the graph the rules declare into.
+
+    Examples:
+        >>> from staticgraph.gradients import SymbolicOps
+        >>> with sg.Graph() as g:
+        ...     x = sg.placeholder((2, 3), name="x")
+        ...     SymbolicOps(g).mul(x, x)
+        <sg.Node %1 = mul : f32[2,3]>
+    """
 
     def __init__(self, graph: Graph):
         self.graph = graph
 
     def apply(self, op: OpDef, *inputs: Any, **attrs: Any) -> Node:
+        """Declare ``op`` on ``inputs`` (numbers and arrays become constants).
+
+        Parameters:
+            op: a registered op (``shared_ops.get_op("exp")``).
+            *inputs: nodes, numbers or arrays.
+            **attrs: the op's attributes.
+
+        Returns:
+            The new node.
+
+        Examples:
+            >>> import shared_ops
+            >>> from staticgraph.gradients import SymbolicOps
+            >>> with sg.Graph() as g:
+            ...     x = sg.placeholder((2, 3), name="x")
+            ...     SymbolicOps(g).apply(shared_ops.get_op("sum"), x, axis=0, keepdims=False)
+            <sg.Node %1 = sum : f32[3]>
+        """
         g = self.graph
         inputs = tuple(x if isinstance(x, Node) else g.add_constant(np.asarray(x)) for x in inputs)
         return g.apply(op, inputs, attrs)  # a SymShape `shape=` with free dims adds `like`
 
     def constant(self, value: Any, dtype: str, like: Any) -> Node:
+        """A constant node (``like`` is the eager interpreter's device hint, unused here).
+
+        Parameters:
+            value: a number or an array.
+            dtype: its dtype name.
+            like: a value the constant goes beside.
+
+        Returns:
+            The constant node.
+
+        Examples:
+            >>> from staticgraph.gradients import SymbolicOps
+            >>> with sg.Graph() as g:
+            ...     SymbolicOps(g).constant(2.0, "float32", None)
+            <sg.Node %0 = constant : f32[]>
+        """
         return self.graph.add_constant(value, dtype)
 
     def sum_to(self, x: Node, shape) -> Node:
         """As the base class, except where ``shape`` has a free dimension: equal static shapes
         do not prove equal run-time shapes then (``(?, 3)`` fed ``(1, 3)`` broadcast against
         ``(5, 3)``), so a ``sum_to`` resolved from the value's own shape at run time is declared;
-        when nothing was broadcast its kernel hands ``x`` back unchanged (same bytes)."""
+        when nothing was broadcast its kernel hands ``x`` back unchanged (same bytes).
+
+        Parameters:
+            x: the gradient to reduce.
+            shape: the shape to sum it down to (a tuple or a ``SymShape``).
+
+        Returns:
+            ``x`` itself when the shapes are equal and static, else a ``sum_to`` node.
+
+        Examples:
+            >>> from staticgraph.gradients import SymbolicOps
+            >>> with sg.Graph() as g:
+            ...     x = sg.placeholder((2, 3), name="x")
+            ...     SymbolicOps(g).sum_to(x, (1, 3)), SymbolicOps(g).sum_to(x, (2, 3)) is x
+            (<sg.Node %1 = sum_to : f32[1,3]>, True)
+        """
         if tuple(x.shape) == tuple(shape) and (None not in tuple(shape) or not isinstance(shape, SymShape)):
             return x
         return self.call("sum_to", x, shape=shape)
@@ -174,9 +237,9 @@ def walk(graph: Graph, seeds: list, xs_list: list, raw: frozenset = frozenset())
             if n.id in raw:
                 grads[n.id] = terms
             elif n.op == control.GET and n.id not in wanted:
-                cotangents.setdefault(n.inputs[0].id, {})[n.attrs["index"]] = [t for _, t in terms]
+                cotangents.setdefault(n.inputs[0].id, {})[n.attrs["index"]] = control.Cot(terms)
             else:
-                g = control.sum_terms(graph, [t for _, t in terms], n)
+                g = control.sum_terms(graph, [t for _, t in terms], n, [k for k, _ in terms])
                 if n.id in wanted:
                     grads[n.id] = g
         if n.op == control.ADD_TERMS:  # a sum: every term (a list: each of its terms) gets g
@@ -187,7 +250,7 @@ def walk(graph: Graph, seeds: list, xs_list: list, raw: frozenset = frozenset())
         elif n.op in control.CONTROL_OPS:
             control.backprop(ops, n, cotangents.pop(n.id, {}), relevant, contributions)
         elif n.op == control.GET and g is not None:
-            cotangents.setdefault(n.inputs[0].id, {})[n.attrs["index"]] = [g]
+            cotangents.setdefault(n.inputs[0].id, {})[n.attrs["index"]] = control.Cot([(terms[0][0], g)])
         elif g is not None and n.op not in SOURCE_OPS:
             _backprop(ops, n, g, relevant, contributions)
         for x in set(i.id for i in n.inputs):

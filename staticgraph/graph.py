@@ -269,12 +269,31 @@ def _stack() -> list:
 
 
 def get_default_graph() -> Graph:
-    """The innermost ``with Graph():`` of this thread, else the process default graph."""
+    """The innermost ``with Graph():`` of this thread, else the process default graph.
+
+    Returns:
+        The ``Graph`` that ``sg.placeholder``, ``sg.variable``... declare into now.
+
+    Examples:
+        >>> with sg.Graph() as g:
+        ...     sg.get_default_graph() is g
+        True
+    """
     s = _stack()
     return s[-1] if s else _DEFAULT[0]
 
 
 def reset_default_graph() -> Graph:
+    """Replace the process default graph by an empty one (TF1's ``tf.reset_default_graph``).
+
+    Returns:
+        The new default ``Graph``.
+
+    Examples:
+        >>> g = sg.reset_default_graph()
+        >>> sg.get_default_graph() is g, len(g.text().splitlines())
+        (True, 0)
+    """
     _DEFAULT[0] = Graph("default")
     return _DEFAULT[0]
 

@@ -16,6 +16,26 @@ from .graph import Graph, GraphError, Node, get_default_graph
 
 
 class Session:
+    """Runs fetches of one graph and holds its variables' values (TF1's ``tf.Session``).
+
+    Each distinct (fetches, fed placeholders) pair is compiled once and cached; ``with
+    sg.Session(g) as sess:`` closes it at the end of the block.
+
+    Parameters:
+        graph: the graph to run; default the default graph.
+        optimize: passed to ``sg.compile`` (``False``: run the graph exactly as declared).
+        backend: the array backend (``"numpy"``, ``"cupy"``...); default the default backend.
+
+    Examples:
+        >>> with sg.Graph() as g:
+        ...     x = sg.placeholder((2,), name="x")
+        ...     w = sg.variable(np.float32(3.0), name="w")
+        ...     y = (w * x).sum()
+        >>> with sg.Session(g) as sess:
+        ...     float(sess.run(y, {x: np.array([1.0, 2.0], np.float32)}))
+        9.0
+    """
+
     def __init__(self, graph: Graph | None = None, optimize: Any = True, backend=None):
         """``optimize`` is passed to ``sg.compile`` (``False``: run the graph exactly as declared)."""
         self.graph = graph if graph is not None else get_default_graph()
@@ -93,6 +113,15 @@ class Session:
         return len(self._cache)
 
     def close(self) -> None:
+        """Drop the compiled executables; a later ``run`` raises ``GraphError``.
+
+        Examples:
+            >>> sess = sg.Session(sg.Graph())
+            >>> sess.close(); sess.run([])
+            Traceback (most recent call last):
+            staticgraph.graph.GraphError: this Session is closed; open a new sg.Session(graph)
+            ...
+        """
         self._cache.clear()
         self._closed = True
 

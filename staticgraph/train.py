@@ -4,7 +4,8 @@
 every variable (and of the optimiser's own slots and step count) to the graph, and returns the
 train op: the tuple of those assignments, run with ``sess.run(train_op)`` (or fetched beside the
 loss: TF1's semantics, fetched values are computed before the updates apply). ``var_list``
-defaults to every floating-point variable of the loss's graph the loss depends on.
+defaults to every floating-point variable of the loss's graph the loss depends on, except frozen
+parameters (``nn.Parameter(..., requires_grad=False)``, TF1's ``trainable=False``).
 
 The arithmetic is ``torch.optim``'s, shared with ``dg.optim`` (``shared_ops.nn.optim_math``):
 ``MomentumOptimizer(lr, momentum, use_nesterov=, weight_decay=)`` is ``SGD(momentum,
@@ -26,7 +27,7 @@ from shared_ops.nn import optim_math
 from .gradients import gradients
 from .graph import GraphError, Node, variable
 from .updates import assign
-from .nn import step_variable
+from .nn import frozen, step_variable
 
 _SLOTS: dict = {}  # id -> weak reference, for the variables optimisers created (never trained themselves)
 
@@ -49,6 +50,20 @@ def _depends(loss: Node, var: Node) -> bool:
 
 
 class Optimizer:
+    """The base of the optimisers: ``minimize`` declares the gradient and the updates.
+
+    Parameters:
+        learning_rate: the step size, >= 0.
+
+    Raises:
+        ValueError: a negative learning rate.
+
+    Examples:
+        >>> sg.train.GradientDescentOptimizer(-1.0)
+        Traceback (most recent call last):
+        ValueError: learning_rate must be >= 0, got -1.0
+    """
+
     def __init__(self, learning_rate: float):
         if learning_rate < 0:
             raise ValueError(f"learning_rate must be >= 0, got {learning_rate}")
@@ -63,13 +78,35 @@ class Optimizer:
         return v
 
     def minimize(self, loss: Node, var_list=None):
-        """Declare the gradient and the updates; return the train op (a tuple of assignments)."""
+        """Declare the gradient and the updates; return the train op (a tuple of assignments).
+
+        Parameters:
+            loss: a scalar node.
+            var_list: the variables to train; default every floating-point variable of the
+                loss's graph that the loss depends on (the optimisers' own slots excluded).
+
+        Returns:
+            The train op: a tuple of assign nodes (the variables, the optimiser's slots and
+            its step count); ``sess.run(train_op)`` applies one step.
+
+        Raises:
+            GraphError: ``loss`` is not a graph node.
+            ValueError: no variable to train, or none has a gradient.
+
+        Examples:
+            >>> with sg.Graph() as g:
+            ...     w = sg.variable(np.float32(1.0), name="w")
+            ...     train_op = sg.train.GradientDescentOptimizer(0.25).minimize(w * w)
+            >>> sess = sg.Session(g)
+            >>> _ = sess.run(train_op); float(sess.run(w))
+            0.5
+        """
         if not isinstance(loss, Node):
             raise GraphError(f"minimize: the loss must be a graph node, got {type(loss).__name__}")
         graph = loss.graph
         if var_list is None:
             var_list = [n for n in graph.nodes if n.op == "variable" and n.dtype in FLOATING and not _is_slot(n)
-                        and _depends(loss, n)]
+                        and not frozen(n) and _depends(loss, n)]
         var_list = list(var_list)
         if not var_list:
             raise ValueError("minimize: no variables to optimize (the loss depends on no floating-point variable)")
@@ -93,7 +130,19 @@ class Optimizer:
 
 
 class GradientDescentOptimizer(Optimizer):
-    """``var <- var - lr * grad``."""
+    """``var <- var - lr * grad`` (``torch.optim.SGD`` without momentum).
+
+    Parameters:
+        learning_rate: the step size.
+
+    Examples:
+        >>> with sg.Graph() as g:
+        ...     w = sg.variable(np.float32(1.0), name="w")
+        ...     train_op = sg.train.GradientDescentOptimizer(0.25).minimize(w * w)
+        >>> sess = sg.Session(g)
+        >>> [float(sess.run([train_op, w])[1]) for _ in range(2)]
+        [1.0, 0.5]
+    """
 
     def _apply(self, graph, var, grad, step, t):
         new, _ = optim_math.sgd(var, grad, None, lr=self.learning_rate)
@@ -101,7 +150,24 @@ class GradientDescentOptimizer(Optimizer):
 
 
 class MomentumOptimizer(Optimizer):
-    """``MomentumOptimizer(learning_rate, momentum, use_nesterov=False, weight_decay=0.0)``."""
+    """SGD with momentum, ``torch.optim.SGD(momentum=, nesterov=)``'s arithmetic.
+
+    Parameters:
+        learning_rate: the step size.
+        momentum: the factor of the accumulated gradient.
+        use_nesterov: Nesterov's momentum.
+        weight_decay: L2 penalty added to the gradient.
+
+    Examples:
+        >>> with sg.Graph() as g:
+        ...     w = sg.variable(np.float32(1.0), name="w")
+        ...     train_op = sg.train.MomentumOptimizer(0.25, momentum=0.5).minimize(w * w)
+        >>> sess = sg.Session(g)
+        >>> for _ in range(2):
+        ...     _ = sess.run(train_op)
+        >>> float(sess.run(w))
+        0.0
+    """
 
     def __init__(self, learning_rate: float, momentum: float, use_nesterov: bool = False, weight_decay: float = 0.0):
         super().__init__(learning_rate)
@@ -116,7 +182,24 @@ class MomentumOptimizer(Optimizer):
 
 class AdamOptimizer(Optimizer):
     """``AdamOptimizer(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8, weight_decay=0.0,
-    decoupled=False)`` with ``torch.optim.Adam``'s arithmetic (``decoupled=True``: ``AdamW``)."""
+    decoupled=False)`` with ``torch.optim.Adam``'s arithmetic (``decoupled=True``: ``AdamW``).
+
+    Parameters:
+        learning_rate: the step size.
+        beta1: decay of the first moment.
+        beta2: decay of the second moment.
+        epsilon: added to the root of the second moment, after the bias correction.
+        weight_decay: L2 penalty (or decoupled decay with ``decoupled=True``).
+        decoupled: AdamW's weight decay.
+
+    Examples:
+        >>> with sg.Graph() as g:
+        ...     w = sg.variable(np.float32(1.0), name="w")
+        ...     train_op = sg.train.AdamOptimizer(0.1).minimize(w * w)
+        >>> sess = sg.Session(g)
+        >>> _ = sess.run(train_op); round(float(sess.run(w)), 4)
+        0.9
+    """
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8, weight_decay=0.0, decoupled=False):
         super().__init__(learning_rate)

@@ -35,7 +35,9 @@ def assign(var: Node, value, name: str | None = None) -> Node:
         applies the update.
 
     Raises:
-        GraphError: ``var`` is not a variable.
+        GraphError: ``var`` is not a variable, or ``value`` belongs to another graph.
+        ShapeError: ``value``'s shape is not ``var``'s (a variable keeps its shape).
+        DTypeError: ``value``'s dtype is not ``var``'s (cast it with ``.astype``).
 
     Examples:
         >>> with sg.Graph() as g:
@@ -91,7 +93,27 @@ def assign_sub(var: Node, delta, name: str | None = None) -> Node:
 
 
 def assign_add(var: Node, delta, name: str | None = None) -> Node:
-    """Declare ``var <- var + delta``."""
+    """Declare ``var <- var + delta`` (one ``add`` node, then ``assign``).
+
+    Parameters:
+        var: a variable node.
+        delta: a node or a number/array broadcastable to ``var``.
+        name: a name for the assign node.
+
+    Returns:
+        The assign node: fetching it applies the update at the end of that run.
+
+    Raises:
+        GraphError: ``var`` is not a variable.
+
+    Examples:
+        >>> with sg.Graph() as g:
+        ...     count = sg.variable(0.0, name="count")
+        ...     tick = sg.assign_add(count, 1.0)
+        >>> sess = sg.Session(g)
+        >>> [float(sess.run(tick)) for _ in range(3)]
+        [1.0, 2.0, 3.0]
+    """
     if not isinstance(var, Node) or var.op != "variable":
         raise GraphError(f"assign_add: the target must be a variable node (sg.variable), got {var!r}")
     return assign(var, var + delta, name=name)

@@ -1,8 +1,8 @@
 """An mkdocs hook: the tables of chapter 6, generated from the committed experiments results.
 
-A page writes ``<!-- results-table: NAME -->`` on a line of its own; the build replaces it
-with a Markdown table made from ``docs/experiments/results.json`` (``NAME`` is one of
-``TABLES``). So the figures on the page are always the file's, to the digit, and a new run
+A page writes ``<!-- results-table: NAME -->`` on a line of its own (or, for a generated
+sentence, inside a paragraph); the build replaces it with a Markdown table (or the sentence)
+made from ``docs/experiments/results.json`` (``NAME`` is one of ``TABLES``). So the figures on the page are always the file's, to the digit, and a new run
 of ``graphcompare run --out docs/experiments`` updates the page without an edit. Every table
 uses the results' own fields; nothing is measured here.
 """
@@ -13,10 +13,15 @@ import json
 import re
 from pathlib import Path
 
-MARKER = re.compile(r"^<!--[ \t]*results-table:[ \t]*([\w-]+)[ \t]*-->[ \t]*$", re.M)
+# on a line of its own (a table) or inside a sentence or list item (a generated sentence)
+MARKER = re.compile(r"<!--[ \t]*results-table:[ \t]*([\w-]+)[ \t]*-->")
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results.json"
 IMPLS = [("dyngraph", "dyngraph"), ("staticgraph", "static"), ("staticgraph_O0", "static -O0"),
          ("numpy", "NumPy"), ("torch", "PyTorch eager")]
+# the compiled peers, in a table of their own (a table wider than six columns overflows the page)
+PEERS = [("dyngraph", "dyngraph"), ("staticgraph", "static"), ("torch", "PyTorch eager"),
+         ("torch_compile", "torch.compile"), ("jax", "JAX jit")]
+NAMES = dict(IMPLS + PEERS)
 
 
 def fmt_time(s) -> str:
@@ -55,6 +60,22 @@ def _workloads(rows) -> list[str]:
     return list(dict.fromkeys(w for w, _ in rows))
 
 
+def run_kind(results) -> str:
+    """The box above the tables: which suite this is, and how to read its figures."""
+    c = results["meta"]["config"]
+    if c["name"] == "standard":
+        head = (f'!!! note "One run of the standard suite"\n    {c["repeats"]} samples of about '
+                f'{c["target_s"] * 1e3:.0f} ms per figure, medians shown.')
+    else:
+        head = (f'!!! warning "One run of the `{c["name"]}` suite, not the standard one"\n    {c["repeats"]} samples of '
+                f'about {c["target_s"] * 1e3:.0f} ms per figure, at smaller sizes than the standard suite '
+                f'(`graphcompare run`); a standard run written to `docs/experiments` replaces every table '
+                f'below without an edit.')
+    return (head + " The machine has two cores and was shared with other jobs during the run; the run was "
+            "pinned to one core, but other processes still disturb single figures. Quote ratios between "
+            "figures of this run (measured side by side), never microseconds, and never a ratio across runs.")
+
+
 def source(results) -> str:
     m = results["meta"]
     c = m["config"]
@@ -85,6 +106,61 @@ def time_per_step(results) -> str:
     return _table(["workload", *(name for _, name in IMPLS)], out)
 
 
+def peers(results) -> str:
+    rows = _main_rows(results)
+    out = [[f"`{w}`", *(fmt_time(rows[w, k]["total"]["median"]) if (w, k) in rows else "-" for k, _ in PEERS)]
+           for w in _workloads(rows)]
+    return _table(["workload", *(name for _, name in PEERS)], out)
+
+
+def not_measured(results) -> str:
+    """Every (workload, way) the run has no figure for, with the reason it recorded."""
+    out = [[f"`{r['workload']}`", NAMES.get(r["impl"], r["impl"]), r["status"].replace("|", "/")]
+           for r in results["main"] if r["status"] != "ok"]
+    if not out:
+        return "Every workload ran every way: no row is missing."
+    return _table(["workload", "way", "why there is no figure"], out, align="lll")
+
+
+def _faster_slower(t, a, b) -> tuple[list, list]:
+    both = [w for w, v in t.items() if v[a] and v[b]]
+    return [w for w in both if t[w][a] < t[w][b]], [w for w in both if t[w][a] >= t[w][b]]
+
+
+def _names(ws) -> str:
+    return ", ".join(f"`{w}`" for w in ws) or "none"
+
+
+def torch_vs_dyngraph(results) -> str:
+    t = _medians(results)
+    faster, slower = _faster_slower(t, "torch", "dyngraph")
+    return (f"In this run PyTorch eager is faster than dyngraph on {len(faster)} of {len(faster) + len(slower)} "
+            f"workloads ({_names(faster)}) and slower on the others ({_names(slower)}).")
+
+
+def static_vs_dyngraph(results) -> str:
+    t = _medians(results)
+    win = 1 + results["meta"]["config"]["win_margin"]
+    both = [w for w, v in t.items() if v["dyngraph"] and v["staticgraph"]]
+    wins = [w for w in both if t[w]["dyngraph"] / t[w]["staticgraph"] > win]
+    rest = [w for w in both if w not in wins]
+    return (f"The compiled static graph is more than {win - 1:.0%} faster than dyngraph on {_names(wins)}; "
+            f"on {_names(rest)} it is not (within {win - 1:.0%}, or slower).")
+
+
+def memory_loss(results) -> str:
+    rows = _memory_rows(results)
+    lost = []
+    for w in _workloads(rows):
+        if (w, "staticgraph") in rows and (w, "dyngraph") in rows:
+            st, dy = rows[w, "staticgraph"]["measured_peak"]["median"], rows[w, "dyngraph"]["measured_peak"]["median"]
+            if st > dy:
+                lost.append(f"`{w}` ({fmt_bytes(st)} static against {fmt_bytes(dy)} dyngraph)")
+    if not lost:
+        return "In this run the static graph's measured peak is below dyngraph's on every workload measured."
+    return "In this run the static graph's measured peak is **higher** than dyngraph's on " + ", ".join(lost) + "."
+
+
 def _ratio(a, b) -> str:
     return f"{a / b:.2f}x" if a and b else "-"
 
@@ -108,7 +184,7 @@ def split_check(results) -> str:
         allowed = max(cfg["split_margin"] * total + cfg["split_per_call_s"] * calls, cfg["split_abs_s"])
         err = r["split_error_s"]
         verdict = "ok" if r["split_ok"] else "**off**"
-        out.append([f"`{w}`", dict(IMPLS)[impl], f"{err * 1e6:+.1f} µs ({r['split_error_rel']:+.0%} of {fmt_time(total)})",
+        out.append([f"`{w}`", NAMES[impl], f"{err * 1e6:+.1f} µs ({r['split_error_rel']:+.0%} of {fmt_time(total)})",
                     f"{allowed * 1e6:.1f} µs", f"{abs(err) / allowed:.0%}", verdict])
     return _table(["workload", "way", "parts - total", "allowed", "used", "verdict"], out)
 
@@ -132,7 +208,13 @@ def split_worst(results) -> str:
         if abs(r["split_error_s"]) / allowed > share:
             worst, share = r, abs(r["split_error_s"]) / allowed
     per_call = cfg["split_per_call_s"] * worst["kernel_calls"] * 1e6
-    return (f"The row to read twice is `{worst['workload']}` at {dict(IMPLS)[worst['impl']]}, which used "
+    if share > 1:
+        off = [f"`{r['workload']}` at {NAMES[r['impl']]}" for r in _main_rows(results).values() if r.get("split_ok") is False]
+        return (f"{len(off)} row(s) fail the check: {', '.join(off)}. The worst, `{worst['workload']}` at "
+                f"{NAMES[worst['impl']]}, is off by {worst['split_error_rel']:+.0%} of its total, {share:.0%} of its "
+                f"allowance: for that row the split into kernel time and overhead is not a measurement, only its "
+                f"total is.")
+    return (f"The row to read twice is `{worst['workload']}` at {NAMES[worst['impl']]}, which used "
             f"{share:.0%} of its allowance: its parts differ from its total by {worst['split_error_rel']:+.0%}, "
             f"and its {worst['kernel_calls']:.0f} kernel calls alone earn {per_call:.1f} µs of it.")
 
@@ -187,7 +269,9 @@ def tree(results) -> str:
     return _table(["way", f"first pass over {t['size']['trees']} trees", "later passes, per tree", "compiles"], out)
 
 
-TABLES = {"source": source, "workloads": workloads, "time-per-step": time_per_step, "ratios": ratios, "split-rule": split_rule,
+TABLES = {"run-kind": run_kind, "source": source, "workloads": workloads, "time-per-step": time_per_step,
+          "ratios": ratios, "peers": peers, "not-measured": not_measured, "torch-vs-dyngraph": torch_vs_dyngraph,
+          "static-vs-dyngraph": static_vs_dyngraph, "memory-loss": memory_loss, "split-rule": split_rule,
           "split-check": split_check, "split-worst": split_worst,
           "break-even": break_even, "memory": memory, "memory-plan": memory_plan, "tree": tree}
 

@@ -18,7 +18,19 @@ def _dtype(dtype) -> str:
 
 
 class Linear(Module):
-    """``y = x @ weight.T + bias``; weight (out_features, in_features), both U(-1/sqrt(in), 1/sqrt(in))."""
+    """``y = x @ weight.T + bias``; weight (out_features, in_features), both U(-1/sqrt(in), 1/sqrt(in)).
+
+    Parameters:
+        in_features: the size of each input's last dimension.
+        out_features: the size of each output's last dimension.
+        bias: add a learned bias.
+        dtype: the parameters' dtype; default float32.
+
+    Examples:
+        >>> layer = dg.nn.Linear(3, 2)
+        >>> layer, layer(dg.ones(4, 3)).shape
+        (Linear(in_features=3, out_features=2, bias=True), (4, 2))
+    """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
@@ -38,7 +50,25 @@ class Linear(Module):
 
 
 class Conv2d(Module):
-    """weight (out, in / groups, KH, KW) and bias (out,), PyTorch's default initialisation."""
+    """A 2-d convolution of NCHW inputs: weight (out, in / groups, KH, KW) and bias (out,),
+    PyTorch's default initialisation.
+
+    Parameters:
+        in_channels: the input's channels (C).
+        out_channels: the output's channels.
+        kernel_size: an int or a pair (KH, KW).
+        stride: an int or a pair.
+        padding: zeros added on each side, an int or a pair.
+        dilation: spacing of the kernel's taps, an int or a pair.
+        groups: split the channels into this many independent convolutions.
+        bias: add a learned bias per output channel.
+        dtype: the parameters' dtype; default float32.
+
+    Examples:
+        >>> conv = dg.nn.Conv2d(1, 4, 3, padding=1)
+        >>> conv(dg.ones(2, 1, 5, 5)).shape
+        (2, 4, 5, 5)
+    """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  dtype=None):
@@ -68,7 +98,17 @@ class Conv2d(Module):
 
 
 class Embedding(Module):
-    """A (num_embeddings, embedding_dim) table, N(0, 1) rows, looked up by integer indices."""
+    """A (num_embeddings, embedding_dim) table, N(0, 1) rows, looked up by integer indices.
+
+    Parameters:
+        num_embeddings: the number of rows (the vocabulary).
+        embedding_dim: the size of each row.
+        dtype: the table's dtype; default float32.
+
+    Examples:
+        >>> dg.nn.Embedding(10, 3)(dg.tensor([1, 2, 2])).shape
+        (3, 3)
+    """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, dtype=None):
         super().__init__()
@@ -83,7 +123,19 @@ class Embedding(Module):
 
 
 class LayerNorm(Module):
-    """Normalise over the trailing ``normalized_shape``; weight ones, bias zeros."""
+    """Normalise over the trailing ``normalized_shape``; weight ones, bias zeros.
+
+    Parameters:
+        normalized_shape: the trailing dimensions normalised over, an int or a tuple.
+        eps: added to the variance.
+        elementwise_affine: learn a weight (and a bias) of ``normalized_shape``.
+        bias: learn the bias too.
+        dtype: the parameters' dtype; default float32.
+
+    Examples:
+        >>> dg.nn.LayerNorm(4)(dg.arange(8.0).view(2, 4))[0]
+        tensor([-1.3416, -0.4472,  0.4472,  1.3416], grad_fn=<SelectBackward0>)
+    """
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True, dtype=None):
         super().__init__()
@@ -104,12 +156,24 @@ class LayerNorm(Module):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        bias = self.bias is not None or not self.elementwise_affine
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, bias={bias}"
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
 
 
 class Dropout(Module):
-    """``F.dropout`` while training, the identity in ``eval()`` mode."""
+    """``F.dropout`` while training, the identity in ``eval()`` mode.
+
+    Parameters:
+        p: the probability of zeroing an element (the others are scaled by ``1 / (1 - p)``).
+
+    Raises:
+        ValueError: ``p`` outside [0, 1].
+
+    Examples:
+        >>> drop = dg.nn.Dropout(0.5).eval()
+        >>> drop(dg.ones(3))
+        tensor([1., 1., 1.])
+    """
 
     def __init__(self, p: float = 0.5):
         super().__init__()
@@ -132,22 +196,60 @@ class _Activation(Module):
 
 
 class ReLU(_Activation):
+    """``max(x, 0)`` elementwise.
+
+    Examples:
+        >>> dg.nn.ReLU()(dg.tensor([-1.0, 2.0]))
+        tensor([0., 2.])
+    """
+
     fn = staticmethod(F.relu)
 
 
 class Tanh(_Activation):
+    """``tanh(x)`` elementwise.
+
+    Examples:
+        >>> dg.nn.Tanh()(dg.tensor([0.0]))
+        tensor([0.])
+    """
+
     fn = staticmethod(F.tanh)
 
 
 class Sigmoid(_Activation):
+    """``1 / (1 + exp(-x))`` elementwise.
+
+    Examples:
+        >>> dg.nn.Sigmoid()(dg.tensor([0.0]))
+        tensor([0.5000])
+    """
+
     fn = staticmethod(F.sigmoid)
 
 
 class SiLU(_Activation):
+    """``x * sigmoid(x)`` elementwise.
+
+    Examples:
+        >>> dg.nn.SiLU()(dg.tensor([0.0, 1.0]))
+        tensor([0.0000, 0.7311])
+    """
+
     fn = staticmethod(F.silu)
 
 
 class GELU(Module):
+    """``x * Phi(x)`` elementwise (``approximate="tanh"``: PyTorch's tanh formula).
+
+    Parameters:
+        approximate: ``"none"`` (the exact erf form) or ``"tanh"``.
+
+    Examples:
+        >>> dg.nn.GELU()(dg.tensor([0.0, 1.0]))
+        tensor([0.0000, 0.8413])
+    """
+
     def __init__(self, approximate: str = "none"):
         super().__init__()
         self.approximate = approximate
@@ -160,7 +262,16 @@ class GELU(Module):
 
 
 class Flatten(Module):
-    """Flattens dimensions ``start_dim`` .. ``end_dim`` (PyTorch's defaults 1, -1)."""
+    """Flattens dimensions ``start_dim`` .. ``end_dim`` (PyTorch's defaults 1, -1).
+
+    Parameters:
+        start_dim: the first dimension flattened.
+        end_dim: the last dimension flattened (negative counts from the end).
+
+    Examples:
+        >>> dg.nn.Flatten()(dg.ones(2, 3, 4)).shape
+        (2, 12)
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
@@ -175,6 +286,18 @@ class Flatten(Module):
 
 
 class MaxPool2d(Module):
+    """The maximum of each ``kernel_size`` window of NCHW inputs.
+
+    Parameters:
+        kernel_size: the window, an int or a pair.
+        stride: the step between windows; default ``kernel_size``.
+        padding: implicit -inf added on each side.
+
+    Examples:
+        >>> dg.nn.MaxPool2d(2)(dg.arange(16.0).view(1, 1, 4, 4)).view(-1)
+        tensor([ 5.,  7., 13., 15.])
+    """
+
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride if stride is not None else kernel_size, padding
@@ -187,6 +310,18 @@ class MaxPool2d(Module):
 
 
 class AvgPool2d(Module):
+    """The mean of each ``kernel_size`` window of NCHW inputs.
+
+    Parameters:
+        kernel_size: the window, an int or a pair.
+        stride: the step between windows; default ``kernel_size``.
+        padding: zeros added on each side (counted in the mean, PyTorch's default).
+
+    Examples:
+        >>> dg.nn.AvgPool2d(2)(dg.arange(16.0).view(1, 1, 4, 4)).view(-1)
+        tensor([ 2.5000,  4.5000, 10.5000, 12.5000])
+    """
+
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride if stride is not None else kernel_size, padding

@@ -17,15 +17,31 @@ from .frontend import current, owner
 
 
 def Parameter(data, requires_grad: bool = True, name: str | None = None):  # noqa: N802  (torch's name)
-    """A trainable value of the current front end, initialised to ``data`` (array or tensor)."""
-    if not requires_grad:
-        raise ValueError("Parameter(requires_grad=False) is not supported; keep a constant as a plain attribute")
+    """A parameter of the current front end, initialised to ``data`` (array or tensor).
+
+    ``requires_grad=False`` makes a frozen one, as PyTorch's: still in ``parameters()`` and
+    ``state_dict()``, never trained (a dyngraph leaf that does not require grad; a staticgraph
+    variable that ``minimize`` leaves out of its default ``var_list``, TF1's ``trainable=False``).
+
+    Parameters:
+        data: the initial value; name: a name (staticgraph's variable name).
+        requires_grad: ``False`` for a frozen parameter.
+
+    Returns:
+        A ``dg.Tensor`` leaf, or an ``sg.variable``.
+
+    Examples:
+        >>> dg.nn.Parameter(np.ones(2, np.float32))
+        tensor([1., 1.], requires_grad=True)
+        >>> dg.nn.Parameter(np.ones(2, np.float32), requires_grad=False).requires_grad
+        False
+    """
     fe = current()
     if owner(data) is not None:
         data = owner(data).to_numpy(data)
     elif hasattr(data, "numpy") and not isinstance(data, np.ndarray):
         data = data.detach().numpy() if hasattr(data, "detach") else data.numpy()
-    return fe.parameter(np.array(data), name)
+    return fe.parameter(np.array(data), name, requires_grad=bool(requires_grad))
 
 
 class IncompatibleKeys(NamedTuple):
@@ -40,7 +56,18 @@ def _shape_text(shape) -> str:
 
 
 class Module:
-    """Base class of every layer: registers parameters and submodules set as attributes."""
+    """Base class of every layer: registers parameters and submodules set as attributes.
+
+    Examples:
+        >>> class Net(dg.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.fc = dg.nn.Linear(3, 2)
+        ...     def forward(self, x):
+        ...         return self.fc(x).relu()
+        >>> Net()(dg.ones(4, 3)).shape, [name for name, _ in Net().named_parameters()]
+        ((4, 2), ['fc.weight', 'fc.bias'])
+    """
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -116,7 +143,18 @@ class Module:
 
     def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple]:
         """``(name, parameter)`` in registration order, submodules depth first (PyTorch's order),
-        each parameter once."""
+        each parameter once.
+
+        Parameters:
+            prefix: prepended to every name; recurse: include the submodules' parameters.
+
+        Yields:
+            ``(dotted name, parameter)`` pairs.
+
+        Examples:
+            >>> [n for n, _ in dg.nn.Sequential(dg.nn.Linear(2, 2), dg.nn.Linear(2, 1)).named_parameters()]
+            ['0.weight', '0.bias', '1.weight', '1.bias']
+        """
         seen = set()
         mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
         for mp, m in mods:
@@ -127,13 +165,33 @@ class Module:
                 yield (f"{mp}.{name}" if mp else name), p
 
     def parameters(self, recurse: bool = True) -> Iterator[Any]:
+        """The parameters, in ``named_parameters``' order (what an optimiser takes).
+
+        Parameters:
+            recurse: include the submodules' parameters.
+
+        Yields:
+            Each parameter once.
+
+        Examples:
+            >>> [tuple(p.shape) for p in dg.nn.Linear(3, 2).parameters()]
+            [(2, 3), (2,)]
+        """
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> "OrderedDict[str, Any]":
         """Name -> value, PyTorch's keys (``0.weight``, ``layers.1.bias``): detached tensors in
-        dyngraph, the variables themselves in staticgraph (``sess.run`` reads them)."""
+        dyngraph, the variables themselves in staticgraph (``sess.run`` reads them).
+
+        Returns:
+            An ``OrderedDict`` of dotted names to values.
+
+        Examples:
+            >>> list(dg.nn.Sequential(dg.nn.Linear(2, 2)).state_dict())
+            ['0.weight', '0.bias']
+        """
         out = OrderedDict()
         for mp, m in self.named_modules():
             for name, p in m._parameters.items():
@@ -145,7 +203,21 @@ class Module:
         """Copy values (front-end tensors, variables' values or NumPy arrays) into the parameters.
 
         With ``strict`` a missing or unexpected key raises ``RuntimeError`` listing them all, as
-        PyTorch does; a shape mismatch always raises, and nothing is copied when anything fails."""
+        PyTorch does; a shape mismatch always raises, and nothing is copied when anything fails.
+
+        Parameters:
+            state_dict: dotted names to values; strict: refuse missing and unexpected keys.
+
+        Returns:
+            ``IncompatibleKeys(missing_keys, unexpected_keys)``.
+
+        Raises:
+            RuntimeError: a shape mismatch, or (with ``strict``) a missing or unexpected key.
+
+        Examples:
+            >>> dg.nn.Linear(2, 1).load_state_dict({"bias": np.zeros(1, np.float32)}, strict=False)
+            IncompatibleKeys(missing_keys=['weight'], unexpected_keys=[])
+        """
         own = OrderedDict()
         for mp, m in self.named_modules():
             for name, p in m._parameters.items():
@@ -179,6 +251,18 @@ class Module:
 
     # ----------------------------------------------------------------- modes and dtypes
     def train(self, mode: bool = True) -> "Module":
+        """Set ``training`` on this module and every submodule (dropout acts only in training).
+
+        Parameters:
+            mode: ``True`` for training, ``False`` for evaluation.
+
+        Returns:
+            ``self``.
+
+        Examples:
+            >>> dg.nn.Dropout().train(False).training
+            False
+        """
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
@@ -191,15 +275,17 @@ class Module:
             owner(p).zero_grad(p)
 
     def to(self, *args, **kwargs) -> "Module":
-        """``to(dtype)`` converts the parameters; ``to("cpu")`` is accepted (the only device)."""
-        dtype = kwargs.get("dtype")
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or keywords, as PyTorch: converts the
+        parameters' dtype; ``"cpu"`` is the only device a module lives on."""
+        dtype, device = kwargs.get("dtype"), kwargs.get("device")
         for a in args:
-            if isinstance(a, str) and a.startswith("cpu") or a is None:
-                continue
-            dtype = a
-        device = kwargs.get("device")
+            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
+                device = a
+            elif a is not None:
+                dtype = a
         if device is not None and not str(device).startswith("cpu"):
-            raise ValueError(f"Module.to: the modules live on the CPU backend; got device {device!r}")
+            raise ValueError(f"Module.to: modules keep their parameters on the CPU (NumPy) backend; got device "
+                             f"{device!r}. Build the model on the CPU, or write the step with dg tensors on {device!r}")
         if dtype is None:
             return self
         name = dtype_name(dtype)

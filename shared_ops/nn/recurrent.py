@@ -42,7 +42,26 @@ class _Cell(Module):
 
 
 class RNNCell(_Cell):
-    """``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (``nonlinearity="relu"``: relu)."""
+    """``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (``nonlinearity="relu"``: relu).
+
+    ``cell(x, h=None)``: ``x`` (batch, input_size), ``h`` (batch, hidden_size), zeros when not
+    given; returns ``h'``.
+
+    Parameters:
+        input_size: the size of each input.
+        hidden_size: the size of the hidden state.
+        bias: learn ``b_ih`` and ``b_hh``.
+        nonlinearity: ``"tanh"`` or ``"relu"``.
+        dtype: the parameters' dtype; default float32.
+
+    Raises:
+        ValueError: another nonlinearity.
+
+    Examples:
+        >>> cell = dg.nn.RNNCell(10, 20)
+        >>> cell(dg.randn(3, 10)).shape
+        (3, 20)
+    """
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=None):
         if nonlinearity not in ("tanh", "relu"):
@@ -55,9 +74,26 @@ class RNNCell(_Cell):
         pre = self._pre(x, h)
         return pre.tanh() if self.nonlinearity == "tanh" else pre.relu()
 
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ("" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity}")
+
 
 class LSTMCell(_Cell):
-    """Gates ``i, f, g, o`` stacked in that order (PyTorch's): ``c' = f c + i g``, ``h' = o tanh(c')``."""
+    """Gates ``i, f, g, o`` stacked in that order (PyTorch's): ``c' = f c + i g``, ``h' = o tanh(c')``.
+
+    ``cell(x, (h, c)=None)`` returns ``(h', c')``; the state is zeros when not given.
+
+    Parameters:
+        input_size: the size of each input.
+        hidden_size: the size of ``h`` and ``c``.
+        bias: learn ``b_ih`` and ``b_hh``.
+        dtype: the parameters' dtype; default float32.
+
+    Examples:
+        >>> h, c = dg.nn.LSTMCell(10, 20)(dg.randn(3, 10))
+        >>> h.shape, c.shape
+        ((3, 20), (3, 20))
+    """
 
     gates = 4
 
@@ -71,12 +107,46 @@ class LSTMCell(_Cell):
         return o.sigmoid() * c2.tanh(), c2
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """PyTorch's class of ``MultiheadAttention.out_proj``: a ``Linear`` (the name shows in ``repr``).
+
+    Parameters:
+        in_features, out_features, bias, dtype: as ``Linear``'s.
+
+    Returns:
+        A ``Linear`` module.
+
+    Examples:
+        >>> dg.nn.MultiheadAttention(4, 2).out_proj
+        NonDynamicallyQuantizableLinear(in_features=4, out_features=4, bias=True)
+    """
+
+
 class MultiheadAttention(Module):
     """PyTorch's ``nn.MultiheadAttention``: one packed ``in_proj_weight`` (3E, E) (Xavier
     uniform), ``in_proj_bias`` zeros, ``out_proj`` a Linear whose bias starts at zero.
     ``forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
     average_attn_weights=True, is_causal=False)`` returns ``(output, weights)``; bool masks are
-    True where attention is *not* allowed, float masks are added."""
+    True where attention is *not* allowed, float masks are added.
+
+    Parameters:
+        embed_dim: the model's width E.
+        num_heads: heads; each has ``embed_dim // num_heads`` dimensions.
+        dropout: dropout on the attention weights while training.
+        bias: learn the projections' biases.
+        batch_first: inputs (N, L, E) instead of (L, N, E).
+        dtype: the parameters' dtype; default float32.
+
+    Raises:
+        ValueError: ``embed_dim`` not divisible by ``num_heads``.
+
+    Examples:
+        >>> mha = dg.nn.MultiheadAttention(8, 2, batch_first=True)
+        >>> x = dg.randn(2, 5, 8)
+        >>> out, weights = mha(x, x, x)
+        >>> out.shape, weights.shape
+        ((2, 5, 8), (2, 5, 5))
+    """
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, batch_first=False, dtype=None):
         super().__init__()
@@ -90,7 +160,7 @@ class MultiheadAttention(Module):
             self.in_proj_bias = Parameter(np.zeros(3 * embed_dim, dt))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dt)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, dtype=dt)
         if bias:  # PyTorch's _reset_parameters zeroes the output projection's bias
             self.out_proj.load_state_dict({"bias": np.zeros(embed_dim, dt)}, strict=False)
 

@@ -153,7 +153,11 @@ def _prod(rng, dtype):
 @example("prod_others")
 def _prod_others(rng, dtype):
     s = _shape(rng, 1, 3)
-    return [((_prod_values(rng, s, dtype),), {"axis": int(rng.integers(0, len(s)))})]
+    axis = int(rng.integers(0, len(s)))
+    two_zeros = _prod_values(rng, s, dtype)
+    if s[axis] > 2:  # two zeros in one lane: the second derivative is nonzero only between them
+        two_zeros[(slice(None),) * axis + (slice(0, 2),)] = 0.0
+    return [((_prod_values(rng, s, dtype),), {"axis": axis}), ((two_zeros,), {"axis": axis - len(s)})]
 
 
 # --------------------------------------------------------------------------- einsum, pad, layer norm
@@ -285,3 +289,18 @@ def _vector_norm(rng, dtype):
     for ord_ in (1.0, 2.0, float("inf"), 3.0):
         out.append(((x,), {"ord": ord_, **_axis_attrs(rng, len(s))}))
     return out
+
+
+@example("arange")
+def _arange(rng, dtype):
+    """Integer and float ranges, both signs of step, an empty one; ``end`` half a step past the
+    last element, so the length does not hang on the rounding of ``(end - start) / step``."""
+    n = int(rng.integers(1, 9))
+    start = int(rng.integers(-5, 6))
+    step = float(rng.choice([0.1, 0.25, 1 / 3, 1.5, -0.3, -2.0]))
+    istep = int(rng.choice([1, 2, 3, -1, -4]))
+    return [((), {"start": 0, "end": n, "step": 1, "dtype": "int64"}),
+            ((), {"start": start, "end": start + n * istep - (1 if istep > 0 else -1), "step": istep,
+                  "dtype": str(rng.choice(["int64", "int32"]))}),
+            ((), {"start": start + 0.5, "end": start + 0.5 + (n - 0.5) * step, "step": step, "dtype": dtype}),
+            ((), {"start": float(start), "end": float(start), "step": 1.0, "dtype": dtype})]

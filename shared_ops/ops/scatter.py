@@ -6,8 +6,10 @@ gradient. ``argsort`` (int64, no gradient) plus ``gather`` is how the surface sp
 and ``topk``, so their values are differentiable through ``gather``. Repeated indices are
 summed by the backend's deterministic ``scatter_add`` (sort, then segment sums; no atomics).
 ``prod``'s gradient is the product of the other elements (PyTorch's rule, correct at zeros),
-from ``prod_others``, which has no gradient of its own: second-order gradients through
-``prod`` are not supported.
+from ``prod_others``. Its own gradient, for second-order gradients through ``prod``, is a sum of
+products of all elements but two, again without division (exact at zeros): ``prod_others`` of
+an (n, n) stack of ``x`` with one element set to 1 in each row. That costs n times the memory
+of ``x`` along the axis, only when a second derivative is asked for.
 """
 
 from __future__ import annotations
@@ -222,11 +224,31 @@ def _prod_others_forward(xp, x, *, axis):
     return before * after
 
 
+def _prod_others_vjp(ops, g, inputs, output, *, axis):
+    """``d/dx_i sum_j g_j prod_{k != j} x_k = sum_{j != i} g_j prod_{k != i, j} x_k``.
+
+    Along a new axis ``i`` before ``axis``: ``y[i, k]`` is ``x_k`` with ``y[i, i] = 1``, so
+    ``prod_others(y)[i, j]`` is the product of all but ``x_i`` and ``x_j``; the diagonal
+    (``j = i``) is dropped. The positions come from a running sum of ones, so a free dimension
+    needs no static size.
+    """
+    x = inputs[0]
+    a = axis % x.ndim
+    pos = ops.cumsum(ops.ones_like(x), axis=a, reverse=False)
+    eye = ops.eq(ops.expand_dims(pos, axis=a + 1), ops.expand_dims(pos, axis=a))  # [.., i, j, ..]
+    xk = ops.expand_dims(x, axis=a)  # x along the second of the two axes
+    y = ops.where(eye, ops.ones_like(xk), xk)
+    p = ops.prod_others(y, axis=a + 1)
+    p = ops.where(eye, ops.zeros_like(p), p)
+    return (ops.sum(ops.mul(p, ops.expand_dims(g, axis=a)), axis=(a + 1,), keepdims=False),)
+
+
 register(
     "prod_others",
     forward=_prod_others_forward,
     infer=lambda x, *, axis: Spec(x.shape, x.dtype),
-    vjp=None,
-    attrs=("axis",), nondiff=frozenset({0}),
-    doc="prod's gradient factor: the product of the other elements along axis (no gradient of its own).",
+    vjp=_prod_others_vjp,
+    attrs=("axis",),
+    torch_name="ProdBackwardBackward0",  # PyTorch's double backward of prod is a composition; named as layer_norm_grad's
+    doc="prod's gradient factor: the product of the other elements along axis.",
 )

@@ -10,7 +10,11 @@ fed to several inputs are merged by (step, consumer).
 
 from __future__ import annotations
 
+from itertools import chain
+
 from shared_ops.registry import REGISTRY
+
+from .grad import NEXT, _is_list
 
 
 def add_n(xp, terms: list):
@@ -18,8 +22,70 @@ def add_n(xp, terms: list):
     return terms[0] if len(terms) == 1 else REGISTRY.get("add_n").kernel(xp, *terms)
 
 
+class Placed(list):
+    """A control node's terms for one input where some are handed through unchanged: ``keys[i]``
+    is the sort key (consumer id, input position) term ``i`` had as a cotangent of the control
+    node's output, or None for a term the body computed (it stays at the control node's
+    place). ``AddTerms`` sorts the terms of a sum by these keys, as dyngraph does."""
+
+    def __init__(self, terms, keys):
+        super().__init__(terms)
+        self.keys = keys
+
+
+def _has_placed(v) -> bool:
+    if type(v) is Placed:
+        return True
+    if not isinstance(v, list):
+        return False
+    types = set(map(type, v))  # at C speed: a step loop's list holds one term per step
+    return Placed in types or (list in types and any(_has_placed(t) for t in v if type(t) is list))
+
+
+def _expand(v, key: tuple, out: list) -> None:
+    """``(key, term)`` pairs of a sum's input: a ``Placed`` term at its own key, other terms of
+    a list at the list's key and their position."""
+    if type(v) is Placed:
+        for j, (t, k) in enumerate(zip(v, v.keys)):
+            _expand(t, tuple(k) if k is not None else key + (j,), out)
+    elif isinstance(v, list):
+        for j, t in enumerate(v):
+            _expand(t, key + (j,), out)
+    else:
+        out.append((key, v))
+
+
+def to_next(v):
+    """A carry's term handed to the step before as a seed: its ``Placed`` keys, keys of this
+    step's body, become seed keys there (``(NEXT,) + key``, as the seeds' own keys are)."""
+    if type(v) is Placed:
+        return Placed([to_next(t) for t in v], [None if k is None else (NEXT,) + tuple(k) for k in v.keys])
+    if isinstance(v, list) and _has_placed(v):
+        return [to_next(t) for t in v]
+    return v
+
+
+def _copies(terms: list) -> list:
+    return [_copies(t) if isinstance(t, list) else t.copy() for t in terms]
+
+
+def _resolve(values, keys) -> list:
+    """One body run's terms of one param (its slots' values), in the body's order: terms of a
+    ``Placed`` list at their own keys (the body's key space, resolved before they leave it)."""
+    return [t for _, t in sorted(_keyed(values, keys, ()), key=lambda kv: kv[0])]
+
+
+def _plain(v):
+    """A list of terms crossing into a body (a seed): its order as given, its keys dropped."""
+    return list(v) if type(v) is Placed else v
+
+
 def _flat(values) -> list:
     """Terms in order, a nested control node's list of terms expanded in place."""
+    values = values if isinstance(values, (list, tuple)) else list(values)
+    types = set(map(type, values))
+    if list not in types and Placed not in types:  # the common case
+        return list(values)
     out = []
     for v in values:
         if isinstance(v, list):
@@ -44,12 +110,15 @@ class Backward:
         n = self.cf.n
         no, nt, nf = n["operands"], n["true_caps"], n["false_caps"]
         ops, tcaps, fcaps = list(arrays[:no]), list(arrays[no:no + nt]), list(arrays[no + nt:no + nt + nf])
-        seeds = list(arrays[no + nt + nf:])
+        seeds = [_plain(v) for v in arrays[no + nt + nf:]]
         name = "true" if bool(pred) else "false"
         layout, raw = self.cf.bodies["layouts"][name]
         outs = self.bodies[name].run(ops + (tcaps if name == "true" else fcaps) + seeds)
         keys = getattr(layout, "raw_keys", None) or [[(0,)] * len(sl) for sl in layout.raw_slots]
-        terms = {p.id: _keyed([outs[s] for s in slots], ks, ()) for p, slots, ks in zip(raw, layout.raw_slots, keys)}
+        terms = {p.id: sorted(_keyed([outs[s] for s in slots], ks, ()), key=lambda kv: kv[0])
+                 for p, slots, ks in zip(raw, layout.raw_slots, keys)}
+        if n.get("seed_ki"):
+            terms = _placed(terms, n["seed_ki"], n["seed_keys"])
         body = layout.body
         result = [terms.get(p.id, []) for p in body.params]
         for branch, count in (("true", nt), ("false", nf)):
@@ -76,48 +145,59 @@ class Backward:
             pos += bool(present)
         finals = []
         for count in n["finals"]:
-            finals.append(list(arrays[pos:pos + count]))
+            finals.append([_plain(v) for v in arrays[pos:pos + count]])
             pos += count
-        fcarry = [k for k in range(nc) if n["fcarry"][k]]
+        fcarry = self.fcarry()
         T = len(history)
-        plans = {name: _Plan(self.cf.bodies[name], fcarry, n, self.bodies[name], caps) for name in ("mid", "last")}
-        carry_slots = None  # per float carry: its terms' values, one per slot, from the step after
-        steps = []  # per step (last first): the raw slot values of every closure
-        dx = [[None] * T for _ in range(nx)]
-        rows = [_rows(x, T) for x in xs]
-        dy_rows = [None if d is None else _rows(d, T) for d in dys]
-        caps = tuple(caps)
-        kept = history.steps
-        runners = {}
+        plans = self.plans()
+        carry_slots, steps, dx = None, [], [[] for _ in range(nx)]
         if T:
-            probe = [a for a in kept[0][0]] + list(caps)
-            runners = {id(p): p.compiled.runner(probe) for p in plans.values()}
-            respos = {id(p): p.res_pos(history) for p in plans.values()}
-        for t in reversed(range(T)):  # the hot loop: one body call, the rest list building
-            plan = plans["last"] if t == T - 1 else plans["mid"]
-            seeds = []
-            if carry_slots is not None:
-                for k, vals, m in zip(fcarry, carry_slots, plan.seed_counts):
-                    seeds += vals if len(vals) == m else _fit(xp, _flat(vals), m, kept[t + 1][0][k])
-            for src, k, i in plan.seed_src:
-                seeds.append(dy_rows[k][t] if src == "y" else finals[k][i])
-            carries_t, res_t = kept[t]
-            outs = runners[id(plan)]([*carries_t, *[r[t] for r in rows], *caps, *seeds,
-                                      *[res_t[p] for p in respos[id(plan)]]], ())[0]
-            carry_slots = [[outs[s] for s in slots] for slots in plan.carry_slots]
-            steps.append([[outs[s] for s in slots] for slots in plan.cap_slots])
-            for j, s in plan.dx:
-                dx[j][t] = outs[s] if s is not None else xp.zeros_like(xs[j][t, ...])
+            probe = list(history.steps[0][0]) + list(caps)
+            exes = (self.bodies["last"]._exe_for(probe), self.bodies["mid"]._exe_for(probe))
+            loop = self._generated.get(exes, tuple(history.ids))
+            carry_slots, steps, dxs = loop(T, history.steps, [_rows(x, T) for x in xs], caps,
+                                          [None if d is None else _rows(d, T) for d in dys], finals)
+            for (j, _), d in zip(plans["mid"].dx, dxs):
+                dx[j] = d
         merge = n.get("merge", ())
+        if carry_slots is None:  # zero steps: the final carry is the initial one, its terms handed through
+            fk = n.get("final_keys") or [[] for _ in range(nc)]
+            # copies: the caller's memory plan may reuse the buffers of these inputs once this
+            # node ran, while the terms live on in the list handed back
+            init = [Placed(_copies(finals[k]), [tuple(key) + (0,) if key else None for key in fk[k]])
+                    if len(fk[k]) == len(finals[k]) else _copies(finals[k]) for k in fcarry]
+            result = init + self._dxs(xp, xs, dx, T) + [[] for _ in range(sum(n["fcaps"]))]
+            for g in merge:  # one outer value fed to several carries (a closure has no term)
+                parts = [result[k] for k in g]
+                result[g[0]] = Placed([t for p in parts for t in p],
+                                      [k for p in parts for k in (p.keys if type(p) is Placed else [None] * len(p))])
+                for k in g[1:]:
+                    result[k] = []
+            return tuple(result)
         if merge:  # one outer value fed to several inputs: terms ordered by (step, consumer)
             keyed = self._keyed_terms(finals, fcarry, carry_slots, steps, plans, T)
             return _merged(keyed[:len(fcarry)] + self._dxs(xp, xs, dx, T) + keyed[len(fcarry):], merge)
-        if carry_slots is None:  # zero steps: the final carry is the initial one
-            init = [finals[k] for k in fcarry]
+        last, mid = plans["last"], plans["mid"]
+        keys = (last if T == 1 else mid).keys
+        init = [_resolve(vals, keys[r]) if any(map(_has_placed, vals)) else _flat(vals) for r, vals in enumerate(carry_slots)]
+        ncap = sum(n["fcaps"])
+        if last.cap_lists or mid.cap_lists:  # a nested control node's terms: resolved step by step
+            cap_terms = [[t for back, step in reversed(list(enumerate(steps)))
+                          for t in _resolve(step[c], (last if back == 0 else mid).keys[len(fcarry) + c])] for c in range(ncap)]
         else:
-            init = [_flat(vals) for vals in carry_slots]
-        cap_terms = [_flat(v for step in reversed(steps) for v in step[c]) for c in range(sum(n["fcaps"]))]
+            cap_terms = [_flat(list(chain.from_iterable(step[c] for step in reversed(steps)))) for c in range(ncap)]
         return tuple(init + self._dxs(xp, xs, dx, T) + cap_terms)
+
+    def fcarry(self) -> list:
+        """The positions of the carries that take gradients (floating)."""
+        return [k for k in range(self.cf.n["carries"]) if self.cf.n["fcarry"][k]]
+
+    def plans(self) -> dict:
+        """The two gradient bodies' plans (``_Plan``), made once."""
+        p = getattr(self, "_plans", None)
+        if p is None:
+            p = self._plans = {name: _Plan(self.cf.bodies[name], self.fcarry(), self.cf.n) for name in ("mid", "last")}
+        return p
 
     def _dxs(self, xp, xs, dx, T) -> list:
         out = []
@@ -135,11 +215,8 @@ class Backward:
 
     def _keyed_terms(self, finals, fcarry, carry_slots, steps, plans, T) -> list:
         """The terms of every float carry's init and closure as ``(order key, term)`` lists."""
-        if carry_slots is None:
-            init = [[((1 << 62, i), v) for i, v in enumerate(finals[k])] for k in fcarry]
-        else:
-            keys = plans["last" if T == 1 else "mid"].keys
-            init = [_keyed(vals, keys[r], (0,)) for r, vals in enumerate(carry_slots)]
+        keys = plans["last" if T == 1 else "mid"].keys
+        init = [_keyed(vals, keys[r], (0,)) for r, vals in enumerate(carry_slots)]
         caps = []
         for c in range(len(steps[0]) if steps else sum(self.cf.n["fcaps"])):
             terms = []
@@ -152,9 +229,9 @@ class Backward:
 
 
 class _Plan:
-    """A gradient body's layout as index lists, and its runner, for the step loop."""
+    """A gradient body's layout as index lists, for generating its step loop."""
 
-    def __init__(self, layout, fcarry, n, compiled, caps):
+    def __init__(self, layout, fcarry, n):
         slots = layout.raw_slots
         self.carry_slots = slots[:len(fcarry)]
         self.cap_slots = slots[len(fcarry):]
@@ -164,19 +241,10 @@ class _Plan:
         self.seed_counts = [counts[k] for k in fcarry] if counts is not None else [0] * len(fcarry)
         self.dx = list(zip([j for j in range(n["xs"]) if n["dx"][j]], layout.summed_slots))
         self.res_ids = layout.res_ids
-        self.compiled = compiled
-        self._run = None
-        self._pos = None
-
-    def res_pos(self, history) -> list:
-        if self._pos is None:
-            self._pos = [history.pos[i] for i in self.res_ids]
-        return self._pos
-
-    def run(self, feeds):
-        if self._run is None:
-            self._run = self.compiled.runner(feeds)
-        return self._run(feeds, ())[0]
+        self.respos: list = []
+        # slots whose value is a list of terms at run time (a nested control node's)
+        self.carry_lists = [[_is_list(layout.outputs[s]) for s in sl] for sl in self.carry_slots]
+        self.cap_lists = any(_is_list(layout.outputs[s]) for sl in self.cap_slots for s in sl)  # where each residual lies in a step's kept residuals
 
 
 def _rows(x, n: int) -> list:
@@ -186,12 +254,28 @@ def _rows(x, n: int) -> list:
 
 def _keyed(values, keys, step: tuple) -> list:
     """``(order key, term)`` pairs of one body run's slot values, a nested list of terms
-    expanded in place."""
+    expanded in place (a ``Placed`` term at its own key)."""
     out = []
     for r, (v, key) in enumerate(zip(values, keys)):
-        for k, term in enumerate(_flat([v])):
-            out.append((step + tuple(key) + (r, k), term))
+        if type(v) is not Placed and not (isinstance(v, list) and _has_placed(v)):
+            for k, term in enumerate(_flat([v])):
+                out.append((step + tuple(key) + (r, k), term))
+            continue
+        pairs: list = []
+        _expand(v, tuple(key), pairs)
+        for k, (pk, term) in enumerate(pairs):
+            out.append((step + pk + (r, k), term))
     return out
+
+
+def _placed(terms: dict, seed_ki, seed_keys) -> dict:
+    """``terms`` (param id -> keyed terms) with each term a seed reached unchanged (its key
+    starts with that seed's key ``(NEXT, output, i)``: the branch returned the param as is, or
+    a nested control node handed the seed through) wrapped as a one-term ``Placed`` at the key
+    the seed had outside. A seed reaching a param through an op (``v + c``) has that op's key."""
+    outer = {(NEXT, k, i): tuple(key) for (k, i), key in zip(seed_ki, seed_keys) if key}
+    return {p: [(k, Placed([t], [outer[k[:3]] + k[3:]])) if k[:3] in outer else (k, t) for k, t in kt]
+            for p, kt in terms.items()}
 
 
 def _merged(result: list, groups) -> tuple:
@@ -205,4 +289,4 @@ def _merged(result: list, groups) -> tuple:
     return tuple([v for _, v in r] if isinstance(r, list) else r for r in result)
 
 
-__all__ = ["Backward", "add_n"]
+__all__ = ["Backward", "Placed", "add_n"]

@@ -93,6 +93,27 @@ def cond(pred, true_fn, false_fn, *operands):
 
     ``pred`` is a scalar bool node; both functions are traced once and must return the same
     structure of shapes and dtypes. They may use any node of the enclosing graph.
+
+    Parameters:
+        pred: a scalar bool node.
+        true_fn: called with ``operands`` when ``pred`` is true; returns a node or a tuple.
+        false_fn: the same, for false; must return the same structure as ``true_fn``.
+        *operands: nodes (or numbers) passed to the taken branch.
+
+    Returns:
+        The taken branch's result: a node, or a tuple of nodes.
+
+    Raises:
+        ShapeError: ``pred`` is not a scalar, or the branches return different structures.
+        DTypeError: ``pred`` is not bool.
+
+    Examples:
+        >>> with sg.Graph():
+        ...     x = sg.placeholder((), name="x")
+        ...     y = sg.cond(x > 0, lambda v: v * 2, lambda v: -v, x)
+        >>> f = sg.compile([y], [x])
+        >>> f(np.float32(3.0)), f(np.float32(-4.0))
+        ([np.float32(6.0)], [np.float32(4.0)])
     """
     line = user_line()
     (pred, *ops), graph = _nodes((pred,) + operands, None, "cond", line)
@@ -124,6 +145,25 @@ def while_loop(cond_fn, body_fn, loop_vars):
 
     ``loop_vars`` is a tuple of nodes (or one node: then the functions take and return one).
     ``cond_fn`` returns a scalar bool; ``body_fn`` returns values of the same shapes and dtypes.
+
+    Parameters:
+        cond_fn: ``cond_fn(*vars)``, a scalar bool node: go on while true.
+        body_fn: ``body_fn(*vars)``, the next values.
+        loop_vars: the initial values, a tuple of nodes or one node.
+
+    Returns:
+        The final values: a tuple of nodes, or one node when ``loop_vars`` is one.
+
+    Raises:
+        ShapeError: ``cond_fn`` does not return one scalar bool, or ``body_fn`` returns a
+            different number, shape or dtype of values.
+
+    Examples:
+        >>> with sg.Graph() as g:
+        ...     i, s = sg.while_loop(lambda i, s: i < 5, lambda i, s: (i + 1, s * 2),
+        ...                          (sg.constant(0), sg.constant(1.0)))
+        >>> sg.Session(g).run([i, s])
+        [np.int64(5), np.float32(32.0)]
     """
     line = user_line()
     flat, structure = flatten(loop_vars, "while_loop", line)
@@ -162,6 +202,26 @@ def scan(fn, init, xs):
     gets tuples); ``xs`` may have a free (``None``) leading dimension: one graph for every length.
     ``fn`` may return ``(carry, None)``: then ``ys`` is ``None``. The gradient keeps, per step,
     the carry and the body's values its gradient reads (``control.grad.residuals``).
+
+    Parameters:
+        fn: ``fn(carry, x) -> (carry, y)``, declared once.
+        init: the first carry: a node, or a tuple of nodes.
+        xs: the node(s) to scan over, on their leading axis.
+
+    Returns:
+        ``(final carry, ys)``: ``ys`` stacks every step's ``y``.
+
+    Raises:
+        GraphError: ``xs`` is empty, or ``fn`` does not return a pair.
+        ShapeError: an ``xs`` is a scalar, the ``xs`` differ in length, or the carry
+            changes shape or dtype.
+
+    Examples:
+        >>> with sg.Graph() as g:
+        ...     xs = sg.constant(np.arange(1.0, 5.0, dtype=np.float32))
+        ...     total, ys = sg.scan(lambda c, x: (c + x, c * x), sg.constant(0.0), xs)
+        >>> [v.tolist() for v in sg.Session(g).run([total, ys])]
+        [10.0, [0.0, 2.0, 9.0, 24.0]]
     """
     line = user_line()
     carries, cstruct = flatten(init, "scan", line)

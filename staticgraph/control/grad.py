@@ -43,16 +43,36 @@ def floating(n: Node) -> bool:
     return n.dtype in FLOATING
 
 
-def sum_terms(graph: Graph, terms: list, like: Node) -> Node:
+class Cot(list):
+    """The cotangent terms of a control node's output, in order, with the sort keys they had
+    (``keys``: consumer id and input position): where a control node hands an input's value
+    through unchanged (a while_loop running no step, a branch returning its operand), these
+    terms belong among that input's own terms at these keys, as dyngraph (for which the result
+    *is* the input) sums them."""
+
+    def __init__(self, keyed):
+        super().__init__(t for _, t in keyed)
+        self.keys = [tuple(k) for k, _ in keyed]
+
+
+def sum_terms(graph: Graph, terms: list, like: Node, keys=None) -> Node:
     """One value from contributions in order: the term itself, ``add_n``, or ``add_terms``
-    when a term is a list (a control node's gradient)."""
+    when a term is a list (a control node's gradient); ``keys``: the terms' sort keys, which
+    place a pass-through's terms at run time (``backward.Placed``)."""
     lists = tuple(_is_list(t) for t in terms)
     if not any(lists):
         if len(terms) == 1:
             return terms[0]
         return graph.apply(REGISTRY.get("add_n"), tuple(terms), {})
-    n = Node(graph, ADD_TERMS, tuple(terms) + (like,), {"lists": lists}, like._shape, like.dtype, trace=like.trace)
+    attrs = {"lists": lists}
+    if keys is not None:
+        attrs["keys"] = tuple(tuple(k) for k in keys)
+    n = Node(graph, ADD_TERMS, tuple(terms) + (like,), attrs, like._shape, like.dtype, trace=like.trace)
     return graph._add(n)
+
+
+def _keys_of(terms) -> list:
+    return [list(k) for k in getattr(terms, "keys", [()] * len(terms))]
 
 
 def _is_list(t: Node) -> bool:
@@ -154,6 +174,10 @@ def backprop(ops, n: Node, cot: dict, relevant: set, contributions: dict) -> Non
         from .second import cond_grad_vjp
 
         return cond_grad_vjp(n.graph, n, cot, relevant, contributions)
+    if n.op == "scan_grad" and any(cot.values()):
+        from .second_loop import scan_grad_vjp
+
+        return scan_grad_vjp(n.graph, n, cot, relevant, contributions)
     if n.op not in ("cond", "while_loop", "scan"):
         if any(cot.values()):
             check_second_order(n)
@@ -195,13 +219,16 @@ def _cond(graph, n, cf, cot, needs):
         raw = [p for p in b.params if floating(p)] + [ph for ph in b.capture_nodes if floating(ph)]
         phs, raw_terms, _ = step_grad(b, seeds, raw, [])
         layouts[name] = (Layout(b, phs, raw_terms, {}, raw, []), raw)
+
     # inputs: pred, operands, captures (true), captures (false), then the seeds
     flat = [x for k in sorted(cot) for x in cot[k]]
     # outputs: one terms list per input (pred: none)
     targets = list(range(1, len(n.inputs)))
     outs = _grad_node(graph, "cond_grad", {"layouts": layouts}, list(n.inputs) + flat,
                       [n.inputs[k] for k in targets], ["terms"] * len(targets), n,
-                      {"operands": no, "true_caps": len(t.captures), "false_caps": len(f.captures)})
+                      {"operands": no, "true_caps": len(t.captures), "false_caps": len(f.captures),
+                       "seed_ki": [[k, key[2]] for k, key, _ in seeds],  # seed j: term i of output k
+                       "seed_keys": [k for i in sorted(cot) for k in _keys_of(cot[i])]})
     return {k: [o] for k, o in zip(targets, outs) if needs[k] and o is not None}
 
 
@@ -257,7 +284,8 @@ def _scan(graph, n, cf, cot, needs):
     cap_out = [n.inputs[nc + nx + c] for c, ph in enumerate(b.capture_nodes) if floating(ph)]
     info = {"carries": nc, "xs": nx, "ys": ny, "caps": len(b.captures), "dys": [d is not None for d in dys],
             "finals": [len(cot.get(k, ())) for k in range(nc)], "fcarry": [floating(p) for p in b.params[:nc]],
-            "dx": [needs[nc + j] for j in range(nx)], "fcaps": [floating(ph) for ph in b.capture_nodes]}
+            "dx": [needs[nc + j] for j in range(nx)], "fcaps": [floating(ph) for ph in b.capture_nodes],
+            "final_keys": [_keys_of(cot.get(k, [])) for k in range(nc)]}
     outs = _grad_node(graph, "scan_grad", layouts, inputs, carry_out + x_out + cap_out,
                       ["terms"] * len(carry_out) + ["array"] * len(x_out) + ["terms"] * len(cap_out), n, info)
     result, it = {}, iter(outs)
@@ -289,7 +317,8 @@ def _while(graph, n, cf, cot, needs):
     cap_out = [x for x, ph in zip(body_caps, b.capture_nodes) if floating(ph)]
     info = {"carries": nv, "xs": 0, "ys": 0, "caps": len(b.captures), "dys": [],
             "finals": [len(cot.get(k, ())) for k in range(nv)], "fcarry": [floating(p) for p in b.params[:nv]],
-            "dx": [], "fcaps": [floating(ph) for ph in b.capture_nodes]}
+            "dx": [], "fcaps": [floating(ph) for ph in b.capture_nodes],
+            "final_keys": [_keys_of(cot.get(k, [])) for k in range(nv)]}
     outs = _grad_node(graph, "while_loop_grad", layouts, inputs, carry_out + cap_out,
                       ["terms"] * (len(carry_out) + len(cap_out)), n, info)
     result, it = {}, iter(outs)
@@ -312,8 +341,8 @@ def differentiable(n: Node) -> bool:
 
 def check_second_order(n: Node) -> None:
     raise GraphError(f"gradients: {n.op} (the gradient of a control-flow node, declared at {n.trace}) has no "
-                     "gradient of its own yet: a second-order gradient through sg.scan/sg.while_loop is not "
-                     "supported (through sg.cond it is); differentiate the body's function twice outside the loop")
+                     "gradient of its own: a second-order gradient through sg.while_loop is not supported "
+                     "(through sg.scan and sg.cond it is); for a loop of known length use sg.scan")
 
 
-__all__ = ["backprop", "sum_terms", "differentiable", "residuals", "GRAD_KINDS", "ADD_TERMS", "step_grad"]
+__all__ = ["backprop", "sum_terms", "Cot", "differentiable", "residuals", "GRAD_KINDS", "ADD_TERMS", "step_grad"]

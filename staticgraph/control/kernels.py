@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from shared_ops import Spec, backend_of, default_backend, generation
 
-from .backward import Backward, _flat, _rows, add_n
+from . import inline
+from .backward import Backward, Placed, _expand, _flat, _has_placed, _rows, add_n
 from .declare import GET, KINDS
 from .grad import ADD_TERMS, GRAD_KINDS, residuals
 
@@ -99,18 +100,31 @@ class Pick:
 
 class AddTerms:
     """``add_n`` over terms where some inputs are lists of terms (expanded in place); the last
-    input is the value differentiated (zeros of its shape when no term arrived)."""
+    input is the value differentiated (zeros of its shape when no term arrived). ``keys``: each
+    input's sort key; when a list holds terms a control node handed through (``Placed``), the
+    terms are sorted by key, so that those land among the value's other terms where dyngraph
+    sums them."""
 
     label = "add_terms"
 
-    def __init__(self, lists: tuple):
+    def __init__(self, lists: tuple, keys=None):
         self.lists = lists
+        self.keys = keys
 
     def kernel(self, xp, *values):
-        terms = _flat(values[:-1])
+        if self.keys is not None and any(_has_placed(v) for v in values[:-1]):
+            keyed: list = []
+            for v, key in zip(values[:-1], self.keys):
+                _expand(v, tuple(key), keyed)
+            keyed.sort(key=lambda kv: kv[0])
+            terms = [t for _, t in keyed]
+        else:
+            terms = _flat(values[:-1])
         if not terms:
             return xp.zeros_like(values[-1])
-        return add_n(xp, terms)
+        # one term: a copy, as the caller's memory plan may reuse the term's buffer after this
+        # node, its last reader, while the sum lives on
+        return add_n(xp, terms) if len(terms) > 1 else xp.asarray(terms[0], copy=True)
 
 
 class Loop(Backward):
@@ -141,6 +155,26 @@ class Loop(Backward):
             for name, (layout, raw) in cf.bodies["layouts"].items():
                 self.bodies[name] = Compiled(layout.outputs, layout.inputs, optimize, backend, f"cond_grad {name}")
         self.kernel = getattr(self, "_" + cf.kind)
+        self._generated = inline.Generated(self._make_loop)
+
+    def _make_loop(self, *args):
+        """The generated step loop of this node (``inline``), for the given body executables."""
+        n = self.cf.n
+        if self.kind == "scan":
+            exe, preallocate = args
+            return inline.scan_loop(exe, n["carries"], n["xs"], n["ys"], len(self.cf.bodies["body"].captures),
+                                    self.keep_history, preallocate, [s.shape for s in self.cf.out_specs[:n["carries"]]])
+        if self.kind == "while_loop":
+            cond, body = args
+            return inline.while_loop(cond, body, n["vars"], len(self.cf.bodies["cond"].captures),
+                                     len(self.cf.bodies["body"].captures), self.keep_history,
+                                     [s.shape for s in self.cf.out_specs[:n["vars"]]])
+        last_exe, mid_exe, ids = args
+        plans, fcarry = self.plans(), self.fcarry()
+        pos = {i: k for k, i in enumerate(ids)}
+        for p in plans.values():
+            p.respos = [pos[i] for i in p.res_ids]
+        return inline.grad_loop(last_exe, mid_exe, plans["last"], plans["mid"], n["carries"], n["xs"], n["caps"], fcarry)
 
     def report_lines(self) -> list:
         out = []
@@ -162,49 +196,39 @@ class Loop(Backward):
         nc, nx, ny = n["carries"], n["xs"], n["ys"]
         carries = [_copy(a) for a in arrays[:nc]]
         xs = arrays[nc:nc + nx]
-        caps = list(arrays[nc + nx:])
+        caps = arrays[nc + nx:]
         length = xs[0].shape[0]
         for k, x in enumerate(xs[1:], 1):
             if x.shape[0] != length:
                 raise ValueError(f"scan (declared at {self.cf.trace}): xs[0] has {length} steps but xs[{k}] has {x.shape[0]}")
         history = History(self.res_ids) if self.keep_history else None
-        ys = [[] for _ in range(ny)]
-        rows = [_rows(x, length) for x in xs]
-        carries, caps = tuple(carries), tuple(caps)
-        run = self.bodies["body"].runner(list(carries + tuple(r[0] for r in rows) + caps)) if length else None
-        kept = history.steps if history is not None else None
-        for t in range(length):  # the hot loop: tuples, no per-step lookups
-            outs = run([*carries, *[r[t] for r in rows], *caps], ())[0]
-            if kept is not None:
-                kept.append((carries, outs[nc + ny:]))
-            carries = outs[:nc]
-            for j in range(ny):
-                ys[j].append(outs[nc + j])
+        ys: tuple = ((),) * ny
+        if length:
+            rows = [_rows(x, length) for x in xs]
+            exe = self.bodies["body"]._exe_for(carries + [r[0] for r in rows] + list(caps))
+            loop = self._generated.get((exe,), xp.__name__ == "numpy")
+            carries, ys = loop(length, carries, rows, caps, history.steps if history is not None else None)
         stacked = []
         for j in range(ny):
-            if ys[j]:
-                stacked.append(xp.stack(ys[j], axis=0))
-            else:
+            if not length:
                 spec = self.cf.out_specs[nc + j]
                 if None in spec.shape[1:]:
                     raise ValueError(f"scan (declared at {self.cf.trace}): zero steps, and y{j}'s shape "
                                      f"{spec.shape[1:]} is not known without running a step")
                 stacked.append(xp.zeros((0,) + tuple(spec.shape[1:]), dtype=spec.dtype))
+            else:
+                stacked.append(ys[j] if not isinstance(ys[j], list) else xp.stack(ys[j], axis=0))
         return (*carries, *stacked, history)
 
     def _while_loop(self, xp, *arrays):
         nv = self.cf.n["vars"]
         nc = len(self.cf.bodies["cond"].captures)
         carries = [_copy(a) for a in arrays[:nv]]
-        ccaps, bcaps = list(arrays[nv:nv + nc]), list(arrays[nv + nc:])
+        ccaps, bcaps = arrays[nv:nv + nc], arrays[nv + nc:]
         history = History(self.res_ids) if self.keep_history else None
-        cond = self.bodies["cond"].runner(carries + ccaps)
-        body = self.bodies["body"].runner(carries + bcaps)
-        while bool(cond(carries + ccaps, ())[0][0]):
-            outs = body(carries + bcaps, ())[0]
-            if history is not None:
-                history.steps.append((carries, outs[nv:]))
-            carries = list(outs[:nv])
+        cond = self.bodies["cond"]._exe_for(carries + list(ccaps))
+        body = self.bodies["body"]._exe_for(carries + list(bcaps))
+        carries = self._generated.get((cond, body))(carries, ccaps, bcaps, history.steps if history is not None else None)
         return (*carries, history)
 
     # -- gradients -------------------------------------------------------------------
@@ -233,10 +257,22 @@ def lower(program, optimize, backend) -> None:
         elif n.op == GET:
             n.payload = Pick(n.attrs["index"])
         elif n.op == ADD_TERMS:
-            n.payload = AddTerms(n.attrs["lists"])
+            n.payload = AddTerms(n.attrs["lists"], n.attrs.get("keys"))
         else:
             continue
         n.op, n.attrs = "fused", {}
+
+
+def regions(program) -> list:
+    """The fused regions inside the bodies of every control node of ``program`` (nested
+    bodies included), so that ``fn.wait_compiled()`` and ``fn.use_tier()`` reach them."""
+    out = []
+    for n in program.nodes:
+        if isinstance(n.payload, Loop):
+            for b in n.payload.bodies.values():
+                if b.fn is not None:
+                    out.extend(b.fn.regions())
+    return out
 
 
 def report_lines(program) -> list:
@@ -250,4 +286,4 @@ def report_lines(program) -> list:
     return out
 
 
-__all__ = ["lower", "report_lines", "Loop", "Pick", "AddTerms", "Compiled"]
+__all__ = ["lower", "regions", "report_lines", "Loop", "Pick", "AddTerms", "Compiled"]

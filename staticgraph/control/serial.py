@@ -58,7 +58,9 @@ class Encoder:
         if n.op == GET:
             return {"index": n.attrs["index"]}
         if n.op == ADD_TERMS:
-            return {"lists": list(n.attrs["lists"])}
+            keys = n.attrs.get("keys")
+            return {"lists": list(n.attrs["lists"])} if keys is None else \
+                {"lists": list(n.attrs["lists"]), "keys": [_key(k) for k in keys]}
         cf: ControlFlow = n.attrs["cf"]
         if cf.kind == "cond_grad":
             bodies = {k: self.layout(L, raw) for k, (L, raw) in cf.bodies["layouts"].items()}
@@ -186,12 +188,16 @@ class Decoder:
                                              name=name, trace=trace))
             return cf.gets[index]
         if op == ADD_TERMS:
-            lists = attrs_doc.get("lists")
-            if set(attrs_doc) != {"lists"} or not isinstance(lists, list) or len(lists) != len(inputs) - 1 \
-                    or not all(isinstance(f, bool) for f in lists) or inputs[-1].spec != spec:
+            lists, keys = attrs_doc.get("lists"), attrs_doc.get("keys")
+            if not {"lists"} <= set(attrs_doc) <= {"lists", "keys"} or not isinstance(lists, list) \
+                    or len(lists) != len(inputs) - 1 or not all(isinstance(f, bool) for f in lists) or inputs[-1].spec != spec:
                 self.fail(f"{where}: add_terms takes a flag per term and the value it differentiates")
-            return graph._add(Node(graph, ADD_TERMS, inputs, {"lists": tuple(lists)}, spec.shape, spec.dtype,
-                                   name=name, trace=trace))
+            attrs = {"lists": tuple(lists)}
+            if keys is not None:
+                if not isinstance(keys, list) or len(keys) != len(lists) or not all(_ints(k, 1) for k in keys):
+                    self.fail(f"{where}: add_terms keys must be one list of integers per term")
+                attrs["keys"] = tuple(tuple(k) for k in keys)
+            return graph._add(Node(graph, ADD_TERMS, inputs, attrs, spec.shape, spec.dtype, name=name, trace=trace))
         if set(attrs_doc) != {"cf"} or spec != Spec((), "uint8"):
             self.fail(f"{where}: a control node has one attribute, cf, and no value of its own")
         cf = self.cf(attrs_doc["cf"], graph, list(graph.nodes), where)
@@ -220,10 +226,17 @@ class Decoder:
         if len(kinds) != len(specs) or any(k not in ("array", "terms", "history") for k in kinds):
             self.fail(f"{where}: out_kinds must give array/terms/history for each output")
         for key, v in doc["n"].items():
-            ok = isinstance(v, int) and not isinstance(v, bool) or (isinstance(v, list) and all(isinstance(x, (bool, int)) for x in v))
+            ok = isinstance(v, int) and not isinstance(v, bool) or _ints(v, 3)
             if not ok:
-                self.fail(f"{where}: count {str(key)[:40]!r} must be an integer or a list of them")
+                self.fail(f"{where}: count {str(key)[:40]!r} must be an integer or (nested) lists of them")
         return ControlFlow(kind, bodies, specs, list(kinds), dict(doc["n"]), trace=str(doc["trace"])[:512])
+
+
+def _ints(v, depth: int) -> bool:
+    """A list of integers (or bools), or, ``depth`` > 1, of such lists."""
+    if not isinstance(v, list) or len(v) > 1 << 20:
+        return False
+    return all(isinstance(x, int) or (depth > 1 and _ints(x, depth - 1)) for x in v)
 
 
 def _list(v, dec, where):

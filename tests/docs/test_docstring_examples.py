@@ -11,6 +11,8 @@ import pytest
 import dyngraph as dg
 import staticgraph as sg
 
+from .api_walk import entries
+
 
 def _public():
     for alias, module in (("dg", dg), ("sg", sg)):
@@ -29,7 +31,17 @@ def _public():
                             yield f"{alias}.{name}.{attr}", member
 
 
-EXAMPLES = [(name, obj) for name, obj in _public() if ">>>" in (inspect.getdoc(obj) or "")]
+def _all():
+    """The front ends' names and members, and every entry of the reference (graphcompare, the
+    nn modules, the optimisers), each once."""
+    seen = set()
+    for name, obj in (*_public(), *entries()):
+        if id(obj) not in seen:
+            seen.add(id(obj))
+            yield name, obj
+
+
+EXAMPLES = [(name, obj) for name, obj in _all() if ">>>" in (inspect.getdoc(obj) or "")]
 
 
 def test_the_main_entry_points_have_examples():
@@ -42,7 +54,7 @@ def test_the_main_entry_points_have_examples():
 @pytest.mark.parametrize("name,obj", EXAMPLES, ids=[n for n, _ in EXAMPLES])
 def test_docstring_example_runs(name, obj):
     finder = doctest.DocTestFinder(recurse=False)
-    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     for test in finder.find(obj, name, globs={"dg": dg, "sg": sg, "np": np}):
         runner.run(test)
     assert runner.failures == 0, f"{name}: its docstring example does not print what it shows"

@@ -81,8 +81,44 @@ def test_figures_quoted_in_the_prose_are_the_files():
     tables = "\n".join(f(RESULTS) for f in HOOK.TABLES.values())
     prose = HOOK.MARKER.sub("", PAGE.read_text())
     quoted = re.findall(r"\d+(?:\.\d+)? (?:MB|kB|ms|µs)", prose)
-    assert quoted, "the page quotes no figure at all?"
     assert not [q for q in quoted if q not in tables], "quoted figures not in the results file"
+
+
+def _fake(**medians):
+    """A results document with one workload per keyword: {impl: median seconds}."""
+    main = [{"workload": w, "impl": k, "status": "ok", "total": {"median": t}} for w, ts in medians.items()
+            for k, t in ts.items()]
+    return {"main": main, "meta": {"config": {"win_margin": 0.05, "name": "quick", "repeats": 5, "target_s": 0.01}}}
+
+
+def test_the_comparisons_in_sentences_follow_the_medians():
+    fake = _fake(a={"dyngraph": 1.0, "staticgraph": 0.5, "torch": 2.0},
+                 b={"dyngraph": 1.0, "staticgraph": 0.99, "torch": 0.5})
+    assert HOOK.torch_vs_dyngraph(fake) == ("In this run PyTorch eager is faster than dyngraph on 1 of 2 workloads "
+                                            "(`b`) and slower on the others (`a`).")
+    assert HOOK.static_vs_dyngraph(fake).startswith("The compiled static graph is more than 5% faster than "
+                                                    "dyngraph on `a`; on `b` it is not")
+
+
+def test_the_memory_sentence_names_where_static_loses():
+    peak = lambda w, k, b: {"workload": w, "impl": k, "status": "ok", "measured_peak": {"median": b}}  # noqa: E731
+    doc = {"memory": [peak("mlp", "dyngraph", 4.29e6), peak("mlp", "staticgraph", 5.89e6),
+                      peak("ew", "dyngraph", 7e6), peak("ew", "staticgraph", 2e6)]}
+    assert HOOK.memory_loss(doc) == ("In this run the static graph's measured peak is **higher** than dyngraph's "
+                                     "on `mlp` (5.89 MB static against 4.29 MB dyngraph).")
+
+
+def test_the_box_says_which_suite_and_that_the_machine_was_shared():
+    box = HOOK.run_kind(RESULTS)
+    assert "shared with other jobs" in box and "Quote ratios" in box
+    if RESULTS["meta"]["config"]["name"] != "standard":
+        assert box.startswith("!!! warning") and "not the standard one" in box
+
+
+def test_rows_without_a_figure_are_listed_with_their_reason():
+    doc = {"main": [{"workload": "w", "impl": "staticgraph", "status": "RuntimeError: boom"},
+                    {"workload": "w", "impl": "dyngraph", "status": "ok"}]}
+    assert _rows(HOOK.not_measured(doc))["w"] == [["`w`", "static", "RuntimeError: boom"]]
 
 
 def test_an_unknown_table_is_a_clear_error():

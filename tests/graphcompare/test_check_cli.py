@@ -104,9 +104,11 @@ def test_chunks_split_the_campaign_and_keep_the_seed_of_a_single_one():
     from graphcompare.check import _chunks
 
     assert _chunks(200, 500, 7, 1) == [(7, 200)]  # the in-process campaign, as before
-    assert _chunks(1001, 500, 7, 1) == [(7000021, 334), (7000022, 334), (7000023, 333)]
+    assert _chunks(1001, 500, 7, 1) == [(7000021, 500), (7000022, 500), (7000023, 1)]
     assert _chunks(10, 500, 7, 2) == [(7000021, 10)]
     assert sum(n for _, n in _chunks(10_000, 500, 0, 2)) == 10_000
+    # a longer campaign starts with the same chunks (what a results directory resumes and extends)
+    assert _chunks(2000, 500, 7, 1)[:2] == _chunks(1001, 500, 7, 2)[:2]
 
 
 def test_chunked_campaign_in_worker_processes_finds_a_planted_bug(tmp_path, capsys, monkeypatch):

@@ -79,14 +79,15 @@ def test_load_state_dict_errors_read_like_pytorchs():
         with pytest.raises(RuntimeError) as theirs:
             tmodel.load_state_dict({k: torch.tensor(v) for k, v in bad.items()})
         assert str(ours.value) == str(theirs.value)
-    wrong = {**good, "0.weight": np.ones((2, 4))}
+    wrong = {"0.weight": np.full((2, 3), 7.0), "0.bias": np.ones(3)}  # one fits, one does not
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     with pytest.raises(RuntimeError) as ours:
         model.load_state_dict(wrong)
     with pytest.raises(RuntimeError) as theirs:
         tmodel.load_state_dict({k: torch.tensor(v) for k, v in wrong.items()})
     assert str(ours.value) == str(theirs.value)
-    before = model[0].weight.detach().numpy().copy()
-    assert np.array_equal(model[0].weight.detach().numpy(), before)  # nothing copied on failure
+    for k, v in model.state_dict().items():  # nothing copied on failure, not even the key that fit
+        assert np.array_equal(v.numpy(), before[k]), k
     res = model.load_state_dict({"0.weight": np.zeros((2, 3)), "x": np.ones(1)}, strict=False)
     assert res.missing_keys == ["0.bias"] and res.unexpected_keys == ["x"]
     assert np.all(model[0].weight.detach().numpy() == 0)

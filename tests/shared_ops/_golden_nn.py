@@ -22,6 +22,7 @@ GOLDEN_NN = [
     ("cumsum", {"axis": 0}, "CumsumBackward0", lambda t, x, y: x.cumsum(0)),
     ("prod", {"axis": None}, "ProdBackward0", lambda t, x, y: x.prod()),
     ("prod", {"axis": 1}, "ProdBackward1", lambda t, x, y: x.prod(1)),
+    ("prod_others", {"axis": 0}, "ProdBackwardBackward0", None),  # PyTorch's double backward is a composition
     ("einsum", {"equation": "ij,kj->ik"}, "ViewBackward0", lambda t, x, y: t.einsum("ij,kj->ik", x, y)),
     ("pad", {"pad": ((1, 0), (0, 2))}, "ConstantPadNdBackward0", lambda t, x, y: t.nn.functional.pad(x, (0, 2, 1, 0))),
     ("layer_norm", {}, "NativeLayerNormBackward0", lambda t, x, y: t.nn.functional.layer_norm(x, (4,))),

@@ -224,3 +224,15 @@ def _vector_norm(x, ord=2.0, axis=None, keepdims=False):
 
 
 REFERENCE_NN["vector_norm"] = _vector_norm
+
+
+def _arange(start, end, step, dtype):
+    """Count elements one by one while they stay on ``start``'s side of ``end``; each is
+    ``start + i * step`` in Python's arithmetic (exact integers, float64 floats)."""
+    values = []
+    while (step > 0 and start + len(values) * step < end) or (step < 0 and start + len(values) * step > end):
+        values.append(start + len(values) * step)
+    return np.array(values, dtype=np.float64 if isinstance(step, float) else np.int64).astype(dtype)
+
+
+REFERENCE_NN["arange"] = _arange

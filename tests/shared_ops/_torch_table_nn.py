@@ -40,9 +40,10 @@ def _prod(x, axis=None, keepdims=False):
 
 
 def _prod_others(x, axis):
-    # the gradient of prod along axis with a cotangent of ones (what the op computes)
-    leaf = x.detach().requires_grad_(True)
-    (g,) = torch.autograd.grad(leaf.prod(axis).sum(), leaf)
+    # the gradient of prod along axis with a cotangent of ones (what the op computes), kept
+    # differentiable in x: PyTorch's own second derivative of prod is the oracle of ours
+    leaf = x if x.requires_grad else x.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(leaf.prod(axis).sum(), leaf, create_graph=x.requires_grad)
     return g
 
 
@@ -109,3 +110,4 @@ TORCH_NN.update({
         x, shape, g, stride, padding, dilation),
 })
 TORCH_NN["vector_norm"] = lambda x, ord=2.0, axis=None, keepdims=False: torch.linalg.vector_norm(x, ord, axis, keepdims)
+TORCH_NN["arange"] = lambda start, end, step, dtype: torch.arange(start, end, step, dtype=getattr(torch, dtype))

@@ -1,8 +1,8 @@
 """The compiler scales: long chains compile with every pass on and agree with ``optimize=False``.
 
 Every pass and the lowering are linear in the program (a clients index instead of program
-scans; regions formed in one walk), and a long elementwise chain is split into regions of at
-most ``MAX_REGION`` ops, which numba compiles without recursing too deep. Times are printed by
+scans; regions formed in one walk); a long elementwise chain is split into regions of at most
+``MAX_REGION`` ops, each one numba loop (its body cut into basic blocks: no deep recursion). Times are printed by
 ``benchmarks/bench_compile.py``; here only results are checked.
 """
 
@@ -37,12 +37,23 @@ def _agree(plain, fast, width=3):
         np.testing.assert_allclose(f, p, rtol=1e-9, atol=1e-12)
 
 
-def test_a_500_op_elementwise_chain_fuses_in_regions_numba_can_compile():
+def test_a_500_op_elementwise_chain_fuses_in_one_region_numba_can_compile():
+    plain, fast = chain(501, grad=False)
+    (region,) = fast.regions()
+    assert 501 <= len(region.members) <= MAX_REGION
+    _agree(plain, fast)
+    assert fast.wait_compiled()  # the loop builds (no RecursionError inside numba)
+    assert list(fast.tiers().values()) == ["numba"]
+    _agree(plain, fast)
+
+
+def test_a_chain_longer_than_a_region_splits(monkeypatch):
+    from staticgraph.passes import fuse
+
+    monkeypatch.setattr(fuse, "MAX_REGION", 100)
     plain, fast = chain(501, grad=False)
     regions = fast.regions()
-    assert len(regions) >= 501 // MAX_REGION and all(len(k.members) <= MAX_REGION for k in regions)
-    _agree(plain, fast)
-    assert fast.wait_compiled()  # every region's loop builds (no RecursionError inside numba)
+    assert len(regions) >= 5 and all(len(k.members) <= 100 for k in regions)
     _agree(plain, fast)
 
 

@@ -89,7 +89,11 @@ def test_pow_with_a_constant_exponent_is_bitwise_equal_in_both_tiers(exponent):
     assert a.tobytes() == b.tobytes()
 
 
-@pytest.mark.parametrize("shape, reduce", [((5000,), (0,)), ((3, 2100), (0, 1)), ((7, 300), (1,)), ((40, 3, 9), (0, 2))])
+# the NumPy tier runs blocks of rows (fusion_numpy.ELEMENTS elements): the larger shapes span
+# many blocks, with a short last one
+@pytest.mark.parametrize("shape, reduce", [((5000,), (0,)), ((3, 2100), (0, 1)), ((7, 300), (1,)), ((40, 3, 9), (0, 2)),
+                                           ((50001,), (0,)), ((5, 9001), (0, 1)), ((20001, 3), (0,)), ((20001, 3), (1,)),
+                                           ((3001, 4, 5), (0, 2)), ((3001, 4, 5), (1,))])
 def test_sums_accumulate_in_the_same_order_in_both_tiers(shape, reduce):
     x = (np.random.default_rng(5).standard_normal(shape) * 1e3).astype(np.float32)
     dims = tuple(range(len(shape)))
@@ -100,7 +104,22 @@ def test_sums_accumulate_in_the_same_order_in_both_tiers(shape, reduce):
     interpreter(spec)(x, a)
     build(spec)[0](x, b)
     assert a.tobytes() == b.tobytes()
-    np.testing.assert_allclose(a, np.tanh(x).sum(axis=reduce, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(a, np.tanh(x.astype(np.float64)).sum(axis=reduce, keepdims=True), rtol=1e-5, atol=1e-3)
+
+
+def test_blocks_of_rows_read_broadcast_inputs_whole():
+    # in1 runs along loop dim 1 only (broadcast over the blocked dim 0), in2 is a scalar
+    rng = np.random.default_rng(7)
+    x, w, c = rng.standard_normal((9001, 3)), rng.standard_normal(3), np.array(0.25)
+    spec = KernelSpec((None, None), (("float64", (0, 1)), ("float64", (1,)), ("float64", ())),
+                      (Step("mul", (0, 1), (), "float64"), Step("add", (3, 2), (), "float64")),
+                      (Output(4, (), "float64"), Output(4, (0,), "float64"), Output(4, (0, 1), "float64")))
+    outs = [[np.empty((9001, 3)), np.empty((1, 3)), np.empty((1, 1))] for _ in range(2)]
+    interpreter(spec)(x, w, c, *outs[0])
+    build(spec)[0](x, w, c, *outs[1])
+    assert _bytes(outs[0]) == _bytes(outs[1])
+    np.testing.assert_allclose(outs[0][0], x * w + c, rtol=1e-15)
+    np.testing.assert_allclose(outs[0][1], (x * w + c).sum(0, keepdims=True), rtol=1e-12)
 
 
 def test_a_layout_without_machine_code_runs_on_the_numpy_tier_meanwhile():

@@ -4,7 +4,7 @@ GELU MLP), each one model function for dyngraph, staticgraph, PyTorch and JAX.
 The functions a model needs beyond ``@``, slicing and ``reshape`` (``sigmoid``, ``gelu``,
 ``layer_norm``, ``softmax``, axis swaps) come from ``_helpers(ns)``, which maps the workload
 namespace (``SharedNS`` for both front ends, ``TorchNS``, ``JaxNS``) to each library's spelling
-of the same math. There is no hand-written NumPy version of either.
+of the same math. The hand-written NumPy versions (forward and backward) are in ``models_numpy``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .base import Workload
+from .models_numpy import lstm_numpy, sgd_step, transformer_numpy
 
 F32 = np.float32
 
@@ -79,7 +80,8 @@ def lstm_lm(batch: int = 16, T: int = 12, vocab: int = 64, embed: int = 32, hidd
     ]
     return Workload("lstm_lm", f"LSTM language-model step: vocab {vocab}, embed {embed}, hidden {hidden}, "
                     f"T={T}, batch {batch}", _lstm_model, [tokens, targets, zeros, zeros.copy()], params,
-                    train=True, lr=lr, size={"batch": batch, "T": T, "vocab": vocab, "embed": embed, "hidden": hidden})
+                    train=True, lr=lr, numpy_step=sgd_step(lstm_numpy),
+                    size={"batch": batch, "T": T, "vocab": vocab, "embed": embed, "hidden": hidden})
 
 
 # -- transformer block --------------------------------------------------------------------------
@@ -115,4 +117,5 @@ def transformer(batch: int = 8, T: int = 16, d: int = 64, heads: int = 4, lr: fl
         return _transformer_model(ns, *args, heads=heads)
 
     return Workload("transformer", f"transformer block: d={d}, {heads} heads, MLP {4 * d}, T={T}, batch {batch}", model,
-                    [x, y], params, train=True, lr=lr, size={"batch": batch, "T": T, "d": d, "heads": heads})
+                    [x, y], params, train=True, lr=lr, numpy_step=sgd_step(transformer_numpy, heads=heads),
+                    size={"batch": batch, "T": T, "d": d, "heads": heads})

@@ -1,0 +1,134 @@
+"""Every entry of the API reference documents its parameters, result, errors and an example
+(the rules are in api_walk.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .api_walk import entries, missing
+
+ENTRIES = entries()
+
+# Entries whose docstrings still lack sections. Most are in files at (or, for compile.py, being
+# extended near) the 400-line limit, which must be split by their owners before their docstrings
+# can grow; the rest (the shared surface's reductions and elementwise methods) are not written
+# yet. The list may only shrink: an entry documented since fails until it is removed here.
+NOT_YET = {
+    # shared_ops/nn/module.py
+    'shared_ops.nn.module.IncompatibleKeys', 'shared_ops.nn.module.Module.register_parameter',
+    'shared_ops.nn.module.Module.add_module', 'shared_ops.nn.module.Module.forward',
+    'shared_ops.nn.module.Module.named_modules', 'shared_ops.nn.module.Module.modules',
+    'shared_ops.nn.module.Module.named_children', 'shared_ops.nn.module.Module.children',
+    'shared_ops.nn.module.Module.eval', 'shared_ops.nn.module.Module.zero_grad',
+    'shared_ops.nn.module.Module.to', 'shared_ops.nn.module.Module.double',
+    'shared_ops.nn.module.Module.float', 'shared_ops.nn.module.Module.apply',
+    'shared_ops.nn.module.Module.extra_repr', 'shared_ops.nn.module.ModuleList',
+    'shared_ops.nn.module.ModuleList.append', 'shared_ops.nn.module.ModuleList.extend',
+    'shared_ops.nn.module.Sequential', 'shared_ops.nn.module.Sequential.forward',
+    'shared_ops.nn.module.Sequential.append',
+    # staticgraph/graph.py
+    'staticgraph.graph.Graph', 'staticgraph.graph.Graph.as_default', 'staticgraph.graph.Graph.apply',
+    'staticgraph.graph.Graph.add_source', 'staticgraph.graph.Graph.add_constant',
+    'staticgraph.graph.Graph.constant_for', 'staticgraph.graph.Graph.capture',
+    'staticgraph.graph.Graph.encloses', 'staticgraph.graph.Graph.get', 'staticgraph.graph.Graph.text',
+    'staticgraph.graph.Node', 'staticgraph.graph.SymShape',
+    # staticgraph/compile.py
+    'staticgraph.compile.CompiledFunction', 'staticgraph.compile.CompiledFunction.check_feeds',
+    'staticgraph.compile.CompiledFunction.text', 'staticgraph.compile.CompiledFunction.regions',
+    'staticgraph.compile.CompiledFunction.tiers', 'staticgraph.compile.CompiledFunction.wait_compiled',
+    'staticgraph.compile.CompiledFunction.use_tier', 'staticgraph.compile.CompiledFunction.report',
+    'staticgraph.compile.CompiledFunction.executable',
+    # staticgraph/program.py
+    'staticgraph.program.Program', 'staticgraph.program.Program.node', 'staticgraph.program.Program.clients',
+    'staticgraph.program.Program.consumers', 'staticgraph.program.Program.roots',
+    'staticgraph.program.Program.new_id', 'staticgraph.program.Program.append',
+    'staticgraph.program.Program.add', 'staticgraph.program.Program.replace_uses',
+    'staticgraph.program.Program.remove_dead', 'staticgraph.program.Program.sort',
+    'staticgraph.program.Program.check', 'staticgraph.program.Program.place_before',
+    'staticgraph.program.Program.replace_with', 'staticgraph.program.Program.copy',
+    'staticgraph.program.Program.text', 'staticgraph.program.PNode', 'staticgraph.program.PNode.kernel',
+    'staticgraph.program.PNode.text', 'staticgraph.program.PassContext', 'staticgraph.program.PassContext.on',
+    'staticgraph.program.PassResult', 'staticgraph.program.PassResult.line',
+    # shared_ops/surface.py
+    'shared_ops.surface.TensorSurface', 'shared_ops.surface.TensorSurface.sum',
+    'shared_ops.surface.TensorSurface.mean', 'shared_ops.surface.TensorSurface.max',
+    'shared_ops.surface.TensorSurface.min', 'shared_ops.surface.TensorSurface.argmax',
+    'shared_ops.surface.TensorSurface.argmin', 'shared_ops.surface.TensorSurface.logsumexp',
+    'shared_ops.surface.TensorSurface.exp', 'shared_ops.surface.TensorSurface.log',
+    'shared_ops.surface.TensorSurface.tanh', 'shared_ops.surface.TensorSurface.sigmoid',
+    'shared_ops.surface.TensorSurface.relu', 'shared_ops.surface.TensorSurface.sqrt',
+    'shared_ops.surface.TensorSurface.abs', 'shared_ops.surface.TensorSurface.neg',
+    'shared_ops.surface.TensorSurface.clip', 'shared_ops.surface.TensorSurface.softmax',
+    'shared_ops.surface.TensorSurface.log_softmax', 'shared_ops.surface.TensorSurface.matmul',
+    'shared_ops.surface.TensorSurface.pow', 'shared_ops.surface.TensorSurface.mul',
+    'shared_ops.surface.TensorSurface.div',
+    # shared_ops/_surface_nn.py
+    'shared_ops.surface.TensorSurface.all', 'shared_ops.surface.TensorSurface.any',
+    'shared_ops.surface.TensorSurface.argsort', 'shared_ops.surface.TensorSurface.chunk',
+    'shared_ops.surface.TensorSurface.cumsum', 'shared_ops.surface.TensorSurface.floor_divide',
+    'shared_ops.surface.TensorSurface.gather', 'shared_ops.surface.TensorSurface.logical_and',
+    'shared_ops.surface.TensorSurface.logical_not', 'shared_ops.surface.TensorSurface.logical_or',
+    'shared_ops.surface.TensorSurface.masked_fill', 'shared_ops.surface.TensorSurface.norm',
+    'shared_ops.surface.TensorSurface.prod', 'shared_ops.surface.TensorSurface.remainder',
+    'shared_ops.surface.TensorSurface.scatter_add', 'shared_ops.surface.TensorSurface.sort',
+    'shared_ops.surface.TensorSurface.split', 'shared_ops.surface.TensorSurface.std',
+    'shared_ops.surface.TensorSurface.topk', 'shared_ops.surface.TensorSurface.tril',
+    'shared_ops.surface.TensorSurface.triu', 'shared_ops.surface.TensorSurface.unbind',
+    'shared_ops.surface.TensorSurface.var', 'shared_ops._surface_nn.SortResult',
+    # graphcompare/equivalence.py
+    'graphcompare.equivalence.check_program', 'graphcompare.equivalence.Result',
+    'graphcompare.equivalence.Result.report', 'graphcompare.equivalence.Difference',
+}
+
+
+def test_not_yet_names_only_walked_entries():
+    assert NOT_YET <= {n for n, _ in ENTRIES}, NOT_YET - {n for n, _ in ENTRIES}
+
+
+def test_the_walk_finds_the_reference():
+    names = {n for n, _ in ENTRIES}
+    for wanted in ("dyngraph.creation.tensor", "staticgraph.session.Session", "dg.zeros",
+                   "graphcompare.equivalence.check_model", "shared_ops.nn.layers.Linear"):
+        assert any(n.startswith(wanted) for n in names), wanted
+    assert len(ENTRIES) > 80
+
+
+def test_missing_finds_what_is_missing():
+    def f(x):
+        """One line."""
+        if x:
+            raise ValueError(x)
+        return x
+
+    assert missing(f) == ["Args (x)", "Returns", "Raises (ValueError)", "Example"]
+
+    def g(x):
+        """Twice.
+
+        Args:
+            x: a number.
+
+        Returns:
+            ``2 * x``.
+
+        Raises:
+            ValueError: ``x`` is negative.
+
+        Example:
+            >>> g(2)
+            4
+        """
+        if x < 0:
+            raise ValueError(x)
+        return 2 * x
+
+    assert missing(g) == []
+
+
+@pytest.mark.parametrize("name,obj", ENTRIES, ids=[n for n, _ in ENTRIES])
+def test_entry_is_documented(name, obj):
+    lacks = missing(obj)
+    if name in NOT_YET:
+        assert lacks, f"{name} is documented now: remove it from NOT_YET"
+        return
+    assert not lacks, f"{name}: its docstring lacks {'; '.join(lacks)}"
