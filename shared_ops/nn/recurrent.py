@@ -111,10 +111,10 @@ class NonDynamicallyQuantizableLinear(Linear):
     """PyTorch's class of ``MultiheadAttention.out_proj``: a ``Linear`` (the name shows in ``repr``).
 
     Parameters:
-        in_features, out_features, bias, dtype: as ``Linear``'s.
-
-    Returns:
-        A ``Linear`` module.
+        in_features: as ``Linear``'s.
+        out_features: as ``Linear``'s.
+        bias: as ``Linear``'s.
+        dtype: as ``Linear``'s.
 
     Examples:
         >>> dg.nn.MultiheadAttention(4, 2).out_proj
