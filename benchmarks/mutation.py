@@ -1,5 +1,5 @@
 """The suite's mutation score: cosmic-ray over ``shared_ops/ops/``, ``staticgraph/passes/`` and
-dyngraph's engine (``engine.py``, ``loops.py``), each module against the tests that cover it.
+dyngraph's engine (``engine.py``, ``autograd.py``), each module against the tests that cover it.
 
     python benchmarks/mutation.py init [--work DIR] [--sample N] [--seed S] [--groups ops,passes,engine]
     nice -n 19 python benchmarks/mutation.py run [--work DIR] [--minutes M]
@@ -50,7 +50,7 @@ GROUPS = {
     "ops": sorted(str(p.relative_to(ROOT)) for p in (ROOT / "shared_ops" / "ops").glob("*.py")
                   if p.name not in ("__init__.py", "_examples.py")),  # _examples: the suite's own inputs
     "passes": sorted(str(p.relative_to(ROOT)) for p in (ROOT / "staticgraph" / "passes").glob("*.py")),
-    "engine": ["dyngraph/engine.py", "dyngraph/loops.py"],
+    "engine": ["dyngraph/engine.py", "dyngraph/autograd.py"],  # the walk, and its roots and dependency counts
 }
 # a helper module's mutants run the suite of the ops of the modules that import it
 HELPER_OF = {"shared_ops/ops/_index.py": "shared_ops/ops/shape.py"}

@@ -14,8 +14,11 @@ view ops on that (``views.regenerate``), so gradients through the base and every
 
 from __future__ import annotations
 
-from .errors import AutogradError, DTypeError, ShapeError
+import weakref
+
+from .errors import AutogradError, DTypeError, FreedGraphError, InplaceError, ShapeError
 from .grad_mode import MODE
+from .node import FREED_MSG
 from . import rng, views
 
 LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -53,12 +56,14 @@ class InplaceMixin:
     __slots__ = ()
 
     # -- machinery ------------------------------------------------------------------
-    def _inplace(self, name: str, compute, *operands, reads=None, full_ok=True):
+    def _inplace(self, name: str, compute, *operands, reads=None, full_ok=True, uniform=False, label=None):
         """``self = compute(self)`` in place; ``operands`` are the other tensors it reads.
 
         ``reads`` (default: ``operands``) are the tensors as the user passed them, checked for
         a partial overlap with ``self`` (``views.check_overlap``; ``full_ok=False`` refuses a
-        full one too)."""
+        full one too). ``uniform``: the op writes one value everywhere (``fill_``, ``zero_``),
+        which PyTorch allows on a view whose elements share memory (an expanded view). ``label``:
+        PyTorch's name for the node, where it differs from the op's."""
         from .tensors import Tensor
 
         recording = MODE.enabled and (self._rg or any(isinstance(a, Tensor) and a._rg for a in operands))
@@ -66,7 +71,8 @@ class InplaceMixin:
             views.check_inplace(self)
         if not MODE.inference and self.is_inference():
             raise AutogradError(INFERENCE_INPLACE_MSG)
-        if self._view is not None and views.overlaps(self):
+        spread = self._view is not None and views.overlaps(self)  # elements sharing memory
+        if spread and not uniform:
             raise AutogradError(views.OVERLAP_MSG)
         views.check_overlap(self, operands if reads is None else reads, full_ok)
         res = compute(snapshot(self) if recording else self)
@@ -76,16 +82,26 @@ class InplaceMixin:
                 f"{tuple(res.shape)}; an in-place op cannot change the shape, use the out-of-place op"
             )
         res = self._cast_result(res)
+        if label is not None and res._grad_fn is not None:
+            res._grad_fn.label = label
         if not recording:
-            views.write(self, res._data)
+            views.write(self, res._data, spread)
+            views.regenerate(self)
             return self
         base = views.autograd_base(self)
         if base is self:
-            views.write(self, res._data)
+            views.write(self, res._data, spread)
             self._grad_fn, self._rg = res._grad_fn, res._rg
         else:  # base <- view_scatter(base, res): PyTorch's CopySlices
-            new = base._op("view_scatter", base, res, chain=views.hashable(self._view.chain))
-            views.write(base, new._data)
+            if spread:  # as PyTorch: the write happens, a backward through it is refused
+                new = base._op("clone", base)
+                new._grad_fn.label = "torch::autograd::CopySlices"
+                new._grad_fn.register_prehook(_refuse_spread)
+                views.write(self, res._data, True)
+            else:
+                new = base._op("view_scatter", base, res, chain=views.hashable(self._view.chain))
+                new._grad_fn.register_prehook(_used_once(new._grad_fn))
+                views.write(base, new._data)
             base._grad_fn, base._rg = new._grad_fn, new._rg
         views.regenerate(base)
         return self
@@ -96,7 +112,10 @@ class InplaceMixin:
             return res
         if _category(theirs) > _category(mine):  # PyTorch's can_cast: never down a category
             raise DTypeError(f"result type {_TORCH_DTYPE[theirs]} can't be cast to the desired output type {_TORCH_DTYPE[mine]}")
-        return res.astype(mine)
+        out = res.astype(mine)
+        if out._grad_fn is not None and res._grad_fn is not None:  # PyTorch's op casts inside its kernel
+            out._grad_fn.label = res._grad_fn.name()
+        return out
 
     def _arith(self, method: str, other, alpha=1):
         scaled = other if alpha == 1 else other * alpha
@@ -185,7 +204,7 @@ class InplaceMixin:
             if value.ndim != 0:
                 raise AutogradError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions.")
             return self._copy(value, reads=())
-        return self._inplace(f"{_kind}_", lambda s: s._op("fill", s, value=value, kind=_kind))
+        return self._inplace(f"{_kind}_", lambda s: s._op("fill", s, value=value, kind=_kind), uniform=True)
 
     def zero_(self):
         return self.fill_(0, _kind="zero")
@@ -239,8 +258,14 @@ class InplaceMixin:
         spec, arrays = _parse_index(self, _masks_as_indices(self, key))
         v = self._value(value)
         if not arrays:  # basic indexing: a view, then copy_ (CopySlices on self), as PyTorch's copy_to:
-            dst = self[key]  # a value of another shape is a fill (0-d) or an expanded, unchecked read
-            dst._copy(v, reads=(value,) if tuple(getattr(value, "shape", ())) == tuple(dst.shape) else ())
+            # a value of another shape is a fill (0-d) or an expanded, unchecked read; full slices
+            # and ``...`` select nothing, and PyTorch then writes into ``self`` itself
+            dst = self if _selects_all(spec, self.shape) else self[key]
+            same = tuple(getattr(value, "shape", ())) == tuple(dst.shape)
+            if not same and v.ndim == 0:
+                dst._inplace("fill_", lambda s: s._op("copy", s, v), v, reads=(), label="FillBackward3")
+            else:
+                dst._copy(v, reads=(value,) if same else ())
             return
         target = self
         if any(e[0] == "i" for e in spec):  # PyTorch: the integers select first (a view)
@@ -255,6 +280,35 @@ class InplaceMixin:
         self._grad_fn = None
         self._rg = False
         return self
+
+
+def _selects_all(spec, shape) -> bool:
+    """Whether a basic index is only ``...`` and full slices (``x[...]``, ``x[:, 0:3]``)."""
+    if any(e[0] not in ("e", "s") for e in spec):
+        return False
+    cut = next((i for i, e in enumerate(spec) if e[0] == "e"), len(spec))
+    lead, trail = spec[:cut], [e for e in spec[cut:] if e[0] == "s"]
+    dims = list(zip(lead, shape)) + list(zip(trail, shape[len(shape) - len(trail):]))
+    return all(e[1] in (None, 0) and e[3] in (None, 1) and (e[2] is None or e[2] >= n) for e, n in dims)
+
+
+def _used_once(node):
+    """A prehook for a ``CopySlices`` node: like PyTorch's, it refuses a second backward after one
+    without ``retain_graph``, although it holds no saved values."""
+    ref = weakref.ref(node)
+
+    def copy_slices_once(grad):
+        n = ref()
+        if n is not None and n.released:
+            raise FreedGraphError(FREED_MSG)
+
+    return copy_slices_once
+
+
+def _refuse_spread(grad):
+    """The prehook of the history written through a view whose elements share memory: PyTorch's
+    ``CopySlices`` cannot place a gradient there and raises in backward."""
+    raise InplaceError(views.OVERLAP_MSG)
 
 
 def _masks_as_indices(t, key):

@@ -8,6 +8,8 @@ generator.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from shared_ops.functions_nn import SEED_SOURCES
@@ -19,17 +21,27 @@ from .grad_mode import no_grad
 from .tensors import Tensor
 
 
+_PARAMS: dict = {}  # id -> weak reference of each tensor Parameter made (an id alone may be reused)
+
+
 class DynFrontEnd(FrontEnd):
     name = "dyngraph"
     priority = 0
 
-    def parameter(self, array, name=None):
+    def parameter(self, array, name=None, requires_grad=True):
         from .creation import tensor
 
-        return tensor(array, requires_grad=True)
+        t = tensor(array, requires_grad=requires_grad)
+        key = id(t)
+        _PARAMS[key] = weakref.ref(t, lambda ref: _PARAMS.pop(key, None) if _PARAMS.get(key) is ref else None)
+        return t
 
     def is_parameter(self, value) -> bool:
-        return isinstance(value, Tensor) and value.is_leaf and value.requires_grad
+        # a leaf that requires grad, or one made by Parameter and frozen since (requires_grad_(False))
+        if not isinstance(value, Tensor):
+            return False
+        ref = _PARAMS.get(id(value))
+        return (ref is not None and ref() is value) or (value.is_leaf and value.requires_grad)
 
     def to_numpy(self, value) -> np.ndarray:
         return np.array(value.detach().numpy())

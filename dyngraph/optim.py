@@ -21,16 +21,18 @@ class Optimizer:
     """Parameter groups, per-parameter state, ``zero_grad``, ``state_dict`` / ``load_state_dict``.
 
     Parameters:
-        params: leaf tensors that require grad, or a list of groups ``{"params": [...], "lr": ...}``.
+        params: leaf tensors, or a list of groups ``{"params": [...], "lr": ...}``; a leaf that
+            does not require grad (a frozen parameter) is kept and skipped by ``step``, as in PyTorch.
         defaults: each group's settings where the group does not give them.
 
     Raises:
-        ValueError: no parameters, or one that is not a leaf requiring grad.
+        ValueError: no parameters, or one that is not a leaf.
+        TypeError: a parameter that is not a tensor.
 
     Examples:
-        >>> dg.optim.SGD([dg.ones(2)], lr=0.1)
+        >>> dg.optim.SGD([dg.ones(2, requires_grad=True) * 2], lr=0.1)
         Traceback (most recent call last):
-        ValueError: can't optimize a non-leaf Tensor or one that does not require grad
+        ValueError: can't optimize a non-leaf Tensor
     """
 
     def __init__(self, params, defaults: dict):
@@ -42,9 +44,11 @@ class Optimizer:
         self.param_groups = []
         for gr in groups:
             group = {**defaults, **gr, "params": list(gr["params"])}
-            for p in group["params"]:
-                if not isinstance(p, Tensor) or not p.is_leaf or not p.requires_grad:
-                    raise ValueError("can't optimize a non-leaf Tensor or one that does not require grad")
+            for p in group["params"]:  # a frozen leaf (no grad) is kept and skipped by step, as in PyTorch
+                if not isinstance(p, Tensor):
+                    raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
+                if not p.is_leaf:
+                    raise ValueError("can't optimize a non-leaf Tensor")
             self.param_groups.append(group)
         self.state: dict = {}
 

@@ -242,16 +242,19 @@ def check_overlap(t, reads, full_ok: bool = True) -> None:
 # --------------------------------------------------------------------------- writes
 
 
-def write(t, arr) -> None:
+def write(t, arr, spread: bool = False) -> None:
     """Store ``arr`` (``t``'s shape and dtype) as ``t``'s value: into the root's array (through
-    the chain, for a view), bump the version, and re-read every other tensor on the storage."""
+    the chain, for a view), bump the version, and re-read every other tensor on the storage.
+    ``spread``: some elements of ``t`` are one memory location (an expanded view)."""
     v = t._view
     if v is None:
         root = t
         t._data[...] = arr
     else:
         root = v.root
-        if v.rchain:
+        if spread:
+            arr = _scatter_spread(t, root, arr)
+        elif v.rchain:
             arr = _scatter(root, arr, hashable(v.rchain))
         root._data[...] = arr
     from .record import InferenceVersion
@@ -268,6 +271,20 @@ def _scatter(root, arr, chain):
     from shared_ops import get_op
 
     return get_op("view_scatter").kernel(root._be.xp, root._data, arr, chain=chain)
+
+
+def _scatter_spread(t, root, arr):
+    """The root with ``arr`` written at ``t``'s positions when several elements of ``t`` are one
+    location: the last of them in row-major order wins (PyTorch allows only writes of one value
+    there, ``fill_`` and ``zero_``, where every choice agrees). The view ops' adjoints, which
+    ``_scatter`` uses, would sum the duplicates instead."""
+    xp = root._be.xp
+    pos = _positions(t).reshape(-1)
+    last = np.full(math.prod(root._data.shape), -1, dtype=np.int64)
+    np.maximum.at(last, pos, np.arange(pos.size, dtype=np.int64))
+    inside = (last >= 0).reshape(root._data.shape)
+    picked = xp.take(xp.reshape(arr, (-1,)), xp.asarray(np.maximum(last, 0)))
+    return xp.where(xp.asarray(inside), xp.reshape(picked, root._data.shape), root._data)
 
 
 def refresh(root, skip=None) -> None:
@@ -308,10 +325,11 @@ def autograd_base(t):
     return t if v is None or v.base is None or not _differentiable(t) else v.base
 
 
-def regenerate(base) -> None:
-    """Give each live differentiable view of ``base`` the history ``chain(base)``, as PyTorch
-    regenerates a view's grad_fn after its base changed."""
-    ver = base._ver
+def regenerate(t) -> None:
+    """Give each live differentiable view on ``t``'s storage the history ``chain(its base)``, as
+    PyTorch regenerates (with ``as_strided``) a view whose storage was written since it was made,
+    whichever tensor on that storage was written."""
+    ver = t._ver
     if ver is None or not ver.views:
         return
     from .interpreters import DynamicOps
@@ -322,8 +340,11 @@ def regenerate(base) -> None:
     try:
         for w in live(ver):
             v = w._view
-            if v.base is base and not v.no_grad and _differentiable(w):
+            base = v.base
+            if base is not None and (base._rg or w._rg) and not v.no_grad and _differentiable(w):
                 r = replay(ops, base, v.chain)
+                if r._grad_fn is not None:  # PyTorch regenerates a view with as_strided of its base
+                    r._grad_fn.label = "AsStridedBackward0"
                 w._grad_fn, w._rg = r._grad_fn, r._rg
     finally:
         MODE.enabled = prev

@@ -7,7 +7,8 @@ for both front ends (``dg.nn`` and ``sg.nn`` are the same classes)::
     python examples/digits.py --model mlp --frontend dyngraph
     python examples/digits.py --model cnn --frontend staticgraph --epochs 8
 
-Stated test accuracies (seed 0, float32): MLP >= 0.95 after 15 epochs, CNN >= 0.95 after 8.
+Stated test accuracies (seed 0, float32, Adam 1e-2), checked by tests/examples: MLP >= 0.95 after 8
+epochs, CNN >= 0.95 after 5.
 """
 
 from __future__ import annotations

@@ -53,8 +53,16 @@ def _draw_cond(data, b):
 
 def _draw_while(data, b):
     v = b.pick(data)
-    c = _no_growth(b, data, b.shapes[v], b.dtypes[v])
-    return Drawn((v, c), {"k": data.draw(_sampled((0, 1, 2, 3)))}, b.shapes[v], _promote(b.dtypes[v], b.dtypes[c]))
+    k = data.draw(_sampled((0, 1, 2, 3)))
+    if k == 0 and data.draw(_sampled((True, False))):
+        c = v  # handed through and captured: one outer value fed to both
+    else:
+        c = _no_growth(b, data, b.shapes[v], b.dtypes[v])
+    if k == 0 and c != v and hasattr(b.nodes[c], "op"):  # a step's value, not a leaf
+        # a closure of a loop that ran no step: dyngraph has no gradient along it, staticgraph
+        # a zero one, whose zeros may turn -0.0 on the way back (a documented difference)
+        c = b.new_leaf(data, b.shapes[v], b.dtypes[v])
+    return Drawn((v, c), {"k": k}, b.shapes[v], _promote(b.dtypes[v], b.dtypes[c]))
 
 
 def _render(call):

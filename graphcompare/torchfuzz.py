@@ -8,7 +8,7 @@ views (slicing, ``t``, ``transpose``, ``permute``, ``unsqueeze``, ``view``, ``ex
 ``diagonal``, ``select``, ``narrow``), in-place writes through them (``add_``, ``mul_``,
 ``copy_``, ``zero_``, ``fill_``, ``__setitem__``), out-of-place ops, ``backward`` with and
 without ``retain_graph``, ``autograd.grad`` and ``detach``. After every line, every tensor
-alive is compared: values, dtype, shape, ``requires_grad``, ``is_leaf``, ``_version`` and a
+alive is compared: values, dtype, shape, ``requires_grad``, ``is_leaf``, ``_version``, the name of its ``grad_fn`` and a
 leaf's ``.grad``. A line must raise on both or on neither; when both raise, the classes agree
 and dyngraph's message holds PyTorch's key words.
 
@@ -29,6 +29,7 @@ made (it is the oracle, never a dependency of the library).
 
 from __future__ import annotations
 
+import collections
 import re
 import textwrap
 import warnings
@@ -60,6 +61,16 @@ _VAR = re.compile(r"^[tg]\d+$")
 SHAPES = ((3,), (2, 3), (3, 4), (1, 4), (2, 1, 3))
 
 
+# Which saved values a backward checks for in-place changes differs by design: PyTorch checks
+# the tensors each derivative formula needs for the inputs that require grad (and an input
+# before an implicit dtype cast), dyngraph every input its op saves (``save_inputs``), after
+# the cast. So one of them may raise "modified by an inplace operation" where the other
+# computes. ``fuzz(tolerate=("saved-version",))`` ends such a program there (counted in
+# ``TOLERATED``) instead of failing; the test suite does not tolerate it.
+SAVED_VERSION = "modified by an inplace operation"
+TOLERATED: collections.Counter = collections.Counter()
+
+
 class Disagreement(AssertionError):
     """dyngraph and PyTorch disagree; the message holds the program (a reproducer)."""
 
@@ -67,16 +78,21 @@ class Disagreement(AssertionError):
 class Pair:
     """The same program on PyTorch and dyngraph, line by line, compared after each line."""
 
-    def __init__(self):
+    def __init__(self, tolerate=()):
         import torch
 
         self.torch = torch
+        self.tolerate = frozenset(tolerate)
+        self.ended = None  # the tolerated difference that ended the program
         self.ns = {"torch": {"m": torch, "np": np}, "dyngraph": {"m": dyngraph, "np": np}}
         self.lines: list[str] = []
+        self.low = False  # a float32 tensor was made: values are compared at float32's tolerance
 
     # -- running ------------------------------------------------------------------
     def run(self, line: str) -> bool:
         """Run ``line`` on both and compare; True when it ran without error (on both)."""
+        if self.ended:
+            return False
         self.lines.append(line)
         errors = {}
         for name, ns in self.ns.items():
@@ -87,7 +103,13 @@ class Pair:
                 errors[name] = None
             except Exception as exc:  # noqa: BLE001  (compared below)
                 errors[name] = exc
-        self._compare_errors(errors["torch"], errors["dyngraph"])
+        t, d = errors["torch"], errors["dyngraph"]
+        said = [e is not None and SAVED_VERSION in str(e) for e in (t, d)]
+        if "saved-version" in self.tolerate and any(said) and not all(said):
+            self.ended = "saved-version"
+            TOLERATED[f"saved-version (said by {'PyTorch' if said[0] else 'dyngraph'} only)"] += 1
+            return False
+        self._compare_errors(t, d)
         self.compare()
         return errors["torch"] is None
 
@@ -116,7 +138,9 @@ class Pair:
     def compare(self) -> None:
         torch = self.torch
         mine = self.tensors("dyngraph")
-        for name, t in self.tensors("torch").items():
+        theirs = self.tensors("torch")
+        self.low = self.low or any(isinstance(t, torch.Tensor) and t.dtype in (torch.float32, torch.float16) for t in theirs.values())
+        for name, t in theirs.items():
             d = mine.get(name)
             if t is None or d is None:
                 if (t is None) != (d is None):
@@ -126,9 +150,10 @@ class Pair:
                 continue
             self._same(name, t, d)
             # a gradient's version counts PyTorch's internal accumulation: compared for t's only
-            facts = lambda x: (x.requires_grad, x.is_leaf, x._version if name[0] == "t" else 0)  # noqa: E731
+            facts = lambda x: (x.requires_grad, x.is_leaf, x._version if name[0] == "t" else 0,  # noqa: E731
+                               None if x.grad_fn is None else x.grad_fn.name())
             if facts(t) != facts(d):
-                self.fail(f"{name}: (requires_grad, is_leaf, _version) {facts(t)} on PyTorch, {facts(d)} on dyngraph")
+                self.fail(f"{name}: (requires_grad, is_leaf, _version, grad_fn) {facts(t)} on PyTorch, {facts(d)} on dyngraph")
             if t.is_leaf:
                 tg, dgr = t.grad, d.grad
                 if (tg is None) != (dgr is None):
@@ -141,7 +166,10 @@ class Pair:
         if tdt != ddt or tuple(t.shape) != tuple(d.shape):
             self.fail(f"{name}: {tdt} {tuple(t.shape)} on PyTorch, {ddt} {tuple(d.shape)} on dyngraph")
         a, b = t.detach().numpy(), d.detach().numpy()
-        tol = 1e-5 if tdt in ("float32", "float16") else 1e-10
+        # float32 kernels differ in the last bit (NumPy's float32 exp(1) is one ulp above
+        # PyTorch's), and copy_ or x[k] = v carry such a value into a float64 tensor: once the
+        # program has made a float32 tensor, every value is compared at float32's tolerance
+        tol = 1e-5 if self.low or tdt in ("float32", "float16") else 1e-10
         if not np.allclose(a, b, rtol=tol, atol=tol, equal_nan=True):
             self.fail(f"{name}: values differ\nPyTorch:  {a.tolist()}\ndyngraph: {b.tolist()}")
 
@@ -199,6 +227,11 @@ def order_dependent(dst, src, same_shape_only: bool = False) -> bool:
     return unchecked
 
 
+def _view_with_history(t) -> bool:
+    """A view whose base has autograd history: a write through it rewrites the base's history."""
+    return t._base is not None and t._base.requires_grad and not t._base.is_leaf
+
+
 def fills_an_integer_with_grad(region, value) -> bool:
     """Whether ``x[k] = value`` is PyTorch's ``fill_`` (a 0-d value for a region of another
     shape) of an integer or bool region with a value that requires grad. PyTorch then marks the
@@ -214,9 +247,11 @@ class DifferentialMachine(RuleBasedStateMachine):
 
     MAX_TENSORS = 12
 
+    TOLERATE: frozenset = frozenset()
+
     def __init__(self):
         super().__init__()
-        self.pair = Pair()
+        self.pair = Pair(self.TOLERATE)
         self.n = 0
 
     # -- state ------------------------------------------------------------------
@@ -261,7 +296,9 @@ class DifferentialMachine(RuleBasedStateMachine):
     @precondition(lambda self: 0 < self.n < self.MAX_TENSORS)
     @rule(data=st.data())
     def view(self, data):
-        src = self._pick(data)
+        # half the views are of a tensor with a history (when there is one), for the writes above
+        src = self._pick(data, lambda t: t.requires_grad and not t.is_leaf) if data.draw(st.booleans()) else None
+        src = src or self._pick(data)
         shape = tuple(self._t(src).shape)
         nd = len(shape)
         options = ["[...]"]
@@ -278,7 +315,12 @@ class DifferentialMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.n > 0)
     @rule(data=st.data())
     def write(self, data):
-        dst = self._pick(data)
+        # half the writes go through a view of a tensor with a history (when there is one): they
+        # rewrite the base's history (CopySlices), which is where in-place bugs hide
+        dst = self._pick(data, _view_with_history) if data.draw(st.booleans()) else None
+        dst = dst or self._pick(data)
+        if data.draw(st.integers(0, 3)) == 0:
+            return self.overlapping_write(data, dst)
         shape = tuple(self._t(dst).shape)
         fits = self._alive(lambda t: _broadcasts(tuple(t.shape), shape))
         other = data.draw(st.sampled_from(fits + ["2.0", "0.5"])) if fits else "1.5"
@@ -292,6 +334,10 @@ class DifferentialMachine(RuleBasedStateMachine):
         elif method == "setitem":
             key = data.draw(st.sampled_from(("0", "1:", "...", "m.tensor([0, 0])" if shape and shape[0] > 0 else "...")))
             if key in ("0", "1:") and (not shape or shape[0] < 2):
+                key = "..."
+            if key.startswith("m.") and 0 in self._t(dst).stride():
+                # index_put_ into an expanded tensor: PyTorch deprecates it with a warning
+                # ("Please clone()"), dyngraph refuses it with its overlap error
                 key = "..."
             val = other if other[0] != "t" or not shape or key == "..." else "2.0"
             if val[0] == "t" and val == other:
@@ -314,12 +360,9 @@ class DifferentialMachine(RuleBasedStateMachine):
         except Exception:  # noqa: BLE001  (the line itself will raise on both)
             return None
 
-    @precondition(lambda self: self.n > 0)
-    @rule(data=st.data())
-    def overlapping_write(self, data):
+    def overlapping_write(self, data, dst):
         """An in-place op reading a view of the tensor it writes: PyTorch allows full overlap
         and disjoint parts, refuses a partial overlap (``t.sub_(t[0])``)."""
-        dst = self._pick(data)
         shape = tuple(self._t(dst).shape)
         method = data.draw(st.sampled_from(("add_", "sub_", "mul_", "copy_")))
         operands = [dst, f"{dst}[...]", f"{dst}.detach()"]
@@ -381,9 +424,11 @@ class DifferentialMachine(RuleBasedStateMachine):
         self.pair.run(f"{self._new()} = {src}.detach()")
 
 
-def fuzz(max_examples: int = 100, steps: int = 20, **kwargs) -> None:
+def fuzz(max_examples: int = 100, steps: int = 20, tolerate=(), **kwargs) -> None:
     """Run ``max_examples`` programs of up to ``steps`` lines; raises ``Disagreement`` on the first
-    (shrunk) program where dyngraph and PyTorch differ."""
+    (shrunk) program where dyngraph and PyTorch differ. ``tolerate=("saved-version",)`` ends a
+    program at a one-sided "modified by an inplace operation" error instead (see ``TOLERATED``)."""
+    machine = type("Tolerant", (DifferentialMachine,), {"TOLERATE": frozenset(tolerate)}) if tolerate else DifferentialMachine
     run_state_machine_as_test(
-        DifferentialMachine, settings=settings(max_examples=max_examples, stateful_step_count=steps, deadline=None, **kwargs)
+        machine, settings=settings(max_examples=max_examples, stateful_step_count=steps, deadline=None, **kwargs)
     )

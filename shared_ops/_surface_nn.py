@@ -176,7 +176,20 @@ def any(self, dim=None, keepdim=False):  # noqa: A001
 
 
 def masked_fill(self, mask, value):
-    """``value`` where ``mask`` is True, else ``self`` (no gradient flows to the filled places)."""
+    """``value`` where ``mask`` is True, else ``self`` (no gradient flows to the filled places).
+
+    Parameters:
+        mask: a bool value broadcastable to ``self``; value: the number (or value) put there.
+
+    Returns:
+        The filled copy.
+
+    Examples:
+        >>> x = dg.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> x.masked_fill(x > 2, 0.0)
+        tensor([[1., 2.],
+                [0., 0.]])
+    """
     from .functions import where
 
     return where(_as_bool(self._as_operand(mask)), value, self)
@@ -194,6 +207,19 @@ def triu(self, diagonal=0):
 
 
 def cumsum(self, dim):
+    """Running sums along ``dim``.
+
+    Parameters:
+        dim: the dimension summed along.
+
+    Returns:
+        A value of ``self``'s shape.
+
+    Examples:
+        >>> dg.tensor([[1.0, 2.0], [3.0, 4.0]]).cumsum(0)
+        tensor([[1., 2.],
+                [4., 6.]])
+    """
     return self._op("cumsum", self, axis=_dim(self, dim, "cumsum"))
 
 
@@ -203,7 +229,24 @@ def prod(self, dim=None, keepdim=False):
 
 
 def var(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
-    """Variance with ``correction`` (1: Bessel's, as ``torch.var``); ``unbiased=False`` is 0."""
+    """Variance with ``correction`` (1: Bessel's, as ``torch.var``); ``unbiased=False`` is 0.
+
+    Parameters:
+        dim: the dimension(s) reduced; default all.
+        correction: subtracted from the count in the denominator.
+        keepdim: keep the reduced dimensions with size 1.
+        unbiased: PyTorch's older switch (``True``: correction 1, ``False``: 0).
+
+    Returns:
+        The variance.
+
+    Raises:
+        ShapeError: a reduced dimension is free (``None``) in a static graph.
+
+    Examples:
+        >>> dg.tensor([[1.0, 2.0], [3.0, 4.0]]).var()
+        tensor(1.6667)
+    """
     if unbiased is not None:
         correction = 1 if unbiased else 0
     x = _floating(self)
@@ -234,14 +277,39 @@ def argsort(self, dim=-1, descending=False):
 
 
 def sort(self, dim=-1, descending=False, stable=False):
-    """``(values, indices)``; ties keep their order (a stable sort, whatever ``stable`` says)."""
+    """``(values, indices)``; ties keep their order (a stable sort, whatever ``stable`` says).
+
+    Parameters:
+        dim: the dimension sorted along; descending: largest first; stable: accepted (always stable).
+
+    Returns:
+        ``SortResult(values, indices)``.
+
+    Examples:
+        >>> dg.tensor([3.0, 1.0, 2.0]).sort()
+        SortResult(values=tensor([1., 2., 3.]), indices=tensor([1, 2, 0]))
+    """
     axis = _dim(self, dim, "sort")
     idx = self._op("argsort", self, axis=axis, descending=bool(descending))
     return SortResult(self._op("gather", self, idx, axis=axis), idx)
 
 
 def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002
-    """The ``k`` largest (``largest=False``: smallest) along ``dim``: ``(values, indices)``."""
+    """The ``k`` largest (``largest=False``: smallest) along ``dim``: ``(values, indices)``.
+
+    Parameters:
+        k: how many; dim: the dimension; largest: the largest or the smallest; sorted: accepted (always sorted).
+
+    Returns:
+        ``SortResult(values, indices)``.
+
+    Raises:
+        ShapeError: ``k`` outside ``0 .. size``.
+
+    Examples:
+        >>> dg.tensor([3.0, 1.0, 2.0]).topk(2)
+        SortResult(values=tensor([3., 2.]), indices=tensor([0, 2]))
+    """
     axis = _dim(self, dim, "topk")
     n = self.shape[axis]
     if n is not None and not 0 <= k <= n:
@@ -252,6 +320,19 @@ def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002
 
 
 def gather(self, dim, index):
+    """``out[i][j] = self[i][index[i][j]]`` for ``dim=1`` (as ``torch.gather``).
+
+    Parameters:
+        dim: the dimension indexed; index: int64 indices, of ``self``'s number of dimensions.
+
+    Returns:
+        A value of ``index``'s shape.
+
+    Examples:
+        >>> dg.tensor([[1.0, 2.0], [3.0, 4.0]]).gather(1, dg.tensor([[1], [0]]))
+        tensor([[2.],
+                [3.]])
+    """
     index = self._as_operand(index)
     return self._op("gather", self, index, axis=_dim(self, dim, "gather"))
 
@@ -264,7 +345,22 @@ def scatter_add(self, dim, index, src):
 
 
 def split(self, split_size_or_sections, dim=0):
-    """Pieces along ``dim``: of size ``split_size`` (the last may be smaller) or of the given sizes."""
+    """Pieces along ``dim``: of size ``split_size`` (the last may be smaller) or of the given sizes.
+
+    Parameters:
+        split_size_or_sections: one size, or a list of sizes adding up to the dimension.
+        dim: the dimension split.
+
+    Returns:
+        A tuple of values.
+
+    Raises:
+        ShapeError: sections that do not add up, or a size split of a free dimension.
+
+    Examples:
+        >>> dg.arange(5.0).split(2)
+        (tensor([0., 1.]), tensor([2., 3.]), tensor([4.]))
+    """
     axis = _dim(self, dim, "split")
     n = self.shape[axis]
     if isinstance(split_size_or_sections, int):

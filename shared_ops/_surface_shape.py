@@ -227,7 +227,9 @@ class ShapeMethods:
         """Elements ``start .. start+length`` along ``dim`` (a view in dyngraph).
 
         Parameters:
-            dim: the dimension; start: the first index; length: how many.
+            dim: the dimension.
+            start: the first index.
+            length: how many elements.
 
         Returns:
             The slice, with ``dim`` of size ``length``.
@@ -244,7 +246,8 @@ class ShapeMethods:
         """Element ``index`` along ``dim``, the dimension removed (a view in dyngraph).
 
         Parameters:
-            dim: the dimension; index: the position along it.
+            dim: the dimension.
+            index: the position along it.
 
         Returns:
             A value with one dimension fewer; ``x.select(1, 0)`` is ``x[:, 0]``.
@@ -261,7 +264,8 @@ class ShapeMethods:
 
         Parameters:
             offset: above (positive) or below (negative) the main diagonal.
-            dim1: the first dimension of the planes; dim2: the second.
+            dim1: the first dimension of the planes.
+            dim2: the second.
 
         Returns:
             The diagonal elements.

@@ -63,7 +63,13 @@ def _true_division(x, a, b):
 
 
 class TensorSurface(ShapeMethods):
-    """Operators and methods shared by ``dg.Tensor`` and ``sg.Node``."""
+    """Operators and methods shared by ``dg.Tensor`` and ``sg.Node``.
+
+    Examples:
+        >>> model = lambda x: (x * 2.0).tanh().sum()  # one function, both front ends
+        >>> model(dg.ones(3)).shape, model(sg.placeholder((3,), name="x")).shape
+        ((), ())
+    """
 
     __slots__ = ()
     __array_ufunc__ = None  # numpy_array * tensor -> tensor.__rmul__
@@ -254,9 +260,35 @@ class TensorSurface(ShapeMethods):
         return self._op(name, self, axis=axis, keepdims=bool(keepdims))
 
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The sum over ``axis`` (NumPy's names) or ``dim`` (PyTorch's); default every element.
+
+        Parameters:
+            axis: a dimension or a tuple (``dim=``: the same, PyTorch's name).
+            keepdims: keep the reduced dimensions with size 1 (``keepdim=``, PyTorch's name).
+
+        Returns:
+            The sum.
+
+        Examples:
+            >>> dg.arange(6.0).view(2, 3).sum(), dg.arange(6.0).view(2, 3).sum(dim=0)
+            (tensor(15.), tensor([3., 5., 7.]))
+        """
         return self._reduce("sum", axis, keepdims, dim, keepdim)
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The mean over ``axis``/``dim`` (as ``sum``); a float dtype is required, as in PyTorch.
+
+        Parameters:
+            axis: a dimension or a tuple (``dim=``: the same, PyTorch's name).
+            keepdims: keep the reduced dimensions with size 1 (``keepdim=``, PyTorch's name).
+
+        Returns:
+            The mean.
+
+        Examples:
+            >>> dg.arange(6.0).view(2, 3).mean(1)
+            tensor([1., 4.])
+        """
         if self._dtype_name not in FLOATING:  # the kernel would take it: ask infer for PyTorch's error
             try:
                 REGISTRY.get("mean").infer(Spec(tuple(self.shape), self._dtype_name))

@@ -149,7 +149,9 @@ class FusedKernel:
         outs = ", ".join(f"o{k}" for k in range(len(self.spec.outputs)))
         L += ["    try:", f"        K({args}, {outs})", "    except (ValueError, IndexError):",
               f"        return _fallback(xp, {args})",
-              "    except (TypeError, RuntimeError):  # numba has no machine code for these layouts yet",
+              # numba has no machine code for these layouts yet (RuntimeError: a background
+              # add_layout re-disabled compiling between numba's two checks of the flag)
+              "    except (TypeError, RuntimeError):",
               f"        _layout(K, {args}, {outs})"]
         res = []
         for k, info in enumerate(self.outputs):

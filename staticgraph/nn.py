@@ -21,6 +21,7 @@ from .graph import Node, _stack, variable
 
 _GEN = [np.random.default_rng(0)]
 _STEPS: dict = {}  # id(graph) -> [weak ref to the graph, its nn_step variable, dropout calls declared so far]
+_FROZEN: dict = {}  # id -> weak reference of each frozen parameter variable (an id alone may be reused)
 
 
 def manual_seed(seed: int) -> None:
@@ -35,8 +36,11 @@ class StaticFrontEnd(FrontEnd):
     def active(self) -> bool:
         return bool(_stack())  # a graph is being declared
 
-    def parameter(self, array, name=None):
-        return variable(array, name=name, dtype=array.dtype.name)
+    def parameter(self, array, name=None, requires_grad=True):
+        v = variable(array, name=name, dtype=array.dtype.name)
+        if not requires_grad:
+            _freeze(v)
+        return v
 
     def is_parameter(self, value) -> bool:
         return isinstance(value, Node) and value.op == "variable"
@@ -54,10 +58,25 @@ class StaticFrontEnd(FrontEnd):
         if param.dtype == dtype:
             return param
         with param.graph:
-            return variable(np.asarray(param.value).astype(dtype), dtype=dtype)
+            v = variable(np.asarray(param.value).astype(dtype), dtype=dtype)
+        if frozen(param):
+            _freeze(v)
+        return v
 
     def generator(self):
         return _GEN[0]
+
+
+def _freeze(v: Node) -> None:
+    key = id(v)
+    _FROZEN[key] = weakref.ref(v, lambda ref: _FROZEN.pop(key, None) if _FROZEN.get(key) is ref else None)
+
+
+def frozen(v: Node) -> bool:
+    """True for a variable made by ``Parameter(..., requires_grad=False)`` (TF1's ``trainable=False``):
+    ``minimize`` leaves it out of its default ``var_list``."""
+    ref = _FROZEN.get(id(v))
+    return ref is not None and ref() is v
 
 
 def step_variable(graph):

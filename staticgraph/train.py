@@ -4,7 +4,8 @@
 every variable (and of the optimiser's own slots and step count) to the graph, and returns the
 train op: the tuple of those assignments, run with ``sess.run(train_op)`` (or fetched beside the
 loss: TF1's semantics, fetched values are computed before the updates apply). ``var_list``
-defaults to every floating-point variable of the loss's graph the loss depends on.
+defaults to every floating-point variable of the loss's graph the loss depends on, except frozen
+parameters (``nn.Parameter(..., requires_grad=False)``, TF1's ``trainable=False``).
 
 The arithmetic is ``torch.optim``'s, shared with ``dg.optim`` (``shared_ops.nn.optim_math``):
 ``MomentumOptimizer(lr, momentum, use_nesterov=, weight_decay=)`` is ``SGD(momentum,
@@ -26,7 +27,7 @@ from shared_ops.nn import optim_math
 from .gradients import gradients
 from .graph import GraphError, Node, variable
 from .updates import assign
-from .nn import step_variable
+from .nn import frozen, step_variable
 
 _SLOTS: dict = {}  # id -> weak reference, for the variables optimisers created (never trained themselves)
 
@@ -105,7 +106,7 @@ class Optimizer:
         graph = loss.graph
         if var_list is None:
             var_list = [n for n in graph.nodes if n.op == "variable" and n.dtype in FLOATING and not _is_slot(n)
-                        and _depends(loss, n)]
+                        and not frozen(n) and _depends(loss, n)]
         var_list = list(var_list)
         if not var_list:
             raise ValueError("minimize: no variables to optimize (the loss depends on no floating-point variable)")

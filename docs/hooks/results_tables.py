@@ -10,6 +10,7 @@ uses the results' own fields; nothing is measured here.
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -22,6 +23,7 @@ IMPLS = [("dyngraph", "dyngraph"), ("staticgraph", "static"), ("staticgraph_O0",
 PEERS = [("dyngraph", "dyngraph"), ("staticgraph", "static"), ("torch", "PyTorch eager"),
          ("torch_compile", "torch.compile"), ("jax", "JAX jit")]
 NAMES = dict(IMPLS + PEERS)
+NOISY = 0.5  # a figure whose interquartile range is wider than this share of its median is marked
 
 
 def fmt_time(s) -> str:
@@ -95,6 +97,27 @@ def workloads(results) -> str:
     return _table(["workload", "what one step does", "size"], rows, align="lll")
 
 
+def _noisy(total: dict) -> bool:
+    return total["q3"] - total["q1"] > NOISY * total["median"]
+
+
+def _cell(rows, w, k) -> str:
+    """The median of one row, marked † when its samples spread widely (a busy machine)."""
+    if (w, k) not in rows:
+        return "-"
+    t = rows[w, k]["total"]
+    return fmt_time(t["median"]) + (" †" if _noisy(t) else "")
+
+
+def noisy(results) -> str:
+    rows = _main_rows(results)
+    marked = [f"`{w}` {NAMES.get(k, k)}" for (w, k), r in rows.items() if _noisy(r["total"])]
+    return (f"A † marks a median whose samples spread widely: their interquartile range is wider than "
+            f"{NOISY:.0%} of the median, which on this machine means other jobs took the core during those "
+            f"samples. {len(marked)} of the {len(rows)} figures of this run are marked"
+            + (f" ({', '.join(marked)}); compare them only with care." if marked else "."))
+
+
 def _medians(results) -> dict:
     rows = _main_rows(results)
     return {w: {k: rows[w, k]["total"]["median"] if (w, k) in rows else None for k, _ in IMPLS}
@@ -102,24 +125,25 @@ def _medians(results) -> dict:
 
 
 def time_per_step(results) -> str:
-    out = [[f"`{w}`", *(fmt_time(t[k]) for k, _ in IMPLS)] for w, t in _medians(results).items()]
+    rows = _main_rows(results)
+    out = [[f"`{w}`", *(_cell(rows, w, k) for k, _ in IMPLS)] for w in _workloads(rows)]
     return _table(["workload", *(name for _, name in IMPLS)], out)
 
 
 def peers(results) -> str:
     rows = _main_rows(results)
-    out = [[f"`{w}`", *(fmt_time(rows[w, k]["total"]["median"]) if (w, k) in rows else "-" for k, _ in PEERS)]
-           for w in _workloads(rows)]
+    out = [[f"`{w}`", *(_cell(rows, w, k) for k, _ in PEERS)] for w in _workloads(rows)]
     return _table(["workload", *(name for _, name in PEERS)], out)
 
 
 def not_measured(results) -> str:
     """Every (workload, way) the run has no figure for, with the reason it recorded."""
-    out = [[f"`{r['workload']}`", NAMES.get(r["impl"], r["impl"]), r["status"].replace("|", "/")]
-           for r in results["main"] if r["status"] != "ok"]
+    out = [[f"`{r['workload']}`", NAMES.get(r["impl"], r["impl"]), what, r["status"].replace("|", "/")]
+           for what, section in (("time", "main"), ("memory", "memory")) for r in results.get(section, [])
+           if r["status"] != "ok"]
     if not out:
         return "Every workload ran every way: no row is missing."
-    return _table(["workload", "way", "why there is no figure"], out, align="lll")
+    return _table(["workload", "way", "table", "why there is no figure"], out, align="llll")
 
 
 def _faster_slower(t, a, b) -> tuple[list, list]:
@@ -166,9 +190,17 @@ def _ratio(a, b) -> str:
 
 
 def ratios(results) -> str:
-    out = [[f"`{w}`", _ratio(t["dyngraph"], t["staticgraph"]), _ratio(t["dyngraph"], t["staticgraph_O0"]),
-            _ratio(t["torch"], t["dyngraph"]), _ratio(t["staticgraph"], t["numpy"])]
-           for w, t in _medians(results).items()]
+    rows = _main_rows(results)
+
+    def r(w, a, b):  # marked † when either median is
+        mark = any((w, k) in rows and _noisy(rows[w, k]["total"]) for k in (a, b))
+        shown = _ratio(t[a], t[b])
+        return shown + (" †" if mark and shown != "-" else "")
+
+    out = []
+    for w, t in _medians(results).items():
+        out.append([f"`{w}`", r(w, "dyngraph", "staticgraph"), r(w, "dyngraph", "staticgraph_O0"),
+                    r(w, "torch", "dyngraph"), r(w, "staticgraph", "numpy")])
     return _table(["workload", "dyngraph / static", "dyngraph / static -O0", "PyTorch / dyngraph", "static / NumPy"], out)
 
 
@@ -220,11 +252,14 @@ def split_worst(results) -> str:
 
 
 def _steps(n) -> str:
-    return "never (static not faster)" if n is None or n < 0 else f"{n:,.0f} steps"
+    if n is None or n < 0:
+        return "never (static not faster)"
+    steps = max(1, math.ceil(n))
+    return f"{steps:,} step{'s' if steps > 1 else ''}"
 
 
 def break_even(results) -> str:
-    main = {(r["workload"], r["impl"]): r for r in results["main"]}
+    main = {(r["workload"], r["impl"]): r for r in results.get("main", [])}
     out = []
     for r in results["break_even"]:
         if r["impl"] != "staticgraph":
@@ -233,9 +268,24 @@ def break_even(results) -> str:
         numba = tiers.get("numba_build_s") if tiers.get("regions") else None
         out.append([f"`{r['workload']}`", fmt_time(r["compile_cold_s"]), fmt_time(numba), fmt_time(r["compile_warm_s"]),
                     fmt_time(r["gain_s"]) if r["gain_s"] > 0 else "none",
-                    _steps(r["n_star_cold"]), _steps(r["n_star_warm"])])
+                    _steps(r.get("n_star_cold")), _steps(r["n_star_warm"])])
     return _table(["workload", "compile until first step (cold)", "numba, in the background", "compile (warm)",
                    "saved per step", "break-even (cold)", "break-even (warm)"], out)
+
+
+def break_even_summary(results) -> str:
+    rows = [r for r in results["break_even"] if r["impl"] == "staticgraph"]
+    paid = [(math.ceil(r["n_star_warm"]), r["workload"]) for r in rows if r["n_star_warm"] is not None and r["n_star_warm"] >= 0]
+    never = [r["workload"] for r in rows if r["n_star_warm"] is None or r["n_star_warm"] < 0]
+    out = ""
+    if paid:
+        steps, w = max(paid)
+        steps = max(1, steps)
+        out = (f"Where the static graph is faster, it pays a warm rebuild back within {steps:,} "
+               f"step{'s' if steps > 1 else ''} at most (`{w}`).")
+    if never:
+        out += f" On {_names(never)} it never does, because it is not faster there."
+    return out.strip()
 
 
 def _memory_rows(results) -> dict:
@@ -248,9 +298,12 @@ def memory(results) -> str:
     out = []
     for w in _workloads(rows):
         peak = {k: rows[w, k]["measured_peak"]["median"] if (w, k) in rows else None for k in ways}
-        diff = peak["staticgraph"] / peak["dyngraph"] - 1
-        who = "less" if diff < 0 else "**more**"
-        out.append([f"`{w}`", *(fmt_bytes(peak[k]) for k in ways), f"{diff:+.0%} ({who})"])
+        if peak["staticgraph"] and peak["dyngraph"]:
+            diff = peak["staticgraph"] / peak["dyngraph"] - 1
+            versus = f"{diff:+.0%} ({'less' if diff < 0 else '**more**'})"
+        else:
+            versus = "-"
+        out.append([f"`{w}`", *(fmt_bytes(peak[k]) for k in ways), versus])
     return _table(["workload", *(dict(IMPLS)[k] for k in ways), "static vs dyngraph"], out)
 
 
@@ -276,7 +329,7 @@ def tree(results) -> str:
     return _table(["way", f"first pass over {t['size']['trees']} trees", "later passes, per tree", "compiles"], out)
 
 
-TABLES = {"run-kind": run_kind, "source": source, "workloads": workloads, "time-per-step": time_per_step,
+TABLES = {"run-kind": run_kind, "noisy": noisy, "break-even-summary": break_even_summary, "source": source, "workloads": workloads, "time-per-step": time_per_step,
           "ratios": ratios, "peers": peers, "not-measured": not_measured, "torch-vs-dyngraph": torch_vs_dyngraph,
           "static-vs-dyngraph": static_vs_dyngraph, "memory-loss": memory_loss, "split-rule": split_rule,
           "split-check": split_check, "split-worst": split_worst,

@@ -22,8 +22,9 @@ class FrontEnd:
     def active(self) -> bool:
         return True
 
-    def parameter(self, array: np.ndarray, name: str | None = None) -> Any:
-        """A new trainable value initialised to ``array`` (a leaf that requires grad, a variable)."""
+    def parameter(self, array: np.ndarray, name: str | None = None, requires_grad: bool = True) -> Any:
+        """A new parameter initialised to ``array`` (a leaf tensor, a variable); ``requires_grad=False``:
+        a frozen one, which is never trained but stays a parameter (``is_parameter`` is True)."""
         raise NotImplementedError
 
     def is_parameter(self, value: Any) -> bool:

@@ -17,30 +17,31 @@ from .frontend import current, owner
 
 
 def Parameter(data, requires_grad: bool = True, name: str | None = None):  # noqa: N802  (torch's name)
-    """A trainable value of the current front end, initialised to ``data`` (array or tensor).
+    """A parameter of the current front end, initialised to ``data`` (array or tensor).
+
+    ``requires_grad=False`` makes a frozen one, as PyTorch's: still in ``parameters()`` and
+    ``state_dict()``, never trained (a dyngraph leaf that does not require grad; a staticgraph
+    variable that ``minimize`` leaves out of its default ``var_list``, TF1's ``trainable=False``).
 
     Parameters:
         data: the initial value; name: a name (staticgraph's variable name).
-        requires_grad: must be ``True`` (a constant is a plain attribute).
+        requires_grad: ``False`` for a frozen parameter.
 
     Returns:
-        A ``dg.Tensor`` leaf that requires grad, or an ``sg.variable``.
-
-    Raises:
-        ValueError: ``requires_grad=False``.
+        A ``dg.Tensor`` leaf, or an ``sg.variable``.
 
     Examples:
         >>> dg.nn.Parameter(np.ones(2, np.float32))
         tensor([1., 1.], requires_grad=True)
+        >>> dg.nn.Parameter(np.ones(2, np.float32), requires_grad=False).requires_grad
+        False
     """
-    if not requires_grad:
-        raise ValueError("Parameter(requires_grad=False) is not supported; keep a constant as a plain attribute")
     fe = current()
     if owner(data) is not None:
         data = owner(data).to_numpy(data)
     elif hasattr(data, "numpy") and not isinstance(data, np.ndarray):
         data = data.detach().numpy() if hasattr(data, "detach") else data.numpy()
-    return fe.parameter(np.array(data), name)
+    return fe.parameter(np.array(data), name, requires_grad=bool(requires_grad))
 
 
 class IncompatibleKeys(NamedTuple):

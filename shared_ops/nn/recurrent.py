@@ -108,7 +108,18 @@ class LSTMCell(_Cell):
 
 
 class NonDynamicallyQuantizableLinear(Linear):
-    """PyTorch's class of ``MultiheadAttention.out_proj``: a ``Linear`` (the name shows in ``repr``)."""
+    """PyTorch's class of ``MultiheadAttention.out_proj``: a ``Linear`` (the name shows in ``repr``).
+
+    Parameters:
+        in_features, out_features, bias, dtype: as ``Linear``'s.
+
+    Returns:
+        A ``Linear`` module.
+
+    Examples:
+        >>> dg.nn.MultiheadAttention(4, 2).out_proj
+        NonDynamicallyQuantizableLinear(in_features=4, out_features=4, bias=True)
+    """
 
 
 class MultiheadAttention(Module):

@@ -220,7 +220,8 @@ def _view_scatter_forward(xp, base, src, *, chain):
     ops.needs_input_grad = ALL_TRUE
     specs = _chain_specs(Spec(tuple(base.shape), "float64"), chain)
     placed = _place(ops, src, specs, chain)
-    inside = _place(ops, xp.ones(src.shape, dtype=xp.bool), specs, chain)
+    # counted in int8, not bool: an expand's adjoint sums, and the array API sums numbers only
+    inside = _place(ops, xp.ones(src.shape, dtype=xp.int8), specs, chain) != 0
     return xp.where(inside, placed, base)
 
 

@@ -14,6 +14,8 @@ from itertools import chain
 
 from shared_ops.registry import REGISTRY
 
+from .grad import NEXT, _is_list
+
 
 def add_n(xp, terms: list):
     """The shared ``add_n``: a left fold in the order given, seeded with the first term."""
@@ -29,6 +31,48 @@ class Placed(list):
     def __init__(self, terms, keys):
         super().__init__(terms)
         self.keys = keys
+
+
+def _has_placed(v) -> bool:
+    if type(v) is Placed:
+        return True
+    if not isinstance(v, list):
+        return False
+    types = set(map(type, v))  # at C speed: a step loop's list holds one term per step
+    return Placed in types or (list in types and any(_has_placed(t) for t in v if type(t) is list))
+
+
+def _expand(v, key: tuple, out: list) -> None:
+    """``(key, term)`` pairs of a sum's input: a ``Placed`` term at its own key, other terms of
+    a list at the list's key and their position."""
+    if type(v) is Placed:
+        for j, (t, k) in enumerate(zip(v, v.keys)):
+            _expand(t, tuple(k) if k is not None else key + (j,), out)
+    elif isinstance(v, list):
+        for j, t in enumerate(v):
+            _expand(t, key + (j,), out)
+    else:
+        out.append((key, v))
+
+
+def to_next(v):
+    """A carry's term handed to the step before as a seed: its ``Placed`` keys, keys of this
+    step's body, become seed keys there (``(NEXT,) + key``, as the seeds' own keys are)."""
+    if type(v) is Placed:
+        return Placed([to_next(t) for t in v], [None if k is None else (NEXT,) + tuple(k) for k in v.keys])
+    if isinstance(v, list) and _has_placed(v):
+        return [to_next(t) for t in v]
+    return v
+
+
+def _copies(terms: list) -> list:
+    return [_copies(t) if isinstance(t, list) else t.copy() for t in terms]
+
+
+def _resolve(values, keys) -> list:
+    """One body run's terms of one param (its slots' values), in the body's order: terms of a
+    ``Placed`` list at their own keys (the body's key space, resolved before they leave it)."""
+    return [t for _, t in sorted(_keyed(values, keys, ()), key=lambda kv: kv[0])]
 
 
 def _plain(v):
@@ -71,10 +115,10 @@ class Backward:
         layout, raw = self.cf.bodies["layouts"][name]
         outs = self.bodies[name].run(ops + (tcaps if name == "true" else fcaps) + seeds)
         keys = getattr(layout, "raw_keys", None) or [[(0,)] * len(sl) for sl in layout.raw_slots]
-        terms = {p.id: _keyed([outs[s] for s in slots], ks, ()) for p, slots, ks in zip(raw, layout.raw_slots, keys)}
-        passes = n.get("pass_" + name)
-        if passes and max(passes) >= 0:
-            terms = _placed(terms, raw, layout.raw_slots, passes, n["seed_keys"])
+        terms = {p.id: sorted(_keyed([outs[s] for s in slots], ks, ()), key=lambda kv: kv[0])
+                 for p, slots, ks in zip(raw, layout.raw_slots, keys)}
+        if n.get("seed_ki"):
+            terms = _placed(terms, n["seed_ki"], n["seed_keys"])
         body = layout.body
         result = [terms.get(p.id, []) for p in body.params]
         for branch, count in (("true", nt), ("false", nf)):
@@ -118,8 +162,10 @@ class Backward:
         merge = n.get("merge", ())
         if carry_slots is None:  # zero steps: the final carry is the initial one, its terms handed through
             fk = n.get("final_keys") or [[] for _ in range(nc)]
-            init = [Placed(finals[k], [tuple(key) + (0,) if key else None for key in fk[k]])
-                    if len(fk[k]) == len(finals[k]) else finals[k] for k in fcarry]
+            # copies: the caller's memory plan may reuse the buffers of these inputs once this
+            # node ran, while the terms live on in the list handed back
+            init = [Placed(_copies(finals[k]), [tuple(key) + (0,) if key else None for key in fk[k]])
+                    if len(fk[k]) == len(finals[k]) else _copies(finals[k]) for k in fcarry]
             result = init + self._dxs(xp, xs, dx, T) + [[] for _ in range(sum(n["fcaps"]))]
             for g in merge:  # one outer value fed to several carries (a closure has no term)
                 parts = [result[k] for k in g]
@@ -131,8 +177,15 @@ class Backward:
         if merge:  # one outer value fed to several inputs: terms ordered by (step, consumer)
             keyed = self._keyed_terms(finals, fcarry, carry_slots, steps, plans, T)
             return _merged(keyed[:len(fcarry)] + self._dxs(xp, xs, dx, T) + keyed[len(fcarry):], merge)
-        init = [_flat(vals) for vals in carry_slots]
-        cap_terms = [_flat(list(chain.from_iterable(step[c] for step in reversed(steps)))) for c in range(sum(n["fcaps"]))]
+        last, mid = plans["last"], plans["mid"]
+        keys = (last if T == 1 else mid).keys
+        init = [_resolve(vals, keys[r]) if any(map(_has_placed, vals)) else _flat(vals) for r, vals in enumerate(carry_slots)]
+        ncap = sum(n["fcaps"])
+        if last.cap_lists or mid.cap_lists:  # a nested control node's terms: resolved step by step
+            cap_terms = [[t for back, step in reversed(list(enumerate(steps)))
+                          for t in _resolve(step[c], (last if back == 0 else mid).keys[len(fcarry) + c])] for c in range(ncap)]
+        else:
+            cap_terms = [_flat(list(chain.from_iterable(step[c] for step in reversed(steps)))) for c in range(ncap)]
         return tuple(init + self._dxs(xp, xs, dx, T) + cap_terms)
 
     def fcarry(self) -> list:
@@ -188,7 +241,10 @@ class _Plan:
         self.seed_counts = [counts[k] for k in fcarry] if counts is not None else [0] * len(fcarry)
         self.dx = list(zip([j for j in range(n["xs"]) if n["dx"][j]], layout.summed_slots))
         self.res_ids = layout.res_ids
-        self.respos: list = []  # where each residual lies in a step's kept residuals
+        self.respos: list = []
+        # slots whose value is a list of terms at run time (a nested control node's)
+        self.carry_lists = [[_is_list(layout.outputs[s]) for s in sl] for sl in self.carry_slots]
+        self.cap_lists = any(_is_list(layout.outputs[s]) for sl in self.cap_slots for s in sl)  # where each residual lies in a step's kept residuals
 
 
 def _rows(x, n: int) -> list:
@@ -198,25 +254,28 @@ def _rows(x, n: int) -> list:
 
 def _keyed(values, keys, step: tuple) -> list:
     """``(order key, term)`` pairs of one body run's slot values, a nested list of terms
-    expanded in place."""
+    expanded in place (a ``Placed`` term at its own key)."""
     out = []
     for r, (v, key) in enumerate(zip(values, keys)):
-        for k, term in enumerate(_flat([v])):
-            out.append((step + tuple(key) + (r, k), term))
+        if type(v) is not Placed and not (isinstance(v, list) and _has_placed(v)):
+            for k, term in enumerate(_flat([v])):
+                out.append((step + tuple(key) + (r, k), term))
+            continue
+        pairs: list = []
+        _expand(v, tuple(key), pairs)
+        for k, (pk, term) in enumerate(pairs):
+            out.append((step + pk + (r, k), term))
     return out
 
 
-def _placed(terms: dict, raw, raw_slots, passes, seed_keys) -> dict:
-    """``terms`` (param id -> keyed terms) with each term that is a seed handed through
-    (``passes``: per raw term, the seed's index or -1) wrapped as a one-term ``Placed`` at the
-    key that seed had outside."""
-    out, r = {}, 0
-    for p, slots in zip(raw, raw_slots):
-        where = passes[r:r + len(slots)]
-        r += len(slots)
-        out[p.id] = [(k, Placed([t], [tuple(seed_keys[where[k[-2]]]) + (k[-1],)]))
-                     if where[k[-2]] >= 0 and seed_keys[where[k[-2]]] else (k, t) for k, t in terms[p.id]]
-    return out
+def _placed(terms: dict, seed_ki, seed_keys) -> dict:
+    """``terms`` (param id -> keyed terms) with each term a seed reached unchanged (its key
+    starts with that seed's key ``(NEXT, output, i)``: the branch returned the param as is, or
+    a nested control node handed the seed through) wrapped as a one-term ``Placed`` at the key
+    the seed had outside. A seed reaching a param through an op (``v + c``) has that op's key."""
+    outer = {(NEXT, k, i): tuple(key) for (k, i), key in zip(seed_ki, seed_keys) if key}
+    return {p: [(k, Placed([t], [outer[k[:3]] + k[3:]])) if k[:3] in outer else (k, t) for k, t in kt]
+            for p, kt in terms.items()}
 
 
 def _merged(result: list, groups) -> tuple:

@@ -174,6 +174,10 @@ def backprop(ops, n: Node, cot: dict, relevant: set, contributions: dict) -> Non
         from .second import cond_grad_vjp
 
         return cond_grad_vjp(n.graph, n, cot, relevant, contributions)
+    if n.op == "scan_grad" and any(cot.values()):
+        from .second_loop import scan_grad_vjp
+
+        return scan_grad_vjp(n.graph, n, cot, relevant, contributions)
     if n.op not in ("cond", "while_loop", "scan"):
         if any(cot.values()):
             check_second_order(n)
@@ -210,15 +214,12 @@ def _cond(graph, n, cf, cot, needs):
     no = cf.n["operands"]
     t, f = cf.bodies["true"], cf.bodies["false"]
     seeds = [(k, (NEXT, k, i), _is_list(cot[k][i])) for k in sorted(cot) for i in range(len(cot[k]))]
-    layouts, passes = {}, {}
+    layouts = {}
     for name, b in (("true", t), ("false", f)):
         raw = [p for p in b.params if floating(p)] + [ph for ph in b.capture_nodes if floating(ph)]
         phs, raw_terms, _ = step_grad(b, seeds, raw, [])
         layouts[name] = (Layout(b, phs, raw_terms, {}, raw, []), raw)
-        # a term that is a seed at the seed's own key: the branch returns that param as is
-        # (a seed reaching a param through an op, ``v + c``, has that op's key)
-        seed_at = {(ph.id, tuple(key)): j for j, (ph, (_, key, _)) in enumerate(zip(phs, seeds))}
-        passes[name] = [seed_at.get((t.id, tuple(k)), -1) for p in raw for k, t in raw_terms[p.id]]
+
     # inputs: pred, operands, captures (true), captures (false), then the seeds
     flat = [x for k in sorted(cot) for x in cot[k]]
     # outputs: one terms list per input (pred: none)
@@ -226,7 +227,7 @@ def _cond(graph, n, cf, cot, needs):
     outs = _grad_node(graph, "cond_grad", {"layouts": layouts}, list(n.inputs) + flat,
                       [n.inputs[k] for k in targets], ["terms"] * len(targets), n,
                       {"operands": no, "true_caps": len(t.captures), "false_caps": len(f.captures),
-                       "pass_true": passes["true"], "pass_false": passes["false"],
+                       "seed_ki": [[k, key[2]] for k, key, _ in seeds],  # seed j: term i of output k
                        "seed_keys": [k for i in sorted(cot) for k in _keys_of(cot[i])]})
     return {k: [o] for k, o in zip(targets, outs) if needs[k] and o is not None}
 
@@ -340,8 +341,8 @@ def differentiable(n: Node) -> bool:
 
 def check_second_order(n: Node) -> None:
     raise GraphError(f"gradients: {n.op} (the gradient of a control-flow node, declared at {n.trace}) has no "
-                     "gradient of its own yet: a second-order gradient through sg.scan/sg.while_loop is not "
-                     "supported (through sg.cond it is); differentiate the body's function twice outside the loop")
+                     "gradient of its own: a second-order gradient through sg.while_loop is not supported "
+                     "(through sg.scan and sg.cond it is); for a loop of known length use sg.scan")
 
 
 __all__ = ["backprop", "sum_terms", "Cot", "differentiable", "residuals", "GRAD_KINDS", "ADD_TERMS", "step_grad"]

@@ -6,7 +6,7 @@ line per instruction (``s3 = K7(xp, s1, s2, axis=A7_axis)``), ``del`` of dead sl
 the list of its feeds, the tuple of its outputs and the slicing of that tuple into carries,
 ys and residuals: several microseconds against kernels of about one microsecond at small
 sizes. So each loop gets one generated function whose ``for`` body *is* the step body's code,
-its names prefixed (``b0s3``, ``b0K7``) so that two bodies never share a name, its feeds
+its names prefixed (``bs3``, ``bK7``) so that two bodies never share a name, its feeds
 replaced by the loop's own locals (the carries, ``rows[t]``, the captures, the seeds) and its
 outputs assigned straight to the next step's carries. Each step runs exactly the kernels the
 body's executable runs, on the same arrays in the same order: the results are bitwise those
@@ -91,6 +91,18 @@ def _pingpong(op, kernel, shape: tuple):
 def reuse_carries(exe, tag: str, body: list, outs: list, shapes: list, g: dict) -> list:
     """Rewrite ``body`` so that each carry (``outs[k]`` for ``shapes[k]``) whose kernel can write
     into a given array reuses two buffers; returns the ``bufs`` locals to create per call."""
+    producers = {}
+    for k in range(len(shapes)):
+        m = re.fullmatch(tag + r"s\d+", outs[k]) and [re.fullmatch(r"\s*" + outs[k] + r" = " + tag + r"K(\d+)\(xp, .*\)", ln)
+                                                     for ln in body if ln.strip().startswith(outs[k] + " = ")]
+        if m:
+            producers[k] = m[-1]
+        elif not outs[k].startswith("_copy("):  # a carry handed on as it is: it may be a buffer's
+            return []
+    for k, m in producers.items():  # a carry that may view another value could view a buffer
+        op = exe.program[int(m.group(1))].opdef if m is not None else None
+        if op is None or op.view_of or op.may_alias:
+            return []
     made = []
     seen = set()
     for k, shape in enumerate(shapes):
@@ -201,10 +213,11 @@ def grad_loop(last_exe, mid_exe, last, mid, nc: int, nx: int, ncap: int, fcarry:
     ``kept``). ``carry_slots`` (per float carry, the terms its last-run step gave, None for
     zero steps), ``steps`` (per step, last first, per closure its terms) and ``dx`` (per
     differentiated xs, the step values) are what ``Backward._loop_grad`` folds afterwards."""
-    from .backward import _fit, _flat  # backward imports this module
+    from .backward import _fit, _flat, to_next  # backward imports this module
 
-    g: dict = {"_fit": _fit, "_flat": _flat}
-    direct = all(len(last.carry_slots[r]) == len(mid.carry_slots[r]) == mid.seed_counts[r] for r in range(len(fcarry)))
+    g: dict = {"_fit": _fit, "_flat": _flat, "_to_next": to_next}
+    # mid steps hand their carry terms to the step before in the order its seeds take them
+    direct = all(len(mid.carry_slots[r]) == mid.seed_counts[r] for r in range(len(fcarry)))
     L = ["def loop(T, kept, rows, caps, dyrows, finals):"]
     L += [f"    _k{k} = caps[{k}]" for k in range(ncap)]
     L += [f"    _R{j} = rows[{j}]" for j in range(nx)]
@@ -212,13 +225,13 @@ def grad_loop(last_exe, mid_exe, last, mid, nc: int, nx: int, ncap: int, fcarry:
     L += ["    _steps = []", "    _push = _steps.append", "    _cs = None"]
     L += [f"    _X{j} = [None] * T" for j, _ in mid.dx]
 
-    def step(plan, exe, tag, seeds):
+    def step(plan, exe, tag, seeds, to_vars):
         feeds = [f"_ct[{k}]" for k in range(nc)] + [f"_R{j}[t]" for j in range(nx)] + [f"_k{k}" for k in range(ncap)]
         feeds += seeds + [f"finals[{k}][{i}]" if src == "final" else f"_D{k}[t]" for src, k, i in plan.seed_src]
         feeds += [f"_rt[{p}]" for p in plan.respos]
         body, outs = inline(exe, tag, feeds, g, "        ")
         out = ["        _ct, _rt = kept[t]"] + body
-        if direct:
+        if to_vars:
             out += [f"        _g{r}_{i} = {outs[s]}" for r, slots in enumerate(plan.carry_slots) for i, s in enumerate(slots)]
         else:
             out.append(f"        _cs = {tup(tup(outs[s] for s in slots) for slots in plan.carry_slots)}")
@@ -227,23 +240,43 @@ def grad_loop(last_exe, mid_exe, last, mid, nc: int, nx: int, ncap: int, fcarry:
             out.append(f"        _X{j}[t] = {outs[s]}" if s is not None else f"        _X{j}[t] = xp.zeros_like(_R{j}[t])")
         return out
 
-    L += ["    if T:", "        t = T - 1"] + step(last, last_exe, "l", [])
-    seeds = []
-    mid_pre = []
+    L += ["    if T:", "        t = T - 1"] + step(last, last_exe, "l", [], False)
+    seeds, pre, adapt = [], [], []
     for r, k in enumerate(fcarry):
         m = mid.seed_counts[r]
-        if direct:
-            seeds += [f"_g{r}_{i}" for i in range(m)]
-        else:
-            mid_pre += [f"        _v = _cs[{r}]",
-                        f"        _s{r} = _v if len(_v) == {m} else _fit(xp, _flat(_v), {m}, kept[t + 1][0][{k}])"]
+        fit = f"_v if len(_v) == {m} else _fit(xp, _flat(_v), {m}, kept[t + 1][0][{k}])"
+        if not direct:  # a pass-through carry's terms can outgrow its seeds: fitted every step
+            pre += [f"        _v = _cs[{r}]", f"        _s{r} = {fit}"]
             seeds += [f"_s{r}[{i}]" for i in range(m)]
-    L += ["    for t in range(T - 2, -1, -1):"] + mid_pre + step(mid, mid_exe, "m", seeds)
+            continue
+        # a list of terms may hold handed-through terms keyed in this body: as seeds, their keys
+        # take the seeds' prefix
+        seeds += [f"_to_next(_g{r}_{i})" if mid.carry_lists[r][i] else f"_g{r}_{i}" for i in range(m)]
+        at = _match(last.keys[r], mid.keys[r], m)
+        if at is not None:  # the last step lacks some terms (no cotangent reached them): -0.0 there,
+            # which added to any x gives x, bit for bit (+0.0 would turn a -0.0 sum into +0.0)
+            adapt += [f"        _g{r}_{i} = _cs[{r}][{j}]" if j >= 0 else f"        _g{r}_{i} = xp.full_like(kept[T - 1][0][{k}], -0.0)"
+                      for i, j in enumerate(at)]
+        else:
+            adapt += ["        t = T - 2", f"        _v = _cs[{r}]", f"        _s = {fit}"] + [f"        _g{r}_{i} = _s[{i}]" for i in range(m)]
+    if adapt:
+        L += ["    if T >= 2:"] + adapt
+    L += ["    for t in range(T - 2, -1, -1):"] + pre + step(mid, mid_exe, "m", seeds, direct)
     if direct:
-        L += ["    if T:", f"        _cs = {tup(tup(f'_g{r}_{i}' for i in range(len(sl))) for r, sl in enumerate(mid.carry_slots))}",
-]
+        L += ["    if T >= 2:", f"        _cs = {tup(tup(f'_g{r}_{i}' for i in range(len(sl))) for r, sl in enumerate(mid.carry_slots))}"]
     L.append(f"    return _cs, _steps, {tup(f'_X{j}' for j, _ in mid.dx)}")
     return build(L, g, "gradient")
+
+
+def _match(last_keys: list, mid_keys: list, m: int):
+    """Where each of the ``m`` mid-step seeds of a carry lies among the last step's terms (by
+    their keys: consumer, position), -1 where the last step has no such term; None when the
+    keys do not say (a term of the last step the mid steps do not have)."""
+    last_keys, mid_keys = [tuple(k) for k in last_keys], [tuple(k) for k in mid_keys]
+    if len(mid_keys) != m or len(set(mid_keys)) != m or not set(last_keys) <= set(mid_keys) or len(set(last_keys)) != len(last_keys):
+        return None
+    pos = {k: j for j, k in enumerate(last_keys)}
+    return [pos.get(k, -1) for k in mid_keys]
 
 
 class Generated:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from shared_ops import Spec, backend_of, default_backend, generation
 
 from . import inline
-from .backward import Backward, Placed, _flat, _rows, add_n
+from .backward import Backward, Placed, _expand, _flat, _has_placed, _rows, add_n
 from .declare import GET, KINDS
 from .grad import ADD_TERMS, GRAD_KINDS, residuals
 
@@ -122,24 +122,9 @@ class AddTerms:
             terms = _flat(values[:-1])
         if not terms:
             return xp.zeros_like(values[-1])
-        return add_n(xp, terms)
-
-
-def _has_placed(v) -> bool:
-    return type(v) is Placed or (isinstance(v, list) and any(_has_placed(t) for t in v))
-
-
-def _expand(v, key: tuple, out: list) -> None:
-    """``(key, term)`` pairs of a sum's input: a ``Placed`` term at its own key, other terms of
-    a list at the list's key and their position."""
-    if type(v) is Placed:
-        for j, (t, k) in enumerate(zip(v, v.keys)):
-            _expand(t, tuple(k) if k is not None else key + (j,), out)
-    elif isinstance(v, list):
-        for j, t in enumerate(v):
-            _expand(t, key + (j,), out)
-    else:
-        out.append((key, v))
+        # one term: a copy, as the caller's memory plan may reuse the term's buffer after this
+        # node, its last reader, while the sum lives on
+        return add_n(xp, terms) if len(terms) > 1 else xp.asarray(terms[0], copy=True)
 
 
 class Loop(Backward):

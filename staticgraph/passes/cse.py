@@ -18,8 +18,8 @@ from ..program import timed_pass
 def key_of(n, canon):
     ins = tuple(canon.get(i, i) for i in n.inputs)
     if n.op == "constant":
-        v = np.ascontiguousarray(n.value)
-        return ("constant", n.dtype, tuple(v.shape), v.tobytes())
+        v = np.asarray(n.value)  # not ascontiguousarray: it turns a 0-d array into shape (1,)
+        return ("constant", n.dtype, tuple(v.shape), np.ascontiguousarray(v).tobytes())
     if n.op in ("placeholder", "variable", "fused"):
         return None
     if n.opdef.commutative:

@@ -46,9 +46,12 @@ def test_time_table_has_every_way_including_pytorch_with_the_files_medians():
     med = {(r["workload"], r["impl"]): r["total"]["median"] for r in RESULTS["main"] if r["status"] == "ok"}
     header = HOOK.time_per_step(RESULTS).splitlines()[0]
     assert "PyTorch eager" in header and "static -O0" in header
+    peers = _rows(HOOK.peers(RESULTS))
     for (w, impl), t in med.items():
-        col = [k for k, _ in HOOK.IMPLS].index(impl) + 1
-        assert rows[w][0][col] == HOOK.fmt_time(t), (w, impl)
+        for ways, table in ((HOOK.IMPLS, rows), (HOOK.PEERS, peers)):
+            if impl in dict(ways):  # torch.compile and JAX jit are in the peers table
+                col = [k for k, _ in ways].index(impl) + 1
+                assert table[w][0][col].removesuffix(" †") == HOOK.fmt_time(t), (w, impl)
 
 
 def test_memory_table_states_where_static_loses():
@@ -118,7 +121,7 @@ def test_the_box_says_which_suite_and_that_the_machine_was_shared():
 def test_rows_without_a_figure_are_listed_with_their_reason():
     doc = {"main": [{"workload": "w", "impl": "staticgraph", "status": "RuntimeError: boom"},
                     {"workload": "w", "impl": "dyngraph", "status": "ok"}]}
-    assert _rows(HOOK.not_measured(doc))["w"] == [["`w`", "static", "RuntimeError: boom"]]
+    assert _rows(HOOK.not_measured(doc))["w"] == [["`w`", "static", "time", "RuntimeError: boom"]]
 
 
 def test_an_unknown_table_is_a_clear_error():
@@ -129,6 +132,29 @@ def test_an_unknown_table_is_a_clear_error():
 def test_a_marker_keeps_the_blank_line_after_it():
     out = HOOK.expand("<!-- results-table: tree -->\n\n![x](y.png)\n", RESULTS)
     assert "|\n\n![x](y.png)" in out
+
+
+def test_a_widely_spread_median_is_marked_and_counted():
+    wide = {"median": 1e-3, "q1": 0.5e-3, "q3": 2e-3}
+    tight = {"median": 1e-3, "q1": 0.95e-3, "q3": 1.05e-3}
+    doc = {"main": [{"workload": "w", "impl": "dyngraph", "status": "ok", "total": wide},
+                    {"workload": "w", "impl": "staticgraph", "status": "ok", "total": tight}]}
+    row = _rows(HOOK.time_per_step(doc))["w"][0]
+    assert row[1] == "1.00 ms †" and row[2] == "1.00 ms"
+    assert "1 of the 2 figures of this run are marked (`w` dyngraph)" in HOOK.noisy(doc)
+    assert _rows(HOOK.ratios(doc))["w"][0][1] == "1.00x †"  # a ratio of a marked median is marked
+
+
+def test_break_even_counts_whole_steps():
+    doc = {"break_even": [{"workload": "a", "impl": "staticgraph", "n_star_warm": 0.37, "compile_cold_s": 1.0,
+                           "compile_warm_s": 1e-3, "gain_s": 2e-3},
+                          {"workload": "b", "impl": "staticgraph", "n_star_warm": None, "compile_cold_s": 1.0,
+                           "compile_warm_s": 1e-3, "gain_s": -1e-3}]}
+    rows = _rows(HOOK.break_even(doc))
+    assert rows["a"][0][-1] == "1 step" and rows["b"][0][-1] == "never (static not faster)"
+    assert HOOK.break_even_summary(doc) == ("Where the static graph is faster, it pays a warm rebuild back within "
+                                            "1 step at most (`a`). On `b` it never does, because it is not "
+                                            "faster there.")
 
 
 def test_break_even_table_shows_the_first_step_compile_and_numba_beside_it():

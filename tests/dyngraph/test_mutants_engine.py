@@ -72,3 +72,27 @@ def test_fan_in_gradients_arrive_in_creation_order_bitwise_as_staticgraph():
         X = sg.placeholder((7,), dtype="float32")
         gx, = sg.gradients(_fan_in(sg, X)[0], [X])
     assert sg.compile([gx], inputs=[X], optimize=False)(data)[0].tobytes() == x.grad.numpy().tobytes()
+
+
+def _late_ready_order(lib, tensor):
+    """A node made ready late (``y``, created first) while an earlier-queued one has a higher
+    sequence number (``w``): PyTorch runs ``w`` first, so the queue is consulted, not only the
+    node that just became ready."""
+    x = tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    order = []
+    y = x * 2.0
+    z = x * 3.0
+    w = z.exp()
+    v = y.sin()
+    for name, t in (("y", y), ("z", z), ("w", w), ("v", v)):
+        t.register_hook(lambda g, name=name: order.append(name))
+    (v + w).sum().backward()
+    return order
+
+
+@pytest.mark.torch
+def test_a_node_made_ready_late_waits_for_queued_later_nodes_as_in_pytorch():
+    torch = pytest.importorskip("torch")
+    ours = _late_ready_order(dg, lambda a, requires_grad: dg.tensor(a, requires_grad=requires_grad))
+    theirs = _late_ready_order(torch, lambda a, requires_grad: torch.tensor(a, requires_grad=requires_grad))
+    assert ours == theirs == ["v", "w", "z", "y"]

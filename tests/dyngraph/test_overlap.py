@@ -130,3 +130,38 @@ def test_overlap_status_names_pytorchs_four_cases():
     assert views.overlap(t, t.diagonal()) == "too hard"  # a gathering kernel, still located
     assert views.overlap(t[:1].diagonal(), t[1:]) == "no"
     assert views.overlap(t, dg.arange(12.0).reshape(3, 4)) == "no"  # another storage
+
+
+SPREAD = [  # views whose elements share memory (expanded): only a write of one value is allowed
+    "t = m.tensor([[1.0, 2.0, 3.0]]); t.expand(2, 3).fill_(5.0)",
+    "t = m.tensor([[1.0, 2.0, 3.0]]); t.t().expand(3, 2).zero_()",
+    "t = m.tensor([[1.0, 2.0, 3.0]]); t.expand(2, 3)[:, 1:].fill_(7.0)",
+    "t = m.tensor([[1.0, 2.0, 3.0]]); t.expand(2, 3)[1].add_(1.0)",  # one row: no shared memory
+]
+
+
+@pytest.mark.parametrize("program", SPREAD)
+def test_fill_and_zero_write_into_an_expanded_view_as_pytorch_does(program):
+    t, d = _run(program, torch), _run(program, dg)
+    np.testing.assert_array_equal(np.asarray(d.numpy()), t.numpy())
+    assert d._version == t._version
+
+
+@pytest.mark.parametrize("write", ["add_(1.0)", "mul_(2.0)", "copy_(m.ones(2, 3))", "fill_(m.tensor(1.0))"])
+def test_other_writes_into_an_expanded_view_are_refused(write):
+    for m in (torch, dg):
+        with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+            exec(f"m.tensor([[1.0, 2.0, 3.0]]).expand(2, 3).{write}", {"m": m})  # noqa: S102
+
+
+def test_a_fill_through_an_expanded_view_records_and_refuses_backward_as_pytorch_does():
+    def run(m):
+        x = m.tensor([[1.0, 2.0, 3.0]], dtype=m.float64, requires_grad=True)
+        y = x * 1
+        y.expand(2, 3).fill_(5.0)
+        facts = (y.tolist(), y.grad_fn.name(), y._version)
+        with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+            (y * 2).sum().backward()
+        return facts
+
+    assert run(dg) == run(torch)

@@ -102,3 +102,67 @@ def test_train_eval_of_a_static_module_switches_dropout():
     assert np.array_equal(got_off, ref)  # dropout off in eval
     kept = got_on != 0
     assert 0 < kept.sum() < kept.size and np.allclose(got_on[kept], 2 * ref[kept])
+
+
+class Scaled(dg.nn.Module):
+    """A linear layer times a frozen per-output scale (a Parameter with requires_grad=False)."""
+
+    def __init__(self, nn):
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+        self.scale = nn.Parameter(np.array([2.0, -1.0], dtype="float32"), requires_grad=False)
+
+    def forward(self, x):
+        return self.lin(x) * self.scale
+
+
+@pytest.mark.torch
+def test_frozen_parameters_are_kept_and_not_trained_as_in_pytorch():
+    class TScaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 2)
+            self.scale = torch.nn.Parameter(torch.tensor([2.0, -1.0]), requires_grad=False)
+
+        def forward(self, x):
+            return self.lin(x) * self.scale
+
+    ours, theirs = Scaled(dg.nn).double(), TScaled().double()
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["scale", "lin.weight", "lin.bias"]
+    ours.lin.weight.requires_grad_(False)  # frozen after construction, the fine-tuning pattern
+    theirs.lin.weight.requires_grad_(False)
+    assert [n for n, p in ours.named_parameters() if p.requires_grad] == ["lin.bias"]
+    opt, topt = dg.optim.SGD(ours.parameters(), lr=0.1, momentum=0.5), torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.5)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    for _ in range(3):
+        opt.zero_grad()
+        topt.zero_grad()
+        (ours(dg.tensor(x)) ** 2).sum().backward()
+        (theirs(torch.tensor(x)) ** 2).sum().backward()
+        opt.step()
+        topt.step()
+    for k, v in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[k].numpy(), v.numpy(), rtol=1e-12, err_msg=k)
+    assert np.array_equal(ours.scale.numpy(), [2.0, -1.0])
+    ours.float().load_state_dict(ours.state_dict())  # still parameters: converted, saved and loaded
+    assert ours.scale.dtype == dg.float32 and not ours.scale.requires_grad
+
+
+def test_frozen_parameters_in_staticgraph_are_left_out_of_minimize():
+    with sg.Graph() as g:
+        model = Scaled(sg.nn)
+        x = sg.placeholder((4, 3))
+        train = sg.train.GradientDescentOptimizer(0.1).minimize((model(x) ** 2).sum())
+    assert list(model.state_dict()) == ["scale", "lin.weight", "lin.bias"]
+    sess = sg.Session(g, optimize=False)
+    start = sess.run(model.state_dict())
+    sess.run(train, {x: np.ones((4, 3), "float32")})
+    end = sess.run(model.state_dict())
+    assert np.array_equal(start["scale"], end["scale"]) and not np.array_equal(start["lin.weight"], end["lin.weight"])
+    model.double()
+    assert model.scale.dtype == "float64"
+    with g:
+        again = sg.train.GradientDescentOptimizer(0.1).minimize((model(sg.placeholder((4, 3), "float64")) ** 2).sum())
+    assigned = {a.inputs[0].id for a in again}
+    assert model.lin.weight.id in assigned and model.scale.id not in assigned  # converted, still frozen

@@ -114,7 +114,9 @@ def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="empty parameter list"):
         dg.optim.SGD([], lr=0.1)
     with pytest.raises(ValueError, match="non-leaf"):
-        dg.optim.SGD([dg.zeros(3)], lr=0.1)
+        dg.optim.SGD([dg.zeros(3, requires_grad=True) * 2], lr=0.1)
+    with pytest.raises(TypeError, match="only optimize Tensors"):
+        dg.optim.SGD([np.zeros(3)], lr=0.1)
     with sg.Graph():
         c = sg.constant(np.ones(3)).sum()
         with pytest.raises(ValueError, match="no variables to optimize"):

@@ -60,3 +60,26 @@ def test_integer_indices_past_one_and_negative_select_as_numpy(index):
     want = np.zeros_like(data)
     want[index] = 1.0
     assert x.grad.numpy().tobytes() == want.tobytes()
+
+
+FULL = ("s", None, None, None)
+
+
+@pytest.mark.parametrize("spec,key", [
+    ((("a",), ("i", 2)), lambda a: (a, 2)),
+    ((("a",), ("i", -1)), lambda a: (a, -1)),
+    ((("i", -2), ("a",)), lambda a: (-2, a)),
+    ((("a",), FULL, ("i", 3)), lambda a: (a, slice(None), 3)),
+], ids=["array,2", "array,-1", "-2,array", "array,:,3"])
+def test_the_getitem_op_with_integers_beside_index_arrays_follows_numpy(spec, key):
+    """The op itself (NumPy semantics; the surface splits such an index PyTorch's way before it
+    gets here): integers beside an index array are advanced indices, normalised by the op."""
+    data = np.arange(60.0).reshape(3, 4, 5)
+    idx = np.array([2, 0, 1])
+    x = dg.tensor(data, requires_grad=True)
+    y = dg.apply_op("getitem", x, dg.tensor(idx), index=spec)
+    assert y.detach().numpy().tobytes() == data[key(idx)].tobytes()
+    y.sum().backward()
+    want = np.zeros_like(data)
+    np.add.at(want, key(idx), 1.0)
+    assert x.grad.numpy().tobytes() == want.tobytes()

@@ -115,3 +115,47 @@ def test_regions_inside_bodies_reach_wait_compiled_and_use_tier():
     b = fn(X, H, W, U)
     assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b))
     fn.report()  # a body's regions are listed in its own report, not under the outer nodes
+
+
+def test_last_step_lacking_a_carry_term_seeds_the_step_before_by_key():
+    """The final carry is discarded, so the last step's carry has no term from ``h * 0.5``
+    while the others have: the step before takes the last step's terms by their keys (the
+    inner scan's list of terms stays a list) and -0.0 for the missing one, as dyngraph sums."""
+    from graphcompare.controlflow import scan
+
+    def model(F, xs, c):
+        def body(h, x):
+            a = (h * c + x).tanh()
+            _, a2 = scan(F, lambda g, e: ((g * e + h[0] * 0.5).tanh(), g + e), c[0] * 0.5, a)
+            return a2 * 0.5 + h * 0.5, a2 * c
+        return scan(F, body, c * 0.5, xs)[1]
+
+    r = np.random.default_rng(3)
+    with sg.Graph():
+        ps = [sg.placeholder((None, 5, 1), "float64"), sg.placeholder((5, 1), "float64"), sg.placeholder((None, 5, 1), "float64")]
+        fn = sg.compile(sg.gradients((model(sg, *ps[:2]) * ps[2]).sum(), ps[:2]), optimize=False)
+    for T in (2, 3, 2, 3, 2, 3):
+        V, c, W = r.standard_normal((T, 5, 1)), r.standard_normal((5, 1)), r.standard_normal((T, 5, 1))
+        ts = [dg.tensor(V, requires_grad=True), dg.tensor(c, requires_grad=True)]
+        (model(dg, *ts) * dg.tensor(W)).sum().backward()
+        for got, t in zip(fn(V, c, W), ts):
+            assert got.tobytes() == t.grad.numpy().tobytes()
+
+
+def test_no_buffer_reuse_when_a_carry_may_view_another():
+    """``b`` carries a view of the previous ``a``: overwriting ``a``'s old buffer would change
+    ``b`` under the step that reads it, so this loop allocates every carry."""
+    with sg.Graph():
+        a0 = sg.placeholder((6,), "float64", name="a0")
+        b0 = sg.placeholder((2, 3), "float64", name="b0")
+        xs = sg.placeholder((None, 6), "float64", name="xs")
+        (aT, bT), _ = sg.scan(lambda c, x: (((c[0] + x).tanh(), c[0].reshape((2, 3))), None), (a0, b0), xs)
+        fn = sg.compile([aT, bT, (aT.reshape((2, 3)) * bT).sum()], optimize=False)
+    A, B, X = RNG.standard_normal(6), RNG.standard_normal((2, 3)), RNG.standard_normal((5, 6))
+    a, b = A, B
+    for x in X:
+        a, b = np.tanh(a + x), a.reshape((2, 3))
+    got = fn(A, B, X)
+    assert got[0].tobytes() == a.tobytes() and got[1].tobytes() == b.tobytes()
+    source = [f.source for L in _loops(fn) for f in L._generated._fns.values()][0]
+    assert "_P0" not in source

@@ -171,3 +171,65 @@ def test_handed_through_value_also_captured_bitwise(kind):
         x_t = dg.tensor(v, requires_grad=True)
         d = dg.grad(model(dg, x_t), [x_t])[0]
         assert fn(v)[1].tobytes() == d.detach().numpy().tobytes()
+
+
+@pytest.mark.parametrize("what", ["carry", "capture", "cond_in_cond"])
+def test_handed_through_inside_a_loop_body_bitwise(what):
+    """An identity branch on a body's *param* (the carry, a captured weight) or inside another
+    cond: its handed-through terms are placed by the body's own keys before they leave it."""
+    def body(F, h, x, w):
+        v = h if what == "carry" else w
+        a = v.sin()
+
+        def same_or(fn, u):
+            if what != "cond_in_cond":
+                return F.cond(x.sum() > 0, lambda q: q, fn, u) if F is sg else (u if x.sum().item() > 0 else fn(u))
+            inner = lambda q: (F.cond(x.sum() > 0, lambda z: z, lambda z: z * 3.0, q) if F is sg  # noqa: E731
+                               else (q if x.sum().item() > 0 else q * 3.0))
+            return F.cond(x[0] > -10.0, inner, fn, u) if F is sg else inner(u)
+
+        z = same_or(lambda u: u * 2.0, v)
+        c = v.cos()
+        return (a * 0.3 + c * 0.2 + z * 0.5 + h * 0.4 + x).tanh()
+
+    with sg.Graph():
+        xs, h0, w = (sg.placeholder(s, "float64") for s in [(None, 30), (30,), (30,)])
+        hT, _ = sg.scan(lambda h, x: (body(sg, h, x, w), None), h0, xs)
+        loss = (hT * hT).sum() + (w * 0.1).sum()
+        fn = sg.compile([loss, *sg.gradients(loss, [xs, h0, w])], optimize=False)
+    for _ in range(4):
+        xs_v, h0_v, w_v = RNG.standard_normal((4, 30)), RNG.standard_normal(30), RNG.standard_normal(30)
+        xs_v[1] *= -1.0 if xs_v[1].sum() > 0 else 1.0  # both branches over the steps
+        ts = [dg.tensor(a, requires_grad=True) for a in (xs_v, h0_v, w_v)]
+        h = ts[1]
+        for t in range(4):
+            h = body(dg, h, ts[0][t], ts[2])
+        loss = (h * h).sum() + (ts[2] * 0.1).sum()
+        for name, g, d in zip(["xs", "h0", "w"], fn(xs_v, h0_v, w_v)[1:], dg.grad(loss, ts)):
+            assert g.tobytes() == d.detach().numpy().tobytes(), name
+
+
+def test_handed_through_terms_survive_the_memory_plan():
+    """A loop of no step hands its final carry's terms back in a list that outlives the node;
+    with memory planning on, the caller may reuse those terms' buffers after the node, so the
+    list holds copies (and a one-term sum is a copy too). A program the random campaign found."""
+    from graphcompare import controlflow as CF
+
+    W = [0.7616121342493164, 0.7984911434141233, 1.3142257405942803]
+
+    def model(F, x):
+        v0 = CF.while_model(F, x, x, 2)
+        v1 = F.where(x < v0, v0, x)
+        v2 = F.softplus(x, beta=2.0)
+        v3 = CF.while_model(F, x, v0, 0)
+        outs = [v1, v2, v3]
+        return outs, (v1 * W[0]).sum() + (v2 * W[1]).sum() + (v3 * W[2]).sum()
+
+    v = np.array(1.7617180396718533)
+    with sg.Graph():
+        x = sg.placeholder((), "float64")
+        outs, loss = model(sg, x)
+        fn = sg.compile(outs + [sg.gradients(loss, x)], optimize=["memory"])
+    xt = dg.tensor(v, requires_grad=True)
+    d = dg.grad(model(dg, xt)[1], [xt])[0]
+    assert np.asarray(fn(v)[-1]).tobytes() == d.detach().numpy().tobytes()

@@ -1,0 +1,161 @@
+"""Second order through ``sg.scan``: the gradient of a ``scan_grad`` node, as JAX transposes a
+scan into a scan.
+
+A ``scan_grad`` node runs a loop over an opaque history, so it has no gradient of its own.
+Its gradient is taken through an equivalent made of ordinary, differentiable nodes, declared
+when a second gradient asks for it:
+
+1. a forward ``sg.scan`` replaying the body (``replay``: the body graph's nodes declared again
+   on new inputs) that also stacks, as ys, the carries each step starts from (``H``);
+2. a reverse ``sg.scan`` over ``flip(H)``, ``flip(xs)`` and ``flip(dys)`` whose body replays
+   the forward body on ``H[t]`` and declares its vector-Jacobian product with
+   ``sg.gradients``: its carry is the carries' cotangent and a running sum of each float
+   closure's gradient; its ys are the xs' gradients.
+
+Its outputs are those of the ``scan_grad`` node (summed where the node gives lists of terms);
+the cotangents reaching the node are pulled back through it by the same reverse walk.
+This costs one more forward loop; the sums here are running sums, so second-order values
+agree with PyTorch within rounding, not bit for bit. Bodies with nested control flow and
+``while_loop`` are not covered (``grad.check_second_order`` says so).
+"""
+
+from __future__ import annotations
+
+from shared_ops.registry import REGISTRY
+
+from ..graph import GraphError, Node
+from .declare import GET, KINDS
+from .grad import GRAD_KINDS, floating, sum_terms
+
+
+def replay(body, inputs: list, graph, outer=None) -> list:
+    """``body``'s outputs declared again in ``graph`` with its params bound to ``inputs``
+    (its captures read the outer nodes they stand for, or ``outer[id]`` in their place)."""
+    env = {p.id: x for p, x in zip(body.params, inputs)}
+    for o, ph in body.captures:
+        env[ph.id] = (outer or {}).get(o.id, o)
+    needed: dict[int, Node] = {}
+    stack = list(body.outputs)
+    while stack:  # only what the outputs need (the body graph also holds its gradient's nodes)
+        m = stack.pop()
+        if m.id not in needed and m.id not in env:
+            needed[m.id] = m
+            stack.extend(m.inputs)
+    for n in sorted(needed.values(), key=lambda m: m.id):
+        if n.op == "constant":
+            env[n.id] = graph.add_constant(n.value, n.dtype)
+        elif n.op in KINDS or n.op in GRAD_KINDS or n.op == GET or n.opdef is None:
+            raise GraphError(f"gradients: second order through sg.scan needs a body of plain ops; this body "
+                             f"(declared at {body.graph.name}) has a {n.op} node ({n.trace}). Differentiate the "
+                             "inner control flow's function twice outside the loop instead")
+        else:
+            env[n.id] = graph.apply(n.opdef, tuple(graph.capture(env[i.id]) for i in n.inputs), dict(n.attrs))
+    return [graph.capture(env[o.id]) for o in body.outputs]
+
+
+def _flip(x: Node) -> Node:
+    return x.graph.apply(REGISTRY.get("flip"), (x,), {"dims": (0,)})
+
+
+def _zeros(like: Node) -> Node:
+    return like * 0.0
+
+
+def scan_grad_vjp(graph, n: Node, cot: dict, relevant: set, contributions: dict) -> None:
+    import staticgraph as sg
+
+    from ..gradients import walk
+
+    fwd = n.inputs[0].inputs[0]
+    cf, b = fwd.attrs["cf"], fwd.attrs["cf"].bodies["body"]
+    info = n.attrs["cf"].n
+    nc, nx, ny = cf.n["carries"], cf.n["xs"], cf.n["ys"]
+    init, xs, caps = list(fwd.inputs[:nc]), list(fwd.inputs[nc:nc + nx]), list(fwd.inputs[nc + nx:])
+    pos = 1 + nx + len(caps)
+    dys = []
+    for present in info["dys"]:
+        dys.append(n.inputs[pos] if present else None)
+        pos += bool(present)
+    finals = []
+    for count in info["finals"]:
+        finals.append(list(n.inputs[pos:pos + count]))
+        pos += count
+    fcarry = [k for k in range(nc) if floating(b.params[k])]
+    fcaps = [c for c, ph in enumerate(b.capture_nodes) if floating(ph)]
+    dx_of = [j for j in range(nx) if info["dx"][j]]
+    # the equivalent reads clones of its inputs: the walk below stops there (a path through
+    # an input, say from the final carry's cotangent back into the forward loop, is the
+    # outer walk's to follow), and their gradients are handed to the inputs themselves
+    clone = REGISTRY.get("clone")
+    leaves: dict[int, tuple] = {}  # clone id -> (clone, nodes it stands for)
+
+    def leaf(x: Node, stands_for=None) -> Node:
+        c = graph.apply(clone, (x,), {})
+        leaves[c.id] = (c, stands_for or [x])
+        return c
+
+    by_outer = {}
+    init = [leaf(x) for x in init]
+    xs = [leaf(x) for x in xs]
+    for x in caps:
+        if x.id not in by_outer:
+            by_outer[x.id] = leaf(x)
+    caps = [by_outer[x.id] for x in caps]
+    dys = [None if d is None else leaf(d) for d in dys]
+    G_final = [leaf(sum_terms(graph, finals[k], init[k]), finals[k]) if finals[k] else _zeros(init[k]) for k in fcarry]
+    outer_caps = {o.id: by_outer[o.id] for o, _ in b.captures}
+
+    def fstep(carry, x):
+        carry, x = _tuple(carry), _tuple(x)
+        outs = replay(b, list(carry) + list(x), carry[0].graph, outer_caps)
+        return tuple(outs[:nc]), tuple(carry)
+
+    _, H = sg.scan(fstep, tuple(init), tuple(xs))
+    H = _tuple(H)
+    seq = [_flip(h) for h in H] + [_flip(x) for x in xs] + [_flip(d) for d in dys if d is not None]
+
+    def bstep(carry, row):
+        carry, row = _tuple(carry), _tuple(row)
+        g = row[0].graph
+        dh, acc = carry[:len(fcarry)], carry[len(fcarry):]
+        h_t, x_t, dy_t = row[:nc], row[nc:nc + nx], iter(row[nc + nx:])
+        outs = replay(b, list(h_t) + list(x_t), g, outer_caps)
+        terms = [(outs[k] * d).sum() for k, d in zip(fcarry, dh)]
+        terms += [(outs[nc + j] * next(dy_t)).sum() for j in range(ny) if dys[j] is not None]
+        wrt = [h_t[k] for k in fcarry] + [x_t[j] for j in dx_of] + [g.capture(caps[c]) for c in fcaps]
+        grads = sg.gradients(terms, wrt) if terms else [None] * len(wrt)
+        grads = [_zeros(w) if d is None else d for w, d in zip(wrt, grads)]
+        new_dh = grads[:len(fcarry)]
+        dxt = grads[len(fcarry):len(fcarry) + len(dx_of)]
+        new_acc = [a + d for a, d in zip(acc, grads[len(fcarry) + len(dx_of):])]
+        return tuple(new_dh) + tuple(new_acc), (tuple(dxt) if dxt else None)
+
+    start = tuple(G_final) + tuple(_zeros(caps[c]) for c in fcaps)
+    if not start:
+        raise GraphError("gradients: second order through sg.scan needs a float carry or closure")
+    last, dxs_rev = sg.scan(bstep, start, tuple(seq))
+    last = _tuple(last)
+    dxs = [_flip(d) for d in _tuple(dxs_rev)] if dx_of else []
+    equivalent = list(last[:len(fcarry)]) + dxs + list(last[len(fcarry):])
+    seeds = []
+    for k, ts in sorted(cot.items()):
+        if ts and equivalent[k] is not None:
+            seeds.append((equivalent[k], (k,), sum_terms(graph, ts, equivalent[k])))
+    wanted = [c for c, _ in leaves.values()]
+    grads = walk(graph, seeds, wanted) if seeds else {}
+    k = 0
+    for cid, (c, stands_for) in leaves.items():
+        g = grads.get(cid)
+        if g is None:
+            continue
+        for t in stands_for:  # a sum's terms each get its gradient
+            if t.id in relevant and floating(t):
+                contributions.setdefault(t.id, []).append(((n.id, k), g))
+                k += 1
+
+
+def _tuple(v) -> tuple:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,)
+
+
+__all__ = ["scan_grad_vjp", "replay"]

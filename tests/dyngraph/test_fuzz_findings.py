@@ -1,0 +1,77 @@
+"""Disagreements with PyTorch 2.13 that the differential fuzzer (``graphcompare.torchfuzz``)
+found in its long runs, each replayed here as a regression test (float64, values, gradients,
+versions and ``grad_fn`` names compared)."""
+
+import numpy as np
+import pytest
+
+import dyngraph as dg
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
+
+
+def _facts(m, program):
+    x = m.tensor([[1.0, 2.0, 3.0]], dtype=m.float64, requires_grad=True)
+    y = x * 1
+    exec(program, {"m": m, "y": y})  # noqa: S102  (the programs below)
+    (y * m.tensor([[1.0, 2.0, 3.0]], dtype=m.float64)).sum().backward()
+    return y.grad_fn.name(), y.tolist(), x.grad.tolist(), y._version
+
+
+# ``x[k] = v`` is PyTorch's copy_to: full slices and ``...`` write into ``x`` itself
+# (CopyBackwards / FillBackward3, not CopySlices), a 0-d value of another shape is a fill_
+@pytest.mark.parametrize("program", [
+    "y[...] = m.tensor(1.0)", "y[...] = 2.0", "y[:] = m.tensor([[1.0, 2.0, 3.0]])", "y[..., :] = 2.0",
+    "y[0:1] = 2.0", "y[0:5] = 3.0", "y[:, ::1] = 3.0", "y[:, 0:3] = m.tensor([7.0, 8.0, 9.0])",
+    "y[:, 1:] = 2.0", "y[0] = m.tensor([1.0, 2.0, 3.0])", "y[0, 0] = 5.0",
+])
+def test_setitem_writes_where_pytorch_writes(program):
+    assert _facts(dg, program) == _facts(torch, program)
+
+
+def test_a_view_written_in_place_is_regenerated_as_as_strided():
+    def run(m):
+        x = m.tensor([1.0, 2.0, 3.0], dtype=m.float64, requires_grad=True)
+        y = x * 1
+        v, w = y[1:], y.narrow(0, 0, 2)
+        v.sub_(0.5)
+        return v.grad_fn.name(), w.grad_fn.name(), y.grad_fn.name()
+
+    assert run(dg) == run(torch) == ("AsStridedBackward0", "AsStridedBackward0", "torch::autograd::CopySlices")
+
+
+def test_an_in_place_op_that_casts_is_named_after_the_op():
+    def run(m):
+        t = m.tensor([1.5, 2.5], dtype=m.float32)
+        w = m.tensor([2.0, 3.0], dtype=m.float64, requires_grad=True)
+        t.mul_(w)
+        t.sum().backward()
+        return t.grad_fn.name(), t.dtype == m.float32, w.grad.tolist()
+
+    assert run(dg) == run(torch)
+
+
+def test_copy_slices_refuses_a_second_backward_as_pytorchs_does():
+    def run(m):
+        x = m.tensor([1.0, 2.0, 3.0], dtype=m.float64, requires_grad=True)
+        y = 10 - x          # RsubBackward1: saves nothing
+        v = y[:2]
+        v.copy_(m.tensor([4.0, 5.0], dtype=m.float64))
+        v.sum().backward()  # frees the graph
+        with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+            (v * 1).sum().backward()
+        return x.grad.tolist()
+
+    assert run(dg) == run(torch)
+
+
+def test_a_write_through_a_detached_alias_regenerates_the_views():
+    def run(m):
+        x = m.tensor([1.0, 2.0, 3.0], dtype=m.float64, requires_grad=True)
+        v = x[::2]
+        x.detach()[m.tensor([0, 0])] = 2.0   # bumps the shared version
+        (v * 2).sum().backward()
+        return v.grad_fn.name(), v._version, x.grad.tolist()
+
+    assert run(dg) == run(torch)
