@@ -1,7 +1,7 @@
 """A campaign's results directory: ``graphcompare check --results DIR``, resumable and cumulative.
 
     DIR/campaign.json            what the chunks share: seed, chunk size, ways, ops, ... (checked)
-    DIR/chunks/SEED-N.json       one finished chunk: its statistics, CPU seconds, disagreements
+    DIR/chunks/SEED-N.json       one finished chunk: its statistics, CPU seconds, disagreements, code version
     DIR/failures/repro_*.py      the reproducer of each disagreement
 
 A chunk's file is written (whole, by an atomic rename) as soon as the chunk finishes, so a
@@ -14,8 +14,10 @@ however many runs it took.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import subprocess
 
 from .campaign import Campaign, ChunkSpec
 
@@ -76,7 +78,7 @@ class ResultsDir:
                 with open(name, "w") as f:
                     f.write(d["reproducer"])
                 d["reproducer"] = os.path.relpath(name, self.path)
-        _write_json(self._file(seed, n), {"seed": seed, "programs_asked": n, "stats": stats})
+        _write_json(self._file(seed, n), {"seed": seed, "programs_asked": n, "code": code_version(), "stats": stats})
 
     def merged(self, chunks: list) -> tuple:
         """``(Campaign, chunks done)``: the merge of every finished chunk among ``chunks``."""
@@ -86,6 +88,22 @@ class ResultsDir:
                 camp.merge(self.load(s, n))
                 done += 1
         return camp, done
+
+
+def code_version() -> str | None:
+    """``git describe --always --dirty`` of the checkout graphcompare runs from (None outside
+    one): a long campaign may span several versions of the code, and each chunk says which."""
+    return _describe(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@functools.lru_cache(maxsize=4)
+def _describe(where: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", where, "describe", "--always", "--dirty"], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
 def _write_json(path: str, data) -> None:

@@ -58,8 +58,9 @@ def test_a_killed_campaign_resumes_and_its_totals_equal_an_uninterrupted_one(tmp
     assert f"3/3 chunk(s) of 2 done ({3 - len(first)} in this run" in out_resumed
     assert _totals(out_resumed) == _totals(out_whole)
     assert "programs checked      6" in out_resumed
-    # each chunk drew the same programs in both directories
+    # each chunk drew the same programs in both directories, and says which code ran it
     for name in os.listdir(chunks):
+        assert json.loads((chunks / name).read_text())["code"]  # the worktree is a git checkout
         a, b = (json.loads((tmp_path / d / "chunks" / name).read_text())["stats"]["digests"] for d in ("whole", "killed"))
         assert a == b
     # nothing left to run: the same totals again, at once
