@@ -103,3 +103,11 @@ def test_narrow_refuses_a_start_out_of_range(size, start):
     for m in (torch, dg):
         with pytest.raises(IndexError, match=r"start out of range \(expected to be in range of"):
             m.zeros(size).narrow(0, start, 1)
+
+
+@pytest.mark.parametrize("name, shape, dim", [("max", (0, 3), 0), ("min", (3, 0), 1)])
+def test_max_along_an_empty_dim_is_refused_as_pytorch_does(name, shape, dim):
+    for m in (torch, dg):
+        with pytest.raises(IndexError, match=rf"{name}\(\): Expected reduction dim {dim} to have non-zero size"):
+            getattr(m.zeros(*shape), name)(dim)
+    assert tuple(dg.zeros(0, 3).max(1).values.shape) == tuple(torch.zeros(0, 3).max(1).values.shape)
