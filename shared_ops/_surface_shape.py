@@ -240,6 +240,13 @@ class ShapeMethods:
                     [4., 5.]])
         """
         d = normalize_axis("narrow", dim, self.ndim)[0]
+        n = self.shape[d]
+        if n is not None:  # PyTorch's checks; a negative start counts from the end
+            if not -n <= start <= n:
+                raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but got {start})")
+            start = start + n if start < 0 else start
+            if start + length > n:
+                raise ShapeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
         return self._op("getitem", self, index=(("s", None, None, None),) * d + (("s", start, start + length, None), ("e",)))
 
     def select(self, dim, index):

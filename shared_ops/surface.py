@@ -315,6 +315,8 @@ class TensorSurface(ShapeMethods):
             raise OpAttributeError(f"{name}: pass axis= or dim=, not both")
         axis = normalize_axis(name, int(dim), self.ndim)[0] if self.ndim else 0
         keep = bool(keepdim if keepdims is None else keepdims)
+        if self.ndim and self.shape[axis] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {axis} to have non-zero size.")
         arg = "argmax" if name == "max" else "argmin"
         values = self._op(f"{name}_dim", self, axis=axis, keepdims=keep)
         return ReductionResult(name, values, self._op(arg, self, axis=axis, keepdims=keep))

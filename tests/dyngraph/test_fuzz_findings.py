@@ -85,3 +85,29 @@ def test_an_empty_view_has_no_overlapping_elements():
         return tuple(e.shape), t.tolist(), t._version
 
     assert run(dg) == run(torch)
+
+
+@pytest.mark.parametrize("start, length", [(-1, 1), (-3, 1), (3, 0), (1, 2)])
+def test_narrow_counts_a_negative_start_from_the_end(start, length):
+    def run(m):
+        x = m.tensor([1.0, 2.0, 3.0], dtype=m.float64, requires_grad=True)
+        y = x.narrow(0, start, length)
+        (y * 2).sum().backward()
+        return y.tolist(), x.grad.tolist()
+
+    assert run(dg) == run(torch)
+
+
+@pytest.mark.parametrize("size, start", [(0, -1), (3, 4), (3, -4)])
+def test_narrow_refuses_a_start_out_of_range(size, start):
+    for m in (torch, dg):
+        with pytest.raises(IndexError, match=r"start out of range \(expected to be in range of"):
+            m.zeros(size).narrow(0, start, 1)
+
+
+@pytest.mark.parametrize("name, shape, dim", [("max", (0, 3), 0), ("min", (3, 0), 1)])
+def test_max_along_an_empty_dim_is_refused_as_pytorch_does(name, shape, dim):
+    for m in (torch, dg):
+        with pytest.raises(IndexError, match=rf"{name}\(\): Expected reduction dim {dim} to have non-zero size"):
+            getattr(m.zeros(*shape), name)(dim)
+    assert tuple(dg.zeros(0, 3).max(1).values.shape) == tuple(torch.zeros(0, 3).max(1).values.shape)
