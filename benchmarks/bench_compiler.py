@@ -16,6 +16,14 @@ medians of repeated calls after a warm-up. "compile" is ``sg.compile(block=True)
     python benchmarks/bench_compiler.py W1 W4      # some
     python benchmarks/bench_compiler.py --cold     # compile times with an empty kernel disk cache
     python benchmarks/bench_compiler.py --numexpr  # why numba: numexpr vs the generated kernel
+    python benchmarks/bench_compiler.py --against REV [--rounds N] [W1 ...]
+
+``--against REV`` compares the compiled code of git revision ``REV`` with this tree's, side by
+side: each round runs both trees (in alternating order) in fresh processes on this file's
+workloads; each process times its ``optimize=True`` step (on the best tier) and hand-written
+NumPy interleaved, and the table gives, per workload, (this tree's step / NumPy) over (REV's
+step / NumPy): the median of the rounds' ratios, with their range. Dividing by NumPy measured in
+the same process cancels most of a shared machine's load.
 """
 
 from __future__ import annotations
@@ -33,23 +41,38 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+_THIS_TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _by_path(rel: str):
+    """A module of this tree loaded from its file (it imports nothing of the project), so that
+    ``--against`` measures another tree's compiler on this tree's workload definitions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_" + rel.replace("/", "_")[:-3], os.path.join(_THIS_TREE, rel))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# the tree whose compiler is measured (``--against`` points its runs at another checkout)
+sys.path.insert(0, os.environ.get("BENCH_COMPILER_ROOT") or _THIS_TREE)
 import staticgraph as sg  # noqa: E402
 from staticgraph import memory  # noqa: E402
 
 import dyngraph as dg  # noqa: E402
-from graphcompare.experiments.workloads import standard as std  # noqa: E402
+
+std = _by_path("graphcompare/experiments/workloads/standard.py")
 
 
-def pin() -> None:
+def pin() -> str:
     try:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
     except (AttributeError, OSError):
         pass
     # Freed memory stays mapped, so neither side pays page faults to re-allocate its
     # temporaries (see graphcompare.experiments.env.steady_allocator): NumPy is the real floor.
-    from graphcompare.experiments.env import steady_allocator
-
-    print("allocator:", steady_allocator())
+    return _by_path("graphcompare/experiments/env.py").steady_allocator()
 
 
 def interleaved(fns: dict, min_time=1.0, rounds=15) -> dict:
@@ -74,20 +97,6 @@ def interleaved(fns: dict, min_time=1.0, rounds=15) -> dict:
                 fn()
             ts[k].append((time.perf_counter() - t0) / n)
     return {k: statistics.median(v) for k, v in ts.items()}
-
-
-def median_time(fn, min_time=0.4, max_reps=3000) -> float:
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - t0, 1e-7)
-    reps = int(max(3, min(max_reps, min_time / one)))
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 # --------------------------------------------------------------------------- W1-W4 (math: std)
@@ -299,9 +308,78 @@ def numexpr_vs_numba() -> str:
     return "\n".join(f"{k:>18}: {v * 1e3:8.2f} ms" for k, v in t.items())
 
 
+def _compile_best(outs, ins):
+    """``optimize=True`` on its best tier; a revision without tiers compiles synchronously."""
+    try:
+        return sg.compile(outs, ins, optimize=True, block=True)
+    except TypeError:
+        return sg.compile(outs, ins, optimize=True)
+
+
+def steady_ratios(names) -> dict:
+    """Per workload: the median step of ``optimize=True`` over hand-written NumPy's, timed
+    interleaved in this process (one ``--against`` round of one tree)."""
+    out = {}
+    for name in names:
+        graph_fn, np_fn, _, inputs_fn, _ = WORKLOADS[name]
+        args = inputs_fn(np.random.default_rng(0))
+        outs, ins = graph_fn()
+        fn = _compile_best(outs, ins)
+        for _ in range(3):
+            fn(*args)
+        t = interleaved({"numpy": lambda: np_fn(*args), "sg": lambda: fn(*args)})
+        out[name] = t["sg"] / t["numpy"]
+    return out
+
+
+def against(rev: str, rounds: int, names) -> None:
+    import json
+    import subprocess
+    import tempfile
+
+    old = tempfile.mkdtemp(prefix="bench-compiler-")
+    archive = subprocess.run(["git", "-C", _THIS_TREE, "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+    trees = {"REV": old, "this": _THIS_TREE}
+    runs = {k: [] for k in trees}
+    for r in range(rounds):
+        for label in (("REV", "this") if r % 2 == 0 else ("this", "REV")):
+            env = dict(os.environ, BENCH_COMPILER_ROOT=trees[label], PYTHONPATH=trees[label])
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--steady-json", *names], env=env,
+                                 check=True, capture_output=True, text=True).stdout
+            runs[label].append(json.loads(out.strip().splitlines()[-1]))
+    print(f"staticgraph optimize=True step / hand-written NumPy, this tree against {rev}: {rounds} alternating "
+          "rounds of fresh processes (one core, BLAS 1 thread; the machine may be shared, so the range matters)")
+    print(f"{'workload':<9}{rev[:10] + ' x np':>14}{'this x np':>11}{'this / rev':>12}{'range':>16}")
+    for w in names:
+        ratios = sorted(t[w] / o[w] for t, o in zip(runs["this"], runs["REV"]))
+        o = statistics.median(x[w] for x in runs["REV"])
+        t = statistics.median(x[w] for x in runs["this"])
+        print(f"{w:<9}{o:>13.3f}x{t:>10.3f}x{statistics.median(ratios):>11.3f}x"
+              f"{f'{ratios[0]:.3f}-{ratios[-1]:.3f}':>16}")
+
+
 def main(argv=None) -> None:
-    pin()
-    names = list(argv if argv is not None else sys.argv[1:])
+    args = list(argv if argv is not None else sys.argv[1:])
+    if "--against" in args:
+        i = args.index("--against")
+        rev = args[i + 1]
+        del args[i:i + 2]
+        rounds = 6
+        if "--rounds" in args:
+            i = args.index("--rounds")
+            rounds = int(args[i + 1])
+            del args[i:i + 2]
+        against(rev, rounds, args or list(WORKLOADS))
+        return
+    print("allocator:", pin())
+    if "--steady-json" in args:
+        import json
+
+        args.remove("--steady-json")
+        print(json.dumps(steady_ratios(args or list(WORKLOADS))))
+        return
+    names = args
     if "--cold" in names:  # compile with an empty fused-kernel disk cache (set before any compile)
         import tempfile
 

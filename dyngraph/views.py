@@ -178,7 +178,7 @@ def overlaps(t) -> bool:
     if v is None or not v.rchain:
         return False
     p = _probe(v.root, v.rchain)
-    return any(s == 0 and n > 1 for s, n in zip(p.strides, p.shape))
+    return 0 not in p.shape and any(s == 0 and n > 1 for s, n in zip(p.strides, p.shape))
 
 
 def _positions(t):

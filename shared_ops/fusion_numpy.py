@@ -205,11 +205,13 @@ ELEMENTS = 64 * BLOCK  # elements per block of the NumPy tier: a multiple of BLO
 
 
 def _rows(shape) -> int:
+    """Rows per block: about ``ELEMENTS`` elements; for a 1-d loop a multiple of ``BLOCK``, where
+    its full sums cut their blocks (tests set ``ELEMENTS`` to 1: a row, or ``BLOCK``, a block)."""
+    if len(shape) == 1:
+        return max(BLOCK, ELEMENTS // BLOCK * BLOCK)
     inner = 1
     for n in shape[1:]:
         inner *= n
-    if len(shape) == 1:
-        return ELEMENTS
     return max(1, ELEMENTS // max(inner, 1))
 
 

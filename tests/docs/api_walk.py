@@ -1,8 +1,10 @@
 """The walk over the API reference's entries, and what a complete docstring has.
 
-The walk follows ``docs/gen_reference.py``: each ``::: path`` entry of the dyngraph, staticgraph
-and graphcompare pages (and each entry written from a live object), a module's public members,
-a class and the public methods it defines itself (mkdocstrings does not show inherited ones).
+The walk follows ``docs/gen_reference.py``: each ``::: path`` entry of the dyngraph, staticgraph,
+shared-surface and graphcompare pages (and each dg/sg entry written from a live object), a
+module's public members, a class and the public methods mkdocstrings shows for it: those it
+defines itself, or with the entry's ``inherited_members`` those of its project bases too, less
+what the entry's ``filters`` hide.
 
 A function needs, in Google style:
 
@@ -11,9 +13,9 @@ A function needs, in Google style:
 - ``Raises:`` naming every exception class its own body raises (``raise KeyError(...)``);
 - ``Example:`` (or ``Examples:``) with a ``>>>`` line; test_docstring_examples.py runs them.
 
-A class needs ``Args:`` for its constructor's parameters and an example. Properties read as
-attributes and need only their summary. The shared tensor surface's methods are outside the
-walk (their page is generated whole from ``shared_ops.surface``).
+A class needs ``Args:`` for its constructor's parameters and an example; an exception class
+only its summary (it is raised by the library, not built). Properties read as attributes and
+need only their summary.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGES = ("dyngraph", "staticgraph", "surface", "graphcompare")
-# members mkdocstrings hides (the reference's filter "!^_") and errors' machinery
+# raised by abstract methods and iterator protocol, never for a caller to handle
 _SKIP_RAISES = {"NotImplementedError", "StopIteration"}
 
 

@@ -75,3 +75,13 @@ def test_a_write_through_a_detached_alias_regenerates_the_views():
         return v.grad_fn.name(), v._version, x.grad.tolist()
 
     assert run(dg) == run(torch)
+
+
+def test_an_empty_view_has_no_overlapping_elements():
+    def run(m):
+        t = m.tensor([[[-1, 0, 1]], [[-3, 0, -2]]])
+        e = t.narrow(2, 1, 1).diagonal(1, 1, 2)  # shape (2, 0)
+        e.copy_(m.tensor(2))
+        return tuple(e.shape), t.tolist(), t._version
+
+    assert run(dg) == run(torch)

@@ -19,7 +19,7 @@ import staticgraph as sg
 from graphcompare._runners import loss
 from graphcompare.program import compile_model
 from graphcompare.strategies import programs
-from shared_ops import fusion_jit
+from shared_ops import fusion_jit, fusion_numpy
 from shared_ops.fusion_cpu import build
 from shared_ops.fusion_numpy import interpreter
 from shared_ops.fusion_spec import KernelSpec, Output, Step
@@ -55,6 +55,12 @@ def test_every_tier_gives_the_same_bytes_on_random_programs(prog):
     assert _bytes(fn(*X)) == first
     fn.use_tier("numpy")
     assert _bytes(fn(*X)) == first
+    old = fusion_numpy.ELEMENTS
+    fusion_numpy.ELEMENTS = 1  # the NumPy tier one row per block: sums carried across blocks
+    try:
+        assert _bytes(fn(*X)) == first
+    finally:
+        fusion_numpy.ELEMENTS = old
 
 
 def _spec(op, dtype, *extra_steps):
