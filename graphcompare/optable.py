@@ -28,7 +28,7 @@ import numpy as np
 
 from .recipes import (  # noqa: F401  (the public names are re-exported from here)
     COVERED_ELSEWHERE, KINK, OP_TABLE, Drawn, Recipe, _add, _bools, _bshape, _far, _ints, _perms,
-    _promote, _sampled, _sets, _tpl, _tup, drawable_ops, register_recipe, simple_recipe,
+    _promote, _promote_args, _sampled, _sets, _tpl, _tup, drawable_ops, register_recipe, simple_recipe,
     uncovered_ops, unregister_recipe,
 )
 
@@ -39,7 +39,7 @@ from .recipes import (  # noqa: F401  (the public names are re-exported from her
 def _draw_binary(data, b):
     i = b.pick(data)
     j = b.pick_compatible(data, b.shapes[i])
-    return Drawn((i, j), {}, _bshape(b.shapes[i], b.shapes[j]), _promote(b.dtypes[i], b.dtypes[j]))
+    return Drawn((i, j), {}, _bshape(b.shapes[i], b.shapes[j]), _promote_args(b, i, j))
 
 
 def _draw_unary(data, b):
@@ -114,7 +114,7 @@ def _draw_where(data, b, cmp=None):
     k = b.pick_compatible(data, _bshape(b.shapes[i], b.shapes[j]))
     cmp = cmp or data.draw(_sampled(tuple(_CMP)))
     shape = _bshape(b.shapes[i], b.shapes[j], b.shapes[k])
-    return Drawn((i, j, k), {"cmp": cmp}, shape, _promote(b.dtypes[j], b.dtypes[k]))
+    return Drawn((i, j, k), {"cmp": cmp}, shape, _promote_args(b, j, k))
 
 
 def _render_where(target, n, p):

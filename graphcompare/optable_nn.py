@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .recipes import COVERED_ELSEWHERE, Drawn, Recipe, _add, _bools, _far, _ints, _promote, _sampled, _tpl, _tup
+from .recipes import COVERED_ELSEWHERE, Drawn, Recipe, _add, _bools, _far, _ints, _promote, _promote_args, _sampled, _tpl, _tup
 
 
 def _draw_unary(data, b):
@@ -23,7 +23,7 @@ def _draw_unary(data, b):
 def _draw_binary(data, b):
     i = b.pick(data)
     j = b.pick_compatible(data, b.shapes[i])
-    return Drawn((i, j), {}, tuple(np.broadcast_shapes(b.shapes[i], b.shapes[j])), _promote(b.dtypes[i], b.dtypes[j]))
+    return Drawn((i, j), {}, tuple(np.broadcast_shapes(b.shapes[i], b.shapes[j])), _promote_args(b, i, j))
 
 
 for _name in ("sin", "cos", "erf", "expm1"):

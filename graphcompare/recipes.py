@@ -73,7 +73,7 @@ def simple_recipe(op: str, arity: int = 1, surface: str | None = None, torch: st
         args = [b.pick(data)]
         for _ in range(arity - 1):
             args.append(b.pick_compatible(data, _bshape(*(b.shapes[a] for a in args))))
-        return Drawn(tuple(args), {}, _bshape(*(b.shapes[a] for a in args)), _promote(*(b.dtypes[a] for a in args)))
+        return Drawn(tuple(args), {}, _bshape(*(b.shapes[a] for a in args)), _promote_args(b, *args))
 
     def render(target, names, params):
         t = torch if target == "torch" else surface
@@ -114,6 +114,14 @@ def _bshape(*shapes):
 
 def _promote(*dtypes):
     return "float64" if "float64" in dtypes else "float32"
+
+
+def _promote_args(b, *args):
+    """The float dtype of an elementwise op on ``args`` (indices into ``b``) by PyTorch's rule:
+    a 0-d operand counts only when every operand is 0-d (a float64 0-d tensor times a float32
+    vector is float32), as both front ends compute it."""
+    shaped = [a for a in args if len(b.shapes[a])]
+    return _promote(*(b.dtypes[a] for a in (shaped or args)))
 
 
 def _far(d, scale) -> bool:

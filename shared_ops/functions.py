@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .dtypes import result_dtype
+from .dtypes import promoted_dtype, result_dtype
 from .errors import DTypeError, ShapeError
 from .functions_nn import FUNCTIONS_NN, conv2d  # the ops added for models; conv2d with bias, dilation, groups
 from .registry import normalize_axis
@@ -34,9 +34,10 @@ def where(condition, x, y):
     c = s._as_operand(condition)
     if c._dtype_name != "bool":
         c = c.astype("bool")
-    if x._dtype_name != y._dtype_name:
-        common = result_dtype(x._dtype_name, y._dtype_name)
-        x, y = x.astype(common), y.astype(common)
+    if x._dtype_name != y._dtype_name:  # PyTorch's promotion: a 0-d operand yields to a shaped one
+        common = promoted_dtype((x._dtype_name, x.ndim == 0), (y._dtype_name, y.ndim == 0))
+        x = x if x._dtype_name == common else x.astype(common)
+        y = y if y._dtype_name == common else y.astype(common)
     return s._op("where", c, x, y)
 
 

@@ -227,7 +227,7 @@ def test_max_min_with_dim_argmax_and_ties():
 
 @pytest.mark.parametrize("case", ["bool_sum", "int8_sum", "int_div", "int_float_scalar", "int_float32",
                                   "int_div_int_scalar", "uint8_int8", "bool_int_scalar", "zero_dim_float64",
-                                  "zero_dim_higher_category"])
+                                  "zero_dim_higher_category", "where_zero_dim", "where_zero_dim_higher_category"])
 def test_dtype_rules_match_pytorch(case):
     def s(m):
         i8 = m.tensor(np.array([100, 100, 100], dtype=np.int8))
@@ -239,7 +239,10 @@ def test_dtype_rules_match_pytorch(case):
              "uint8_int8": lambda: m.tensor(np.array([1], dtype=np.uint8)) + m.tensor(np.array([1], dtype=np.int8)),
              "bool_int_scalar": lambda: b + 1,
              "zero_dim_float64": lambda: m.tensor(2.0, dtype=m.float64) * f,  # a 0-d tensor does not decide
-             "zero_dim_higher_category": lambda: i * m.tensor(2.0, dtype=m.float64)}[case]()
+             "zero_dim_higher_category": lambda: i * m.tensor(2.0, dtype=m.float64),
+             # where promotes its two values as a binary op does (found by the program generator)
+             "where_zero_dim": lambda: m.where(f > 1, m.tensor(2.0, dtype=m.float64), f),
+             "where_zero_dim_higher_category": lambda: m.where(f > 1, i, m.tensor(2.0, dtype=m.float64))}[case]()
         return {"r": r}
 
     _both(s)

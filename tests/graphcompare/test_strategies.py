@@ -114,7 +114,7 @@ def test_programs_are_flat_and_print_as_python(sample):
 def test_shapes_the_strategy_predicts_are_the_real_ones(sample):
     import dyngraph as dg
 
-    for p in sample[:120]:
+    for p in sample:  # all of them: a 0-d operand's dtype rule shows in a few programs only
         f = compile_model(p.model_source(all_values=True))
         with dg.no_grad():
             vals = f(dg, *[dg.tensor(a) for a in p.inputs()])
