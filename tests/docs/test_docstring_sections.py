@@ -70,9 +70,6 @@ NOT_YET = {
     'shared_ops.surface.TensorSurface.std', 'shared_ops.surface.TensorSurface.tril',
     'shared_ops.surface.TensorSurface.triu', 'shared_ops.surface.TensorSurface.unbind',
     'shared_ops._surface_nn.SortResult',
-    # graphcompare/equivalence.py
-    'graphcompare.equivalence.check_program', 'graphcompare.equivalence.Result',
-    'graphcompare.equivalence.Result.report', 'graphcompare.equivalence.Difference',
 }
 
 
