@@ -32,12 +32,6 @@ NOT_YET = {
     'staticgraph.graph.Graph.constant_for', 'staticgraph.graph.Graph.capture',
     'staticgraph.graph.Graph.encloses', 'staticgraph.graph.Graph.get', 'staticgraph.graph.Graph.text',
     'staticgraph.graph.Node', 'staticgraph.graph.SymShape',
-    # staticgraph/compile.py
-    'staticgraph.compile.CompiledFunction', 'staticgraph.compile.CompiledFunction.check_feeds',
-    'staticgraph.compile.CompiledFunction.text', 'staticgraph.compile.CompiledFunction.regions',
-    'staticgraph.compile.CompiledFunction.tiers', 'staticgraph.compile.CompiledFunction.wait_compiled',
-    'staticgraph.compile.CompiledFunction.use_tier', 'staticgraph.compile.CompiledFunction.report',
-    'staticgraph.compile.CompiledFunction.executable',
     # staticgraph/program.py
     'staticgraph.program.Program', 'staticgraph.program.Program.node', 'staticgraph.program.Program.clients',
     'staticgraph.program.Program.consumers', 'staticgraph.program.Program.roots',
