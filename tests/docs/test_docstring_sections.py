@@ -43,17 +43,6 @@ NOT_YET = {
     'staticgraph.program.Program.text', 'staticgraph.program.PNode', 'staticgraph.program.PNode.kernel',
     'staticgraph.program.PNode.text', 'staticgraph.program.PassContext', 'staticgraph.program.PassContext.on',
     'staticgraph.program.PassResult', 'staticgraph.program.PassResult.line',
-    # shared_ops/surface.py
-    'shared_ops.surface.TensorSurface.max', 'shared_ops.surface.TensorSurface.min',
-    'shared_ops.surface.TensorSurface.argmax', 'shared_ops.surface.TensorSurface.argmin',
-    'shared_ops.surface.TensorSurface.logsumexp', 'shared_ops.surface.TensorSurface.exp',
-    'shared_ops.surface.TensorSurface.log', 'shared_ops.surface.TensorSurface.tanh',
-    'shared_ops.surface.TensorSurface.sigmoid', 'shared_ops.surface.TensorSurface.relu',
-    'shared_ops.surface.TensorSurface.sqrt', 'shared_ops.surface.TensorSurface.abs',
-    'shared_ops.surface.TensorSurface.neg', 'shared_ops.surface.TensorSurface.clip',
-    'shared_ops.surface.TensorSurface.softmax', 'shared_ops.surface.TensorSurface.log_softmax',
-    'shared_ops.surface.TensorSurface.matmul', 'shared_ops.surface.TensorSurface.pow',
-    'shared_ops.surface.TensorSurface.mul', 'shared_ops.surface.TensorSurface.div',
     # shared_ops/_surface_nn.py
     'shared_ops.surface.TensorSurface.all', 'shared_ops.surface.TensorSurface.any',
     'shared_ops.surface.TensorSurface.argsort', 'shared_ops.surface.TensorSurface.chunk',
