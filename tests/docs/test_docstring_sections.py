@@ -43,16 +43,6 @@ NOT_YET = {
     'staticgraph.program.Program.text', 'staticgraph.program.PNode', 'staticgraph.program.PNode.kernel',
     'staticgraph.program.PNode.text', 'staticgraph.program.PassContext', 'staticgraph.program.PassContext.on',
     'staticgraph.program.PassResult', 'staticgraph.program.PassResult.line',
-    # shared_ops/_surface_nn.py
-    'shared_ops.surface.TensorSurface.all', 'shared_ops.surface.TensorSurface.any',
-    'shared_ops.surface.TensorSurface.argsort', 'shared_ops.surface.TensorSurface.chunk',
-    'shared_ops.surface.TensorSurface.floor_divide', 'shared_ops.surface.TensorSurface.logical_and',
-    'shared_ops.surface.TensorSurface.logical_not', 'shared_ops.surface.TensorSurface.logical_or',
-    'shared_ops.surface.TensorSurface.norm', 'shared_ops.surface.TensorSurface.prod',
-    'shared_ops.surface.TensorSurface.remainder', 'shared_ops.surface.TensorSurface.scatter_add',
-    'shared_ops.surface.TensorSurface.std', 'shared_ops.surface.TensorSurface.tril',
-    'shared_ops.surface.TensorSurface.triu', 'shared_ops.surface.TensorSurface.unbind',
-    'shared_ops._surface_nn.SortResult',
 }
 
 
