@@ -63,7 +63,7 @@ INTRO = {
 
 
 # a public submodule whose classes live elsewhere: document them where they are defined
-HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.layers", "shared_ops.nn.recurrent"],
+HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.containers", "shared_ops.nn.layers", "shared_ops.nn.recurrent"],
          "staticgraph.nn": []}  # the same classes as dg.nn: one implementation, documented once
 # a layer's forward/extra_repr are Module's, documented once there (as PyTorch's reference does)
 FILTERS = {"shared_ops.nn.layers": ["!^_", "!^forward$", "!^extra_repr$", "!^fn$"],

@@ -22,10 +22,10 @@ NOT_YET = {
     'shared_ops.nn.module.Module.eval', 'shared_ops.nn.module.Module.zero_grad',
     'shared_ops.nn.module.Module.to', 'shared_ops.nn.module.Module.double',
     'shared_ops.nn.module.Module.float', 'shared_ops.nn.module.Module.apply',
-    'shared_ops.nn.module.Module.extra_repr', 'shared_ops.nn.module.ModuleList',
-    'shared_ops.nn.module.ModuleList.append', 'shared_ops.nn.module.ModuleList.extend',
-    'shared_ops.nn.module.Sequential', 'shared_ops.nn.module.Sequential.forward',
-    'shared_ops.nn.module.Sequential.append',
+    'shared_ops.nn.module.Module.extra_repr',
+   
+   
+   
     # staticgraph/graph.py
     'staticgraph.graph.Graph', 'staticgraph.graph.Graph.as_default', 'staticgraph.graph.Graph.apply',
     'staticgraph.graph.Graph.add_source', 'staticgraph.graph.Graph.add_constant',
