@@ -129,15 +129,42 @@ class Module:
                 yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name)
 
     def modules(self) -> Iterator["Module"]:
+        """This module, then every submodule, depth first (each once).
+
+        Yields:
+            The modules.
+
+        Examples:
+            >>> [type(m).__name__ for m in dg.nn.Sequential(dg.nn.Linear(2, 2), dg.nn.ReLU()).modules()]
+            ['Sequential', 'Linear', 'ReLU']
+        """
         for _, m in self.named_modules():
             yield m
 
     def named_children(self) -> Iterator[tuple]:
+        """The direct submodules with the names they are registered under.
+
+        Yields:
+            ``(name, module)`` pairs, in registration order.
+
+        Examples:
+            >>> [name for name, _ in dg.nn.Sequential(dg.nn.Linear(2, 2), dg.nn.ReLU()).named_children()]
+            ['0', '1']
+        """
         for name, m in self._modules.items():
             if m is not None:
                 yield name, m
 
     def children(self) -> Iterator["Module"]:
+        """The direct submodules, in registration order.
+
+        Yields:
+            The modules.
+
+        Examples:
+            >>> [type(m).__name__ for m in dg.nn.Sequential(dg.nn.Linear(2, 2), dg.nn.ReLU()).children()]
+            ['Linear', 'ReLU']
+        """
         for _, m in self.named_children():
             yield m
 
@@ -268,6 +295,15 @@ class Module:
         return self
 
     def eval(self) -> "Module":
+        """Evaluation mode for this module and its submodules: ``train(False)`` (dropout off).
+
+        Returns:
+            This module.
+
+        Examples:
+            >>> dg.nn.Dropout(0.5).eval().training
+            False
+        """
         return self.train(False)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -296,9 +332,27 @@ class Module:
         return self
 
     def double(self) -> "Module":
+        """Convert every parameter to float64 (``to("float64")``).
+
+        Returns:
+            This module.
+
+        Examples:
+            >>> dg.nn.Linear(2, 2).double().weight.dtype
+            dyngraph.float64
+        """
         return self.to("float64")
 
     def float(self) -> "Module":
+        """Convert every parameter to float32 (``to("float32")``).
+
+        Returns:
+            This module.
+
+        Examples:
+            >>> dg.nn.Linear(2, 2).double().float().weight.dtype
+            dyngraph.float32
+        """
         return self.to("float32")
 
     def apply(self, fn) -> "Module":
@@ -309,6 +363,15 @@ class Module:
 
     # ----------------------------------------------------------------- printing
     def extra_repr(self) -> str:
+        """The module's own settings, shown inside its ``repr`` (override it in a layer).
+
+        Returns:
+            ``""`` here; a layer's settings (``"in_features=2, ..."``).
+
+        Examples:
+            >>> dg.nn.Linear(2, 3).extra_repr()
+            'in_features=2, out_features=3, bias=True'
+        """
         return ""
 
     def __repr__(self) -> str:

@@ -17,15 +17,8 @@ NOT_YET = {
     # shared_ops/nn/module.py
     'shared_ops.nn.module.IncompatibleKeys', 'shared_ops.nn.module.Module.register_parameter',
     'shared_ops.nn.module.Module.add_module', 'shared_ops.nn.module.Module.forward',
-    'shared_ops.nn.module.Module.named_modules', 'shared_ops.nn.module.Module.modules',
-    'shared_ops.nn.module.Module.named_children', 'shared_ops.nn.module.Module.children',
-    'shared_ops.nn.module.Module.eval', 'shared_ops.nn.module.Module.zero_grad',
-    'shared_ops.nn.module.Module.to', 'shared_ops.nn.module.Module.double',
-    'shared_ops.nn.module.Module.float', 'shared_ops.nn.module.Module.apply',
-    'shared_ops.nn.module.Module.extra_repr',
-   
-   
-   
+    'shared_ops.nn.module.Module.named_modules', 'shared_ops.nn.module.Module.zero_grad',
+    'shared_ops.nn.module.Module.to', 'shared_ops.nn.module.Module.apply',
     # staticgraph/graph.py
     'staticgraph.graph.Graph', 'staticgraph.graph.Graph.as_default', 'staticgraph.graph.Graph.apply',
     'staticgraph.graph.Graph.add_source', 'staticgraph.graph.Graph.add_constant',
