@@ -333,30 +333,12 @@ def steady_ratios(names) -> dict:
 
 
 def against(rev: str, rounds: int, names) -> None:
-    import json
-    import subprocess
-    import tempfile
+    from revisions import alternate, table
 
-    old = tempfile.mkdtemp(prefix="bench-compiler-")
-    archive = subprocess.run(["git", "-C", _THIS_TREE, "archive", rev], check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
-    trees = {"REV": old, "this": _THIS_TREE}
-    runs = {k: [] for k in trees}
-    for r in range(rounds):
-        for label in (("REV", "this") if r % 2 == 0 else ("this", "REV")):
-            env = dict(os.environ, BENCH_COMPILER_ROOT=trees[label], PYTHONPATH=trees[label])
-            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--steady-json", *names], env=env,
-                                 check=True, capture_output=True, text=True).stdout
-            runs[label].append(json.loads(out.strip().splitlines()[-1]))
+    runs = alternate(os.path.abspath(__file__), ["--steady-json", *names], "BENCH_COMPILER_ROOT", rev, rounds)
     print(f"staticgraph optimize=True step / hand-written NumPy, this tree against {rev}: {rounds} alternating "
           "rounds of fresh processes (one core, BLAS 1 thread; the machine may be shared, so the range matters)")
-    print(f"{'workload':<9}{rev[:10] + ' x np':>14}{'this x np':>11}{'this / rev':>12}{'range':>16}")
-    for w in names:
-        ratios = sorted(t[w] / o[w] for t, o in zip(runs["this"], runs["REV"]))
-        o = statistics.median(x[w] for x in runs["REV"])
-        t = statistics.median(x[w] for x in runs["this"])
-        print(f"{w:<9}{o:>13.3f}x{t:>10.3f}x{statistics.median(ratios):>11.3f}x"
-              f"{f'{ratios[0]:.3f}-{ratios[-1]:.3f}':>16}")
+    print(table(runs, rev, names, "x np"))
 
 
 def main(argv=None) -> None:

@@ -345,31 +345,13 @@ def dyngraph_only() -> dict:
 
 
 def against(rev: str, rounds: int) -> None:
-    import json
-    import subprocess
-    import tempfile
+    from revisions import alternate, table
 
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    old = tempfile.mkdtemp(prefix="bench-dyngraph-")
-    archive = subprocess.run(["git", "-C", here, "archive", rev], check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
-    trees = {"REV": old, "this": here}
-    runs = {k: [] for k in trees}
-    for r in range(rounds):
-        for label in (("REV", "this") if r % 2 == 0 else ("this", "REV")):
-            env = dict(os.environ, BENCH_DYNGRAPH_ROOT=trees[label], PYTHONPATH=trees[label])
-            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--dyngraph-only", *(["--quick"] if QUICK else [])], env=env,
-                                 check=True, capture_output=True, text=True).stdout
-            runs[label].append(json.loads(out.strip().splitlines()[-1]))
+    runs = alternate(os.path.abspath(__file__), ["--dyngraph-only", *(["--quick"] if QUICK else [])],
+                     "BENCH_DYNGRAPH_ROOT", rev, rounds)
     print(f"dyngraph, this tree / {rev}: {rounds} alternating rounds of fresh processes, CPU time per call "
           f"(pinned to one core, BLAS 1 thread; the machine is shared, so the range matters)")
-    print(f"{'workload':<9}{rev[:10] + ' ms':>14}{'this ms':>10}{'this / rev':>12}{'range':>16}")
-    for w in ("W1", "W2", "W3"):
-        ratios = sorted(t[w] / o[w] for t, o in zip(runs["this"], runs["REV"]))
-        o = statistics.median(x[w] for x in runs["REV"])
-        t = statistics.median(x[w] for x in runs["this"])
-        print(f"{w:<9}{o * 1e3:>14.3f}{t * 1e3:>10.3f}{statistics.median(ratios):>11.3f}x"
-              f"{f'{ratios[0]:.3f}-{ratios[-1]:.3f}':>16}")
+    print(table(runs, rev, ("W1", "W2", "W3"), "ms", 1e3))
 
 
 if __name__ == "__main__":

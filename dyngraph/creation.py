@@ -9,7 +9,8 @@ from shared_ops.ops.creation import arange_attrs
 
 from . import rng
 from .dtypes import resolve
-from .record import new
+from .grad_mode import MODE
+from .record import InferenceVersion, new
 from .tensors import Tensor, init
 
 
@@ -25,6 +26,8 @@ def _shape(size) -> tuple:
 
 def _finish(arr, be, requires_grad) -> Tensor:
     t = init(new(Tensor), arr, be)
+    if MODE.inference:  # made in inference_mode: an inference tensor, as PyTorch's factories give
+        t._ver = InferenceVersion()
     if requires_grad:
         t.requires_grad_(True)
     return t

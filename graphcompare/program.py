@@ -101,6 +101,24 @@ class Program:
     weights: tuple = ()  # float64 arrays holding values exact in the outputs' dtypes
     meta: dict = field(default_factory=dict)
 
+    @classmethod
+    def example(cls) -> "Program":
+        """The class example's program, ``exp(x0 * x1)`` on two float32 vectors of two elements:
+        a small program to try the methods on.
+
+        Returns:
+            A new ``Program`` of two leaves and two steps.
+
+        Examples:
+        >>> from graphcompare.program import Program
+        >>> Program.example()
+        <Program x0: float32[2], x1: float32[2]; 2 steps: mul exp>
+        """
+        return cls([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
+                    Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
+                    Step("mul", (0, 1), {}, (2,), "float32"),
+                    Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+
     # -- structure -------------------------------------------------------------------
     @property
     def leaves(self) -> list[int]:
@@ -120,11 +138,8 @@ class Program:
             ``"x<k>"`` for the k-th leaf, ``"v<k>"`` for the k-th step.
 
         Examples:
-        >>> from graphcompare.program import Leaf, Program, Step
-        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
-        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
-        ...              Step("mul", (0, 1), {}, (2,), "float32"),
-        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> from graphcompare.program import Program
+        >>> p = Program.example()  # exp(x0 * x1) on two float32 vectors
         >>> p.name(1), p.name(3)
             ('x1', 'v1')
         """
@@ -138,11 +153,8 @@ class Program:
             A list of op names, with repeats.
 
         Examples:
-        >>> from graphcompare.program import Leaf, Program, Step
-        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
-        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
-        ...              Step("mul", (0, 1), {}, (2,), "float32"),
-        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> from graphcompare.program import Program
+        >>> p = Program.example()  # exp(x0 * x1) on two float32 vectors
         >>> p.ops()
             ['mul', 'exp']
         """
@@ -160,11 +172,8 @@ class Program:
             An int (0 without steps).
 
         Examples:
-        >>> from graphcompare.program import Leaf, Program, Step
-        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
-        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
-        ...              Step("mul", (0, 1), {}, (2,), "float32"),
-        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> from graphcompare.program import Program
+        >>> p = Program.example()  # exp(x0 * x1) on two float32 vectors
         >>> p.fan_in()
             2
         """
@@ -177,11 +186,8 @@ class Program:
             An int.
 
         Examples:
-        >>> from graphcompare.program import Leaf, Program, Step
-        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
-        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
-        ...              Step("mul", (0, 1), {}, (2,), "float32"),
-        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> from graphcompare.program import Program
+        >>> p = Program.example()  # exp(x0 * x1) on two float32 vectors
         >>> p.fan_out()
             1
         """
@@ -202,11 +208,8 @@ class Program:
             A list of NumPy arrays, one per leaf.
 
         Examples:
-        >>> from graphcompare.program import Leaf, Program, Step
-        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
-        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
-        ...              Step("mul", (0, 1), {}, (2,), "float32"),
-        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> from graphcompare.program import Program
+        >>> p = Program.example()  # exp(x0 * x1) on two float32 vectors
         >>> [a.dtype.name for a in p.inputs("float64")]
             ['float64', 'float64']
         """
@@ -219,11 +222,8 @@ class Program:
             A list of ``"v<k>"`` names.
 
         Examples:
-        >>> from graphcompare.program import Leaf, Program, Step
-        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
-        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
-        ...              Step("mul", (0, 1), {}, (2,), "float32"),
-        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> from graphcompare.program import Program
+        >>> p = Program.example()  # exp(x0 * x1) on two float32 vectors
         >>> p.output_names()
             ['v1']
         """
@@ -236,11 +236,8 @@ class Program:
             A list of ``"x<k>"`` names.
 
         Examples:
-        >>> from graphcompare.program import Leaf, Program, Step
-        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
-        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
-        ...              Step("mul", (0, 1), {}, (2,), "float32"),
-        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> from graphcompare.program import Program
+        >>> p = Program.example()  # exp(x0 * x1) on two float32 vectors
         >>> p.leaf_names()
             ['x0', 'x1']
         """
@@ -253,11 +250,8 @@ class Program:
             ``True`` if some step is an ``astype``.
 
         Examples:
-        >>> from graphcompare.program import Leaf, Program, Step
-        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
-        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
-        ...              Step("mul", (0, 1), {}, (2,), "float32"),
-        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> from graphcompare.program import Program
+        >>> p = Program.example()  # exp(x0 * x1) on two float32 vectors
         >>> p.has_casts()
             False
         """
@@ -280,11 +274,8 @@ class Program:
             NoSpelling: a step's recipe has no spelling for ``target``.
 
         Examples:
-        >>> from graphcompare.program import Leaf, Program, Step
-        >>> p = Program([Leaf((2,), "float32", np.array([1.0, 2.0], np.float32)),
-        ...              Leaf((2,), "float32", np.array([3.0, 4.0], np.float32)),
-        ...              Step("mul", (0, 1), {}, (2,), "float32"),
-        ...              Step("exp", (2,), {}, (2,), "float32")], outputs=(3,))
+        >>> from graphcompare.program import Program
+        >>> p = Program.example()  # exp(x0 * x1) on two float32 vectors
         >>> print(p.model_source(name="f", all_values=True).splitlines()[-1])
                 return [v0, v1]
         """

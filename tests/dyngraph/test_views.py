@@ -307,3 +307,19 @@ def test_inference_mode():
     with pytest.raises(RuntimeError, match="Inplace update to inference tensor outside InferenceMode"):
         z.add_(1)
 
+
+
+@pytest.mark.parametrize("make", ["ones(2)", "zeros(2)", "tensor([1.0, 2.0])", "arange(2.0)", "full((2,), 3.0)"])
+def test_a_factory_in_inference_mode_makes_an_inference_tensor(make):
+    def run(m):
+        with m.inference_mode():
+            a = eval(f"m.{make}")
+        w = m.ones(2, requires_grad=True)
+        try:
+            (w * a).sum().backward()
+            said = None
+        except RuntimeError as exc:
+            said = "Inference tensors cannot be saved for backward" in str(exc)
+        return a.is_inference(), eval(f"m.{make}").is_inference(), said
+
+    assert run(dg) == run(torch) == (True, False, True)

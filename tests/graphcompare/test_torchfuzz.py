@@ -4,7 +4,10 @@ when replayed.
 
 Under the ``ci`` profile the fuzzer runs 25 programs; under ``thorough``
 (``HYPOTHESIS_PROFILE=thorough`` or ``pytest --hypothesis-profile=thorough``) 10,000 programs of
-up to 20 steps (about 8 CPU-minutes).
+up to 20 steps (about 10 CPU-minutes). The thorough run tolerates the one known class of
+difference, which saved value a backward checks for in-place changes (``tolerate=
+("saved-version",)``, about 6 programs in 1,000 end there; see chapter 10); the ``ci`` run and
+``test_the_saved_version_difference_is_reported_unless_tolerated`` do not.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ pytestmark = pytest.mark.torch
 # the profile loaded by tests/conftest.py or by pytest's --hypothesis-profile, whichever came last
 THOROUGH = settings.get_current_profile_name() == "thorough"
 
-TestDifferential = DifferentialMachine.TestCase
+TestDifferential = (type("Tolerant", (DifferentialMachine,), {"TOLERATE": frozenset({"saved-version"})})
+                    if THOROUGH else DifferentialMachine).TestCase
 TestDifferential.settings = settings(
     settings(), max_examples=10_000 if THOROUGH else 25, stateful_step_count=20 if THOROUGH else 12,
     suppress_health_check=list(HealthCheck),
