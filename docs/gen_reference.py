@@ -63,7 +63,7 @@ INTRO = {
 
 
 # a public submodule whose classes live elsewhere: document them where they are defined
-HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.layers", "shared_ops.nn.recurrent"],
+HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.containers", "shared_ops.nn.layers", "shared_ops.nn.recurrent"],
          "staticgraph.nn": []}  # the same classes as dg.nn: one implementation, documented once
 # a layer's forward/extra_repr are Module's, documented once there (as PyTorch's reference does)
 FILTERS = {"shared_ops.nn.layers": ["!^_", "!^forward$", "!^extra_repr$", "!^fn$"],
@@ -168,7 +168,9 @@ def surface_page() -> str:
         # most methods are one line over a registered op: list them all, with their signatures
         + "      show_if_no_docstring: true\n      inherited_members: true\n\n"
         # the methods TensorSurface imports into its class body, which griffe reads as aliases
-        + _entry("shared_ops._surface_nn", "More TensorSurface methods (x.add, x.gather, x.std...)")
+        + _entry("shared_ops._surface_nn", "More TensorSurface methods (x.add, x.masked_fill, x.all...)")
+        + "      members_order: alphabetical\n      show_if_no_docstring: true\n      filters: [\"!^_\", \"!^METHODS$\"]\n\n"
+        + _entry("shared_ops._surface_sort", "TensorSurface methods that reduce, sort and index (x.std, x.sort...)")
         + "      members_order: alphabetical\n      show_if_no_docstring: true\n      filters: [\"!^_\", \"!^METHODS$\"]\n\n"
         # methods made at run time, which griffe (reading the source) cannot see
         + "\n".join(_plain(getattr(TensorSurface, n), f"x.{n}") for n in ("sin", "cos", "erf", "log1p", "expm1", "rsqrt"))

@@ -53,50 +53,37 @@ from __future__ import annotations
 
 import inspect
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from shared_ops import default_backend
-from staticgraph import passes
-
 from . import _runners as R
-from .program import NoSpelling, Program, Step, compile_model
+from ._ways import (MAX_MAGNITUDE, _guard, _run_way, _torch, _worst, default_ways,  # noqa: F401
+                    exact_passes, pass_names)
+from .program import NoSpelling, Program, compile_model
 
 BITWISE_WAYS = ("static", "function")
-MAX_MAGNITUDE = 1e6  # values past this make a program numerically meaningless: rejected
-
-
-def exact_passes() -> tuple:
-    """Passes held to bitwise equality on the current backend (``fold`` computes with NumPy,
-    so on CuPy it is held to the tolerance)."""
-    return passes.exact_passes(default_backend().name)
-
-
-def pass_names() -> tuple:
-    """The compiler's pass names (``staticgraph.passes.ALL``), in pipeline order."""
-    return passes.ALL
-
-
-def default_ways() -> tuple:
-    ways = ["static", "function"] + [f"pass:{p}" for p in pass_names()] + ["optimized", "finite differences"]
-    if _torch() is not None:
-        ways.append("torch")
-    return tuple(ways)
-
-
-def _torch():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return None
-    return torch
 
 
 @dataclass
 class Difference:
-    """One way disagreeing on one value."""
+    """One way disagreeing on one value: an item of ``Result.differences``.
+
+    Args:
+        way: the way that disagreed (``"static"``, ``"pass:cse"``, ``"torch"``...).
+        what: the value (``"grad x1"``, ``"output v3"``, ``"raised"``...).
+        message: what was wrong.
+        max_abs: the largest absolute difference, when values were compared.
+        max_rel: the largest relative difference.
+        max_ulp: the largest difference in units in the last place.
+
+    Examples:
+        >>> from graphcompare.equivalence import Difference
+        >>> print(Difference("static", "grad x0", "not bitwise equal", 1e-7, 2e-7, 1))
+        static: grad x0: not bitwise equal [max abs 1e-07, max rel 2e-07, ULP 1]
+    """
 
     way: str
     what: str  # "grad x1", "output v3", "raised", "direction 0"
@@ -122,6 +109,22 @@ class Result:
     (max abs, max ULP); ``used`` maps each way held to the tolerance to the largest fraction
     of its bound that it used (below 1 when it passed); ``reproducer`` is a standalone script
     that fails the same way.
+
+    Args:
+        ok: every way agreed.
+        valid: the program was compared (not rejected).
+        reason: why it was rejected.
+        differences: the ``Difference`` of each way that disagreed.
+        worst: way -> (max abs, max ULP) difference.
+        used: way -> largest fraction of its tolerance used.
+        ways: the ways compared.
+        program: the program checked (``None`` for ``check_model``).
+        subject: the model, inputs and weights that were run.
+
+    Examples:
+        >>> from graphcompare.equivalence import Result
+        >>> Result(valid=False, reason="x0 is not finite").report()
+        'rejected: x0 is not finite'
     """
 
     ok: bool = True
@@ -150,6 +153,17 @@ class Result:
         return self._repro
 
     def report(self) -> str:
+        """The result in words (also what printing it gives).
+
+        Returns:
+            ``"all ways agree"``, ``"rejected: <reason>"``, or each disagreement on a line
+            followed by the program's source and a reproducer script.
+
+        Examples:
+            >>> from graphcompare.equivalence import Result
+            >>> Result().report()
+            'all ways agree'
+        """
         if not self.valid:
             return f"rejected: {self.reason}"
         if self.ok:
@@ -206,54 +220,6 @@ def subject_of(program: Program, seed: int = 0) -> Subject:
         seed=seed,
         program=program,
     )
-
-
-def _guard(program: Program, X64: list) -> str:
-    """Why the float64 values put some op at a kink or out of range ('' when they do not)."""
-    import dyngraph as dg
-
-    from .recipes_control import recipe
-
-    f = compile_model(program.model_source("surface64", name="allv", all_values=True), "allv")
-    with dg.no_grad():
-        vals = f(dg, *[dg.tensor(a) for a in X64])
-    values: list = []
-    it = iter(vals)
-    leaves = iter(X64)
-    for n in program.nodes:
-        values.append(next(leaves) if not isinstance(n, Step) else next(it).numpy())
-    for k, (n, v) in enumerate(zip(program.nodes, values)):
-        if not np.all(np.isfinite(v)) or (v.size and np.max(np.abs(v)) > MAX_MAGNITUDE):
-            return f"{program.name(k)} is not finite or exceeds {MAX_MAGNITUDE:g} in float64"
-        if isinstance(n, Step):
-            g = recipe(n.op).guard
-            if g is not None and not g([values[a] for a in n.args], n.params):
-                return f"{program.name(k)} = {n.op}(...) has an input at or near a kink"
-    return ""
-
-
-def _run_way(way: str, s: Subject):
-    if way == "static":
-        return R.run_static(s.model, s.X, s.W, optimize=False)
-    if way == "function":
-        return R.run_function(s.model, s.X, s.W, optimize=False)
-    if way == "optimized":
-        return R.run_static(s.model, s.X, s.W, optimize=True)
-    if way.startswith("pass:"):
-        return R.run_static(s.model, s.X, s.W, optimize=[way[5:]])
-    raise ValueError(f"unknown way {way!r}; the ways are {', '.join(default_ways())}")
-
-
-def _worst(got, expected) -> tuple:
-    abs_, ulp = 0.0, 0
-    for a, b in zip(got, expected):
-        if a is None or b is None or np.shape(a) != np.shape(b):
-            continue
-        m, _, u = R.differences(a, b)
-        abs_ = max(abs_, m)
-        if u is not None:
-            ulp = max(ulp, u)
-    return abs_, ulp
 
 
 def _diff_from_assertion(way, exc, names, got, expected) -> Difference:
@@ -346,7 +312,26 @@ def check_subject(s: Subject, ways=None, stop_at_first: bool = False) -> Result:
 
 
 def check_program(program: Program, ways=None, seed: int = 0, stop_at_first: bool = False) -> Result:
-    """Run ``program`` every way (``ways``: default all) and compare; see the module docstring."""
+    """Run ``program`` every way and compare each way with its reference (see the module docstring).
+
+    Args:
+        program: a ``graphcompare.program.Program``.
+        ways: the ways to compare; default ``default_ways()``.
+        seed: seed of the loss's weights.
+        stop_at_first: stop at the first way that disagrees.
+
+    Returns:
+        A ``Result``: ``ok``, ``valid``, ``differences``, ``worst``; printing it gives the report.
+
+    Examples:
+        >>> from graphcompare.equivalence import check_program
+        >>> from graphcompare.program import Leaf, Program, Step
+        >>> p = Program([Leaf((2,), "float32", np.array([0.5, 1.0], np.float32)),
+        ...              Step("tanh", (0,), {}, (2,), "float32")], outputs=(1,),
+        ...             weights=[np.array([1.0, 2.0])])
+        >>> check_program(p, ways=["static", "optimized"]).report()
+        'all ways agree'
+    """
     return check_subject(subject_of(program, seed), ways, stop_at_first)
 
 
@@ -396,5 +381,15 @@ def check_model(fn: Callable, inputs, ways=None, seed: int = 0) -> Result:
     return check_subject(s, tuple(w for w in (ways or default_ways()) if w != "torch"))
 
 
-__all__ = ["check_program", "check_model", "check_subject", "Result", "Difference", "Subject",
-           "subject_of", "default_ways", "pass_names", "exact_passes"]
+__all__ = [
+    "Difference",
+    "Result",
+    "Subject",
+    "check_model",
+    "check_program",
+    "check_subject",
+    "default_ways",
+    "exact_passes",
+    "pass_names",
+    "subject_of",
+]

@@ -7,27 +7,12 @@ and ``sg.Node`` both have them. Each is a plain function of ``self``; the ops ar
 
 from __future__ import annotations
 
-import math
-from typing import NamedTuple
-
-from .dtypes import FLOATING
-from .errors import OpAttributeError, ShapeError
+from ._surface_sort import (  # noqa: F401 - TensorSurface and functions_nn take them from here
+    SortResult, _dim, _floating, argsort, chunk, cumsum, gather, norm, prod, scatter_add, sort, split, std, topk,
+    unbind, var,
+)
+from .errors import OpAttributeError
 from .registry import normalize_axis
-
-
-class SortResult(NamedTuple):
-    """``x.sort()`` / ``x.topk()``: ``values`` (differentiable) and int64 ``indices``."""
-
-    values: object
-    indices: object
-
-
-def _dim(self, dim, name):
-    return normalize_axis(name, dim, self.ndim)[0] if self.ndim else 0
-
-
-def _floating(self):
-    return self if self._dtype_name in FLOATING else self.astype("float32")
 
 
 def _unary(name):
@@ -105,14 +90,47 @@ def _as_bool(x):
 
 
 def logical_and(self, other):
+    """Elementwise logical and (non-zero is true), with broadcasting.
+
+    Parameters:
+        other: a value or a number.
+
+    Returns:
+        A bool value.
+
+    Examples:
+        >>> dg.tensor([True, False]).logical_and(dg.tensor([True, True]))
+        tensor([ True, False])
+    """
     return self._op("logical_and", _as_bool(self), _as_bool(self._as_operand(other)))
 
 
 def logical_or(self, other):
+    """Elementwise logical or (non-zero is true), with broadcasting.
+
+    Parameters:
+        other: a value or a number.
+
+    Returns:
+        A bool value.
+
+    Examples:
+        >>> dg.tensor([True, False]).logical_or(dg.tensor([True, True]))
+        tensor([ True,  True])
+    """
     return self._op("logical_or", _as_bool(self), _as_bool(self._as_operand(other)))
 
 
 def logical_not(self):
+    """Elementwise logical not (non-zero is true).
+
+    Returns:
+        A bool value.
+
+    Examples:
+        >>> dg.tensor([True, False]).logical_not()
+        tensor([False,  True])
+    """
     return self._op("logical_not", _as_bool(self))
 
 
@@ -139,10 +157,34 @@ def __invert__(self):
 
 
 def floor_divide(self, other):
+    """``self // other``: the quotient rounded down (as ``torch.floor_divide``).
+
+    Parameters:
+        other: a value or a number.
+
+    Returns:
+        The quotient, in the promoted dtype.
+
+    Examples:
+        >>> dg.tensor([7, -7]).floor_divide(2)
+        tensor([ 3, -4])
+    """
     return self._binary("floor_divide", self, other)
 
 
 def remainder(self, other):
+    """``self % other``, with the sign of ``other`` (as ``torch.remainder``).
+
+    Parameters:
+        other: a value or a number.
+
+    Returns:
+        The remainder, in the promoted dtype.
+
+    Examples:
+        >>> dg.tensor([7.0, -7.0]).remainder(3)
+        tensor([1., 2.])
+    """
     return self._binary("remainder", self, other)
 
 
@@ -168,10 +210,38 @@ def _bool_reduce(self, name, dim, keepdim):
 
 
 def all(self, dim=None, keepdim=False):  # noqa: A001
+    """True where every element along ``dim`` is true (default every element), as ``torch.all``;
+    non-bool values count as true when non-zero.
+
+    Parameters:
+        dim: the dimension, or ``None``.
+        keepdim: keep it with size 1.
+
+    Returns:
+        A bool value.
+
+    Examples:
+        >>> dg.tensor([[True, False], [True, True]]).all(1)
+        tensor([False,  True])
+    """
     return _bool_reduce(self, "all", dim, keepdim)
 
 
 def any(self, dim=None, keepdim=False):  # noqa: A001
+    """True where some element along ``dim`` is true (default every element), as ``torch.any``;
+    non-bool values count as true when non-zero.
+
+    Parameters:
+        dim: the dimension, or ``None``.
+        keepdim: keep it with size 1.
+
+    Returns:
+        A bool value.
+
+    Examples:
+        >>> dg.tensor([[True, False], [True, True]]).any(1)
+        tensor([ True,  True])
+    """
     return _bool_reduce(self, "any", dim, keepdim)
 
 
@@ -196,198 +266,37 @@ def masked_fill(self, mask, value):
 
 
 def tril(self, diagonal=0):
-    return self._op("tril", self, k=int(diagonal))
-
-
-def triu(self, diagonal=0):
-    return self._op("triu", self, k=int(diagonal))
-
-
-# ----------------------------------------------------------------- reductions and scans
-
-
-def cumsum(self, dim):
-    """Running sums along ``dim``.
+    """The lower triangle of the last two dimensions; the rest set to zero.
 
     Parameters:
-        dim: the dimension summed along.
+        diagonal: keep up to this diagonal (0: the main one, 1: one above...).
 
     Returns:
         A value of ``self``'s shape.
 
     Examples:
-        >>> dg.tensor([[1.0, 2.0], [3.0, 4.0]]).cumsum(0)
-        tensor([[1., 2.],
-                [4., 6.]])
+        >>> dg.ones(2, 2).tril()
+        tensor([[1., 0.],
+                [1., 1.]])
     """
-    return self._op("cumsum", self, axis=_dim(self, dim, "cumsum"))
+    return self._op("tril", self, k=int(diagonal))
 
 
-def prod(self, dim=None, keepdim=False):
-    axis = None if dim is None else _dim(self, dim, "prod")
-    return self._op("prod", self, axis=axis, keepdims=bool(keepdim))
-
-
-def var(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
-    """Variance with ``correction`` (1: Bessel's, as ``torch.var``); ``unbiased=False`` is 0.
+def triu(self, diagonal=0):
+    """The upper triangle of the last two dimensions; the rest set to zero.
 
     Parameters:
-        dim: the dimension(s) reduced; default all.
-        correction: subtracted from the count in the denominator.
-        keepdim: keep the reduced dimensions with size 1.
-        unbiased: PyTorch's older switch (``True``: correction 1, ``False``: 0).
+        diagonal: keep from this diagonal on (0: the main one, 1: one above...).
 
     Returns:
-        The variance.
-
-    Raises:
-        ShapeError: a reduced dimension is free (``None``) in a static graph.
+        A value of ``self``'s shape.
 
     Examples:
-        >>> dg.tensor([[1.0, 2.0], [3.0, 4.0]]).var()
-        tensor(1.6667)
+        >>> dg.ones(2, 2).triu(1)
+        tensor([[0., 1.],
+                [0., 0.]])
     """
-    if unbiased is not None:
-        correction = 1 if unbiased else 0
-    x = _floating(self)
-    axes = tuple(range(x.ndim)) if dim is None else normalize_axis("var", dim, x.ndim)
-    n = math.prod(x.shape[a] for a in axes) if None not in [x.shape[a] for a in axes] else None
-    if n is None:
-        raise ShapeError("var: the reduced dimensions must have known sizes")
-    c = x - x.mean(axis=axes, keepdims=True)
-    return (c * c).sum(axis=axes, keepdims=keepdim) / float(max(n - correction, 0))
-
-
-def std(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
-    return var(self, dim, correction=correction, keepdim=keepdim, unbiased=unbiased).sqrt()
-
-
-def norm(self, p=2, dim=None, keepdim=False):
-    """The vector norm (as ``Tensor.norm`` / ``torch.linalg.vector_norm``)."""
-    from .functions_nn import vector_norm
-
-    return vector_norm(self, p, dim, keepdim)
-
-
-# ----------------------------------------------------------------- sorting and indexing
-
-
-def argsort(self, dim=-1, descending=False):
-    return self._op("argsort", self, axis=_dim(self, dim, "argsort"), descending=bool(descending))
-
-
-def sort(self, dim=-1, descending=False, stable=False):
-    """``(values, indices)``; ties keep their order (a stable sort, whatever ``stable`` says).
-
-    Parameters:
-        dim: the dimension sorted along; descending: largest first; stable: accepted (always stable).
-
-    Returns:
-        ``SortResult(values, indices)``.
-
-    Examples:
-        >>> dg.tensor([3.0, 1.0, 2.0]).sort()
-        SortResult(values=tensor([1., 2., 3.]), indices=tensor([1, 2, 0]))
-    """
-    axis = _dim(self, dim, "sort")
-    idx = self._op("argsort", self, axis=axis, descending=bool(descending))
-    return SortResult(self._op("gather", self, idx, axis=axis), idx)
-
-
-def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002
-    """The ``k`` largest (``largest=False``: smallest) along ``dim``: ``(values, indices)``.
-
-    Parameters:
-        k: how many; dim: the dimension; largest: the largest or the smallest; sorted: accepted (always sorted).
-
-    Returns:
-        ``SortResult(values, indices)``.
-
-    Raises:
-        ShapeError: ``k`` outside ``0 .. size``.
-
-    Examples:
-        >>> dg.tensor([3.0, 1.0, 2.0]).topk(2)
-        SortResult(values=tensor([3., 2.]), indices=tensor([0, 2]))
-    """
-    axis = _dim(self, dim, "topk")
-    n = self.shape[axis]
-    if n is not None and not 0 <= k <= n:
-        raise ShapeError(f"topk: k={k} is out of range for dimension {axis} of size {n}")
-    idx = self._op("argsort", self, axis=axis, descending=bool(largest))
-    idx = idx[(slice(None),) * axis + (slice(0, k),)]
-    return SortResult(self._op("gather", self, idx, axis=axis), idx)
-
-
-def gather(self, dim, index):
-    """``out[i][j] = self[i][index[i][j]]`` for ``dim=1`` (as ``torch.gather``).
-
-    Parameters:
-        dim: the dimension indexed; index: int64 indices, of ``self``'s number of dimensions.
-
-    Returns:
-        A value of ``index``'s shape.
-
-    Examples:
-        >>> dg.tensor([[1.0, 2.0], [3.0, 4.0]]).gather(1, dg.tensor([[1], [0]]))
-        tensor([[2.],
-                [3.]])
-    """
-    index = self._as_operand(index)
-    return self._op("gather", self, index, axis=_dim(self, dim, "gather"))
-
-
-def scatter_add(self, dim, index, src):
-    index, src = self._as_operand(index), self._as_operand(src)
-    if src._dtype_name != self._dtype_name:
-        src = src.astype(self._dtype_name)
-    return self._op("scatter_add", self, index, src, axis=_dim(self, dim, "scatter_add"))
-
-
-def split(self, split_size_or_sections, dim=0):
-    """Pieces along ``dim``: of size ``split_size`` (the last may be smaller) or of the given sizes.
-
-    Parameters:
-        split_size_or_sections: one size, or a list of sizes adding up to the dimension.
-        dim: the dimension split.
-
-    Returns:
-        A tuple of values.
-
-    Raises:
-        ShapeError: sections that do not add up, or a size split of a free dimension.
-
-    Examples:
-        >>> dg.arange(5.0).split(2)
-        (tensor([0., 1.]), tensor([2., 3.]), tensor([4.]))
-    """
-    axis = _dim(self, dim, "split")
-    n = self.shape[axis]
-    if isinstance(split_size_or_sections, int):
-        if n is None:
-            raise ShapeError("split: cannot split a free (None) dimension by size")
-        step = split_size_or_sections
-        sizes = [min(step, n - s) for s in range(0, n, step)]
-    else:
-        sizes = [int(s) for s in split_size_or_sections]
-        if n is not None and sum(sizes) != n:
-            raise ShapeError(f"split: sections {sizes} do not add up to dimension {axis} of size {n}")
-    out, start = [], 0
-    for s in sizes:
-        out.append(self[(slice(None),) * axis + (slice(start, start + s),)])
-        start += s
-    return tuple(out)
-
-
-def chunk(self, chunks, dim=0):
-    axis = _dim(self, dim, "chunk")
-    n = self.shape[axis]
-    return split(self, -(-n // chunks), axis)
-
-
-def unbind(self, dim=0):
-    axis = _dim(self, dim, "unbind")
-    return tuple(self[(slice(None),) * axis + (i,)] for i in range(self.shape[axis]))
+    return self._op("triu", self, k=int(diagonal))
 
 
 METHODS = (

@@ -234,6 +234,10 @@ class ShapeMethods:
         Returns:
             The slice, with ``dim`` of size ``length``.
 
+        Raises:
+            IndexError: ``start`` is outside ``[-size, size]``.
+            ShapeError: ``start + length`` exceeds the dimension's size.
+
         Examples:
             >>> dg.arange(6.0).view(2, 3).narrow(1, 1, 2)
             tensor([[1., 2.],

@@ -22,24 +22,10 @@ from .dtypes import DEFAULT_FLOAT, FLOATING, dtype_name, promoted_dtype, weak_sc
 from .errors import DTypeError, OpAttributeError
 from .registry import REGISTRY, Spec, normalize_axis
 from ._surface_args import _parse_index, _split_ints
+from ._surface_math import MathMethods, ReductionResult  # noqa: F401 - ReductionResult is importable from here
 from ._surface_shape import ShapeMethods
 
 _SCALAR_TYPES = (bool, int, float, np.number, np.bool_)
-
-
-class ReductionResult(tuple):
-    """``(values, indices)`` of ``x.max(dim)`` / ``x.min(dim)``, as ``torch.return_types.max``."""
-
-    __slots__ = ()
-
-    def __new__(cls, name, values, indices):
-        return tuple.__new__(cls, (values, indices))
-
-    values = property(lambda self: self[0])
-    indices = property(lambda self: self[1])
-
-    def __repr__(self) -> str:
-        return f"return_types(values={self[0]!r}, indices={self[1]!r})"
 
 
 def _no_bool_sub(x, a, b):
@@ -62,7 +48,7 @@ def _true_division(x, a, b):
     return (cast, b) if a is x else (a, cast)
 
 
-class TensorSurface(ShapeMethods):
+class TensorSurface(ShapeMethods, MathMethods):
     """Operators and methods shared by ``dg.Tensor`` and ``sg.Node``.
 
     Examples:
@@ -295,100 +281,6 @@ class TensorSurface(ShapeMethods):
             except DTypeError as exc:
                 self._fail(exc)
         return self._reduce("mean", axis, keepdims, dim, keepdim)
-
-    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """``x.max()``: the maximum. ``x.max(dim)``: ``(values, indices)`` (a named tuple, the
-        first maximum's index, its gradient to that element only, as PyTorch). ``x.max(axis=...)``:
-        the values only, the gradient split equally among ties (as ``torch.amax``)."""
-        return self._extremum("max", dim, keepdim, axis, keepdims)
-
-    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """As ``max``: ``x.min(dim)`` gives ``(values, indices)``; ``axis=`` the values (``torch.amin``)."""
-        return self._extremum("min", dim, keepdim, axis, keepdims)
-
-    def _extremum(self, name, dim, keepdim, axis, keepdims):
-        if dim is None or not isinstance(dim, (int, np.integer)):
-            if dim is not None:
-                axis = dim
-            return self._reduce(name, axis, bool(keepdim) if keepdims is None else keepdims, None, None)
-        if axis is not None:
-            raise OpAttributeError(f"{name}: pass axis= or dim=, not both")
-        axis = normalize_axis(name, int(dim), self.ndim)[0] if self.ndim else 0
-        keep = bool(keepdim if keepdims is None else keepdims)
-        if self.ndim and self.shape[axis] == 0:
-            raise IndexError(f"{name}(): Expected reduction dim {axis} to have non-zero size.")
-        arg = "argmax" if name == "max" else "argmin"
-        values = self._op(f"{name}_dim", self, axis=axis, keepdims=keep)
-        return ReductionResult(name, values, self._op(arg, self, axis=axis, keepdims=keep))
-
-    def argmax(self, dim=None, keepdim=False):
-        """Index of the first maximum (over the flattened tensor when ``dim`` is None), int64."""
-        return self._arg("argmax", dim, keepdim)
-
-    def argmin(self, dim=None, keepdim=False):
-        return self._arg("argmin", dim, keepdim)
-
-    def _arg(self, name, dim, keepdim):
-        axis = None if dim is None else (normalize_axis(name, int(dim), self.ndim)[0] if self.ndim else 0)
-        return self._op(name, self, axis=axis, keepdims=bool(keepdim))
-
-    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return self._reduce("logsumexp", axis, keepdims, dim, keepdim)
-
-    # ----------------------------------------------------------------- elementwise
-    def exp(self):
-        return self._op("exp", self)
-
-    def log(self):
-        return self._op("log", self)
-
-    def tanh(self):
-        return self._op("tanh", self)
-
-    def sigmoid(self):
-        return self._op("sigmoid", self)
-
-    def relu(self):
-        return self._op("relu", self)
-
-    def sqrt(self):
-        return self._op("sqrt", self)
-
-    def abs(self):
-        return self._op("abs", self)
-
-    def neg(self):
-        return self._op("neg", self)
-
-    def clip(self, min=None, max=None):
-        if min is None and max is None:
-            raise OpAttributeError("clip: give at least one of min= and max=")
-        return self._op(
-            "clip", self, min=None if min is None else float(min), max=None if max is None else float(max)
-        )
-
-    clamp = clip
-
-    def softmax(self, axis=-1, *, dim=None):
-        axis = dim if dim is not None else axis
-        return self._op("softmax", self, axis=normalize_axis("softmax", axis, self.ndim)[0])
-
-    def log_softmax(self, axis=-1, *, dim=None):
-        axis = dim if dim is not None else axis
-        return self._op("log_softmax", self, axis=normalize_axis("log_softmax", axis, self.ndim)[0])
-
-    def matmul(self, other):
-        return self @ other
-
-    def pow(self, exponent):
-        return self ** exponent
-
-    # PyTorch spellings of the binary ops (add and sub, with alpha=, come with the nn block below)
-    def mul(self, other):
-        return self * other
-
-    def div(self, other):
-        return self / other
 
     # -- ops added for nn (issue 16)
     from ._surface_nn import (  # noqa: E402  (class-body import: these become methods)

@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 
 from shared_ops import GraphCompareError, backend_of, common_backend, default_backend, generation, get_backend
-from shared_ops.dtypes import FLOATING, INTEGER
 
 from . import memory, passes
+from ._run_support import RunSupport, _flatten_outputs, _fmt, _kind
 from .control.kernels import lower as lower_control, regions as control_regions, report_lines as control_report
 from .executable import Executable
 from .fusion import FusedKernel
 from .graph import GraphError, Node
-from .lower import build_program, needed
+from .lower import build_program
 from .program import PassContext
 
 
@@ -29,38 +29,22 @@ class FeedError(GraphCompareError, ValueError):
     """A feed that does not fit its placeholder (missing, extra, wrong shape or dtype kind)."""
 
 
-def _kind(dtype: str) -> str:
-    return "float" if dtype in FLOATING else "int" if dtype in INTEGER else dtype
+class CompiledFunction(RunSupport):
+    """The callable ``sg.compile`` returns: ``fn(*arrays)`` or ``fn(feed_dict)``.
 
+    Args:
+        outputs: a node, or a list, tuple or dict of nodes (the results come in that form).
+        inputs: the placeholders (nodes or names) in call order; default every one needed.
+        optimize: ``True``, ``False``, a dict of passes to switch, or a list of pass names.
+        state: variable node id -> array, shared with a ``Session``; default the graph's.
+        backend: where it runs (``"numpy"``, ``"cupy"``); default where the feeds are.
 
-def _flatten_outputs(outputs):
-    """(list of nodes, a function rebuilding the user's nested structure from a list of values)."""
-    nodes: list = []
-
-    def walk(o, depth=0):
-        if depth > 32:
-            raise GraphError("outputs are nested more than 32 levels deep")
-        if isinstance(o, Node):
-            nodes.append(o)
-            k = len(nodes) - 1
-            return lambda vals: vals[k]
-        if isinstance(o, (list, tuple)):
-            parts = [walk(x, depth + 1) for x in o]
-            kind = type(o)
-            if kind in (list, tuple):
-                return lambda vals: kind(p(vals) for p in parts)
-            return lambda vals: kind(*(p(vals) for p in parts))  # a namedtuple
-        if isinstance(o, dict):
-            parts = {key: walk(x, depth + 1) for key, x in o.items()}
-            return lambda vals: {key: p(vals) for key, p in parts.items()}
-        raise GraphError(f"compile: outputs must be graph nodes (in lists, tuples or dicts), got {type(o).__name__} {o!r}")
-
-    rebuild = walk(outputs)
-    return nodes, rebuild
-
-
-class CompiledFunction:
-    """The callable ``sg.compile`` returns: ``fn(*arrays)`` or ``fn(feed_dict)``."""
+    Examples:
+        >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
+        >>> fn = sg.CompiledFunction(x * 2.0, [x], optimize=False)
+        >>> fn(np.array([1.0, 2.0], np.float32))
+        array([2., 4.], dtype=float32)
+    """
 
     def __init__(self, outputs, inputs=None, optimize: Any = True, *, state: dict | None = None,
                  backend=None):
@@ -118,22 +102,6 @@ class CompiledFunction:
                             f"({(time.perf_counter() - t0) * 1e3:.2f} ms)")
 
     # -- inputs --------------------------------------------------------------------
-    def _resolve_inputs(self, inputs, outputs) -> list[Node]:
-        if inputs is None:
-            return [n for n in needed(outputs) if n.op == "placeholder"]
-        if isinstance(inputs, (Node, str)):
-            inputs = [inputs]
-        out = []
-        for x in inputs:
-            if isinstance(x, str):
-                x = self.graph.get(x)
-            if not isinstance(x, Node) or x.op != "placeholder":
-                raise GraphError(f"compile: inputs must be placeholders (or their names), got {x!r}")
-            if any(x is o for o in out):
-                raise GraphError(f"compile: placeholder {x.label} is listed twice in inputs")
-            out.append(x)
-        return out
-
     def _feeds_from(self, args, kwargs) -> list:
         names = [n.name for n in self.inputs]
         if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
@@ -156,7 +124,23 @@ class CompiledFunction:
         return list(args)
 
     def check_feeds(self, arrays: list) -> list:
-        """The arrays to run on (cast within their dtype kind); ``FeedError`` naming the placeholder."""
+        """Check the feeds against the placeholders (shape, dtype kind, backend).
+
+        Args:
+            arrays: one array per input, in call order.
+
+        Returns:
+            The arrays to run on, cast to their placeholder's dtype within its kind.
+
+        Raises:
+            FeedError: a feed is not an array, has the wrong shape or kind; it names the placeholder.
+
+        Examples:
+            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
+            >>> fn = sg.compile(x + 1.0, optimize=False)
+            >>> fn.check_feeds([np.array([1.0, 2.0])])[0].dtype
+            dtype('float32')
+        """
         out = []
         for (name, spec), a in zip(self._specs, arrays):
             shape = getattr(a, "shape", None)
@@ -203,19 +187,6 @@ class CompiledFunction:
         return exe
 
     # -- running -------------------------------------------------------------------
-    def _all_plain_numpy(self, arrays) -> bool:
-        """True when every feed is an ndarray of its placeholder's dtype and fixed sizes."""
-        for (dtype, ndim, fixed), a in zip(self._fast, arrays):
-            if type(a) is not np.ndarray or a.dtype != dtype:
-                return False
-            shape = a.shape
-            if len(shape) != ndim:
-                return False
-            for k, d in fixed:
-                if shape[k] != d:
-                    return False
-        return True
-
     def __call__(self, *args, **kwargs):
         if kwargs or (len(args) == 1 and type(args[0]) is dict) or len(args) != len(self._fast):
             args = self._feeds_from(args, kwargs)
@@ -244,49 +215,68 @@ class CompiledFunction:
             self._store(assigned, arrays, current)
         return self._rebuild(list(outs))
 
-    def _annotate(self, exe: Executable, exc: Exception, arrays) -> None:
-        nid = exe.failed_node(exc)
-        if nid is None:
-            return
-        node = self.program[nid]
-        origin = None
-        if node.origin is not None and self.graph is not None and node.origin < len(self.graph.nodes):
-            origin = self.graph.nodes[node.origin]
-        where = f" (declared at {origin.trace})" if origin is not None and origin.trace else ""
-        fed = ", ".join(f"{name}: {tuple(getattr(a, 'shape', ()))}" for (name, _), a in zip(self._specs, arrays))
-        exc.add_note(f"staticgraph: raised while running {node.text()}{where}; fed {fed or 'nothing'}. "
-                     "No variable was changed by this run.")
-
-    def _store(self, assigned, feeds, current) -> None:
-        """Assignments land at the end of the run, in declaration order. A value that is (or
-        may view) a feed, a constant or a variable's array is copied: state never aliases
-        memory the caller or another variable owns."""
-        sources = self._sources
-        for (vid, xid), value in zip(self.program.assigns, assigned):
-            if (xid in sources or getattr(value, "base", None) is not None
-                    or any(value is a for a in feeds) or any(value is a for a in current)):
-                c = getattr(value, "copy", None)
-                value = c() if c is not None else value
-            self.state[vid] = value
-
     # -- inspection ----------------------------------------------------------------
     def text(self) -> str:
+        """The compiled program, a node a line.
+
+        Returns:
+            The program's text (``%id = op inputs : dtype[shape]``), as optimised.
+
+        Examples:
+            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
+            >>> print(sg.compile(x * 2.0, optimize=False).text())
+            %0 = placeholder x : f32[2]
+            %1 = constant 2. : f32[]
+            %2 = mul %0 %1 : f32[2]
+            return %2
+        """
         return self.program.text()
 
     def regions(self) -> list:
         """The fused regions (``FusedKernel``) of the program, in program order, then those
-        inside control-flow bodies."""
+        inside control-flow bodies.
+
+        Returns:
+            A list of ``FusedKernel`` (empty without the ``fuse`` pass).
+
+        Examples:
+            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
+            >>> len(sg.compile((x * 2.0).exp().sum()).regions())
+            1
+        """
         return [n.payload for n in self.program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)] \
             + control_regions(self.program)
 
     def tiers(self) -> dict:
-        """``{fused node id: tier it runs on}`` (``"numpy"`` or ``"numba"``)."""
+        """Where each fused region runs now.
+
+        Returns:
+            ``{fused node id: tier}``, the tier ``"numpy"`` or ``"numba"``.
+
+        Examples:
+            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
+            >>> fn = sg.compile((x * 2.0).exp().sum()); fn.use_tier("numpy")
+            >>> list(fn.tiers().values())
+            ['numpy']
+        """
         return {n.id: n.payload.tier for n in self.program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)}
 
     def wait_compiled(self, timeout: float | None = None) -> bool:
         """Wait until every fused region runs on its best tier (numba on NumPy), building
         what nothing else is building; True when all do (False: a build failed or timed out,
-        and those regions keep running on the NumPy tier, with the same results)."""
+        and those regions keep running on the NumPy tier, with the same results).
+
+        Args:
+            timeout: seconds to wait at most; ``None``: as long as it takes.
+
+        Returns:
+            True when every region runs on its best tier.
+
+        Examples:
+            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
+            >>> sg.compile(x + 1.0, optimize=False).wait_compiled(timeout=1.0)
+            True
+        """
         deadline = None if timeout is None else time.perf_counter() + timeout
         ok = True
         for k in self.regions():
@@ -295,11 +285,32 @@ class CompiledFunction:
         return ok
 
     def use_tier(self, tier: str) -> None:
-        """Run every fused region on ``tier`` (``"numpy"`` or ``"numba"``; tests compare them)."""
+        """Run every fused region on ``tier`` (tests compare the tiers; results are the same).
+
+        Args:
+            tier: ``"numpy"`` or ``"numba"``.
+
+        Examples:
+            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
+            >>> fn = sg.compile((x * 2.0).exp().sum()); fn.use_tier("numpy")
+            >>> float(fn(np.zeros(2, np.float32)))
+            2.0
+        """
         for k in self.regions():
             k.use_tier(tier)
 
     def report(self) -> str:
+        """What compiling did: pruning, each pass, the memory plan, lowering, the tiers, the program.
+
+        Returns:
+            The report, a line per step (timings included).
+
+        Examples:
+            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
+            >>> print(sg.compile(x * 2.0, optimize=False).report())
+            prune: graph 3 nodes -> 3 nodes needed by the outputs (... ms)
+            ...
+        """
         lines = list(self._report)
         nodes = {id(n.payload): n.id for n in self.program.nodes if n.op == "fused"}
         regions = [k for k in self.regions() if id(k) in nodes]  # a body's regions: in its own report
@@ -312,6 +323,19 @@ class CompiledFunction:
         return "\n".join(lines)
 
     def executable(self, backend=None) -> Executable:
+        """The lowered program for one backend (built on first use, then kept).
+
+        Args:
+            backend: ``"numpy"``, ``"cupy"`` (or a device); default the function's backend.
+
+        Returns:
+            The ``Executable``: its ``instructions`` are the inspectable IR.
+
+        Examples:
+            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
+            >>> sg.compile(x * 2.0, optimize=False).executable().backend.name
+            'numpy'
+        """
         b = get_backend(backend) if backend is not None else (self._backend or default_backend())
         key = b.name + b.device
         if key not in self._executables:
@@ -332,11 +356,7 @@ class CompiledFunction:
         return f"<sg.CompiledFunction {len(self.inputs)} inputs -> {len(self.outputs)} outputs, {len(self.program)} nodes>"
 
 
-def _fmt(shape) -> str:
-    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def compile(outputs, inputs=None, optimize: Any = True, *, backend=None, block: bool = False) -> CompiledFunction:  # noqa: A001
+def compile(outputs, inputs=None, optimize: Any = True, *, backend=None, block: bool = False) -> CompiledFunction:
     """Compile ``outputs`` (a node, or a list/tuple/dict of nodes) into a callable.
 
     ``inputs``: the placeholders (nodes or names) in the order ``fn(*arrays)`` takes them;
@@ -377,4 +397,4 @@ def compile(outputs, inputs=None, optimize: Any = True, *, backend=None, block: 
     return fn
 
 
-__all__ = ["compile", "CompiledFunction", "FeedError"]
+__all__ = ["CompiledFunction", "FeedError", "compile"]

@@ -46,33 +46,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from shared_ops.registry import REGISTRY, OpDef, Spec
 
 SOURCES = ("placeholder", "variable", "constant")
 
-_SHORT = {"float32": "f32", "float64": "f64", "float16": "f16", "int64": "i64", "int32": "i32",
-          "int8": "i8", "int16": "i16", "uint8": "u8", "bool": "bool"}
-
-
-def type_str(spec: Spec) -> str:
-    """``f32[?,4]`` for a float32 value whose first dimension is free."""
-    dims = ",".join("?" if d is None else str(d) for d in spec.shape)
-    return f"{_SHORT.get(spec.dtype, spec.dtype)}[{dims}]"
-
-
-def attrs_str(attrs: dict) -> str:
-    if not attrs:
-        return ""
-    return " {" + ", ".join(f"{k}={v!r}" for k, v in attrs.items()) + "}"
-
-
-def value_str(value: Any, limit: int = 6) -> str:
-    arr = np.asarray(value)
-    if arr.size <= limit:
-        return np.array2string(arr, separator=",", threshold=limit).replace("\n", "")
-    return f"<{arr.size} values>"
+from ._text import _SHORT, attrs_str, type_str, value_str  # noqa: F401 - export imports them from here
 
 
 class PNode:
@@ -141,10 +119,19 @@ class PNode:
 
 @dataclass
 class PassContext:
-    """What a pass (and the memory planner after them) may consult: the backend name
-    (``None``: decided at the first call), ``switches`` (``{pass name: on}``, ``"memory"``
-    included; empty: everything on), ``naive_before`` (the naive bytes of the program before
-    the pipeline, for the memory report) and a free-form dict for passes to share facts."""
+    """What a pass (and the memory planner after them) may consult besides the program.
+
+    Args:
+        backend: the backend's name, or ``None`` (decided at the first call).
+        switches: ``{pass name: on}`` (``"memory"`` included); a pass not named is on.
+        options: per-pass options from ``optimize=`` (``{"simplify": {rule: bool}}``).
+        naive_before: the program's naive bytes before the pipeline (for the memory report).
+        shared: a free-form dict for passes to share facts.
+
+    Examples:
+        >>> sg.PassContext(switches={"cse": False}).on("fuse")
+        True
+    """
 
     backend: str | None = None
     switches: dict = field(default_factory=dict)
@@ -153,6 +140,18 @@ class PassContext:
     shared: dict = field(default_factory=dict)
 
     def on(self, name: str) -> bool:
+        """Whether pass ``name`` is switched on.
+
+        Args:
+            name: a pass name (``"cse"``, ``"fuse"``, ``"memory"``...).
+
+        Returns:
+            False only when ``switches`` turns it off.
+
+        Examples:
+            >>> sg.PassContext(switches={"cse": False}).on("cse")
+            False
+        """
         return self.switches.get(name, True)
 
 

@@ -12,7 +12,8 @@ from .frontend import FrontEnd, current, register_front_end
 from .layers import (
     GELU, AvgPool2d, Conv2d, Dropout, Embedding, Flatten, LayerNorm, Linear, MaxPool2d, ReLU, Sigmoid, SiLU, Tanh,
 )
-from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
+from .containers import ModuleList, Sequential
+from .module import IncompatibleKeys, Module, Parameter
 from .recurrent import LSTMCell, MultiheadAttention, RNNCell
 
 __all__ = [

@@ -129,15 +129,42 @@ class Module:
                 yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name)
 
     def modules(self) -> Iterator["Module"]:
+        """This module, then every submodule, depth first (each once).
+
+        Yields:
+            The modules.
+
+        Examples:
+            >>> [type(m).__name__ for m in dg.nn.Sequential(dg.nn.Linear(2, 2), dg.nn.ReLU()).modules()]
+            ['Sequential', 'Linear', 'ReLU']
+        """
         for _, m in self.named_modules():
             yield m
 
     def named_children(self) -> Iterator[tuple]:
+        """The direct submodules with the names they are registered under.
+
+        Yields:
+            ``(name, module)`` pairs, in registration order.
+
+        Examples:
+            >>> [name for name, _ in dg.nn.Sequential(dg.nn.Linear(2, 2), dg.nn.ReLU()).named_children()]
+            ['0', '1']
+        """
         for name, m in self._modules.items():
             if m is not None:
                 yield name, m
 
     def children(self) -> Iterator["Module"]:
+        """The direct submodules, in registration order.
+
+        Yields:
+            The modules.
+
+        Examples:
+            >>> [type(m).__name__ for m in dg.nn.Sequential(dg.nn.Linear(2, 2), dg.nn.ReLU()).children()]
+            ['Linear', 'ReLU']
+        """
         for _, m in self.named_children():
             yield m
 
@@ -268,6 +295,15 @@ class Module:
         return self
 
     def eval(self) -> "Module":
+        """Evaluation mode for this module and its submodules: ``train(False)`` (dropout off).
+
+        Returns:
+            This module.
+
+        Examples:
+            >>> dg.nn.Dropout(0.5).eval().training
+            False
+        """
         return self.train(False)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -296,9 +332,27 @@ class Module:
         return self
 
     def double(self) -> "Module":
+        """Convert every parameter to float64 (``to("float64")``).
+
+        Returns:
+            This module.
+
+        Examples:
+            >>> dg.nn.Linear(2, 2).double().weight.dtype
+            dyngraph.float64
+        """
         return self.to("float64")
 
     def float(self) -> "Module":
+        """Convert every parameter to float32 (``to("float32")``).
+
+        Returns:
+            This module.
+
+        Examples:
+            >>> dg.nn.Linear(2, 2).double().float().weight.dtype
+            dyngraph.float32
+        """
         return self.to("float32")
 
     def apply(self, fn) -> "Module":
@@ -309,6 +363,15 @@ class Module:
 
     # ----------------------------------------------------------------- printing
     def extra_repr(self) -> str:
+        """The module's own settings, shown inside its ``repr`` (override it in a layer).
+
+        Returns:
+            ``""`` here; a layer's settings (``"in_features=2, ..."``).
+
+        Examples:
+            >>> dg.nn.Linear(2, 3).extra_repr()
+            'in_features=2, out_features=3, bias=True'
+        """
         return ""
 
     def __repr__(self) -> str:
@@ -334,65 +397,3 @@ def _to_numpy(value) -> np.ndarray:
     if hasattr(value, "numpy"):
         return np.asarray(value.numpy())
     return np.asarray(value)
-
-
-class Sequential(Module):
-    """Modules applied in order; ``Sequential(a, b)`` or ``Sequential(OrderedDict(...))``."""
-
-    def __init__(self, *mods):
-        super().__init__()
-        if len(mods) == 1 and isinstance(mods[0], OrderedDict):
-            for name, m in mods[0].items():
-                self.add_module(name, m)
-        else:
-            for i, m in enumerate(mods):
-                self.add_module(str(i), m)
-
-    def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x
-
-    def __getitem__(self, i):
-        mods = list(self._modules.values())
-        if isinstance(i, slice):
-            return Sequential(*mods[i])
-        return mods[i]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, m: Module) -> "Sequential":
-        self.add_module(str(len(self._modules)), m)
-        return self
-
-
-class ModuleList(Module):
-    """A list of modules registered under ``0``, ``1``, ... (no forward of its own)."""
-
-    def __init__(self, mods=None):
-        super().__init__()
-        for m in mods or ():
-            self.append(m)
-
-    def append(self, m: Module) -> "ModuleList":
-        self.add_module(str(len(self._modules)), m)
-        return self
-
-    def extend(self, mods) -> "ModuleList":
-        for m in mods:
-            self.append(m)
-        return self
-
-    def __getitem__(self, i):
-        mods = list(self._modules.values())
-        return ModuleList(mods[i]) if isinstance(i, slice) else mods[i]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())

@@ -17,27 +17,14 @@ NOT_YET = {
     # shared_ops/nn/module.py
     'shared_ops.nn.module.IncompatibleKeys', 'shared_ops.nn.module.Module.register_parameter',
     'shared_ops.nn.module.Module.add_module', 'shared_ops.nn.module.Module.forward',
-    'shared_ops.nn.module.Module.named_modules', 'shared_ops.nn.module.Module.modules',
-    'shared_ops.nn.module.Module.named_children', 'shared_ops.nn.module.Module.children',
-    'shared_ops.nn.module.Module.eval', 'shared_ops.nn.module.Module.zero_grad',
-    'shared_ops.nn.module.Module.to', 'shared_ops.nn.module.Module.double',
-    'shared_ops.nn.module.Module.float', 'shared_ops.nn.module.Module.apply',
-    'shared_ops.nn.module.Module.extra_repr', 'shared_ops.nn.module.ModuleList',
-    'shared_ops.nn.module.ModuleList.append', 'shared_ops.nn.module.ModuleList.extend',
-    'shared_ops.nn.module.Sequential', 'shared_ops.nn.module.Sequential.forward',
-    'shared_ops.nn.module.Sequential.append',
+    'shared_ops.nn.module.Module.named_modules', 'shared_ops.nn.module.Module.zero_grad',
+    'shared_ops.nn.module.Module.to', 'shared_ops.nn.module.Module.apply',
     # staticgraph/graph.py
     'staticgraph.graph.Graph', 'staticgraph.graph.Graph.as_default', 'staticgraph.graph.Graph.apply',
     'staticgraph.graph.Graph.add_source', 'staticgraph.graph.Graph.add_constant',
     'staticgraph.graph.Graph.constant_for', 'staticgraph.graph.Graph.capture',
     'staticgraph.graph.Graph.encloses', 'staticgraph.graph.Graph.get', 'staticgraph.graph.Graph.text',
     'staticgraph.graph.Node', 'staticgraph.graph.SymShape',
-    # staticgraph/compile.py
-    'staticgraph.compile.CompiledFunction', 'staticgraph.compile.CompiledFunction.check_feeds',
-    'staticgraph.compile.CompiledFunction.text', 'staticgraph.compile.CompiledFunction.regions',
-    'staticgraph.compile.CompiledFunction.tiers', 'staticgraph.compile.CompiledFunction.wait_compiled',
-    'staticgraph.compile.CompiledFunction.use_tier', 'staticgraph.compile.CompiledFunction.report',
-    'staticgraph.compile.CompiledFunction.executable',
     # staticgraph/program.py
     'staticgraph.program.Program', 'staticgraph.program.Program.node', 'staticgraph.program.Program.clients',
     'staticgraph.program.Program.consumers', 'staticgraph.program.Program.roots',
@@ -47,32 +34,8 @@ NOT_YET = {
     'staticgraph.program.Program.check', 'staticgraph.program.Program.place_before',
     'staticgraph.program.Program.replace_with', 'staticgraph.program.Program.copy',
     'staticgraph.program.Program.text', 'staticgraph.program.PNode', 'staticgraph.program.PNode.kernel',
-    'staticgraph.program.PNode.text', 'staticgraph.program.PassContext', 'staticgraph.program.PassContext.on',
+    'staticgraph.program.PNode.text',
     'staticgraph.program.PassResult', 'staticgraph.program.PassResult.line',
-    # shared_ops/surface.py
-    'shared_ops.surface.TensorSurface.max', 'shared_ops.surface.TensorSurface.min',
-    'shared_ops.surface.TensorSurface.argmax', 'shared_ops.surface.TensorSurface.argmin',
-    'shared_ops.surface.TensorSurface.logsumexp', 'shared_ops.surface.TensorSurface.exp',
-    'shared_ops.surface.TensorSurface.log', 'shared_ops.surface.TensorSurface.tanh',
-    'shared_ops.surface.TensorSurface.sigmoid', 'shared_ops.surface.TensorSurface.relu',
-    'shared_ops.surface.TensorSurface.sqrt', 'shared_ops.surface.TensorSurface.abs',
-    'shared_ops.surface.TensorSurface.neg', 'shared_ops.surface.TensorSurface.clip',
-    'shared_ops.surface.TensorSurface.softmax', 'shared_ops.surface.TensorSurface.log_softmax',
-    'shared_ops.surface.TensorSurface.matmul', 'shared_ops.surface.TensorSurface.pow',
-    'shared_ops.surface.TensorSurface.mul', 'shared_ops.surface.TensorSurface.div',
-    # shared_ops/_surface_nn.py
-    'shared_ops.surface.TensorSurface.all', 'shared_ops.surface.TensorSurface.any',
-    'shared_ops.surface.TensorSurface.argsort', 'shared_ops.surface.TensorSurface.chunk',
-    'shared_ops.surface.TensorSurface.floor_divide', 'shared_ops.surface.TensorSurface.logical_and',
-    'shared_ops.surface.TensorSurface.logical_not', 'shared_ops.surface.TensorSurface.logical_or',
-    'shared_ops.surface.TensorSurface.norm', 'shared_ops.surface.TensorSurface.prod',
-    'shared_ops.surface.TensorSurface.remainder', 'shared_ops.surface.TensorSurface.scatter_add',
-    'shared_ops.surface.TensorSurface.std', 'shared_ops.surface.TensorSurface.tril',
-    'shared_ops.surface.TensorSurface.triu', 'shared_ops.surface.TensorSurface.unbind',
-    'shared_ops._surface_nn.SortResult',
-    # graphcompare/equivalence.py
-    'graphcompare.equivalence.check_program', 'graphcompare.equivalence.Result',
-    'graphcompare.equivalence.Result.report', 'graphcompare.equivalence.Difference',
 }
 
 

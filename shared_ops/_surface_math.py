@@ -1,0 +1,363 @@
+"""The reductions, elementwise functions and PyTorch-named binary methods of the shared tensor
+surface (``max``, ``argmax``, ``exp``, ``softmax``, ``matmul``...): a mixin of ``TensorSurface``,
+which supplies ``_op`` and ``_reduce``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import OpAttributeError
+from .registry import normalize_axis
+
+
+class ReductionResult(tuple):
+    """``(values, indices)`` of ``x.max(dim)`` / ``x.min(dim)``, as ``torch.return_types.max``."""
+
+    __slots__ = ()
+
+    def __new__(cls, name, values, indices):
+        return tuple.__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+    def __repr__(self) -> str:
+        return f"return_types(values={self[0]!r}, indices={self[1]!r})"
+
+
+
+class MathMethods:
+    """Reducing and elementwise methods; every method goes through ``self._op``."""
+
+    __slots__ = ()
+
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """``x.max()``: the maximum. ``x.max(dim)``: ``(values, indices)`` (a named tuple, the
+        first maximum's index, its gradient to that element only, as PyTorch). ``x.max(axis=...)``:
+        the values only, the gradient split equally among ties (as ``torch.amax``).
+
+        Args:
+            dim: an integer dimension (values and indices), or ``None`` (every element).
+            keepdim: keep the reduced dimension with size 1.
+            axis: a dimension or tuple (values only; ``keepdims=``: NumPy's ``keepdim``).
+            keepdims: as ``keepdim``.
+
+        Returns:
+            The maximum, or a ``ReductionResult`` ``(values, indices)`` for an integer ``dim``.
+
+        Raises:
+            OpAttributeError: both ``dim`` and ``axis`` are given.
+            IndexError: ``dim`` has size 0.
+
+        Examples:
+            >>> x = dg.tensor([[1.0, 3.0], [4.0, 2.0]])
+            >>> x.max(), x.max(1).indices, x.max(axis=0)
+            (tensor(4.), tensor([1, 0]), tensor([4., 3.]))
+        """
+        return self._extremum("max", dim, keepdim, axis, keepdims)
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """As ``max``: ``x.min(dim)`` gives ``(values, indices)``; ``axis=`` the values (``torch.amin``).
+
+        Args:
+            dim: an integer dimension (values and indices), or ``None`` (every element).
+            keepdim: keep the reduced dimension with size 1.
+            axis: a dimension or tuple (values only).
+            keepdims: as ``keepdim``.
+
+        Returns:
+            The minimum, or a ``ReductionResult`` ``(values, indices)`` for an integer ``dim``.
+
+        Raises:
+            OpAttributeError: both ``dim`` and ``axis`` are given.
+            IndexError: ``dim`` has size 0.
+
+        Examples:
+            >>> dg.tensor([[1.0, 3.0], [4.0, 2.0]]).min(1)
+            return_types(values=tensor([1., 2.]), indices=tensor([0, 1]))
+        """
+        return self._extremum("min", dim, keepdim, axis, keepdims)
+
+    def _extremum(self, name, dim, keepdim, axis, keepdims):
+        if dim is None or not isinstance(dim, (int, np.integer)):
+            if dim is not None:
+                axis = dim
+            return self._reduce(name, axis, bool(keepdim) if keepdims is None else keepdims, None, None)
+        if axis is not None:
+            raise OpAttributeError(f"{name}: pass axis= or dim=, not both")
+        axis = normalize_axis(name, int(dim), self.ndim)[0] if self.ndim else 0
+        keep = bool(keepdim if keepdims is None else keepdims)
+        if self.ndim and self.shape[axis] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {axis} to have non-zero size.")
+        arg = "argmax" if name == "max" else "argmin"
+        values = self._op(f"{name}_dim", self, axis=axis, keepdims=keep)
+        return ReductionResult(name, values, self._op(arg, self, axis=axis, keepdims=keep))
+
+    def argmax(self, dim=None, keepdim=False):
+        """Index of the first maximum (over the flattened tensor when ``dim`` is None), int64.
+
+        Args:
+            dim: the dimension, or ``None``.
+            keepdim: keep it with size 1.
+
+        Returns:
+            The indices (int64).
+
+        Examples:
+            >>> dg.tensor([[1.0, 3.0], [4.0, 2.0]]).argmax(), dg.tensor([[1.0, 3.0], [4.0, 2.0]]).argmax(1)
+            (tensor(2), tensor([1, 0]))
+        """
+        return self._arg("argmax", dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        """Index of the first minimum (over the flattened tensor when ``dim`` is None), int64.
+
+        Args:
+            dim: the dimension, or ``None``.
+            keepdim: keep it with size 1.
+
+        Returns:
+            The indices (int64).
+
+        Examples:
+            >>> dg.tensor([[1.0, 3.0], [4.0, 2.0]]).argmin(dim=0)
+            tensor([0, 1])
+        """
+        return self._arg("argmin", dim, keepdim)
+
+    def _arg(self, name, dim, keepdim):
+        axis = None if dim is None else (normalize_axis(name, int(dim), self.ndim)[0] if self.ndim else 0)
+        return self._op(name, self, axis=axis, keepdims=bool(keepdim))
+
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """``log(sum(exp(x)))`` over ``axis``/``dim`` (as ``sum``), computed without overflow.
+
+        Args:
+            axis: a dimension or a tuple (``dim=``: the same, PyTorch's name).
+            keepdims: keep the reduced dimensions with size 1 (``keepdim=``).
+
+        Returns:
+            The reduced value.
+
+        Examples:
+            >>> dg.tensor([0.0, 0.0]).logsumexp()
+            tensor(0.6931)
+        """
+        return self._reduce("logsumexp", axis, keepdims, dim, keepdim)
+
+    # ----------------------------------------------------------------- elementwise
+    def exp(self):
+        """``e ** x``, elementwise (as ``torch.exp``).
+
+        Returns:
+            A value of ``self``'s shape and dtype.
+
+        Examples:
+            >>> dg.tensor([0.0, 1.0]).exp()
+            tensor([1.0000, 2.7183])
+        """
+        return self._op("exp", self)
+
+    def log(self):
+        """The natural logarithm, elementwise (as ``torch.log``).
+
+        Returns:
+            A value of ``self``'s shape and dtype.
+
+        Examples:
+            >>> dg.tensor([1.0]).log()
+            tensor([0.])
+        """
+        return self._op("log", self)
+
+    def tanh(self):
+        """The hyperbolic tangent, elementwise (as ``torch.tanh``).
+
+        Returns:
+            A value of ``self``'s shape and dtype.
+
+        Examples:
+            >>> dg.tensor([0.0]).tanh()
+            tensor([0.])
+        """
+        return self._op("tanh", self)
+
+    def sigmoid(self):
+        """``1 / (1 + exp(-x))``, elementwise (as ``torch.sigmoid``).
+
+        Returns:
+            A value of ``self``'s shape and dtype.
+
+        Examples:
+            >>> dg.tensor([0.0]).sigmoid()
+            tensor([0.5000])
+        """
+        return self._op("sigmoid", self)
+
+    def relu(self):
+        """``max(x, 0)``, elementwise (as ``torch.relu``).
+
+        Returns:
+            A value of ``self``'s shape and dtype.
+
+        Examples:
+            >>> dg.tensor([-1.0, 2.0]).relu()
+            tensor([0., 2.])
+        """
+        return self._op("relu", self)
+
+    def sqrt(self):
+        """The square root, elementwise (as ``torch.sqrt``).
+
+        Returns:
+            A value of ``self``'s shape and dtype.
+
+        Examples:
+            >>> dg.tensor([4.0]).sqrt()
+            tensor([2.])
+        """
+        return self._op("sqrt", self)
+
+    def abs(self):
+        """The absolute value, elementwise (as ``torch.abs``).
+
+        Returns:
+            A value of ``self``'s shape and dtype.
+
+        Examples:
+            >>> dg.tensor([-1.0, 2.0]).abs()
+            tensor([1., 2.])
+        """
+        return self._op("abs", self)
+
+    def neg(self):
+        """``-x``, elementwise (as ``torch.neg``).
+
+        Returns:
+            A value of ``self``'s shape and dtype.
+
+        Examples:
+            >>> dg.tensor([-1.0, 2.0]).neg()
+            tensor([ 1., -2.])
+        """
+        return self._op("neg", self)
+
+    def clip(self, min=None, max=None):
+        """Each element limited to ``[min, max]`` (``clamp`` is the same method).
+
+        Args:
+            min: the lower bound, or ``None``.
+            max: the upper bound, or ``None``.
+
+        Returns:
+            A value of ``self``'s shape.
+
+        Raises:
+            OpAttributeError: neither bound is given.
+
+        Examples:
+            >>> dg.tensor([-1.0, 0.5, 2.0]).clip(0.0, 1.0)
+            tensor([0.0000, 0.5000, 1.0000])
+        """
+        if min is None and max is None:
+            raise OpAttributeError("clip: give at least one of min= and max=")
+        return self._op(
+            "clip", self, min=None if min is None else float(min), max=None if max is None else float(max)
+        )
+
+    clamp = clip
+
+    def softmax(self, axis=-1, *, dim=None):
+        """``exp(x) / sum(exp(x))`` along ``axis`` (``dim=``: PyTorch's name).
+
+        Args:
+            axis: the dimension (default the last).
+            dim: the same, PyTorch's name.
+
+        Returns:
+            A value of ``self``'s shape.
+
+        Examples:
+            >>> dg.tensor([0.0, 0.0]).softmax()
+            tensor([0.5000, 0.5000])
+        """
+        axis = dim if dim is not None else axis
+        return self._op("softmax", self, axis=normalize_axis("softmax", axis, self.ndim)[0])
+
+    def log_softmax(self, axis=-1, *, dim=None):
+        """``log(softmax(x))``, computed stably, along ``axis`` (``dim=``: PyTorch's name).
+
+        Args:
+            axis: the dimension (default the last).
+            dim: the same, PyTorch's name.
+
+        Returns:
+            A value of ``self``'s shape.
+
+        Examples:
+            >>> dg.tensor([0.0, 0.0]).log_softmax(dim=0)
+            tensor([-0.6931, -0.6931])
+        """
+        axis = dim if dim is not None else axis
+        return self._op("log_softmax", self, axis=normalize_axis("log_softmax", axis, self.ndim)[0])
+
+    def matmul(self, other):
+        """The matrix product ``self @ other`` (as ``torch.matmul``).
+
+        Args:
+            other: the right operand.
+
+        Returns:
+            The result.
+
+        Examples:
+            >>> dg.tensor([[1.0, 2.0]]).matmul(dg.tensor([[3.0], [4.0]]))
+            tensor([[11.]])
+        """
+        return self @ other
+
+    def pow(self, exponent):
+        """``self ** exponent``, elementwise with broadcasting.
+
+        Args:
+            exponent: a value or a number.
+
+        Returns:
+            The result.
+
+        Examples:
+            >>> dg.tensor([2.0, 3.0]).pow(2)
+            tensor([4., 9.])
+        """
+        return self ** exponent
+
+    # PyTorch spellings of the binary ops (add and sub, with alpha=, come with the nn block below)
+    def mul(self, other):
+        """``self * other``, elementwise with broadcasting.
+
+        Args:
+            other: a value or a number.
+
+        Returns:
+            The result.
+
+        Examples:
+            >>> dg.tensor([2.0, 3.0]).mul(2.0)
+            tensor([4., 6.])
+        """
+        return self * other
+
+    def div(self, other):
+        """``self / other`` (true division: integers give float32).
+
+        Args:
+            other: a value or a number.
+
+        Returns:
+            The result.
+
+        Examples:
+            >>> dg.tensor([1.0, 3.0]).div(2.0)
+            tensor([0.5000, 1.5000])
+        """
+        return self / other
