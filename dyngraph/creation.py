@@ -9,9 +9,8 @@ from shared_ops.ops.creation import arange_attrs
 
 from . import rng
 from .dtypes import resolve
-from .grad_mode import MODE
-from .record import InferenceVersion, new
-from .tensors import Tensor, init
+from .record import new
+from .tensors import Tensor, init_leaf
 
 
 def _backend(device):
@@ -25,9 +24,7 @@ def _shape(size) -> tuple:
 
 
 def _finish(arr, be, requires_grad) -> Tensor:
-    t = init(new(Tensor), arr, be)
-    if MODE.inference:  # made in inference_mode: an inference tensor, as PyTorch's factories give
-        t._ver = InferenceVersion()
+    t = init_leaf(new(Tensor), arr, be)
     if requires_grad:
         t.requires_grad_(True)
     return t

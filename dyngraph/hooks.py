@@ -1,4 +1,5 @@
-"""The autograd state of a tensor beyond its ``grad_fn``: ``.grad``, hooks, ``retain_grad``.
+"""The autograd state of a tensor beyond its ``grad_fn``: ``requires_grad``, the version counter,
+``.grad``, hooks, ``retain_grad``.
 
 Kept in ``_Meta``, which only some tensors carry (leaves that require grad, tensors with hooks).
 """
@@ -8,8 +9,11 @@ from __future__ import annotations
 import warnings
 import weakref
 
+from shared_ops.dtypes import FLOATING_SET
+
 from .errors import AutogradError
 from .node import AccumulateGrad, RetainGrad, _Handle
+from .record import InferenceVersion
 
 NON_LEAF_GRAD_MSG = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
@@ -31,6 +35,69 @@ class _Meta:
 
 class HooksMixin:
     __slots__ = ()
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool):
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad: bool = True):
+        """Start (or stop) recording the ops applied to this leaf, in place.
+
+        Parameters:
+            requires_grad: ``True`` to record, ``False`` to stop.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            AutogradError: turning it off on a non-leaf (use ``detach()``), or turning it on
+                for an integer or bool tensor.
+
+        Examples:
+            >>> dg.ones(2).requires_grad_().requires_grad
+            True
+        """
+        if self._grad_fn is not None:
+            if not requires_grad:
+                raise AutogradError(
+                    "you can only change requires_grad flags of leaf variables. If you want to use a "
+                    "computed variable in a subgraph that doesn't require differentiation use "
+                    "var_no_grad = var.detach()."
+                )
+            return self
+        if requires_grad and self._dtype_name not in FLOATING_SET:
+            raise AutogradError(
+                "Only Tensors of floating point and complex dtype can require gradients "
+                f"(this one is {self._dtype_name}; make it with dtype=dg.float32)"
+            )
+        self._rg = bool(requires_grad)
+        return self
+
+    @property
+    def _version(self) -> int:
+        """The version counter of the storage (bumped by every in-place op), as PyTorch's."""
+        v = self._ver
+        if v.__class__ is InferenceVersion:
+            raise AutogradError("Inference tensors do not track version counter.")
+        return 0 if v is None else v.v
+
+    def is_inference(self) -> bool:
+        """Made inside ``dg.inference_mode()``.
+
+        Returns:
+            ``True`` for an inference tensor (never saved for backward).
+
+        Examples:
+            >>> with dg.inference_mode():
+            ...     (dg.ones(2) * 2).is_inference()
+            True
+        """
+        return self._ver.__class__ is InferenceVersion
+
 
     @property
     def grad(self):
@@ -89,9 +156,7 @@ class HooksMixin:
             raise AutogradError("cannot register a hook on a tensor that doesn't require gradient")
         if self._grad_fn is not None:
             return self._grad_fn.register_prehook(fn)
-        m = self._meta
-        if m is None:
-            m = self._meta = _Meta()
+        m = self._own_meta()
         if m.hooks is None:
             m.hooks = []
         m.hooks.append(fn)
@@ -104,18 +169,20 @@ class HooksMixin:
             raise AutogradError("post accumulate grad hooks cannot be registered on non-leaf tensors")
         if not self._rg:
             raise AutogradError("cannot register a hook on a tensor that doesn't require gradient")
-        m = self._meta
-        if m is None:
-            m = self._meta = _Meta()
+        m = self._own_meta()
         if m.post is None:
             m.post = []
         m.post.append(hook)
         return _Handle(m.post, hook)
 
-    def _accumulator(self) -> AccumulateGrad:
+    def _own_meta(self) -> _Meta:
         m = self._meta
         if m is None:
             m = self._meta = _Meta()
+        return m
+
+    def _accumulator(self) -> AccumulateGrad:
+        m = self._own_meta()
         r = m.acc
         acc = r() if r is not None else None
         if acc is None:

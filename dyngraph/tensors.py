@@ -15,7 +15,7 @@ from shared_ops.backend import default_backend
 from shared_ops.dtypes import FLOATING_SET
 
 from . import dtypes as _dt
-from .errors import AutogradError, DTypeError, as_runtime
+from .errors import DTypeError, as_runtime
 from .grad_mode import MODE
 from .convert import ConvertMixin
 from .hooks import HooksMixin
@@ -65,9 +65,7 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
                         f"sizes, got {s!r}; for a tensor holding that number use dg.tensor({s!r})"
                     )
             data = be.xp.empty(tuple(int(s) for s in shape) or (0,), dtype=be.xp.float32)  # Tensor(): shape (0,)
-        init(self, data, be)
-        if MODE.inference:
-            self._ver = InferenceVersion()
+        init_leaf(self, data, be)
 
     # ------------------------------------------------------------------ surface plumbing
     @classmethod
@@ -244,68 +242,6 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
 
     # ------------------------------------------------------------------ autograd attributes
     @property
-    def requires_grad(self) -> bool:
-        return self._rg
-
-    @requires_grad.setter
-    def requires_grad(self, flag: bool):
-        self.requires_grad_(flag)
-
-    def requires_grad_(self, requires_grad: bool = True):
-        """Start (or stop) recording the ops applied to this leaf, in place.
-
-        Parameters:
-            requires_grad: ``True`` to record, ``False`` to stop.
-
-        Returns:
-            ``self``.
-
-        Raises:
-            AutogradError: turning it off on a non-leaf (use ``detach()``), or turning it on
-                for an integer or bool tensor.
-
-        Examples:
-            >>> dg.ones(2).requires_grad_().requires_grad
-            True
-        """
-        if self._grad_fn is not None:
-            if not requires_grad:
-                raise AutogradError(
-                    "you can only change requires_grad flags of leaf variables. If you want to use a "
-                    "computed variable in a subgraph that doesn't require differentiation use "
-                    "var_no_grad = var.detach()."
-                )
-            return self
-        if requires_grad and self._dtype_name not in _FLOAT_NAMES:
-            raise AutogradError(
-                "Only Tensors of floating point and complex dtype can require gradients "
-                f"(this one is {self._dtype_name}; make it with dtype=dg.float32)"
-            )
-        self._rg = bool(requires_grad)
-        return self
-
-    @property
-    def _version(self) -> int:
-        """The version counter of the storage (bumped by every in-place op), as PyTorch's."""
-        v = self._ver
-        if v.__class__ is InferenceVersion:
-            raise AutogradError("Inference tensors do not track version counter.")
-        return 0 if v is None else v.v
-
-    def is_inference(self) -> bool:
-        """Made inside ``dg.inference_mode()``.
-
-        Returns:
-            ``True`` for an inference tensor (never saved for backward).
-
-        Examples:
-            >>> with dg.inference_mode():
-            ...     (dg.ones(2) * 2).is_inference()
-            True
-        """
-        return self._ver.__class__ is InferenceVersion
-
-    @property
     def is_leaf(self) -> bool:
         return self._grad_fn is None
 
@@ -365,6 +301,15 @@ def init(t: Tensor, data, be) -> Tensor:
     t._view = None
     t._grad_fn = None
     t._rg = False
+    return t
+
+
+def init_leaf(t: Tensor, data, be) -> Tensor:
+    """``init`` for a leaf the user makes (``dg.Tensor(...)``, a factory): inside
+    ``inference_mode`` it is an inference tensor, as PyTorch's are."""
+    init(t, data, be)
+    if MODE.inference:
+        t._ver = InferenceVersion()
     return t
 
 
