@@ -20,6 +20,11 @@ def _as_node(graph: Graph, value, dtype: str) -> Node:
     return graph.add_constant(np.asarray(value), dtype)
 
 
+def _require_variable(var, what: str) -> None:
+    if not isinstance(var, Node) or var.op != "variable":
+        raise GraphError(f"{what}: the target must be a variable node (sg.variable), got {var!r}")
+
+
 def assign(var: Node, value, name: str | None = None) -> Node:
     """Declare ``var <- value``: applied at the end of the run that fetches this node (TF1).
 
@@ -47,8 +52,7 @@ def assign(var: Node, value, name: str | None = None) -> Node:
         >>> [float(x) for x in sess.run([v, set_v])], float(sess.run(v))
         ([1.0, 5.0], 5.0)
     """
-    if not isinstance(var, Node) or var.op != "variable":
-        raise GraphError(f"assign: the target must be a variable node (sg.variable), got {var!r}")
+    _require_variable(var, "assign")
     value = _as_node(var.graph, value, var.dtype)
     if value.graph is not var.graph:
         raise GraphError("assign: the value belongs to a different graph than the variable")
@@ -87,8 +91,7 @@ def assign_sub(var: Node, delta, name: str | None = None) -> Node:
         >>> float(sess.run(w))
         0.5
     """
-    if not isinstance(var, Node) or var.op != "variable":
-        raise GraphError(f"assign_sub: the target must be a variable node (sg.variable), got {var!r}")
+    _require_variable(var, "assign_sub")
     return assign(var, var - delta, name=name)
 
 
@@ -114,8 +117,7 @@ def assign_add(var: Node, delta, name: str | None = None) -> Node:
         >>> [float(sess.run(tick)) for _ in range(3)]
         [1.0, 2.0, 3.0]
     """
-    if not isinstance(var, Node) or var.op != "variable":
-        raise GraphError(f"assign_add: the target must be a variable node (sg.variable), got {var!r}")
+    _require_variable(var, "assign_add")
     return assign(var, var + delta, name=name)
 
 
