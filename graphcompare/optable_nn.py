@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .recipes import COVERED_ELSEWHERE, Drawn, Recipe, _add, _bools, _far, _ints, _promote, _promote_args, _sampled, _tpl, _tup
+from .recipes import COVERED_ELSEWHERE, Drawn, Recipe, _add, _bools, _far, _guard_ties, _ints, _promote, _promote_args, _sampled, _tpl, _tup
 
 
 def _draw_unary(data, b):
@@ -114,13 +114,6 @@ def _draw_prod(data, b):
 
 _add(Recipe("prod", _draw_prod, _tpl("{0}.prod({p[dim]})")))
 
-
-def _guard_ties(args, p):
-    x = np.moveaxis(args[0], p["dim"], -1)
-    if x.shape[-1] < 2:
-        return True
-    s = np.sort(x, axis=-1)
-    return _far(np.diff(s, axis=-1), np.max(np.abs(s)))
 
 
 def _draw_sort(data, b):

@@ -10,9 +10,7 @@ picks an extremum is guarded against ties along its axis, where the chosen eleme
 
 from __future__ import annotations
 
-import numpy as np
-
-from .recipes import COVERED_ELSEWHERE, Drawn, Recipe, _add, _bools, _far, _ints, _sampled, _tpl, _tup
+from .recipes import COVERED_ELSEWHERE, Drawn, Recipe, _add, _bools, _guard_ties, _ints, _sampled, _tpl
 
 
 def _draw_axis(data, b, keep=True):
@@ -25,13 +23,6 @@ def _draw_axis(data, b, keep=True):
     out = tuple(1 if a == d else n for a, n in enumerate(s)) if k else tuple(n for a, n in enumerate(s) if a != d)
     return Drawn((i,), {"dim": d, "keep": k}, out, b.dtypes[i])
 
-
-def _guard_ties(args, p):
-    x = np.moveaxis(args[0], p["dim"], -1)
-    if x.shape[-1] < 2:
-        return True
-    s = np.sort(x, axis=-1)
-    return _far(np.diff(s, axis=-1), np.max(np.abs(s)))
 
 
 for _name, _arg in (("max_dim", "max"), ("min_dim", "min")):

@@ -130,6 +130,16 @@ def _far(d, scale) -> bool:
     return bool(np.all(np.abs(d) > KINK * (1.0 + np.abs(s))))
 
 
+def _guard_ties(args, p):
+    """A reduction with indices along ``p["dim"]`` (max, sort, topk): the values of each lane
+    far apart, so ties (where a tie-break decides the gradient) are not drawn."""
+    x = np.moveaxis(args[0], p["dim"], -1)
+    if x.shape[-1] < 2:
+        return True
+    s = np.sort(x, axis=-1)
+    return _far(np.diff(s, axis=-1), np.max(np.abs(s)))
+
+
 def _tpl(surface: str, torch: str | None = None, surface64: str | None = None):
     """A renderer from format templates; ``{0}``, ``{1}``... are the inputs, ``{p[name]}`` params."""
 
