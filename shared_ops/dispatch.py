@@ -100,19 +100,40 @@ def _nbytes(x) -> int:
     return int(n)
 
 
+_SYNC: dict = {}
+
+
+def _sync_of(xp):
+    """The array module's device synchronisation (CuPy's stream), or None on the host; looked up
+    once per module, since a failed module attribute lookup costs microseconds per kernel."""
+    try:
+        return _SYNC[xp]
+    except (KeyError, TypeError):
+        pass
+    stream = getattr(getattr(xp, "cuda", None), "get_current_stream", None)
+    sync = (lambda: stream().synchronize()) if stream is not None else None
+    try:
+        _SYNC[xp] = sync
+    except TypeError:  # an unhashable namespace object: look it up each time
+        pass
+    return sync
+
+
 def _wrap(name: str, forward):
     perf = time.perf_counter
 
     def kernel(xp, *arrays, **attrs):
-        sync = getattr(getattr(xp, "cuda", None), "get_current_stream", None)
+        sync = _sync_of(xp)
         if sync is not None:
-            sync().synchronize()
+            sync()
         t0 = perf()
         out = forward(xp, *arrays, **attrs)
         if sync is not None:
-            sync().synchronize()
+            sync()
         dt = perf() - t0
-        bi = sum(_nbytes(a) for a in arrays)
+        bi = 0
+        for a in arrays:
+            bi += _nbytes(a)
         bo = _nbytes(out)
         for stats in _active:
             s = stats.per_op[name]

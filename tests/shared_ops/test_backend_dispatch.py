@@ -72,6 +72,24 @@ def test_instrumentation_counts_calls_and_bytes():
     test_kernel_is_forward_when_instrumentation_is_off()  # swapped back
 
 
+def test_instrumentation_waits_for_a_device_stream_around_each_kernel():
+    """On a device (CuPy) a kernel only queues work: the timed interval is bracketed by a stream
+    synchronisation, looked up from the array module, before and after the kernel runs."""
+    events = []
+
+    class Stream:
+        def synchronize(self):
+            events.append("sync")
+
+    dev = types.SimpleNamespace(cuda=types.SimpleNamespace(get_current_stream=Stream))
+    with so.instrument() as stats:
+        k = so.bind("queued", lambda xp, x: events.append("kernel") or x)
+        k(dev, np.ones(2))
+        k(np, np.ones(2))  # the host: no synchronisation
+    assert events == ["sync", "kernel", "sync", "kernel"]
+    assert stats.per_op["queued"].calls == 2
+
+
 def test_nested_instrumentation_counts_in_both():
     ops = so.array_ops()
     with so.instrument() as outer:
