@@ -65,6 +65,12 @@ def run_suite(cfg: Config, out: str | Path, command: str = "", progress: bool = 
     backend = shared_ops.get_backend(cfg.backend)
     shared_ops.set_default_backend(cfg.backend)
     peers = peer_status(cfg)
+    # what is loaded by now (the peers' libraries included) lives until the end: the full
+    # collection before each timed sample (stats.quiet_gc) need not walk it again
+    import gc
+
+    gc.collect()
+    gc.freeze()
     cfg_run = Config(**{**cfg.__dict__, "peers": tuple(_active_peers(cfg, peers)),
                         "timer_bias": measures.timer_bias()})
     impls = measures.impls(cfg_run)
