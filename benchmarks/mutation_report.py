@@ -9,6 +9,7 @@ module, cosmic-ray's operator and the line before and after the mutation
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 from collections import Counter
@@ -21,6 +22,36 @@ def mutant_key(module: str, operator: str, diff: str) -> str:
     before = next((x[1:].strip() for x in lines if x.startswith("-") and not x.startswith("---")), "")
     after = next((x[1:].strip() for x in lines if x.startswith("+") and not x.startswith("+++")), "")
     return f"{module}:{operator}:{before} => {after}"
+
+
+def annotation_only(source: str, line: int, after: str) -> bool:
+    """The mutant (line ``line``, 1-based, replaced by ``after``) changes only annotations of a
+    module that has ``from __future__ import annotations``: they stay strings, never evaluated,
+    so no behaviour can change (an equivalent mutant, recognised without a listed reason)."""
+    if "from __future__ import annotations" not in source:
+        return False
+    lines = source.split("\n")
+    if not 0 < line <= len(lines):
+        return False
+    old = lines[line - 1]
+    lines[line - 1] = old[: len(old) - len(old.lstrip())] + after
+    try:
+        a, b = ast.parse(source), ast.parse("\n".join(lines))
+    except SyntaxError:
+        return False
+    changed = ast.dump(a) != ast.dump(b)
+    return changed and _bare(a) == _bare(b)
+
+
+def _bare(tree) -> str:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg):
+            node.annotation = None
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.returns = None
+        elif isinstance(node, ast.AnnAssign):
+            node.annotation = ast.Constant(None)
+    return ast.dump(tree)
 
 
 def wilson(killed: int, n: int, z: float = 1.96) -> tuple:
@@ -44,6 +75,11 @@ def score(c: Counter) -> str:
     return f"{100 * c['killed'] / n:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
 
 
+def _source(work: Path, module: str) -> str:
+    """The module as it was mutated (the copy taken at init)."""
+    return (work / "pristine" / module).read_text()
+
+
 def report(work: Path, groups: dict, session, equivalent_path: Path) -> dict:
     from cosmic_ray.work_db import WorkDB, use_db
 
@@ -63,7 +99,9 @@ def report(work: Path, groups: dict, session, equivalent_path: Path) -> dict:
                     m = item.mutations[0]
                     key = mutant_key(str(m.module_path), m.operator_name, result.diff or "")
                     if result.test_outcome == "survived":
-                        kind = "equivalent" if key in equivalent else "survived"
+                        after = key.rsplit(" => ", 1)[1]
+                        kind = "equivalent" if key in equivalent or annotation_only(
+                            _source(work, module), m.start_pos[0], after) else "survived"
                         c[kind] += 1
                         if kind == "survived":
                             survivors.append((key, m.start_pos[0], result.diff))
