@@ -19,12 +19,6 @@ NOT_YET = {
     'shared_ops.nn.module.Module.add_module', 'shared_ops.nn.module.Module.forward',
     'shared_ops.nn.module.Module.named_modules', 'shared_ops.nn.module.Module.zero_grad',
     'shared_ops.nn.module.Module.to', 'shared_ops.nn.module.Module.apply',
-    # staticgraph/graph.py
-    'staticgraph.graph.Graph', 'staticgraph.graph.Graph.as_default', 'staticgraph.graph.Graph.apply',
-    'staticgraph.graph.Graph.add_source', 'staticgraph.graph.Graph.add_constant',
-    'staticgraph.graph.Graph.constant_for', 'staticgraph.graph.Graph.capture',
-    'staticgraph.graph.Graph.encloses', 'staticgraph.graph.Graph.get', 'staticgraph.graph.Graph.text',
-    'staticgraph.graph.Node', 'staticgraph.graph.SymShape',
     # staticgraph/program.py
     'staticgraph.program.Program', 'staticgraph.program.Program.node', 'staticgraph.program.Program.clients',
     'staticgraph.program.Program.consumers', 'staticgraph.program.Program.roots',
