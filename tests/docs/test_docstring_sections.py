@@ -19,17 +19,6 @@ NOT_YET = {
     'shared_ops.nn.module.Module.add_module', 'shared_ops.nn.module.Module.forward',
     'shared_ops.nn.module.Module.named_modules', 'shared_ops.nn.module.Module.zero_grad',
     'shared_ops.nn.module.Module.to', 'shared_ops.nn.module.Module.apply',
-    # staticgraph/program.py
-    'staticgraph.program.Program', 'staticgraph.program.Program.node', 'staticgraph.program.Program.clients',
-    'staticgraph.program.Program.consumers', 'staticgraph.program.Program.roots',
-    'staticgraph.program.Program.new_id', 'staticgraph.program.Program.append',
-    'staticgraph.program.Program.add', 'staticgraph.program.Program.replace_uses',
-    'staticgraph.program.Program.remove_dead', 'staticgraph.program.Program.sort',
-    'staticgraph.program.Program.check', 'staticgraph.program.Program.place_before',
-    'staticgraph.program.Program.replace_with', 'staticgraph.program.Program.copy',
-    'staticgraph.program.Program.text', 'staticgraph.program.PNode', 'staticgraph.program.PNode.kernel',
-    'staticgraph.program.PNode.text',
-    'staticgraph.program.PassResult', 'staticgraph.program.PassResult.line',
 }
 
 
