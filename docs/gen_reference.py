@@ -63,11 +63,14 @@ INTRO = {
 
 
 # a public submodule whose classes live elsewhere: document them where they are defined
-HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.containers", "shared_ops.nn.layers", "shared_ops.nn.recurrent"],
+HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.state.IncompatibleKeys", "shared_ops.nn.containers", "shared_ops.nn.layers", "shared_ops.nn.recurrent"],
          "staticgraph.nn": []}  # the same classes as dg.nn: one implementation, documented once
 # a layer's forward/extra_repr are Module's, documented once there (as PyTorch's reference does)
 FILTERS = {"shared_ops.nn.layers": ["!^_", "!^forward$", "!^extra_repr$", "!^fn$"],
            "shared_ops.nn.recurrent": ["!^_", "!^forward$", "!^extra_repr$"]}
+# classes made of a mixin in another file (Module's parameter values, Program's rewrites): show
+# the mixin's methods as theirs
+INHERITED = {"shared_ops.nn.module", "staticgraph.program.Program"}
 
 
 def _where(module, name: str) -> str:
@@ -118,8 +121,9 @@ def _entry(path: str, heading: str, obj=None) -> str:
     if obj is not None and not _found(path, obj):
         return _plain(obj, heading)
     filters = f"      filters: {FILTERS[path]}\n".replace("'", '"') if path in FILTERS else ""
+    inherited = "      inherited_members: true\n" if path in INHERITED else ""
     return (f"::: {path}\n    options:\n      heading: \"{heading}\"\n      show_root_heading: true\n"
-            f"      heading_level: 3\n{filters}")
+            f"      heading_level: 3\n{filters}{inherited}")
 
 
 def front_end_page(module, alias: str, groups: dict) -> str:

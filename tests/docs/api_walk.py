@@ -112,7 +112,7 @@ def entries():
             if inspect.ismodule(obj):
                 for name, member in _module_members(obj):
                     if _shown(name.rsplit(".", 1)[1], filters):
-                        add(name, member, filters)
+                        add(name, member, filters, inherited)
             else:
                 add(path, obj, filters, inherited)
         import dyngraph
