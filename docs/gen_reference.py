@@ -156,10 +156,16 @@ def graphcompare_page() -> str:
 
 
 def surface_page() -> str:
+    from shared_ops._surface_math import MADE
     from shared_ops.functions import FUNCTIONS
     from shared_ops.surface import TensorSurface
 
     names = ", ".join(f"`{n}`" for n in sorted(FUNCTIONS))
+    # methods made at run time from their op's declaration, which griffe (reading the source)
+    # sees as attributes: hidden from the entries, written from the live objects at the end
+    made = sorted(MADE)
+    hide = f'"!^({"|".join(made)})$"'
+
     return (
         "# The shared tensor surface\n\n"
         "`dg.Tensor` and `sg.Node` take their operators and methods from one class, "
@@ -170,14 +176,13 @@ def surface_page() -> str:
         + _entry("shared_ops.surface.TensorSurface", "TensorSurface (dg.Tensor, sg.Node)")
         + "      members_order: alphabetical\n      show_bases: false\n"
         # most methods are one line over a registered op: list them all, with their signatures
-        + "      show_if_no_docstring: true\n      inherited_members: true\n\n"
+        + f"      show_if_no_docstring: true\n      inherited_members: true\n      filters: [\"!^_\", {hide}]\n\n"
         # the methods TensorSurface imports into its class body, which griffe reads as aliases
         + _entry("shared_ops._surface_nn", "More TensorSurface methods (x.add, x.masked_fill, x.all...)")
-        + "      members_order: alphabetical\n      show_if_no_docstring: true\n      filters: [\"!^_\", \"!^METHODS$\"]\n\n"
+        + f"      members_order: alphabetical\n      show_if_no_docstring: true\n      filters: [\"!^_\", \"!^METHODS$\", {hide}]\n\n"
         + _entry("shared_ops._surface_sort", "TensorSurface methods that reduce, sort and index (x.std, x.sort...)")
         + "      members_order: alphabetical\n      show_if_no_docstring: true\n      filters: [\"!^_\", \"!^METHODS$\"]\n\n"
-        # methods made at run time, which griffe (reading the source) cannot see
-        + "\n".join(_plain(getattr(TensorSurface, n), f"x.{n}") for n in ("sin", "cos", "erf", "log1p", "expm1", "rsqrt"))
+        + "\n".join(_plain(getattr(TensorSurface, n), f"x.{n}") for n in made)
     )
 
 

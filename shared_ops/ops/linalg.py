@@ -87,6 +87,7 @@ register(
     infer=_matmul_infer,
     vjp=_matmul_vjp,
     torch_name="MmBackward0",  # 2-D @ 2-D; PyTorch names other ranks Dot/Mv/UnsafeView
+    doc="The matrix product ``a @ b``, batch dimensions broadcast (as ``torch.matmul``).",
 )
 
 
