@@ -178,6 +178,10 @@ def backprop(ops, n: Node, cot: dict, relevant: set, contributions: dict) -> Non
         from .second_loop import scan_grad_vjp
 
         return scan_grad_vjp(n.graph, n, cot, relevant, contributions)
+    if n.op == "while_loop_grad" and any(cot.values()):
+        from .second_while import while_grad_vjp
+
+        return while_grad_vjp(n.graph, n, cot, relevant, contributions)
     if n.op not in ("cond", "while_loop", "scan"):
         if any(cot.values()):
             check_second_order(n)
