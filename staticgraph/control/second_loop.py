@@ -81,7 +81,10 @@ def _replay_control(n: Node, inputs: list) -> list:
         def cond_fn(*ps):
             return replay(cond_body, list(ps), get_default_graph(), outer)[0]
 
-        return list(_tuple(sg.while_loop(cond_fn, fn(cf.bodies["body"]), tuple(inputs[:nv]))))
+        out = list(_tuple(sg.while_loop(cond_fn, fn(cf.bodies["body"]), tuple(inputs[:nv]))))
+        if "max_iter" in cf.n:  # the replayed bodies count the steps as the original's do
+            out[0].inputs[0].attrs["cf"].n["max_iter"] = cf.n["max_iter"]
+        return out
     nc, nx, ny = cf.n["carries"], cf.n["xs"], cf.n["ys"]
     b = cf.bodies["body"]
 
