@@ -328,7 +328,7 @@ def _merged(result: list, groups, mix=(), here=()) -> tuple:
     several inputs) merged into its first, in key order (step, then consumer). Outputs in a
     ``mix`` group (inputs that may be one array at run time) keep those keys under the prefix
     ``here``, so that they interleave in that order where they meet in one sum."""
-    result = list(result)
+    result = [sorted(r, key=lambda kv: kv[0]) if isinstance(r, list) else r for r in result]  # (step, consumer)
     for g in groups:
         result[g[0]] = sorted((kv for k in g for kv in result[k]), key=lambda kv: kv[0])
         for k in g[1:]:

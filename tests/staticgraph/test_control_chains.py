@@ -95,7 +95,14 @@ def m081(F, x0, x1, x2):  # an identity cond on the ys of a scan with an identit
     return [v1, v3, v5, v6, v7]
 
 
-CASES = {"seed17000063_109": m063, "seed17000069_80": m069, "seed17000070_127": m070, "seed17000072_95": m072,
+def m_whiles(F, x0):  # no step hands anything through, but each loop could have: found by a campaign of this fix
+    v0 = CF.while_model(F, x0, x0, 1)
+    v1 = CF.while_model(F, v0, x0, 1)
+    v2 = CF.while_model(F, x0, v0, 3)
+    return [v1, v2]
+
+
+CASES = {"whiles_in_a_row": m_whiles, "seed17000063_109": m063, "seed17000069_80": m069, "seed17000070_127": m070, "seed17000072_95": m072,
          "seed17000074_406": m074, "seed17000075_7": m075, "seed17000081_350": m081}
 
 
@@ -157,3 +164,25 @@ def test_chained_pass_through_bitwise(name):
 def test_chained_pass_through_survives_save_load(name, tmp_path):
     X, W = _arrays(DATA[name]["X"]), _arrays(DATA[name]["W"])
     _assert_bitwise(_static(CASES[name], X, W, save=tmp_path / "f.json"), _dyngraph(CASES[name], X, W))
+
+
+def test_a_closure_beside_an_init_that_is_also_a_closure_bitwise():
+    # x is the loop's init and a closure (its terms merged by step and consumer), W another
+    # closure used in every step: W's terms must stay in step order too
+    rng = np.random.default_rng(5)
+    X, Wv = rng.standard_normal(200), rng.standard_normal(200)
+
+    def body(h, c, W):
+        return (h * c).tanh() + h * W
+
+    with sg.Graph():
+        x, W = sg.placeholder((200,), "float64"), sg.placeholder((200,), "float64")
+        _, h = sg.while_loop(lambda i, h: i < 3, lambda i, h: (i + 1, body(h, x, W)), (sg.constant(np.int64(0)), x))
+        loss = (h * W).sum() + (W * 1.5).sum()
+        got = sg.compile(sg.gradients(loss, [x, W]), [x, W], optimize=False)(X, Wv)
+    xt, Wt = dg.tensor(X, requires_grad=True), dg.tensor(Wv, requires_grad=True)
+    h = xt
+    for _ in range(3):
+        h = body(h, xt, Wt)
+    ((h * Wt).sum() + (Wt * 1.5).sum()).backward()
+    _assert_bitwise(got, [xt.grad.numpy(), Wt.grad.numpy()])
