@@ -63,7 +63,7 @@ register(
     forward=lambda xp, a, b: xp.multiply(a, b),
     infer=elementwise("mul"),
     vjp=_mul_vjp,
-    elementwise=True,
+    elementwise=True, grad_reads={0: (1,), 1: (0,)},
     torch_name="MulBackward0",
     scalar_expr=lambda a, b: f"({a} * {b})",
 )
@@ -85,7 +85,7 @@ register(
     forward=lambda xp, a, b: xp.divide(a, b),
     infer=elementwise("div", floating=True),
     vjp=_div_vjp,
-    elementwise=True,
+    elementwise=True, grad_reads={0: (1,), 1: (0, 1)},
     torch_name="DivBackward0",
     scalar_expr=lambda a, b: f"({a} / {b})",
 )
