@@ -79,6 +79,9 @@ class OpDef:
     # runs given where each output dim runs (a loop dim or None); fusion reads the input
     # through it instead of materialising the view
     index_map: Callable[..., tuple] | None = None
+    # ``strides(layout, **attrs) -> layout``: a view's PyTorch layout ``(sizes, strides, offset)``
+    # from its input's, None where strides cannot express it (``shared_ops/ops/_strides.py``)
+    strides: Callable[..., tuple | None] | None = None
     doc: str = ""
     kernel: Callable[..., Any] = None  # type: ignore[assignment]
 
