@@ -164,3 +164,12 @@ def test_a_fused_node_runs_where_its_last_member_ran():
     xv = np.linspace(-0.1, 0.1, 64 * 64).reshape(64, 64)
     got, want = fn(xv), _compile([b, p], [x])(xv)
     assert got[1].tobytes() == want[1].tobytes() and np.allclose(got[0], want[0], rtol=1e-13, atol=0)
+
+
+def test_the_passes_held_bitwise_are_the_ones_the_docs_promise():
+    """The equivalence checker compares these ways bitwise with dyngraph (chapter 5's table);
+    a pass that stopped declaring itself exact would quietly move to a tolerance."""
+    from staticgraph.passes import exact_passes
+
+    assert exact_passes() == ("prune", "cse", "fold", "simplify", "memory")
+    assert exact_passes("cupy") == ("prune", "cse", "simplify", "memory")  # fold runs on NumPy
