@@ -210,3 +210,25 @@ def test_a_saved_and_loaded_function_is_simplified_as_the_original(tmp_path):
     sg.save(fn, str(tmp_path / "f.json"))
     back = sg.load(str(tmp_path / "f.json"))
     assert [n.op for n in back.program.nodes] == [n.op for n in fn.program.nodes] == ["placeholder", "placeholder", "matmul"]
+
+
+def test_a_broken_region_forming_leaves_the_program_unfused_and_says_so(monkeypatch):
+    """A bug in region forming (a ProgramError from the fused copy) must not reach the user:
+    the pass keeps the program as it was, reports why, and times itself like any pass."""
+    from staticgraph.program import ProgramError
+
+    def broken(program, ctx):
+        raise ProgramError("a cycle through region %4")
+
+    monkeypatch.setattr(fuse, "_fuse", broken)
+    with sg.Graph():
+        x = sg.placeholder((64, 64), dtype="float64", name="x")
+        y = ((x * 1.5).tanh() * 2.0).sin()
+    t0 = time.perf_counter()
+    fn = _compile([y], [x], fuse=True)
+    wall = time.perf_counter() - t0
+    assert "fusion skipped: a cycle through region %4 (please report this graph)" in fn.report()
+    (r,) = [r for r in fn.pass_results if r.name == "fuse"]
+    assert r.nodes_before == r.nodes_after and 0.0 <= r.seconds <= wall
+    xv = np.linspace(-1.0, 1.0, 64 * 64).reshape(64, 64)
+    assert fn(xv)[0].tobytes() == _compile([y], [x])(xv)[0].tobytes()
