@@ -157,8 +157,8 @@ class MathMethods:
         if self.ndim and self.shape[axis] == 0:
             raise IndexError(f"{name}(): Expected reduction dim {axis} to have non-zero size.")
         arg = "argmax" if name == "max" else "argmin"
-        values = self._op(f"{name}_dim", self, axis=axis, keepdims=keep)
-        return ReductionResult(name, values, self._op(arg, self, axis=axis, keepdims=keep))
+        indices = self._op(arg, self, axis=axis, keepdims=keep)  # saved by the values' rule, as PyTorch's
+        return ReductionResult(name, self._op(f"{name}_dim", self, indices, axis=axis, keepdims=keep), indices)
 
     def argmax(self, dim=None, keepdim=False):
         """Index of the first maximum (over the flattened tensor when ``dim`` is None), int64.

@@ -102,7 +102,7 @@ register(
     forward=lambda xp, a, b: xp.remainder(a, b),
     infer=_numeric("remainder", elementwise("remainder")),
     vjp=_remainder_vjp,
-    elementwise=True,
+    elementwise=True, grad_reads={1: (0, 1)},
     torch_name="RemainderBackward1",
     doc="``a % b``, with the sign of ``b``, elementwise with broadcasting (as ``torch.remainder``).",
 )
