@@ -250,10 +250,15 @@ def _loop_layouts(b, nc, cot, ny, xs_params):
     caps = [ph for ph in b.capture_nodes if floating(ph)]
     raw = fcarry + caps
     ys_seeds = [(nc + j, (YS, j), False) for j in range(ny) if (nc + j) in cot]
-    last = [(k, (AFTER, k, i), _is_list(cot[k][i])) for k in range(nc) if k in cot for i in range(len(cot[k]))]
+    # the final carry's cotangents seed the last step at their outside keys under the prefix
+    # AFTER: they sort among themselves as their consumers after the loop do
+    outer = {k: _keys_of(cot[k]) for k in range(nc) if k in cot}
+    last_ki = [(k, i) for k in range(nc) if k in cot for i in range(len(cot[k]))]
+    last = [(k, (AFTER,) + tuple(outer[k][i]) if outer[k][i] else (AFTER, -1, k, i), _is_list(cot[k][i]))
+            for k, i in last_ki]
     phs, rt, sm = step_grad(b, ys_seeds + last, raw, xs_params)
     last_layout = Layout(b, phs, rt, sm, raw, xs_params)
-    last_layout.seed_src = [("y", k - nc, 0) for k, _, _ in ys_seeds] + [("final", k, key[2]) for k, key, _ in last]
+    last_layout.seed_src = [("y", k - nc, 0) for k, _, _ in ys_seeds] + [("final", k, i) for k, i in last_ki]
     # mid steps: carry k's seeds are the next step's terms of carry param k, in their order
     counts = {p.id: 0 for p in fcarry}
     for p in fcarry:

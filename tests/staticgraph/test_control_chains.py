@@ -186,3 +186,35 @@ def test_a_closure_beside_an_init_that_is_also_a_closure_bitwise():
         h = body(h, xt, Wt)
     ((h * Wt).sum() + (Wt * 1.5).sum()).backward()
     _assert_bitwise(got, [xt.grad.numpy(), Wt.grad.numpy()])
+
+
+@pytest.mark.parametrize("kind", ["while", "scan"])
+def test_an_identity_cond_on_a_loop_result_among_its_other_consumers_bitwise(kind):
+    # the final carry's consumers, in creation order: B, A1 (through the identity cond), C, A2;
+    # the cotangents seed the loop's last step in that order, not the cond's terms first
+    X = np.random.default_rng(7).standard_normal(300)
+
+    def model(F, x, loop, ident):
+        h = loop(x)
+        v = ident(h)
+        return (h * 1.1 + v * 1.3 + h.sin() + v.cos()).sum()
+
+    with sg.Graph():
+        x = sg.placeholder((300,), "float64")
+        if kind == "while":
+            def loop(v):
+                return sg.while_loop(lambda i, h: i < 2, lambda i, h: (i + 1, (h * 0.9).tanh()), (sg.constant(np.int64(0)), v))[1]
+        else:
+            def loop(v):
+                return sg.scan(lambda h, e: ((h * 0.9).tanh(), None), v, sg.constant(np.zeros((2, 1))))[0]
+        loss = model(sg, x, loop, lambda h: sg.cond(x.sum() < 1e9, lambda a: a, lambda a: a * 2.0, h))
+        got = sg.compile(sg.gradients(loss, x), [x], optimize=False)(X)
+
+    def eager_loop(v):
+        for _ in range(2):
+            v = (v * 0.9).tanh()
+        return v
+
+    xt = dg.tensor(X, requires_grad=True)
+    model(dg, xt, eager_loop, lambda h: h).backward()
+    _assert_bitwise([got], [xt.grad.numpy()])
