@@ -218,3 +218,35 @@ def test_an_identity_cond_on_a_loop_result_among_its_other_consumers_bitwise(kin
     xt = dg.tensor(X, requires_grad=True)
     model(dg, xt, eager_loop, lambda h: h).backward()
     _assert_bitwise([got], [xt.grad.numpy()])
+
+
+@pytest.mark.parametrize("T", [0, 1, 3])
+@pytest.mark.parametrize("kind", ["while", "scan"])
+def test_a_carry_the_body_returns_unchanged_is_the_initial_value_bitwise(kind, T):
+    # c passes through every step: for dyngraph the result is the initial tensor, so its
+    # consumers after the loop sum among x's other consumers in creation order
+    X = np.random.default_rng(8).standard_normal(300)
+
+    def model(F, x, loop):
+        h, c = loop(x * 0.5, x)
+        return (h + x * 1.1 + c * 1.3 + x.sin() + c.cos()).sum()
+
+    with sg.Graph():
+        x = sg.placeholder((300,), "float64")
+        if kind == "while":
+            def loop(h, c):
+                return sg.while_loop(lambda i, h, c: i < T, lambda i, h, c: (i + 1, (h * c).tanh(), c),
+                                     (sg.constant(np.int64(0)), h, c))[1:]
+        else:
+            def loop(h, c):
+                return sg.scan(lambda hc, e: (((hc[0] * hc[1]).tanh(), hc[1]), None), (h, c), sg.constant(np.zeros((T, 1))))[0]
+        got = sg.compile(sg.gradients(model(sg, x, loop), x), [x], optimize=False)(X)
+
+    def eager_loop(h, c):
+        for _ in range(T):
+            h, c = (h * c).tanh(), c
+        return h, c
+
+    xt = dg.tensor(X, requires_grad=True)
+    model(dg, xt, eager_loop).backward()
+    _assert_bitwise([got], [xt.grad.numpy()])
