@@ -95,6 +95,17 @@ def m081(F, x0, x1, x2):  # an identity cond on the ys of a scan with an identit
     return [v1, v3, v5, v6, v7]
 
 
+def m099(F, x0, x1):  # a 3-step while whose init is a 0-step while over its own closure
+    v0 = F.concatenate([x0, x0], axis=0)
+    v1 = CF.while_model(F, x0, x0, 0)
+    v2 = F.stack([v0, v0, v0], axis=0)
+    v3 = CF.while_model(F, v1, x0, 3)
+    v4 = v0.prod(1)
+    v5 = F.einsum("ak,mk->am", v3, x1)
+    v6 = CF.cond_model(F, v5, v5, v5, "true")
+    return [v2, v4, v6]
+
+
 def m_whiles(F, x0):  # no step hands anything through, but each loop could have: found by a campaign of this fix
     v0 = CF.while_model(F, x0, x0, 1)
     v1 = CF.while_model(F, v0, x0, 1)
@@ -103,7 +114,7 @@ def m_whiles(F, x0):  # no step hands anything through, but each loop could have
 
 
 CASES = {"whiles_in_a_row": m_whiles, "seed17000063_109": m063, "seed17000069_80": m069, "seed17000070_127": m070, "seed17000072_95": m072,
-         "seed17000074_406": m074, "seed17000075_7": m075, "seed17000081_350": m081}
+         "seed17000074_406": m074, "seed17000075_7": m075, "seed17000081_350": m081, "seed17000099_279": m099}
 
 
 def _loss(F, model, xs, W):
