@@ -186,6 +186,11 @@ def while_loop(cond_fn, body_fn, loop_vars, *, maximum_iterations=None):
         ...                          (sg.constant(0), sg.constant(1.0)))
         >>> sg.Session(g).run([i, s])
         [np.int64(5), np.float32(32.0)]
+        >>> with sg.Graph() as g:
+        ...     i, s = sg.while_loop(lambda i, s: i < 5, lambda i, s: (i + 1, s * 2),
+        ...                          (sg.constant(0), sg.constant(1.0)), maximum_iterations=3)
+        >>> sg.Session(g).run([i, s])
+        [np.int64(3), np.float32(8.0)]
     """
     line = user_line()
     bound = maximum_iterations
