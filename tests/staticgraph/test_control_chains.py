@@ -106,6 +106,14 @@ def m099(F, x0, x1):  # a 3-step while whose init is a 0-step while over its own
     return [v2, v4, v6]
 
 
+def m_cond_after_loop(F, x0, x1, x2):  # an identity cond on a 2-step while's result (found by a campaign of this fix)
+    v0 = CF.while_model(F, x1, x1, 2)
+    v1 = CF.cond_model(F, x1, v0, x1, "true")
+    v2 = CF.scan_model(F, x1, x2, "sigmoid", "cond")
+    v3 = CF.while_model(F, v0, v2, 2)
+    return [v1, v3]
+
+
 def m_whiles(F, x0):  # no step hands anything through, but each loop could have: found by a campaign of this fix
     v0 = CF.while_model(F, x0, x0, 1)
     v1 = CF.while_model(F, v0, x0, 1)
@@ -113,7 +121,7 @@ def m_whiles(F, x0):  # no step hands anything through, but each loop could have
     return [v1, v2]
 
 
-CASES = {"whiles_in_a_row": m_whiles, "seed17000063_109": m063, "seed17000069_80": m069, "seed17000070_127": m070, "seed17000072_95": m072,
+CASES = {"whiles_in_a_row": m_whiles, "cond_after_loop": m_cond_after_loop, "seed17000063_109": m063, "seed17000069_80": m069, "seed17000070_127": m070, "seed17000072_95": m072,
          "seed17000074_406": m074, "seed17000075_7": m075, "seed17000081_350": m081, "seed17000099_279": m099}
 
 
