@@ -106,6 +106,17 @@ def m099(F, x0, x1):  # a 3-step while whose init is a 0-step while over its own
     return [v2, v4, v6]
 
 
+def m105(F, x0, x1):  # an identity false branch on a scan's ys, which have other consumers
+    v0 = x0 + x0.argmin(dim=2, keepdim=True)
+    v1 = x0.min(axis=-1, keepdims=False)
+    v2 = CF.scan_model(F, x0, x1, "tanh", "cond")
+    v3 = CF.scan_model(F, v2, x1, "tanh", "cond")
+    v4 = CF.cond_model(F, v1, v2, x0, "false")
+    v5 = (v2 * v2 + 0.5).sqrt()
+    v6 = F.where((v3 > 0) & (v4 > 0), v3, v4)
+    return [v0, v5, v6]
+
+
 def m_cond_after_loop(F, x0, x1, x2):  # an identity cond on a 2-step while's result (found by a campaign of this fix)
     v0 = CF.while_model(F, x1, x1, 2)
     v1 = CF.cond_model(F, x1, v0, x1, "true")
@@ -122,7 +133,8 @@ def m_whiles(F, x0):  # no step hands anything through, but each loop could have
 
 
 CASES = {"whiles_in_a_row": m_whiles, "cond_after_loop": m_cond_after_loop, "seed17000063_109": m063, "seed17000069_80": m069, "seed17000070_127": m070, "seed17000072_95": m072,
-         "seed17000074_406": m074, "seed17000075_7": m075, "seed17000081_350": m081, "seed17000099_279": m099}
+         "seed17000074_406": m074, "seed17000075_7": m075, "seed17000081_350": m081, "seed17000099_279": m099,
+         "seed17000105_66": m105}
 
 
 def _loss(F, model, xs, W):
