@@ -199,6 +199,8 @@ REFERENCE.update({
     "argmin_mask": _first_extremum_mask(np.argmin),
     "max_dim": lambda x, index, axis, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
     "min_dim": lambda x, index, axis, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
+    "clamp": lambda x, lo, hi, lower=True, upper=True: np.minimum(np.maximum(x, lo) if lower else x, hi) if upper
+    else np.maximum(x, lo),
     "index_mask": lambda like, index, axis: np.arange(like.shape[axis]).reshape(
         [-1 if i == axis % like.ndim else 1 for i in range(like.ndim)]) == index,
 })

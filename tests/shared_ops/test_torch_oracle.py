@@ -123,6 +123,7 @@ TORCH.update({
     "argmin_mask": _first_extremum_mask(torch.argmin),
     "max_dim": lambda x, index, axis, keepdims=False: torch.max(x, axis, keepdims).values,
     "min_dim": lambda x, index, axis, keepdims=False: torch.min(x, axis, keepdims).values,
+    "clamp": lambda x, lo, hi, lower=True, upper=True: torch.clamp(x, lo if lower else None, hi if upper else None),
     "index_mask": lambda like, index, axis: torch.zeros_like(like, dtype=torch.bool).scatter_(axis, index, True),
 })
 
