@@ -48,6 +48,18 @@ def _matmul_vjp(ops, g, inputs, output):
     ga = gb = None
     if a.ndim == 1 and b.ndim == 1:  # dot product: g is a scalar
         return (ops.mul(g, b) if want_a else None, ops.mul(g, a) if want_b else None)
+    # matrix @ vector and vector @ matrix: the other operand's gradient is one product with g
+    # (a^T g as g @ a), not a transpose, two reshapes and a squeeze around a matrix product
+    if a.ndim == 2 and b.ndim == 1:  # (n, k) @ (k,) -> (n,)
+        return (
+            ops.matmul(ops.expand_dims(g, axis=-1), ops.expand_dims(b, axis=0)) if want_a else None,
+            ops.matmul(g, a) if want_b else None,
+        )
+    if a.ndim == 1 and b.ndim == 2:  # (k,) @ (k, m) -> (m,)
+        return (
+            ops.matmul(b, g) if want_a else None,
+            ops.matmul(ops.expand_dims(a, axis=-1), ops.expand_dims(g, axis=-2)) if want_b else None,
+        )
     if a.ndim == 1:  # (k,) @ (..., k, m) -> (..., m)
         if want_a:
             ga = ops.squeeze(ops.matmul(ops.expand_dims(g, axis=-2), _mT(ops, b)), axis=(g.ndim - 1,))
@@ -69,13 +81,14 @@ def _matmul_vjp(ops, g, inputs, output):
 
 _ndarray = np.ndarray
 _BLAS = frozenset((np.dtype("float32"), np.dtype("float64")))
+_DOT_RANKS = frozenset(((2, 2), (2, 1), (1, 2)))
 
 
 def _matmul_forward(xp, a, b):
-    # Two 2-D NumPy float arrays: ndarray.dot, the same BLAS product without the matmul ufunc's
-    # dispatch (about 0.6 us less per call, most of the cost on small operands). The kernel of
-    # both front ends, so they stay bitwise equal.
-    if a.__class__ is _ndarray and b.__class__ is _ndarray and a.ndim == 2 and b.ndim == 2 and a.dtype in _BLAS:
+    # NumPy float arrays, a matrix and a matrix or vector: ndarray.dot, the same BLAS product
+    # (gemm or gemv, bit for bit) without the matmul ufunc's dispatch, which on small operands
+    # costs about as much as the product. The kernel of both front ends, so they stay bitwise equal.
+    if a.__class__ is _ndarray and b.__class__ is _ndarray and (a.ndim, b.ndim) in _DOT_RANKS and a.dtype in _BLAS:
         return a.dot(b)
     return xp.matmul(a, b)
 
@@ -87,6 +100,7 @@ register(
     infer=_matmul_infer,
     vjp=_matmul_vjp, grad_reads={0: (1,), 1: (0,)},
     torch_name="MmBackward0",  # 2-D @ 2-D; PyTorch names other ranks Dot/Mv/UnsafeView
+    doc="The matrix product ``a @ b``, batch dimensions broadcast (as ``torch.matmul``).",
 )
 
 
