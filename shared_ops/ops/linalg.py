@@ -71,18 +71,33 @@ _ndarray = np.ndarray
 _BLAS = frozenset((np.dtype("float32"), np.dtype("float64")))
 
 
+def _dot(a, b) -> bool:
+    # ndarray.dot: the same BLAS product as the matmul ufunc without its dispatch (0.6-0.7 us less
+    # per call, most of the cost on small operands). A matrix times a matrix always; a matrix
+    # times a vector only for a C- or F-contiguous matrix, where both make the same gemv call
+    # (a strided one each copies its own way, and the bits can differ)
+    return (a.__class__ is _ndarray and b.__class__ is _ndarray and a.ndim == 2 and a.dtype in _BLAS
+            and (b.ndim == 2 or (b.ndim == 1 and a.flags.forc)))
+
+
 def _matmul_forward(xp, a, b):
-    # Two 2-D NumPy float arrays: ndarray.dot, the same BLAS product without the matmul ufunc's
-    # dispatch (about 0.6 us less per call, most of the cost on small operands). The kernel of
-    # both front ends, so they stay bitwise equal.
-    if a.__class__ is _ndarray and b.__class__ is _ndarray and a.ndim == 2 and b.ndim == 2 and a.dtype in _BLAS:
-        return a.dot(b)
-    return xp.matmul(a, b)
+    # the kernel of both front ends, so they stay bitwise equal
+    return a.dot(b) if _dot(a, b) else xp.matmul(a, b)
+
+
+def _matmul_into(xp, a, b, out):
+    # _matmul_forward's product written into out (ndarray.dot writes only a C-contiguous out)
+    if not _dot(a, b):
+        return xp.matmul(a, b, out=out)
+    if out.flags.c_contiguous:
+        return a.dot(b, out=out)
+    out[...] = a.dot(b)
+    return out
 
 
 register(
     "matmul",
-    forward_into=lambda xp, a, b, out: xp.matmul(a, b, out=out),
+    forward_into=_matmul_into,
     forward=_matmul_forward,
     infer=_matmul_infer,
     vjp=_matmul_vjp,
