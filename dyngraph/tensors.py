@@ -21,7 +21,7 @@ from .convert import ConvertMixin
 from .hooks import HooksMixin
 from .inplace import InplaceMixin
 from .node import dtype_name_of
-from .record import INFO, NUMPY, InferenceVersion, const_array, explain, new, op_info, record
+from .record import INFO, NUMPY, InferenceVersion, Version, const_array, explain, new, op_info, record
 from .views import ViewMixin, detached, track
 
 _ndarray = np.ndarray
@@ -137,11 +137,22 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
             return t
         return init(new(Tensor), const_array(be, value, dtype), be)
 
+    def _promoted(self, dtype):
+        """``self`` cast for an op on mixed dtypes. PyTorch's op saves its input before the cast
+        (its kernel casts), so the copy answers to ``self``'s version counter: an in-place change
+        of ``self`` before backward is refused where PyTorch refuses it."""
+        cast = self.astype(dtype)
+        v = self._ver
+        if v is None:
+            v = self._ver = Version()
+        cast._ver = v
+        return cast
+
     def _fail(self, exc):
         raise as_runtime(exc) from None  # PyTorch raises RuntimeError
 
     def _alias(self, x, torch_name):
-        return self._named(x._op("reshape", x, shape=tuple(x.shape)), torch_name)
+        return self._named(x._op("getitem", x, index=(("e",),)), torch_name)  # x[...]: same layout
 
     def _named(self, result, torch_name):
         fn = result._grad_fn

@@ -98,8 +98,9 @@ register(
     forward_into=lambda xp, a, b, out: xp.matmul(a, b, out=out),
     forward=_matmul_forward,
     infer=_matmul_infer,
-    vjp=_matmul_vjp,
+    vjp=_matmul_vjp, grad_reads={0: (1,), 1: (0,)},
     torch_name="MmBackward0",  # 2-D @ 2-D; PyTorch names other ranks Dot/Mv/UnsafeView
+    doc="The matrix product ``a @ b``, batch dimensions broadcast (as ``torch.matmul``).",
 )
 
 
@@ -165,7 +166,7 @@ register(
     "matmul_nt",
     forward=_matmul_nt_forward,
     infer=_transposed_infer("matmul_nt", False, True),
-    vjp=_matmul_nt_vjp,
+    vjp=_matmul_nt_vjp, grad_reads={0: (1,), 1: (0,)},
     torch_name="MmBackward0",  # PyTorch: a @ b.T is an mm on a transposed view
     doc="a @ b^T (b transposed in its last two axes): matmul's gradient with respect to a.",
 )
@@ -175,7 +176,7 @@ register(
     "matmul_tn",
     forward=_matmul_tn_forward,
     infer=_transposed_infer("matmul_tn", True, False),
-    vjp=_matmul_tn_vjp,
+    vjp=_matmul_tn_vjp, grad_reads={0: (1,), 1: (0,)},
     torch_name="MmBackward0",
     doc="a^T @ b (a transposed in its last two axes): matmul's gradient with respect to b.",
 )

@@ -22,6 +22,7 @@ register(
     vjp=lambda ops, g, inputs, output: (ops.mul(g, output),),
     elementwise=True, **_OUT_ONLY,
     torch_name="ExpBackward0",
+    doc="``e ** x``, elementwise (as ``torch.exp``).",
     scalar_expr=lambda x: f"math.exp({x})",
 )
 
@@ -34,6 +35,7 @@ register(
     vjp=lambda ops, g, inputs, output: (ops.div(g, inputs[0]),),
     elementwise=True,
     torch_name="LogBackward0",
+    doc="The natural logarithm, elementwise (as ``torch.log``).",
     scalar_expr=lambda x: f"math.log({x})",
 )
 
@@ -47,6 +49,7 @@ register(
     vjp=lambda ops, g, inputs, output: (ops.tanh_grad(g, output),),
     elementwise=True, **_OUT_ONLY,
     torch_name="TanhBackward0",
+    doc="The hyperbolic tangent, elementwise (as ``torch.tanh``).",
     scalar_expr=lambda x: f"math.tanh({x})",
 )
 
@@ -65,6 +68,7 @@ register(
     vjp=lambda ops, g, inputs, output: (ops.sigmoid_grad(g, output),),
     elementwise=True, **_OUT_ONLY,
     torch_name="SigmoidBackward0",
+    doc="``1 / (1 + exp(-x))``, elementwise (as ``torch.sigmoid``).",
     scalar_expr=lambda x: f"(1.0 / (1.0 + math.exp(-{x})) if {x} >= 0 else math.exp({x}) / (1.0 + math.exp({x})))",
 )
 
@@ -129,6 +133,7 @@ register(
     vjp=lambda ops, g, inputs, output: (ops.where(ops.gt(output, 0), g, ops.zeros_like(g)),),
     elementwise=True, **_OUT_ONLY,
     torch_name="ReluBackward0",
+    doc="``max(x, 0)``, elementwise (as ``torch.relu``).",
     scalar_expr=lambda x: f"({x} if {x} > 0 else 0.0)",
 )
 
@@ -141,6 +146,7 @@ register(
     vjp=lambda ops, g, inputs, output: (ops.div(g, ops.mul(output, 2.0)),),
     elementwise=True, **_OUT_ONLY,
     torch_name="SqrtBackward0",
+    doc="The square root, elementwise (as ``torch.sqrt``).",
     scalar_expr=lambda x: f"math.sqrt({x})",
 )
 
@@ -155,6 +161,7 @@ register(
     vjp=lambda ops, g, inputs, output: (ops.mul(g, ops.sign(inputs[0])),),
     elementwise=True,
     torch_name="AbsBackward0",
+    doc="The absolute value, elementwise (as ``torch.abs``).",
     scalar_expr=lambda x: f"abs({x})",
 )
 

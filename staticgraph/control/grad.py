@@ -178,6 +178,10 @@ def backprop(ops, n: Node, cot: dict, relevant: set, contributions: dict) -> Non
         from .second_loop import scan_grad_vjp
 
         return scan_grad_vjp(n.graph, n, cot, relevant, contributions)
+    if n.op == "while_loop_grad" and any(cot.values()):
+        from .second_while import while_grad_vjp
+
+        return while_grad_vjp(n.graph, n, cot, relevant, contributions)
     if n.op not in ("cond", "while_loop", "scan"):
         if any(cot.values()):
             check_second_order(n)
@@ -203,6 +207,10 @@ def _grad_node(graph, kind, bodies, inputs, out_nodes, kinds, n, info) -> list[N
         if kd == "terms":
             merge.setdefault(first.setdefault(id(o), k), []).append(k)
     info = dict(info, merge=[g for g in merge.values() if len(g) > 1])
+    mix = _maybe_same([out_nodes[g[0]] for g in merge.values()])
+    if mix:
+        firsts = list(merge)
+        info.update(mix=[[firsts[i] for i in g] for g in mix], at=n.id)
     specs = [Spec(o._shape, o.dtype) for o in out_nodes]
     cf = ControlFlow(kind, bodies, specs, kinds, info, trace=n.trace)
     ctrl = control_node(graph, cf, inputs)
@@ -210,10 +218,59 @@ def _grad_node(graph, kind, bodies, inputs, out_nodes, kinds, n, info) -> list[N
     return [None if k in merged else get(ctrl, k) for k in range(len(specs))]
 
 
+def _handed(x: Node) -> set:
+    """Ids of the nodes whose array ``x`` may be at run time: itself, and through every control
+    output that can hand a value through unchanged (a loop's carry after no step, a branch
+    returning an operand or a captured value), those values' own."""
+    found: set[int] = set()
+    stack = [x]
+    while stack:
+        v = stack.pop()
+        if v.id in found:
+            continue
+        found.add(v.id)
+        if v.op != GET or v.inputs[0].op not in ("cond", "while_loop", "scan"):
+            continue
+        ctrl, k = v.inputs[0], v.attrs["index"]
+        cf = ctrl.attrs["cf"]
+        if cf.kind == "cond":
+            for b in (cf.bodies["true"], cf.bodies["false"]):
+                out = b.outputs[k]
+                params = [p.id for p in b.params]
+                if out.id in params:
+                    stack.append(ctrl.inputs[1 + params.index(out.id)])
+                stack.extend(o for o, ph in b.captures if ph is out)
+        elif k < cf.n["vars" if cf.kind == "while_loop" else "carries"]:
+            stack.append(ctrl.inputs[k])
+    return found
+
+
+def _maybe_same(nodes: list) -> list:
+    """Groups (positions in ``nodes``) of distinct nodes that may be one array at run time
+    (``_handed``): their terms must then interleave in dyngraph's order, which only the control
+    node knows (step, consumer), so it keys them by that (``info["mix"]``)."""
+    sets = [_handed(x) for x in nodes]
+    group = list(range(len(nodes)))
+    for i in range(len(nodes)):
+        for j in range(i):
+            if sets[i] & sets[j]:
+                old, new = group[i], group[j]
+                group = [new if g == old else g for g in group]
+    out: dict[int, list] = {}
+    for i, g in enumerate(group):
+        out.setdefault(g, []).append(i)
+    return [g for g in out.values() if len(g) > 1]
+
+
 def _cond(graph, n, cf, cot, needs):
     no = cf.n["operands"]
     t, f = cf.bodies["true"], cf.bodies["false"]
-    seeds = [(k, (NEXT, k, i), _is_list(cot[k][i])) for k in sorted(cot) for i in range(len(cot[k]))]
+    # a seed's key inside the branches is its key outside under the prefix NEXT: the seeds sort
+    # among themselves as their consumers outside do, after every consumer in the branch, and a
+    # term the branch hands through unchanged takes its outside key back (``backward._leave``)
+    outer = {k: _keys_of(cot[k]) for k in cot}
+    seeds = [(k, (NEXT,) + tuple(outer[k][i]) if outer[k][i] else (NEXT, -1, k, i), _is_list(cot[k][i]))
+             for k in sorted(cot) for i in range(len(cot[k]))]
     layouts = {}
     for name, b in (("true", t), ("false", f)):
         raw = [p for p in b.params if floating(p)] + [ph for ph in b.capture_nodes if floating(ph)]
@@ -227,8 +284,7 @@ def _cond(graph, n, cf, cot, needs):
     outs = _grad_node(graph, "cond_grad", {"layouts": layouts}, list(n.inputs) + flat,
                       [n.inputs[k] for k in targets], ["terms"] * len(targets), n,
                       {"operands": no, "true_caps": len(t.captures), "false_caps": len(f.captures),
-                       "seed_ki": [[k, key[2]] for k, key, _ in seeds],  # seed j: term i of output k
-                       "seed_keys": [k for i in sorted(cot) for k in _keys_of(cot[i])]})
+                       "seed_outer": [list(outer[k][i]) for k in sorted(cot) for i in range(len(cot[k]))]})
     return {k: [o] for k, o in zip(targets, outs) if needs[k] and o is not None}
 
 
@@ -275,7 +331,8 @@ def _scan(graph, n, cf, cot, needs):
     b = cf.bodies["body"]
     xs_params = [b.params[nc + j] for j in range(nx) if needs[nc + j]]
     layouts, _, _ = _loop_layouts(b, nc, cot, ny, xs_params)
-    dys = [sum_terms(graph, cot[nc + j], cf.gets[nc + j]) if (nc + j) in cot else None for j in range(ny)]
+    dys = [sum_terms(graph, cot[nc + j], cf.gets[nc + j], _keys_of(cot[nc + j])) if (nc + j) in cot else None
+           for j in range(ny)]
     finals = [x for k in range(nc) if k in cot for x in cot[k]]
     hist = get(n, nc + ny)
     inputs = [hist] + list(n.inputs[nc:]) + [d for d in dys if d is not None] + finals

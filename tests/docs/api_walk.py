@@ -112,15 +112,18 @@ def entries():
             if inspect.ismodule(obj):
                 for name, member in _module_members(obj):
                     if _shown(name.rsplit(".", 1)[1], filters):
-                        add(name, member, filters)
+                        add(name, member, filters, inherited)
             else:
                 add(path, obj, filters, inherited)
         import dyngraph
         import staticgraph
 
-        alias = {"dyngraph": ("dg", dyngraph), "staticgraph": ("sg", staticgraph)}.get(page.removesuffix(".md"))
+        from shared_ops.surface import TensorSurface
+
+        alias = {"dyngraph": ("dg", dyngraph), "staticgraph": ("sg", staticgraph),
+                 "surface": ("x", TensorSurface)}.get(page.removesuffix(".md"))
         if alias:
-            for name in re.findall(r"^### `(?:dg|sg)\.(\w+)`", text, flags=re.M):
+            for name in re.findall(r"^### `(?:dg|sg|x)\.(\w+)`", text, flags=re.M):
                 obj = getattr(alias[1], name)
                 if inspect.isfunction(obj):
                     add(f"{alias[0]}.{name}", obj)

@@ -41,6 +41,15 @@ def test_mkdocs_build_strict(tmp_path):
     shown |= set(re.findall(r'id="x(\w+)"', surface))  # entries written from the live object (x.sin -> id "xsin")
     public = {n for n in dir(TensorSurface) if not n.startswith("_")}
     assert not public - shown, f"surface methods missing from the reference: {sorted(public - shown)}"
+    # classes made of a mixin in another file show the mixin's methods as their own
+    from shared_ops.nn.state import StateMethods
+    from staticgraph.program_edit import ProgramEdits
+
+    for page, klass, mixin in (("dyngraph", "shared_ops.nn.module.Module", StateMethods),
+                               ("staticgraph", "staticgraph.program.Program", ProgramEdits)):
+        text = (site / "reference" / page / "index.html").read_text()
+        absent = [m for m in vars(mixin) if not m.startswith("_") and f'id="{klass}.{m}"' not in text]
+        assert not absent, f"{klass}: {absent} missing from the reference"
     # error pointers in outputs are links to sections that exist
 
     ids = set(re.findall(r'id="([\w-]+)"', (site / "errors" / "index.html").read_text()))

@@ -197,8 +197,10 @@ REFERENCE.update({
     "argmin": lambda x, axis=None, keepdims=False: np.argmin(x, axis=axis, keepdims=keepdims),
     "argmax_mask": _first_extremum_mask(np.argmax),
     "argmin_mask": _first_extremum_mask(np.argmin),
-    "max_dim": lambda x, axis, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
-    "min_dim": lambda x, axis, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
+    "max_dim": lambda x, index, axis, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
+    "min_dim": lambda x, index, axis, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
+    "index_mask": lambda like, index, axis: np.arange(like.shape[axis]).reshape(
+        [-1 if i == axis % like.ndim else 1 for i in range(like.ndim)]) == index,
 })
 from _so_reference_nn import REFERENCE_NN  # noqa: E402  (the ops added for models)
 

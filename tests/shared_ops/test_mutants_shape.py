@@ -83,3 +83,12 @@ def test_the_getitem_op_with_integers_beside_index_arrays_follows_numpy(spec, ke
     want = np.zeros_like(data)
     np.add.at(want, key(idx), 1.0)
     assert x.grad.numpy().tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("n_given", [1, 3])
+def test_getitem_refuses_fewer_or_more_index_arrays_than_its_spec_uses(n_given):
+    """Too few arrays would fail later with a bare StopIteration, too many would be ignored."""
+    x = Spec((3, 4), "float32")
+    arrays = [Spec((2,), "int64")] * n_given
+    with pytest.raises(so.ShapeError, match=f"uses 2 array\\(s\\) but {n_given} were given"):
+        so.get_op("getitem").infer(x, *arrays, index=(("a",), ("a",)))

@@ -121,8 +121,9 @@ TORCH.update({
     "argmin": lambda x, axis=None, keepdims=False: torch.argmin(x, axis, keepdims),
     "argmax_mask": _first_extremum_mask(torch.argmax),
     "argmin_mask": _first_extremum_mask(torch.argmin),
-    "max_dim": lambda x, axis, keepdims=False: torch.max(x, axis, keepdims).values,
-    "min_dim": lambda x, axis, keepdims=False: torch.min(x, axis, keepdims).values,
+    "max_dim": lambda x, index, axis, keepdims=False: torch.max(x, axis, keepdims).values,
+    "min_dim": lambda x, index, axis, keepdims=False: torch.min(x, axis, keepdims).values,
+    "index_mask": lambda like, index, axis: torch.zeros_like(like, dtype=torch.bool).scatter_(axis, index, True),
 })
 
 
