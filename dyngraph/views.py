@@ -104,6 +104,7 @@ def track(t, src, op, attrs) -> None:
         ver.views = [ref(t)]
     else:
         refs.append(ref(t))
+        _bound(ver, refs)
 
 
 def hashable(chain) -> tuple:
@@ -129,6 +130,15 @@ def _share_storage(t, root) -> None:
     if ver.views is None:
         ver.views = []
     ver.views.append(weakref.ref(t))
+    _bound(ver, ver.views)
+
+
+def _bound(ver, refs) -> None:
+    """Drop the dead references whenever the list reaches a power of two (from 32): a loop
+    taking views of one tensor (``xs[t]``) keeps it at most about twice the live ones."""
+    n = len(refs)
+    if n >= 32 and not n & (n - 1):
+        live(ver)
 
 
 def live(ver) -> list:

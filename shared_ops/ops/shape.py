@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from ..backend import backend_of
 from ..dtypes import INTEGER
 from ..errors import DTypeError, ShapeError
 from ..registry import Spec, fmt_shape, normalize_axis, register, reshape_shape, resolve_free, transpose_perm
 from . import _index, _strides
 from ._infer import same_dtype
+
+_ndarray = np.ndarray
 
 
 # --------------------------------------------------------------------------- reshape
@@ -130,11 +134,18 @@ def _expand_dims_index_map(dims, in_shape, out_shape, *, axis):
     return tuple(d for k, d in enumerate(dims) if k not in axes)
 
 
+def _expand_dims_forward(xp, x, *, axis):
+    shape = _expanded_shape(x.shape, axis)[0]
+    # an ndarray's own reshape: np.reshape's Python wrappers cost more than the view itself on
+    # the small arrays of a matrix-vector gradient (two per product)
+    return x.reshape(shape) if x.__class__ is _ndarray else xp.reshape(x, shape)
+
+
 register(
     "expand_dims",
     view_of=(0,), strides=_strides.expand_dims, index_map=_expand_dims_index_map,
     exact=True,
-    forward=lambda xp, x, *, axis: xp.reshape(x, _expanded_shape(x.shape, axis)[0]),
+    forward=_expand_dims_forward,
     infer=lambda x, *, axis: Spec(_expanded_shape(x.shape, axis)[0], x.dtype),
     vjp=lambda ops, g, inputs, output, *, axis: (ops.squeeze(g, axis=_expanded_shape(inputs[0].shape, axis)[1]),),
     attrs=("axis",), linear=True, save_inputs=False,
