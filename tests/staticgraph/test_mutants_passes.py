@@ -232,3 +232,10 @@ def test_a_broken_region_forming_leaves_the_program_unfused_and_says_so(monkeypa
     assert r.nodes_before == r.nodes_after and 0.0 <= r.seconds <= wall
     xv = np.linspace(-1.0, 1.0, 64 * 64).reshape(64, 64)
     assert fn(xv)[0].tobytes() == _compile([y], [x])(xv)[0].tobytes()
+
+
+def test_simplify_counts_every_rewrite_of_one_rule():
+    with sg.Graph():
+        x = sg.placeholder((3,), dtype="float64", name="x")
+        outs = [(x * 1.0).exp(), (x * 1.0).tanh(), (x * 1.0).sin()]
+    assert "3 x x * 1 -> x" in _compile(outs, [x], simplify=True).report()
