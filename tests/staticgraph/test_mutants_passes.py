@@ -134,3 +134,42 @@ def test_fusion_never_joins_a_region_of_another_shape():
     assert sorted(shapes) == ["2", "3,2"], fn.report()
     xv, yv = np.array([0.3, -0.7]), np.linspace(-1.0, 1.0, 6).reshape(3, 2)
     assert fn(xv, yv)[0].tobytes() == ref(xv, yv)[0].tobytes()
+
+
+def test_a_region_read_outside_still_grows_by_nodes_that_do_not_depend_on_that_reader():
+    """``exp(x)`` is read by a matmul (outside any region); ``exp(x) * 2`` and what follows do
+    not depend on the matmul, so they join exp's region: one kernel of five nodes."""
+    with sg.Graph():
+        x = sg.placeholder((64, 64), dtype="float64", name="x")
+        a = x.exp()
+        m = a @ x
+        c = ((a * 2.0).tanh() + 1.0).sin()
+    fn = _compile([m, c], [x], fuse=True)
+    assert "fused 5 nodes into 1 kernel(s)" in fn.report(), fn.report()
+    assert "<- 5 nodes (5 ops: exp,mul,tanh,add,sin -> 2 outs)" in fn.report(), fn.report()
+
+
+def test_a_fused_node_runs_where_its_last_member_ran():
+    """The region ``exp(x) * 0.5``, ``tanh`` runs as one node at its last member's place, after
+    the matmul created between its members (the schedule the program had; the values are the
+    same in any topological order, the listing and the buffers' lifetimes are not)."""
+    with sg.Graph():
+        x = sg.placeholder((64, 64), dtype="float64", name="x")
+        a = x.exp() * 0.5
+        p = x @ x
+        b = a.tanh()
+    fn = _compile([b, p], [x], fuse=True)
+    ops = [n.op for n in fn.program.nodes]
+    assert ops.index("matmul") < ops.index("fused"), fn.report()
+    xv = np.linspace(-0.1, 0.1, 64 * 64).reshape(64, 64)
+    got, want = fn(xv), _compile([b, p], [x])(xv)
+    assert got[1].tobytes() == want[1].tobytes() and np.allclose(got[0], want[0], rtol=1e-13, atol=0)
+
+
+def test_the_passes_held_bitwise_are_the_ones_the_docs_promise():
+    """The equivalence checker compares these ways bitwise with dyngraph (chapter 5's table);
+    a pass that stopped declaring itself exact would quietly move to a tolerance."""
+    from staticgraph.passes import exact_passes
+
+    assert exact_passes() == ("prune", "cse", "fold", "simplify", "memory")
+    assert exact_passes("cupy") == ("prune", "cse", "simplify", "memory")  # fold runs on NumPy
