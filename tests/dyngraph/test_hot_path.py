@@ -1,6 +1,7 @@
 """The op-call and backward hot path: what its shortcuts must not change."""
 
 import numpy as np
+import pytest
 
 import dyngraph as dg
 
@@ -20,3 +21,39 @@ def test_views_taken_in_a_loop_do_not_pile_up_on_their_base():
     with dg.no_grad():
         xs.add_(1.0)
     assert all(float(k.sum()) == 10.0 for k in kept)  # and still see their base's writes
+
+
+@pytest.mark.parametrize("shapes", [((5, 3), (3,)), ((3,), (3, 4)), ((2, 5, 3), (3,)), ((3,), (2, 3, 4))])
+@pytest.mark.parametrize("want", [(True, True), (True, False), (False, True)])
+def test_matrix_vector_gradients_match_pytorch(shapes, want):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(len(shapes[0]) * 10 + len(shapes[1]))
+    arrays = [rng.standard_normal(s) for s in shapes]
+    a, b = (dg.tensor(x, requires_grad=w) for x, w in zip(arrays, want))
+    ta, tb = (torch.tensor(x, requires_grad=w) for x, w in zip(arrays, want))
+    out, tout = a @ b, ta @ tb
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-12)
+    g = rng.standard_normal(tout.shape)
+    out.backward(dg.tensor(g))
+    tout.backward(torch.tensor(g))
+    for x, tx, w in zip((a, b), (ta, tb), want):
+        if w:
+            np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-14)
+        else:
+            assert x.grad is None
+
+
+def test_a_gradient_from_one_two_or_three_consumers_is_their_sum_in_creation_order():
+    x = dg.tensor(np.array([0.1, -0.3, 2.5]), requires_grad=True)
+    for consumers in (1, 2, 3):
+        x.grad = None
+        h = x * 1.0  # a node (not a leaf) whose buffer gets `consumers` contributions
+        terms = [h * float(k + 2) for k in range(consumers)]
+        loss = terms[0].sum()
+        for t in terms[1:]:
+            loss = loss + t.sum()
+        loss.backward()
+        expect = np.full(3, 2.0)
+        for k in range(1, consumers):
+            expect = expect + np.full(3, float(k + 2))  # add_n's left fold, first consumer first
+        assert np.array_equal(x.grad.numpy(), expect)
