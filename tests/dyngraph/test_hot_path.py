@@ -57,3 +57,45 @@ def test_a_gradient_from_one_two_or_three_consumers_is_their_sum_in_creation_ord
         for k in range(1, consumers):
             expect = expect + np.full(3, float(k + 2))  # add_n's left fold, first consumer first
         assert np.array_equal(x.grad.numpy(), expect)
+
+
+def _node_facts(node):
+    out = None if node.out is None else (node.out.data.tobytes(), node.out.counter.v)
+    return (node.op, dict(node.attrs), node.info, node.next, node.saved, node.vers, out, node.nbytes, node.released,
+            node.hooks, node.label)
+
+
+@pytest.mark.parametrize("case", ["tanh", "exp", "sum", "neg", "add", "sub", "add_leaf_const", "add_broadcast",
+                                  "add_other_dtype_shape"])
+def test_record_plain_makes_the_node_record_makes(case):
+    from shared_ops import REGISTRY
+
+    from dyngraph.record import op_info, record
+    from dyngraph.record_plain import record_plain
+    from dyngraph.tensors import Tensor
+
+    leaf = dg.tensor(np.array([[0.5, -1.0, 2.0]]), requires_grad=True)
+    mid = leaf * 2.0
+    const = dg.tensor(np.array([3.0, 4.0, 5.0]))
+    name, inputs = {
+        "tanh": ("tanh", (mid,)), "exp": ("exp", (leaf,)), "sum": ("sum", (mid,)), "neg": ("neg", (leaf,)),
+        "add": ("add", (mid, leaf)), "sub": ("sub", (leaf, mid)), "add_leaf_const": ("add", (leaf, const)),
+        "add_broadcast": ("add", (const, mid)),
+        "add_other_dtype_shape": ("add", (mid, dg.tensor(np.array([1.0]), requires_grad=True))),
+    }[case]
+    op = REGISTRY.get(name)
+    info = op_info(op)
+    assert info.plain
+    made = []
+    for rec in (record, record_plain):
+        out = Tensor._apply_op(op, inputs, {})  # any node, replaced below
+        out._grad_fn = None
+        before = dg.stats()["saved_bytes"]
+        rec(op, {}, inputs, out, info)
+        made.append((out, dg.stats()["saved_bytes"] - before))
+    (a, sa), (b, sb) = made
+    fa, fb = _node_facts(a.grad_fn), _node_facts(b.grad_fn)
+    assert fa[:3] == fb[:3] and fa[5:] == fb[5:] and sa == sb
+    assert fa[3] == fb[3]  # the same edges
+    assert [(s.shape, s.dtype) for s in fa[4]] == [(s.shape, s.dtype) for s in fb[4]]
+    assert (a._ver is None) == (b._ver is None)
