@@ -9,6 +9,7 @@ import operator
 import numpy as np
 
 from ._surface_sort import _floating
+from .dtypes import promoted_dtype
 from .errors import OpAttributeError
 from .registry import REGISTRY, normalize_axis
 
@@ -223,29 +224,50 @@ class MathMethods:
     neg = unary_method("neg", "[-1.0, 2.0]", "tensor([ 1., -2.])")
 
     def clip(self, min=None, max=None):
-        """Each element limited to ``[min, max]`` (``clamp`` is the same method).
+        """Each element limited to ``[min, max]`` (``clamp`` is the same method). The bounds are
+        numbers, or tensors (broadcast with ``self``, dtypes promoted, gradients to them too,
+        as PyTorch's ``ClampBackward0``), not one of each.
 
         Args:
             min: the lower bound, or ``None``.
             max: the upper bound, or ``None``.
 
         Returns:
-            A value of ``self``'s shape.
+            A value of ``self``'s shape (with tensor bounds, the broadcast shape).
 
         Raises:
             OpAttributeError: neither bound is given.
+            TypeError: one bound is a number and the other a tensor.
 
         Examples:
             >>> dg.tensor([-1.0, 0.5, 2.0]).clip(0.0, 1.0)
             tensor([0.0000, 0.5000, 1.0000])
+            >>> dg.tensor([-1.0, 0.5, 2.0]).clamp(dg.tensor([0.0, 0.75, 0.0]), dg.tensor(1.0))
+            tensor([0.0000, 0.7500, 1.0000])
         """
         if min is None and max is None:
             raise OpAttributeError("clip: give at least one of min= and max=")
+        numbers = [b is None or isinstance(b, (int, float, np.number)) for b in (min, max)]
+        if not all(numbers):
+            return self._clamp_tensors(min, max, numbers)
         return self._op(
             "clip", self, min=None if min is None else float(min), max=None if max is None else float(max)
         )
 
     clamp = clip
+
+    def _clamp_tensors(self, lo, hi, numbers):
+        if (lo is not None and numbers[0]) or (hi is not None and numbers[1]):
+            kinds = " and ".join("a number" if n else type(b).__name__ for b, n in zip((lo, hi), numbers))
+            raise TypeError(f"clamp(): min and max must both be tensors or both numbers (or None), got {kinds}; "
+                            "make the number a tensor too")
+        bounds = [None if b is None else self._as_operand(b) for b in (lo, hi)]
+        given = [self] + [b for b in bounds if b is not None]
+        dtype = promoted_dtype(*((v._dtype_name, v.ndim == 0) for v in given))
+        x, lo, hi = (None if v is None else v if v._dtype_name == dtype else v._promoted(dtype) for v in (self, *bounds))
+        stand_in = x._const(0, dtype)  # an absent bound: an input the op does not read
+        return self._op("clamp", x, stand_in if lo is None else lo, stand_in if hi is None else hi,
+                        lower=lo is not None, upper=hi is not None)
 
     def softmax(self, axis=-1, *, dim=None):
         """``exp(x) / sum(exp(x))`` along ``axis`` (``dim=``: PyTorch's name).

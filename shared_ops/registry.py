@@ -71,6 +71,7 @@ class OpDef:
     may_alias: tuple = ()  # input positions the output may *be* (returned unchanged) or view
     commutative: bool = False  # f(a, b) == f(b, a) bitwise, for every pair of inputs
     reduction: bool = False  # sums over axes of its one input (fusion may end a region with it)
+    numpy_calls: int = 1  # NumPy calls its forward makes (what fusing it saves: fusion's cost model)
     # ``forward_into(xp, *arrays, out)``: the kernel writing into ``out`` (a preallocated array of the
     # output's shape and dtype), bitwise equal to ``forward``; None where no such kernel exists
     forward_into: Callable[..., Any] | None = None

@@ -86,8 +86,6 @@ def _arg_cases(rng, dtype, with_none=True):
 
 for _name in ("argmax", "argmin"):
     example(_name)(lambda rng, dtype: _arg_cases(rng, dtype))
-for _name in ("argmax_mask", "argmin_mask"):
-    example(_name)(lambda rng, dtype: [((c[0][0],), {"axis": c[1]["axis"]}) for c in _arg_cases(rng, dtype, False)])
 for _name, _find in (("max_dim", np.argmax), ("min_dim", np.argmin)):
     example(_name)((lambda f: lambda rng, dtype: [
         ((x, f(x, axis=a["axis"], keepdims=a.get("keepdims", False))), a) for (x,), a in _arg_cases(rng, dtype, False)])(_find))

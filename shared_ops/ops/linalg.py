@@ -84,18 +84,32 @@ _BLAS = frozenset((np.dtype("float32"), np.dtype("float64")))
 _DOT_RANKS = frozenset(((2, 2), (2, 1), (1, 2)))
 
 
-def _matmul_forward(xp, a, b):
+def _dot(a, b) -> bool:
     # NumPy float arrays, a matrix and a matrix or vector: ndarray.dot, the same BLAS product
-    # (gemm or gemv, bit for bit) without the matmul ufunc's dispatch, which on small operands
-    # costs about as much as the product. The kernel of both front ends, so they stay bitwise equal.
-    if a.__class__ is _ndarray and b.__class__ is _ndarray and (a.ndim, b.ndim) in _DOT_RANKS and a.dtype in _BLAS:
-        return a.dot(b)
-    return xp.matmul(a, b)
+    # (gemm or gemv, bit for bit on contiguous operands) without the matmul ufunc's dispatch,
+    # which on small operands costs about as much as the product
+    return a.__class__ is _ndarray and b.__class__ is _ndarray and (a.ndim, b.ndim) in _DOT_RANKS and a.dtype in _BLAS
+
+
+def _matmul_forward(xp, a, b):
+    # the kernel of both front ends, so they stay bitwise equal
+    return a.dot(b) if _dot(a, b) else xp.matmul(a, b)
+
+
+def _matmul_into(xp, a, b, out):
+    # _matmul_forward's product written into out, bit for bit (ndarray.dot writes only a
+    # C-contiguous out; the matmul ufunc's product of a strided operand can differ from dot's)
+    if not _dot(a, b):
+        return xp.matmul(a, b, out=out)
+    if out.flags.c_contiguous:
+        return a.dot(b, out=out)
+    out[...] = a.dot(b)
+    return out
 
 
 register(
     "matmul",
-    forward_into=lambda xp, a, b, out: xp.matmul(a, b, out=out),
+    forward_into=_matmul_into,
     forward=_matmul_forward,
     infer=_matmul_infer,
     vjp=_matmul_vjp, grad_reads={0: (1,), 1: (0,)},

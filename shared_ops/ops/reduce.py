@@ -194,13 +194,6 @@ def _arg_infer(name):
     return infer
 
 
-def _mask_forward(find):
-    def forward(xp, x, *, axis):
-        return _index_mask_forward(xp, x, find(x, axis=axis, keepdims=True), axis=axis)
-
-    return forward
-
-
 def _index_mask_forward(xp, like, index, *, axis):
     a = axis % like.ndim
     pos = xp.reshape(xp.arange(like.shape[a], dtype=index.dtype), tuple(-1 if i == a else 1 for i in range(like.ndim)))
@@ -252,14 +245,6 @@ for _name, _find, _reduce in (("max", "argmax", "max"), ("min", "argmin", "min")
         infer=_arg_infer(_find),
         attrs={"axis": None, "keepdims": False}, save_inputs=False,
         doc=f"Index of the first {_name}imum (flattened when axis is None), int64, as torch.{_find}.",
-    )
-    register(
-        f"{_find}_mask",
-        exact=True,
-        forward=_mask_forward(_xp_find),
-        infer=lambda x, *, axis: Spec(x.shape, "bool"),
-        attrs=("axis",), save_inputs=False,
-        doc=f"True at the first {_name}imum along axis (where {_find} points), else False.",
     )
     register(
         f"{_name}_dim",

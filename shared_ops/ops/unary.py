@@ -63,6 +63,7 @@ def _sigmoid_forward(xp, x):
 register(
     "sigmoid",
     forward=_sigmoid_forward,
+    numpy_calls=8,
     infer=elementwise("sigmoid", floating=True),
     # g * ((1 - y) * y): PyTorch's sigmoid_backward, one op (sigmoid_grad below)
     vjp=lambda ops, g, inputs, output: (ops.sigmoid_grad(g, output),),
@@ -94,6 +95,7 @@ def _tanh_grad_vjp(ops, gg, inputs, output):
 register(
     "tanh_grad",
     forward=lambda xp, g, y: g * (1 - y * y),
+    numpy_calls=3,
     infer=elementwise("tanh_grad", floating=True),
     vjp=_tanh_grad_vjp,
     elementwise=True,
@@ -116,6 +118,7 @@ def _sigmoid_grad_vjp(ops, gg, inputs, output):
 register(
     "sigmoid_grad",
     forward=lambda xp, g, y: g * ((1 - y) * y),
+    numpy_calls=3,
     infer=elementwise("sigmoid_grad", floating=True),
     vjp=_sigmoid_grad_vjp,
     elementwise=True,

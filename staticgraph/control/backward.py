@@ -14,7 +14,7 @@ from itertools import chain
 
 from shared_ops.registry import REGISTRY
 
-from .grad import NEXT, _is_list
+from .grad import AFTER, NEXT, _is_list
 
 
 def add_n(xp, terms: list):
@@ -163,9 +163,11 @@ class Backward:
             dys.append(arrays[pos] if present else None)
             pos += bool(present)
         finals, handed = [], []
-        for count in n["finals"]:
+        fk = n.get("final_keys") or [[] for _ in range(nc)]
+        for k, count in enumerate(n["finals"]):
             handed.append(list(arrays[pos:pos + count]))
-            finals.append([_plain(v) for v in handed[-1]])
+            keys = fk[k] if len(fk[k]) == count else [None] * count
+            finals.append([_enter(v, key, AFTER) for v, key in zip(handed[-1], keys)])
             pos += count
         fcarry = self.fcarry()
         T = len(history)
@@ -181,7 +183,6 @@ class Backward:
                 dx[j] = d
         merge = n.get("merge", ())
         if carry_slots is None:  # zero steps: the final carry is the initial one, its terms handed through
-            fk = n.get("final_keys") or [[] for _ in range(nc)]
             # copies: the caller's memory plan may reuse the buffers of these inputs once this
             # node ran, while the terms live on in the list handed back
             # (a term that is itself a list of handed-through terms keeps its own keys)
@@ -290,16 +291,17 @@ def _keyed(values, keys, step: tuple) -> list:
     return out
 
 
-def _enter(v, key):
+def _enter(v, key, prefix=NEXT):
     """A seed crossing into a body: a list holding handed-through terms (``Placed``) becomes one
-    ``Placed`` of its terms at their outside keys under the prefix ``NEXT`` (the body's seeds'
-    own prefix), so that a sum inside the body orders them among the other seeds as dyngraph
-    does, and a term the body hands back out finds its outside key again (``_leave``)."""
+    ``Placed`` of its terms at their outside keys under ``prefix`` (the body's seeds' own: NEXT
+    for a branch, AFTER for a loop's last step), so that a sum inside the body orders them
+    among the other seeds as dyngraph does, and a term a branch hands back out finds its
+    outside key again (``_leave``)."""
     if not key or not _has_placed(v):
         return _plain(v)
     pairs: list = []
     _expand(v, tuple(key), pairs)
-    return Placed([t for _, t in pairs], [(NEXT,) + tuple(k) for k, _ in pairs])
+    return Placed([t for _, t in pairs], [(prefix,) + tuple(k) for k, _ in pairs])
 
 
 def _leave(pairs: list, here=None):

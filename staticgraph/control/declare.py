@@ -84,6 +84,24 @@ def _nodes(values, graph: Graph | None, what: str, line: str) -> tuple[list, Gra
     return out, graph
 
 
+def _invariant(carries: list, bodies: list, n: int) -> list:
+    """The positions of the carries the loop body changes; each one it returns unchanged becomes
+    a closure of the loop (in every body, its placeholder now reads the initial value) and
+    the loop's result there *is* the initial value, as in the Python loop. So its gradient
+    terms are a closure's, one per step in step order, and the consumers of the result are
+    the initial value's own, each at its place: bitwise what dyngraph sums."""
+    body = bodies[-1]
+    same = [k for k in range(n) if body.outputs[k] is body.params[k]]
+    if not same:
+        return list(range(n))
+    keep = [k for k in range(n) if k not in same]
+    for b in bodies:
+        b.graph.captures.extend((carries[k], b.params[k]) for k in same)
+        b.params = [b.params[k] for k in keep] + list(b.params[n:])
+    body.outputs = [body.outputs[k] for k in keep] + list(body.outputs[n:])
+    return keep
+
+
 def _join(a: Spec, b: Spec) -> Spec:
     return Spec(tuple(p if p == q else None for p, q in zip(a.shape, b.shape)), a.dtype)
 
@@ -168,6 +186,11 @@ def while_loop(cond_fn, body_fn, loop_vars, *, maximum_iterations=None):
         ...                          (sg.constant(0), sg.constant(1.0)))
         >>> sg.Session(g).run([i, s])
         [np.int64(5), np.float32(32.0)]
+        >>> with sg.Graph() as g:
+        ...     i, s = sg.while_loop(lambda i, s: i < 5, lambda i, s: (i + 1, s * 2),
+        ...                          (sg.constant(0), sg.constant(1.0)), maximum_iterations=3)
+        >>> sg.Session(g).run([i, s])
+        [np.int64(3), np.float32(8.0)]
     """
     line = user_line()
     bound = maximum_iterations
@@ -215,10 +238,12 @@ def while_loop(cond_fn, body_fn, loop_vars, *, maximum_iterations=None):
                          f"{_count(structure)}\n  declared at {line}")
     check_same("while_loop", "loop_vars", specs, "body_fn's result", [o.spec for o in b.outputs], line,
                " (a loop-carried value keeps its shape and dtype from one iteration to the next)")
+    keep = _invariant(flat, [c, b], len(flat))
+    specs = [specs[k] for k in keep]
     cf = ControlFlow("while_loop", {"cond": c, "body": b}, specs + [Spec((), "uint8")], ["array"] * len(specs) + ["history"],
-                     {"vars": len(flat)} if bound is None else {"vars": len(flat), "max_iter": int(bound)}, trace=line)
-    ctrl = control_node(graph, cf, flat + [o for o, _ in c.captures] + [o for o, _ in b.captures])
-    return rebuild([get(ctrl, k) for k in range(n_user)], structure)
+                     {"vars": len(keep)} if bound is None else {"vars": len(keep), "max_iter": int(bound)}, trace=line)
+    ctrl = control_node(graph, cf, [flat[k] for k in keep] + [o for o, _ in c.captures] + [o for o, _ in b.captures])
+    return rebuild([get(ctrl, keep.index(k)) if k in keep else flat[k] for k in range(n_user)], structure)
 
 
 def scan(fn, init, xs):
@@ -287,13 +312,15 @@ def scan(fn, init, xs):
     check_same("scan", "init", [c.spec for c in carries], "fn's carry", [o.spec for o in b.outputs[:nc]], line,
                " (the carry keeps its shape and dtype from one step to the next)")
     b.structure = (cstruct, ys_structure[0])
-    out = [c.spec for c in carries] + [Spec((length,) + o._shape, o.dtype) for o in b.outputs[nc:]] + [Spec((), "uint8")]
-    cf = ControlFlow("scan", {"body": b}, out, ["array"] * (nc + ny) + ["history"],
-                     {"carries": nc, "xs": len(xs_flat), "ys": ny}, trace=line)
-    ctrl = control_node(graph, cf, carries + xs_flat + [o for o, _ in b.captures])
-    gets = [get(ctrl, k) for k in range(nc + ny)]
-    ys = None if ys_structure[0] == "none" else rebuild(gets[nc:], ys_structure[0])
-    return rebuild(gets[:nc], cstruct), ys
+    keep = _invariant(carries, [b], nc)
+    out = [carries[k].spec for k in keep] + [Spec((length,) + o._shape, o.dtype) for o in b.outputs[len(keep):]] \
+        + [Spec((), "uint8")]
+    cf = ControlFlow("scan", {"body": b}, out, ["array"] * (len(keep) + ny) + ["history"],
+                     {"carries": len(keep), "xs": len(xs_flat), "ys": ny}, trace=line)
+    ctrl = control_node(graph, cf, [carries[k] for k in keep] + xs_flat + [o for o, _ in b.captures])
+    gets = [get(ctrl, k) for k in range(len(keep) + ny)]
+    ys = None if ys_structure[0] == "none" else rebuild(gets[len(keep):], ys_structure[0])
+    return rebuild([gets[keep.index(k)] if k in keep else carries[k] for k in range(nc)], cstruct), ys
 
 
 __all__ = ["cond", "while_loop", "scan", "ControlFlow", "KINDS", "GET", "get", "control_node"]

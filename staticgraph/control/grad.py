@@ -31,6 +31,7 @@ from shared_ops.dtypes import FLOATING
 from shared_ops.registry import REGISTRY
 
 from ..graph import Graph, GraphError, Node
+from .aliases import maybe_same
 from .declare import GET, ControlFlow, control_node, get
 
 NEXT, YS, AFTER = 1 << 40, 2 << 40, 3 << 40
@@ -182,9 +183,7 @@ def backprop(ops, n: Node, cot: dict, relevant: set, contributions: dict) -> Non
         from .second_while import while_grad_vjp
 
         return while_grad_vjp(n.graph, n, cot, relevant, contributions)
-    if n.op not in ("cond", "while_loop", "scan"):
-        if any(cot.values()):
-            check_second_order(n)
+    if n.op not in ("cond", "while_loop", "scan"):  # a gradient node no cotangent reached
         return
     cf: ControlFlow = n.attrs["cf"]
     graph = n.graph
@@ -207,7 +206,7 @@ def _grad_node(graph, kind, bodies, inputs, out_nodes, kinds, n, info) -> list[N
         if kd == "terms":
             merge.setdefault(first.setdefault(id(o), k), []).append(k)
     info = dict(info, merge=[g for g in merge.values() if len(g) > 1])
-    mix = _maybe_same([out_nodes[g[0]] for g in merge.values()])
+    mix = maybe_same([out_nodes[g[0]] for g in merge.values()])
     if mix:
         firsts = list(merge)
         info.update(mix=[[firsts[i] for i in g] for g in mix], at=n.id)
@@ -216,50 +215,6 @@ def _grad_node(graph, kind, bodies, inputs, out_nodes, kinds, n, info) -> list[N
     ctrl = control_node(graph, cf, inputs)
     merged = {k for g in info["merge"] for k in g[1:]}
     return [None if k in merged else get(ctrl, k) for k in range(len(specs))]
-
-
-def _handed(x: Node) -> set:
-    """Ids of the nodes whose array ``x`` may be at run time: itself, and through every control
-    output that can hand a value through unchanged (a loop's carry after no step, a branch
-    returning an operand or a captured value), those values' own."""
-    found: set[int] = set()
-    stack = [x]
-    while stack:
-        v = stack.pop()
-        if v.id in found:
-            continue
-        found.add(v.id)
-        if v.op != GET or v.inputs[0].op not in ("cond", "while_loop", "scan"):
-            continue
-        ctrl, k = v.inputs[0], v.attrs["index"]
-        cf = ctrl.attrs["cf"]
-        if cf.kind == "cond":
-            for b in (cf.bodies["true"], cf.bodies["false"]):
-                out = b.outputs[k]
-                params = [p.id for p in b.params]
-                if out.id in params:
-                    stack.append(ctrl.inputs[1 + params.index(out.id)])
-                stack.extend(o for o, ph in b.captures if ph is out)
-        elif k < cf.n["vars" if cf.kind == "while_loop" else "carries"]:
-            stack.append(ctrl.inputs[k])
-    return found
-
-
-def _maybe_same(nodes: list) -> list:
-    """Groups (positions in ``nodes``) of distinct nodes that may be one array at run time
-    (``_handed``): their terms must then interleave in dyngraph's order, which only the control
-    node knows (step, consumer), so it keys them by that (``info["mix"]``)."""
-    sets = [_handed(x) for x in nodes]
-    group = list(range(len(nodes)))
-    for i in range(len(nodes)):
-        for j in range(i):
-            if sets[i] & sets[j]:
-                old, new = group[i], group[j]
-                group = [new if g == old else g for g in group]
-    out: dict[int, list] = {}
-    for i, g in enumerate(group):
-        out.setdefault(g, []).append(i)
-    return [g for g in out.values() if len(g) > 1]
 
 
 def _cond(graph, n, cf, cot, needs):
@@ -295,10 +250,15 @@ def _loop_layouts(b, nc, cot, ny, xs_params):
     caps = [ph for ph in b.capture_nodes if floating(ph)]
     raw = fcarry + caps
     ys_seeds = [(nc + j, (YS, j), False) for j in range(ny) if (nc + j) in cot]
-    last = [(k, (AFTER, k, i), _is_list(cot[k][i])) for k in range(nc) if k in cot for i in range(len(cot[k]))]
+    # the final carry's cotangents seed the last step at their outside keys under the prefix
+    # AFTER: they sort among themselves as their consumers after the loop do
+    outer = {k: _keys_of(cot[k]) for k in range(nc) if k in cot}
+    last_ki = [(k, i) for k in range(nc) if k in cot for i in range(len(cot[k]))]
+    last = [(k, (AFTER,) + tuple(outer[k][i]) if outer[k][i] else (AFTER, -1, k, i), _is_list(cot[k][i]))
+            for k, i in last_ki]
     phs, rt, sm = step_grad(b, ys_seeds + last, raw, xs_params)
     last_layout = Layout(b, phs, rt, sm, raw, xs_params)
-    last_layout.seed_src = [("y", k - nc, 0) for k, _, _ in ys_seeds] + [("final", k, key[2]) for k, key, _ in last]
+    last_layout.seed_src = [("y", k - nc, 0) for k, _, _ in ys_seeds] + [("final", k, i) for k, i in last_ki]
     # mid steps: carry k's seeds are the next step's terms of carry param k, in their order
     counts = {p.id: 0 for p in fcarry}
     for p in fcarry:
@@ -394,12 +354,6 @@ def _while(graph, n, cf, cot, needs):
 
 def differentiable(n: Node) -> bool:
     return n.op in ("cond", "while_loop", "scan", GET) or n.op in GRAD_KINDS or n.op == ADD_TERMS
-
-
-def check_second_order(n: Node) -> None:
-    raise GraphError(f"gradients: {n.op} (the gradient of a control-flow node, declared at {n.trace}) has no "
-                     "gradient of its own: a second-order gradient through sg.while_loop is not supported "
-                     "(through sg.scan and sg.cond it is); for a loop of known length use sg.scan")
 
 
 __all__ = ["backprop", "sum_terms", "Cot", "differentiable", "residuals", "GRAD_KINDS", "ADD_TERMS", "step_grad"]

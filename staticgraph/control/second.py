@@ -6,7 +6,7 @@ a list is one array, the cotangent of each of its terms. The new ``cond`` takes 
 the original operands, the first-order seeds, those cotangents and both branches' closures
 (each branch reads its own closures as captures and answers zeros for the other's), and
 returns the gradient of each. It is an ordinary ``cond``, so it differentiates again.
-Second order through a loop's gradient is not supported (``grad.check_second_order``).
+Loops' gradients differentiate again through ``second_loop`` and ``second_while``.
 """
 
 from __future__ import annotations

@@ -15,8 +15,9 @@ when a second gradient asks for it:
 Its outputs are those of the ``scan_grad`` node (summed where the node gives lists of terms);
 the cotangents reaching the node are pulled back through it by the same reverse walk.
 This costs one more forward loop; the sums here are running sums, so second-order values
-agree with PyTorch within rounding, not bit for bit. Bodies with nested control flow and
-``while_loop`` are not covered (``grad.check_second_order`` says so).
+agree with PyTorch within rounding, not bit for bit. A body holding control flow is replayed
+with its control nodes declared again (``_replay_control``); a bounded ``while_loop``'s
+gradient is re-declared in ``second_while``.
 """
 
 from __future__ import annotations

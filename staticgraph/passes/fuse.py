@@ -10,9 +10,10 @@ region). Regions grow greedily in program order; a node joins (and may merge) th
 its inputs while nothing outside those regions reads them yet, which is what rules out a
 path that leaves a region and comes back (a cycle) in constant time per node.
 Values used outside the region become its outputs (``Project`` nodes pick them from the
-kernel's tuple). A region must save work: at least two ops (a reduction counts, a
-``broadcast_to`` does not) and, on a small loop, NumPy calls worth more than the fused call
-itself (``CALL_US``...: the cost model). On NumPy a region runs at once on its NumPy tier, and its numba
+kernel's tuple). A region must save work: at least two NumPy calls (a reduction counts, a
+``broadcast_to`` does not; a composite op such as ``tanh_grad`` is several) and, on a small
+loop, NumPy calls worth more than the fused call itself (``CALL_US``...: the cost model). On
+NumPy a region runs at once on its NumPy tier, and its numba
 loop is built in the background (``shared_ops.fusion_jit``; ``fn.wait_compiled()`` waits).
 First, a ``sum_to``/``broadcast_to`` to its input's own symbolic shape (``staticgraph.symbolic``:
 a free batch dimension carried through) is dropped: it is the identity, and each would end a
@@ -198,9 +199,10 @@ CALL_US, ARG_US, NUMPY_CALL_US, SMALL_ELEMS = 0.7, 0.1, 0.6, 4096
 
 
 def _calls(program, members, views) -> int:
-    """The NumPy calls a region replaces: its ops (a ``broadcast_to`` is an index map, no call)
-    and the views folded into its inputs' index maps (an ``expand_dims``, a ``transpose``)."""
-    return sum(1 for m in members if program[m].op != "broadcast_to") + len(views)
+    """The NumPy calls a region replaces: its ops' (``OpDef.numpy_calls``: one, or more for a
+    composite such as ``tanh_grad``; a ``broadcast_to`` is an index map, no call) and one per
+    view folded into its inputs' index maps (an ``expand_dims``, a ``transpose``)."""
+    return sum(program[m].opdef.numpy_calls for m in members if program[m].op != "broadcast_to") + len(views)
 
 
 def _worth(program, members, views, spec) -> bool:

@@ -95,6 +95,36 @@ def m081(F, x0, x1, x2):  # an identity cond on the ys of a scan with an identit
     return [v1, v3, v5, v6, v7]
 
 
+def m099(F, x0, x1):  # a 3-step while whose init is a 0-step while over its own closure
+    v0 = F.concatenate([x0, x0], axis=0)
+    v1 = CF.while_model(F, x0, x0, 0)
+    v2 = F.stack([v0, v0, v0], axis=0)
+    v3 = CF.while_model(F, v1, x0, 3)
+    v4 = v0.prod(1)
+    v5 = F.einsum("ak,mk->am", v3, x1)
+    v6 = CF.cond_model(F, v5, v5, v5, "true")
+    return [v2, v4, v6]
+
+
+def m105(F, x0, x1):  # an identity false branch on a scan's ys, which have other consumers
+    v0 = x0 + x0.argmin(dim=2, keepdim=True)
+    v1 = x0.min(axis=-1, keepdims=False)
+    v2 = CF.scan_model(F, x0, x1, "tanh", "cond")
+    v3 = CF.scan_model(F, v2, x1, "tanh", "cond")
+    v4 = CF.cond_model(F, v1, v2, x0, "false")
+    v5 = (v2 * v2 + 0.5).sqrt()
+    v6 = F.where((v3 > 0) & (v4 > 0), v3, v4)
+    return [v0, v5, v6]
+
+
+def m_cond_after_loop(F, x0, x1, x2):  # an identity cond on a 2-step while's result (found by a campaign of this fix)
+    v0 = CF.while_model(F, x1, x1, 2)
+    v1 = CF.cond_model(F, x1, v0, x1, "true")
+    v2 = CF.scan_model(F, x1, x2, "sigmoid", "cond")
+    v3 = CF.while_model(F, v0, v2, 2)
+    return [v1, v3]
+
+
 def m_whiles(F, x0):  # no step hands anything through, but each loop could have: found by a campaign of this fix
     v0 = CF.while_model(F, x0, x0, 1)
     v1 = CF.while_model(F, v0, x0, 1)
@@ -102,8 +132,9 @@ def m_whiles(F, x0):  # no step hands anything through, but each loop could have
     return [v1, v2]
 
 
-CASES = {"whiles_in_a_row": m_whiles, "seed17000063_109": m063, "seed17000069_80": m069, "seed17000070_127": m070, "seed17000072_95": m072,
-         "seed17000074_406": m074, "seed17000075_7": m075, "seed17000081_350": m081}
+CASES = {"whiles_in_a_row": m_whiles, "cond_after_loop": m_cond_after_loop, "seed17000063_109": m063, "seed17000069_80": m069, "seed17000070_127": m070, "seed17000072_95": m072,
+         "seed17000074_406": m074, "seed17000075_7": m075, "seed17000081_350": m081, "seed17000099_279": m099,
+         "seed17000105_66": m105}
 
 
 def _loss(F, model, xs, W):
@@ -186,3 +217,67 @@ def test_a_closure_beside_an_init_that_is_also_a_closure_bitwise():
         h = body(h, xt, Wt)
     ((h * Wt).sum() + (Wt * 1.5).sum()).backward()
     _assert_bitwise(got, [xt.grad.numpy(), Wt.grad.numpy()])
+
+
+@pytest.mark.parametrize("kind", ["while", "scan"])
+def test_an_identity_cond_on_a_loop_result_among_its_other_consumers_bitwise(kind):
+    # the final carry's consumers, in creation order: B, A1 (through the identity cond), C, A2;
+    # the cotangents seed the loop's last step in that order, not the cond's terms first
+    X = np.random.default_rng(7).standard_normal(300)
+
+    def model(F, x, loop, ident):
+        h = loop(x)
+        v = ident(h)
+        return (h * 1.1 + v * 1.3 + h.sin() + v.cos()).sum()
+
+    with sg.Graph():
+        x = sg.placeholder((300,), "float64")
+        if kind == "while":
+            def loop(v):
+                return sg.while_loop(lambda i, h: i < 2, lambda i, h: (i + 1, (h * 0.9).tanh()), (sg.constant(np.int64(0)), v))[1]
+        else:
+            def loop(v):
+                return sg.scan(lambda h, e: ((h * 0.9).tanh(), None), v, sg.constant(np.zeros((2, 1))))[0]
+        loss = model(sg, x, loop, lambda h: sg.cond(x.sum() < 1e9, lambda a: a, lambda a: a * 2.0, h))
+        got = sg.compile(sg.gradients(loss, x), [x], optimize=False)(X)
+
+    def eager_loop(v):
+        for _ in range(2):
+            v = (v * 0.9).tanh()
+        return v
+
+    xt = dg.tensor(X, requires_grad=True)
+    model(dg, xt, eager_loop, lambda h: h).backward()
+    _assert_bitwise([got], [xt.grad.numpy()])
+
+
+@pytest.mark.parametrize("T", [0, 1, 3])
+@pytest.mark.parametrize("kind", ["while", "scan"])
+def test_a_carry_the_body_returns_unchanged_is_the_initial_value_bitwise(kind, T):
+    # c passes through every step: for dyngraph the result is the initial tensor, so its
+    # consumers after the loop sum among x's other consumers in creation order
+    X = np.random.default_rng(8).standard_normal(300)
+
+    def model(F, x, loop):
+        h, c = loop(x * 0.5, x)
+        return (h + x * 1.1 + c * 1.3 + x.sin() + c.cos()).sum()
+
+    with sg.Graph():
+        x = sg.placeholder((300,), "float64")
+        if kind == "while":
+            def loop(h, c):
+                return sg.while_loop(lambda i, h, c: i < T, lambda i, h, c: (i + 1, (h * c).tanh(), c),
+                                     (sg.constant(np.int64(0)), h, c))[1:]
+        else:
+            def loop(h, c):
+                return sg.scan(lambda hc, e: (((hc[0] * hc[1]).tanh(), hc[1]), None), (h, c), sg.constant(np.zeros((T, 1))))[0]
+        got = sg.compile(sg.gradients(model(sg, x, loop), x), [x], optimize=False)(X)
+
+    def eager_loop(h, c):
+        for _ in range(T):
+            h, c = (h * c).tanh(), c
+        return h, c
+
+    xt = dg.tensor(X, requires_grad=True)
+    model(dg, xt, eager_loop).backward()
+    _assert_bitwise([got], [xt.grad.numpy()])

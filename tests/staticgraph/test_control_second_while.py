@@ -167,3 +167,29 @@ def test_second_order_through_a_cond_whose_branches_share_a_closure(pred):
     want = [d.detach().numpy() for d in g] + [d.numpy() for d in torch.autograd.grad((g[0] * g[0]).sum() + (g[1] * g[1]).sum(), ts)]
     for name, a, e in zip(["dW", "dh0", "gg_h0", "gg_W"], got, want):
         np.testing.assert_allclose(a, e, rtol=1e-9, atol=1e-11, err_msg=name)
+
+
+def test_second_order_through_a_bounded_while_loop_with_a_cond_in_its_body():
+    arrays = [RNG.standard_normal((3, 3)) * 0.6, RNG.standard_normal(3)]
+
+    def step(h, W, static):
+        if static:
+            return sg.cond(h.sum() > 0, lambda v: (v @ W).tanh(), lambda v: v * W.sum() * 0.3, h)
+        return (h @ W).tanh() if bool(h.sum() > 0) else h * W.sum() * 0.3
+
+    with sg.Graph():
+        W = sg.placeholder((3, 3), "float64", name="W")
+        h0 = sg.placeholder((3,), "float64", name="h0")
+        _, h = sg.while_loop(lambda i, h: i < 5, lambda i, h: (i + 1, step(h, W, True)),
+                             (sg.constant(np.int64(0)), h0), maximum_iterations=3)
+        dW, dh0 = sg.gradients((h * h).sum(), [W, h0])
+        gg = sg.gradients((dW * dW).sum() + (dh0 * dh0).sum(), [W, h0])
+        got = sg.compile([dW, dh0, *gg], inputs=[W, h0], optimize=False)(*arrays)
+    W_t, h0_t = ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    h = h0_t
+    for _ in range(3):
+        h = step(h, W_t, False)
+    g = torch.autograd.grad((h * h).sum(), ts, create_graph=True)
+    want = [d.detach().numpy() for d in g] + [d.numpy() for d in torch.autograd.grad((g[0] * g[0]).sum() + (g[1] * g[1]).sum(), ts)]
+    for name, a, e in zip(["dW", "dh0", "gg_W", "gg_h0"], got, want):
+        np.testing.assert_allclose(a, e, rtol=1e-9, atol=1e-11, err_msg=name)
