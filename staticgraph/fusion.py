@@ -29,6 +29,7 @@ from shared_ops.registry import REGISTRY
 
 FUSIBLE_DTYPES = ("float32", "float64", "int32", "int64", "bool")  # numba has no float16 arithmetic
 TIERS = ("numpy", "numba")
+_RUNNER_CODE: dict = {}  # runner source -> its code object: regions alike (a step of an RNN) share it
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,10 @@ class FusedKernel:
              "_other": self._other, "_layout": self._layout,
              "_out": self._out, "_fallback": self._fallback, "_drop": self._drop}
         self.runner_source = "\n".join(L) + "\n"
-        exec(compile(self.runner_source, "<fused runner>", "exec"), g)  # our own generated code
+        code = _RUNNER_CODE.get(self.runner_source)
+        if code is None:  # compiling the source costs more than the rest of a region's set-up
+            code = _RUNNER_CODE[self.runner_source] = compile(self.runner_source, "<fused runner>", "exec")
+        exec(code, g)  # our own generated code
         return g["kernel"]
 
     def _layout(self, K, *args):

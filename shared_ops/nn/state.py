@@ -6,7 +6,7 @@ errors), ``to``/``double``/``float`` (dtype conversion), ``zero_grad``. A mixin 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 import numpy as np
 
@@ -137,7 +137,7 @@ class StateMethods:
         for p in self.parameters():
             owner(p).zero_grad(p)
 
-    def to(self, *args, **kwargs) -> "Module":
+    def to(self, *args, **kwargs) -> Self:
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or keywords, as PyTorch: converts the
         parameters' dtype; ``"cpu"`` is the only device a module lives on.
 
@@ -178,7 +178,7 @@ class StateMethods:
                     m._parameters[k] = owner(p).convert(p, name)
         return self
 
-    def double(self) -> "Module":
+    def double(self) -> Self:
         """Convert every parameter to float64 (``to("float64")``).
 
         Returns:
@@ -190,7 +190,7 @@ class StateMethods:
         """
         return self.to("float64")
 
-    def float(self) -> "Module":
+    def float(self) -> Self:
         """Convert every parameter to float32 (``to("float32")``).
 
         Returns:

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import ast
 import importlib
-import importlib.util
 import inspect
 import re
 import textwrap
 from pathlib import Path
+
+from .docs_scripts import load
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGES = ("dyngraph", "staticgraph", "surface", "graphcompare")
@@ -35,10 +36,7 @@ _SKIP_RAISES = {"NotImplementedError", "StopIteration"}
 
 
 def _gen():
-    spec = importlib.util.spec_from_file_location("gen_reference", DOCS / "gen_reference.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("gen_reference.py")
 
 
 def _resolve(path: str):

@@ -5,22 +5,18 @@ its result): the built site (test_build, test_browser) and the browser's finding
 from __future__ import annotations
 
 import fcntl
-import importlib.util
 import json
 import os
 from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+from .docs_scripts import load
 
 
 def screenshots_module():
-    """docs/screenshots.py (the build, the server and the browser checks), imported by path."""
-    spec = importlib.util.spec_from_file_location("screenshots", DOCS / "screenshots.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """docs/screenshots.py (the build, the server and the browser checks)."""
+    return load("screenshots.py")
 
 
 def once_per_session(tmp_path_factory, name: str, compute):
