@@ -214,12 +214,12 @@ class MathMethods:
         return self._reduce("logsumexp", axis, keepdims, dim, keepdim)
 
     # ----------------------------------------------------------------- elementwise
-    exp = unary_method("exp", "[0.0, 1.0]", "tensor([1.0000, 2.7183])")
-    log = unary_method("log", "[1.0]", "tensor([0.])")
-    tanh = unary_method("tanh", "[0.0]", "tensor([0.])")
-    sigmoid = unary_method("sigmoid", "[0.0]", "tensor([0.5000])")
+    exp = unary_method("exp", "[0.0, 1.0]", "tensor([1.0000, 2.7183])", to_float=True)
+    log = unary_method("log", "[1.0]", "tensor([0.])", to_float=True)
+    tanh = unary_method("tanh", "[0.0]", "tensor([0.])", to_float=True)
+    sigmoid = unary_method("sigmoid", "[0.0]", "tensor([0.5000])", to_float=True)
     relu = unary_method("relu", "[-1.0, 2.0]", "tensor([0., 2.])")
-    sqrt = unary_method("sqrt", "[4.0]", "tensor([2.])")
+    sqrt = unary_method("sqrt", "[4.0]", "tensor([2.])", to_float=True)
     abs = unary_method("abs", "[-1.0, 2.0]", "tensor([1., 2.])")
     neg = unary_method("neg", "[-1.0, 2.0]", "tensor([ 1., -2.])")
 

@@ -117,6 +117,29 @@ def m105(F, x0, x1):  # an identity false branch on a scan's ys, which have othe
     return [v0, v5, v6]
 
 
+def m111a(F, x0, x1, x2, x3):  # an identity false branch, then a 0-step while on its result
+    v0 = F.concatenate([x1, x0], axis=2)
+    v1 = CF.cond_model(F, x1, x1, x2, "false")
+    v2 = F.where((x2 > 0).any(dim=1, keepdim=True), x2, -x2)
+    v3 = F.concatenate([x1, v2, v1], axis=1)
+    v4 = CF.while_model(F, v1, x3, 0)
+    v5 = F.where((x1 > 0) & (x3 > 0), x1, x3)
+    v6 = F.where(x3 < v1, v1, v2)
+    v7 = (v5 * v5 + 0.5).log()
+    return [v0, v3, v4, v6, v7]
+
+
+def m111b(F, x0, x1):  # three conds in a chain, operands and closures one value at run time
+    v0 = F.where(x0 == x1, x1, x1)
+    v1 = CF.cond_model(F, x0, x1, v0, "true")
+    v2 = CF.cond_model(F, v0, v1, v1, "false")
+    v3 = CF.cond_model(F, v0, v1, v0, "true")
+    v4 = F.where((v1 > 0) & (v1 > 0), v1, v1)
+    v5 = F.where((v0 > 0) & (v3 > 0), v0, v3)
+    v6 = CF.while_model(F, v0, v0, 0)
+    return [v2, v4, v5, v6]
+
+
 def m_cond_after_loop(F, x0, x1, x2):  # an identity cond on a 2-step while's result (found by a campaign of this fix)
     v0 = CF.while_model(F, x1, x1, 2)
     v1 = CF.cond_model(F, x1, v0, x1, "true")
@@ -134,7 +157,7 @@ def m_whiles(F, x0):  # no step hands anything through, but each loop could have
 
 CASES = {"whiles_in_a_row": m_whiles, "cond_after_loop": m_cond_after_loop, "seed17000063_109": m063, "seed17000069_80": m069, "seed17000070_127": m070, "seed17000072_95": m072,
          "seed17000074_406": m074, "seed17000075_7": m075, "seed17000081_350": m081, "seed17000099_279": m099,
-         "seed17000105_66": m105}
+         "seed17000105_66": m105, "seed17000111_234": m111a, "seed17000111_306": m111b}
 
 
 def _loss(F, model, xs, W):
