@@ -283,15 +283,20 @@ def reset_survivors(work: Path) -> None:
     """Make every non-equivalent survivor pending again, for ``run`` to test it against the
     tests written since (the modules stay as they were at init)."""
     sys.path.insert(0, str(Path(__file__).parent))
-    from mutation_report import mutant_key
+    from mutation_report import annotation_only, mutant_key
 
     equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
+
+    def known(path, row, name, diff):
+        key = mutant_key(path, name, diff or "")
+        return key in equivalent or annotation_only((work / "pristine" / path).read_text(), row, key.rsplit(" => ", 1)[1])
+
     for db in sorted((work / "sessions").glob("*.sqlite")):
         con = sqlite3.connect(db)
-        rows = con.execute("SELECT r.job_id, m.module_path, m.operator_name, r.diff "
+        rows = con.execute("SELECT r.job_id, m.module_path, m.start_pos_row, m.operator_name, r.diff "
                            "FROM work_results r JOIN mutation_specs m ON m.job_id = r.job_id "
                            "WHERE upper(r.test_outcome) = 'SURVIVED'").fetchall()
-        again = [job for job, path, name, diff in rows if mutant_key(path, name, diff or "") not in equivalent]
+        again = [job for job, path, row, name, diff in rows if not known(path, row, name, diff)]
         con.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in again])
         con.commit()
         con.close()

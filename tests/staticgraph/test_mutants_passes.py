@@ -232,3 +232,37 @@ def test_a_broken_region_forming_leaves_the_program_unfused_and_says_so(monkeypa
     assert r.nodes_before == r.nodes_after and 0.0 <= r.seconds <= wall
     xv = np.linspace(-1.0, 1.0, 64 * 64).reshape(64, 64)
     assert fn(xv)[0].tobytes() == _compile([y], [x])(xv)[0].tobytes()
+
+
+def test_simplify_counts_every_rewrite_of_one_rule():
+    with sg.Graph():
+        x = sg.placeholder((3,), dtype="float64", name="x")
+        outs = [(x * 1.0).exp(), (x * 1.0).tanh(), (x * 1.0).sin()]
+    assert "3 x x * 1 -> x" in _compile(outs, [x], simplify=True).report()
+
+
+def test_fold_goes_on_after_a_large_constant_op_it_leaves():
+    """A large growing constant op (left to run) comes first; a small one after it is folded."""
+    with sg.Graph():
+        x = sg.placeholder((), dtype="float64", name="x")
+        large = sg.constant(np.ones((100, 1))) + sg.constant(np.ones((1, 100)))
+        small = sg.constant(np.ones((3, 1))) + sg.constant(np.ones((1, 4)))
+        outs = [x * large, x * small]
+    report = _compile(outs, [x], fold=True).report()
+    assert "folded 1 add into constants" in report and re.search(r"= constant .*: f64\[3,4\]", report), report
+
+
+def test_fusion_without_numba_runs_the_numpy_tier_and_says_so(monkeypatch):
+    import sys
+
+    import shared_ops
+
+    monkeypatch.setitem(sys.modules, "shared_ops.fusion_jit", None)  # import fails as without numba
+    monkeypatch.delattr(shared_ops, "fusion_jit", raising=False)
+    with sg.Graph():
+        x = sg.placeholder((64, 64), dtype="float64", name="x")
+        y = ((x * 1.5).tanh() * 2.0).sin()
+    fn = _compile([y], [x], fuse=True)
+    assert "numba unavailable (" in fn.report() and "fused regions run on the NumPy tier" in fn.report(), fn.report()
+    xv = np.linspace(-1.0, 1.0, 64 * 64).reshape(64, 64)
+    assert np.allclose(fn(xv)[0], _compile([y], [x])(xv)[0], rtol=1e-13, atol=0)
