@@ -106,15 +106,29 @@ _LOADED: dict = {}
 
 
 def _plain(obj, heading: str) -> str:
-    """An entry written from the live object: the signature, the summary, the sections as text."""
+    """An entry written from the live object: the signature, the summary, and the Google
+    sections as mkdocstrings shows them (parameters as a table, the example as code)."""
     import inspect
+    import re
 
     doc = inspect.cleandoc(obj.__doc__ or "")
     summary, _, rest = doc.partition("\n\n")
-    body = f"\n```text\n{rest}\n```\n" if rest else ""
     sig = inspect.signature(obj)
     sig = sig.replace(parameters=[p for p in sig.parameters.values() if p.name != "self"])  # a method, shown as called
-    return f"### `{heading}`\n\n```text\n{heading}{sig}\n```\n\n{summary}\n{body}"
+    out = [f"### `{heading}`\n\n```text\n{heading}{sig}\n```\n\n{summary}\n"]
+    for title, body in re.findall(r"^(\w+):\n((?:    .*\n?|\n)*)", rest, flags=re.M):
+        body = inspect.cleandoc(body)
+        # an item is "name: text", its continuation lines indented below it
+        items = [(m[0], " ".join(m[1].split())) for m in re.findall(r"^([*\w.]+): (.*(?:\n[ \t]+.*)*)", body, flags=re.M)]
+        if title in ("Args", "Parameters", "Raises") and items:
+            head = "Type" if title == "Raises" else "Name"
+            out.append(f"**{'Raises' if title == 'Raises' else 'Parameters'}:**\n\n| {head} | Description |\n| --- | --- |\n"
+                       + "".join(f"| `{name}` | {text.replace('|', '&#124;')} |\n" for name, text in items))
+        elif title.startswith("Example"):
+            out.append(f"**{title}:**\n\n```pycon\n{body}\n```\n")
+        else:
+            out.append(f"**{title}:** {' '.join(body.split())}\n")
+    return "\n".join(out) + "\n"
 
 
 def _entry(path: str, heading: str, obj=None) -> str:

@@ -58,7 +58,8 @@ def refuse_inference(*versions) -> None:
 class OpInfo:
     """What recording needs to know about an op, computed once per op."""
 
-    __slots__ = ("diff", "save_all", "save_pos", "save_output", "saves", "float_check", "view", "reads", "read_bits")
+    __slots__ = ("diff", "save_all", "save_pos", "save_output", "saves", "float_check", "view", "reads", "read_bits",
+                 "plain")
 
     def __init__(self, op):
         self.diff = op.vjp is not None
@@ -79,6 +80,8 @@ class OpInfo:
                 op.saved_for(tuple(k in keys and m >> keys.index(k) & 1 for k in range(keys[-1] + 1)))[0]
                 for m in range(1 << len(keys))
             )
+        # saves none of its inputs, whichever require grad: ``record_plain`` may record it
+        self.plain = not (self.save_all or self.save_pos) if self.reads is None else not any(self.reads)
 
 
 INFO: dict = {}

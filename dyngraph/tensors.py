@@ -22,6 +22,7 @@ from .hooks import HooksMixin
 from .inplace import InplaceMixin
 from .node import dtype_name_of
 from .record import INFO, NUMPY, InferenceVersion, Version, const_array, explain, new, op_info, record
+from .record_plain import record_plain
 from .views import ViewMixin, detached, track
 
 _ndarray = np.ndarray
@@ -115,7 +116,10 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
         t._meta = None
         t._view = None
         if rg and MODE.enabled and info.diff and not (info.float_check and dtype_name_of(out.dtype) not in _FLOAT_NAMES):
-            record(op, attrs, inputs, t, info)  # sets _grad_fn and _rg
+            if info.plain and n < 3:
+                record_plain(op, attrs, inputs, t, info)  # the same node, unrolled
+            else:
+                record(op, attrs, inputs, t, info)  # sets _grad_fn and _rg
         else:
             t._grad_fn = None
             t._rg = False
@@ -173,6 +177,10 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
     @property
     def shape(self) -> tuple:
         return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
 
     def size(self, dim=None):
         """The shape, or the size of one dimension.

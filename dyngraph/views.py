@@ -138,7 +138,7 @@ def _bound(ver, refs) -> None:
     taking views of one tensor (``xs[t]``) keeps it at most about twice the live ones."""
     n = len(refs)
     if n >= 32 and not n & (n - 1):
-        live(ver)
+        ver.views = [r for r in refs if r() is not None]
 
 
 def live(ver) -> list:

@@ -47,7 +47,6 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "matmul_tn": "the gradient of matmul (a^T @ b)",
     "tanh_grad": "the gradient of tanh (no public surface spelling)",
     "sigmoid_grad": "the gradient of sigmoid (no public surface spelling)",
-    "index_mask": "the gradient of max(dim) / min(dim) (where the indices point; no public surface spelling)",
 }
 
 

@@ -82,3 +82,21 @@ def test_two_whiles_and_an_identity_cond_chained_hand_their_terms_through_bitwis
 
     case = DATA["seed17000099_279"]
     _bitwise_as_dyngraph(model, _arrays(case["X"]), _arrays(case["W"]))
+
+
+def test_a_branch_handing_a_nested_scan_value_through_sums_its_terms_bitwise():
+    """Chunk 17000105, program 66 (07a1f78): a scan whose body holds a cond feeds another such
+    scan and a cond whose false branch hands it through; grad x0 was 1 ULP off dyngraph in every
+    bitwise way (the same pass-through term order, fixed on main)."""
+    def model(F, x0, x1):
+        v0 = x0 + x0.argmin(dim=2, keepdim=True)
+        v1 = x0.min(axis=-1, keepdims=False)
+        v2 = CF.scan_model(F, x0, x1, "tanh", "cond")
+        v3 = CF.scan_model(F, v2, x1, "tanh", "cond")
+        v4 = CF.cond_model(F, v1, v2, x0, "false")
+        v5 = (v2 * v2 + 0.5).sqrt()
+        v6 = F.where((v3 > 0) & (v4 > 0), v3, v4)
+        return [v0, v5, v6]
+
+    case = DATA["seed17000105_66"]
+    _bitwise_as_dyngraph(model, _arrays(case["X"]), _arrays(case["W"]))

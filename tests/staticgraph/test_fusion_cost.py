@@ -64,3 +64,21 @@ def test_feeds_off_the_fast_path_still_take_the_full_check():
         fn(np.zeros((2, 4), np.float32))
     with pytest.raises(FeedError, match="a different kind"):
         fn(np.zeros((2, 3), np.int32))
+
+
+def test_a_regions_outputs_are_picked_inline_without_a_call():
+    with sg.Graph():
+        x = sg.placeholder((3,), "float32", name="x")
+        y = sg.tanh(x * 2.0)
+        loss = y.sum()
+        g = sg.gradients(loss, x)
+    fn = sg.compile([loss, g], block=True)
+    exe = fn.executable()
+    picks = [n for n in fn.program.nodes if n.op == "fused" and n.payload.__class__.__name__ == "Project"]
+    assert picks, fn.text()
+    for n in picks:
+        assert f"K{n.id}(" not in exe.source and f"[{n.payload.k}]" in exe.source
+    ref = sg.compile([loss, g], optimize=False)
+    xv = np.array([0.5, -1.0, 2.0], np.float32)
+    for u, v in zip(fn(xv), ref(xv)):
+        np.testing.assert_allclose(u, v, rtol=1e-5)

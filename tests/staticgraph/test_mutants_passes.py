@@ -8,6 +8,7 @@ import re
 import time
 
 import numpy as np
+import pytest
 
 import staticgraph as sg
 from staticgraph.passes import fuse
@@ -173,3 +174,61 @@ def test_the_passes_held_bitwise_are_the_ones_the_docs_promise():
 
     assert exact_passes() == ("prune", "cse", "fold", "simplify", "memory")
     assert exact_passes("cupy") == ("prune", "cse", "simplify", "memory")  # fold runs on NumPy
+
+
+def test_mul_by_a_one_element_constant_of_the_same_rank_is_dropped_on_a_free_dimension():
+    """``x * ones((1, 1))`` with ``x`` of shape ``(None, 3)``: the constant cannot broadcast a
+    rank-2 value of any size to something else, so ``x * 1 -> x`` applies."""
+    with sg.Graph():
+        x = sg.placeholder((None, 3), dtype="float64", name="x")
+        y = (x * sg.constant(np.ones((1, 1)))).exp()
+    fn = _compile([y], [x], simplify=True)
+    assert "1 x x * 1 -> x" in fn.report(), fn.report()
+    xv = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    assert fn(xv)[0].tobytes() == np.exp(xv).tobytes()
+
+
+@pytest.mark.parametrize("axis", [-1, (-1,), 1, (1,)], ids=str)
+def test_matrix_vector_rule_takes_every_spelling_of_the_last_axis(axis):
+    with sg.Graph():
+        A = sg.placeholder((3, 4), dtype="float64", name="A")
+        v = sg.placeholder((4,), dtype="float64", name="v")
+        y = sg.apply_op("squeeze", A @ v.unsqueeze(-1), axis=axis)
+    fn = _compile([y], [A, v], simplify=True)
+    assert "squeeze(matmul(A, v[:, None])) -> matmul(A, v)" in fn.report(), fn.report()
+    assert [n.op for n in fn.program.nodes] == ["placeholder", "placeholder", "matmul"]
+
+
+def test_a_saved_and_loaded_function_is_simplified_as_the_original(tmp_path):
+    """Loading recompiles from the saved graph, whose op names come from JSON (equal strings,
+    not the same objects as the registry's): the rules must compare names by value."""
+    with sg.Graph():
+        A = sg.placeholder((3, 4), dtype="float64", name="A")
+        v = sg.placeholder((4,), dtype="float64", name="v")
+        y = (A @ v.unsqueeze(-1)).squeeze(-1)
+        fn = sg.compile(y, inputs=[A, v])
+    sg.save(fn, str(tmp_path / "f.json"))
+    back = sg.load(str(tmp_path / "f.json"))
+    assert [n.op for n in back.program.nodes] == [n.op for n in fn.program.nodes] == ["placeholder", "placeholder", "matmul"]
+
+
+def test_a_broken_region_forming_leaves_the_program_unfused_and_says_so(monkeypatch):
+    """A bug in region forming (a ProgramError from the fused copy) must not reach the user:
+    the pass keeps the program as it was, reports why, and times itself like any pass."""
+    from staticgraph.program import ProgramError
+
+    def broken(program, ctx):
+        raise ProgramError("a cycle through region %4")
+
+    monkeypatch.setattr(fuse, "_fuse", broken)
+    with sg.Graph():
+        x = sg.placeholder((64, 64), dtype="float64", name="x")
+        y = ((x * 1.5).tanh() * 2.0).sin()
+    t0 = time.perf_counter()
+    fn = _compile([y], [x], fuse=True)
+    wall = time.perf_counter() - t0
+    assert "fusion skipped: a cycle through region %4 (please report this graph)" in fn.report()
+    (r,) = [r for r in fn.pass_results if r.name == "fuse"]
+    assert r.nodes_before == r.nodes_after and 0.0 <= r.seconds <= wall
+    xv = np.linspace(-1.0, 1.0, 64 * 64).reshape(64, 64)
+    assert fn(xv)[0].tobytes() == _compile([y], [x])(xv)[0].tobytes()
