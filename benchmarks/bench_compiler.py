@@ -21,9 +21,10 @@ medians of repeated calls after a warm-up. "compile" is ``sg.compile(block=True)
 ``--against REV`` compares the compiled code of git revision ``REV`` with this tree's, side by
 side: each round runs both trees (in alternating order) in fresh processes on this file's
 workloads; each process times its ``optimize=True`` step (on the best tier) and hand-written
-NumPy interleaved, and the table gives, per workload, (this tree's step / NumPy) over (REV's
-step / NumPy): the median of the rounds' ratios, with their range. Dividing by NumPy measured in
-the same process cancels most of a shared machine's load.
+NumPy interleaved, in CPU time of the calling thread, and the table gives, per workload, (this
+tree's step / NumPy) over (REV's step / NumPy): the median of the rounds' ratios, with their
+range. CPU time leaves out the time spent waiting for a core, and dividing by NumPy measured in
+the same process cancels most of what a shared machine's load still adds.
 """
 
 from __future__ import annotations
@@ -75,27 +76,29 @@ def pin() -> str:
     return _by_path("graphcompare/experiments/env.py").steady_allocator()
 
 
-def interleaved(fns: dict, min_time=1.0, rounds=15) -> dict:
+def interleaved(fns: dict, min_time=1.0, rounds=15, clock=time.perf_counter) -> dict:
     """Median seconds per call of each function, timed in turns: each round runs every
     function for a block of calls (about ``min_time / rounds`` seconds in all), so a load that
     changes during the run (a shared machine) hits all of them alike, while each function still
-    runs warm (back-to-back calls, as in a training loop)."""
+    runs warm (back-to-back calls, as in a training loop). ``clock``: wall time by default;
+    ``time.thread_time`` counts only this thread's CPU time, which time spent waiting for a
+    core on a busy machine does not inflate."""
     one = {}
     for k, fn in fns.items():
         fn()
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        one[k] = max(time.perf_counter() - t0, 1e-7)
+        one[k] = max(clock() - t0, 1e-7)
     budget = min_time / rounds / len(fns)
     block = {k: int(max(1, min(2000, budget / t))) for k, t in one.items()}
     ts = {k: [] for k in fns}
     for _ in range(rounds):
         for k, fn in fns.items():
             n = block[k]
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(n):
                 fn()
-            ts[k].append((time.perf_counter() - t0) / n)
+            ts[k].append((clock() - t0) / n)
     return {k: statistics.median(v) for k, v in ts.items()}
 
 
@@ -317,8 +320,9 @@ def _compile_best(outs, ins):
 
 
 def steady_ratios(names) -> dict:
-    """Per workload: the median step of ``optimize=True`` over hand-written NumPy's, timed
-    interleaved in this process (one ``--against`` round of one tree)."""
+    """Per workload: the median step of ``optimize=True`` over hand-written NumPy's, in CPU
+    time of this thread (where both run: the kernels are called in it), timed interleaved in
+    this process (one ``--against`` round of one tree)."""
     out = {}
     for name in names:
         graph_fn, np_fn, _, inputs_fn, _ = WORKLOADS[name]
@@ -327,7 +331,7 @@ def steady_ratios(names) -> dict:
         fn = _compile_best(outs, ins)
         for _ in range(3):
             fn(*args)
-        t = interleaved({"numpy": lambda: np_fn(*args), "sg": lambda: fn(*args)})
+        t = interleaved({"numpy": lambda: np_fn(*args), "sg": lambda: fn(*args)}, clock=time.thread_time)
         out[name] = t["sg"] / t["numpy"]
     return out
 

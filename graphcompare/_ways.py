@@ -3,6 +3,8 @@ its reference (the checker itself is ``graphcompare.equivalence``)."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
 from shared_ops import default_backend
@@ -27,7 +29,9 @@ def pass_names() -> tuple:
 
 def default_ways() -> tuple:
     ways = ["static", "function"] + [f"pass:{p}" for p in pass_names()] + ["optimized", "finite differences"]
-    if _torch() is not None:
+    # found, not imported: importing PyTorch costs seconds, which a campaign whose chunks never
+    # ask for the torch way would pay in every process
+    if importlib.util.find_spec("torch") is not None:
         ways.append("torch")
     return tuple(ways)
 

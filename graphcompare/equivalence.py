@@ -201,10 +201,10 @@ class Subject:
         return [np.asarray(w, dtype=np.float64) for w in self.W]
 
 
-def subject_of(program: Program, seed: int = 0) -> Subject:
+def subject_of(program: Program, seed: int = 0, torch_oracle: bool = True) -> Subject:
     src = program.model_source("surface")
     src64 = program.model_source("surface64", name="model64") if program.has_casts() else src.replace("def model(", "def model64(", 1)
-    torch = _torch()
+    torch = _torch() if torch_oracle else None  # without the torch way, PyTorch is never imported
     try:
         tsrc = program.model_source("torch", name="model_torch")
     except NoSpelling:  # some op has no PyTorch spelling: no torch oracle for this program
@@ -332,7 +332,8 @@ def check_program(program: Program, ways=None, seed: int = 0, stop_at_first: boo
         >>> check_program(p, ways=["static", "optimized"]).report()
         'all ways agree'
     """
-    return check_subject(subject_of(program, seed), ways, stop_at_first)
+    ways = tuple(ways or default_ways())
+    return check_subject(subject_of(program, seed, torch_oracle="torch" in ways), ways, stop_at_first)
 
 
 def check_model(fn: Callable, inputs, ways=None, seed: int = 0) -> Result:

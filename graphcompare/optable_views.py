@@ -185,5 +185,4 @@ _add(Recipe("clamp", _draw_clamp, _tpl("{0}.clamp({1}, {2})"), guard=_guard_clam
 
 COVERED_ELSEWHERE.update({
     "diagonal_scatter": "the gradient of diagonal",
-    "index_mask": "the gradient of x.max(dim) / x.min(dim) (a bool mask, no gradient of its own)",
 })
