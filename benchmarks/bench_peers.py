@@ -21,6 +21,7 @@ follows the live arrays).
     python benchmarks/bench_peers.py W2 W3 --rounds 9   # some workloads
     python benchmarks/bench_peers.py --engines numpy,staticgraph,jax
     python benchmarks/bench_peers.py --no-memory        # skip W4's fresh-process memory runs
+    python benchmarks/bench_peers.py --clock cpu        # CPU time: steadier on a loaded machine
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ def build(names, engines, log) -> dict:
     return out
 
 
+CLOCK = time.perf_counter  # --clock cpu: time.process_time (a loaded machine's waits excluded)
+
+
 def interleaved(steps: dict, rounds: int, round_s: float) -> dict:
     """Per engine, the list of per-round seconds per step (blocks of back-to-back steps)."""
     for f in steps.values():  # warm-up
@@ -112,10 +116,10 @@ def interleaved(steps: dict, rounds: int, round_s: float) -> dict:
         random.shuffle(order)
         for k in order:
             f, n = steps[k], block[k]
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             for _ in range(n):
                 f()
-            ts[k].append((time.perf_counter() - t0) / n)
+            ts[k].append((CLOCK() - t0) / n)
     return ts
 
 
@@ -226,11 +230,16 @@ def main(argv=None) -> None:
     ap.add_argument("--round-s", type=float, default=0.6, help="seconds of one round, all engines together")
     ap.add_argument("--json", default="bench_peers.json")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="cpu: the process's CPU time (all its threads), which time spent descheduled on a "
+                         "loaded machine does not inflate")
     ap.add_argument("--peak-child", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.peak_child:
         peak_child(a.peak_child)
         return
+    global CLOCK
+    CLOCK = time.process_time if a.clock == "cpu" else time.perf_counter
     engines = [e for e in a.engines.split(",") if e]
     bad = [e for e in engines if e not in peers.ENGINES] + [w for w in a.workloads if w not in peers.SPECS]
     if bad:
@@ -246,11 +255,11 @@ def main(argv=None) -> None:
     mem = peaks([e for e in engines if e in rows.get("W4", {}).get("engines", {})], log) \
         if "W4" in rows and not a.no_memory else {}
     doc = {"cpu": cpu, "pinning": where, "load_after": os.getloadavg(), "rounds": a.rounds, "workloads": rows,
-           "w4_peak_bytes": mem, "versions": _versions()}
+           "w4_peak_bytes": mem, "versions": _versions(), "clock": a.clock}
     with open(a.json, "w") as f:
         json.dump(doc, f, indent=1)
     print(f"{cpu}, {where}; load average at the end {doc['load_after']}; ratio to hand-written NumPy, "
-          f"median (range) over {a.rounds} rounds")
+          f"median (range) over {a.rounds} rounds; {a.clock} clock")
     print(table(rows, mem))
 
 

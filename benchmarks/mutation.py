@@ -3,6 +3,7 @@ dyngraph's engine (``engine.py``, ``autograd.py``), each module against the test
 
     python benchmarks/mutation.py init [--work DIR] [--sample N] [--seed S] [--groups ops,passes,engine]
     nice -n 19 python benchmarks/mutation.py run [--work DIR] [--minutes M]
+    python benchmarks/mutation.py extend --sample N [--seed S]   # a larger sample, a superset
     python benchmarks/mutation.py report [--work DIR]
     python benchmarks/mutation.py reset-survivors [--work DIR]   # then run again: the new tests
 
@@ -39,16 +40,16 @@ import random
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = {
     "ops": sorted(str(p.relative_to(ROOT)) for p in (ROOT / "shared_ops" / "ops").glob("*.py")
-                  if p.name not in ("__init__.py", "_examples.py")),  # _examples: the suite's own inputs
+                  if p.name != "__init__.py" and not p.name.startswith("_examples")),  # the suite's own inputs
     "passes": sorted(str(p.relative_to(ROOT)) for p in (ROOT / "staticgraph" / "passes").glob("*.py")),
     "engine": ["dyngraph/engine.py", "dyngraph/autograd.py"],  # the walk, and its roots and dependency counts
 }
@@ -71,7 +72,10 @@ def stages(module: str, ops_map: dict) -> list:
         first = ["tests/staticgraph/test_passes.py", "tests/staticgraph/test_passes_random.py",
                  *sorted(str(p) for p in Path("tests/staticgraph").glob("test_mutants_*.py"))]
         if module.endswith("fuse.py"):
-            first.append("tests/staticgraph/test_fusion.py")
+            first += ["tests/staticgraph/test_fusion.py", "tests/staticgraph/test_fusion_cost.py"]
+        if module.endswith("simplify.py"):
+            first.append("tests/staticgraph/test_simplify_rules.py")  # each rule alone, on and off
+        first = [f for f in first if Path(f).exists()]  # the copy's tests: a file added since init is not there
         return [first, ["tests/staticgraph/test_vs_dyngraph.py", "tests/staticgraph/test_compile.py"]]
     return [["tests/dyngraph/test_engine.py", "tests/dyngraph/test_basics.py",
              *sorted(str(p) for p in Path("tests/dyngraph").glob("test_mutants_*.py"))],
@@ -114,14 +118,12 @@ def _session(work: Path, module: str) -> tuple:
 
 def init(work: Path, sample: int, seed: int, groups: list) -> None:
     from cosmic_ray.work_db import WorkDB, use_db
-    from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
     src = work / "src"
     _copy_worktree(src)
     _copy_worktree(work / "pristine")  # what _check_pristine puts back
     (work / "sessions").mkdir(parents=True, exist_ok=True)
     (work / "ops_by_module.json").write_text(json.dumps(_ops_map(src), indent=1))
-    rng = random.Random(seed)
     for group in groups:
         counts = {}
         for module in GROUPS[group]:
@@ -133,15 +135,43 @@ def init(work: Path, sample: int, seed: int, groups: list) -> None:
             subprocess.run(["cosmic-ray", "init", str(cfg), str(db)], cwd=src, env=_env(src), check=True)
             with use_db(str(db), WorkDB.Mode.open) as wdb:
                 counts[module] = wdb.num_work_items
+        print(f"{group}: {sum(counts.values())} mutants")
+    _sample(work, groups, sample, seed)
+
+
+def _sample(work: Path, groups: list, sample: int, seed: int) -> None:
+    """Keep ``sample`` mutants per group pending (spread over its modules in proportion to their
+    mutants) and mark the rest skipped. Each module's mutants are taken in one seeded order, so a
+    larger ``sample`` with the same seed keeps a superset: ``extend`` grows a sample that ran
+    without re-running what it has."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    for group in groups:
+        counts = {}
+        for module in GROUPS[group]:
+            db = _session(work, module)[1]
+            if db.exists():
+                with use_db(str(db), WorkDB.Mode.open) as wdb:
+                    counts[module] = wdb.num_work_items
         total = sum(counts.values())
         for module, n in counts.items():
             keep = n if sample <= 0 else min(n, max(1, round(sample * n / total)))
-            with use_db(str(_session(work, module)[1]), WorkDB.Mode.open) as wdb:
-                ids = sorted(item.job_id for item in wdb.work_items)
-                kept = set(rng.sample(ids, keep))
-                for job in ids:
-                    if job not in kept:
+            db = _session(work, module)[1]
+            with use_db(str(db), WorkDB.Mode.open) as wdb:
+                # ordered by what is mutated, not by the job ids (random at each init): the same
+                # code and seed give the same sample
+                items = sorted(wdb.work_items, key=lambda i: (i.mutations[0].operator_name, i.mutations[0].occurrence))
+                order = [item.job_id for item in items]
+                random.Random(f"{seed}:{module}").shuffle(order)
+                done = {item.job_id: result.output for item, result in wdb.completed_work_items}
+                for job in order[keep:]:
+                    if job not in done:
                         wdb.set_result(job, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output="not sampled"))
+            again = [(job,) for job in order[:keep] if done.get(job) == "not sampled"]
+            if again:  # skipped by a smaller sample: pending again
+                with sqlite3.connect(db) as con:
+                    con.executemany("DELETE FROM work_results WHERE job_id = ?", again)
             print(f"{module:<34} {n:>5} mutants, {keep:>4} sampled")
 
 
@@ -252,15 +282,21 @@ def run(work: Path, minutes: float, groups: list) -> None:
 def reset_survivors(work: Path) -> None:
     """Make every non-equivalent survivor pending again, for ``run`` to test it against the
     tests written since (the modules stay as they were at init)."""
-    import sqlite3
+    sys.path.insert(0, str(Path(__file__).parent))
+    from mutation_report import annotation_only, mutant_key
 
     equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
+
+    def known(path, row, name, diff):
+        key = mutant_key(path, name, diff or "")
+        return key in equivalent or annotation_only((work / "pristine" / path).read_text(), row, key.rsplit(" => ", 1)[1])
+
     for db in sorted((work / "sessions").glob("*.sqlite")):
         con = sqlite3.connect(db)
-        rows = con.execute("SELECT r.job_id, m.module_path, m.start_pos_row, m.operator_name, m.occurrence "
+        rows = con.execute("SELECT r.job_id, m.module_path, m.start_pos_row, m.operator_name, r.diff "
                            "FROM work_results r JOIN mutation_specs m ON m.job_id = r.job_id "
                            "WHERE upper(r.test_outcome) = 'SURVIVED'").fetchall()
-        again = [job for job, path, row, name, occ in rows if f"{path}:{row}:{name}:{occ}" not in equivalent]
+        again = [job for job, path, row, name, diff in rows if not known(path, row, name, diff)]
         con.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in again])
         con.commit()
         con.close()
@@ -284,58 +320,15 @@ def _check_pristine(src: Path) -> None:
 
 
 def report(work: Path) -> dict:
-    from cosmic_ray.work_db import WorkDB, use_db
+    sys.path.insert(0, str(Path(__file__).parent))
+    from mutation_report import report as _report
 
-    equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
-    rows, survivors, totals = [], [], {}
-    for group, modules in GROUPS.items():
-        for module in modules:
-            db = _session(work, module)[1]
-            if not db.exists():
-                continue
-            c = Counter()
-            with use_db(str(db), WorkDB.Mode.open) as wdb:
-                for item, result in wdb.completed_work_items:
-                    if result.worker_outcome == "skipped":
-                        c["skipped"] += 1
-                        continue
-                    m = item.mutations[0]
-                    key = f"{m.module_path}:{m.start_pos[0]}:{m.operator_name}:{m.occurrence}"
-                    if result.test_outcome == "survived":
-                        kind = "equivalent" if key in equivalent else "survived"
-                        c[kind] += 1
-                        if kind == "survived":
-                            survivors.append((key, result.diff))
-                    else:
-                        c["killed" if result.test_outcome == "killed" else "incompetent"] += 1
-                c["pending"] = wdb.num_work_items - wdb.num_results
-            rows.append((group, module, c))
-            t = totals.setdefault(group, Counter())
-            t.update(c)
-    print(f"{'module':<36}{'killed':>8}{'survived':>10}{'equiv.':>8}{'incomp.':>9}{'pending':>9}{'score':>8}")
-    for group, module, c in rows:
-        print(f"{module:<36}{c['killed']:>8}{c['survived']:>10}{c['equivalent']:>8}{c['incompetent']:>9}"
-              f"{c['pending']:>9}{_score(c):>8}")
-    for group, c in totals.items():
-        print(f"{'all of ' + group:<36}{c['killed']:>8}{c['survived']:>10}{c['equivalent']:>8}{c['incompetent']:>9}"
-              f"{c['pending']:>9}{_score(c):>8}")
-    with open(work / "survivors.md", "w") as f:
-        for key, diff in survivors:
-            f.write(f"## {key}\n\n```diff\n{diff}\n```\n\n")
-    print(f"{len(survivors)} non-equivalent survivor(s) written to {work / 'survivors.md'}")
-    return {g: dict(c) for g, c in totals.items()}
-
-
-def _score(c: Counter) -> str:
-    """Killed over killed and non-equivalent survivors (incompetent mutants, which cosmic-ray
-    could not run, and pending ones are left out)."""
-    n = c["killed"] + c["survived"]
-    return f"{100 * c['killed'] / n:.1f}%" if n else "-"
+    return _report(work, GROUPS, _session, EQUIVALENT)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("command", choices=("init", "run", "report", "reset-survivors", "serve", "test"))
+    p.add_argument("command", choices=("init", "extend", "run", "report", "reset-survivors", "serve", "test"))
     p.add_argument("module", nargs="?", help="(test) the mutated module")
     p.add_argument("--work", type=Path, default=Path("/tmp/graphcompare-mutation"))
     p.add_argument("--sample", type=int, default=300, help="(init) mutants kept per group; 0: all")
@@ -350,6 +343,8 @@ def main(argv=None) -> int:
         run(a.work, a.minutes, groups)
     elif a.command == "report":
         report(a.work)
+    elif a.command == "extend":
+        _sample(a.work, groups, a.sample, a.seed)
     elif a.command == "reset-survivors":
         reset_survivors(a.work)
     elif a.command == "serve":

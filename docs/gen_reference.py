@@ -63,11 +63,14 @@ INTRO = {
 
 
 # a public submodule whose classes live elsewhere: document them where they are defined
-HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.containers", "shared_ops.nn.layers", "shared_ops.nn.recurrent"],
+HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.state.IncompatibleKeys", "shared_ops.nn.containers", "shared_ops.nn.layers", "shared_ops.nn.recurrent"],
          "staticgraph.nn": []}  # the same classes as dg.nn: one implementation, documented once
 # a layer's forward/extra_repr are Module's, documented once there (as PyTorch's reference does)
 FILTERS = {"shared_ops.nn.layers": ["!^_", "!^forward$", "!^extra_repr$", "!^fn$"],
            "shared_ops.nn.recurrent": ["!^_", "!^forward$", "!^extra_repr$"]}
+# classes made of a mixin in another file (Module's parameter values, Program's rewrites): show
+# the mixin's methods as theirs
+INHERITED = {"shared_ops.nn.module", "staticgraph.program.Program"}
 
 
 def _where(module, name: str) -> str:
@@ -103,23 +106,38 @@ _LOADED: dict = {}
 
 
 def _plain(obj, heading: str) -> str:
-    """An entry written from the live object: the signature, the summary, the sections as text."""
+    """An entry written from the live object: the signature, the summary, and the Google
+    sections as mkdocstrings shows them (parameters as a table, the example as code)."""
     import inspect
+    import re
 
     doc = inspect.cleandoc(obj.__doc__ or "")
     summary, _, rest = doc.partition("\n\n")
-    body = f"\n```text\n{rest}\n```\n" if rest else ""
     sig = inspect.signature(obj)
     sig = sig.replace(parameters=[p for p in sig.parameters.values() if p.name != "self"])  # a method, shown as called
-    return f"### `{heading}`\n\n```text\n{heading}{sig}\n```\n\n{summary}\n{body}"
+    out = [f"### `{heading}`\n\n```text\n{heading}{sig}\n```\n\n{summary}\n"]
+    for title, body in re.findall(r"^(\w+):\n((?:    .*\n?|\n)*)", rest, flags=re.M):
+        body = inspect.cleandoc(body)
+        # an item is "name: text", its continuation lines indented below it
+        items = [(m[0], " ".join(m[1].split())) for m in re.findall(r"^([*\w.]+): (.*(?:\n[ \t]+.*)*)", body, flags=re.M)]
+        if title in ("Args", "Parameters", "Raises") and items:
+            head = "Type" if title == "Raises" else "Name"
+            out.append(f"**{'Raises' if title == 'Raises' else 'Parameters'}:**\n\n| {head} | Description |\n| --- | --- |\n"
+                       + "".join(f"| `{name}` | {text.replace('|', '&#124;')} |\n" for name, text in items))
+        elif title.startswith("Example"):
+            out.append(f"**{title}:**\n\n```pycon\n{body}\n```\n")
+        else:
+            out.append(f"**{title}:** {' '.join(body.split())}\n")
+    return "\n".join(out) + "\n"
 
 
 def _entry(path: str, heading: str, obj=None) -> str:
     if obj is not None and not _found(path, obj):
         return _plain(obj, heading)
     filters = f"      filters: {FILTERS[path]}\n".replace("'", '"') if path in FILTERS else ""
+    inherited = "      inherited_members: true\n" if path in INHERITED else ""
     return (f"::: {path}\n    options:\n      heading: \"{heading}\"\n      show_root_heading: true\n"
-            f"      heading_level: 3\n{filters}")
+            f"      heading_level: 3\n{filters}{inherited}")
 
 
 def front_end_page(module, alias: str, groups: dict) -> str:
@@ -152,10 +170,16 @@ def graphcompare_page() -> str:
 
 
 def surface_page() -> str:
+    from shared_ops._surface_math import MADE
     from shared_ops.functions import FUNCTIONS
     from shared_ops.surface import TensorSurface
 
     names = ", ".join(f"`{n}`" for n in sorted(FUNCTIONS))
+    # methods made at run time from their op's declaration, which griffe (reading the source)
+    # sees as attributes: hidden from the entries, written from the live objects at the end
+    made = sorted(MADE)
+    hide = f'"!^({"|".join(made)})$"'
+
     return (
         "# The shared tensor surface\n\n"
         "`dg.Tensor` and `sg.Node` take their operators and methods from one class, "
@@ -166,14 +190,13 @@ def surface_page() -> str:
         + _entry("shared_ops.surface.TensorSurface", "TensorSurface (dg.Tensor, sg.Node)")
         + "      members_order: alphabetical\n      show_bases: false\n"
         # most methods are one line over a registered op: list them all, with their signatures
-        + "      show_if_no_docstring: true\n      inherited_members: true\n\n"
+        + f"      show_if_no_docstring: true\n      inherited_members: true\n      filters: [\"!^_\", {hide}]\n\n"
         # the methods TensorSurface imports into its class body, which griffe reads as aliases
         + _entry("shared_ops._surface_nn", "More TensorSurface methods (x.add, x.masked_fill, x.all...)")
-        + "      members_order: alphabetical\n      show_if_no_docstring: true\n      filters: [\"!^_\", \"!^METHODS$\"]\n\n"
+        + f"      members_order: alphabetical\n      show_if_no_docstring: true\n      filters: [\"!^_\", \"!^METHODS$\", {hide}]\n\n"
         + _entry("shared_ops._surface_sort", "TensorSurface methods that reduce, sort and index (x.std, x.sort...)")
         + "      members_order: alphabetical\n      show_if_no_docstring: true\n      filters: [\"!^_\", \"!^METHODS$\"]\n\n"
-        # methods made at run time, which griffe (reading the source) cannot see
-        + "\n".join(_plain(getattr(TensorSurface, n), f"x.{n}") for n in ("sin", "cos", "erf", "log1p", "expm1", "rsqrt"))
+        + "\n".join(_plain(getattr(TensorSurface, n), f"x.{n}") for n in made)
     )
 
 

@@ -101,24 +101,34 @@ def chromium() -> str | None:
     return None
 
 
-def build(site: Path) -> None:
+def build(site: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """``mkdocs build --strict`` into ``site``; ``check``: raise if it fails."""
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-                   cwd=ROOT, check=True, env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+                          cwd=ROOT, check=check, env=env, capture_output=True, text=True, timeout=600)
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
     """Serves the built site; an HTML page asked for with ``?check`` gets the check script
-    before ``</body>``."""
+    before ``</body>``. ``extra`` pages (``{"name/": html}``) are served from memory beside it."""
 
     def log_message(self, *args):  # quiet
         pass
 
     pages: list = []
+    extra: dict = {}
 
     def send_head(self):
         if self.path.startswith("/__check_all.html"):
             return self._send(CHECK_ALL % {"width": WIDTH, "pages": json.dumps(["/" + p + "?check" for p in self.pages])})
+        name = self.path.lstrip("/").split("?")[0]
+        if name in self.extra:
+            return self._send(self.extra[name].replace("</body>", CHECK_JS + "</body>"))
+        if "/workers/" in self.path and "?check" in (self.headers.get("Referer") or ""):
+            # the search worker builds the whole site's index on every page load; the checks
+            # are about layout, so a checked page goes without it
+            self.send_error(404)
+            return None
         path = self.translate_path(self.path)
         if os.path.isdir(path):
             path = os.path.join(path, "index.html")
@@ -141,9 +151,11 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve(site: Path):
-    """The site on http://127.0.0.1:PORT/ (a free port), for the duration of the block."""
-    handler = type("Handler", (_Handler,), {"pages": pages(site)})
+def serve(site: Path, extra: dict | None = None):
+    """The site on http://127.0.0.1:PORT/ (a free port), for the duration of the block;
+    ``extra``: more pages (``{"name/": html}``), checked with the site's."""
+    extra = dict(extra or {})
+    handler = type("Handler", (_Handler,), {"pages": pages(site) + sorted(extra), "extra": extra})
     handler = functools.partial(handler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -166,17 +178,9 @@ def _browser(args: list[str], timeout: float = 60) -> str:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout).stdout
 
 
-def check(url: str) -> dict:
-    """What the check script found on one page: problems, images (with their scale), height."""
-    dom = _browser([f"--window-size={WIDTH},1000", "--virtual-time-budget=8000", "--dump-dom", url + "?check"])
-    m = re.search(r'<pre id="layout-check"[^>]*>(.*?)</pre>', dom, re.S)
-    if m is None:
-        return {"problems": [f"the check script did not report (page did not load?): {url}"], "images": [], "height": 0}
-    return json.loads(html.unescape(m.group(1)))
-
-
 def check_all(base: str) -> dict:
-    """``check`` for every page of the site, in one browser start: ``{page: findings}``."""
+    """What the check script found on every page served (the site's and the extra ones), in
+    one browser start: ``{page: {"problems": [...], "images": [{src, scale}], "height": px}}``."""
     dom = _browser([f"--window-size={WIDTH + 40},1100", "--virtual-time-budget=120000", "--dump-dom",
                     base + "__check_all.html"], timeout=600)
     m = re.search(r'<pre id="layout-check"[^>]*>(.*?)</pre>', dom, re.S)

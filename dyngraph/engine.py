@@ -9,7 +9,8 @@ dependencies (how many edges point at it); ``walk`` then runs the nodes:
 2. The contributions in a buffer are summed with the ``add_n`` op in the creation order of
    their consumers (ties: input position), seeded with the first term. Nodes run in strictly
    decreasing sequence and edges are visited last input first, so a buffer fills in exactly
-   the reverse of that order, and the sum reverses it.
+   the reverse of that order, and the sum reverses it. A buffer holding one contribution is
+   that gradient itself, a list only from the second one on (most nodes get one).
 3. The node's hooks run on the sum; its saved values are unpacked (each checked against the
    version it was saved at), its gradient rule runs on the interpreter, and its saved values
    are released unless ``retain_graph``.
@@ -17,7 +18,7 @@ dependencies (how many edges point at it); ``walk`` then runs the nodes:
 
 The hot loop inlines the common case of three helpers it also calls (``unpack`` of tensors
 saved at version 0, ``Interpreter.output`` of an unchanged saved output, ``Node.release`` of a
-node that saved arrays): without the inlining W1 of ``benchmarks/bench_dyngraph.py`` (a
+node that saved arrays or none): without the inlining W1 of ``benchmarks/bench_dyngraph.py`` (a
 200-op chain) spends 1.15x the CPU time in backward. ``tests/dyngraph/test_engine.py`` runs the
 version errors through both paths.
 
@@ -92,11 +93,11 @@ def walk(heap, buf, deps, interp, retain, capture=None, captured=None, execute=N
         ready = None
         nxt = n.next
         runs = execute is None or n in execute
-        terms = buf.pop(n, None)
+        g = buf.pop(n, None)
         grads = None
-        if terms is not None and (runs or n in capture):
-            g = terms[0] if len(terms) == 1 else ops.add_n(*reversed(terms))
-            terms = None
+        if g is not None and (runs or n in capture):
+            if g.__class__ is list:
+                g = g[0] if len(g) == 1 else ops.add_n(*reversed(g))
             if n.hooks:
                 g = run_hooks(n.hooks, g, interp)
             if capture is not None and n in capture:
@@ -137,31 +138,32 @@ def walk(heap, buf, deps, interp, retain, capture=None, captured=None, execute=N
                 if len(grads) != len(nxt):
                     raise _arity_error(n, grads)
                 saved = out = None
-                if not retain:
-                    if n.nbytes:  # Node.release()'s common case, inlined: it saved arrays
+                if not retain:  # Node.release()'s common cases, inlined: it saved arrays, or nothing
+                    if n.nbytes:
                         n.released = True
                         STATS.saved_bytes -= n.nbytes
                         n.nbytes = 0
                         n.saved = n.out = None
-                    else:
+                    elif n.info.saves:
                         n.release()
-            g = None
+                    else:
+                        n.released = True
         elif runs and not retain and not n.released:
             n.release()
-        i = len(nxt)
-        while i:
-            i -= 1
-            c = nxt[i]
+        g = None
+        if grads is None:
+            grads = (None,) * len(nxt)
+        for c, gi in zip(reversed(nxt), reversed(grads)):  # last input first (see the docstring)
             if c is None:
                 continue
-            if grads is not None:
-                gi = grads[i]
-                if gi is not None:
-                    lst = buf.get(c)
-                    if lst is None:
-                        buf[c] = [gi]
-                    else:
-                        lst.append(gi)
+            if gi is not None:
+                lst = buf.get(c)
+                if lst is None:
+                    buf[c] = gi
+                elif lst.__class__ is list:
+                    lst.append(gi)
+                else:
+                    buf[c] = [lst, gi]
             d = deps[c] - 1
             deps[c] = d
             if not d:
@@ -189,10 +191,14 @@ def _arity_error(n, grads):
 
 
 def accumulate(acc, terms, interp, capture=None, captured=None):
-    """A leaf's sink: its hooks, then ``.grad`` set or summed (or, for ``grad()``, captured)."""
+    """A leaf's sink: its hooks, then ``.grad`` set or summed (or, for ``grad()``, captured).
+    ``terms``: its buffer (one gradient, or a list of them)."""
     if terms is None:
         return
-    g = terms.pop() if len(terms) == 1 else interp.ops.add_n(*reversed(terms))
+    if terms.__class__ is not list:
+        g = terms
+    else:
+        g = terms.pop() if len(terms) == 1 else interp.ops.add_n(*reversed(terms))
     terms = None
     v = acc.variable
     m = v._meta  # not None: it holds the weak reference to acc

@@ -58,7 +58,8 @@ def refuse_inference(*versions) -> None:
 class OpInfo:
     """What recording needs to know about an op, computed once per op."""
 
-    __slots__ = ("diff", "save_all", "save_pos", "save_output", "saves", "float_check", "view")
+    __slots__ = ("diff", "save_all", "save_pos", "save_output", "saves", "float_check", "view", "reads", "read_bits",
+                 "plain")
 
     def __init__(self, op):
         self.diff = op.vjp is not None
@@ -69,6 +70,18 @@ class OpInfo:
         self.saves = self.save_all or bool(self.save_pos) or self.save_output
         self.float_check = op.name == "astype"  # the one differentiable op that may leave floats
         self.view = bool(op.view_of)  # a view of its one input (ops with index arrays gather: copies)
+        # ops that declare grad_reads: per mask of the inputs that require grad (one bit per
+        # ``read_bits`` entry), the positions of the inputs to save; else None
+        self.reads = self.read_bits = None
+        if op.grad_reads is not None:
+            keys = sorted(op.grad_reads)
+            self.read_bits = tuple((1 << j, k) for j, k in enumerate(keys))
+            self.reads = tuple(
+                op.saved_for(tuple(k in keys and m >> keys.index(k) & 1 for k in range(keys[-1] + 1)))[0]
+                for m in range(1 << len(keys))
+            )
+        # saves none of its inputs, whichever require grad: ``record_plain`` may record it
+        self.plain = not (self.save_all or self.save_pos) if self.reads is None else not any(self.reads)
 
 
 INFO: dict = {}
@@ -91,7 +104,8 @@ def record(op, attrs, inputs, out, info) -> None:
     """Make the node for ``out = op(*inputs, **attrs)`` and make it ``out.grad_fn``.
 
     Per input: the edge to its history (``edge``), and the tensor itself where the op saves it
-    (with its version when it was already changed in place) or a ``ShapeOnly`` stand-in.
+    (with its version when it was already changed in place) or a ``ShapeOnly`` stand-in. An op
+    that declares ``grad_reads`` saves only the inputs the inputs that require grad read.
     """
     node = new(Node)
     node.op = op
@@ -105,6 +119,13 @@ def record(op, attrs, inputs, out, info) -> None:
     node.nbytes = 0  # set before anything below can raise: __del__ reads it
     save_all = info.save_all
     pos = info.save_pos
+    if info.reads is not None:  # only what the gradients of the inputs that require grad read
+        m = 0
+        for b, k in info.read_bits:
+            if inputs[k]._rg:
+                m |= b
+        pos = info.reads[m]
+        save_all = False
     size = 0
     changed = False
     nxt = []

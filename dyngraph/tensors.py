@@ -21,7 +21,8 @@ from .convert import ConvertMixin
 from .hooks import HooksMixin
 from .inplace import InplaceMixin
 from .node import dtype_name_of
-from .record import INFO, NUMPY, InferenceVersion, const_array, explain, new, op_info, record
+from .record import INFO, NUMPY, InferenceVersion, Version, const_array, explain, new, op_info, record
+from .record_plain import record_plain
 from .views import ViewMixin, detached, track
 
 _ndarray = np.ndarray
@@ -115,7 +116,10 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
         t._meta = None
         t._view = None
         if rg and MODE.enabled and info.diff and not (info.float_check and dtype_name_of(out.dtype) not in _FLOAT_NAMES):
-            record(op, attrs, inputs, t, info)  # sets _grad_fn and _rg
+            if info.plain and n < 3:
+                record_plain(op, attrs, inputs, t, info)  # the same node, unrolled
+            else:
+                record(op, attrs, inputs, t, info)  # sets _grad_fn and _rg
         else:
             t._grad_fn = None
             t._rg = False
@@ -137,11 +141,22 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
             return t
         return init(new(Tensor), const_array(be, value, dtype), be)
 
+    def _promoted(self, dtype):
+        """``self`` cast for an op on mixed dtypes. PyTorch's op saves its input before the cast
+        (its kernel casts), so the copy answers to ``self``'s version counter: an in-place change
+        of ``self`` before backward is refused where PyTorch refuses it."""
+        cast = self.astype(dtype)
+        v = self._ver
+        if v is None:
+            v = self._ver = Version()
+        cast._ver = v
+        return cast
+
     def _fail(self, exc):
         raise as_runtime(exc) from None  # PyTorch raises RuntimeError
 
     def _alias(self, x, torch_name):
-        return self._named(x._op("reshape", x, shape=tuple(x.shape)), torch_name)
+        return self._named(x._op("getitem", x, index=(("e",),)), torch_name)  # x[...]: same layout
 
     def _named(self, result, torch_name):
         fn = result._grad_fn
@@ -162,6 +177,10 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
     @property
     def shape(self) -> tuple:
         return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
 
     def size(self, dim=None):
         """The shape, or the size of one dimension.

@@ -17,9 +17,9 @@ asking the array library whether memory is shared):
   autograd base on the same storage.
 
 Strides are not kept; when a question needs them (can ``reshape`` be a view? does a view
-overlap itself?) the chain is replayed on a *layout probe*: a NumPy array of the root's shape
-with C-contiguous strides over one byte, which NumPy's view functions transform without ever
-reading it. The root is taken to be contiguous, as a fresh PyTorch result is.
+overlap itself? ``stride()``, ``is_contiguous()``) the chain is replayed on the root's layout
+by each view op's ``strides`` rule (``shared_ops/ops/_strides.py``, ATen's rules, its size-1
+conventions included). The root is taken to be contiguous, as a fresh PyTorch result is.
 """
 
 from __future__ import annotations
@@ -30,14 +30,14 @@ from weakref import ref
 
 import numpy as np
 
-from shared_ops import array_ops, get_backend
+from shared_ops import array_ops, get_op
+from shared_ops.ops import _strides
 from shared_ops.ops.views import chain_step, replay
 from .record import Version
 
 from .errors import AutogradError, InplaceError
 from .grad_mode import MODE
 
-_NUMPY_OPS = array_ops(get_backend("numpy"))
 
 VIEW_OF_LEAF_MSG = "a view of a leaf Variable that requires grad is being used in an in-place operation."
 NO_GRAD_VIEW_MSG = (
@@ -104,6 +104,7 @@ def track(t, src, op, attrs) -> None:
         ver.views = [ref(t)]
     else:
         refs.append(ref(t))
+        _bound(ver, refs)
 
 
 def hashable(chain) -> tuple:
@@ -129,6 +130,15 @@ def _share_storage(t, root) -> None:
     if ver.views is None:
         ver.views = []
     ver.views.append(weakref.ref(t))
+    _bound(ver, ver.views)
+
+
+def _bound(ver, refs) -> None:
+    """Drop the dead references whenever the list reaches a power of two (from 32): a loop
+    taking views of one tensor (``xs[t]``) keeps it at most about twice the live ones."""
+    n = len(refs)
+    if n >= 32 and not n & (n - 1):
+        ver.views = [r for r in refs if r() is not None]
 
 
 def live(ver) -> list:
@@ -145,31 +155,35 @@ def live(ver) -> list:
 # --------------------------------------------------------------------------- layout
 
 
-def _probe(root, rchain):
-    shape = tuple(root._data.shape)
-    strides, step = [], 1
-    for d in reversed(shape):
-        strides.append(step)
-        step *= max(d, 1)
-    fake = np.lib.stride_tricks.as_strided(np.empty(1, np.int8), shape, tuple(reversed(strides)))
-    return replay(_NUMPY_OPS, fake, rchain)
+def _layout(root, rchain):
+    sizes = tuple(root._data.shape)
+    lay = (sizes, _strides.contiguous(sizes), 0)
+    for name, attrs in rchain:
+        lay = get_op(name).strides(lay, **attrs)
+    return lay
+
+
+def layout(t) -> tuple:
+    """``t``'s layout as PyTorch's, ``(sizes, strides, offset)`` in elements: its view chain
+    replayed on the root's contiguous layout by each view op's ``strides`` rule."""
+    v = t._view
+    return _layout(t, ()) if v is None else _layout(v.root, v.rchain)
 
 
 def reshapes_as_view(root, rchain, shape) -> bool:
-    """Whether ``reshape(shape)`` of the view ``rchain`` of ``root`` can share its memory."""
+    """Whether ``reshape(shape)`` of the view ``rchain`` of ``root`` can share its memory
+    (ATen's ``computeStride``)."""
     if not rchain:
         return True
-    p = _probe(root, rchain)
-    try:
-        np.reshape(p, tuple(-1 if d is None else d for d in shape), copy=False)
-    except ValueError:
-        return False
-    return True
+    return _strides.reshape(_layout(root, rchain), shape=tuple(-1 if d is None else d for d in shape)) is not None
 
 
 def is_contiguous(t) -> bool:
     v = t._view
-    return v is None or not v.rchain or bool(_probe(v.root, v.rchain).flags.c_contiguous)
+    if v is None or not v.rchain:
+        return True
+    sizes, strides, _ = _layout(v.root, v.rchain)
+    return _strides.is_contiguous(sizes, strides)
 
 
 def overlaps(t) -> bool:
@@ -177,20 +191,18 @@ def overlaps(t) -> bool:
     v = t._view
     if v is None or not v.rchain:
         return False
-    p = _probe(v.root, v.rchain)
-    return 0 not in p.shape and any(s == 0 and n > 1 for s, n in zip(p.strides, p.shape))
+    sizes, strides, _ = _layout(v.root, v.rchain)
+    return 0 not in sizes and any(s == 0 and n > 1 for s, n in zip(strides, sizes))
 
 
 def _positions(t):
-    """The storage position of each element of ``t`` (an int64 array of ``t``'s shape): the
-    view chain replayed on the positions of the root. Unlike the layout probe this is right for
-    view ops whose kernel gathers (``diagonal``), and it is only built when an in-place op reads
-    a tensor on its own storage."""
-    v = t._view
-    root = t if v is None else v.root
-    shape = tuple(root._data.shape)
-    flat = np.arange(math.prod(shape), dtype=np.int64).reshape(shape)
-    return flat if v is None or not v.rchain else np.asarray(replay(_NUMPY_OPS, flat, v.rchain))
+    """The storage position of each element of ``t`` (an int64 array of ``t``'s shape), from
+    its layout; only built when an in-place op reads a tensor on its own storage."""
+    sizes, strides, offset = layout(t)
+    pos = np.full((), offset, dtype=np.int64)
+    for n, s in zip(sizes, strides):
+        pos = pos[..., None] + np.arange(n, dtype=np.int64) * s
+    return pos
 
 
 def _dense(p) -> bool:
@@ -215,8 +227,8 @@ def overlap(a, b) -> str:
         return "too hard"
     a0, b0 = int(pa.min()), int(pb.min())
     a1, b1 = a0 + pa.size, b0 + pb.size
-    if a0 == b0 and a1 == b1:
-        return "full" if pa.shape == pb.shape and bool((pa == pb).all()) else "partial"
+    if a0 == b0 and a1 == b1:  # as PyTorch: full when the strides (size-1 dimensions' too) agree
+        return "full" if layout(a)[1] == layout(b)[1] else "partial"
     return "partial" if a0 < b1 and b0 < a1 else "no"
 
 
@@ -375,7 +387,19 @@ class ViewMixin:
         return self.reshape(*shape)
 
     def is_contiguous(self) -> bool:
+        """Whether the elements lie in row-major order with no gaps, as PyTorch's rule has it
+        (a size-1 dimension's stride does not count; ``x.diagonal()`` is not contiguous)."""
         return is_contiguous(self)
+
+    def stride(self, dim=None):
+        """The strides in elements (one ``dim``'s, or all), as PyTorch gives them, its
+        conventions for size-1 dimensions included (``views.layout``)."""
+        s = layout(self)[1]
+        return s if dim is None else s[dim]
+
+    def storage_offset(self) -> int:
+        """The position of the first element in the storage, in elements, as PyTorch's."""
+        return layout(self)[2]
 
     def contiguous(self):
         """Itself when contiguous, else a contiguous copy (``CloneBackward0``)."""

@@ -58,6 +58,8 @@ def add_check_parser(subparsers) -> argparse.ArgumentParser:
                    help="write each finished chunk to DIR and skip the chunks already there: the same command "
                         "resumes a killed campaign, a larger --examples extends it; disagreements are recorded "
                         "(with reproducers) and the campaign goes on")
+    p.add_argument("--status", action="store_true",
+                   help="with --results: print the totals of the chunks there (read only) and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_check)
     return p
@@ -156,6 +158,13 @@ def run_check(args) -> int:
             return 2
     ops = _parse_ops(args.ops)
     known = drawable_ops()
+    if getattr(args, "status", False):
+        from .results import status
+
+        if getattr(args, "results", None) is None:
+            print("graphcompare check: --status reads a campaign's results: give --results DIR", file=sys.stderr)
+            return 2
+        return status(args.results, ops or known, out)
     if ops:
         unknown = [o for o in ops if o not in known]
         if unknown:

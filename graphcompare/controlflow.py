@@ -34,11 +34,13 @@ def cond(F, pred, true_fn, false_fn, *operands):
     return true_fn(*operands) if bool(pred) else false_fn(*operands)
 
 
-def while_loop(F, cond_fn, body_fn, loop_vars):
+def while_loop(F, cond_fn, body_fn, loop_vars, maximum_iterations=None):
     if is_static(F):
-        return F.while_loop(cond_fn, body_fn, loop_vars)
-    while bool(cond_fn(*loop_vars)):
+        return F.while_loop(cond_fn, body_fn, loop_vars, maximum_iterations=maximum_iterations)
+    steps = 0
+    while (maximum_iterations is None or steps < maximum_iterations) and bool(cond_fn(*loop_vars)):
         loop_vars = body_fn(*loop_vars)
+        steps += 1
     return loop_vars
 
 
@@ -70,10 +72,12 @@ def cond_model(F, p, a, c, same: str = "none"):
     return cond(F, p.sum() > 0, t, f, a)
 
 
-def while_model(F, v, c, k: int):
-    """``k`` iterations (0 hands ``v`` through) of a body capturing ``c``, as a while loop on a counter."""
+def while_model(F, v, c, k: int, bound: int | None = None):
+    """``k`` iterations (0 hands ``v`` through) of a body capturing ``c``, as a while loop on a
+    counter; ``bound``: ``maximum_iterations`` (fewer steps when below ``k``)."""
     zero = F.constant(np.array(0, dtype=np.int64)) if is_static(F) else 0
-    _, h = while_loop(F, lambda i, h: i < k, lambda i, h: (i + 1, (h * c).tanh() + h * 0.5), (zero, v))
+    _, h = while_loop(F, lambda i, h: i < k, lambda i, h: (i + 1, (h * c).tanh() + h * 0.5), (zero, v),
+                      maximum_iterations=bound)
     return h
 
 

@@ -10,7 +10,9 @@ picks an extremum is guarded against ties along its axis, where the chosen eleme
 
 from __future__ import annotations
 
-from .recipes import COVERED_ELSEWHERE, Drawn, Recipe, _add, _bools, _guard_ties, _ints, _sampled, _tpl
+from .recipes import (
+    COVERED_ELSEWHERE, Drawn, Recipe, _add, _bools, _bshape, _far, _guard_ties, _ints, _promote_args, _sampled, _tpl,
+)
 
 
 def _draw_axis(data, b, keep=True):
@@ -166,8 +168,21 @@ def _render_index_put(target, n, p):
 
 _add(Recipe("index_put", _draw_index_put, _render_index_put))
 
+def _draw_clamp(data, b):
+    i = b.pick(data)
+    j, k = (b.pick_compatible(data, b.shapes[i]) for _ in range(2))
+    if _bshape(b.shapes[i], b.shapes[j], b.shapes[k]) != tuple(b.shapes[i]):
+        return None  # bounds wider than x: PyTorch's own backward fails (an in-place broadcast)
+    return Drawn((i, j, k), {}, b.shapes[i], _promote_args(b, i, j, k))
+
+
+def _guard_clamp(args, p):
+    x, lo, hi = args  # no ties: x at a bound, or lo at hi, is a kink
+    return _far(x - lo, lo) and _far(x - hi, hi) and _far(lo - hi, hi)
+
+
+_add(Recipe("clamp", _draw_clamp, _tpl("{0}.clamp({1}, {2})"), guard=_guard_clamp))
+
 COVERED_ELSEWHERE.update({
     "diagonal_scatter": "the gradient of diagonal",
-    "argmax_mask": "the gradient of x.max(dim) (a bool mask, no gradient of its own)",
-    "argmin_mask": "the gradient of x.min(dim) (a bool mask, no gradient of its own)",
 })

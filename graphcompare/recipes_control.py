@@ -62,7 +62,10 @@ def _draw_while(data, b):
         # a closure of a loop that ran no step: dyngraph has no gradient along it, staticgraph
         # a zero one, whose zeros may turn -0.0 on the way back (a documented difference)
         c = b.new_leaf(data, b.shapes[v], b.dtypes[v])
-    return Drawn((v, c), {"k": k}, b.shapes[v], _promote(b.dtypes[v], b.dtypes[c]))
+    # a bound (maximum_iterations) below k stops the loop early (never at no step: the closure
+    # drawn above is for a loop that runs), above k it changes nothing
+    bound = data.draw(_sampled((None, None, k + 1) + ((k - 1,) if k >= 2 else ())))
+    return Drawn((v, c), {"k": k, "bound": bound}, b.shapes[v], _promote(b.dtypes[v], b.dtypes[c]))
 
 
 def _render(call):
@@ -78,7 +81,8 @@ for _recipe in (
            guard=_guard_scan, uses=_USES),
     Recipe("cond", _draw_cond, _render(lambda F, n, p: f"CF.cond_model({F}, {n[0]}, {n[1]}, {n[2]}, {p.get('same', 'none')!r})"),
            guard=lambda args, params: _far(args[0].sum(), np.abs(args[0]).sum()), uses=_USES),
-    Recipe("while_loop", _draw_while, _render(lambda F, n, p: f"CF.while_model({F}, {n[0]}, {n[1]}, {p['k']})"),
+    Recipe("while_loop", _draw_while, _render(lambda F, n, p: f"CF.while_model({F}, {n[0]}, {n[1]}, {p['k']}"
+                                                               + (")" if p.get("bound") is None else f", {p['bound']})")),
            uses=_USES),
 ):
     CONTROL_TABLE[_recipe.op] = _recipe

@@ -18,6 +18,8 @@ import functools
 import json
 import os
 import subprocess
+import sys
+from collections import Counter
 
 from .campaign import Campaign, ChunkSpec
 
@@ -90,6 +92,47 @@ class ResultsDir:
         return camp, done
 
 
+def status(path: str, drawable: list, out) -> int:
+    """``graphcompare check --results DIR --status``: the totals of every chunk file in ``DIR``,
+    read only (a campaign may be running there): programs, CPU hours, op coverage with the
+    rarest ops, the code versions the chunks ran, and each disagreement with its chunk's code
+    version. Exit code 0, or 1 while any disagreement is recorded; 2 for no campaign there."""
+    try:
+        with open(os.path.join(path, "campaign.json")) as f:
+            manifest = json.load(f)
+        names = sorted(n for n in os.listdir(os.path.join(path, "chunks")) if n.endswith(".json"))
+    except (OSError, ValueError) as exc:
+        print(f"graphcompare check: --results {path} holds no readable campaign ({exc})", file=sys.stderr)
+        return 2
+    camp, versions, code_of = Campaign(), Counter(), {}
+    for name in names:
+        try:
+            with open(os.path.join(path, "chunks", name)) as f:
+                data = json.load(f)
+            part = Campaign.from_dict(data["stats"])
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"graphcompare check: chunk file {name} is unreadable ({exc}); delete it to run that chunk again",
+                  file=sys.stderr)
+            return 2
+        camp.merge(part)
+        code_of[data["seed"]] = data.get("code") or "not recorded"
+        versions[code_of[data["seed"]]] += part.programs
+    print(f"graphcompare check: results in {path}: {len(names)} chunk(s) of {manifest['chunk']} done, seed "
+          f"{manifest['seed']}; {camp.programs} programs; CPU {camp.cpu_s / 3600:.3f} h over the chunks' processes "
+          f"({camp.cpu_s / max(camp.programs, 1):.3f} CPU s a program)", file=out)
+    print("code versions (programs): " + ", ".join(f"{v} {n}" for v, n in versions.items()), file=out)
+    rare = sorted(camp.ops.items(), key=lambda kv: (kv[1], kv[0]))[:8]
+    print("rarest ops (times drawn): " + ", ".join(f"{op} {n}" for op, n in rare), file=out)
+    print(camp.table(drawable, tuple(manifest["ways"])), file=out)
+    for d in camp.disagreements:
+        repro = f"; reproducer {os.path.join(path, d['reproducer'])}" if d.get("reproducer") else ""
+        print(f"\nDISAGREEMENT (chunk seed {d['seed']}, program {d['index']}, code {code_of.get(d['seed'])}{repro}):",
+              file=out)
+        for line in d["differences"]:
+            print(f"  {line}", file=out)
+    return 1 if camp.disagreements else 0
+
+
 def code_version() -> str | None:
     """``git describe --always --dirty`` of the checkout graphcompare runs from (None outside
     one): a long campaign may span several versions of the code, and each chunk says which."""
@@ -113,4 +156,4 @@ def _write_json(path: str, data) -> None:
     os.replace(tmp, path)  # whole or absent: a killed campaign never leaves half a file
 
 
-__all__ = ["ResultsDir", "ResultsError"]
+__all__ = ["ResultsDir", "ResultsError", "status"]

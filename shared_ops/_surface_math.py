@@ -4,10 +4,14 @@ which supplies ``_op`` and ``_reduce``."""
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
+from ._surface_sort import _floating
+from .dtypes import promoted_dtype
 from .errors import OpAttributeError
-from .registry import normalize_axis
+from .registry import REGISTRY, normalize_axis
 
 
 class ReductionResult(tuple):
@@ -24,6 +28,70 @@ class ReductionResult(tuple):
     def __repr__(self) -> str:
         return f"return_types(values={self[0]!r}, indices={self[1]!r})"
 
+
+
+# The methods made by unary_method, by name (the reference lists them from here: they are made
+# at run time, so a reader of the source such as griffe sees attributes, not functions).
+MADE: dict = {}
+
+
+def unary_method(name: str, example: str, shown: str, *, to_float: bool = False):
+    """The method ``x.<name>()`` of the elementwise op ``name``, its docstring built from the
+    op's declaration (``doc=`` of its ``register``) and the example given here.
+
+    Each method is the closure ``self._op(name, self)``: the same call, and the same cost, as a
+    method written out by hand.
+
+    Args:
+        name: the registered op (one input, no attributes).
+        example: a ``dg.tensor`` literal the example applies the method to.
+        shown: what the example prints.
+        to_float: integer tensors are converted to float32 first (PyTorch's rule for ``sin``,
+            ``erf``...).
+
+    Returns:
+        The method (a plain function of ``self``).
+    """
+    if to_float:
+        def method(self):
+            return self._op(name, _floating(self))
+    else:
+        def method(self):
+            return self._op(name, self)
+    kind = "a float value of ``self``'s shape (integers are converted to float32 first)" if to_float \
+        else "a value of ``self``'s shape and dtype"
+    method.__name__ = name
+    method.__qualname__ = f"TensorSurface.{name}"
+    method.__doc__ = (f"{REGISTRY.get(name).doc}\n\nReturns:\n    {kind[0].upper()}{kind[1:]}.\n\n"
+                      f"Examples:\n    >>> dg.tensor({example}).{name}()\n    {shown}\n")
+    MADE[name] = method
+    return method
+
+
+def binary_method(name: str, call, example: str, shown: str, note: str = ""):
+    """The method ``x.<name>(other)`` of the binary elementwise op ``name``, the same as the
+    operator ``call`` (``operator.mul``: ``x.mul(y)`` is ``x * y``), its docstring built from
+    the op's declaration and the example given here.
+
+    Args:
+        name: the registered op.
+        call: the operator it is (it goes through the tensor's own ``__mul__``...).
+        example: the example's expression.
+        shown: what it prints.
+        note: a sentence added to the op's summary (what the surface adds to the op).
+
+    Returns:
+        The method (a plain function of ``self`` and ``other``).
+    """
+    def method(self, other):
+        return call(self, other)
+    method.__name__ = name
+    method.__qualname__ = f"TensorSurface.{name}"
+    summary = f"{REGISTRY.get(name).doc} {note}".rstrip()
+    method.__doc__ = (f"{summary}\n\nArgs:\n    other: ``b``: a value, an array or a number (``self`` is ``a``).\n\n"
+                      f"Returns:\n    The result.\n\nExamples:\n    >>> {example}\n    {shown}\n")
+    MADE[name] = method
+    return method
 
 
 class MathMethods:
@@ -90,8 +158,8 @@ class MathMethods:
         if self.ndim and self.shape[axis] == 0:
             raise IndexError(f"{name}(): Expected reduction dim {axis} to have non-zero size.")
         arg = "argmax" if name == "max" else "argmin"
-        values = self._op(f"{name}_dim", self, axis=axis, keepdims=keep)
-        return ReductionResult(name, values, self._op(arg, self, axis=axis, keepdims=keep))
+        indices = self._op(arg, self, axis=axis, keepdims=keep)  # saved by the values' rule, as PyTorch's
+        return ReductionResult(name, self._op(f"{name}_dim", self, indices, axis=axis, keepdims=keep), indices)
 
     def argmax(self, dim=None, keepdim=False):
         """Index of the first maximum (over the flattened tensor when ``dim`` is None), int64.
@@ -146,126 +214,60 @@ class MathMethods:
         return self._reduce("logsumexp", axis, keepdims, dim, keepdim)
 
     # ----------------------------------------------------------------- elementwise
-    def exp(self):
-        """``e ** x``, elementwise (as ``torch.exp``).
-
-        Returns:
-            A value of ``self``'s shape and dtype.
-
-        Examples:
-            >>> dg.tensor([0.0, 1.0]).exp()
-            tensor([1.0000, 2.7183])
-        """
-        return self._op("exp", self)
-
-    def log(self):
-        """The natural logarithm, elementwise (as ``torch.log``).
-
-        Returns:
-            A value of ``self``'s shape and dtype.
-
-        Examples:
-            >>> dg.tensor([1.0]).log()
-            tensor([0.])
-        """
-        return self._op("log", self)
-
-    def tanh(self):
-        """The hyperbolic tangent, elementwise (as ``torch.tanh``).
-
-        Returns:
-            A value of ``self``'s shape and dtype.
-
-        Examples:
-            >>> dg.tensor([0.0]).tanh()
-            tensor([0.])
-        """
-        return self._op("tanh", self)
-
-    def sigmoid(self):
-        """``1 / (1 + exp(-x))``, elementwise (as ``torch.sigmoid``).
-
-        Returns:
-            A value of ``self``'s shape and dtype.
-
-        Examples:
-            >>> dg.tensor([0.0]).sigmoid()
-            tensor([0.5000])
-        """
-        return self._op("sigmoid", self)
-
-    def relu(self):
-        """``max(x, 0)``, elementwise (as ``torch.relu``).
-
-        Returns:
-            A value of ``self``'s shape and dtype.
-
-        Examples:
-            >>> dg.tensor([-1.0, 2.0]).relu()
-            tensor([0., 2.])
-        """
-        return self._op("relu", self)
-
-    def sqrt(self):
-        """The square root, elementwise (as ``torch.sqrt``).
-
-        Returns:
-            A value of ``self``'s shape and dtype.
-
-        Examples:
-            >>> dg.tensor([4.0]).sqrt()
-            tensor([2.])
-        """
-        return self._op("sqrt", self)
-
-    def abs(self):
-        """The absolute value, elementwise (as ``torch.abs``).
-
-        Returns:
-            A value of ``self``'s shape and dtype.
-
-        Examples:
-            >>> dg.tensor([-1.0, 2.0]).abs()
-            tensor([1., 2.])
-        """
-        return self._op("abs", self)
-
-    def neg(self):
-        """``-x``, elementwise (as ``torch.neg``).
-
-        Returns:
-            A value of ``self``'s shape and dtype.
-
-        Examples:
-            >>> dg.tensor([-1.0, 2.0]).neg()
-            tensor([ 1., -2.])
-        """
-        return self._op("neg", self)
+    exp = unary_method("exp", "[0.0, 1.0]", "tensor([1.0000, 2.7183])", to_float=True)
+    log = unary_method("log", "[1.0]", "tensor([0.])", to_float=True)
+    tanh = unary_method("tanh", "[0.0]", "tensor([0.])", to_float=True)
+    sigmoid = unary_method("sigmoid", "[0.0]", "tensor([0.5000])", to_float=True)
+    relu = unary_method("relu", "[-1.0, 2.0]", "tensor([0., 2.])")
+    sqrt = unary_method("sqrt", "[4.0]", "tensor([2.])", to_float=True)
+    abs = unary_method("abs", "[-1.0, 2.0]", "tensor([1., 2.])")
+    neg = unary_method("neg", "[-1.0, 2.0]", "tensor([ 1., -2.])")
 
     def clip(self, min=None, max=None):
-        """Each element limited to ``[min, max]`` (``clamp`` is the same method).
+        """Each element limited to ``[min, max]`` (``clamp`` is the same method). The bounds are
+        numbers, or tensors (broadcast with ``self``, dtypes promoted, gradients to them too,
+        as PyTorch's ``ClampBackward0``), not one of each.
 
         Args:
             min: the lower bound, or ``None``.
             max: the upper bound, or ``None``.
 
         Returns:
-            A value of ``self``'s shape.
+            A value of ``self``'s shape (with tensor bounds, the broadcast shape).
 
         Raises:
             OpAttributeError: neither bound is given.
+            TypeError: one bound is a number and the other a tensor.
 
         Examples:
             >>> dg.tensor([-1.0, 0.5, 2.0]).clip(0.0, 1.0)
             tensor([0.0000, 0.5000, 1.0000])
+            >>> dg.tensor([-1.0, 0.5, 2.0]).clamp(dg.tensor([0.0, 0.75, 0.0]), dg.tensor(1.0))
+            tensor([0.0000, 0.7500, 1.0000])
         """
         if min is None and max is None:
             raise OpAttributeError("clip: give at least one of min= and max=")
+        numbers = [b is None or isinstance(b, (int, float, np.number)) for b in (min, max)]
+        if not all(numbers):
+            return self._clamp_tensors(min, max, numbers)
         return self._op(
             "clip", self, min=None if min is None else float(min), max=None if max is None else float(max)
         )
 
     clamp = clip
+
+    def _clamp_tensors(self, lo, hi, numbers):
+        if (lo is not None and numbers[0]) or (hi is not None and numbers[1]):
+            kinds = " and ".join("a number" if n else type(b).__name__ for b, n in zip((lo, hi), numbers))
+            raise TypeError(f"clamp(): min and max must both be tensors or both numbers (or None), got {kinds}; "
+                            "make the number a tensor too")
+        bounds = [None if b is None else self._as_operand(b) for b in (lo, hi)]
+        given = [self] + [b for b in bounds if b is not None]
+        dtype = promoted_dtype(*((v._dtype_name, v.ndim == 0) for v in given))
+        x, lo, hi = (None if v is None else v if v._dtype_name == dtype else v._promoted(dtype) for v in (self, *bounds))
+        stand_in = x._const(0, dtype)  # an absent bound: an input the op does not read
+        return self._op("clamp", x, stand_in if lo is None else lo, stand_in if hi is None else hi,
+                        lower=lo is not None, upper=hi is not None)
 
     def softmax(self, axis=-1, *, dim=None):
         """``exp(x) / sum(exp(x))`` along ``axis`` (``dim=``: PyTorch's name).
@@ -301,20 +303,8 @@ class MathMethods:
         axis = dim if dim is not None else axis
         return self._op("log_softmax", self, axis=normalize_axis("log_softmax", axis, self.ndim)[0])
 
-    def matmul(self, other):
-        """The matrix product ``self @ other`` (as ``torch.matmul``).
-
-        Args:
-            other: the right operand.
-
-        Returns:
-            The result.
-
-        Examples:
-            >>> dg.tensor([[1.0, 2.0]]).matmul(dg.tensor([[3.0], [4.0]]))
-            tensor([[11.]])
-        """
-        return self @ other
+    matmul = binary_method("matmul", operator.matmul, "dg.tensor([[1.0, 2.0]]).matmul(dg.tensor([[3.0], [4.0]]))",
+                           "tensor([[11.]])")
 
     def pow(self, exponent):
         """``self ** exponent``, elementwise with broadcasting.
@@ -332,32 +322,6 @@ class MathMethods:
         return self ** exponent
 
     # PyTorch spellings of the binary ops (add and sub, with alpha=, come with the nn block below)
-    def mul(self, other):
-        """``self * other``, elementwise with broadcasting.
-
-        Args:
-            other: a value or a number.
-
-        Returns:
-            The result.
-
-        Examples:
-            >>> dg.tensor([2.0, 3.0]).mul(2.0)
-            tensor([4., 6.])
-        """
-        return self * other
-
-    def div(self, other):
-        """``self / other`` (true division: integers give float32).
-
-        Args:
-            other: a value or a number.
-
-        Returns:
-            The result.
-
-        Examples:
-            >>> dg.tensor([1.0, 3.0]).div(2.0)
-            tensor([0.5000, 1.5000])
-        """
-        return self / other
+    mul = binary_method("mul", operator.mul, "dg.tensor([2.0, 3.0]).mul(2.0)", "tensor([4., 6.])")
+    div = binary_method("div", operator.truediv, "dg.tensor([1.0, 3.0]).div(2.0)", "tensor([0.5000, 1.5000])",
+                        "Integers give float32 (true division).")

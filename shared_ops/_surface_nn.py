@@ -7,32 +7,23 @@ and ``sg.Node`` both have them. Each is a plain function of ``self``; the ops ar
 
 from __future__ import annotations
 
+import operator
+
 from ._surface_sort import (  # noqa: F401 - TensorSurface and functions_nn take them from here
     SortResult, _dim, _floating, argsort, chunk, cumsum, gather, norm, prod, scatter_add, sort, split, std, topk,
     unbind, var,
 )
+from ._surface_math import binary_method, unary_method
 from .errors import OpAttributeError
 from .registry import normalize_axis
 
 
-def _unary(name):
-    def method(self):
-        return self._op(name, _floating(self))
-
-    method.__name__ = name
-    method.__doc__ = f"""Elementwise ``{name}`` (as ``torch.{name}``); integers are converted to float32 first.
-
-    Returns:
-        A float value of ``self``'s shape.
-
-    Examples:
-        >>> dg.tensor([1.0]).{name}().shape
-        (1,)
-    """
-    return method
-
-
-sin, cos, erf, log1p, expm1, rsqrt = (_unary(n) for n in ("sin", "cos", "erf", "log1p", "expm1", "rsqrt"))
+sin = unary_method("sin", "[0.0]", "tensor([0.])", to_float=True)
+cos = unary_method("cos", "[0.0]", "tensor([1.])", to_float=True)
+erf = unary_method("erf", "[0.0, 10.0]", "tensor([0., 1.])", to_float=True)
+log1p = unary_method("log1p", "[0.0]", "tensor([0.])", to_float=True)
+expm1 = unary_method("expm1", "[0.0]", "tensor([0.])", to_float=True)
+rsqrt = unary_method("rsqrt", "[4.0]", "tensor([0.5000])", to_float=True)
 
 
 def square(self):
@@ -156,36 +147,8 @@ def __invert__(self):
     return logical_not(self)
 
 
-def floor_divide(self, other):
-    """``self // other``: the quotient rounded down (as ``torch.floor_divide``).
-
-    Parameters:
-        other: a value or a number.
-
-    Returns:
-        The quotient, in the promoted dtype.
-
-    Examples:
-        >>> dg.tensor([7, -7]).floor_divide(2)
-        tensor([ 3, -4])
-    """
-    return self._binary("floor_divide", self, other)
-
-
-def remainder(self, other):
-    """``self % other``, with the sign of ``other`` (as ``torch.remainder``).
-
-    Parameters:
-        other: a value or a number.
-
-    Returns:
-        The remainder, in the promoted dtype.
-
-    Examples:
-        >>> dg.tensor([7.0, -7.0]).remainder(3)
-        tensor([1., 2.])
-    """
-    return self._binary("remainder", self, other)
+floor_divide = binary_method("floor_divide", operator.floordiv, "dg.tensor([7, -7]).floor_divide(2)", "tensor([ 3, -4])")
+remainder = binary_method("remainder", operator.mod, "dg.tensor([7.0, -7.0]).remainder(3)", "tensor([1., 2.])")
 
 
 def __floordiv__(self, other):

@@ -250,7 +250,7 @@ class ShapeMethods:
                 raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but got {start})")
             start = start + n if start < 0 else start
             if start + length > n:
-                raise ShapeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
+                self._fail(ShapeError(f"start ({start}) + length ({length}) exceeds dimension size ({n})."))
         return self._op("getitem", self, index=(("s", None, None, None),) * d + (("s", start, start + length, None), ("e",)))
 
     def select(self, dim, index):

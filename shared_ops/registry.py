@@ -56,6 +56,12 @@ class OpDef:
     nondiff: frozenset = frozenset()  # input positions that never get a gradient
     save_inputs: bool | tuple = True  # which inputs the vjp reads (True: all, False: none)
     save_output: bool = False
+    # which saved inputs each input's gradient reads, where that is less than all of them:
+    # ``{input position: positions of saved inputs}``; an input not named reads none. A front
+    # end that records saves only the inputs that the inputs requiring grad read, as PyTorch's
+    # derivative formulas do (``saved_for``); None: all it saves. The output (``save_output``)
+    # is saved whatever requires grad, as PyTorch saves outputs
+    grad_reads: dict | None = None
     torch_name: str | Callable[[dict], str] | None = None
     variadic: bool = False
     n_inputs: int | None = None
@@ -65,6 +71,7 @@ class OpDef:
     may_alias: tuple = ()  # input positions the output may *be* (returned unchanged) or view
     commutative: bool = False  # f(a, b) == f(b, a) bitwise, for every pair of inputs
     reduction: bool = False  # sums over axes of its one input (fusion may end a region with it)
+    numpy_calls: int = 1  # NumPy calls its forward makes (what fusing it saves: fusion's cost model)
     # ``forward_into(xp, *arrays, out)``: the kernel writing into ``out`` (a preallocated array of the
     # output's shape and dtype), bitwise equal to ``forward``; None where no such kernel exists
     forward_into: Callable[..., Any] | None = None
@@ -73,6 +80,9 @@ class OpDef:
     # runs given where each output dim runs (a loop dim or None); fusion reads the input
     # through it instead of materialising the view
     index_map: Callable[..., tuple] | None = None
+    # ``strides(layout, **attrs) -> layout``: a view's PyTorch layout ``(sizes, strides, offset)``
+    # from its input's, None where strides cannot express it (``shared_ops/ops/_strides.py``)
+    strides: Callable[..., tuple | None] | None = None
     doc: str = ""
     kernel: Callable[..., Any] = None  # type: ignore[assignment]
 
@@ -84,6 +94,38 @@ class OpDef:
         self.view_of = tuple(self.view_of)
         # a view may alias its base: may_alias always includes view_of
         self.may_alias = tuple(sorted(set(self.may_alias) | set(self.view_of)))
+        for i, reads in (self.grad_reads or {}).items():
+            for k in reads:
+                if not (self.save_inputs is True or (isinstance(self.save_inputs, tuple) and k in self.save_inputs)):
+                    raise RegistryError(
+                        f"op '{self.name}': grad_reads says input {i}'s gradient reads input {k!r}, which the "
+                        "op does not save; add it to save_inputs"
+                    )
+
+    def saved_for(self, needs) -> tuple:
+        """What to save when the inputs ``needs`` marks (one truth value per input position)
+        want gradients: ``(positions of the inputs, whether the output)``.
+
+        Parameters:
+            needs: one truth value per input position.
+
+        Returns:
+            A frozenset of input positions and ``save_output``.
+
+        Examples:
+            >>> from shared_ops import get_op
+            >>> get_op("mul").saved_for((True, False))  # x * w, only x requires grad: keep w
+            (frozenset({1}), False)
+        """
+        if self.grad_reads is None:
+            s = self.save_inputs
+            every = range(len(needs)) if s is True else s if s else ()
+            return frozenset(every), self.save_output
+        keep = set()
+        for i, want in enumerate(needs):
+            if want:
+                keep.update(self.grad_reads.get(i, ()))
+        return frozenset(keep), self.save_output
 
     # -- attributes ----------------------------------------------------------------
     def bind_attrs(self, attrs: dict) -> dict:

@@ -44,7 +44,7 @@ def _true_division(x, a, b):
     floats = x._dtype_name in FLOATING or (isinstance(other, TensorSurface) and other._dtype_name in FLOATING)
     if floats or isinstance(other, float):
         return a, b
-    cast = x.astype(DEFAULT_FLOAT)
+    cast = x._promoted(DEFAULT_FLOAT)
     return (cast, b) if a is x else (a, cast)
 
 
@@ -77,6 +77,11 @@ class TensorSurface(ShapeMethods, MathMethods):
         """``x`` unchanged, as a call PyTorch names ``torch_name`` returns it: a graph value is
         itself (no node), dyngraph makes a new view."""
         return x
+
+    def _promoted(self, dtype: str):
+        """``self`` cast to ``dtype`` for an op on mixed dtypes (the surface's implicit promotion);
+        a front end that checks saved values for in-place changes checks ``self`` through it."""
+        return self.astype(dtype)
 
     def _named(self, result, torch_name: str):
         """``result``, just made by a call PyTorch names ``torch_name`` (``t()``: ``TBackward0``)
@@ -136,8 +141,8 @@ class TensorSurface(ShapeMethods, MathMethods):
         da, db = a._dtype_name, b._dtype_name
         if da != db:
             common = promoted_dtype((da, a.ndim == 0), (db, b.ndim == 0))
-            a = a if da == common else a.astype(common)
-            b = b if db == common else b.astype(common)
+            a = a if da == common else a._promoted(common)
+            b = b if db == common else b._promoted(common)
         return self._op(name, a, b)
 
     # ----------------------------------------------------------------- arithmetic

@@ -57,11 +57,6 @@ def _f64(x):
 # --------------------------------------------------------------------------- op checks
 
 
-def _saved(op: OpDef, i: int) -> bool:
-    s = op.save_inputs
-    return s is True or (isinstance(s, tuple) and i in s)
-
-
 def _stand_in(x, keep: bool):
     return x if keep else ShapeOnly(tuple(x.shape), x.dtype)
 
@@ -71,7 +66,9 @@ def run_vjp(op: OpDef | str, inputs, attrs=None, cotangent=None, *, registry: Re
     """Run ``op``'s forward then its rule on arrays, as dyngraph's ``backward()`` would.
 
     Inputs the op does not declare as saved reach the rule as shape-only stand-ins (so a rule
-    that reads an unsaved value fails here, not in a front end). Returns ``(output, grads)``.
+    that reads an unsaved value fails here, not in a front end); with ``needs_input_grad``, only
+    what the gradients of those inputs read is kept (``OpDef.saved_for``, as dyngraph records).
+    Returns ``(output, grads)``.
     """
     op = _op(op, registry)
     b = get_backend(backend)
@@ -82,7 +79,8 @@ def run_vjp(op: OpDef | str, inputs, attrs=None, cotangent=None, *, registry: Re
     ns = ArrayOps(b, registry)
     if needs_input_grad is not None:
         ns.needs_input_grad = needs_input_grad
-    grads = op.vjp(ns, g, tuple(_stand_in(x, _saved(op, i)) for i, x in enumerate(xs)), _stand_in(out, op.save_output), **attrs)
+    keep, keep_out = op.saved_for(ns.needs_input_grad if needs_input_grad is not None else (True,) * len(xs))
+    grads = op.vjp(ns, g, tuple(_stand_in(x, i in keep) for i, x in enumerate(xs)), _stand_in(out, keep_out), **attrs)
     if not isinstance(grads, tuple) or len(grads) != len(xs):
         raise AssertionError(f"{op.name}: the vjp must return a tuple of {len(xs)} entries, got {grads!r}")
     return out, grads

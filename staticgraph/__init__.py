@@ -14,10 +14,8 @@ from .creation import arange
 from .export import to_dot, to_networkx
 from .function import Function, function
 from .gradients import SymbolicOps, gradients
-from .graph import (
-    Graph, GraphError, Node, SymShape, TracingError, constant, get_default_graph, placeholder, reset_default_graph,
-    variable,
-)
+from .graph import Graph, GraphError, Node, SymShape, TracingError, get_default_graph, reset_default_graph
+from .sources import constant, placeholder, variable
 from .updates import assign, assign_add, assign_sub
 from .program import PassContext, PassResult, PNode, Program
 from .serialize import LoadError, load, save

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from shared_ops import backend_of
 from shared_ops.dtypes import FLOATING, INTEGER
 
 from .executable import Executable
@@ -31,6 +32,8 @@ def _flatten_outputs(outputs):
         if isinstance(o, (list, tuple)):
             parts = [walk(x, depth + 1) for x in o]
             kind = type(o)
+            if kind in (list, tuple) and depth == 0 and all(isinstance(x, Node) for x in o):
+                return kind  # a flat list of outputs: the values in order (most calls take this path)
             if kind in (list, tuple):
                 return lambda vals: kind(p(vals) for p in parts)
             return lambda vals: kind(*(p(vals) for p in parts))  # a namedtuple
@@ -41,6 +44,24 @@ def _flatten_outputs(outputs):
 
     rebuild = walk(outputs)
     return nodes, rebuild
+
+
+def plain_checker(fast: list):
+    """``check(*arrays) -> bool``, the feeds' fast path as straight-line code: True when every
+    feed is an ndarray of its placeholder's dtype (NumPy's builtin dtypes are singletons, so
+    ``is`` decides; another instance of an equal dtype takes the full check) and fixed sizes.
+    ``fast``: per input, ``(dtype, ndim, ((axis, size), ...))``."""
+    args = ", ".join(f"a{j}" for j in range(len(fast)))
+    lines = [f"def check({args}):"]
+    g = {"_nd": np.ndarray}
+    for j, (dtype, ndim, fixed) in enumerate(fast):
+        g[f"_dt{j}"] = dtype
+        conds = [f"a{j}.__class__ is not _nd", f"a{j}.dtype is not _dt{j}", f"len(a{j}.shape) != {ndim}"]
+        conds += [f"a{j}.shape[{k}] != {d}" for k, d in fixed]
+        lines += [f"    if {' or '.join(conds)}:", "        return False"]
+    lines.append("    return True")
+    exec(compile("\n".join(lines) + "\n", "<staticgraph feed check>", "exec"), g)  # our own generated code
+    return g["check"]
 
 
 def _fmt(shape) -> str:
@@ -69,16 +90,17 @@ class RunSupport:
 
     def _all_plain_numpy(self, arrays) -> bool:
         """True when every feed is an ndarray of its placeholder's dtype and fixed sizes."""
-        for (dtype, ndim, fixed), a in zip(self._fast, arrays):
-            if type(a) is not np.ndarray or a.dtype != dtype:
-                return False
-            shape = a.shape
-            if len(shape) != ndim:
-                return False
-            for k, d in fixed:
-                if shape[k] != d:
-                    return False
-        return True
+        return self._plain(*arrays)
+
+    def _current(self, exe) -> list:
+        """The variables' values, in the program's order, on ``exe``'s backend (the state moves
+        to the backend the feeds are on)."""
+        state, backend = self.state, exe.backend
+        for vid in self.program.variables:
+            v = state[vid]
+            if not backend.is_array(v):
+                state[vid] = backend.asarray(backend_of(v).to_numpy(v))
+        return [state[v] for v in self.program.variables]
 
     def _annotate(self, exe: Executable, exc: Exception, arrays) -> None:
         nid = exe.failed_node(exc)

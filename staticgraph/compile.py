@@ -16,7 +16,7 @@ import numpy as np
 from shared_ops import GraphCompareError, backend_of, common_backend, default_backend, generation, get_backend
 
 from . import memory, passes
-from ._run_support import RunSupport, _flatten_outputs, _fmt, _kind
+from ._run_support import RunSupport, _flatten_outputs, _fmt, _kind, plain_checker
 from .control.kernels import lower as lower_control, regions as control_regions, report_lines as control_report
 from .executable import Executable
 from .fusion import FusedKernel
@@ -89,6 +89,7 @@ class CompiledFunction(RunSupport):
         # fast path of the feed check: exact NumPy arrays of the declared dtype and fixed dims
         self._fast = [(np.dtype(spec.dtype), len(spec.shape), tuple((k, d) for k, d in enumerate(spec.shape) if d is not None))
                       for _, spec in self._specs]
+        self._plain = plain_checker(self._fast)
         self._sources = {n.id for n in self.program.nodes if n.is_source}
         self._numpy_exe: Executable | None = None
         self.calls = 0
@@ -191,20 +192,12 @@ class CompiledFunction(RunSupport):
         if kwargs or (len(args) == 1 and type(args[0]) is dict) or len(args) != len(self._fast):
             args = self._feeds_from(args, kwargs)
         exe = self._numpy_exe
-        if exe is not None and self._all_plain_numpy(args) and exe._generation == generation():
+        if exe is not None and self._plain(*args) and exe._generation == generation():
             arrays = args  # the common case: nothing to convert, already the NumPy executable
         else:
             arrays = self.check_feeds(list(args))
             exe = self._executable(arrays)
-        state = self.state
-        variables = self.program.variables
-        if variables:
-            backend = exe.backend
-            for vid in variables:
-                v = state[vid]
-                if not backend.is_array(v):  # the state moves to the backend the feeds are on
-                    state[vid] = backend.asarray(backend_of(v).to_numpy(v))
-        current = [state[v] for v in variables]
+        current = self._current(exe) if self.program.variables else ()
         try:
             outs, assigned = exe.run(arrays, current)
         except Exception as exc:  # a kernel failed: say which node, where it was declared

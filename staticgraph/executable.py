@@ -5,7 +5,8 @@ inspectable IR of a compiled function. Running it with a Python loop over that l
 spend most of its time on the loop itself (indexing slots, building argument tuples), so the
 list is turned once into straight-line Python source: one line per instruction, slots as
 local variables, kernels, attributes and constants bound as globals, ``del`` where a slot is
-freed. The run loop then does nothing per instruction beyond calling the kernel.
+freed; the pick of a multi-output fused region's element (``Project``) is an inline index,
+not a call. The run loop then does nothing per instruction beyond calling the kernel.
 ``Executable.source`` shows the generated code.
 """
 
@@ -16,7 +17,7 @@ from typing import Any, Callable
 
 from shared_ops import bind, generation
 
-from .fusion import FusedKernel
+from .fusion import FusedKernel, Project
 from .liveness import simple_plan
 from .program import Program
 
@@ -105,6 +106,11 @@ class Executable:
                 holder[s] = f"s{s}"
             elif n.op == "variable":
                 lines.append(f"    s{s} = V[{var_pos[n.id]}]")
+                holder[s] = f"s{s}"
+            elif n.op == "fused" and isinstance(n.payload, Project):
+                next(instr)  # the pick is an index into the region's tuple, written inline: no call
+                lines.append(f"    s{s} = {holder[slot_of[n.inputs[0]]]}[{n.payload.k}]")
+                self._line_node[len(lines)] = n.id
                 holder[s] = f"s{s}"
             else:
                 ins = next(instr)

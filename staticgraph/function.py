@@ -18,7 +18,8 @@ import numpy as np
 from shared_ops import GraphCompareError, dtype_name
 
 from .compile import CompiledFunction, FeedError
-from .graph import Graph, Node, placeholder
+from .graph import Graph, Node
+from .sources import placeholder
 
 _SCALARS = (bool, int, float)
 

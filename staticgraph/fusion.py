@@ -29,6 +29,7 @@ from shared_ops.registry import REGISTRY
 
 FUSIBLE_DTYPES = ("float32", "float64", "int32", "int64", "bool")  # numba has no float16 arithmetic
 TIERS = ("numpy", "numba")
+_RUNNER_CODE: dict = {}  # runner source -> its code object: regions alike (a step of an RNN) share it
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class FusedKernel:
         self._layouts: set = set()               # argument types asked of the numba kernel
         self._K = [self.interpreter]             # what the runner calls: the best tier ready
         self._O = [None] * len(self.outputs)     # planned output views (NumPy), made once
+        self._F = [True] * len(self.outputs)     # per output: no planned buffer, a fresh array each call
         self.kernel = self._make_runner()
 
     # -- tiers ---------------------------------------------------------------------
@@ -144,8 +146,11 @@ class FusedKernel:
             L.append(f"    n{d} = {s[1]}" if s[0] == "static" else f"    n{d} = a{s[1]}.shape[{s[2]}]")
             dims.append(f"n{d}")
         for k, o in enumerate(self.spec.outputs):
+            # a fresh output is made here (a Python call of _out costs as much as a small kernel);
+            # _out makes the planned view once, when the memory plan gave a buffer
             shape = "(" + "".join(("1" if d in o.reduce else dims[d]) + ", " for d in range(len(dims))) + ")"
-            L += [f"    o{k} = _O[{k}]", f"    if o{k} is None:", f"        o{k} = _out({k}, {shape})"]
+            L += [f"    o{k} = _O[{k}]", f"    if o{k} is None:",
+                  f"        o{k} = _empty({shape}, _dt{k}) if _F[{k}] else _out({k}, {shape})"]
         outs = ", ".join(f"o{k}" for k in range(len(self.spec.outputs)))
         L += ["    try:", f"        K({args}, {outs})", "    except (ValueError, IndexError):",
               f"        return _fallback(xp, {args})",
@@ -160,11 +165,15 @@ class FusedKernel:
             else:
                 res.append(f"o{k}")
         L.append(f"    return {res[0]}" if len(res) == 1 else f"    return ({', '.join(res)},)")
-        g = {"_np": np, "_nd": np.ndarray, "_asarray": np.asarray, "_K": self._K, "_O": self._O,
+        g = {"_np": np, "_nd": np.ndarray, "_asarray": np.asarray, "_K": self._K, "_O": self._O, "_F": self._F,
+             "_empty": np.empty, **{f"_dt{k}": np.dtype(o.dtype) for k, o in enumerate(self.spec.outputs)},
              "_other": self._other, "_layout": self._layout,
              "_out": self._out, "_fallback": self._fallback, "_drop": self._drop}
         self.runner_source = "\n".join(L) + "\n"
-        exec(compile(self.runner_source, "<fused runner>", "exec"), g)  # our own generated code
+        code = _RUNNER_CODE.get(self.runner_source)
+        if code is None:  # compiling the source costs more than the rest of a region's set-up
+            code = _RUNNER_CODE[self.runner_source] = compile(self.runner_source, "<fused runner>", "exec")
+        exec(code, g)  # our own generated code
         return g["kernel"]
 
     def _layout(self, K, *args):
@@ -255,6 +264,7 @@ class FusedKernel:
         """The memory plan's buffer per output (``None``: allocate a fresh array each call)."""
         self.buffers = list(buffers)
         self._O[:] = [None] * len(self._O)
+        self._F[:] = [b is None for b in self.buffers]
 
     def __repr__(self) -> str:
         return f"<FusedKernel {self.label}>"

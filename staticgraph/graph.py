@@ -1,9 +1,9 @@
 """The static IR: a ``Graph`` of symbolic ``Node``s, declared before anything runs.
 
-A ``Node`` is an op application (``op``, ``inputs``, hashable ``attrs``) with a static shape
-(``None`` for a free dimension) and dtype, inferred with the op's ``infer`` when the node is
-declared. Source nodes are ``placeholder`` (fed at run time), ``variable`` (state, read at the
-start of a run) and ``constant`` (a value baked into the graph).
+A ``Graph`` owns its nodes (``staticgraph.node``), numbers them, checks each declaration
+(attributes bound, shape and dtype inferred) and prints them one equation a line. ``with
+sg.Graph():`` makes one the default graph that the sources (``staticgraph.sources``:
+``placeholder``, ``variable``, ``constant``) and ops on plain values are declared in.
 
 Nodes take every operator and method from ``shared_ops.TensorSurface``, so a model function
 written for dyngraph declares a static graph unchanged.
@@ -12,143 +12,35 @@ written for dyngraph declares a static graph unchanged.
 from __future__ import annotations
 
 import itertools
-import os
-import sys
 import threading
 from typing import Any
 
 import numpy as np
 
-from shared_ops import GraphCompareError, Spec, TensorSurface, dtype_name
-from shared_ops.registry import REGISTRY, OpDef
+from shared_ops import GraphCompareError, dtype_name
+from shared_ops.registry import OpDef
 
-SOURCE_OPS = ("placeholder", "variable", "constant")
-ASSIGN = "assign"  # assign(var, value): not a registry op; applied at the end of a run
-
-_PKG_DIRS = tuple(
-    os.path.dirname(os.path.abspath(p)) + os.sep
-    for p in (__file__, sys.modules["shared_ops"].__file__)
-)
-
-
-class TracingError(GraphCompareError, TypeError):
-    """A symbolic value was used where Python needs a concrete one (``if node:``)."""
+from ._text import attrs_str, type_str, value_str
+from .node import ASSIGN, SOURCE_OPS, Node, SymShape, TracingError, user_line  # noqa: F401 - imported from here
 
 
 class GraphError(GraphCompareError, ValueError):
     """Nodes of different graphs mixed, a name reused, or no graph in scope."""
 
 
-_OURS: dict[str, bool] = {}  # co_filename -> inside shared_ops/staticgraph (abspath is slow)
-
-
-def user_line() -> str:
-    """``file:line`` of the innermost frame outside graphcompare's own packages."""
-    f = sys._getframe(1)
-    while f is not None:
-        name = f.f_code.co_filename
-        ours = _OURS.get(name)
-        if ours is None:
-            ours = _OURS[name] = os.path.abspath(name).startswith(_PKG_DIRS)
-        if not ours:
-            return f"{name}:{f.f_lineno}"
-        f = f.f_back
-    return "<unknown>"
-
-
-class SymShape(tuple):
-    """A node's static shape that remembers its node (so ``None`` dims can be resolved)."""
-
-    node: "Node"
-
-
-class Node(TensorSurface):
-    """A symbolic value in a ``Graph``."""
-
-    __slots__ = ("graph", "op", "inputs", "attrs", "_shape", "_dtype", "name", "id", "trace", "value", "__weakref__")
-
-    def __init__(self, graph, op, inputs, attrs, shape, dtype, name=None, trace=None, value=None):
-        self.graph = graph
-        self.op = op
-        self.inputs = tuple(inputs)
-        self.attrs = dict(attrs)
-        self._shape = tuple(shape)
-        self._dtype = dtype
-        self.id = next(graph._ids)
-        self.name = name
-        self.trace = trace
-        self.value = value
-
-    # -- surface plumbing ----------------------------------------------------------
-    @property
-    def shape(self) -> SymShape:
-        s = SymShape(self._shape)
-        s.node = self
-        return s
-
-    @property
-    def dtype(self) -> str:
-        return self._dtype
-
-    @property
-    def spec(self) -> Spec:
-        return Spec(self._shape, self._dtype)
-
-    @property
-    def opdef(self) -> OpDef | None:
-        return None if self.op in SOURCE_OPS or self.op not in REGISTRY else REGISTRY.get(self.op)
-
-    @classmethod
-    def _apply_op(cls, op: OpDef, inputs: tuple, attrs: dict) -> "Node":
-        graph = _graph_of(inputs, op.name)
-        inputs = tuple((x if x.graph is graph else graph.capture(x)) if isinstance(x, Node)
-                       else graph.constant_for(x, inputs) for x in inputs)
-        return graph.apply(op, inputs, attrs)
-
-    def _const(self, value: Any, dtype: str) -> "Node":
-        return self.graph.add_constant(value, dtype)
-
-    # -- Python protocol ------------------------------------------------------------
-    def __bool__(self):
-        raise TracingError(
-            f"the truth value of symbolic node {self.label} is not known while the graph is "
-            f"declared (declared at {self.trace}). Python `if`/`while` on a graph value is "
-            "data-dependent control flow: declare it with sg.cond(pred, true_fn, false_fn, *operands) "
-            "(only the taken branch runs) or sg.while_loop(cond_fn, body_fn, loop_vars), select with "
-            "sg.where(cond, a, b), or run this model in dyngraph, which evaluates eagerly"
-        )
-
-    def __float__(self):
-        raise TracingError(
-            f"a Python number (float/int/index) of symbolic node {self.label} (declared at {self.trace}) "
-            "is not known while the graph is declared: its value exists only when the graph runs; "
-            "fetch it with fn(...) or Session.run, or keep the computation in graph ops (a loop whose "
-            "count is a graph value is sg.while_loop(cond_fn, body_fn, loop_vars) or sg.scan(fn, init, xs))"
-        )
-
-    __int__ = __index__ = __float__
-
-    def __iter__(self):
-        if self._shape and self._shape[0] is None:
-            raise TracingError(
-                f"a Python `for` over symbolic node {self.label} (declared at {self.trace}) iterates over "
-                "its free (None) first dimension, whose size is known only when the graph runs: declare the "
-                "loop with sg.scan(fn, init, xs) (fn(carry, x) -> (carry, y)), one graph for every length"
-            )
-        return super().__iter__()
-
-    def __repr__(self) -> str:
-        from .program import type_str
-
-        return f"<sg.Node {self.label} = {self.op} : {type_str(self.spec)}>"
-
-    @property
-    def label(self) -> str:
-        return self.name if self.op in ("placeholder", "variable") and self.name else f"%{self.id}"
-
-
 class Graph:
-    """A container of nodes; ``with sg.Graph() as g:`` makes it the default for declarations."""
+    """A container of nodes; ``with sg.Graph() as g:`` makes it the default for declarations.
+
+    Args:
+        name: a name, shown by ``repr``.
+
+    Examples:
+        >>> with sg.Graph("model") as g:
+        ...     x = sg.placeholder((2,), name="x")
+        ...     y = x + 1.0
+        >>> g, g.get("x") is x, y.graph is g
+        (<sg.Graph model with 3 nodes>, True, True)
+    """
 
     def __init__(self, name: str | None = None):
         self.name = name
@@ -172,9 +64,24 @@ class Graph:
             stack.pop()
 
     def as_default(self) -> "Graph":
+        """The graph itself, for TF1's spelling ``with g.as_default():`` (as ``with g:``).
+
+        Returns:
+            This graph.
+
+        Examples:
+            >>> g = sg.Graph()
+            >>> with g.as_default():
+            ...     c = sg.constant(1.0)
+            >>> c.graph is g
+            True
+        """
         return self
 
     # -- declaration -----------------------------------------------------------------
+    def _declaring_graph(self, inputs: tuple, op_name: str) -> "Graph":
+        return _graph_of(inputs, op_name)
+
     def _add(self, node: Node) -> Node:
         if node.name is not None:
             if node.name in self._names:
@@ -184,7 +91,33 @@ class Graph:
         return node
 
     def apply(self, op: OpDef, inputs: tuple, attrs: dict, name: str | None = None) -> Node:
-        """Declare ``op(*inputs, **attrs)``: attributes checked and shape inferred now."""
+        """Declare ``op(*inputs, **attrs)``: attributes checked and shape inferred now.
+
+        The surface calls this for every op on nodes (``x + y``, ``x.sum(1)``); a shape from
+        ``x.shape`` with a free dimension becomes an extra last input, read at run time.
+
+        Args:
+            op: the registered op (``shared_ops.get_op("sum")``).
+            inputs: its input nodes, of this graph.
+            attrs: its attributes, before defaults are filled in.
+            name: a name for the node.
+
+        Returns:
+            The new ``Node``.
+
+        Raises:
+            GraphCompareError: what the op's attribute check or shape rule raises
+                (``ShapeError``, ``DTypeError``, ``OpAttributeError``), with the user's line
+                added; ``GraphError`` when ``name`` is taken.
+
+        Examples:
+            >>> from shared_ops import get_op
+            >>> with sg.Graph() as g:
+            ...     x = sg.placeholder((2, 3), name="x")
+            ...     s = g.apply(get_op("sum"), (x,), {"axis": (1,)})
+            >>> s, s.attrs
+            (<sg.Node %1 = sum : f32[2]>, {'axis': (1,), 'keepdims': False})
+        """
         trace = user_line()
         shape = attrs.get("shape")
         if isinstance(shape, SymShape):
@@ -201,9 +134,47 @@ class Graph:
         return self._add(Node(self, op.name, inputs, attrs, spec.shape, spec.dtype, name=name, trace=trace))
 
     def add_source(self, op: str, shape, dtype, name=None, value=None, attrs=None) -> Node:
+        """Declare a source node (what ``sg.placeholder``, ``sg.variable``, ``sg.constant`` do).
+
+        Args:
+            op: ``"placeholder"``, ``"variable"`` or ``"constant"``.
+            shape: its static shape (``None`` for a free dimension).
+            dtype: the dtype's name.
+            name: its name (unique in the graph).
+            value: the array of a variable (initial value) or a constant.
+            attrs: attributes to keep on the node.
+
+        Returns:
+            The new ``Node``.
+
+        Raises:
+            GraphError: ``name`` is already used in this graph.
+
+        Examples:
+            >>> g = sg.Graph()
+            >>> g.add_source("placeholder", (None, 2), "float32", name="x")
+            <sg.Node x = placeholder : f32[?,2]>
+        """
         return self._add(Node(self, op, (), attrs or {}, tuple(shape), dtype, name=name, trace=user_line(), value=value))
 
     def add_constant(self, value: Any, dtype: str | None = None, name: str | None = None) -> Node:
+        """Declare a constant holding a read-only copy of ``value``.
+
+        Args:
+            value: a number, nested lists or an array.
+            dtype: the dtype's name; default: ``value``'s (so Python floats give float64 here;
+                ``sg.constant`` makes them float32).
+            name: a name for the node.
+
+        Returns:
+            The constant ``Node``.
+
+        Examples:
+            >>> g = sg.Graph()
+            >>> c = g.add_constant([1.0, 2.0], "float32")
+            >>> c, c.value.flags.writeable
+            (<sg.Node %0 = constant : f32[2]>, False)
+        """
         arr = np.asarray(value)
         dtype = dtype_name(dtype) if dtype is not None else dtype_name(arr.dtype)
         arr = np.array(arr, dtype=dtype, order="C", copy=True)  # keeps 0-d (ascontiguousarray would not)
@@ -211,17 +182,64 @@ class Graph:
         return self.add_source("constant", arr.shape, dtype, name=name, value=arr)
 
     def constant_for(self, value: Any, inputs: tuple) -> Node:
+        """The node that stands for a plain value among an op's inputs (``x + 1.0``): a new
+        constant here; a control-flow body may give another.
+
+        Args:
+            value: the plain value (a number or an array, already of the op's dtype).
+            inputs: all the op's inputs, for a graph that decides from them.
+
+        Returns:
+            A constant ``Node`` of this graph.
+
+        Examples:
+            >>> g = sg.Graph()
+            >>> g.constant_for(1.0, ())
+            <sg.Node %0 = constant : f64[]>
+        """
         return self.add_constant(value)
 
     def capture(self, node: Node) -> Node:
         """``node`` as a value of this graph: only a control-flow body (``staticgraph.control``)
-        takes values of an enclosing graph, as placeholders fed by its control node."""
+        takes values of an enclosing graph, as placeholders fed by its control node.
+
+        Args:
+            node: a node, of this graph or of another.
+
+        Returns:
+            ``node`` itself when it is this graph's.
+
+        Raises:
+            GraphError: ``node`` belongs to another graph (a plain graph captures nothing).
+
+        Examples:
+            >>> g, h = sg.Graph(), sg.Graph()
+            >>> x = g.add_source("placeholder", (2,), "float32", name="x")
+            >>> g.capture(x) is x
+            True
+            >>> h.capture(x)
+            Traceback (most recent call last):
+            ...
+            staticgraph.graph.GraphError: <sg.Node x = placeholder : f32[2]> belongs to another graph; ...
+        """
         if node.graph is self:
             return node
         raise GraphError(f"{node!r} belongs to another graph; declare every node in one `with sg.Graph():` block")
 
     def encloses(self, other: "Graph") -> bool:
-        """True if ``other`` is this graph or a body nested (at any depth) inside it."""
+        """True if ``other`` is this graph or a body nested (at any depth) inside it.
+
+        Args:
+            other: a graph (a control-flow body has a ``parent``).
+
+        Returns:
+            Whether ``other`` is this graph or nested in it.
+
+        Examples:
+            >>> g, h = sg.Graph(), sg.Graph()
+            >>> g.encloses(g), g.encloses(h)
+            (True, False)
+        """
         while other is not None:
             if other is self:
                 return True
@@ -229,15 +247,44 @@ class Graph:
         return False
 
     def get(self, name: str) -> Node:
+        """The node declared with ``name``.
+
+        Args:
+            name: a placeholder's, variable's or named node's name.
+
+        Returns:
+            The ``Node``.
+
+        Raises:
+            GraphError: no node of this graph has that name.
+
+        Examples:
+            >>> with sg.Graph() as g:
+            ...     w = sg.variable([1.0, 2.0], name="w")
+            >>> g.get("w") is w
+            True
+        """
         try:
             return self._names[name]
         except KeyError:
             raise GraphError(f"no node named {name!r} in {self!r}") from None
 
     def text(self) -> str:
-        """Every node, one equation per line (like a jaxpr)."""
-        from .program import attrs_str, type_str, value_str
+        """Every node, one equation per line (like a jaxpr).
 
+        Returns:
+            ``%id = op inputs {attrs} : dtype[shape]`` lines, in declaration order.
+
+        Examples:
+            >>> with sg.Graph() as g:
+            ...     x = sg.placeholder((None, 2), name="x")
+            ...     y = (x * 2.0).sum(1)
+            >>> print(g.text())
+            %0 = placeholder x : f32[?,2]
+            %1 = constant 2. : f32[]
+            %2 = mul %0 %1 : f32[?,2]
+            %3 = sum %2 {axis=(1,), keepdims=False} : f32[?]
+        """
         lines = []
         for n in self.nodes:
             t = type_str(n.spec)
@@ -314,86 +361,16 @@ def _graph_of(inputs, op_name: str) -> Graph:
     return graph
 
 
-def placeholder(shape, dtype="float32", name=None) -> Node:
-    """A value fed at run time; ``None`` in ``shape`` is a free dimension.
+def __getattr__(name: str):
+    # The sources live in sources.py, which declares into this module's default graph (so it
+    # imports this module); they are served here, lazily, for code that imports them from
+    # staticgraph.graph.
+    if name in ("placeholder", "variable", "constant"):
+        from . import sources
 
-    Parameters:
-        shape: a tuple of ints, with ``None`` for a dimension fixed only when fed (a batch).
-        dtype: the dtype's name (``"float32"``, ``"int64"``...).
-        name: the name it is fed and printed by (default ``placeholder_N``).
-
-    Returns:
-        The placeholder ``Node``, declared in the default graph.
-
-    Raises:
-        DTypeError: a dtype graphcompare does not support.
-
-    Examples:
-        >>> with sg.Graph():
-        ...     x = sg.placeholder((None, 3), name="x")
-        >>> x.shape, x.dtype
-        ((None, 3), 'float32')
-    """
-    shape = tuple(None if d is None else int(d) for d in shape)
-    g = get_default_graph()
-    if name is None:
-        name = f"placeholder_{sum(1 for n in g.nodes if n.op == 'placeholder')}"
-    return g.add_source("placeholder", shape, dtype_name(dtype), name=name)
+        return getattr(sources, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def variable(value, name=None, dtype=None) -> Node:
-    """State that persists between runs, initialised to ``value`` (Python floats: float32).
-
-    Parameters:
-        value: the initial value (a number, nested lists or an array); its shape is the
-            variable's.
-        name: the name it is printed and saved by.
-        dtype: the dtype's name; default: ``value``'s, with Python floats as float32.
-
-    Returns:
-        The variable ``Node``; ``sg.assign`` / ``assign_sub`` change it within a run, and
-        ``Session.run(var)`` reads it.
-
-    Examples:
-        >>> with sg.Graph():
-        ...     w = sg.variable([[0.5, -1.0]], name="w")
-        >>> w.shape, w.dtype
-        ((1, 2), 'float32')
-    """
-    arr = np.asarray(value)
-    if dtype is None and arr.dtype == np.float64 and not isinstance(value, np.ndarray):
-        dtype = "float32"
-    dtype = dtype_name(dtype) if dtype is not None else arr.dtype.name
-    arr = np.array(arr, dtype=dtype)
-    g = get_default_graph()
-    if name is None:
-        name = f"variable_{sum(1 for n in g.nodes if n.op == 'variable')}"
-    return g.add_source("variable", arr.shape, dtype, name=name, value=arr)
-
-
-def constant(value, dtype=None, name=None) -> Node:
-    """A value baked into the graph (Python floats become float32, as in TensorFlow).
-
-    Parameters:
-        value: a number, nested lists or an array.
-        dtype: the dtype's name, instead of ``value``'s.
-        name: a name for the node.
-
-    Returns:
-        The constant ``Node`` (the compiler's ``fold`` pass evaluates what depends only on
-        constants).
-
-    Examples:
-        >>> with sg.Graph():
-        ...     c = sg.constant(2.0)
-        >>> c.shape, c.dtype
-        ((), 'float32')
-    """
-    arr = np.asarray(value)
-    if dtype is None and arr.dtype == np.float64 and not isinstance(value, np.ndarray):
-        dtype = "float32"
-    return get_default_graph().add_constant(arr, dtype, name=name)
-
-
-__all__ = ["Graph", "Node", "SymShape", "placeholder", "variable", "constant", "get_default_graph",
-           "reset_default_graph", "TracingError", "GraphError", "user_line"]
+__all__ = ["Graph", "Node", "SymShape", "get_default_graph", "reset_default_graph", "TracingError", "GraphError",
+           "user_line"]

@@ -17,7 +17,8 @@ from shared_ops.functions_nn import SEED_SOURCES
 from shared_ops.nn import *  # noqa: F401,F403  (the shared classes are sg.nn's)
 from shared_ops.nn import FrontEnd, functional, init, register_front_end  # noqa: F401
 
-from .graph import Node, _stack, variable
+from .graph import Node, _stack
+from .sources import variable
 
 _GEN = [np.random.default_rng(0)]
 _STEPS: dict = {}  # id(graph) -> [weak ref to the graph, its nn_step variable, dropout calls declared so far]

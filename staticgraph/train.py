@@ -25,7 +25,8 @@ from shared_ops.dtypes import FLOATING
 from shared_ops.nn import optim_math
 
 from .gradients import gradients
-from .graph import GraphError, Node, variable
+from .graph import GraphError, Node
+from .sources import variable
 from .updates import assign
 from .nn import frozen, step_variable
 

@@ -1,4 +1,5 @@
-"""``Module``, ``Parameter`` and the containers, as ``torch.nn`` has them, for both front ends.
+"""``Module`` and ``Parameter``, as ``torch.nn`` has them, for both front ends (the parameters'
+values are handled by ``state.py``, the containers are in ``containers.py``).
 
 A module's parameters are the current front end's trainable values (``frontend.current()``):
 dyngraph tensors that require grad, or staticgraph variables of the graph being declared. The
@@ -8,12 +9,12 @@ module code itself only uses the shared tensor surface, so one class serves both
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterator
 
 import numpy as np
 
-from ..dtypes import dtype_name
 from .frontend import current, owner
+from .state import IncompatibleKeys, StateMethods  # noqa: F401 - nn/__init__ imports IncompatibleKeys from here
 
 
 def Parameter(data, requires_grad: bool = True, name: str | None = None):  # noqa: N802  (torch's name)
@@ -44,18 +45,7 @@ def Parameter(data, requires_grad: bool = True, name: str | None = None):  # noq
     return fe.parameter(np.array(data), name, requires_grad=bool(requires_grad))
 
 
-class IncompatibleKeys(NamedTuple):
-    """What ``load_state_dict(strict=False)`` returns (PyTorch's ``_IncompatibleKeys``)."""
-
-    missing_keys: list
-    unexpected_keys: list
-
-
-def _shape_text(shape) -> str:
-    return f"torch.Size([{', '.join(str(d) for d in shape)}])"
-
-
-class Module:
+class Module(StateMethods):
     """Base class of every layer: registers parameters and submodules set as attributes.
 
     Examples:
@@ -105,13 +95,57 @@ class Module:
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Any) -> None:
+        """Register ``param`` under ``name`` (what ``self.name = param`` does for a parameter).
+
+        Args:
+            name: the attribute name; the parameter's key in ``state_dict`` on this module.
+            param: a ``Parameter`` (a front-end trainable value), or ``None`` for an absent one.
+
+        Examples:
+            >>> m = dg.nn.Module()
+            >>> m.register_parameter("scale", dg.nn.Parameter(np.ones(1, np.float32)))
+            >>> [name for name, _ in m.named_parameters()]
+            ['scale']
+        """
         self._parameters[name] = param
 
     def add_module(self, name: str, module: "Module | None") -> None:
+        """Register ``module`` as a submodule under ``name`` (what ``self.name = module`` does).
+
+        Args:
+            name: the attribute name; the prefix of its parameters' keys (``name.weight``).
+            module: the submodule, or ``None``.
+
+        Examples:
+            >>> m = dg.nn.Module()
+            >>> m.add_module("fc", dg.nn.Linear(2, 1))
+            >>> list(m.state_dict())
+            ['fc.weight', 'fc.bias']
+        """
         self._modules[name] = module
 
     # ----------------------------------------------------------------- calling
     def forward(self, *args, **kwargs):  # pragma: no cover
+        """The computation: define it in a subclass. Calling the module (``m(x)``) calls it.
+
+        Args:
+            *args: the inputs, as the subclass defines them.
+            **kwargs: keyword inputs, likewise.
+
+        Returns:
+            What the subclass computes.
+
+        Examples:
+            >>> class Double(dg.nn.Module):
+            ...     def forward(self, x):
+            ...         return 2 * x
+            >>> Double()(dg.tensor([1.0, 2.0]))
+            tensor([2., 4.])
+            >>> dg.nn.Module()(dg.tensor([1.0]))
+            Traceback (most recent call last):
+            ...
+            NotImplementedError: Module has no forward(); define it in your subclass
+        """
         raise NotImplementedError(f"{type(self).__name__} has no forward(); define it in your subclass")
 
     def __call__(self, *args, **kwargs):
@@ -119,6 +153,20 @@ class Module:
 
     # ----------------------------------------------------------------- traversal
     def named_modules(self, memo=None, prefix: str = "") -> Iterator[tuple]:
+        """This module and every submodule with its dotted name, depth first, each once.
+
+        Args:
+            memo: ids of modules already yielded (shared by the recursion; leave it out).
+            prefix: prepended to every name (this module's own name is ``prefix``).
+
+        Yields:
+            ``(dotted name, module)`` pairs; this module's name is ``""`` by default.
+
+        Examples:
+            >>> net = dg.nn.Sequential(dg.nn.Linear(2, 2), dg.nn.Sequential(dg.nn.ReLU()))
+            >>> [(name, type(m).__name__) for name, m in net.named_modules()]
+            [('', 'Sequential'), ('0', 'Linear'), ('1', 'Sequential'), ('1.0', 'ReLU')]
+        """
         memo = set() if memo is None else memo
         if id(self) in memo:
             return
@@ -207,75 +255,6 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    # ----------------------------------------------------------------- state
-    def state_dict(self) -> "OrderedDict[str, Any]":
-        """Name -> value, PyTorch's keys (``0.weight``, ``layers.1.bias``): detached tensors in
-        dyngraph, the variables themselves in staticgraph (``sess.run`` reads them).
-
-        Returns:
-            An ``OrderedDict`` of dotted names to values.
-
-        Examples:
-            >>> list(dg.nn.Sequential(dg.nn.Linear(2, 2)).state_dict())
-            ['0.weight', '0.bias']
-        """
-        out = OrderedDict()
-        for mp, m in self.named_modules():
-            for name, p in m._parameters.items():
-                if p is not None:
-                    out[f"{mp}.{name}" if mp else name] = owner(p).state_value(p)
-        return out
-
-    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
-        """Copy values (front-end tensors, variables' values or NumPy arrays) into the parameters.
-
-        With ``strict`` a missing or unexpected key raises ``RuntimeError`` listing them all, as
-        PyTorch does; a shape mismatch always raises, and nothing is copied when anything fails.
-
-        Parameters:
-            state_dict: dotted names to values; strict: refuse missing and unexpected keys.
-
-        Returns:
-            ``IncompatibleKeys(missing_keys, unexpected_keys)``.
-
-        Raises:
-            RuntimeError: a shape mismatch, or (with ``strict``) a missing or unexpected key.
-
-        Examples:
-            >>> dg.nn.Linear(2, 1).load_state_dict({"bias": np.zeros(1, np.float32)}, strict=False)
-            IncompatibleKeys(missing_keys=['weight'], unexpected_keys=[])
-        """
-        own = OrderedDict()
-        for mp, m in self.named_modules():
-            for name, p in m._parameters.items():
-                if p is not None:
-                    own[f"{mp}.{name}" if mp else name] = p
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        errors, staged = [], []
-        if strict:
-            if unexpected:
-                errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
-            if missing:
-                errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
-        for k, p in own.items():
-            if k not in state_dict:
-                continue
-            fe = owner(p)
-            value = state_dict[k]
-            arr = owner(value).to_numpy(value) if owner(value) is not None else _to_numpy(value)
-            have = tuple(fe.to_numpy(p).shape)
-            if tuple(arr.shape) != have:
-                errors.append(f"size mismatch for {k}: copying a param with shape {_shape_text(arr.shape)} from "
-                              f"checkpoint, the shape in current model is {_shape_text(have)}.")
-                continue
-            staged.append((fe, p, arr))
-        if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
-        for fe, p, arr in staged:
-            fe.load(p, arr)
-        return IncompatibleKeys(missing, unexpected)
-
     # ----------------------------------------------------------------- modes and dtypes
     def train(self, mode: bool = True) -> "Module":
         """Set ``training`` on this module and every submodule (dropout acts only in training).
@@ -306,56 +285,22 @@ class Module:
         """
         return self.train(False)
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            owner(p).zero_grad(p)
-
-    def to(self, *args, **kwargs) -> "Module":
-        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or keywords, as PyTorch: converts the
-        parameters' dtype; ``"cpu"`` is the only device a module lives on."""
-        dtype, device = kwargs.get("dtype"), kwargs.get("device")
-        for a in args:
-            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
-                device = a
-            elif a is not None:
-                dtype = a
-        if device is not None and not str(device).startswith("cpu"):
-            raise ValueError(f"Module.to: modules keep their parameters on the CPU (NumPy) backend; got device "
-                             f"{device!r}. Build the model on the CPU, or write the step with dg tensors on {device!r}")
-        if dtype is None:
-            return self
-        name = dtype_name(dtype)
-        for m in self.modules():
-            for k, p in list(m._parameters.items()):
-                if p is not None:
-                    m._parameters[k] = owner(p).convert(p, name)
-        return self
-
-    def double(self) -> "Module":
-        """Convert every parameter to float64 (``to("float64")``).
-
-        Returns:
-            This module.
-
-        Examples:
-            >>> dg.nn.Linear(2, 2).double().weight.dtype
-            dyngraph.float64
-        """
-        return self.to("float64")
-
-    def float(self) -> "Module":
-        """Convert every parameter to float32 (``to("float32")``).
-
-        Returns:
-            This module.
-
-        Examples:
-            >>> dg.nn.Linear(2, 2).double().float().weight.dtype
-            dyngraph.float32
-        """
-        return self.to("float32")
-
     def apply(self, fn) -> "Module":
+        """Call ``fn`` on every submodule (children first, depth first), then on this module:
+        how a custom initialisation is applied to a whole model.
+
+        Args:
+            fn: a function of one module.
+
+        Returns:
+            This module.
+
+        Examples:
+            >>> seen = []
+            >>> _ = dg.nn.Sequential(dg.nn.Linear(2, 2), dg.nn.ReLU()).apply(lambda m: seen.append(type(m).__name__))
+            >>> seen
+            ['Linear', 'ReLU', 'Sequential']
+        """
         for m in self.children():
             m.apply(fn)
         fn(self)
@@ -389,11 +334,3 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
-
-
-def _to_numpy(value) -> np.ndarray:
-    if hasattr(value, "detach"):
-        value = value.detach()
-    if hasattr(value, "numpy"):
-        return np.asarray(value.numpy())
-    return np.asarray(value)

@@ -120,6 +120,15 @@ def _clip(rng, dtype):
     return [((x,), bounds)]
 
 
+@example("clamp")
+def _clamp(rng, dtype):
+    x = _normal(rng, (3, 4), dtype)
+    lo, hi = _normal(rng, (4,), dtype) - 0.5, _normal(rng, (3, 1), dtype) + 0.5
+    lo, hi = (np.where(np.abs(x - b).min() < 0.05, b + 0.1, b).astype(dtype) for b in (lo, hi))  # off the kinks
+    zero = np.zeros((), dtype)
+    return [((x, lo, hi), {}), ((x, lo, zero), {"upper": False}), ((x, zero, hi), {"lower": False})]
+
+
 @example("astype")
 def _astype(rng, dtype):
     x = _normal(rng, _shape(rng), dtype)

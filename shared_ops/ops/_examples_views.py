@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..examples import example
 from ._examples import _dims, _distinct, _normal
 
@@ -84,7 +86,13 @@ def _arg_cases(rng, dtype, with_none=True):
 
 for _name in ("argmax", "argmin"):
     example(_name)(lambda rng, dtype: _arg_cases(rng, dtype))
-for _name in ("argmax_mask", "argmin_mask"):
-    example(_name)(lambda rng, dtype: [((c[0][0],), {"axis": c[1]["axis"]}) for c in _arg_cases(rng, dtype, False)])
-for _name in ("max_dim", "min_dim"):
-    example(_name)(lambda rng, dtype: _arg_cases(rng, dtype, False))
+for _name, _find in (("max_dim", np.argmax), ("min_dim", np.argmin)):
+    example(_name)((lambda f: lambda rng, dtype: [
+        ((x, f(x, axis=a["axis"], keepdims=a.get("keepdims", False))), a) for (x,), a in _arg_cases(rng, dtype, False)])(_find))
+
+
+@example("index_mask")
+def _index_mask(rng, dtype):
+    x = _normal(rng, _dims(rng, 3), dtype)
+    return [((x, rng.integers(0, x.shape[a], tuple(1 if i == a % 3 else d for i, d in enumerate(x.shape)))), {"axis": a})
+            for a in (0, 2, -1)]

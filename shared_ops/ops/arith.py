@@ -63,8 +63,9 @@ register(
     forward=lambda xp, a, b: xp.multiply(a, b),
     infer=elementwise("mul"),
     vjp=_mul_vjp,
-    elementwise=True,
+    elementwise=True, grad_reads={0: (1,), 1: (0,)},
     torch_name="MulBackward0",
+    doc="``a * b``, elementwise with broadcasting (as ``torch.mul``).",
     scalar_expr=lambda a, b: f"({a} * {b})",
 )
 
@@ -85,8 +86,9 @@ register(
     forward=lambda xp, a, b: xp.divide(a, b),
     infer=elementwise("div", floating=True),
     vjp=_div_vjp,
-    elementwise=True,
+    elementwise=True, grad_reads={0: (1,), 1: (0, 1)},
     torch_name="DivBackward0",
+    doc="``a / b``, elementwise with broadcasting, on floats (as ``torch.div``).",
     scalar_expr=lambda a, b: f"({a} / {b})",
 )
 
@@ -100,5 +102,6 @@ register(
     vjp=lambda ops, g, inputs, output: (ops.neg(g),),
     elementwise=True, linear=True, save_inputs=False,
     torch_name="NegBackward0",
+    doc="``-x``, elementwise (as ``torch.neg``).",
     scalar_expr=lambda x: f"(-{x})",
 )

@@ -106,6 +106,46 @@ register(
 )
 
 
+# --------------------------------------------------------------------------- clamp with tensor bounds
+
+
+def _clamp_forward(xp, x, lo, hi, *, lower=True, upper=True):
+    if lower:
+        x = xp.maximum(x, lo)
+    return xp.minimum(x, hi) if upper else x
+
+
+def _clamp_vjp(ops, g, inputs, output, *, lower=True, upper=True):
+    # PyTorch's clamp_backward and clamp_backward_min_max: x takes g where lo <= x <= hi; a
+    # bound takes it where x is beyond it, lo only while lo < hi (else hi wins everywhere)
+    x, lo, hi = inputs
+    zero = ops.zeros_like(g)
+    gx = glo = ghi = None
+    if ops.needs_input_grad[0]:
+        gx = ops.where(ops.ge(x, lo), g, zero) if lower else g
+        gx = ops.sum_to(ops.where(ops.le(x, hi), gx, zero) if upper else gx, x.shape)
+    if lower and ops.needs_input_grad[1]:  # x < lo, and lo < hi
+        glo = ops.where(ops.lt(lo, hi), g, zero) if upper else g
+        glo = ops.sum_to(ops.where(ops.lt(x, lo), glo, zero), lo.shape)
+    if upper and ops.needs_input_grad[2]:  # x > hi, or hi < lo
+        ghi = ops.where(ops.gt(x, hi), g, ops.where(ops.lt(hi, lo), g, zero) if lower else zero)
+        ghi = ops.sum_to(ghi, hi.shape)
+    return gx, glo, ghi
+
+
+register(
+    "clamp",
+    exact=True,
+    forward=_clamp_forward,
+    infer=elementwise("clamp"),
+    vjp=_clamp_vjp,
+    attrs={"lower": True, "upper": True}, elementwise=True,
+    torch_name="ClampBackward0",
+    doc="x.clamp(lo, hi) with tensor bounds (broadcast): min(max(x, lo), hi); an absent bound "
+        "(lower/upper False) is a placeholder input that is not read.",
+)
+
+
 # --------------------------------------------------------------------------- comparisons
 
 COMPARISONS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}

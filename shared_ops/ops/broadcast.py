@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..errors import ShapeError
 from ..registry import Spec, broadcast_shapes, fmt_shape, register
 from ..registry import resolve_free as _resolve
+from . import _strides
 
 
 def _same(a, b) -> bool:
@@ -35,7 +36,7 @@ def _broadcast_to_index_map(dims, in_shape, out_shape, *, shape):
 
 register(
     "broadcast_to",
-    view_of=(0,), index_map=_broadcast_to_index_map,
+    view_of=(0,), strides=_strides.broadcast_to, index_map=_broadcast_to_index_map,
     exact=True,
     forward=_broadcast_to_forward,
     infer=_broadcast_to_infer,

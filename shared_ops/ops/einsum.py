@@ -95,7 +95,7 @@ register(
     forward=_einsum_forward,
     infer=_einsum_infer,
     vjp=_einsum_vjp,
-    attrs=("equation",),
+    attrs=("equation",), grad_reads={0: (1,), 1: (0,)},
     torch_name="ViewBackward0",  # PyTorch's einsum ends in a view of its bmm
     doc="Two-operand einsum as one batched matmul (the surface handles the general equation).",
 )

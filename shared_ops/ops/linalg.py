@@ -48,6 +48,18 @@ def _matmul_vjp(ops, g, inputs, output):
     ga = gb = None
     if a.ndim == 1 and b.ndim == 1:  # dot product: g is a scalar
         return (ops.mul(g, b) if want_a else None, ops.mul(g, a) if want_b else None)
+    # matrix @ vector and vector @ matrix: the other operand's gradient is one product with g
+    # (a^T g as g @ a), not a transpose, two reshapes and a squeeze around a matrix product
+    if a.ndim == 2 and b.ndim == 1:  # (n, k) @ (k,) -> (n,)
+        return (
+            ops.matmul(ops.expand_dims(g, axis=-1), ops.expand_dims(b, axis=0)) if want_a else None,
+            ops.matmul(g, a) if want_b else None,
+        )
+    if a.ndim == 1 and b.ndim == 2:  # (k,) @ (k, m) -> (m,)
+        return (
+            ops.matmul(b, g) if want_a else None,
+            ops.matmul(ops.expand_dims(a, axis=-1), ops.expand_dims(g, axis=-2)) if want_b else None,
+        )
     if a.ndim == 1:  # (k,) @ (..., k, m) -> (..., m)
         if want_a:
             ga = ops.squeeze(ops.matmul(ops.expand_dims(g, axis=-2), _mT(ops, b)), axis=(g.ndim - 1,))
@@ -69,24 +81,40 @@ def _matmul_vjp(ops, g, inputs, output):
 
 _ndarray = np.ndarray
 _BLAS = frozenset((np.dtype("float32"), np.dtype("float64")))
+_DOT_RANKS = frozenset(((2, 2), (2, 1), (1, 2)))
+
+
+def _dot(a, b) -> bool:
+    # NumPy float arrays, a matrix and a matrix or vector: ndarray.dot, the same BLAS product
+    # (gemm or gemv, bit for bit on contiguous operands) without the matmul ufunc's dispatch,
+    # which on small operands costs about as much as the product
+    return a.__class__ is _ndarray and b.__class__ is _ndarray and (a.ndim, b.ndim) in _DOT_RANKS and a.dtype in _BLAS
 
 
 def _matmul_forward(xp, a, b):
-    # Two 2-D NumPy float arrays: ndarray.dot, the same BLAS product without the matmul ufunc's
-    # dispatch (about 0.6 us less per call, most of the cost on small operands). The kernel of
-    # both front ends, so they stay bitwise equal.
-    if a.__class__ is _ndarray and b.__class__ is _ndarray and a.ndim == 2 and b.ndim == 2 and a.dtype in _BLAS:
-        return a.dot(b)
-    return xp.matmul(a, b)
+    # the kernel of both front ends, so they stay bitwise equal
+    return a.dot(b) if _dot(a, b) else xp.matmul(a, b)
+
+
+def _matmul_into(xp, a, b, out):
+    # _matmul_forward's product written into out, bit for bit (ndarray.dot writes only a
+    # C-contiguous out; the matmul ufunc's product of a strided operand can differ from dot's)
+    if not _dot(a, b):
+        return xp.matmul(a, b, out=out)
+    if out.flags.c_contiguous:
+        return a.dot(b, out=out)
+    out[...] = a.dot(b)
+    return out
 
 
 register(
     "matmul",
-    forward_into=lambda xp, a, b, out: xp.matmul(a, b, out=out),
+    forward_into=_matmul_into,
     forward=_matmul_forward,
     infer=_matmul_infer,
-    vjp=_matmul_vjp,
+    vjp=_matmul_vjp, grad_reads={0: (1,), 1: (0,)},
     torch_name="MmBackward0",  # 2-D @ 2-D; PyTorch names other ranks Dot/Mv/UnsafeView
+    doc="The matrix product ``a @ b``, batch dimensions broadcast (as ``torch.matmul``).",
 )
 
 
@@ -152,7 +180,7 @@ register(
     "matmul_nt",
     forward=_matmul_nt_forward,
     infer=_transposed_infer("matmul_nt", False, True),
-    vjp=_matmul_nt_vjp,
+    vjp=_matmul_nt_vjp, grad_reads={0: (1,), 1: (0,)},
     torch_name="MmBackward0",  # PyTorch: a @ b.T is an mm on a transposed view
     doc="a @ b^T (b transposed in its last two axes): matmul's gradient with respect to a.",
 )
@@ -162,7 +190,7 @@ register(
     "matmul_tn",
     forward=_matmul_tn_forward,
     infer=_transposed_infer("matmul_tn", True, False),
-    vjp=_matmul_tn_vjp,
+    vjp=_matmul_tn_vjp, grad_reads={0: (1,), 1: (0,)},
     torch_name="MmBackward0",
     doc="a^T @ b (a transposed in its last two axes): matmul's gradient with respect to b.",
 )

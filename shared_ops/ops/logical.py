@@ -85,6 +85,7 @@ register(
     vjp=lambda ops, g, inputs, output: (None, None),  # zero almost everywhere (PyTorch: zeros)
     elementwise=True, save_inputs=False,
     torch_name="DivBackward2",  # torch.div(rounding_mode="floor"); floor_divide itself has no backward
+    doc="``a // b``: the quotient rounded down, elementwise with broadcasting (as ``torch.floor_divide``).",
 )
 
 
@@ -101,8 +102,9 @@ register(
     forward=lambda xp, a, b: xp.remainder(a, b),
     infer=_numeric("remainder", elementwise("remainder")),
     vjp=_remainder_vjp,
-    elementwise=True,
+    elementwise=True, grad_reads={1: (0, 1)},
     torch_name="RemainderBackward1",
+    doc="``a % b``, with the sign of ``b``, elementwise with broadcasting (as ``torch.remainder``).",
 )
 
 

@@ -164,7 +164,9 @@ register(
 # --------------------------------------------------------------------------- with indices
 # x.max(dim) / x.min(dim) give (values, indices) as in PyTorch: the indices are the first
 # extremum along the axis (argmax/argmin), and the values' gradient goes to that one element
-# only (PyTorch's MaxBackward0), not split among ties as amax's.
+# only (PyTorch's MaxBackward0), not split among ties as amax's. ``max_dim(x, indices)`` takes
+# the indices as an input and its rule reads only them (and x's shape), as PyTorch's saves
+# only the indices: an in-place change of x after the call leaves the gradient defined.
 
 
 def _xp_of(x):
@@ -192,28 +194,44 @@ def _arg_infer(name):
     return infer
 
 
-def _mask_forward(find):
-    def forward(xp, x, *, axis):
-        idx = find(x, axis=axis, keepdims=True)
-        pos = xp.reshape(xp.arange(x.shape[axis], dtype=idx.dtype), tuple(-1 if i == axis % x.ndim else 1 for i in range(x.ndim)))
-        return pos == idx
-
-    return forward
+def _index_mask_forward(xp, like, index, *, axis):
+    a = axis % like.ndim
+    pos = xp.reshape(xp.arange(like.shape[a], dtype=index.dtype), tuple(-1 if i == a else 1 for i in range(like.ndim)))
+    return pos == index
 
 
-def _along_vjp(mask_op):
-    def vjp(ops, g, inputs, output, *, axis, keepdims=False):
-        x = inputs[0]
-        gx = ops.broadcast_to(g if keepdims else ops.expand_dims(g, axis=axis % x.ndim), shape=x.shape)
-        return (ops.where(ops.call(mask_op, x, axis=axis), gx, ops.zeros_like(gx)),)
+def _index_mask_infer(like, index, *, axis):
+    normalize_axis("index_mask", axis, like.ndim)
+    if index.dtype != "int64" or index.ndim != like.ndim:
+        raise DTypeError(f"index_mask: index must be int64 with the rank of like ({like.ndim}), got {index.dtype} of rank {index.ndim}")
+    return Spec(like.shape, "bool")
 
-    return vjp
+
+register(
+    "index_mask",
+    exact=True,
+    forward=_index_mask_forward,
+    infer=_index_mask_infer,
+    attrs=("axis",), save_inputs=False,
+    doc="True where the position along axis is index (one index per line, size 1 along axis), shaped as like.",
+)
+
+
+def _along_vjp(ops, g, inputs, output, *, axis, keepdims=False):
+    x, index = inputs  # x is a stand-in: only its shape is read
+    a = axis % x.ndim
+    gx = ops.broadcast_to(g if keepdims else ops.expand_dims(g, axis=a), shape=x.shape)
+    at = ops.index_mask(gx, index if keepdims else ops.expand_dims(index, axis=a), axis=a)
+    return (ops.where(at, gx, ops.zeros_like(gx)), None)
 
 
 def _along_infer(name):
-    def infer(x, *, axis, keepdims=False):
+    def infer(x, index, *, axis, keepdims=False):
         normalize_axis(name, axis, x.ndim)
-        return reduction(name)(x, axis=axis, keepdims=keepdims)
+        out = reduction(name)(x, axis=axis, keepdims=keepdims)
+        if index.dtype != "int64" or len(index.shape) != len(out.shape):
+            raise DTypeError(f"{name}: index must be the int64 argmax/argmin of x along axis {axis}, got {index.dtype} {index.shape}")
+        return out
 
     return infer
 
@@ -229,20 +247,14 @@ for _name, _find, _reduce in (("max", "argmax", "max"), ("min", "argmin", "min")
         doc=f"Index of the first {_name}imum (flattened when axis is None), int64, as torch.{_find}.",
     )
     register(
-        f"{_find}_mask",
-        exact=True,
-        forward=_mask_forward(_xp_find),
-        infer=lambda x, *, axis: Spec(x.shape, "bool"),
-        attrs=("axis",), save_inputs=False,
-        doc=f"True at the first {_name}imum along axis (where {_find} points), else False.",
-    )
-    register(
         f"{_name}_dim",
         exact=True,
-        forward=(lambda r: lambda xp, x, *, axis, keepdims=False: getattr(xp, r)(x, axis=axis, keepdims=keepdims))(_reduce),
+        # the extremum itself (bitwise the value at index, which is x's first extremum)
+        forward=(lambda r: lambda xp, x, index, *, axis, keepdims=False: getattr(xp, r)(x, axis=axis, keepdims=keepdims))(_reduce),
         infer=_along_infer(f"{_name}_dim"),
-        vjp=_along_vjp(f"{_find}_mask"),
-        attrs={"axis": REQUIRED, "keepdims": False},
+        vjp=_along_vjp,
+        attrs={"axis": REQUIRED, "keepdims": False}, nondiff=frozenset({1}), save_inputs=(1,), grad_reads={0: (1,)},
         torch_name=f"{_name.capitalize()}Backward0",
-        doc=f"The values of x.{_name}(dim): the gradient goes to the first {_name}imum only (as PyTorch).",
+        doc=f"The values of x.{_name}(dim) given its indices ({_find} along axis, keepdims alike): "
+            f"the gradient goes to the indexed {_name}imum only (as PyTorch, which saves the indices).",
     )

@@ -17,10 +17,11 @@ from __future__ import annotations
 import math
 
 from ..backend import backend_of
-from ..dtypes import INTEGER
+from ..dtypes import INTEGER, dtype_name
 from ..errors import DTypeError, ShapeError
 from ..registry import REQUIRED, Spec, fmt_shape, normalize_axis, register
 from ._infer import same_dtype
+from .reduce import _sum_dtype
 
 
 def _axis(op, axis, ndim):
@@ -176,18 +177,18 @@ register(
 
 
 def _prod_forward(xp, x, *, axis=None, keepdims=False):
-    return xp.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
+    # integers and bools multiply in int64, as PyTorch's prod (and sum) accumulate
+    return xp.prod(x, axis=axis, keepdims=keepdims, dtype=getattr(xp, _sum_dtype(dtype_name(x.dtype))))
 
 
 def _prod_infer(x: Spec, *, axis=None, keepdims=False) -> Spec:
-    if x.dtype == "bool":
-        raise DTypeError("prod: cannot multiply a bool array; convert it with .astype('int64') first")
     if axis is not None and not isinstance(axis, int):
         raise ShapeError(f"prod: axis must be one int or None (as torch.prod), got {axis!r}")
     a = _axis("prod", axis, x.ndim) if axis is not None else None
+    dtype = _sum_dtype(x.dtype)
     if a is None:
-        return Spec(tuple(1 for _ in x.shape) if keepdims else (), x.dtype)
-    return Spec(tuple((1 if i == a else d) for i, d in enumerate(x.shape) if keepdims or i != a), x.dtype)
+        return Spec(tuple(1 for _ in x.shape) if keepdims else (), dtype)
+    return Spec(tuple((1 if i == a else d) for i, d in enumerate(x.shape) if keepdims or i != a), dtype)
 
 
 def _prod_vjp(ops, g, inputs, output, *, axis=None, keepdims=False):

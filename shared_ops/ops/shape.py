@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from ..backend import backend_of
 from ..dtypes import INTEGER
 from ..errors import DTypeError, ShapeError
 from ..registry import Spec, fmt_shape, normalize_axis, register, reshape_shape, resolve_free, transpose_perm
-from . import _index
+from . import _index, _strides
 from ._infer import same_dtype
+
+_ndarray = np.ndarray
 
 
 # --------------------------------------------------------------------------- reshape
@@ -37,7 +41,7 @@ def _reshape_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
 
 register(
     "reshape",
-    view_of=(0,),
+    view_of=(0,), strides=_strides.reshape,
     exact=True,
     forward=_reshape_forward,
     infer=_reshape_infer,
@@ -80,7 +84,7 @@ def _transpose_index_map(dims, in_shape, out_shape, *, axes=None):
 
 register(
     "transpose",
-    view_of=(0,), index_map=_transpose_index_map,
+    view_of=(0,), strides=_strides.transpose, index_map=_transpose_index_map,
     exact=True,
     forward=lambda xp, x, *, axes=None: x.T if x.ndim == 2 and axes in (None, (1, 0)) else xp.permute_dims(x, transpose_perm(axes, x.ndim)),
     infer=_transpose_infer,
@@ -107,7 +111,7 @@ def _squeeze_infer(x: Spec, *, axis) -> Spec:
 
 register(
     "squeeze",
-    view_of=(0,),
+    view_of=(0,), strides=_strides.squeeze,
     exact=True,
     forward=lambda xp, x, *, axis: xp.squeeze(x, axis=axis),
     infer=_squeeze_infer,
@@ -130,11 +134,18 @@ def _expand_dims_index_map(dims, in_shape, out_shape, *, axis):
     return tuple(d for k, d in enumerate(dims) if k not in axes)
 
 
+def _expand_dims_forward(xp, x, *, axis):
+    shape = _expanded_shape(x.shape, axis)[0]
+    # an ndarray's own reshape: np.reshape's Python wrappers cost more than the view itself on
+    # the small arrays of a matrix-vector gradient (two per product)
+    return x.reshape(shape) if x.__class__ is _ndarray else xp.reshape(x, shape)
+
+
 register(
     "expand_dims",
-    view_of=(0,), index_map=_expand_dims_index_map,
+    view_of=(0,), strides=_strides.expand_dims, index_map=_expand_dims_index_map,
     exact=True,
-    forward=lambda xp, x, *, axis: xp.reshape(x, _expanded_shape(x.shape, axis)[0]),
+    forward=_expand_dims_forward,
     infer=lambda x, *, axis: Spec(_expanded_shape(x.shape, axis)[0], x.dtype),
     vjp=lambda ops, g, inputs, output, *, axis: (ops.squeeze(g, axis=_expanded_shape(inputs[0].shape, axis)[1]),),
     attrs=("axis",), linear=True, save_inputs=False,
@@ -167,7 +178,7 @@ def _getitem_vjp(ops, g, inputs, output, *, index):
 
 register(
     "getitem",
-    view_of=(0,),
+    view_of=(0,), strides=_strides.getitem,
     exact=True,
     forward=lambda xp, x, *arrays, index: _index.gather(xp, x, index, arrays),
     infer=_getitem_infer,

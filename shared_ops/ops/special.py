@@ -22,7 +22,7 @@ _GELU_BETA = math.sqrt(2.0) * _TWO_OVER_SQRT_PI * 0.5  # sqrt(2 / pi)
 _GELU_KAPPA = 0.044715
 
 
-def _unary(name, forward, vjp, torch_name, *, expr=None, out_only=False, forward_into=None):
+def _unary(name, forward, vjp, torch_name, *, expr=None, out_only=False, forward_into=None, doc=""):
     register(
         name,
         forward=forward,
@@ -33,20 +33,23 @@ def _unary(name, forward, vjp, torch_name, *, expr=None, out_only=False, forward
         save_inputs=not out_only, save_output=out_only,
         torch_name=torch_name,
         scalar_expr=expr,
+        doc=doc,
     )
 
 
 _unary("sin", lambda xp, x: xp.sin(x), lambda ops, g, inputs, out: (ops.mul(g, ops.cos(inputs[0])),),
-       "SinBackward0", expr=lambda x: f"np.sin({x})", forward_into=lambda xp, a, out: xp.sin(a, out=out))
+       "SinBackward0", doc="The sine, elementwise (as ``torch.sin``).", expr=lambda x: f"np.sin({x})", forward_into=lambda xp, a, out: xp.sin(a, out=out))
 _unary("cos", lambda xp, x: xp.cos(x), lambda ops, g, inputs, out: (ops.mul(g, ops.neg(ops.sin(inputs[0]))),),
-       "CosBackward0", expr=lambda x: f"np.cos({x})", forward_into=lambda xp, a, out: xp.cos(a, out=out))
+       "CosBackward0", doc="The cosine, elementwise (as ``torch.cos``).", expr=lambda x: f"np.cos({x})", forward_into=lambda xp, a, out: xp.cos(a, out=out))
 _unary("log1p", lambda xp, x: xp.log1p(x), lambda ops, g, inputs, out: (ops.div(g, ops.add(inputs[0], 1.0)),),
-       "Log1PBackward0", expr=lambda x: f"np.log1p({x})")
+       "Log1PBackward0", doc="``log(1 + x)``, accurate for small ``x``, elementwise (as ``torch.log1p``).",
+       expr=lambda x: f"np.log1p({x})")
 _unary("expm1", lambda xp, x: xp.expm1(x), lambda ops, g, inputs, out: (ops.mul(g, ops.add(out, 1.0)),),
-       "Expm1Backward0", expr=lambda x: f"np.expm1({x})", out_only=True)
+       "Expm1Backward0", doc="``exp(x) - 1``, accurate for small ``x``, elementwise (as ``torch.expm1``).",
+       expr=lambda x: f"np.expm1({x})", out_only=True)
 _unary("rsqrt", lambda xp, x: 1.0 / xp.sqrt(x),
        lambda ops, g, inputs, out: (ops.mul(ops.mul(g, -0.5), ops.pow_scalar(out, exponent=3.0)),),
-       "RsqrtBackward0", expr=lambda x: f"(1.0 / math.sqrt({x}))", out_only=True)
+       "RsqrtBackward0", doc="``1 / sqrt(x)``, elementwise (as ``torch.rsqrt``).", expr=lambda x: f"(1.0 / math.sqrt({x}))", out_only=True)
 
 
 # --------------------------------------------------------------------------- erf (Cephes ndtr.c)
@@ -85,7 +88,8 @@ def _erf_forward(xp, x):
 
 _unary("erf", _erf_forward,
        lambda ops, g, inputs, out: (ops.mul(ops.mul(g, _TWO_OVER_SQRT_PI), ops.exp(ops.neg(ops.mul(inputs[0], inputs[0])))),),
-       "ErfBackward0")
+       "ErfBackward0", doc="The error function, ``2 / sqrt(pi)`` times the integral of ``exp(-t**2)`` "
+       "from 0 to ``x``, elementwise (as ``torch.erf``).")
 
 
 # --------------------------------------------------------------------------- activations

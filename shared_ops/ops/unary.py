@@ -22,6 +22,7 @@ register(
     vjp=lambda ops, g, inputs, output: (ops.mul(g, output),),
     elementwise=True, **_OUT_ONLY,
     torch_name="ExpBackward0",
+    doc="``e ** x``, elementwise (as ``torch.exp``).",
     scalar_expr=lambda x: f"math.exp({x})",
 )
 
@@ -34,6 +35,7 @@ register(
     vjp=lambda ops, g, inputs, output: (ops.div(g, inputs[0]),),
     elementwise=True,
     torch_name="LogBackward0",
+    doc="The natural logarithm, elementwise (as ``torch.log``).",
     scalar_expr=lambda x: f"math.log({x})",
 )
 
@@ -47,6 +49,7 @@ register(
     vjp=lambda ops, g, inputs, output: (ops.tanh_grad(g, output),),
     elementwise=True, **_OUT_ONLY,
     torch_name="TanhBackward0",
+    doc="The hyperbolic tangent, elementwise (as ``torch.tanh``).",
     scalar_expr=lambda x: f"math.tanh({x})",
 )
 
@@ -60,11 +63,13 @@ def _sigmoid_forward(xp, x):
 register(
     "sigmoid",
     forward=_sigmoid_forward,
+    numpy_calls=8,
     infer=elementwise("sigmoid", floating=True),
     # g * ((1 - y) * y): PyTorch's sigmoid_backward, one op (sigmoid_grad below)
     vjp=lambda ops, g, inputs, output: (ops.sigmoid_grad(g, output),),
     elementwise=True, **_OUT_ONLY,
     torch_name="SigmoidBackward0",
+    doc="``1 / (1 + exp(-x))``, elementwise (as ``torch.sigmoid``).",
     scalar_expr=lambda x: f"(1.0 / (1.0 + math.exp(-{x})) if {x} >= 0 else math.exp({x}) / (1.0 + math.exp({x})))",
 )
 
@@ -90,6 +95,7 @@ def _tanh_grad_vjp(ops, gg, inputs, output):
 register(
     "tanh_grad",
     forward=lambda xp, g, y: g * (1 - y * y),
+    numpy_calls=3,
     infer=elementwise("tanh_grad", floating=True),
     vjp=_tanh_grad_vjp,
     elementwise=True,
@@ -112,6 +118,7 @@ def _sigmoid_grad_vjp(ops, gg, inputs, output):
 register(
     "sigmoid_grad",
     forward=lambda xp, g, y: g * ((1 - y) * y),
+    numpy_calls=3,
     infer=elementwise("sigmoid_grad", floating=True),
     vjp=_sigmoid_grad_vjp,
     elementwise=True,
@@ -129,6 +136,7 @@ register(
     vjp=lambda ops, g, inputs, output: (ops.where(ops.gt(output, 0), g, ops.zeros_like(g)),),
     elementwise=True, **_OUT_ONLY,
     torch_name="ReluBackward0",
+    doc="``max(x, 0)``, elementwise (as ``torch.relu``).",
     scalar_expr=lambda x: f"({x} if {x} > 0 else 0.0)",
 )
 
@@ -141,6 +149,7 @@ register(
     vjp=lambda ops, g, inputs, output: (ops.div(g, ops.mul(output, 2.0)),),
     elementwise=True, **_OUT_ONLY,
     torch_name="SqrtBackward0",
+    doc="The square root, elementwise (as ``torch.sqrt``).",
     scalar_expr=lambda x: f"math.sqrt({x})",
 )
 
@@ -155,6 +164,7 @@ register(
     vjp=lambda ops, g, inputs, output: (ops.mul(g, ops.sign(inputs[0])),),
     elementwise=True,
     torch_name="AbsBackward0",
+    doc="The absolute value, elementwise (as ``torch.abs``).",
     scalar_expr=lambda x: f"abs({x})",
 )
 

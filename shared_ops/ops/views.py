@@ -23,7 +23,7 @@ from ..errors import ShapeError
 from ..interp import ALL_TRUE, ShapeOnly, array_ops
 from ..backend import backend_of
 from ..registry import REGISTRY, REQUIRED, Spec, fmt_shape, normalize_axis, register
-from . import _index
+from . import _index, _strides
 from ._infer import same_dtype
 
 # --------------------------------------------------------------------------- clone / flip
@@ -145,7 +145,7 @@ _DIAG_ATTRS = {"offset": 0, "dim1": 0, "dim2": 1}
 
 register(
     "diagonal",
-    view_of=(0,),
+    view_of=(0,), strides=_strides.diagonal,
     exact=True,
     forward=_diagonal_forward,
     infer=_diagonal_infer,

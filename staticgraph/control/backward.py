@@ -14,7 +14,7 @@ from itertools import chain
 
 from shared_ops.registry import REGISTRY
 
-from .grad import NEXT, _is_list
+from .grad import AFTER, NEXT, _is_list
 
 
 def add_n(xp, terms: list):
@@ -31,6 +31,11 @@ class Placed(list):
     def __init__(self, terms, keys):
         super().__init__(terms)
         self.keys = keys
+
+    def copy(self):
+        """A shallow copy that keeps the keys (an executable hands out a copy of a list it was
+        fed as a seed and returns unchanged)."""
+        return Placed(self, self.keys)
 
 
 def _has_placed(v) -> bool:
@@ -66,7 +71,8 @@ def to_next(v):
 
 
 def _copies(terms: list) -> list:
-    return [_copies(t) if isinstance(t, list) else t.copy() for t in terms]
+    out = [_copies(t) if isinstance(t, list) else t.copy() for t in terms]
+    return Placed(out, terms.keys) if type(terms) is Placed else out
 
 
 def _resolve(values, keys) -> list:
@@ -110,7 +116,11 @@ class Backward:
         n = self.cf.n
         no, nt, nf = n["operands"], n["true_caps"], n["false_caps"]
         ops, tcaps, fcaps = list(arrays[:no]), list(arrays[no:no + nt]), list(arrays[no + nt:no + nt + nf])
-        seeds = [_plain(v) for v in arrays[no + nt + nf:]]
+        outer = n.get("seed_outer")
+        if outer is None:  # a file saved before seeds took their outside keys
+            seeds = [_plain(v) for v in arrays[no + nt + nf:]]
+        else:
+            seeds = [_enter(v, key) for v, key in zip(arrays[no + nt + nf:], outer)]
         name = "true" if bool(pred) else "false"
         layout, raw = self.cf.bodies["layouts"][name]
         outs = self.bodies[name].run(ops + (tcaps if name == "true" else fcaps) + seeds)
@@ -126,7 +136,16 @@ class Backward:
                 result.extend(terms.get(ph.id, []) for ph in body.capture_nodes)
             else:
                 result.extend([] for _ in range(count))
-        return _merged(result, n.get("merge", ()))
+        if outer is None:
+            return _merged(result, n.get("merge", ()))
+        result = list(result)
+        for g in n.get("merge", ()):
+            result[g[0]] = sorted((kv for k in g for kv in result[k]), key=lambda kv: kv[0])
+            for k in g[1:]:
+                result[k] = []
+        mixed = {k for g in n.get("mix", ()) for k in g}
+        here = (n.get("at", 0), -1)
+        return tuple(_leave(r, here if k in mixed else None) for k, r in enumerate(result))
 
     def _scan_grad(self, xp, history, *arrays):
         return self._loop_grad(xp, history, arrays)
@@ -143,9 +162,12 @@ class Backward:
         for present in n["dys"]:
             dys.append(arrays[pos] if present else None)
             pos += bool(present)
-        finals = []
-        for count in n["finals"]:
-            finals.append([_plain(v) for v in arrays[pos:pos + count]])
+        finals, handed = [], []
+        fk = n.get("final_keys") or [[] for _ in range(nc)]
+        for k, count in enumerate(n["finals"]):
+            handed.append(list(arrays[pos:pos + count]))
+            keys = fk[k] if len(fk[k]) == count else [None] * count
+            finals.append([_enter(v, key, AFTER) for v, key in zip(handed[-1], keys)])
             pos += count
         fcarry = self.fcarry()
         T = len(history)
@@ -161,11 +183,11 @@ class Backward:
                 dx[j] = d
         merge = n.get("merge", ())
         if carry_slots is None:  # zero steps: the final carry is the initial one, its terms handed through
-            fk = n.get("final_keys") or [[] for _ in range(nc)]
             # copies: the caller's memory plan may reuse the buffers of these inputs once this
             # node ran, while the terms live on in the list handed back
-            init = [Placed(_copies(finals[k]), [tuple(key) + (0,) if key else None for key in fk[k]])
-                    if len(fk[k]) == len(finals[k]) else _copies(finals[k]) for k in fcarry]
+            # (a term that is itself a list of handed-through terms keeps its own keys)
+            init = [Placed(_copies(handed[k]), [tuple(key) + (0,) if key else None for key in fk[k]])
+                    if len(fk[k]) == len(handed[k]) else _copies(finals[k]) for k in fcarry]
             result = init + self._dxs(xp, xs, dx, T) + [[] for _ in range(sum(n["fcaps"]))]
             for g in merge:  # one outer value fed to several carries (a closure has no term)
                 parts = [result[k] for k in g]
@@ -174,9 +196,10 @@ class Backward:
                 for k in g[1:]:
                     result[k] = []
             return tuple(result)
-        if merge:  # one outer value fed to several inputs: terms ordered by (step, consumer)
+        if merge or n.get("mix"):  # one outer value fed to several inputs: terms ordered by (step, consumer)
             keyed = self._keyed_terms(finals, fcarry, carry_slots, steps, plans, T)
-            return _merged(keyed[:len(fcarry)] + self._dxs(xp, xs, dx, T) + keyed[len(fcarry):], merge)
+            result = keyed[:len(fcarry)] + self._dxs(xp, xs, dx, T) + keyed[len(fcarry):]
+            return _merged(result, merge, n.get("mix", ()), (n.get("at", 0), -1))
         last, mid = plans["last"], plans["mid"]
         keys = (last if T == 1 else mid).keys
         init = [_resolve(vals, keys[r]) if any(map(_has_placed, vals)) else _flat(vals) for r, vals in enumerate(carry_slots)]
@@ -268,6 +291,30 @@ def _keyed(values, keys, step: tuple) -> list:
     return out
 
 
+def _enter(v, key, prefix=NEXT):
+    """A seed crossing into a body: a list holding handed-through terms (``Placed``) becomes one
+    ``Placed`` of its terms at their outside keys under ``prefix`` (the body's seeds' own: NEXT
+    for a branch, AFTER for a loop's last step), so that a sum inside the body orders them
+    among the other seeds as dyngraph does, and a term a branch hands back out finds its
+    outside key again (``_leave``)."""
+    if not key or not _has_placed(v):
+        return _plain(v)
+    pairs: list = []
+    _expand(v, tuple(key), pairs)
+    return Placed([t for _, t in pairs], [(prefix,) + tuple(k) for k, _ in pairs])
+
+
+def _leave(pairs: list, here=None):
+    """A body's ``(key, term)`` pairs for one input, in key order, as that input's terms
+    outside: a term reached from a seed unchanged (key ``(NEXT,) + outside key``) at its
+    outside key, the others at the control node's place (``here``: under that prefix, by
+    their key in the body, for an input that may be another input's array, ``info["mix"]``)."""
+    if here is None and not any(k[0] == NEXT and k[1] >= 0 for k, _ in pairs):
+        return [t for _, t in pairs]
+    return Placed([t for _, t in pairs], [tuple(k[1:]) if k[0] == NEXT and k[1] >= 0 else None if here is None
+                                          else here + tuple(k) for k, _ in pairs])
+
+
 def _placed(terms: dict, seed_ki, seed_keys) -> dict:
     """``terms`` (param id -> keyed terms) with each term a seed reached unchanged (its key
     starts with that seed's key ``(NEXT, output, i)``: the branch returned the param as is, or
@@ -278,15 +325,20 @@ def _placed(terms: dict, seed_ki, seed_keys) -> dict:
             for p, kt in terms.items()}
 
 
-def _merged(result: list, groups) -> tuple:
+def _merged(result: list, groups, mix=(), here=()) -> tuple:
     """Lists of keyed terms as lists of terms; each group of outputs (one outer value fed to
-    several inputs) merged into its first, in key order (step, then consumer)."""
-    result = list(result)
+    several inputs) merged into its first, in key order (step, then consumer). Outputs in a
+    ``mix`` group (inputs that may be one array at run time) keep those keys under the prefix
+    ``here``, so that they interleave in that order where they meet in one sum."""
+    result = [sorted(r, key=lambda kv: kv[0]) if isinstance(r, list) else r for r in result]  # (step, consumer)
     for g in groups:
         result[g[0]] = sorted((kv for k in g for kv in result[k]), key=lambda kv: kv[0])
         for k in g[1:]:
             result[k] = []
-    return tuple([v for _, v in r] if isinstance(r, list) else r for r in result)
+    for g in mix:
+        for k in g:
+            result[k] = Placed([t for _, t in result[k]], [here + tuple(kk) for kk, _ in result[k]])
+    return tuple([v for _, v in r] if isinstance(r, list) and type(r) is not Placed else r for r in result)
 
 
 __all__ = ["Backward", "Placed", "add_n"]

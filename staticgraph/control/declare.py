@@ -84,6 +84,24 @@ def _nodes(values, graph: Graph | None, what: str, line: str) -> tuple[list, Gra
     return out, graph
 
 
+def _invariant(carries: list, bodies: list, n: int) -> list:
+    """The positions of the carries the loop body changes; each one it returns unchanged becomes
+    a closure of the loop (in every body, its placeholder now reads the initial value) and
+    the loop's result there *is* the initial value, as in the Python loop. So its gradient
+    terms are a closure's, one per step in step order, and the consumers of the result are
+    the initial value's own, each at its place: bitwise what dyngraph sums."""
+    body = bodies[-1]
+    same = [k for k in range(n) if body.outputs[k] is body.params[k]]
+    if not same:
+        return list(range(n))
+    keep = [k for k in range(n) if k not in same]
+    for b in bodies:
+        b.graph.captures.extend((carries[k], b.params[k]) for k in same)
+        b.params = [b.params[k] for k in keep] + list(b.params[n:])
+    body.outputs = [body.outputs[k] for k in keep] + list(body.outputs[n:])
+    return keep
+
+
 def _join(a: Spec, b: Spec) -> Spec:
     return Spec(tuple(p if p == q else None for p, q in zip(a.shape, b.shape)), a.dtype)
 
@@ -140,16 +158,19 @@ def _count(structure) -> str:
     return "one value" if structure is None else f"a tuple of {structure}"
 
 
-def while_loop(cond_fn, body_fn, loop_vars):
+def while_loop(cond_fn, body_fn, loop_vars, *, maximum_iterations=None):
     """``while cond_fn(*vars): vars = body_fn(*vars)``; returns the final ``vars``.
 
     ``loop_vars`` is a tuple of nodes (or one node: then the functions take and return one).
     ``cond_fn`` returns a scalar bool; ``body_fn`` returns values of the same shapes and dtypes.
+    ``maximum_iterations`` (TF1's argument) stops the loop after that many steps at most; a
+    bounded loop also has a second-order gradient (``sg.gradients`` of its gradient).
 
     Parameters:
         cond_fn: ``cond_fn(*vars)``, a scalar bool node: go on while true.
         body_fn: ``body_fn(*vars)``, the next values.
         loop_vars: the initial values, a tuple of nodes or one node.
+        maximum_iterations: ``None`` (no bound) or a Python int >= 0: at most that many steps.
 
     Returns:
         The final values: a tuple of nodes, or one node when ``loop_vars`` is one.
@@ -157,6 +178,7 @@ def while_loop(cond_fn, body_fn, loop_vars):
     Raises:
         ShapeError: ``cond_fn`` does not return one scalar bool, or ``body_fn`` returns a
             different number, shape or dtype of values.
+        GraphError: ``maximum_iterations`` is not ``None`` or a Python int >= 0.
 
     Examples:
         >>> with sg.Graph() as g:
@@ -164,35 +186,64 @@ def while_loop(cond_fn, body_fn, loop_vars):
         ...                          (sg.constant(0), sg.constant(1.0)))
         >>> sg.Session(g).run([i, s])
         [np.int64(5), np.float32(32.0)]
+        >>> with sg.Graph() as g:
+        ...     i, s = sg.while_loop(lambda i, s: i < 5, lambda i, s: (i + 1, s * 2),
+        ...                          (sg.constant(0), sg.constant(1.0)), maximum_iterations=3)
+        >>> sg.Session(g).run([i, s])
+        [np.int64(3), np.float32(8.0)]
     """
     line = user_line()
+    bound = maximum_iterations
+    if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, np.integer)) or bound < 0):
+        raise GraphError(f"while_loop: maximum_iterations must be None or a Python int >= 0, got {bound!r} "
+                         f"(a bound known when the graph is declared)\n  declared at {line}")
     flat, structure = flatten(loop_vars, "while_loop", line)
     flat, graph = _nodes(flat, None, "while_loop", line)
+    n_user = len(flat)
+    if bound is not None:  # the bound as a hidden last carry counting the steps
+        with graph:
+            flat = flat + [graph.add_constant(np.int64(0))]
     specs = [v.spec for v in flat]
-    names = [f"var{k}" for k in range(len(flat))]
+    names = [f"var{k}" for k in range(n_user)] + ["iteration"] * (len(flat) - n_user)
 
     def unpack(fn):
-        return lambda *ps: fn(*ps) if structure is not None else fn(ps[0])
+        return lambda *ps: fn(*ps[:n_user]) if structure is not None else fn(ps[0])
 
     def body_call(*ps):
         out = unpack(body_fn)(*ps)
-        return (out,) if structure == 1 and isinstance(out, Node) else out  # TF1 takes v for (v,)
+        out = (out,) if structure == 1 and isinstance(out, Node) else out  # TF1 takes v for (v,)
+        if bound is None:
+            return out
+        vals, s = flatten(out, "body_fn's result", line)
+        user_structure.append(s)
+        return tuple(vals) + (ps[-1] + 1,)
 
-    c = trace(unpack(cond_fn), graph, "while_loop", specs, names, "cond_fn", line)
+    def cond_call(*ps):
+        go = unpack(cond_fn)(*ps)
+        if bound is None or not (isinstance(go, Node) and go._shape == () and go.dtype == "bool"):
+            return go
+        return go & (ps[-1] < bound)
+
+    user_structure: list = []
+    c = trace(cond_call, graph, "while_loop", specs, names, "cond_fn", line)
     if len(c.outputs) != 1 or c.outputs[0]._shape != () or c.outputs[0].dtype != "bool":
         got = ", ".join(f"{o.dtype}{fmt_shape(o._shape)}" for o in c.outputs)
         raise ShapeError(f"while_loop: cond_fn must return one scalar bool, got {got}; reduce it "
                          f"(e.g. (x > 0).all() or x.sum() < 10)\n  declared at {line}")
     b = trace(body_call, graph, "while_loop", specs, names, "body_fn", line)
+    if bound is not None:
+        b.structure = user_structure[0]
     if b.structure != structure:
         raise ShapeError(f"while_loop: body_fn returns {_count(b.structure)} but loop_vars is "
                          f"{_count(structure)}\n  declared at {line}")
     check_same("while_loop", "loop_vars", specs, "body_fn's result", [o.spec for o in b.outputs], line,
                " (a loop-carried value keeps its shape and dtype from one iteration to the next)")
+    keep = _invariant(flat, [c, b], len(flat))
+    specs = [specs[k] for k in keep]
     cf = ControlFlow("while_loop", {"cond": c, "body": b}, specs + [Spec((), "uint8")], ["array"] * len(specs) + ["history"],
-                     {"vars": len(flat)}, trace=line)
-    ctrl = control_node(graph, cf, flat + [o for o, _ in c.captures] + [o for o, _ in b.captures])
-    return rebuild([get(ctrl, k) for k in range(len(flat))], structure)
+                     {"vars": len(keep)} if bound is None else {"vars": len(keep), "max_iter": int(bound)}, trace=line)
+    ctrl = control_node(graph, cf, [flat[k] for k in keep] + [o for o, _ in c.captures] + [o for o, _ in b.captures])
+    return rebuild([get(ctrl, keep.index(k)) if k in keep else flat[k] for k in range(n_user)], structure)
 
 
 def scan(fn, init, xs):
@@ -261,13 +312,15 @@ def scan(fn, init, xs):
     check_same("scan", "init", [c.spec for c in carries], "fn's carry", [o.spec for o in b.outputs[:nc]], line,
                " (the carry keeps its shape and dtype from one step to the next)")
     b.structure = (cstruct, ys_structure[0])
-    out = [c.spec for c in carries] + [Spec((length,) + o._shape, o.dtype) for o in b.outputs[nc:]] + [Spec((), "uint8")]
-    cf = ControlFlow("scan", {"body": b}, out, ["array"] * (nc + ny) + ["history"],
-                     {"carries": nc, "xs": len(xs_flat), "ys": ny}, trace=line)
-    ctrl = control_node(graph, cf, carries + xs_flat + [o for o, _ in b.captures])
-    gets = [get(ctrl, k) for k in range(nc + ny)]
-    ys = None if ys_structure[0] == "none" else rebuild(gets[nc:], ys_structure[0])
-    return rebuild(gets[:nc], cstruct), ys
+    keep = _invariant(carries, [b], nc)
+    out = [carries[k].spec for k in keep] + [Spec((length,) + o._shape, o.dtype) for o in b.outputs[len(keep):]] \
+        + [Spec((), "uint8")]
+    cf = ControlFlow("scan", {"body": b}, out, ["array"] * (len(keep) + ny) + ["history"],
+                     {"carries": len(keep), "xs": len(xs_flat), "ys": ny}, trace=line)
+    ctrl = control_node(graph, cf, [carries[k] for k in keep] + xs_flat + [o for o, _ in b.captures])
+    gets = [get(ctrl, k) for k in range(len(keep) + ny)]
+    ys = None if ys_structure[0] == "none" else rebuild(gets[len(keep):], ys_structure[0])
+    return rebuild([gets[keep.index(k)] if k in keep else carries[k] for k in range(nc)], cstruct), ys
 
 
 __all__ = ["cond", "while_loop", "scan", "ControlFlow", "KINDS", "GET", "get", "control_node"]

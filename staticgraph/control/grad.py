@@ -31,6 +31,7 @@ from shared_ops.dtypes import FLOATING
 from shared_ops.registry import REGISTRY
 
 from ..graph import Graph, GraphError, Node
+from .aliases import maybe_same
 from .declare import GET, ControlFlow, control_node, get
 
 NEXT, YS, AFTER = 1 << 40, 2 << 40, 3 << 40
@@ -178,9 +179,11 @@ def backprop(ops, n: Node, cot: dict, relevant: set, contributions: dict) -> Non
         from .second_loop import scan_grad_vjp
 
         return scan_grad_vjp(n.graph, n, cot, relevant, contributions)
-    if n.op not in ("cond", "while_loop", "scan"):
-        if any(cot.values()):
-            check_second_order(n)
+    if n.op == "while_loop_grad" and any(cot.values()):
+        from .second_while import while_grad_vjp
+
+        return while_grad_vjp(n.graph, n, cot, relevant, contributions)
+    if n.op not in ("cond", "while_loop", "scan"):  # a gradient node no cotangent reached
         return
     cf: ControlFlow = n.attrs["cf"]
     graph = n.graph
@@ -203,6 +206,10 @@ def _grad_node(graph, kind, bodies, inputs, out_nodes, kinds, n, info) -> list[N
         if kd == "terms":
             merge.setdefault(first.setdefault(id(o), k), []).append(k)
     info = dict(info, merge=[g for g in merge.values() if len(g) > 1])
+    mix = maybe_same([out_nodes[g[0]] for g in merge.values()])
+    if mix:
+        firsts = list(merge)
+        info.update(mix=[[firsts[i] for i in g] for g in mix], at=n.id)
     specs = [Spec(o._shape, o.dtype) for o in out_nodes]
     cf = ControlFlow(kind, bodies, specs, kinds, info, trace=n.trace)
     ctrl = control_node(graph, cf, inputs)
@@ -213,7 +220,12 @@ def _grad_node(graph, kind, bodies, inputs, out_nodes, kinds, n, info) -> list[N
 def _cond(graph, n, cf, cot, needs):
     no = cf.n["operands"]
     t, f = cf.bodies["true"], cf.bodies["false"]
-    seeds = [(k, (NEXT, k, i), _is_list(cot[k][i])) for k in sorted(cot) for i in range(len(cot[k]))]
+    # a seed's key inside the branches is its key outside under the prefix NEXT: the seeds sort
+    # among themselves as their consumers outside do, after every consumer in the branch, and a
+    # term the branch hands through unchanged takes its outside key back (``backward._leave``)
+    outer = {k: _keys_of(cot[k]) for k in cot}
+    seeds = [(k, (NEXT,) + tuple(outer[k][i]) if outer[k][i] else (NEXT, -1, k, i), _is_list(cot[k][i]))
+             for k in sorted(cot) for i in range(len(cot[k]))]
     layouts = {}
     for name, b in (("true", t), ("false", f)):
         raw = [p for p in b.params if floating(p)] + [ph for ph in b.capture_nodes if floating(ph)]
@@ -227,8 +239,7 @@ def _cond(graph, n, cf, cot, needs):
     outs = _grad_node(graph, "cond_grad", {"layouts": layouts}, list(n.inputs) + flat,
                       [n.inputs[k] for k in targets], ["terms"] * len(targets), n,
                       {"operands": no, "true_caps": len(t.captures), "false_caps": len(f.captures),
-                       "seed_ki": [[k, key[2]] for k, key, _ in seeds],  # seed j: term i of output k
-                       "seed_keys": [k for i in sorted(cot) for k in _keys_of(cot[i])]})
+                       "seed_outer": [list(outer[k][i]) for k in sorted(cot) for i in range(len(cot[k]))]})
     return {k: [o] for k, o in zip(targets, outs) if needs[k] and o is not None}
 
 
@@ -239,10 +250,15 @@ def _loop_layouts(b, nc, cot, ny, xs_params):
     caps = [ph for ph in b.capture_nodes if floating(ph)]
     raw = fcarry + caps
     ys_seeds = [(nc + j, (YS, j), False) for j in range(ny) if (nc + j) in cot]
-    last = [(k, (AFTER, k, i), _is_list(cot[k][i])) for k in range(nc) if k in cot for i in range(len(cot[k]))]
+    # the final carry's cotangents seed the last step at their outside keys under the prefix
+    # AFTER: they sort among themselves as their consumers after the loop do
+    outer = {k: _keys_of(cot[k]) for k in range(nc) if k in cot}
+    last_ki = [(k, i) for k in range(nc) if k in cot for i in range(len(cot[k]))]
+    last = [(k, (AFTER,) + tuple(outer[k][i]) if outer[k][i] else (AFTER, -1, k, i), _is_list(cot[k][i]))
+            for k, i in last_ki]
     phs, rt, sm = step_grad(b, ys_seeds + last, raw, xs_params)
     last_layout = Layout(b, phs, rt, sm, raw, xs_params)
-    last_layout.seed_src = [("y", k - nc, 0) for k, _, _ in ys_seeds] + [("final", k, key[2]) for k, key, _ in last]
+    last_layout.seed_src = [("y", k - nc, 0) for k, _, _ in ys_seeds] + [("final", k, i) for k, i in last_ki]
     # mid steps: carry k's seeds are the next step's terms of carry param k, in their order
     counts = {p.id: 0 for p in fcarry}
     for p in fcarry:
@@ -275,7 +291,8 @@ def _scan(graph, n, cf, cot, needs):
     b = cf.bodies["body"]
     xs_params = [b.params[nc + j] for j in range(nx) if needs[nc + j]]
     layouts, _, _ = _loop_layouts(b, nc, cot, ny, xs_params)
-    dys = [sum_terms(graph, cot[nc + j], cf.gets[nc + j]) if (nc + j) in cot else None for j in range(ny)]
+    dys = [sum_terms(graph, cot[nc + j], cf.gets[nc + j], _keys_of(cot[nc + j])) if (nc + j) in cot else None
+           for j in range(ny)]
     finals = [x for k in range(nc) if k in cot for x in cot[k]]
     hist = get(n, nc + ny)
     inputs = [hist] + list(n.inputs[nc:]) + [d for d in dys if d is not None] + finals
@@ -337,12 +354,6 @@ def _while(graph, n, cf, cot, needs):
 
 def differentiable(n: Node) -> bool:
     return n.op in ("cond", "while_loop", "scan", GET) or n.op in GRAD_KINDS or n.op == ADD_TERMS
-
-
-def check_second_order(n: Node) -> None:
-    raise GraphError(f"gradients: {n.op} (the gradient of a control-flow node, declared at {n.trace}) has no "
-                     "gradient of its own: a second-order gradient through sg.while_loop is not supported "
-                     "(through sg.scan and sg.cond it is); for a loop of known length use sg.scan")
 
 
 __all__ = ["backprop", "sum_terms", "Cot", "differentiable", "residuals", "GRAD_KINDS", "ADD_TERMS", "step_grad"]

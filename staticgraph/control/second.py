@@ -6,7 +6,7 @@ a list is one array, the cotangent of each of its terms. The new ``cond`` takes 
 the original operands, the first-order seeds, those cotangents and both branches' closures
 (each branch reads its own closures as captures and answers zeros for the other's), and
 returns the gradient of each. It is an ordinary ``cond``, so it differentiates again.
-Second order through a loop's gradient is not supported (``grad.check_second_order``).
+Loops' gradients differentiate again through ``second_loop`` and ``second_while``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ def cond_grad_vjp(graph, n: Node, cot: dict, relevant: set, contributions: dict)
     fcaps, seeds = n.inputs[1 + no + nt:1 + no + nt + nf], n.inputs[1 + no + nt + nf:]
     targets = list(ops) + list(tcaps) + list(fcaps)  # output k of cond_grad is the terms of targets[k]
     G = {k: sum_terms(graph, ts, targets[k]) for k, ts in sorted(cot.items()) if ts}
+    for group in cf.n.get("merge", ()):  # one outer value fed to several inputs: its list of
+        if group[0] in G:                # terms (at the first) holds every input's terms
+            G.update({k: G[group[0]] for k in group[1:]})
+    G = dict(sorted(G.items()))
     operands = list(ops) + list(seeds) + [G[k] for k in G] + list(tcaps) + list(fcaps)
     bodies = {}
     for name in ("true", "false"):

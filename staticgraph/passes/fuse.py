@@ -10,8 +10,10 @@ region). Regions grow greedily in program order; a node joins (and may merge) th
 its inputs while nothing outside those regions reads them yet, which is what rules out a
 path that leaves a region and comes back (a cycle) in constant time per node.
 Values used outside the region become its outputs (``Project`` nodes pick them from the
-kernel's tuple). A region must save work: at least two ops (a reduction counts, a
-``broadcast_to`` does not). On NumPy a region runs at once on its NumPy tier, and its numba
+kernel's tuple). A region must save work: at least two NumPy calls (a reduction counts, a
+``broadcast_to`` does not; a composite op such as ``tanh_grad`` is several) and, on a small
+loop, NumPy calls worth more than the fused call itself (``CALL_US``...: the cost model). On
+NumPy a region runs at once on its NumPy tier, and its numba
 loop is built in the background (``shared_ops.fusion_jit``; ``fn.wait_compiled()`` waits).
 First, a ``sum_to``/``broadcast_to`` to its input's own symbolic shape (``staticgraph.symbolic``:
 a free batch dimension carried through) is dropped: it is the identity, and each would end a
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 EXACT = False  # generated kernels round differently (libm, float64 accumulation): held to a tolerance
 
+import math
 import time
 
 from shared_ops.fusion_spec import fusible
@@ -183,11 +186,34 @@ def _form_regions(program):
     return out
 
 
-def _worth(program, members, views) -> bool:
-    """Two ops at least; a view folded into an input's index map (an ``expand_dims``, a
-    ``transpose``: a Python call each on NumPy) counts as one."""
-    real = sum(1 for m in members if program[m].op != "broadcast_to")
-    return real + len(views) >= 2
+# The cost model. A fused call costs about CALL_US plus ARG_US per array it passes (the
+# runner's Python and numba's unboxing of each argument), whatever its ops; each op left
+# unfused is one NumPy call of about NUMPY_CALL_US on a small array (``python
+# benchmarks/bench_fusion_cost.py`` measures all three on one core and prints the crossover).
+# On up to SMALL_ELEMS elements those fixed costs are the whole cost, so a region there must
+# replace enough NumPy calls to pay for its own call: two ops with four arrays do (add+tanh of
+# 20 elements: 1.1 us fused against 1.3 us), two ops with five arrays do not. On more elements,
+# or a size known only at run time, one pass over memory instead of one per op wins as soon
+# as two ops fuse.
+CALL_US, ARG_US, NUMPY_CALL_US, SMALL_ELEMS = 0.7, 0.1, 0.6, 4096
+
+
+def _calls(program, members, views) -> int:
+    """The NumPy calls a region replaces: its ops' (``OpDef.numpy_calls``: one, or more for a
+    composite such as ``tanh_grad``; a ``broadcast_to`` is an index map, no call) and one per
+    view folded into its inputs' index maps (an ``expand_dims``, a ``transpose``)."""
+    return sum(program[m].opdef.numpy_calls for m in members if program[m].op != "broadcast_to") + len(views)
+
+
+def _worth(program, members, views, spec) -> bool:
+    """Two NumPy calls replaced at least and, on a small loop, more saved than the fused call
+    costs (the cost model above)."""
+    calls = _calls(program, members, views)
+    if calls < 2:
+        return False
+    if None in spec.shape or math.prod(spec.shape) > SMALL_ELEMS:
+        return True
+    return calls * NUMPY_CALL_US > CALL_US + ARG_US * (len(spec.inputs) + len(spec.outputs))
 
 
 def _fuse(program, ctx):
@@ -198,7 +224,7 @@ def _fuse(program, ctx):
     pos = {n.id: k for k, n in enumerate(program.nodes)}
     cons = program.consumers()
     keep = set(program.outputs) | {x for _, x in program.assigns}
-    details, fused_nodes = [], 0
+    details, fused_nodes, costly = [], 0, 0
     moves: dict[int, int] = {}  # new node -> the member it goes before (its region's last)
     for loop, members, sinks in regions:
         members = sorted(members, key=pos.__getitem__)
@@ -215,7 +241,9 @@ def _fuse(program, ctx):
             spec.loop_sources()
         except (ValueError, KeyError):
             continue
-        if not _worth(program, members, views):
+        if not _worth(program, members, views, spec):
+            if _calls(program, members, views) >= 2:
+                costly += 1
             continue
         text = "; ".join(f"%{m}={program[m].op}" for m in members)
         readonly = tuple(program[i].op == "constant" and not getattr(program[i].value, "flags", None) is None
@@ -239,6 +267,9 @@ def _fuse(program, ctx):
     program.sort()
     if dropped:
         details.insert(0, f"{dropped} sum_to/broadcast_to to the value's own (symbolic) shape dropped")
+    if costly:
+        details.append(f"{costly} small region(s) left unfused: their call would cost more than "
+                       "the NumPy calls they replace (cost model)")
     return details, fused_nodes
 
 

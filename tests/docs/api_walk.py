@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import ast
 import importlib
-import importlib.util
 import inspect
 import re
 import textwrap
 from pathlib import Path
+
+from .docs_scripts import load
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGES = ("dyngraph", "staticgraph", "surface", "graphcompare")
@@ -35,10 +36,7 @@ _SKIP_RAISES = {"NotImplementedError", "StopIteration"}
 
 
 def _gen():
-    spec = importlib.util.spec_from_file_location("gen_reference", DOCS / "gen_reference.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("gen_reference.py")
 
 
 def _resolve(path: str):
@@ -112,15 +110,18 @@ def entries():
             if inspect.ismodule(obj):
                 for name, member in _module_members(obj):
                     if _shown(name.rsplit(".", 1)[1], filters):
-                        add(name, member, filters)
+                        add(name, member, filters, inherited)
             else:
                 add(path, obj, filters, inherited)
         import dyngraph
         import staticgraph
 
-        alias = {"dyngraph": ("dg", dyngraph), "staticgraph": ("sg", staticgraph)}.get(page.removesuffix(".md"))
+        from shared_ops.surface import TensorSurface
+
+        alias = {"dyngraph": ("dg", dyngraph), "staticgraph": ("sg", staticgraph),
+                 "surface": ("x", TensorSurface)}.get(page.removesuffix(".md"))
         if alias:
-            for name in re.findall(r"^### `(?:dg|sg)\.(\w+)`", text, flags=re.M):
+            for name in re.findall(r"^### `(?:dg|sg|x)\.(\w+)`", text, flags=re.M):
                 obj = getattr(alias[1], name)
                 if inspect.isfunction(obj):
                     add(f"{alias[0]}.{name}", obj)

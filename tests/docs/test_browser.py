@@ -7,35 +7,45 @@ the width the browser really shows it. Skipped only where Chromium is not instal
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
+from .conftest import once_per_session, screenshots_module
+
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 MIN_PX = 10.0
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("screenshots", DOCS / "screenshots.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-SHOTS = _module()
+SHOTS = screenshots_module()
 pytestmark = pytest.mark.skipif(SHOTS.chromium() is None, reason="Chromium is not installed (apt-get install chromium)")
+
+# The negative control, checked in the same browser run as the site: a line that cannot wrap
+# (no break opportunity in CSS's pre-wrap) in a 300 px box, and an image that does not exist.
+BAD = "__negative-control/"
+BAD_PAGE = ('<html><body><div class="md-content" style="width:300px"><div class="md-typeset">'
+            '<pre><code style="display:block; overflow:auto; white-space:pre">' + "x" * 400 + "</code></pre>"
+            '<img src="missing.png"></div></div></body></html>')
+
+
+@pytest.fixture(scope="session")
+def checked(built_site, tmp_path_factory):
+    """Every page's findings, the negative control's among them, from one browser start, once
+    per session (conftest.py): the site is the one test_build built."""
+    site, result = built_site
+    assert result["returncode"] == 0, result["output"]
+
+    def check(_folder):
+        with SHOTS.serve(site, extra={BAD: BAD_PAGE}) as base:
+            return SHOTS.check_all(base)
+
+    found = once_per_session(tmp_path_factory, "docs-browser", check)
+    assert len(found) == len(SHOTS.pages(site)) + 1 >= 21
+    return found
 
 
 @pytest.fixture(scope="module")
-def findings(tmp_path_factory):
-    site = tmp_path_factory.mktemp("site")
-    SHOTS.build(site)
-    with SHOTS.serve(site) as base:
-        found = SHOTS.check_all(base)
-    assert len(found) == len(SHOTS.pages(site)) >= 20
-    return found
+def findings(checked):
+    return {page: f for page, f in checked.items() if page != BAD}
 
 
 def test_no_code_block_or_table_overflows_and_every_image_and_formula_renders(findings):
@@ -64,14 +74,6 @@ def test_graph_labels_are_legible_as_the_browser_shows_them(findings):
     assert not small, small
 
 
-def test_the_check_catches_an_overflowing_code_block(tmp_path):
-    """A page with a line that cannot wrap (no break opportunity in CSS's pre-wrap) fails."""
-    page = tmp_path / "site" / "bad"
-    page.mkdir(parents=True)
-    code = '<pre><code style="display:block; overflow:auto; white-space:pre">' + "x" * 400 + "</code></pre>"
-    body = f'<div class="md-content" style="width:300px"><div class="md-typeset">{code}<img src="missing.png"></div></div>'
-    (page / "index.html").write_text(f"<html><body>{body}</body></html>")
-    with SHOTS.serve(tmp_path / "site") as base:
-        found = SHOTS.check(base + "bad/")
-    kinds = " ".join(found["problems"])
+def test_the_check_catches_an_overflowing_code_block_and_a_missing_image(checked):
+    kinds = " ".join(checked[BAD]["problems"])
     assert "code block wider than its box" in kinds and "image did not load" in kinds

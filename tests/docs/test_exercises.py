@@ -11,8 +11,8 @@ import pytest
 from .doctest_md import parse
 
 TUTORIAL = Path(__file__).resolve().parents[2] / "docs" / "tutorial"
-# chapter 7 belongs to the control-flow work, which writes its own exercises
-CHAPTERS = ["01-tensors", "02-graph", "03-backward", "04-static", "05-equivalence", "06-costs", "08-gpu", "09-own-op"]
+CHAPTERS = ["01-tensors", "02-graph", "03-backward", "04-static", "05-equivalence", "06-costs", "07-control-flow",
+            "08-gpu", "09-own-op", "10-views-inplace"]
 EXERCISE = re.compile(r'^\?\?\? question "(.+)"$', re.M)
 
 

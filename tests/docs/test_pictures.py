@@ -9,11 +9,12 @@ installed, a fresh rendering must carry the same texts); and every label must be
 from __future__ import annotations
 
 import html
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+
+from .docs_scripts import load
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 # the width of Material's content column at a 1280 px window with both sidebars (the browser
@@ -23,10 +24,7 @@ MIN_PX = 10.0
 
 
 def _gen():
-    spec = importlib.util.spec_from_file_location("gen_pictures", DOCS / "gen_pictures.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("gen_pictures.py")
 
 
 GEN = _gen()

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import dyngraph
 import staticgraph
 
+from .docs_scripts import load
+
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def _gen():
-    spec = importlib.util.spec_from_file_location("gen_reference", DOCS / "gen_reference.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("gen_reference.py")
 
 
 GEN = _gen()

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+from .docs_scripts import load
+
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGE = DOCS / "tutorial" / "06-costs.md"
 
 
 def _hook():
-    spec = importlib.util.spec_from_file_location("results_tables", DOCS / "hooks" / "results_tables.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("hooks/results_tables.py")
 
 
 HOOK = _hook()

@@ -111,3 +111,28 @@ def test_max_along_an_empty_dim_is_refused_as_pytorch_does(name, shape, dim):
         with pytest.raises(IndexError, match=rf"{name}\(\): Expected reduction dim {dim} to have non-zero size"):
             getattr(m.zeros(*shape), name)(dim)
     assert tuple(dg.zeros(0, 3).max(1).values.shape) == tuple(torch.zeros(0, 3).max(1).values.shape)
+
+
+def test_narrow_past_the_end_is_a_runtime_error_as_in_pytorch():
+    for m in (torch, dg):
+        with pytest.raises(RuntimeError, match=r"start \(2\) \+ length \(5\) exceeds dimension size \(4\)"):
+            m.arange(4.0).narrow(0, 2, 5)
+
+
+@pytest.mark.parametrize("make", [
+    "m.tensor([1, 2, 3], dtype=m.int8).prod()", "m.tensor([True, False, True]).prod()",
+    "m.tensor([[1, 2], [3, 4]], dtype=m.int32).prod(0)", "m.tensor([100] * 10, dtype=m.int8).prod()",
+    "m.tensor([[True], [True]]).prod(1, keepdim=True)",
+])
+def test_integer_and_bool_products_are_int64(make):
+    """PyTorch's prod accumulates integers and bools in int64 (as its sum); staticgraph's
+    declared dtype says the same."""
+    import staticgraph as sg
+
+    t, d = (eval(make, {"m": m}) for m in (torch, dg))  # noqa: S307  (our own expressions)
+    assert str(d.dtype).endswith(str(t.dtype).split(".")[-1]) and d.tolist() == t.tolist()
+    src = eval(make.split(".prod")[0], {"m": dg})  # noqa: S307
+    with sg.Graph():
+        node = sg.placeholder(tuple(src.shape), dtype=src._dtype_name)
+        out = eval("node.prod" + make.split(".prod")[1], {"node": node})  # noqa: S307
+        assert out._dtype_name == "int64"

@@ -3,8 +3,12 @@ seed and program are in the test's docstring)."""
 
 from __future__ import annotations
 
+import json
+import pathlib
+
 import numpy as np
 
+import dyngraph as dg
 import staticgraph as sg
 from graphcompare import controlflow as CF
 from graphcompare.equivalence import check_model
@@ -29,3 +33,70 @@ def test_cse_keeps_a_scalar_constant_apart_from_a_one_element_one():
 
     res = check_model(model, [x0], ways=("static", "pass:cse", "optimized"))
     assert res.ok, res.report()
+
+
+# inputs and loss weights as drawn: a 1-2 ULP difference depends on the very bits
+DATA = json.loads((pathlib.Path(__file__).parent / "data" / "campaign_findings.json").read_text())
+
+
+def _arrays(entries):
+    return [np.array(e["values"], dtype=e["dtype"]).reshape(e["shape"]) for e in entries]
+
+
+def _loss(F, model, xs, W):
+    outs = list(model(F, *xs))
+    total = (outs[0] * W[0]).sum()
+    for o, w in zip(outs[1:], W[1:]):
+        total = total + (o * w).sum()
+    return total, outs
+
+
+def _bitwise_as_dyngraph(model, X, W):
+    xs = [dg.tensor(a, requires_grad=True) for a in X]
+    total, outs = _loss(dg, model, xs, W)
+    total.backward()
+    want = [o.detach().numpy() for o in outs] + [x.grad.numpy() for x in xs]
+    with sg.Graph():
+        ps = [sg.placeholder(a.shape, a.dtype.name) for a in X]
+        total, outs = _loss(sg, model, ps, W)
+        fn = sg.compile(list(outs) + list(sg.gradients(total, ps)), inputs=ps, optimize=False)
+    got = [np.asarray(v) for v in fn(*X)]
+    for k, (a, b) in enumerate(zip(got, want)):
+        assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), k
+
+
+def test_two_whiles_and_an_identity_cond_chained_hand_their_terms_through_bitwise():
+    """Chunk 17000099, programs 279-280 (the part of the campaign run on 07a1f78): a 0-step while
+    hands x0 through to a 3-step while that also captures x0, and an identity cond hands an
+    einsum's value through; grad x0 was 2 ULP off dyngraph in every bitwise way (the chained
+    pass-through term order, fixed on main by the control-flow engineer)."""
+    def model(F, x0, x1):
+        v0 = F.concatenate([x0, x0], axis=0)
+        v1 = CF.while_model(F, x0, x0, 0)
+        v2 = F.stack([v0, v0, v0], axis=0)
+        v3 = CF.while_model(F, v1, x0, 3)
+        v4 = v0.prod(1)
+        v5 = F.einsum("ak,mk->am", v3, x1)
+        v6 = CF.cond_model(F, v5, v5, v5, "true")
+        return [v2, v4, v6]
+
+    case = DATA["seed17000099_279"]
+    _bitwise_as_dyngraph(model, _arrays(case["X"]), _arrays(case["W"]))
+
+
+def test_a_branch_handing_a_nested_scan_value_through_sums_its_terms_bitwise():
+    """Chunk 17000105, program 66 (07a1f78): a scan whose body holds a cond feeds another such
+    scan and a cond whose false branch hands it through; grad x0 was 1 ULP off dyngraph in every
+    bitwise way (the same pass-through term order, fixed on main)."""
+    def model(F, x0, x1):
+        v0 = x0 + x0.argmin(dim=2, keepdim=True)
+        v1 = x0.min(axis=-1, keepdims=False)
+        v2 = CF.scan_model(F, x0, x1, "tanh", "cond")
+        v3 = CF.scan_model(F, v2, x1, "tanh", "cond")
+        v4 = CF.cond_model(F, v1, v2, x0, "false")
+        v5 = (v2 * v2 + 0.5).sqrt()
+        v6 = F.where((v3 > 0) & (v4 > 0), v3, v4)
+        return [v0, v5, v6]
+
+    case = DATA["seed17000105_66"]
+    _bitwise_as_dyngraph(model, _arrays(case["X"]), _arrays(case["W"]))

@@ -176,14 +176,6 @@ def _index_put_ref(x, value, *arrays, index):
     return out
 
 
-def _first_extremum_mask(find):
-    def ref(x, axis):
-        idx = np.expand_dims(find(x, axis=axis), axis)
-        return np.arange(x.shape[axis]).reshape([-1 if i == axis % x.ndim else 1 for i in range(x.ndim)]) == idx
-
-    return ref
-
-
 REFERENCE.update({
     "clone": np.copy,
     "flip": lambda x, dims: np.flip(x, dims),
@@ -195,10 +187,12 @@ REFERENCE.update({
     "index_put": _index_put_ref,
     "argmax": lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),
     "argmin": lambda x, axis=None, keepdims=False: np.argmin(x, axis=axis, keepdims=keepdims),
-    "argmax_mask": _first_extremum_mask(np.argmax),
-    "argmin_mask": _first_extremum_mask(np.argmin),
-    "max_dim": lambda x, axis, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
-    "min_dim": lambda x, axis, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
+    "max_dim": lambda x, index, axis, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
+    "min_dim": lambda x, index, axis, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
+    "clamp": lambda x, lo, hi, lower=True, upper=True: np.minimum(np.maximum(x, lo) if lower else x, hi) if upper
+    else np.maximum(x, lo),
+    "index_mask": lambda like, index, axis: np.arange(like.shape[axis]).reshape(
+        [-1 if i == axis % like.ndim else 1 for i in range(like.ndim)]) == index,
 })
 from _so_reference_nn import REFERENCE_NN  # noqa: E402  (the ops added for models)
 

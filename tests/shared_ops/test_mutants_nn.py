@@ -46,3 +46,27 @@ def test_cross_entropy_refuses_batch_sizes_that_differ_either_way(n, m):
 
     with pytest.raises(ShapeError, match="disagree on the batch size"):
         so.get_op("softmax_cross_entropy").infer(Spec((n, 5), "float32"), Spec((m,), "int64"))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_default_axis_is_the_last_on_three_dimensions_too(name):
+    """On a 2-D input axis 1 is the last one; on 3-D only -1 is."""
+    op = so.get_op(name)
+    x = np.random.default_rng(1).standard_normal((2, 3, 4))
+    y = op.forward(np, x, **op.bind_attrs({}))
+    p = y if name == "softmax" else np.exp(y)
+    np.testing.assert_allclose(p.sum(axis=-1), np.ones((2, 3)), rtol=1e-12)
+
+
+def test_conv2d_with_a_kernel_as_tall_as_the_input_gives_one_row():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(2).standard_normal((1, 2, 3, 5))
+    w = np.random.default_rng(3).standard_normal((4, 2, 3, 2))
+    assert so.get_op("conv2d").infer(so.Spec(x.shape, "float64"), so.Spec(w.shape, "float64"),
+                                     **so.get_op("conv2d").bind_attrs({})).shape == (1, 4, 1, 4)
+    got = dg.apply_op("conv2d", dg.tensor(x), dg.tensor(w)).numpy()
+    want = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(so.ShapeError, match="is larger than the padded input"):
+        so.get_op("conv2d").infer(so.Spec((1, 2, 2, 5), "float64"), so.Spec(w.shape, "float64"),
+                                  **so.get_op("conv2d").bind_attrs({}))

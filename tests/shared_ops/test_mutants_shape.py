@@ -83,3 +83,28 @@ def test_the_getitem_op_with_integers_beside_index_arrays_follows_numpy(spec, ke
     want = np.zeros_like(data)
     np.add.at(want, key(idx), 1.0)
     assert x.grad.numpy().tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("n_given", [1, 3])
+def test_getitem_refuses_fewer_or_more_index_arrays_than_its_spec_uses(n_given):
+    """Too few arrays would fail later with a bare StopIteration, too many would be ignored."""
+    x = Spec((3, 4), "float32")
+    arrays = [Spec((2,), "int64")] * n_given
+    with pytest.raises(so.ShapeError, match=f"uses 2 array\\(s\\) but {n_given} were given"):
+        so.get_op("getitem").infer(x, *arrays, index=(("a",), ("a",)))
+
+
+@pytest.mark.parametrize("shapes", [((2, 3), (2, 4)), ((2, 3), (3,)), ((2, 3), (2, 3), (2, 3, 1))], ids=str)
+def test_concatenate_refuses_shapes_that_differ_outside_the_axis_in_both_front_ends(shapes):
+    import staticgraph as sg
+
+    msg = "differ outside axis 0"
+    with pytest.raises(so.ShapeError, match=msg):
+        so.get_op("concatenate").infer(*[Spec(s, "float32") for s in shapes], axis=0)
+    with pytest.raises(so.ShapeError, match=msg):
+        dg.concatenate([dg.zeros(*s) for s in shapes], axis=0)
+    with sg.Graph(), pytest.raises(so.ShapeError, match=msg):
+        sg.concatenate([sg.placeholder(s, "float32") for s in shapes], axis=0)
+    # a free dimension matches any size
+    assert so.get_op("concatenate").infer(Spec((None, 3), "float32"), Spec((2, 3), "float32"), axis=0) == \
+        Spec((None, 3), "float32")

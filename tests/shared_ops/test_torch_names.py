@@ -95,6 +95,7 @@ GOLDEN = [
     ("view_scatter", {"chain": ()}, "torch::autograd::CopySlices", lambda t, x, y: _through_view(x * 1)),
     ("index_put", {"index": (("a",),)}, "IndexPutBackward0", lambda t, x, y: (x * 1).index_put((t.tensor([0, 2]),), y[0])),
     ("max_dim", {"axis": 1}, "MaxBackward0", lambda t, x, y: x.max(1).values),
+    ("clamp", {}, "ClampBackward0", lambda t, x, y: x.clamp(y, y + 1)),
     ("min_dim", {"axis": 0}, "MinBackward0", lambda t, x, y: x.min(0)[0]),
     # the surface's spellings PyTorch names differently from the op: t() and permute are transposes
     ("transpose", {"axes": (1, 0)}, "TransposeBackward0", lambda t, x, y: x.transpose(1, 0)),

@@ -100,13 +100,6 @@ def _index_put(x, value, *arrays, index):
     return out
 
 
-def _first_extremum_mask(find):
-    def mask(x, axis):
-        return F.one_hot(find(x, axis), x.shape[axis]).movedim(-1, axis).bool()
-
-    return mask
-
-
 TORCH.update({
     "clone": torch.clone,
     "flip": lambda x, dims: torch.flip(x, dims),
@@ -119,10 +112,10 @@ TORCH.update({
     "index_put": _index_put,
     "argmax": lambda x, axis=None, keepdims=False: torch.argmax(x, axis, keepdims),
     "argmin": lambda x, axis=None, keepdims=False: torch.argmin(x, axis, keepdims),
-    "argmax_mask": _first_extremum_mask(torch.argmax),
-    "argmin_mask": _first_extremum_mask(torch.argmin),
-    "max_dim": lambda x, axis, keepdims=False: torch.max(x, axis, keepdims).values,
-    "min_dim": lambda x, axis, keepdims=False: torch.min(x, axis, keepdims).values,
+    "max_dim": lambda x, index, axis, keepdims=False: torch.max(x, axis, keepdims).values,
+    "min_dim": lambda x, index, axis, keepdims=False: torch.min(x, axis, keepdims).values,
+    "clamp": lambda x, lo, hi, lower=True, upper=True: torch.clamp(x, lo if lower else None, hi if upper else None),
+    "index_mask": lambda like, index, axis: torch.zeros_like(like, dtype=torch.bool).scatter_(axis, index, True),
 })
 
 

@@ -57,14 +57,3 @@ def test_second_order_through_scan_against_torch(fn, T):
     names = ["gW", "gh0", "gxs", "gg_xs", "gg_h0", "gg_W", "gg_U", "gg_b"]
     for name, a, e in zip(names, got, want):
         np.testing.assert_allclose(a, e, rtol=1e-9, atol=1e-11, err_msg=name)
-
-
-def test_second_order_through_a_body_with_nested_control_flow_is_a_clear_error():
-    with sg.Graph():
-        xs = sg.placeholder((None, 3), "float64", name="xs")
-        W = sg.placeholder((3, 3), "float64", name="W")
-        body = lambda h, x: (sg.cond(x.sum() > 0, lambda v: (v @ W).tanh(), lambda v: v * 2.0, h + x), None)  # noqa: E731
-        hT, _ = sg.scan(body, sg.constant(np.zeros(3)), xs)
-        gW = sg.gradients(hT.sum(), W)
-        with pytest.raises(sg.GraphError, match="second order through sg.scan needs a body of plain ops"):
-            sg.gradients((gW * gW).sum(), W)

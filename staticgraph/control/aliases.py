@@ -1,0 +1,60 @@
+"""Which inputs of a control node may be one array at run time.
+
+A control node can hand a value through unchanged (a loop's carry after no step, a branch
+returning an operand or a captured value); two different inputs of one control node may then
+be the same array, and dyngraph, which sees one tensor, interleaves their gradient terms by
+step and consumer. The gradient of such a node keys those inputs' terms by its own order
+(``info["mix"]``, ``backward._merged``).
+"""
+
+from __future__ import annotations
+
+from ..graph import Node
+from .declare import GET
+
+
+def handed(x: Node) -> set:
+    """Ids of the nodes whose array ``x`` may be at run time: itself, and through every control
+    output that can hand a value through unchanged (a loop's carry after no step, a branch
+    returning an operand or a captured value), those values' own."""
+    found: set[int] = set()
+    stack = [x]
+    while stack:
+        v = stack.pop()
+        if v.id in found:
+            continue
+        found.add(v.id)
+        if v.op != GET or v.inputs[0].op not in ("cond", "while_loop", "scan"):
+            continue
+        ctrl, k = v.inputs[0], v.attrs["index"]
+        cf = ctrl.attrs["cf"]
+        if cf.kind == "cond":
+            for b in (cf.bodies["true"], cf.bodies["false"]):
+                out = b.outputs[k]
+                params = [p.id for p in b.params]
+                if out.id in params:
+                    stack.append(ctrl.inputs[1 + params.index(out.id)])
+                stack.extend(o for o, ph in b.captures if ph is out)
+        elif k < cf.n["vars" if cf.kind == "while_loop" else "carries"]:
+            stack.append(ctrl.inputs[k])
+    return found
+
+
+def maybe_same(nodes: list) -> list:
+    """Groups (positions in ``nodes``) of distinct nodes that may be one array at run time
+    (``handed``): their terms must then interleave in dyngraph's order, which only the control
+    node knows (step, consumer), so it keys them by that (``info["mix"]``)."""
+    sets = [handed(x) for x in nodes]
+    group = list(range(len(nodes)))
+    for i in range(len(nodes)):
+        for j in range(i):
+            if sets[i] & sets[j]:
+                old, new = group[i], group[j]
+                group = [new if g == old else g for g in group]
+    out: dict[int, list] = {}
+    for i, g in enumerate(group):
+        out.setdefault(g, []).append(i)
+    return [g for g in out.values() if len(g) > 1]
+
+
+__all__ = ["handed", "maybe_same"]
