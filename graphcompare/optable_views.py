@@ -185,4 +185,5 @@ _add(Recipe("clamp", _draw_clamp, _tpl("{0}.clamp({1}, {2})"), guard=_guard_clam
 
 COVERED_ELSEWHERE.update({
     "diagonal_scatter": "the gradient of diagonal",
+    "index_mask": "the gradient of max(dim)/min(dim), which reads their saved indices",
 })
