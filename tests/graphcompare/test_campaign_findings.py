@@ -11,6 +11,7 @@ import numpy as np
 import dyngraph as dg
 import staticgraph as sg
 from graphcompare import controlflow as CF
+from graphcompare._runners import loss  # the checker's own loss: the same terms, the same order
 from graphcompare.equivalence import check_model
 
 
@@ -43,22 +44,14 @@ def _arrays(entries):
     return [np.array(e["values"], dtype=e["dtype"]).reshape(e["shape"]) for e in entries]
 
 
-def _loss(F, model, xs, W):
-    outs = list(model(F, *xs))
-    total = (outs[0] * W[0]).sum()
-    for o, w in zip(outs[1:], W[1:]):
-        total = total + (o * w).sum()
-    return total, outs
-
-
 def _bitwise_as_dyngraph(model, X, W):
     xs = [dg.tensor(a, requires_grad=True) for a in X]
-    total, outs = _loss(dg, model, xs, W)
+    total, outs = loss(dg, model, xs, W)
     total.backward()
     want = [o.detach().numpy() for o in outs] + [x.grad.numpy() for x in xs]
     with sg.Graph():
         ps = [sg.placeholder(a.shape, a.dtype.name) for a in X]
-        total, outs = _loss(sg, model, ps, W)
+        total, outs = loss(sg, model, ps, W)
         fn = sg.compile(list(outs) + list(sg.gradients(total, ps)), inputs=ps, optimize=False)
     got = [np.asarray(v) for v in fn(*X)]
     for k, (a, b) in enumerate(zip(got, want)):

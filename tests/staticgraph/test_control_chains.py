@@ -19,6 +19,7 @@ import pytest
 import dyngraph as dg
 import staticgraph as sg
 from graphcompare import controlflow as CF
+from graphcompare._runners import loss, run_dyngraph  # the checker's own runner: the same loss, the same order
 
 DATA = json.loads((pathlib.Path(__file__).parent / "data" / "control_chains.json").read_text())
 
@@ -160,25 +161,10 @@ CASES = {"whiles_in_a_row": m_whiles, "cond_after_loop": m_cond_after_loop, "see
          "seed17000105_66": m105, "seed17000111_234": m111a, "seed17000111_306": m111b}
 
 
-def _loss(F, model, xs, W):
-    outs = list(model(F, *xs))
-    total = (outs[0] * W[0]).sum()
-    for o, w in zip(outs[1:], W[1:]):
-        total = total + (o * w).sum()
-    return total, outs
-
-
-def _dyngraph(model, X, W):
-    xs = [dg.tensor(a, requires_grad=True) for a in X]
-    total, outs = _loss(dg, model, xs, W)
-    total.backward()
-    return [o.detach().numpy() for o in outs] + [None if x.grad is None else x.grad.numpy() for x in xs]
-
-
 def _graph(model, X, W):
     with sg.Graph() as g:
         ps = [sg.placeholder(a.shape, a.dtype.name) for a in X]
-        total, outs = _loss(sg, model, ps, W)
+        total, outs = loss(sg, model, ps, W)
         grads = sg.gradients(total, ps)
     return g, ps, list(outs), grads
 
@@ -211,13 +197,13 @@ def _assert_bitwise(got, expected):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_chained_pass_through_bitwise(name):
     X, W = _arrays(DATA[name]["X"]), _arrays(DATA[name]["W"])
-    _assert_bitwise(_static(CASES[name], X, W), _dyngraph(CASES[name], X, W))
+    _assert_bitwise(_static(CASES[name], X, W), run_dyngraph(CASES[name], X, W))
 
 
 @pytest.mark.parametrize("name", ["seed17000072_95", "seed17000074_406"])
 def test_chained_pass_through_survives_save_load(name, tmp_path):
     X, W = _arrays(DATA[name]["X"]), _arrays(DATA[name]["W"])
-    _assert_bitwise(_static(CASES[name], X, W, save=tmp_path / "f.json"), _dyngraph(CASES[name], X, W))
+    _assert_bitwise(_static(CASES[name], X, W, save=tmp_path / "f.json"), run_dyngraph(CASES[name], X, W))
 
 
 def test_a_closure_beside_an_init_that_is_also_a_closure_bitwise():
