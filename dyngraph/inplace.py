@@ -100,7 +100,7 @@ class InplaceMixin:
                 views.write(self, res._data, True)
             else:
                 new = base._op("view_scatter", base, res, chain=views.hashable(self._view.chain))
-                new._grad_fn.register_prehook(_used_once(new._grad_fn))
+                new._grad_fn.register_prehook(_used_once(new._grad_fn, res._grad_fn))
                 views.write(base, new._data)
             base._grad_fn, base._rg = new._grad_fn, new._rg
         views.regenerate(base)
@@ -292,14 +292,19 @@ def _selects_all(spec, shape) -> bool:
     return all(e[1] in (None, 0) and e[3] in (None, 1) and (e[2] is None or e[2] >= n) for e, n in dims)
 
 
-def _used_once(node):
+def _used_once(node, inner):
     """A prehook for a ``CopySlices`` node: like PyTorch's, it refuses a second backward after one
-    without ``retain_graph``, although it holds no saved values."""
+    without ``retain_graph``, although it holds no saved values. PyTorch's ``CopySlices`` runs the
+    write's own rule (``inner``) inside itself and is released with it, so a backward that failed
+    in that rule (a saved value modified in place) leaves it usable: the next backward raises the
+    same error again, not "backward through the graph a second time"."""
     ref = weakref.ref(node)
+    inner_ref = weakref.ref(inner) if inner is not None else None
 
     def copy_slices_once(grad):
         n = ref()
-        if n is not None and n.released:
+        i = inner_ref() if inner_ref is not None else None
+        if n is not None and n.released and (i is None or i.released):
             raise FreedGraphError(FREED_MSG)
 
     return copy_slices_once

@@ -66,6 +66,25 @@ def test_copy_slices_refuses_a_second_backward_as_pytorchs_does():
     assert run(dg) == run(torch)
 
 
+def test_a_backward_that_failed_inside_copy_slices_fails_the_same_way_again():
+    """PyTorch's CopySlices runs the write's own rule inside itself: when that rule finds a saved
+    value modified in place, nothing is released, and a second backward raises the same error
+    (not "backward through the graph a second time"). Found by the fuzzer after 31 programs."""
+    def run(m):
+        x = m.tensor([[-0.98, -1.86, 1.0], [0.58, -1.2, -1.36]], dtype=m.float64, requires_grad=True)
+        t = x * 1.5
+        (t * (t * 1.0).exp()).sum().backward()
+        t[1:].mul_(t[1:])  # saves t[1:], then modifies it
+        seen = []
+        for retain in (False, True, False):
+            with pytest.raises(RuntimeError) as err:
+                t.sum().backward(retain_graph=retain)
+            seen.append("modified by an inplace operation" in str(err.value))
+        return seen
+
+    assert run(dg) == run(torch) == [True, True, True]
+
+
 def test_a_write_through_a_detached_alias_regenerates_the_views():
     def run(m):
         x = m.tensor([1.0, 2.0, 3.0], dtype=m.float64, requires_grad=True)
