@@ -14,6 +14,8 @@ from itertools import chain
 
 from shared_ops.registry import REGISTRY
 
+from ..passes import stack
+
 from .grad import AFTER, NEXT, _is_list
 
 
@@ -177,8 +179,8 @@ class Backward:
             probe = list(history.steps[0][0]) + list(caps)
             exes = (self.bodies["last"]._exe_for(probe), self.bodies["mid"]._exe_for(probe))
             loop = self._generated.get(exes, tuple(history.ids))
-            carry_slots, steps, dxs = loop(T, history.steps, [_rows(x, T) for x in xs], caps,
-                                          [None if d is None else _rows(d, T) for d in dys], finals)
+            carry_slots, steps, dxs, bufs = loop(T, history.steps, [_rows(x, T) for x in xs], caps,
+                                                [None if d is None else _rows(d, T) for d in dys], finals)
             for (j, _), d in zip(plans["mid"].dx, dxs):
                 dx[j] = d
         merge = n.get("merge", ())
@@ -209,6 +211,9 @@ class Backward:
                           for t in _resolve(step[c], (last if back == 0 else mid).keys[len(fcarry) + c])] for c in range(ncap)]
         else:
             cap_terms = [_flat(list(chain.from_iterable(step[c] for step in reversed(steps)))) for c in range(ncap)]
+        if self.stacked is not None and T >= 2:
+            for c, term in stack.formed(xp, self.stacked, bufs, xs, history.steps, history.pos, T):
+                cap_terms[c].append(term)
         return tuple(init + self._dxs(xp, xs, dx, T) + cap_terms)
 
     def fcarry(self) -> list:
@@ -219,7 +224,12 @@ class Backward:
         """The two gradient bodies' plans (``_Plan``), made once."""
         p = getattr(self, "_plans", None)
         if p is None:
-            p = self._plans = {name: _Plan(self.cf.bodies[name], self.fcarry(), self.cf.n) for name in ("mid", "last")}
+            p = self._plans = {name: _Plan(self.layouts.get(name, self.cf.bodies[name]), self.fcarry(), self.cf.n)
+                               for name in ("mid", "last")}
+            st = self.stacked
+            if st is not None:  # passes.stack: operands written per step, terms formed after the loop
+                p["mid"].stack_steps = [(i, src[1]) for i, src in enumerate(st.sources) if src[0] == "step"]
+                p["mid"].push = any(p["mid"].cap_slots)
         return p
 
     def _dxs(self, xp, xs, dx, T) -> list:
@@ -265,6 +275,8 @@ class _Plan:
         self.dx = list(zip([j for j in range(n["xs"]) if n["dx"][j]], layout.summed_slots))
         self.res_ids = layout.res_ids
         self.respos: list = []
+        self.stack_steps: list = []  # (buffer, output position) of passes.stack's per-step operands
+        self.push = True  # whether a step hands out closure terms
         # slots whose value is a list of terms at run time (a nested control node's)
         self.carry_lists = [[_is_list(layout.outputs[s]) for s in sl] for sl in self.carry_slots]
         self.cap_lists = any(_is_list(layout.outputs[s]) for sl in self.cap_slots for s in sl)  # where each residual lies in a step's kept residuals

@@ -15,7 +15,8 @@ from shared_ops import Spec, backend_of, default_backend, generation
 from . import inline
 from .backward import Backward, Placed, _expand, _flat, _has_placed, _rows, add_n
 from .declare import GET, KINDS
-from .grad import ADD_TERMS, GRAD_KINDS, residuals
+from ..passes import selected, stack
+from .grad import ADD_TERMS, GRAD_KINDS, _is_list, residuals
 
 _CUT: list = []  # residual nodes the next lowered program takes as inputs (see Compiled)
 
@@ -137,12 +138,20 @@ class Loop(Backward):
         self.keep_history = (len(cf.out_specs) - 1) in needed if cf.kind in ("scan", "while_loop") else False
         self.bodies = {}
         self.res_ids: list = []
+        self.layouts: dict = {}  # a gradient body's layout as compiled (the middle steps' may be rewritten)
+        self.stacked = None  # passes.stack's rewrite of the middle steps' gradient body
         for name, b in cf.bodies.items():
             if cf.kind == "cond_grad":
                 continue
             if cf.kind in GRAD_KINDS:  # b is a Layout: its residuals come in as inputs
+                if name == "mid" and selected(optimize)["stack"]:
+                    self.stacked = _stack_plan(cf, b)
+                    b = self.stacked.layout if self.stacked is not None else b
                 res = residuals(b)
                 b.res_ids = [r.id for r in res]
+                self.layouts[name] = b
+                if name == "mid" and self.stacked is not None:
+                    stack.resolve_residuals(self.stacked, b.res_ids)
                 self.bodies[name] = Compiled(b.outputs, b.inputs, optimize, backend, f"{cf.kind} {name} step", cut=res)
             elif name == "body" and self.keep_history:
                 res = {r.id: r for L in b.grad_layouts for r in residuals(L)}
@@ -177,7 +186,7 @@ class Loop(Backward):
         return inline.grad_loop(last_exe, mid_exe, plans["last"], plans["mid"], n["carries"], n["xs"], n["caps"], fcarry)
 
     def report_lines(self) -> list:
-        out = []
+        out = self.stacked.lines() if self.stacked is not None else []
         for b in self.bodies.values():
             out.extend(b.report_lines())
         return out
@@ -232,6 +241,18 @@ class Loop(Backward):
         return (*carries, history)
 
     # -- gradients -------------------------------------------------------------------
+def _stack_plan(cf, layout):
+    """``passes.stack``'s plan for a loop gradient's middle-step body, or None where the loop's
+    closures' terms are merged with other inputs' or hold a nested control node's lists."""
+    n = cf.n
+    if n.get("merge") or n.get("mix"):
+        return None
+    nf = sum(n["fcarry"])
+    if any(_is_list(layout.outputs[s]) for sl in layout.raw_slots[nf:] for s in sl):
+        return None
+    return stack.plan(layout, nf, n["carries"], n["xs"], _is_list)
+
+
 def lower(program, optimize, backend) -> None:
     """Turn control, ``get`` and ``add_terms`` nodes of ``program`` into ``'fused'`` nodes.
 

@@ -1,0 +1,173 @@
+"""stack: a loop's per-step weight-gradient products, summed as one product over the steps.
+
+A closure used at every step of a ``sg.scan`` or ``sg.while_loop`` (a weight) gets one
+gradient term per step, and the terms are summed after the loop (``add_terms``). When a
+step's term is a matrix product of two values that both change from step to step (the RNN
+cell's ``dW_h += g_t @ h_t^T``), the sum over the steps is itself one matrix product, over
+the steps stacked on a new leading axis::
+
+    each step t:  %27 = matmul_nt %30 %0          (g_t @ h_t^T), then T terms added
+ -> each step t:  G[t] = %30;   after the loop:  tensordot(G, H, axes=((0, 2), (0, 2)))
+
+one BLAS product whose inner dimension is T times longer, instead of T small products and
+T - 1 additions. ``RULES`` holds one entry per product op. Operands the loop keeps anyway
+are not copied per step: a row of ``xs`` is read from ``xs`` itself, a carry or a residual
+is stacked from the kept history once, after the loop; only a value the gradient step
+computes (``g_t``) is written into a ``(T - 1, ...)`` buffer.
+
+Which terms: ``matmul``, ``matmul_nt`` or ``matmul_tn`` of two 2-D operands that both
+depend on the step (a loop-invariant operand would be copied T times for nothing), in the
+gradient body of the middle steps; the last step's body runs as declared. A loop is left as
+it is when a closure of it is also fed as another of its inputs (its terms are merged in
+step order with the other input's, ``info["merge"]``/``["mix"]``) or when a closure's terms
+hold a nested control node's lists.
+
+Not exact (``EXACT = False``): BLAS sums the steps in its own order, not in the left fold
+over steps that dyngraph's engine and ``optimize=False`` use, so results move by rounding
+and the equivalence checker holds the ``pass:stack`` way to the tolerance. It runs where
+``optimize`` switches ``stack`` on (``optimize=True``), at the lowering of each loop's
+gradient node (``control.kernels``); ``fn.report()`` lists each rewritten term under the
+loop's gradient node.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+EXACT = False  # one product sums the steps in BLAS's order: held to the tolerance
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The sum over steps of ``op(a_t, b_t)`` as ``tensordot(A, B, axes)``, where ``A``
+    and ``B`` stack ``a_t`` and ``b_t`` on a new leading axis."""
+
+    op: str
+    axes: tuple
+
+
+RULES = {
+    "matmul": Rule("matmul", ((0, 2), (0, 1))),        # sum_t a_t @ b_t
+    "matmul_nt": Rule("matmul_nt", ((0, 2), (0, 2))),  # sum_t a_t @ b_t^T
+    "matmul_tn": Rule("matmul_tn", ((0, 1), (0, 1))),  # sum_t a_t^T @ b_t
+}
+
+
+@dataclass
+class Term:
+    """One closure term formed after the loop: ``cap`` (the closure, among the loop's
+    floating closures), its ``rule`` and the positions of its two operands in ``operands``
+    of the ``Stacked`` plan."""
+
+    cap: int
+    rule: Rule
+    args: tuple
+    text: str
+
+
+@dataclass
+class Stacked:
+    """The middle steps' gradient body without the rewritten terms (``layout``, a copy whose
+    outputs end with the operands) and how to form the terms: ``sources[i]`` says where
+    operand ``i`` comes from: ``("carry", k)``, ``("xs", j)``, ``("res", node id)`` or
+    ``("step", output position)``."""
+
+    layout: object
+    terms: list
+    sources: list
+
+    def lines(self, steps: str = "T - 1") -> list:
+        return [f"stack: {len(self.terms)} closure term(s) formed after the loop as one product over "
+                f"the {steps} middle steps:"] + ["    " + t.text for t in self.terms]
+
+
+def _step_dependent(layout, params: list) -> set:
+    """Ids of the gradient body's nodes whose value changes from step to step: the params
+    (carries, xs rows), the seeds, and everything computed from them."""
+    seeds = layout.inputs[len(layout.body.inputs):]
+    out = {p.id for p in params} | {s.id for s in seeds}
+    for n in layout.body.graph.nodes:
+        if n.id not in out and any(x.id in out for x in n.inputs):
+            out.add(n.id)
+    return out
+
+
+def plan(layout, n_fcarry: int, nc: int, nx: int, is_list) -> Stacked | None:
+    """The rewrite of ``layout`` (a loop's middle-step gradient body, ``control.grad.Layout``)
+    with ``n_fcarry`` float carries among ``nc`` carries and ``nx`` xs; ``is_list(node)``:
+    whether a node is a list of terms at run time. None when no term qualifies."""
+    body = layout.body
+    varying = _step_dependent(layout, body.params)
+    found = []
+    for c, slots in enumerate(layout.raw_slots[n_fcarry:]):
+        for s in slots:
+            o = layout.outputs[s]
+            rule = RULES.get(o.op)
+            if rule is None or len(o.inputs) != 2:
+                continue
+            a, b = o.inputs
+            if all(len(x._shape) == 2 and x.id in varying and not is_list(x) for x in (a, b)):
+                found.append((s, c, rule, (a, b)))
+    if not found:
+        return None
+    gone = {s for s, _, _, _ in found}
+    keep = [s for s in range(len(layout.outputs)) if s not in gone]
+    at = {s: i for i, s in enumerate(keep)}
+    d = copy.copy(layout)
+    d.outputs = [layout.outputs[s] for s in keep]
+    d.raw_slots = [[at[s] for s in sl if s not in gone] for sl in layout.raw_slots]
+    d.raw_keys = [[k for s, k in zip(sl, ks) if s not in gone] for sl, ks in zip(layout.raw_slots, layout.raw_keys)]
+    d.summed_slots = [None if s is None else at[s] for s in layout.summed_slots]
+    position = {p.id: k for k, p in enumerate(body.params)}
+    operands: dict[int, int] = {}
+    sources: list = []
+    terms = []
+    for s, c, rule, args in found:
+        pos = []
+        for x in args:
+            if x.id not in operands:
+                operands[x.id] = len(sources)
+                k = position.get(x.id)
+                if k is not None:
+                    sources.append(("carry", k) if k < nc else ("xs", k - nc))
+                else:
+                    sources.append(("step", len(d.outputs)))
+                    d.outputs.append(x)
+            pos.append(operands[x.id])
+        o = layout.outputs[s]
+        terms.append(Term(c, rule, tuple(pos), f"%{o.id} = {o.op} %{args[0].id} %{args[1].id} -> "
+                                              f"tensordot(stacked %{args[0].id}, stacked %{args[1].id}, axes={rule.axes})"))
+    return Stacked(d, terms, sources)
+
+
+def resolve_residuals(st: Stacked, res_ids: list) -> None:
+    """An operand that is a residual (a forward value the loop keeps per step) is read from
+    the kept history, not written per step: its source becomes ``("res", node id)``."""
+    res = set(res_ids)
+    for i, src in enumerate(st.sources):
+        if src[0] == "step" and st.layout.outputs[src[1]].id in res:
+            st.sources[i] = ("res", st.layout.outputs[src[1]].id)
+
+
+def formed(xp, st: Stacked, bufs: tuple, xs: list, kept: list, pos: dict, T: int) -> list:
+    """``(closure, term)`` for each rewritten term over the middle steps ``0 .. T - 2``
+    (``T >= 2``): ``bufs`` the per-step buffers of the ``("step", ...)`` operands in their
+    order, ``xs`` the loop's xs, ``kept`` its history (``(carries, residuals)`` per step),
+    ``pos`` a residual's place in a step's residuals."""
+    it = iter(bufs)
+    stacked = []
+    for kind, k in st.sources:
+        if kind == "step":
+            stacked.append(next(it))
+        elif kind == "xs":
+            stacked.append(xs[k][:T - 1])
+        elif kind == "carry":
+            stacked.append(xp.stack([kept[t][0][k] for t in range(T - 1)], axis=0))
+        else:
+            p = pos[k]
+            stacked.append(xp.stack([kept[t][1][p] for t in range(T - 1)], axis=0))
+    return [(t.cap, xp.tensordot(stacked[t.args[0]], stacked[t.args[1]], axes=t.rule.axes)) for t in st.terms]
+
+
+__all__ = ["EXACT", "RULES", "Rule", "Term", "Stacked", "plan", "resolve_residuals", "formed"]
