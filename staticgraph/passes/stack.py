@@ -63,7 +63,7 @@ class Term:
     cap: int
     rule: Rule
     args: tuple
-    text: str
+    node: int  # the term's node in the body, for the report
 
 
 @dataclass
@@ -77,9 +77,20 @@ class Stacked:
     terms: list
     sources: list
 
-    def lines(self, steps: str = "T - 1") -> list:
-        return [f"stack: {len(self.terms)} closure term(s) formed after the loop as one product over "
-                f"the {steps} middle steps:"] + ["    " + t.text for t in self.terms]
+    def lines(self) -> list:
+        """The report's lines: each rewritten term and where its stacked operands come from."""
+        def operand(i):
+            kind, k = self.sources[i]
+            if kind == "step":
+                return f"%{self.layout.outputs[k].id} (written per step)"
+            return {"carry": f"carry{k} (stacked from the kept history)", "xs": f"xs{k} (xs itself)",
+                    "res": f"%{k} (a residual, stacked from the kept history)"}[kind]
+        out = [f"stack: {len(self.terms)} closure term(s) formed after the loop as one product over the "
+               "T - 1 middle steps (the last step's as declared):"]
+        for t in self.terms:
+            out.append(f"    %{t.node} = {t.rule.op} of {operand(t.args[0])} and {operand(t.args[1])} "
+                       f"-> tensordot(axes={t.rule.axes})")
+        return out
 
 
 def _step_dependent(layout, params: list) -> set:
@@ -135,9 +146,7 @@ def plan(layout, n_fcarry: int, nc: int, nx: int, is_list) -> Stacked | None:
                     sources.append(("step", len(d.outputs)))
                     d.outputs.append(x)
             pos.append(operands[x.id])
-        o = layout.outputs[s]
-        terms.append(Term(c, rule, tuple(pos), f"%{o.id} = {o.op} %{args[0].id} %{args[1].id} -> "
-                                              f"tensordot(stacked %{args[0].id}, stacked %{args[1].id}, axes={rule.axes})"))
+        terms.append(Term(c, rule, tuple(pos), layout.outputs[s].id))
     return Stacked(d, terms, sources)
 
 
