@@ -7,12 +7,13 @@ cell's ``dW_h += g_t @ h_t^T``), the sum over the steps is itself one matrix pro
 the steps stacked on a new leading axis::
 
     each step t:  %27 = matmul_nt %30 %0          (g_t @ h_t^T), then T terms added
- -> each step t:  G[t] = %30;   after the loop:  tensordot(G, H, axes=((0, 2), (0, 2)))
+ -> each step t:  G[t] = %30;   after the loop:  matmul_nt([g_0 g_1 ...], [h_0 h_1 ...])
 
 one BLAS product whose inner dimension is T times longer, instead of T small products and
-T - 1 additions. ``RULES`` holds one entry per product op. Operands the loop keeps anyway
-are not copied per step: a row of ``xs`` is read from ``xs`` itself, a carry or a residual
-is stacked from the kept history once, after the loop; only a value the gradient step
+T - 1 additions: the steps' blocks joined along the axis the product contracts (``RULES``, one
+entry per product op), so the contraction itself sums the steps. Operands the loop keeps
+anyway are not copied per step: a row of ``xs`` is read from ``xs`` itself, a carry or a
+residual is joined from the kept history once, after the loop; only a value the gradient step
 computes (``g_t``) is written into a ``(T - 1, ...)`` buffer.
 
 Which terms: ``matmul``, ``matmul_nt`` or ``matmul_tn`` of two 2-D operands that both
@@ -40,17 +41,18 @@ EXACT = False  # one product sums the steps in BLAS's order: held to the toleran
 
 @dataclass(frozen=True)
 class Rule:
-    """The sum over steps of ``op(a_t, b_t)`` as ``tensordot(A, B, axes)``, where ``A``
-    and ``B`` stack ``a_t`` and ``b_t`` on a new leading axis."""
+    """The sum over steps of ``op(a_t, b_t)`` is ``op(A, B)``, where ``A`` joins the ``a_t``
+    along the axis the product contracts (``contract[0]`` of ``a_t``; ``B`` likewise): the
+    products of the steps' blocks, summed by the contraction itself."""
 
     op: str
-    axes: tuple
+    contract: tuple
 
 
 RULES = {
-    "matmul": Rule("matmul", ((0, 2), (0, 1))),        # sum_t a_t @ b_t
-    "matmul_nt": Rule("matmul_nt", ((0, 2), (0, 2))),  # sum_t a_t @ b_t^T
-    "matmul_tn": Rule("matmul_tn", ((0, 1), (0, 1))),  # sum_t a_t^T @ b_t
+    "matmul": Rule("matmul", (1, 0)),     # sum_t a_t @ b_t     = [a_0 a_1 ...] @ [b_0; b_1; ...]
+    "matmul_nt": Rule("matmul_nt", (1, 1)),  # sum_t a_t @ b_t^T = [a_0 a_1 ...] @ [b_0 b_1 ...]^T
+    "matmul_tn": Rule("matmul_tn", (0, 0)),  # sum_t a_t^T @ b_t = [a_0; a_1; ...]^T @ [b_0; b_1; ...]
 }
 
 
@@ -83,13 +85,13 @@ class Stacked:
             kind, k = self.sources[i]
             if kind == "step":
                 return f"%{self.layout.outputs[k].id} (written per step)"
-            return {"carry": f"carry{k} (stacked from the kept history)", "xs": f"xs{k} (xs itself)",
-                    "res": f"%{k} (a residual, stacked from the kept history)"}[kind]
+            return {"carry": f"carry{k} (joined from the kept history)", "xs": f"xs{k} (xs itself)",
+                    "res": f"%{k} (a residual, joined from the kept history)"}[kind]
         out = [f"stack: {len(self.terms)} closure term(s) formed after the loop as one product over the "
                "T - 1 middle steps (the last step's as declared):"]
         for t in self.terms:
-            out.append(f"    %{t.node} = {t.rule.op} of {operand(t.args[0])} and {operand(t.args[1])} "
-                       f"-> tensordot(axes={t.rule.axes})")
+            out.append(f"    %{t.node} = {t.rule.op} of {operand(t.args[0])} and {operand(t.args[1])}, "
+                       f"joined along axes {t.rule.contract}")
         return out
 
 
@@ -163,20 +165,32 @@ def formed(xp, st: Stacked, bufs: tuple, xs: list, kept: list, pos: dict, T: int
     """``(closure, term)`` for each rewritten term over the middle steps ``0 .. T - 2``
     (``T >= 2``): ``bufs`` the per-step buffers of the ``("step", ...)`` operands in their
     order, ``xs`` the loop's xs, ``kept`` its history (``(carries, residuals)`` per step),
-    ``pos`` a residual's place in a step's residuals."""
-    it = iter(bufs)
-    stacked = []
-    for kind, k in st.sources:
+    ``pos`` a residual's place in a step's residuals. Each term is its op's own kernel on the
+    joined operands."""
+    from shared_ops.registry import REGISTRY
+
+    step = {}
+    for i, (kind, k) in enumerate(st.sources):
         if kind == "step":
-            stacked.append(next(it))
-        elif kind == "xs":
-            stacked.append(xs[k][:T - 1])
-        elif kind == "carry":
-            stacked.append(xp.stack([kept[t][0][k] for t in range(T - 1)], axis=0))
-        else:
-            p = pos[k]
-            stacked.append(xp.stack([kept[t][1][p] for t in range(T - 1)], axis=0))
-    return [(t.cap, xp.tensordot(stacked[t.args[0]], stacked[t.args[1]], axes=t.rule.axes)) for t in st.terms]
+            step[i] = bufs[len(step)]
+    joined: dict = {}
+
+    def join(i: int, axis: int):
+        got = joined.get((i, axis))
+        if got is not None:
+            return got
+        kind, k = st.sources[i]
+        if kind in ("carry", "res"):  # kept per step: joined in one call
+            r, p = (0, k) if kind == "carry" else (1, pos[k])
+            got = xp.concatenate([kept[t][r][p] for t in range(T - 1)], axis=axis)
+        else:  # (T - 1, rows, cols), the steps on the leading axis: a view, or one copy
+            S = step[i] if kind == "step" else xs[k][:T - 1]
+            got = xp.reshape(S, (-1, S.shape[2])) if axis == 0 else xp.reshape(xp.permute_dims(S, (1, 0, 2)), (S.shape[1], -1))
+        joined[(i, axis)] = got
+        return got
+
+    return [(t.cap, REGISTRY.get(t.rule.op).kernel(xp, join(t.args[0], t.rule.contract[0]), join(t.args[1], t.rule.contract[1])))
+            for t in st.terms]
 
 
 __all__ = ["EXACT", "RULES", "Rule", "Term", "Stacked", "plan", "resolve_residuals", "formed"]

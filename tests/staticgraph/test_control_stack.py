@@ -12,6 +12,7 @@ import torch
 
 import dyngraph as dg
 import staticgraph as sg
+from shared_ops import get_op
 from staticgraph.passes import exact_passes, selected
 
 RNG = np.random.default_rng(1519)
@@ -87,7 +88,7 @@ def test_matrix_vector_rnn_reports_both_weights_stacked(mv64):
     lines = stacked_lines(mv64)
     assert lines and lines[0].startswith("stack: 2 closure term(s)"), mv64.report()
     text = mv64.report()
-    assert "matmul_nt of" in text and "carry0 (stacked from the kept history)" in text and "xs0 (xs itself)" in text
+    assert "matmul_nt of" in text and "carry0 (joined from the kept history)" in text and "xs0 (xs itself)" in text
 
 
 @pytest.mark.parametrize("T", [1, 2, 7])
@@ -217,6 +218,40 @@ def test_a_two_layer_cell_reads_a_residual_from_the_kept_history():
         arrays = [RNG.standard_normal((T, H, 1)), RNG.standard_normal((I, 1)), RNG.standard_normal((H, I)) / 2,
                   RNG.standard_normal((I, H)) / 2]
         close(fn(*arrays), torch_grads(None, arrays, range(4), python), "float64")
+
+
+def test_each_rule_of_the_table_against_torch():
+    """A body calling ``matmul_nt`` (its weight's term is a ``matmul``), ``@`` on the left
+    (``matmul_nt`` terms) and on the right (``matmul_tn``), with contracted dimensions above
+    1, so that each rule's joined axes are exercised."""
+    K = 2
+    with sg.Graph():
+        xs = sg.placeholder((None, H, K), "float64")
+        h0 = sg.placeholder((H, K), "float64")
+        P, Q, R = (sg.placeholder(s, "float64") for s in ((H, K), (H, H), (K, K)))
+
+        def cell(h, x):
+            g = h.graph
+            a = g.apply(get_op("matmul_nt"), (g.capture(P), h), {})  # P @ h^T: (H, H); P's term: matmul
+            return ((a @ x) * 0.1 + Q @ h + h @ R).tanh(), None
+
+        hT, _ = sg.scan(cell, h0, xs)
+        loss = (hT * hT).sum()
+        fn = sg.compile([loss, *sg.gradients(loss, [xs, h0, P, Q, R])], inputs=[xs, h0, P, Q, R], optimize=True)
+    text = fn.report()
+    for op in ("matmul of", "matmul_nt of", "matmul_tn of"):
+        assert op in text, text
+
+    def python(step, ts):
+        xs, h, P, Q, R = ts
+        for t in range(xs.shape[0]):
+            h = (((P @ h.T) @ xs[t]) * 0.1 + Q @ h + h @ R).tanh()
+        return (h * h).sum()
+
+    for T in (1, 2, 5):
+        arrays = [RNG.standard_normal((T, H, K)), RNG.standard_normal((H, K)), RNG.standard_normal((H, K)) / 2,
+                  RNG.standard_normal((H, H)) / 3, RNG.standard_normal((K, K)) / 2]
+        close(fn(*arrays), torch_grads(None, arrays, range(5), python), "float64")
 
 
 def test_a_bounded_while_loop_is_rewritten_too():
