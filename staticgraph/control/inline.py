@@ -62,12 +62,33 @@ def inline(exe, tag: str, feeds: list, g: dict, indent: str) -> tuple[list, list
         if "V[" in ln:
             raise AssertionError("inline: a loop body reads a variable (bodies take captures as feeds)")
         lines.append(indent + rename(ln[4:]))
+    lines = _drop_unread_feeds(lines, {f for f in feeds if "(" not in f})
     ret = src[-1].strip()
     head, _, assigned = ret[len("return ("):].rpartition("), (")
     if assigned != ")":
         raise AssertionError("inline: a loop body assigns a variable")
     outs = [rename(o.strip()) for o in head.split(", ") if o.strip()]
     return lines, outs
+
+
+def _drop_unread_feeds(lines: list, feeds: set) -> list:
+    """``lines`` without a feed read into a slot that the next line deletes unread (an input
+    the body does not use: in a loop it would cost a load and a ``del`` every step)."""
+    out: list = []
+    k = 0
+    while k < len(lines):
+        name, _, value = lines[k].strip().partition(" = ")
+        dead = value in feeds and k + 1 < len(lines) and lines[k + 1].strip().startswith("del ")
+        names = lines[k + 1].strip()[4:].split(", ") if dead else []
+        if dead and name in names:
+            rest = [n for n in names if n != name]
+            indent = lines[k][:len(lines[k]) - len(lines[k].lstrip())]
+            out.extend([indent + "del " + ", ".join(rest)] if rest else [])
+            k += 2
+            continue
+        out.append(lines[k])
+        k += 1
+    return out
 
 
 def _pingpong(op, kernel, shape: tuple):

@@ -10,6 +10,8 @@ history of carries for the gradient) aliases a buffer the caller's memory plan r
 
 from __future__ import annotations
 
+import numpy as np
+
 from shared_ops import Spec, backend_of, default_backend, generation
 
 from . import inline
@@ -47,7 +49,8 @@ class Compiled:
         self._exe = {}
 
     def _exe_for(self, arrays: list):
-        first = next((a for a in arrays if not isinstance(a, list)), None)  # a list: terms of a seed
+        first = arrays[0] if arrays and type(arrays[0]) is np.ndarray else \
+            next((a for a in arrays if not isinstance(a, list)), None)  # a list: terms of a seed
         b = backend_of(first) if first is not None else default_backend()
         key = b.name + b.device
         exe = self._exe.get(key)
@@ -83,6 +86,8 @@ class History:
         self.ids = ids
         self.pos = {i: k for k, i in enumerate(ids)}
         self.steps: list = []
+        self.xs: tuple = ()  # a scan's xs and their rows (``_rows``), for the gradient loop
+        self.rows: list = []
 
     def __len__(self):
         return len(self.steps)
@@ -214,6 +219,8 @@ class Loop(Backward):
         ys: tuple = ((),) * ny
         if length:
             rows = [_rows(x, length) for x in xs]
+            if history is not None:  # the gradient loop reads the same rows of the same xs
+                history.xs, history.rows = xs, rows
             exe = self.bodies["body"]._exe_for(carries + [r[0] for r in rows] + list(caps))
             loop = self._generated.get((exe,), xp.__name__ == "numpy")
             carries, ys = loop(length, carries, rows, caps, history.steps if history is not None else None)
