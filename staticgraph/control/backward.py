@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from itertools import chain
 
+import numpy as np
+
 from shared_ops.registry import REGISTRY
 
 from ..passes import stack
@@ -284,8 +286,9 @@ class _Plan:
 
 
 def _rows(x, n: int) -> list:
-    """``x[t]`` for every step, as arrays (a 1-d ``x`` gives 0-d arrays, not NumPy scalars)."""
-    return list(x) if x.ndim > 1 else [x[t, ...] for t in range(n)]
+    """``x[t]`` for every step, as arrays (a 1-d ``x`` gives 0-d arrays, not NumPy scalars;
+    an array library that forbids iterating an array, array-api-strict, is indexed)."""
+    return list(x) if x.ndim > 1 and type(x) is np.ndarray else [x[t, ...] for t in range(n)]
 
 
 def _keyed(values, keys, step: tuple) -> list:

@@ -262,7 +262,7 @@ def grad_loop(last_exe, mid_exe, last, mid, nc: int, nx: int, ncap: int, fcarry:
             out.append(f"        _push({tup(tup(outs[s] for s in slots) for slots in plan.cap_slots)})")
         for i, s in plan.stack_steps:  # passes.stack: the step's operand into its row of a (T - 1, ...) buffer
             out += [f"        _v = {outs[s]}", f"        if _S{i} is None:",
-                    f"            _S{i} = xp.empty((T - 1,) + _v.shape, dtype=_v.dtype)", f"        _S{i}[t] = _v"]
+                    f"            _S{i} = xp.empty((T - 1,) + _v.shape, dtype=_v.dtype)", f"        _S{i}[t, ...] = _v"]
         for j, s in plan.dx:
             out.append(f"        _X{j}[t] = {outs[s]}" if s is not None else f"        _X{j}[t] = xp.zeros_like(_R{j}[t])")
         return out

@@ -182,9 +182,10 @@ def formed(xp, st: Stacked, bufs: tuple, xs: list, kept: list, pos: dict, T: int
         kind, k = st.sources[i]
         if kind in ("carry", "res"):  # kept per step: joined in one call
             r, p = (0, k) if kind == "carry" else (1, pos[k])
-            got = xp.concatenate([kept[t][r][p] for t in range(T - 1)], axis=axis)
+            concat = getattr(xp, "concat", None) or xp.concatenate  # the array API's name, or NumPy 1's
+            got = concat([kept[t][r][p] for t in range(T - 1)], axis=axis)
         else:  # (T - 1, rows, cols), the steps on the leading axis: a view, or one copy
-            S = step[i] if kind == "step" else xs[k][:T - 1]
+            S = step[i] if kind == "step" else xs[k][:T - 1, ...]
             got = xp.reshape(S, (-1, S.shape[2])) if axis == 0 else xp.reshape(xp.permute_dims(S, (1, 0, 2)), (S.shape[1], -1))
         joined[(i, axis)] = got
         return got
