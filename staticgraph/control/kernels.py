@@ -14,10 +14,10 @@ import numpy as np
 
 from shared_ops import Spec, backend_of, default_backend, generation
 
+from ..passes import selected, stack
 from . import inline
 from .backward import Backward, Placed, _expand, _flat, _has_placed, _rows, add_n
 from .declare import GET, KINDS
-from ..passes import selected, stack
 from .grad import ADD_TERMS, GRAD_KINDS, _is_list, residuals
 
 _CUT: list = []  # residual nodes the next lowered program takes as inputs (see Compiled)
