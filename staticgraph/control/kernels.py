@@ -49,10 +49,15 @@ class Compiled:
         self._exe = {}
 
     def _exe_for(self, arrays: list):
-        first = arrays[0] if arrays and type(arrays[0]) is np.ndarray else \
-            next((a for a in arrays if not isinstance(a, list)), None)  # a list: terms of a seed
+        if arrays and type(arrays[0]) is np.ndarray:
+            exe = self._exe.get("numpycpu")  # NumPy feeds, the common case: one lookup
+            if exe is not None and exe._generation == generation():
+                return exe
+            first = arrays[0]
+        else:
+            first = next((a for a in arrays if not isinstance(a, list)), None)  # a list: terms of a seed
         b = backend_of(first) if first is not None else default_backend()
-        key = b.name + b.device
+        key = b.name + b.device  # "numpycpu" for NumPy
         exe = self._exe.get(key)
         if exe is None or exe._generation != generation():
             exe = self._exe[key] = self.fn.executable(b)

@@ -36,6 +36,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
+import numpy as np
+
 EXACT = False  # one product sums the steps in BLAS's order: held to the tolerance
 
 
@@ -186,7 +188,10 @@ def formed(xp, st: Stacked, bufs: tuple, xs: list, kept: list, pos: dict, T: int
             got = concat([kept[t][r][p] for t in range(T - 1)], axis=axis)
         else:  # (T - 1, rows, cols), the steps on the leading axis: a view, or one copy
             S = step[i] if kind == "step" else xs[k][:T - 1, ...]
-            got = xp.reshape(S, (-1, S.shape[2])) if axis == 0 else xp.reshape(xp.permute_dims(S, (1, 0, 2)), (S.shape[1], -1))
+            if type(S) is np.ndarray:  # the methods: NumPy's functions wrap them at a cost that shows at small T
+                got = S.reshape(-1, S.shape[2]) if axis == 0 else S.transpose(1, 0, 2).reshape(S.shape[1], -1)
+            else:
+                got = xp.reshape(S, (-1, S.shape[2])) if axis == 0 else xp.reshape(xp.permute_dims(S, (1, 0, 2)), (S.shape[1], -1))
         joined[(i, axis)] = got
         return got
 
