@@ -363,3 +363,26 @@ def test_a_scan_gradient_runs_on_array_api_strict(optimize):
         close([np.asarray(o) for o in got], want, "float64")
     else:
         assert all(np.asarray(o).tobytes() == w.tobytes() for o, w in zip(got, want))
+
+
+def test_the_checker_holds_pass_stack_to_the_tolerance_on_an_rnn(monkeypatch):
+    """The equivalence checker on an RNN scan (every way: bitwise ones, each pass alone, the
+    optimised program, finite differences): ``pass:stack`` and ``optimized`` really rewrite it,
+    and agree within the tolerance."""
+    from graphcompare import controlflow as CF
+    from graphcompare.equivalence import check_model
+    from staticgraph.passes import stack
+
+    plans = []
+    monkeypatch.setattr(stack, "plan", lambda *a, _plan=stack.plan: plans.append(_plan(*a)) or plans[-1])
+
+    def rnn(F, xs, h0, W_h, W_x):
+        hT, ys = CF.scan(F, lambda h, x: ((W_x @ x + W_h @ h).tanh(), h.sum()), h0, xs)
+        return [hT, ys]
+
+    X = [a.astype("float32") for a in (RNG.standard_normal((6, I, 1)), RNG.standard_normal((H, 1)),
+                                        RNG.standard_normal((H, H)) / 2, RNG.standard_normal((H, I)) / 2)]
+    res = check_model(rnn, X)
+    assert res.ok, res.report()
+    assert "pass:stack" in res.used and "optimized" in res.used
+    assert any(p is not None and len(p.terms) == 2 for p in plans)
