@@ -125,13 +125,19 @@ def bench_scan() -> list:
             assert np.allclose(u, v, rtol=1e-5, atol=1e-6), "C1: scan and unrolled disagree"
             if not optimize:
                 assert u.tobytes() == v.tobytes(), "C1: optimize=False must be bitwise"
-        t = rounds({"scan": lambda s=scan: s(X, h0, W_h, W_x), "unrolled": lambda u=unr: u(*X, h0, W_h, W_x)},
-                   31 if QUICK else 151, 3)
+        fns = {"scan": lambda s=scan: s(X, h0, W_h, W_x), "unrolled": lambda u=unr: u(*X, h0, W_h, W_x)}
+        if optimize:  # what passes.stack buys, side by side: every other pass on, stack off
+            off = scan_fn({"stack": False})
+            fns["stack off"] = lambda s=off: s(X, h0, W_h, W_x)
+        t = rounds(fns, 31 if QUICK else 151, 3)
         (sw, sc), (uw, uc) = t["scan"], t["unrolled"]
         rows.append((f"C1 scan, optimize={optimize}, per step", (np.median(sw) / T, min(sw) / T), "one graph, any length"))
         rows.append((f"C1 unrolled T=32, optimize={optimize}, per step", (np.median(uw) / T, min(uw) / T), "a graph for T=32"))
         rows.append((f"C1 ratio scan / unrolled, optimize={optimize}", _paired(sw, uw), "x wall (target <= 1.3)"))
         rows.append((f"C1 ratio scan / unrolled, optimize={optimize}, CPU time", _paired(sc, uc), "x thread CPU time"))
+        if optimize:
+            (ow, oc) = t["stack off"]
+            rows.append(("C1 ratio scan without stack / unrolled, CPU time", _paired(oc, uc), "x (optimize={'stack': False})"))
     scan = scan_fn(True)
     n_exe = len(scan._executables)
     compile_s = []
