@@ -2,8 +2,8 @@
 
 Each page lists the names a user imports (``dg.tensor``, ``sg.compile``...), grouped by what
 they are for, each rendered by mkdocstrings from its docstring under the name the user types.
-The groups are declared here; every name of ``dyngraph.__all__`` and ``staticgraph.__all__``
-must be in one (``tests/docs/test_reference.py`` checks that, and that the committed pages are
+The groups are declared here; every name of ``dyngraph.__all__``, ``staticgraph.__all__`` and
+``shared_ops.__all__`` must be in one (``tests/docs/test_reference.py`` checks that, and that the committed pages are
 what this script writes)::
 
     python docs/gen_reference.py
@@ -48,6 +48,27 @@ GC_GROUPS = {
     "The command line": ["graphcompare.cli.main"],
 }
 
+SO_GROUPS = {
+    "Declaring and finding ops": ["register", "get_op", "all_ops", "OpDef", "Spec", "Registry", "REGISTRY"],
+    "The interpreters of gradient rules": ["OpsNamespace", "ArrayOps", "array_ops", "ShapeOnly", "ALL_TRUE"],
+    "Backends and devices": ["get_backend", "Backend", "backend_of", "common_backend", "default_backend",
+                             "set_default_backend", "use_backend", "parse_device"],
+    "Counting, perturbing and wrapping kernels": ["instrument", "Stats", "perturb_rounding", "wrap_kernels", "bind",
+                                                  "generation"],
+    "Dtypes": ["dtype_name", "is_floating", "result_dtype", "FLOATING"],
+    "Errors": ["GraphCompareError", "ShapeError", "DTypeError", "AxisError", "UnknownOpError", "OpAttributeError",
+               "BackendError", "DeviceError", "RegistryError"],
+    "The tensor surface": ["TensorSurface"],
+}
+# the public values that are not functions or classes: a line each, instead of an entry
+SO_VALUES = {
+    "REGISTRY": "the global `Registry`, where `register` declares and `get_op` finds ops.",
+    "ALL_TRUE": "the default `needs_input_grad` of an interpreter: every input wants a gradient.",
+    "FLOATING": "the floating-point dtype names, `(\"float16\", \"float32\", \"float64\")`.",
+    "TensorSurface": "the operators and methods `dg.Tensor` and `sg.Node` share: see "
+                     "[the shared tensor surface](surface.md).",
+}
+
 INTRO = {
     "dyngraph": ("# dyngraph (`dg`)\n\n`import dyngraph as dg`: the define-by-run front end, with PyTorch's "
                  "names and semantics. The operators and methods a `Tensor` shares with `sg.Node` (`+`, `@`, "
@@ -56,6 +77,12 @@ INTRO = {
     "staticgraph": ("# staticgraph (`sg`)\n\n`import staticgraph as sg`: the define-then-run front end, in the "
                     "manner of TensorFlow 1.x and Theano. A `Node` has the operators and methods of the "
                     "[shared surface](surface.md)."),
+    "shared_ops": ("# shared_ops\n\nThe op library both front ends run on: the registry of ops (each op's "
+                   "`forward`, `infer` and `vjp`, declared once), the interpreters its gradient rules run on, the "
+                   "backends (NumPy, CuPy, array-api-strict), the dispatch point that can count kernel calls "
+                   "(`instrument`) or perturb every rounding result (`perturb_rounding`, Monte Carlo arithmetic), "
+                   "dtypes and the error classes. [Chapter 9](../tutorial/09-own-op.md) writes an op of its own; "
+                   "`shared_ops.testing` checks one as the library checks its own."),
     "graphcompare": ("# graphcompare\n\nThe comparison itself: the equivalence checker "
                      "([chapter 5](../tutorial/05-equivalence.md)) and the command line "
                      "(`graphcompare check`, `graphcompare run`)."),
@@ -161,6 +188,20 @@ def front_end_page(module, alias: str, groups: dict) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def shared_ops_page() -> str:
+    import shared_ops
+
+    out = [INTRO["shared_ops"], ""]
+    for title, names in SO_GROUPS.items():
+        out += [f"## {title}", ""]
+        for n in names:
+            if n in SO_VALUES:
+                out.append(f"### `shared_ops.{n}`\n\n`shared_ops.{n}`: {SO_VALUES[n]}\n")
+            else:
+                out.append(_entry(_where(shared_ops, n), f"shared_ops.{n}"))
+    return "\n".join(out).rstrip() + "\n"
+
+
 def graphcompare_page() -> str:
     out = [INTRO["graphcompare"], ""]
     for title, paths in GC_GROUPS.items():
@@ -208,6 +249,7 @@ def pages() -> dict:
         "dyngraph.md": front_end_page(dyngraph, "dg", DG_GROUPS),
         "staticgraph.md": front_end_page(staticgraph, "sg", SG_GROUPS),
         "surface.md": surface_page(),
+        "shared_ops.md": shared_ops_page(),
         "graphcompare.md": graphcompare_page(),
     }
 

@@ -58,7 +58,7 @@ class Backend:
         _to_numpy: array -> NumPy array (None: ``numpy.asarray``).
         _from_numpy: NumPy array -> array here (None: ``xp.asarray``).
 
-    Example:
+    Examples:
         >>> from shared_ops import get_backend
         >>> cpu = get_backend("numpy")
         >>> cpu, cpu.xp.__name__
@@ -84,7 +84,7 @@ class Backend:
         Returns:
             An array of this backend.
 
-        Example:
+        Examples:
             >>> from shared_ops import get_backend
             >>> get_backend("numpy").asarray([1, 2], dtype="float32")
             array([1., 2.], dtype=float32)
@@ -109,7 +109,7 @@ class Backend:
         Returns:
             A NumPy array (on the host, for a GPU array).
 
-        Example:
+        Examples:
             >>> import numpy as np
             >>> from shared_ops import get_backend
             >>> get_backend("numpy").to_numpy(np.arange(3))
@@ -128,7 +128,7 @@ class Backend:
         Returns:
             True for this library's arrays (and NumPy scalars, for NumPy).
 
-        Example:
+        Examples:
             >>> import numpy as np
             >>> from shared_ops import get_backend
             >>> get_backend("numpy").is_array(np.zeros(2)), get_backend("numpy").is_array([0.0])
@@ -176,7 +176,7 @@ def parse_device(device: str) -> tuple[str, int]:
     Raises:
         DeviceError: any other string.
 
-    Example:
+    Examples:
         >>> from shared_ops import parse_device
         >>> parse_device("CUDA:1")
         ('cuda', 1)
@@ -215,7 +215,7 @@ def get_backend(name: str | None = None) -> Backend:
         BackendError: an unknown name, or a library or device that cannot be used here (no
             CuPy, no GPU, no such device).
 
-    Example:
+    Examples:
         >>> from shared_ops import get_backend
         >>> get_backend("cpu")
         Backend('numpy', device='cpu')
@@ -262,7 +262,7 @@ def default_backend() -> Backend:
     Returns:
         The current default ``Backend``.
 
-    Example:
+    Examples:
         >>> from shared_ops import default_backend
         >>> default_backend()
         Backend('numpy', device='cpu')
@@ -282,7 +282,7 @@ def set_default_backend(name: str) -> Backend:
     Returns:
         The new default ``Backend``.
 
-    Example:
+    Examples:
         >>> from shared_ops import set_default_backend
         >>> set_default_backend("numpy")
         Backend('numpy', device='cpu')
@@ -301,7 +301,7 @@ def use_backend(name: str):
     Yields:
         The ``Backend`` in use inside the block.
 
-    Example:
+    Examples:
         >>> from shared_ops import default_backend, use_backend
         >>> with use_backend("array_api_strict") as b:
         ...     print(b.name, default_backend() is b)
@@ -329,7 +329,7 @@ def backend_of(array: Any) -> Backend:
     Raises:
         DTypeError: ``array`` is not an array of any backend (a list, a string).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from shared_ops import backend_of
         >>> backend_of(np.float32(1.0))
@@ -372,7 +372,7 @@ def common_backend(arrays, op_name: str = "op") -> Backend:
     Raises:
         DeviceError: the arrays live on different backends or devices (both are named).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from shared_ops import common_backend
         >>> common_backend([np.zeros(2), np.ones(2)], "add")

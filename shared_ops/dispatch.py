@@ -54,7 +54,7 @@ def generation() -> int:
     Returns:
         The current generation.
 
-    Example:
+    Examples:
         >>> from shared_ops import generation, instrument
         >>> before = generation()
         >>> with instrument():
@@ -81,7 +81,7 @@ class Stats:
     Args:
         per_op: op name -> its calls, seconds, bytes in and out (filled by ``instrument``).
 
-    Example:
+    Examples:
         >>> import dyngraph as dg
         >>> from shared_ops import instrument
         >>> with instrument() as stats:
@@ -114,7 +114,7 @@ class Stats:
         Returns:
             One line per op: calls, milliseconds, megabytes in and out.
 
-        Example:
+        Examples:
             >>> import dyngraph as dg
             >>> from shared_ops import instrument
             >>> with instrument() as stats:
@@ -212,7 +212,7 @@ def bind(name: str, fn, *, exact: bool = False):
     Returns:
         The callable to call in place of ``fn``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from shared_ops import bind, instrument
         >>> def double(xp, x):
@@ -281,7 +281,7 @@ def instrument():
     Yields:
         The ``Stats`` the block fills.
 
-    Example:
+    Examples:
         >>> import dyngraph as dg
         >>> from shared_ops import instrument
         >>> x = dg.tensor([1.0, 2.0], requires_grad=True)
@@ -315,7 +315,7 @@ def wrap_kernels(make):
     Yields:
         Nothing; the kernels are swapped back when the block ends.
 
-    Example:
+    Examples:
         >>> import dyngraph as dg
         >>> from shared_ops import wrap_kernels
         >>> seen = []
@@ -360,7 +360,7 @@ def perturb_rounding(ulps: float = 16, seed: int = 0, *, rel: float | None = Non
         ValueError: ``ulps`` or ``rel`` out of its range.
         RuntimeError: the block is entered inside another ``perturb_rounding`` block.
 
-    Example:
+    Examples:
         >>> import dyngraph as dg
         >>> from shared_ops import perturb_rounding
         >>> x = dg.tensor([1.0, 2.0, 3.0], dtype="float64")

@@ -17,12 +17,12 @@ _REQUIRED = object()
 class Spec(NamedTuple):
     """Static description of a value: what ``infer`` takes and returns, and what a node knows.
 
-    Args:
+    Attributes:
         shape: one size per dimension; ``None`` marks a free dimension (a static graph's
             placeholder of unknown batch size).
         dtype: the dtype's name (``"float32"``).
 
-    Example:
+    Examples:
         >>> from shared_ops import Spec, get_op
         >>> get_op("matmul").infer(Spec((None, 3), "float32"), Spec((3, 4), "float32"))
         Spec(shape=(None, 4), dtype='float32')
@@ -80,7 +80,7 @@ class OpDef:
         kernel: what front ends call: ``forward`` itself unless instrumentation is on
             (``shared_ops.dispatch``).
 
-    Example:
+    Examples:
         The gradient rule of ``mul``, run on arrays (``d(a*b)/da = b``, ``d(a*b)/db = a``):
 
         >>> import numpy as np
@@ -174,7 +174,7 @@ class OpDef:
             OpAttributeError: an unknown name, an unhashable value (a list), or a required
                 attribute missing.
 
-        Example:
+        Examples:
             >>> from shared_ops import get_op
             >>> get_op("sum").bind_attrs({"axis": 1})
             {'axis': 1, 'keepdims': False}
@@ -215,7 +215,7 @@ class OpDef:
         Returns:
             The name dyngraph shows as ``grad_fn``.
 
-        Example:
+        Examples:
             >>> from shared_ops import get_op
             >>> get_op("mul").grad_fn_name({})
             'MulBackward0'

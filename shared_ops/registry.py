@@ -32,7 +32,7 @@ class Registry:
             is a private table for trying an op (a wrong gradient rule, say) without touching
             the global one.
 
-    Example:
+    Examples:
         >>> from shared_ops import REGISTRY, Registry
         >>> mine = Registry(parent=REGISTRY)
         >>> mine.get("exp") is REGISTRY.get("exp")
@@ -62,7 +62,7 @@ class Registry:
             RegistryError: the name is taken (without ``replace``), or ``forward``/``infer``
                 are not callable.
 
-        Example:
+        Examples:
             The gradient rule of ``cube(x) = x**3`` is ``g * 3 x**2``:
 
             >>> import numpy as np
@@ -99,7 +99,7 @@ class Registry:
         Raises:
             UnknownOpError: no op has that name (the message suggests close names).
 
-        Example:
+        Examples:
             >>> from shared_ops import REGISTRY
             >>> REGISTRY.get("matmul")
             <op matmul>
@@ -122,7 +122,7 @@ class Registry:
         Returns:
             A list of op names.
 
-        Example:
+        Examples:
             >>> from shared_ops import REGISTRY
             >>> names = REGISTRY.names()
             >>> "mul" in names, names.index("add") < names.index("sub")
@@ -138,7 +138,7 @@ class Registry:
         Returns:
             A list of ``OpDef``.
 
-        Example:
+        Examples:
             >>> from shared_ops import REGISTRY
             >>> sorted(op.name for op in REGISTRY.all() if op.name.startswith("log"))[:3]
             ['log', 'log1p', 'log_softmax']
@@ -163,7 +163,7 @@ def register(name: str, **kwargs) -> OpDef:
     Returns:
         The new ``OpDef``.
 
-    Example:
+    Examples:
         The library's ``exp``, declared with this function, and its gradient rule
         (``g * exp(x)``, read from the saved output):
 
@@ -190,7 +190,7 @@ def get_op(name: str) -> OpDef:
     Raises:
         UnknownOpError: no op has that name (the message suggests close names).
 
-    Example:
+    Examples:
         >>> from shared_ops import get_op
         >>> get_op("mul").doc
         '``a * b``, elementwise with broadcasting (as ``torch.mul``).'
@@ -209,7 +209,7 @@ def all_ops() -> list[OpDef]:
     Returns:
         A list of ``OpDef``.
 
-    Example:
+    Examples:
         >>> from shared_ops import all_ops
         >>> [op.name for op in all_ops() if op.vjp is None][:3]
         ['eq', 'ne', 'lt']
