@@ -94,7 +94,9 @@ HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.state.Incompatib
          "staticgraph.nn": []}  # the same classes as dg.nn: one implementation, documented once
 # a layer's forward/extra_repr are Module's, documented once there (as PyTorch's reference does)
 FILTERS = {"shared_ops.nn.layers": ["!^_", "!^forward$", "!^extra_repr$", "!^fn$"],
-           "shared_ops.nn.recurrent": ["!^_", "!^forward$", "!^extra_repr$"]}
+           "shared_ops.nn.recurrent": ["!^_", "!^forward$", "!^extra_repr$"],
+           # the example table and its row type are values, described in a line instead
+           "shared_ops.testing": ["!^_", "!^EXAMPLES$", "!^Case$"]}
 # classes made of a mixin in another file (Module's parameter values, Program's rewrites): show
 # the mixin's methods as theirs
 INHERITED = {"shared_ops.nn.module", "staticgraph.program.Program"}
@@ -199,6 +201,13 @@ def shared_ops_page() -> str:
                 out.append(f"### `shared_ops.{n}`\n\n`shared_ops.{n}`: {SO_VALUES[n]}\n")
             else:
                 out.append(_entry(_where(shared_ops, n), f"shared_ops.{n}"))
+    out += ["## Checking an op", "",
+            "`shared_ops.testing` checks an op (yours or the library's) the way the library checks its own: "
+            "`check_vjp` against finite differences, `check_infer` against what `forward` returns, `check_op` "
+            "over the op's example inputs. `EXAMPLES` is the table of example generators (op name -> "
+            "`fn(rng, dtype) -> [(inputs, attrs), ...]`; `example` adds to it); a `Case` is one "
+            "`(inputs, attrs)` pair.", "",
+            _entry("shared_ops.testing", "shared_ops.testing")]
     return "\n".join(out).rstrip() + "\n"
 
 
