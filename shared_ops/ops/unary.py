@@ -171,6 +171,7 @@ register(
 
 register(
     "sign",
+    doc="-1, 0 or 1 by the sign of ``x``, elementwise (as ``torch.sign``); the gradient is zero.",
     exact=True,
     forward=lambda xp, x: xp.sign(x),
     infer=elementwise("sign"),
@@ -190,6 +191,7 @@ def _pow_scalar_vjp(ops, g, inputs, output, *, exponent):
 
 register(
     "pow_scalar",
+    doc="``x ** exponent`` for a Python number ``exponent``, elementwise (as ``torch.pow`` with a scalar exponent).",
     # xp.pow (the array API's name; NumPy 2's np.pow is np.power; older CuPy has only power),
     # not `x ** e`: NumPy scalars (what 0-d results are) have their own scalar power, which
     # differs from the ufunc by an ulp; the two front ends must run one kernel
@@ -226,6 +228,7 @@ def _clip_expr(x, *, min=None, max=None):
 
 register(
     "clip",
+    doc="``x`` limited to ``[min, max]`` (either bound may be None), elementwise (as ``torch.clamp``); the gradient passes where ``min <= x <= max``.",
     exact=True,
     forward=_clip_forward,
     infer=elementwise("clip", floating=True),
