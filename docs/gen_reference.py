@@ -82,7 +82,8 @@ INTRO = {
                    "backends (NumPy, CuPy, array-api-strict), the dispatch point that can count kernel calls "
                    "(`instrument`) or perturb every rounding result (`perturb_rounding`, Monte Carlo arithmetic), "
                    "dtypes and the error classes. [Chapter 9](../tutorial/09-own-op.md) writes an op of its own; "
-                   "`shared_ops.testing` checks one as the library checks its own."),
+                   "`shared_ops.testing` checks one as the library checks its own. Every registered op, with its "
+                   "gradient rule, is on [the ops page](ops.md)."),
     "graphcompare": ("# graphcompare\n\nThe comparison itself: the equivalence checker "
                      "([chapter 5](../tutorial/05-equivalence.md)) and the command line "
                      "(`graphcompare check`, `graphcompare run`)."),
