@@ -45,6 +45,10 @@ GC_GROUPS = {
     "Checking a model": ["graphcompare.equivalence.check_model", "graphcompare.equivalence.check_program",
                          "graphcompare.equivalence.Result", "graphcompare.equivalence.Difference"],
     "Programs": ["graphcompare.program.Program", "graphcompare.program.Leaf", "graphcompare.program.Step"],
+    "Random programs and recipes": [
+        "graphcompare.strategies.programs", "graphcompare.recipes.Recipe", "graphcompare.recipes.register_recipe",
+        "graphcompare.recipes.unregister_recipe", "graphcompare.recipes.simple_recipe", "graphcompare.recipes.drawable_ops",
+        "graphcompare.recipes.uncovered_ops"],
     "The command line": ["graphcompare.cli.main"],
 }
 
@@ -86,7 +90,9 @@ INTRO = {
                    "gradient rule, is on [the ops page](ops.md)."),
     "graphcompare": ("# graphcompare\n\nThe comparison itself: the equivalence checker "
                      "([chapter 5](../tutorial/05-equivalence.md)) and the command line "
-                     "(`graphcompare check`, `graphcompare run`)."),
+                     "(`graphcompare check`, `graphcompare run`), the random programs it checks, and the recipes that "
+                     "let them draw an op of yours (import them from `graphcompare.optable`; "
+                     "[extending the op library](../extending.md) adds one)."),
 }
 
 
@@ -216,7 +222,8 @@ def graphcompare_page() -> str:
     out = [INTRO["graphcompare"], ""]
     for title, paths in GC_GROUPS.items():
         out += [f"## {title}", ""]
-        out += [_entry(p, p.replace("graphcompare.equivalence.", "").replace("graphcompare.program.", "")) for p in paths]
+        out += [_entry(p, p.replace("graphcompare.equivalence.", "").replace("graphcompare.program.", "")
+                       .replace("graphcompare.recipes.", "").replace("graphcompare.strategies.", "")) for p in paths]
     return "\n".join(out).rstrip() + "\n"
 
 
