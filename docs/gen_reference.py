@@ -255,7 +255,29 @@ def surface_page() -> str:
         + _entry("shared_ops._surface_sort", "TensorSurface methods that reduce, sort and index (x.std, x.sort...)")
         + "      members_order: alphabetical\n      show_if_no_docstring: true\n      filters: [\"!^_\", \"!^METHODS$\"]\n\n"
         + "\n".join(_plain(getattr(TensorSurface, n), f"x.{n}") for n in made)
+        + _functions_section(FUNCTIONS)
     )
+
+
+def _functions_section(functions: dict) -> str:
+    """The functions both front ends re-export: an entry for each one of its own, a line for
+    the function forms of methods (``dg.exp(x)`` is ``x.exp()``) and for aliases."""
+    import inspect
+
+    own, forms, aliases = [], [], []
+    for name, fn in sorted(functions.items()):
+        if not inspect.isfunction(fn):
+            continue  # a namespace (dg.linalg), whose functions are entries
+        if "<locals>" in fn.__qualname__ or fn.__name__ == "<lambda>":
+            forms.append(name)
+        elif fn.__name__ != name:
+            aliases.append(f"`dg.{name}` is `dg.{fn.__name__}`")
+        else:
+            own.append(_entry(f"{fn.__module__}.{name}", f"dg.{name}, sg.{name}"))
+    return ("\n## Functions (dg. and sg.)\n\nThe same function in both front ends; each applies its op through "
+            "the front end of its first tensor argument. " + "; ".join(aliases) + "; `dg.linalg.vector_norm` is "
+            "`dg.vector_norm`.\n\nThe function forms of methods, `dg.exp(x, ...)` being `x.exp(...)`: "
+            + ", ".join(f"`{n}`" for n in forms) + ".\n\n" + "\n".join(own))
 
 
 def pages() -> dict:
