@@ -133,7 +133,7 @@ def check_directional(fn: Callable[..., float], arrays: Sequence, grads: Sequenc
         >>> from shared_ops.testing import check_directional
         >>> x = np.linspace(-1.0, 1.0, 1000)
         >>> check_directional(lambda x: float(np.sum(np.sin(x))), [x], [np.cos(x)])
-        >>> check_directional(lambda x: float(np.sum(np.sin(x))), [x], [np.sin(x)])
+        >>> check_directional(lambda x: float(np.sum(np.sin(x))), [x], [np.sin(x)])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         AssertionError: finite differences: along random direction 0 the function changes at rate ...
@@ -175,7 +175,7 @@ def check_gradient(fn: Callable[..., float], arrays: Sequence, grads: Sequence, 
     Examples:
         >>> from shared_ops.testing import check_gradient
         >>> check_gradient(lambda x: float(np.sum(x ** 2)), [np.array([1.0, -3.0])], [np.array([2.0, -6.0])])
-        >>> check_gradient(lambda x: float(np.sum(x ** 2)), [np.array([1.0, -3.0])], [np.array([2.0, 6.0])])
+        >>> check_gradient(lambda x: float(np.sum(x ** 2)), [np.array([1.0, -3.0])], [np.array([2.0, 6.0])])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         AssertionError: input 0 element (1,): gradient 6.0, finite differences -5.99...
