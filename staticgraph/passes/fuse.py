@@ -63,8 +63,9 @@ SEARCH_BUDGET = 2000  # nodes a cycle search may visit before the region counts 
 
 
 class _Regions:
-    """Union-find over regions; ``readers``: per region, the nodes outside it that read it;
-    ``ext``: per region, the values it reads from outside."""
+    """Union-find over regions; ``readers``: per region, the nodes outside it that read it, and
+    its reductions (their values exist only after its loop); ``ext``: per region, the values it
+    reads from outside."""
 
     def __init__(self):
         self.parent: dict[int, int] = {}
@@ -160,6 +161,7 @@ def _form_regions(program):
                     joined = chosen[0]
                     R.members[joined].append(n.id)
                     sink.add(n.id)
+                    R.readers[joined].add(n.id)  # its value exists after the loop: what reads it stays out
             else:
                 joined = R.new(n.id, shape) if not chosen else chosen[0]
                 if chosen:
