@@ -100,11 +100,13 @@ class _Regions:
     def reaches_reader(self, program, region: dict, starts, r: int) -> bool:
         """Whether a value in ``starts`` depends on a reader of region ``r`` (a path that
         left ``r``), regions counting as units (depending on one member is depending on all
-        the region reads). True also when the search exceeds ``SEARCH_BUDGET`` nodes."""
+        the region reads, so a member of ``r`` reached through one is such a path too). True
+        also when the search exceeds ``SEARCH_BUDGET`` nodes."""
         targets = self.readers[r]
         if not targets:
             return False
         stack, seen, units = list(starts), set(), set()
+        direct = set(stack)
         while stack:
             v = stack.pop()
             if v in targets:
@@ -119,6 +121,8 @@ class _Regions:
                 stack.extend(program[v].inputs)
                 continue
             q = self.find(q)
+            if q == r and v not in direct:  # reached through a region that reads r: a path that left r
+                return True
             if q != r and q not in units:
                 units.add(q)
                 stack.extend(self.ext[q])

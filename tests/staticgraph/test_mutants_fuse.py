@@ -1,6 +1,7 @@
 """What the fusion tests left unchecked (surviving mutants of ``staticgraph/passes/fuse.py``):
 the report's NumPy-tier build time, the region size the docs state, read-only constants typed
-ahead for numba, a ``sum_to`` whose target shape is known only at run time. Through
+ahead for numba, a ``sum_to`` whose target shape is known only at run time, a node whose other input
+hangs on a reader of the region. Through
 ``sg.compile`` and its report, as a user sees them."""
 
 from __future__ import annotations
@@ -87,3 +88,19 @@ def test_a_sum_to_a_run_time_shape_is_not_fused_into_the_loop_it_sums():
         got, want = fn(xv, yv)[0], ref(xv, yv)[0]
         assert got.shape == want.shape == yv.shape
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_a_node_whose_other_input_hangs_on_a_reader_of_the_region_stays_out():
+    """``b + tanh(b @ W)``: the matmul reads ``b``'s region from outside, the sum would
+    read both."""
+    with sg.Graph():
+        x = sg.placeholder((3, 3), dtype="float64", name="x")
+        W = sg.placeholder((3, 3), dtype="float64", name="W")
+        b = x.exp() * 2.0
+        n = (b + (b @ W).tanh()) * 3.0
+    fn = _compile([n], [x, W], fuse=True)
+    labels = sorted(k.label for k in fn.regions())
+    assert "cycle" not in fn.report(), fn.report()
+    assert labels == ["2 ops: exp,mul", "3 ops: tanh,add,mul"], labels
+    xv, wv = np.eye(3) * 0.5 + 0.1, np.full((3, 3), 0.2)
+    np.testing.assert_allclose(fn(xv, wv)[0], _compile([n], [x, W])(xv, wv)[0], rtol=1e-13)

@@ -1,6 +1,7 @@
-"""Fusion regions and the reductions they hold: a reduction's value exists only once its
-region's loop has run, so nothing that reads it, directly or through other nodes, may join
-that loop."""
+"""Fusion never closes a cycle: a node joins a region only if none of its other inputs
+depends on that region through a path that leaves it, through a node outside, through another
+region, or through the region's own reduction (its value exists only once the loop has run).
+A cycle makes the pass leave the whole program unfused ("the program has a cycle")."""
 
 from __future__ import annotations
 
@@ -36,3 +37,25 @@ def test_a_node_reading_its_regions_reduction_stays_out_of_that_region(through):
     ref = sg.compile(outs, inputs=[x, W], optimize=False)(xv, wv)
     for a, r in zip(fn(xv, wv), ref):
         np.testing.assert_allclose(a, r, rtol=1e-13)
+
+
+def _regions(outs, inputs):
+    fn = sg.compile(outs, inputs=inputs, optimize=ONLY)
+    report = fn.report()
+    assert "cycle" not in report, report
+    return fn, sorted(k.label for k in fn.regions())
+
+
+def test_a_node_reading_a_region_that_reads_the_first_stays_out():
+    """``c`` (another shape) reads ``b``'s region, and ``n`` reads ``b`` and ``c``'s sum:
+    in ``b``'s region, ``n`` would wait for ``c``, which waits for ``b``'s region."""
+    with sg.Graph():
+        x = sg.placeholder((3, 3), dtype="float64", name="x")
+        y = sg.placeholder((2, 3, 3), dtype="float64", name="y")
+        b = x.exp() * 2.0
+        c = (b + y).sum(axis=0)
+        n = (b + c).tanh()
+    fn, labels = _regions([n], [x, y])
+    assert labels == ["1 ops: add+sum", "2 ops: add,tanh", "2 ops: exp,mul"], labels
+    xv, yv = np.eye(3) * 0.5 + 0.1, np.linspace(-1.0, 1.0, 18).reshape(2, 3, 3)
+    np.testing.assert_allclose(fn(xv, yv)[0], sg.compile([n], inputs=[x, y], optimize=False)(xv, yv)[0], rtol=1e-13)
