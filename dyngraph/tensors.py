@@ -23,6 +23,7 @@ from .inplace import InplaceMixin
 from .node import dtype_name_of
 from .record import INFO, NUMPY, InferenceVersion, Version, const_array, explain, new, op_info, record
 from .record_plain import record_plain
+from .result_layout import lay_out
 from .views import ViewMixin, detached, track
 
 _ndarray = np.ndarray
@@ -127,6 +128,11 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
                 t._ver = InferenceVersion()
         if info.view and n == 1:
             track(t, inputs[0], op, attrs)
+        else:
+            for x in inputs:
+                if x._view is not None:  # a strided input: the result may take PyTorch's layout
+                    lay_out(t, op, inputs)
+                    break
         return t
 
     def _const(self, value, dtype):
