@@ -17,13 +17,13 @@ from shared_ops.dtypes import FLOATING_SET
 from . import dtypes as _dt
 from .errors import DTypeError, as_runtime
 from .grad_mode import MODE
+from .result_layout import lay_out
 from .convert import ConvertMixin
 from .hooks import HooksMixin
 from .inplace import InplaceMixin
 from .node import dtype_name_of
 from .record import INFO, NUMPY, InferenceVersion, Version, const_array, explain, new, op_info, record
 from .record_plain import record_plain
-from .result_layout import lay_out
 from .views import ViewMixin, detached, track
 
 _ndarray = np.ndarray
@@ -151,11 +151,14 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
         """``self`` cast for an op on mixed dtypes. PyTorch's op saves its input before the cast
         (its kernel casts), so the copy answers to ``self``'s version counter: an in-place change
         of ``self`` before backward is refused where PyTorch refuses it."""
+        from .node import cast_from
+
         cast = self.astype(dtype)
         v = self._ver
         if v is None:
             v = self._ver = Version()
         cast._ver = v
+        cast_from(cast._data, self._dtype_name)
         return cast
 
     def _fail(self, exc):
