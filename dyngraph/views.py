@@ -179,10 +179,11 @@ def check_overlap(t, reads, full_ok: bool = True) -> None:
 # --------------------------------------------------------------------------- writes
 
 
-def write(t, arr, spread: bool = False) -> None:
+def write(t, arr, spread: bool = False, order=None) -> None:
     """Store ``arr`` (``t``'s shape and dtype) as ``t``'s value: into the root's array (through
     the chain, for a view), bump the version, and re-read every other tensor on the storage.
-    ``spread``: some elements of ``t`` are one memory location (an expanded view)."""
+    ``spread``: some elements of ``t`` are one memory location (an expanded view); ``order``:
+    then the elements written (flat row-major indices into ``t``), in order, if not all are."""
     v = t._view
     if v is None:
         root = t
@@ -190,7 +191,7 @@ def write(t, arr, spread: bool = False) -> None:
     else:
         root = v.root
         if spread:
-            arr = _scatter_spread(t, root, arr)
+            arr = _scatter_spread(t, root, arr, order)
         elif v.rchain:
             arr = _scatter(root, arr, hashable(v.rchain))
         root._data[...] = arr
@@ -208,17 +209,19 @@ def _scatter(root, arr, chain):
     return get_op("view_scatter").kernel(root._be.xp, root._data, arr, chain=chain)
 
 
-def _scatter_spread(t, root, arr):
+def _scatter_spread(t, root, arr, order=None):
     """The root with ``arr`` written at ``t``'s positions when several elements of ``t`` are one
     location: the last of them in row-major order wins (PyTorch allows only writes of one value
     there, ``fill_`` and ``zero_``, where every choice agrees). The view ops' adjoints, which
     ``_scatter`` uses, would sum the duplicates instead."""
     xp = root._be.xp
     pos = _storage_index(root, _positions(t).reshape(-1))
+    src = np.arange(pos.size, dtype=np.int64) if order is None else np.asarray(order, dtype=np.int64)
+    pos = pos[src]
     last = np.full(math.prod(root._data.shape), -1, dtype=np.int64)
     np.maximum.at(last, pos, np.arange(pos.size, dtype=np.int64))
     inside = (last >= 0).reshape(root._data.shape)
-    picked = xp.take(xp.reshape(arr, (-1,)), xp.asarray(np.maximum(last, 0)))
+    picked = xp.take(xp.reshape(arr, (-1,)), xp.asarray(src[np.maximum(last, 0)]))
     return xp.where(xp.asarray(inside), xp.reshape(picked, root._data.shape), root._data)
 
 

@@ -277,10 +277,6 @@ class DifferentialMachine(RuleBasedStateMachine):
             key = data.draw(st.sampled_from(("0", "1:", "...", "m.tensor([0, 0])" if shape and shape[0] > 0 else "...")))
             if key in ("0", "1:") and (not shape or shape[0] < 2):
                 key = "..."
-            if key.startswith("m.") and 0 in self._t(dst).stride():
-                # index_put_ into an expanded tensor: PyTorch deprecates it with a warning
-                # ("Please clone()"), dyngraph refuses it with its overlap error
-                key = "..."
             val = other if other[0] != "t" or not shape or key == "..." else "2.0"
             if val[0] == "t" and val == other:
                 region, v = self._region(dst, key), self._t(val)

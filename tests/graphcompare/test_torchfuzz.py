@@ -100,7 +100,7 @@ def test_the_fuzzer_finds_a_planted_bug(plant):
     with plant():
         with pytest.raises(Disagreement) as info:
             # no shrinking: each step runs on two frameworks, and the program found is already short
-            fuzz(max_examples=300, steps=15, database=None, derandomize=True, phases=[Phase.generate],
+            fuzz(max_examples=500, steps=15, database=None, derandomize=True, phases=[Phase.generate],
                  suppress_health_check=list(HealthCheck))
         program = str(info.value).split("replay('''\n", 1)[1].rsplit("\n'''", 1)[0]
         with pytest.raises(Disagreement):
@@ -154,7 +154,7 @@ def results_are_contiguous():
 def test_the_fuzzer_finds_contiguous_results():
     with results_are_contiguous():
         with pytest.raises(Disagreement) as info:
-            fuzz(max_examples=300, steps=15, database=None, derandomize=True, phases=[Phase.generate],
+            fuzz(max_examples=500, steps=15, database=None, derandomize=True, phases=[Phase.generate],
                  suppress_health_check=list(HealthCheck))
         program = str(info.value).split("replay('''\n", 1)[1].rsplit("\n'''", 1)[0]
         with pytest.raises(Disagreement):
