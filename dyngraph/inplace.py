@@ -20,6 +20,7 @@ from .errors import AutogradError, DTypeError, FreedGraphError, InplaceError, Sh
 from .grad_mode import MODE
 from .node import FREED_MSG
 from . import rng, views
+from .result_layout import make_contiguous
 from .inplace_index import has_mask, masks_as_indices, selects_all, warn_expanded, written_by_index, written_by_mask
 
 LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -246,7 +247,7 @@ class InplaceMixin:
                              written=written)
 
     def masked_fill(self, mask, value):
-        return self.clone().masked_fill_(mask, value)
+        return make_contiguous(self.clone()).masked_fill_(mask, value)  # PyTorch's copy is contiguous
 
     def index_add_(self, dim, index, source, *, alpha=1):
         """``self[..., index[i], ...] += alpha * source[..., i, ...]`` along ``dim`` (repeats summed)."""
@@ -260,7 +261,7 @@ class InplaceMixin:
         )
 
     def index_add(self, dim, index, source, *, alpha=1):
-        return self.clone().index_add_(dim, index, source, alpha=alpha)
+        return make_contiguous(self.clone()).index_add_(dim, index, source, alpha=alpha)  # as PyTorch's
 
     def __setitem__(self, key, value):
         from shared_ops._surface_args import _parse_index, _split_ints

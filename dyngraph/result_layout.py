@@ -8,10 +8,12 @@ column-major there, and ``(x.t() + 1).view(-1)`` is refused).
   otherwise the dimensions are ordered by the inputs' strides, the first input that tells two
   dimensions apart deciding (a broadcast dimension tells nothing), and the result is dense in
   that order.
-- An op that declares ``preserve_format`` (``clone``, ``.to(dtype)``, ``*_like``, ``flip``)
+- An op that declares ``preserve_format`` (``clone``, ``.to(dtype)``, ``*_like``, ``flip``,
+  ``sort``'s values and indices)
   keeps its input's strides when the input is dense, else the dense layout in the same order
   (ATen's ``empty_like`` and ``infer_dense_strides``).
-- Every other op's result is contiguous.
+- Every other op's result is contiguous (``masked_fill`` and ``index_add`` copy to a
+  contiguous tensor first, as PyTorch's do).
 
 dyngraph's arrays stay in NumPy's row-major order whatever the layout. A result that PyTorch
 lays out otherwise gets a ``Storage`` root carrying the strides, and is to that storage what a
@@ -144,10 +146,11 @@ def preserve_strides(sizes, strides) -> tuple:
     return tuple(out)
 
 
-def lay_out(t, op, inputs) -> None:
-    """Give ``t = op(*inputs)`` PyTorch's layout (the module docstring); called when an input
-    is on a ``ViewOf``."""
-    if op.preserve_format:
+def lay_out(t, op, inputs, attrs) -> None:
+    """Give ``t = op(*inputs, **attrs)`` PyTorch's layout (the module docstring); called when an
+    input is on a ``ViewOf``."""
+    pf = op.preserve_format
+    if pf is True or (pf and pf(attrs)):
         sizes, strides, _ = layout(inputs[0])
         want = preserve_strides(sizes, strides)
     elif op.elementwise:

@@ -131,7 +131,7 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
         else:
             for x in inputs:
                 if x._view is not None:  # a strided input: the result may take PyTorch's layout
-                    lay_out(t, op, inputs)
+                    lay_out(t, op, inputs, attrs)
                     break
         return t
 

@@ -83,9 +83,10 @@ class OpDef:
     # ``strides(layout, **attrs) -> layout``: a view's PyTorch layout ``(sizes, strides, offset)``
     # from its input's, None where strides cannot express it (``shared_ops/ops/_strides.py``)
     strides: Callable[..., tuple | None] | None = None
-    # the result takes its one input's PyTorch layout as ``preserve_format`` does (``clone``,
-    # ``.to(dtype)``, ``*_like``, ``flip``); other elementwise ops' results take TensorIterator's
-    preserve_format: bool = False
+    # the result takes its first input's PyTorch layout as ``preserve_format`` does (``clone``,
+    # ``.to(dtype)``, ``*_like``, ``flip``, ``sort``), or ``f(attrs)`` says whether it does;
+    # other elementwise ops' results take TensorIterator's
+    preserve_format: bool | Callable[[dict], bool] = False
     doc: str = ""
     kernel: Callable[..., Any] = None  # type: ignore[assignment]
 

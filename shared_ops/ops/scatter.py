@@ -111,6 +111,7 @@ register(
     vjp=_sorted_values_vjp,
     attrs={"axis": REQUIRED, "kind": "sort"}, linear=True, nondiff=frozenset({1}), save_inputs=(1,),
     torch_name=lambda attrs: "TopkBackward0" if attrs.get("kind") == "topk" else "SortBackward0",
+    preserve_format=lambda attrs: attrs.get("kind", "sort") == "sort",  # PyTorch's topk: contiguous
     doc="sort's/topk's values (kind): x gathered at index along axis; the gradient reads only index.",
 )
 
@@ -179,6 +180,7 @@ register(
     vjp=None,
     attrs={"axis": -1, "descending": False}, nondiff=frozenset({0}), save_inputs=False,
     doc="Indices that sort x along axis (stable: ties keep their order); int64, no gradient.",
+    preserve_format=True,  # as sort's indices
 )
 
 
