@@ -161,6 +161,11 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
         cast_from(cast._data, self._dtype_name)
         return cast
 
+    def _owned(self, x):
+        from .result_layout import make_contiguous
+
+        return x if x._view is None else make_contiguous(x.clone())
+
     def _fail(self, exc):
         raise as_runtime(exc) from None  # PyTorch raises RuntimeError
 

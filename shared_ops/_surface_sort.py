@@ -204,7 +204,7 @@ def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     if n is not None and not 0 <= k <= n:
         raise ShapeError(f"topk: k={k} is out of range for dimension {axis} of size {n}")
     idx = self._op("argsort", self, axis=axis, descending=bool(largest))
-    idx = idx[(slice(None),) * axis + (slice(0, k),)]
+    idx = self._owned(idx[(slice(None),) * axis + (slice(0, k),)])
     return SortResult(self._op("sorted_values", self, idx, axis=axis, kind="topk"), idx)
 
 
