@@ -169,6 +169,16 @@ def like(t, src):
     return t
 
 
+def grad_like(g, leaf) -> None:
+    """Give ``g`` (row-major), the ``.grad`` of ``leaf``, the layout PyTorch's ``AccumulateGrad``
+    gives it: a gradient that already has the leaf's strides but on size-1 dimensions is kept,
+    else it takes the leaf's strides when the leaf is dense, else it stays row-major."""
+    sizes, strides, _ = layout(leaf)
+    rows = _strides.contiguous(sizes)
+    if _dense(sizes, strides) and any(n != 1 and a != b for n, a, b in zip(sizes, rows, strides)):
+        _restride(g, strides)
+
+
 def _restride(t, want) -> None:
     if want == _strides.contiguous(t._data.shape):
         return

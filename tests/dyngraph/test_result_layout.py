@@ -193,3 +193,14 @@ def test_other_ops_lay_out_their_results_as_pytorch(expr):
         r = eval(expr, {"x": x, "m": m})  # noqa: S307  (our own expression)
         out.append((tuple(r.stride()), r.storage_offset(), r.is_contiguous(), r._base is None, r.tolist()))
     assert out[1] == out[0]
+
+
+@pytest.mark.parametrize("leaf", ["m.ones(3, 2, dtype=m.float64).t()", "(m.ones(3, 2, dtype=m.float64).t() * 1)",
+                                  "m.ones(2, 6, dtype=m.float64)[:, ::2]", "m.ones(4, 1, dtype=m.float64).t()"])
+def test_a_laid_out_leafs_grad_takes_its_layout_as_pytorch(leaf):
+    out = []
+    for m in (torch, dg):
+        t = eval(f"{leaf}.detach().requires_grad_()", {"m": m})  # noqa: S307  (our own expression)
+        (t * 2 + t.exp()).sum().backward()
+        out.append((tuple(t.grad.stride()), t.grad.is_contiguous(), np.round(t.grad.numpy(), 12).tolist()))
+    assert out[1] == out[0]
