@@ -17,6 +17,7 @@ from shared_ops.dtypes import FLOATING_SET
 from . import dtypes as _dt
 from .errors import DTypeError, as_runtime
 from .grad_mode import MODE
+from .result_layout import lay_out
 from .convert import ConvertMixin
 from .hooks import HooksMixin
 from .inplace import InplaceMixin
@@ -127,6 +128,11 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
                 t._ver = InferenceVersion()
         if info.view and n == 1:
             track(t, inputs[0], op, attrs)
+        else:
+            for x in inputs:
+                if x._view is not None:  # a strided input: the result may take PyTorch's layout
+                    lay_out(t, op, inputs, attrs)
+                    break
         return t
 
     def _const(self, value, dtype):
@@ -145,12 +151,20 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
         """``self`` cast for an op on mixed dtypes. PyTorch's op saves its input before the cast
         (its kernel casts), so the copy answers to ``self``'s version counter: an in-place change
         of ``self`` before backward is refused where PyTorch refuses it."""
+        from .node import cast_from
+
         cast = self.astype(dtype)
         v = self._ver
         if v is None:
             v = self._ver = Version()
         cast._ver = v
+        cast_from(cast._data, self._dtype_name)
         return cast
+
+    def _owned(self, x):
+        from .result_layout import make_contiguous
+
+        return x if x._view is None else make_contiguous(x.clone())
 
     def _fail(self, exc):
         raise as_runtime(exc) from None  # PyTorch raises RuntimeError

@@ -116,6 +116,10 @@ class OpDef:
     forward_into: Callable[..., Any] | None = None
     index_map: Callable[..., tuple] | None = None
     strides: Callable[..., tuple | None] | None = None
+    # the result takes its first input's PyTorch layout as ``preserve_format`` does (``clone``,
+    # ``.to(dtype)``, ``*_like``, ``flip``, ``sort``), or ``f(attrs)`` says whether it does;
+    # other elementwise ops' results take TensorIterator's
+    preserve_format: bool | Callable[[dict], bool] = False
     doc: str = ""
     kernel: Callable[..., Any] = None  # type: ignore[assignment]
 

@@ -62,7 +62,7 @@ register(
     forward=_astype_forward,
     infer=lambda x, *, dtype: Spec(x.shape, dtype_name(dtype)),
     vjp=_astype_vjp,
-    attrs=("dtype",), elementwise=True, linear=True, save_inputs=False,
+    attrs=("dtype",), elementwise=True, linear=True, save_inputs=False, preserve_format=True,
     torch_name="ToCopyBackward0",
     scalar_expr=lambda x, *, dtype: f"{x}",  # the fused code casts every result to its dtype
 )

@@ -26,7 +26,7 @@ register(
     forward=lambda xp, x: xp.ones_like(x),
     infer=lambda x: Spec(x.shape, x.dtype),
     vjp=None,
-    elementwise=True, nondiff=frozenset({0}), save_inputs=False,
+    elementwise=True, nondiff=frozenset({0}), save_inputs=False, preserve_format=True,
     scalar_expr=lambda x: "1",
 )
 
@@ -37,7 +37,7 @@ register(
     forward=lambda xp, x: xp.zeros_like(x),
     infer=lambda x: Spec(x.shape, x.dtype),
     vjp=None,
-    elementwise=True, nondiff=frozenset({0}), save_inputs=False,
+    elementwise=True, nondiff=frozenset({0}), save_inputs=False, preserve_format=True,
     scalar_expr=lambda x: "0",
 )
 

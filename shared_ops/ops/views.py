@@ -35,7 +35,7 @@ register(
     forward=lambda xp, x: xp.asarray(x, copy=True),
     infer=lambda x: Spec(x.shape, x.dtype),
     vjp=lambda ops, g, inputs, output: (g,),
-    elementwise=True, linear=True, save_inputs=False,
+    elementwise=True, linear=True, save_inputs=False, preserve_format=True,
     torch_name="CloneBackward0",
     scalar_expr=lambda x: f"{x}",
 )
@@ -53,7 +53,7 @@ register(
     forward=lambda xp, x, *, dims: xp.asarray(xp.flip(x, axis=dims), copy=True),  # a copy, as PyTorch's
     infer=_flip_infer,
     vjp=lambda ops, g, inputs, output, *, dims: (ops.flip(g, dims=dims),),
-    attrs=("dims",), linear=True, save_inputs=False,
+    attrs=("dims",), linear=True, save_inputs=False, preserve_format=True,
     torch_name="FlipBackward0",
 )
 
