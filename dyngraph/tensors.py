@@ -22,7 +22,7 @@ from .hooks import HooksMixin
 from .inplace import InplaceMixin
 from .node import dtype_name_of
 from .record import INFO, NUMPY, InferenceVersion, Version, const_array, explain, new, op_info, record
-from .record_plain import record_plain
+from .record_small import record_small
 from .views import ViewMixin, detached, track
 
 _ndarray = np.ndarray
@@ -116,8 +116,8 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
         t._meta = None
         t._view = None
         if rg and MODE.enabled and info.diff and not (info.float_check and dtype_name_of(out.dtype) not in _FLOAT_NAMES):
-            if info.plain and n < 3:
-                record_plain(op, attrs, inputs, t, info)  # the same node, unrolled
+            if n < 3:
+                record_small(op, attrs, inputs, t, info)  # the same node, unrolled
             else:
                 record(op, attrs, inputs, t, info)  # sets _grad_fn and _rg
         else:
