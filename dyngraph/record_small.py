@@ -4,9 +4,9 @@
 ``grad_reads`` keeps for the inputs that require grad) costs about twice the Python opcodes
 these nodes need. Here the positions to save come from ``OpInfo.save1``/``save2``, computed once
 per op for every pattern of inputs that require grad. A step of bench_peers' W1 (a 200-op
-chain of mul, add and tanh) runs 151,949 Python opcodes with the earlier shortcut for ops that
-save no input and ``record`` for the others, 139,000 with this path; W2 (an RNN: two matmuls per
-step) 133,097 and 121,000 (``python benchmarks/bench_dyngraph_opcodes.py``).
+chain of mul, add and tanh) runs 151,949 Python opcodes when only the ops that save no input
+take an unrolled path and the others ``record``, 148,934 with this path; W2 (an RNN, two
+matmuls per step) 133,097 and 129,209 (``python benchmarks/bench_dyngraph_opcodes.py``).
 ``tests/dyngraph/test_hot_path.py`` checks that both make the same node.
 """
 
