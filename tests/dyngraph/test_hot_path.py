@@ -150,3 +150,18 @@ def test_record_small_refuses_a_saved_inference_tensor_as_record_does():
             rec(op, {}, (w, frozen), out, op_info(op))
         errors.append(str(e.value))
     assert errors[0] == errors[1] and "Inference tensors cannot be saved" in errors[0]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("shape", [(128, 512), (4096,), (70, 70, 3), (5,)])
+def test_tanh_grad_written_in_place_gives_the_bits_of_the_three_op_spelling(dtype, shape):
+    from shared_ops import get_op
+
+    rng = np.random.default_rng(len(shape))
+    g = rng.standard_normal(shape).astype(dtype)
+    y = np.tanh(rng.standard_normal(shape)).astype(dtype)
+    for gg, yy in [(g, y), (g.T, y.T), (g.T, np.ascontiguousarray(y.T)), (g, np.asfortranarray(y))]:
+        got = get_op("tanh_grad").forward(np, gg, yy)
+        want = gg * (1 - yy * yy)
+        assert got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
+        assert not np.shares_memory(got, gg) and not np.shares_memory(got, yy)
