@@ -14,6 +14,7 @@ from ..registry import register
 from ._infer import elementwise
 
 _OUT_ONLY = dict(save_inputs=False, save_output=True)
+_ndarray = np.ndarray
 
 
 register(
@@ -98,7 +99,7 @@ def _tanh_grad_forward(xp, g, y):
     # g * (1 - y*y). NumPy arrays of one shape and dtype, large enough that an allocation costs
     # more than the out= keyword: the same three ufuncs in the same order (the same bits) write
     # into the first temporary (128x512 float32, W3's: about 100 -> 70 us)
-    if g.__class__ is np.ndarray and y.__class__ is np.ndarray and g.size >= 4096 and g.shape == y.shape and g.dtype == y.dtype:
+    if g.__class__ is _ndarray and g.size >= 4096 and y.__class__ is _ndarray and g.shape == y.shape and g.dtype == y.dtype:
         t = y * y
         np.subtract(1, t, out=t)
         return np.multiply(g, t, out=t)
