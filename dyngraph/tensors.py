@@ -8,6 +8,8 @@ come from ``InplaceMixin`` (``inplace.py``).
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import numpy as np
 
 from shared_ops import TensorSurface, backend_of, common_backend, get_backend
@@ -174,13 +176,9 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
     def data(self, value):
         self._data = value._data if isinstance(value, Tensor) else self._be.asarray(value)
 
-    @property
-    def shape(self) -> tuple:
-        return self._data.shape
-
-    @property
-    def ndim(self) -> int:
-        return self._data.ndim
+    # read through C (no Python frame): ``__matmul__`` alone reads ``ndim`` twice per product
+    shape = property(attrgetter("_data.shape"), doc="The shape (a tuple of ints), as ``torch.Tensor.shape``.")
+    ndim = property(attrgetter("_data.ndim"), doc="The number of dimensions, as ``torch.Tensor.ndim``.")
 
     def size(self, dim=None):
         """The shape, or the size of one dimension.
