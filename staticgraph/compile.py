@@ -74,6 +74,7 @@ class CompiledFunction(RunSupport):
             for r in self.pass_results:
                 self._report.append(r.line())
                 self._report.extend(f"    {d}" for d in r.details)
+        self.whole_step, self._whole_step_reason = self._whole_step(optimize)
         self.plan = memory.plan(self.program, self.ctx)
         self._report.extend(self.plan.lines)
         self._backend = get_backend(backend) if backend is not None else None
@@ -101,6 +102,33 @@ class CompiledFunction(RunSupport):
             self._numpy_exe = exe
         self._report.append(f"lower: {len(exe)} instructions, straight-line code generated "
                             f"({(time.perf_counter() - t0) * 1e3:.2f} ms)")
+
+    def _whole_step(self, optimize):
+        """``(WholeStep or None, why not)``: whole-step mode, as the ``fuse`` pass decided it
+        (``staticgraph.wholestep``), confirmed on the fused program."""
+        if optimize is False:
+            return None, "optimize=False"
+        reason = self.ctx.shared.get("whole_step", "the fuse pass did not run")
+        ws = None
+        if reason is None:
+            from .wholestep import WholeStep, why_not
+
+            reason = why_not(self.program)
+            if reason is None:
+                try:
+                    ws = WholeStep(self.program)
+                except ValueError as exc:  # a form the generator lacks: the regions' own tiers run
+                    reason = str(exc)
+            if ws is None:  # fuse held the regions' builds back for the step: ask for them now
+                for k in self.regions():
+                    k.start()
+        if ws is not None:
+            ws.start()
+            self._report.append(f"whole step: every instruction in one compiled function "
+                                f"({ws.build_seconds['numpy'] * 1e3:.2f} ms to generate)")
+        else:
+            self._report.append(f"whole step: not used ({reason})")
+        return ws, reason
 
     # -- inputs --------------------------------------------------------------------
     def _feeds_from(self, args, kwargs) -> list:
@@ -180,7 +208,8 @@ class CompiledFunction(RunSupport):
             backend = default_backend()
         exe = self._executables.get(backend.name + backend.device)
         if exe is None:
-            exe = self._executables[backend.name + backend.device] = Executable(self.program, backend, self.plan)
+            exe = self._executables[backend.name + backend.device] = Executable(self.program, backend, self.plan,
+                                                                                self.whole_step)
         elif exe._generation != generation():
             exe.rebind()
         if backend.name == "numpy" and self._backend in (None, backend):
@@ -252,7 +281,9 @@ class CompiledFunction(RunSupport):
             >>> list(fn.tiers().values())
             ['numpy']
         """
-        return {n.id: n.payload.tier for n in self.program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)}
+        ws = self.whole_step
+        return {n.id: ws.tier if ws is not None else n.payload.tier
+                for n in self.program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)}
 
     def wait_compiled(self, timeout: float | None = None) -> bool:
         """Wait until every fused region runs on its best tier (numba on NumPy), building
@@ -270,6 +301,8 @@ class CompiledFunction(RunSupport):
             >>> sg.compile(x + 1.0, optimize=False).wait_compiled(timeout=1.0)
             True
         """
+        if self.whole_step is not None:  # the regions run inside the step
+            return self.whole_step.wait(timeout)
         deadline = None if timeout is None else time.perf_counter() + timeout
         ok = True
         for k in self.regions():
@@ -289,6 +322,11 @@ class CompiledFunction(RunSupport):
             >>> float(fn(np.zeros(2, np.float32)))
             2.0
         """
+        if self.whole_step is not None:  # the step's NumPy tier runs the regions' NumPy tier
+            for k in self.regions():
+                k.use_tier("numpy")
+            self.whole_step.use_tier(tier)
+            return
         for k in self.regions():
             k.use_tier(tier)
 
@@ -307,7 +345,10 @@ class CompiledFunction(RunSupport):
         lines = list(self._report)
         nodes = {id(n.payload): n.id for n in self.program.nodes if n.op == "fused"}
         regions = [k for k in self.regions() if id(k) in nodes]  # a body's regions: in its own report
-        if regions:
+        if self.whole_step is not None:
+            lines.append("tiers:")
+            lines.append(f"    {self.whole_step.tier_line()}")
+        elif regions:
             lines.append("tiers:")
             lines.extend(f"    %{nodes[id(k)]} {k.tier_line()}" for k in regions)
         lines.extend(control_report(self.program))
@@ -332,7 +373,7 @@ class CompiledFunction(RunSupport):
         b = get_backend(backend) if backend is not None else (self._backend or default_backend())
         key = b.name + b.device
         if key not in self._executables:
-            self._executables[key] = Executable(self.program, b, self.plan)
+            self._executables[key] = Executable(self.program, b, self.plan, self.whole_step)
         return self._executables[key]
 
     @property
