@@ -41,6 +41,14 @@ __all__ = ["matmul_seq", "sum_seq", "NUMBA_HELPERS", "build", "module_source"]
 # --------------------------------------------------------------------------- NumPy tier
 
 
+def _seq0(p):
+    """``p[0] + p[1] + ...`` in sequence along axis 0: ``accumulate`` defines each partial sum
+    from the previous one, whatever order its iterator takes (``add.reduce`` may add pairwise)."""
+    if p.shape[0] == 1:
+        return p[0].copy()
+    return np.add.accumulate(p, axis=0)[-1]
+
+
 def matmul_seq(a, b, ta: bool = False, tb: bool = False):
     """``a @ b`` (``a.T``/``b.T`` when ``ta``/``tb``; ranks 1 or 2) with every element's
     products added left to right along ``k`` in the operands' dtype."""
@@ -52,12 +60,11 @@ def matmul_seq(a, b, ta: bool = False, tb: bool = False):
     b2 = b[:, None] if b.ndim == 1 else b
     m, k = a2.shape
     n = b2.shape[1]
-    if k == 0:
-        r = np.zeros((m, n), np.result_type(a, b))
-    else:
-        with np.errstate(all="ignore"):
-            p = a2[:, :, None] * b2[None, :, :]
-            r = np.add.accumulate(p, axis=1)[:, k - 1, :] if k > 1 else p[:, 0, :]
+    with np.errstate(all="ignore"):
+        if k == 0:
+            r = np.zeros((m, n), np.result_type(a, b))
+        else:
+            r = _seq0(np.multiply(a2.T[:, :, None], b2[:, None, :]))  # (k, m, n), fresh and C-contiguous
     if a.ndim == 1 and b.ndim == 1:
         return r.reshape(())
     if a.ndim == 1:
@@ -73,15 +80,11 @@ def sum_seq(x, axes: tuple, shape: tuple):
     keep = [d for d in range(x.ndim) if d not in axes]
     kept = int(np.prod([x.shape[d] for d in keep], dtype=np.int64))
     r = int(np.prod([x.shape[d] for d in axes], dtype=np.int64))
-    t = np.ascontiguousarray(np.transpose(x, keep + list(axes))).reshape((kept, r))
     if r == 0:
-        out = np.zeros(kept, x.dtype)
-    elif r == 1:
-        out = t[:, 0].copy()
-    else:
-        with np.errstate(all="ignore"):
-            out = np.add.accumulate(t, axis=1)[:, r - 1]
-    return out.reshape(shape)
+        return np.zeros(shape, x.dtype)
+    t = np.ascontiguousarray(np.transpose(x, list(axes) + keep)).reshape((r, kept))
+    with np.errstate(all="ignore"):
+        return _seq0(t).reshape(shape)
 
 
 # --------------------------------------------------------------------------- numba tier
@@ -89,9 +92,10 @@ def sum_seq(x, axes: tuple, shape: tuple):
 # The same orders as the NumPy tier's, in loops (see the module docstring).
 NUMBA_HELPERS = '''
 @njit(nogil=True, cache=True, error_model="numpy")
-def _mm22(a, b, out):
+def _mm22(a, b):
     m, k = a.shape
     n = b.shape[1]
+    out = np.empty((m, n), a.dtype)
     for i in range(m):
         if k == 0:
             for j in range(n):
@@ -104,15 +108,17 @@ def _mm22(a, b, out):
             aq = a[i, q]
             for j in range(n):
                 out[i, j] = out[i, j] + aq * b[q, j]
+    return out
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _mm21(a, b, out):
+def _mm21(a, b):
     m, k = a.shape
+    out = np.empty(m, a.dtype)
     if k == 0:
         for i in range(m):
             out[i] = 0
-        return
+        return out
     b0 = b[0]
     for i in range(m):
         out[i] = a[i, 0] * b0
@@ -120,15 +126,17 @@ def _mm21(a, b, out):
         bq = b[q]
         for i in range(m):
             out[i] = out[i] + a[i, q] * bq
+    return out
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _mm12(a, b, out):
+def _mm12(a, b):
     k, n = b.shape
+    out = np.empty(n, a.dtype)
     if k == 0:
         for j in range(n):
             out[j] = 0
-        return
+        return out
     a0 = a[0]
     for j in range(n):
         out[j] = a0 * b[0, j]
@@ -136,23 +144,27 @@ def _mm12(a, b, out):
         aq = a[q]
         for j in range(n):
             out[j] = out[j] + aq * b[q, j]
+    return out
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _mm11(a, b, out):
+def _mm11(a, b):
     k = a.shape[0]
+    out = np.empty((), a.dtype)
     if k == 0:
         out[()] = 0
-        return
+        return out
     acc = a[0] * b[0]
     for q in range(1, k):
         acc = acc + a[q] * b[q]
     out[()] = acc
+    return out
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _sumrows(t, out):
+def _sumrows(t):
     m, r = t.shape
+    out = np.empty(m, t.dtype)
     for i in range(m):
         if r == 0:
             out[i] = 0
@@ -161,6 +173,7 @@ def _sumrows(t, out):
         for q in range(1, r):
             acc = acc + t[i, q]
         out[i] = acc
+    return out
 '''
 
 

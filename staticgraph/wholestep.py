@@ -26,7 +26,9 @@ While something wraps the kernels (``shared_ops.instrument``, ``perturb_rounding
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 import time
 
 import numpy as np
@@ -162,7 +164,6 @@ class WholeStep:
         variables = [f"V{k}" for k in range(len(p.variables))]
         names.update(zip(p.variables, variables))
         consts, cnames = [], []
-        regions: dict = {}
         parts: list = []
         L = []
         for n in p.nodes:
@@ -181,36 +182,20 @@ class WholeStep:
             names[n.id] = v
             if n.op == "fused":
                 k = n.payload
-                fname = regions.get(k.spec)
-                if fname is None:
-                    fname = regions[k.spec] = f"_r{len(regions)}"
-                    parts.append("@njit(nogil=True, cache=True, error_model=\"numpy\")\n" + generate_source(k.spec, fname, checks=False))
-                outs = []
-                for j, (o, info) in enumerate(zip(k.spec.outputs, k.outputs)):
-                    shape = tuple(1 if d in o.reduce else s for d, s in enumerate(k.spec.shape))
-                    L.append(f"    o{n.id}_{j} = np.empty({shape!r}, {_NP[o.dtype]})")
-                    outs.append(f"o{n.id}_{j}")
-                L.append(f"    {fname}({', '.join(a + outs)})")
-                for j, info in enumerate(k.outputs):
-                    target = f"{v}_{j}" if len(k.outputs) > 1 else v
-                    L.append(f"    {target} = o{n.id}_{j}.reshape({tuple(info.shape)!r})" if info.drop
-                             else f"    {target} = o{n.id}_{j}")
+                outs = [f"{v}_{j}" for j in range(len(k.outputs))] if len(k.outputs) > 1 else [v]
+                L.extend(_inline(k, n.id, a, outs))
             elif n.op in MATMULS:
                 ta, tb = MATMULS[n.op]
                 x, y = (a[0] + ".T" if ta else a[0]), (a[1] + ".T" if tb else a[1])
                 ra, rb = len(p[n.inputs[0]].shape), len(p[n.inputs[1]].shape)
-                L.append(f"    {v} = np.empty({tuple(n.shape)!r}, {_NP[n.dtype]})")
-                L.append(f"    _mm{ra}{rb}({x}, {y}, {v})")
+                L.append(f"    {v} = _mm{ra}{rb}({x}, {y})")
             elif n.op in SUMS:
                 src = p[n.inputs[0]]
                 axes = reduced_dims(n, tuple(src.shape))[0] if n.op == "sum_to" else _sum_axes(n, len(src.shape))
                 keep = [d for d in range(len(src.shape)) if d not in axes]
                 kept, r = math.prod(src.shape[d] for d in keep), math.prod(src.shape[d] for d in axes)
-                L.append(f"    t{n.id} = np.ascontiguousarray(np.transpose({a[0]}, {tuple(keep + list(axes))!r}))"
-                         f".reshape(({kept}, {r}))")
-                L.append(f"    o{n.id} = np.empty(({kept},), {_NP[n.dtype]})")
-                L.append(f"    _sumrows(t{n.id}, o{n.id})")
-                L.append(f"    {v} = o{n.id}.reshape({tuple(n.shape)!r})")
+                L.append(f"    {v} = _sumrows(np.ascontiguousarray(np.transpose({a[0]}, {tuple(keep + list(axes))!r}))"
+                         f".reshape(({kept}, {r}))).reshape({tuple(n.shape)!r})")
             elif n.op in RESHAPES:
                 L.append(f"    {v} = np.ascontiguousarray({a[0]}).reshape({tuple(n.shape)!r})")
             elif n.op == "transpose":
@@ -332,6 +317,47 @@ class WholeStep:
                                            if job.state == "queued" and not job.enqueued else "")
         return (f"whole step: runs on {self.tier}; every instruction in one compiled function; "
                 f"numpy tier built in {self.build_seconds['numpy'] * 1e3:.2f} ms; {state}")
+
+
+_JIT = "@njit(nogil=True, cache=True, error_model=\"numpy\")\n"
+
+
+_KEEP = frozenset({"np", "math", "sqrt", "abs", "range", "min", "max", "if", "for", "in", "pass", "and", "or", "not",
+                   "else", "True", "False", "None"})
+# a name of the generated loop (never an attribute after a dot, never a helper: those start with _)
+_NAME = re.compile(r"(?<![.\w])([a-z][a-z0-9_]*)\b")
+
+
+@functools.lru_cache(maxsize=256)
+def _loop_template(spec) -> tuple:
+    """The region's unchecked loop nest (``fusion_cpu.generate_source``) as ``(lines, locals)``,
+    the function's first line dropped."""
+    from shared_ops.fusion_cpu import generate_source
+
+    lines = generate_source(spec, "_region", checks=False).rstrip("\n").split("\n")[1:]
+    found = {m.group(1) for ln in lines for m in _NAME.finditer(ln)} - _KEEP
+    return tuple(lines), frozenset(found)
+
+
+def _inline(k, nid: int, args: list, results: list) -> list:
+    """The region ``k`` (node ``nid``) written into the step: its loop nest with every local
+    name made unique to the node (``<name>_r<nid>``), its inputs read from ``args``, its
+    outputs allocated and then named ``results`` (in the program's shapes). Inlined rather
+    than called: a numba call with dozens of array arguments (a weight gradient summing 32
+    steps) costs seconds to type and lower."""
+    lines, found = _loop_template(k.spec)
+    names = {nm: f"{nm}_r{nid}" for nm in found}
+    names.update({f"in{j}": a for j, a in enumerate(args)})
+    names.update({f"out{j}": f"o{nid}_{j}" for j in range(len(k.spec.outputs))})
+    sub = lambda m: names.get(m.group(1), m.group(1))  # noqa: E731
+    L = []
+    for j, o in enumerate(k.spec.outputs):
+        shape = tuple(1 if d in o.reduce else s for d, s in enumerate(k.spec.shape))
+        L.append(f"    o{nid}_{j} = np.empty({shape!r}, {_NP[o.dtype]})")
+    L.extend(_NAME.sub(sub, ln) for ln in lines)
+    for j, (r, info) in enumerate(zip(results, k.outputs)):
+        L.append(f"    {r} = o{nid}_{j}.reshape({tuple(info.shape)!r})" if info.drop else f"    {r} = o{nid}_{j}")
+    return L
 
 
 def _sum_axes(n, ndim: int) -> tuple:

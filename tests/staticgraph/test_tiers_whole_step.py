@@ -134,6 +134,7 @@ def test_instrumentation_sees_every_kernel_of_a_whole_step_program():
         got = _bytes(fn(*args))  # kernel by kernel on the NumPy tier, where the counts are made
     assert got == want
     assert stats.per_op["matmul"].calls >= 6 and stats.per_op["fused"].calls >= 3
+    assert _bytes(fn(*args)) == want
     assert fn.executable().run is not fn.executable().python_run  # back on the compiled step
 
 
@@ -158,32 +159,44 @@ def test_an_ineligible_program_says_why_and_runs_its_regions_tiers():
             sg.compile([y * 2.0], [y], optimize={"whole_step": "yes"})
 
 
-def test_the_numpy_tier_products_and_sums_add_in_sequence():
+def _sequential_product(a, b):
+    m, k = a.shape
+    out = np.zeros((m, b.shape[1]), a.dtype)
+    for i in range(m):
+        for j in range(b.shape[1]):
+            acc = a[i, 0] * b[0, j]
+            for q in range(1, k):
+                acc = acc + a[i, q] * b[q, j]
+            out[i, j] = acc
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_numpy_tier_products_and_sums_add_in_sequence(dtype):
     from shared_ops.fusion_step import matmul_seq, sum_seq
 
     rng = np.random.default_rng(2)
-    a, b = rng.standard_normal((3, 7)).astype(np.float32), rng.standard_normal((7, 4)).astype(np.float32)
-    want = np.zeros((3, 4), np.float32)
-    for i in range(3):
-        for j in range(4):
-            acc = a[i, 0] * b[0, j]
-            for k in range(1, 7):
-                acc = np.float32(acc + a[i, k] * b[k, j])
-            want[i, j] = acc
-    assert matmul_seq(a, b).tobytes() == want.tobytes()
-    assert matmul_seq(a.T.copy(), b, ta=True).tobytes() == want.tobytes()
-    assert matmul_seq(a[0], b).tobytes() == want[0].tobytes()
-    x = rng.standard_normal((4, 5, 6)).astype(np.float32)
-    s = sum_seq(x, (0, 2), (5,))
-    seq = np.zeros(5, np.float32)
-    for j in range(5):
-        acc = x[0, j, 0]
-        for i in range(4):
-            for k in range(6):
-                if i or k:
-                    acc = np.float32(acc + x[i, j, k])
-        seq[j] = acc
-    assert s.tobytes() == seq.tobytes()
+    for m in (1, 2, 3, 20):  # a kept size of 1 or 2 is where NumPy's reduce would add pairwise
+        for k in (1, 2, 9, 20):
+            for n in (1, 2, 3, 20):
+                a, b = (rng.standard_normal((m, k)) * 1e3).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+                want = _sequential_product(a, b)
+                assert matmul_seq(a, b).tobytes() == want.tobytes(), (m, k, n)
+                assert matmul_seq(a.T.copy(), b, ta=True).tobytes() == want.tobytes()
+                assert matmul_seq(a, b.T.copy(), tb=True).tobytes() == want.tobytes()
+                assert matmul_seq(a[0], b).tobytes() == want[0].tobytes()
+                assert matmul_seq(a, b[:, 0]).tobytes() == want[:, 0].tobytes()
+    x = (rng.standard_normal((4, 5, 6)) * 1e3).astype(dtype)
+    for axes in ((0, 2), (1,), (0, 1, 2)):
+        keep = [d for d in range(3) if d not in axes]
+        moved = np.transpose(x, keep + list(axes)).reshape(int(np.prod([x.shape[d] for d in keep])), -1)
+        want = np.zeros(moved.shape[0], dtype)
+        for i, row in enumerate(moved):
+            acc = row[0]
+            for v in row[1:]:
+                acc = acc + v
+            want[i] = acc
+        assert sum_seq(x, axes, want.shape).tobytes() == want.tobytes(), axes
 
 
 STEP = textwrap.dedent("""
