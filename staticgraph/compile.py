@@ -17,9 +17,9 @@ from shared_ops import GraphCompareError, backend_of, common_backend, default_ba
 
 from . import memory, passes
 from ._run_support import RunSupport, _flatten_outputs, _fmt, _kind, plain_checker
-from .control.kernels import lower as lower_control, regions as control_regions, report_lines as control_report
+from ._tiers import TierSupport
+from .control.kernels import lower as lower_control, report_lines as control_report
 from .executable import Executable
-from .fusion import FusedKernel
 from .graph import GraphError, Node
 from .lower import build_program
 from .program import PassContext
@@ -29,7 +29,7 @@ class FeedError(GraphCompareError, ValueError):
     """A feed that does not fit its placeholder (missing, extra, wrong shape or dtype kind)."""
 
 
-class CompiledFunction(RunSupport):
+class CompiledFunction(RunSupport, TierSupport):
     """The callable ``sg.compile`` returns: ``fn(*arrays)`` or ``fn(feed_dict)``.
 
     Args:
@@ -102,33 +102,6 @@ class CompiledFunction(RunSupport):
             self._numpy_exe = exe
         self._report.append(f"lower: {len(exe)} instructions, straight-line code generated "
                             f"({(time.perf_counter() - t0) * 1e3:.2f} ms)")
-
-    def _whole_step(self, optimize):
-        """``(WholeStep or None, why not)``: whole-step mode, as the ``fuse`` pass decided it
-        (``staticgraph.wholestep``), confirmed on the fused program."""
-        if optimize is False:
-            return None, "optimize=False"
-        reason = self.ctx.shared.get("whole_step", "the fuse pass did not run")
-        ws = None
-        if reason is None:
-            from .wholestep import WholeStep, why_not
-
-            reason = why_not(self.program)
-            if reason is None:
-                try:
-                    ws = WholeStep(self.program)
-                except ValueError as exc:  # a form the generator lacks: the regions' own tiers run
-                    reason = str(exc)
-            if ws is None:  # fuse held the regions' builds back for the step: ask for them now
-                for k in self.regions():
-                    k.start()
-        if ws is not None:
-            ws.start()
-            self._report.append(f"whole step: every instruction in one compiled function "
-                                f"({ws.build_seconds['numpy'] * 1e3:.2f} ms to generate)")
-        else:
-            self._report.append(f"whole step: not used ({reason})")
-        return ws, reason
 
     # -- inputs --------------------------------------------------------------------
     def _feeds_from(self, args, kwargs) -> list:
@@ -254,82 +227,6 @@ class CompiledFunction(RunSupport):
         """
         return self.program.text()
 
-    def regions(self) -> list:
-        """The fused regions (``FusedKernel``) of the program, in program order, then those
-        inside control-flow bodies.
-
-        Returns:
-            A list of ``FusedKernel`` (empty without the ``fuse`` pass).
-
-        Examples:
-            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
-            >>> len(sg.compile((x * 2.0).exp().sum()).regions())
-            1
-        """
-        return [n.payload for n in self.program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)] \
-            + control_regions(self.program)
-
-    def tiers(self) -> dict:
-        """Where each fused region runs now.
-
-        Returns:
-            ``{fused node id: tier}``, the tier ``"numpy"`` or ``"numba"``.
-
-        Examples:
-            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
-            >>> fn = sg.compile((x * 2.0).exp().sum()); fn.use_tier("numpy")
-            >>> list(fn.tiers().values())
-            ['numpy']
-        """
-        ws = self.whole_step
-        return {n.id: ws.tier if ws is not None else n.payload.tier
-                for n in self.program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)}
-
-    def wait_compiled(self, timeout: float | None = None) -> bool:
-        """Wait until every fused region runs on its best tier (numba on NumPy), building
-        what nothing else is building; True when all do (False: a build failed or timed out,
-        and those regions keep running on the NumPy tier, with the same results).
-
-        Args:
-            timeout: seconds to wait at most; ``None``: as long as it takes.
-
-        Returns:
-            True when every region runs on its best tier.
-
-        Examples:
-            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
-            >>> sg.compile(x + 1.0, optimize=False).wait_compiled(timeout=1.0)
-            True
-        """
-        if self.whole_step is not None:  # the regions run inside the step
-            return self.whole_step.wait(timeout)
-        deadline = None if timeout is None else time.perf_counter() + timeout
-        ok = True
-        for k in self.regions():
-            left = None if deadline is None else max(0.0, deadline - time.perf_counter())
-            ok = k.wait(left) and ok
-        return ok
-
-    def use_tier(self, tier: str) -> None:
-        """Run every fused region on ``tier`` (tests compare the tiers; results are the same).
-
-        Args:
-            tier: ``"numpy"`` or ``"numba"``.
-
-        Examples:
-            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
-            >>> fn = sg.compile((x * 2.0).exp().sum()); fn.use_tier("numpy")
-            >>> float(fn(np.zeros(2, np.float32)))
-            2.0
-        """
-        if self.whole_step is not None:  # the step's NumPy tier runs the regions' NumPy tier
-            for k in self.regions():
-                k.use_tier("numpy")
-            self.whole_step.use_tier(tier)
-            return
-        for k in self.regions():
-            k.use_tier(tier)
-
     def report(self) -> str:
         """What compiling did: pruning, each pass, the memory plan, lowering, the tiers, the program.
 
@@ -399,8 +296,10 @@ def compile(outputs, inputs=None, optimize: Any = True, *, backend=None, block: 
     pass names. Assign nodes among the outputs update the function's variables.
 
     Never waits for machine code: fused regions run at once on their NumPy tier while numba
-    builds their loops in the background (the same results, bit for bit). ``block=True``
-    returns only once every region runs on its best tier (as ``fn.wait_compiled()``).
+    builds their loops in the background (the same results, bit for bit). A small program
+    runs in whole-step mode (``staticgraph.wholestep``): numba builds the whole step as one
+    function, and the same arithmetic runs on NumPy meanwhile. ``block=True`` returns only
+    once every region (or the step) runs on its best tier (as ``fn.wait_compiled()``).
 
     Parameters:
         outputs: a node, or a list, tuple or dict of nodes (the results come in that form).

@@ -155,7 +155,6 @@ class WholeStep:
 
     # -- the compiled tier ---------------------------------------------------------
     def _generate(self):
-        from shared_ops.fusion_cpu import generate_source
         from shared_ops.fusion_step import module_source
 
         p = self.program
