@@ -218,7 +218,8 @@ def _worth(program, members, views, spec, every: bool = False) -> bool:
     return calls * NUMPY_CALL_US > CALL_US + ARG_US * (len(spec.inputs) + len(spec.outputs))
 
 
-def _fuse(program, ctx, every: bool = False):
+def _fuse(program, ctx):
+    every = ctx is not None and ctx.shared.get("whole_step", "") is None  # whole-step mode: every op
     dropped = own_shape_identities(program)  # each would end a region (a reduction) or cost a view
     if dropped:
         program.remove_dead()
@@ -305,12 +306,17 @@ def run(program, ctx) -> PassResult:
         from ..wholestep import why_not
 
         reason = why_not(program, _elementwise)
+        if reason is None:
+            try:
+                from shared_ops import fusion_jit  # noqa: F401 - the step is built by numba
+            except ImportError as exc:
+                reason = f"numba unavailable ({exc})"
     else:
         reason = "switched off (optimize={'whole_step': False})" if switched_off else "not on NumPy"
     if ctx is not None:
         ctx.shared["whole_step"] = reason
     try:
-        details, n = _fuse(work, ctx, every=reason is None)
+        details, n = _fuse(work, ctx)
         work.check()
     except ProgramError as exc:  # a bug in region forming: keep the program unfused, say so
         return PassResult("fuse", before, before, [f"fusion skipped: {exc} (please report this graph)"],
