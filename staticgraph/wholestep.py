@@ -207,7 +207,12 @@ class WholeStep:
                 L.append(f"    {v} = np.broadcast_to({a[0]}, {tuple(n.shape)!r})")
             elif n.op == "getitem":
                 entries = n.attrs["index"]
-                L.append(f"    {v} = {a[0]}[{_index([e for e in entries if e[0] != 'n'])}]")
+                picked = f"{a[0]}[{_index([e for e in entries if e[0] != 'n'])}]"
+                if not n.shape:  # numba gives a scalar for a full integer index: keep a 0-d array
+                    L.append(f"    {v} = np.empty((), {_NP[n.dtype]})")
+                    L.append(f"    {v}[()] = {picked}")
+                    continue
+                L.append(f"    {v} = {picked}")
                 if any(e[0] == "n" for e in entries):
                     L.append(f"    {v} = np.ascontiguousarray({v}).reshape({tuple(n.shape)!r})")
             elif n.op in ("copy", "clone"):
