@@ -206,15 +206,15 @@ def check_finite_differences(model64, X64, W64, grads, seed=0, directions=2, h=1
                       h=h, what="the float64 loss")
 
 
-def check_reference(got, ref, names, label, rtol=1e-9, rounding=None):
+def check_reference(got, ref, names, label, rtol=1e-9, rounding=None, ulps=16.0):
     """Two float64 computations of one thing (PyTorch vs dyngraph): within ``rtol`` of the
     scale, plus ``16 (E + max E)``, ``E`` = ``rounding`` (``rounding_error`` of the float64
     run: where terms cancel, two correct orders differ by an ULP of the terms), plus 16 ULPs
     of the program's largest value: where terms cancel exactly in one order (a gradient of
     exactly 0, which no perturbation of results moves), another order leaves an ULP of terms
-    of that size."""
+    of that size (``ulps=0``: no such allowance)."""
     sizes = [float(np.max(np.abs(np.asarray(r, dtype=np.float64)))) for r in ref if r is not None and np.size(r)]
-    floor = 16.0 * float(np.finfo(np.float64).eps) * max(sizes, default=0.0)
+    floor = ulps * float(np.finfo(np.float64).eps) * max(sizes, default=0.0)
     for i, (name, a, r) in enumerate(zip(names, got, ref)):
         if a is None and r is None:
             continue
