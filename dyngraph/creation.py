@@ -179,7 +179,9 @@ randn = _random_fn("randn")
 
 def _like(fn):
     def make(t, dtype=None, requires_grad=False):
-        return fn(tuple(t.shape), dtype=dtype or t.dtype, requires_grad=requires_grad, device=t.device)
+        from .result_layout import like
+
+        return like(fn(tuple(t.shape), dtype=dtype or t.dtype, requires_grad=requires_grad, device=t.device), t)
 
     make.__name__ = fn.__name__ + "_like"
     make.__doc__ = f"""``dg.{fn.__name__}_like(t)``: ``dg.{fn.__name__}`` with ``t``'s shape, dtype and device.

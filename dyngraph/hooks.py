@@ -104,7 +104,12 @@ class HooksMixin:
         if self._grad_fn is not None and not self.retains_grad:
             warnings.warn(NON_LEAF_GRAD_MSG, UserWarning, stacklevel=2)
         m = self._meta
-        return None if m is None else m.grad
+        g = None if m is None else m.grad
+        if g is not None and self._view is not None and self._grad_fn is None and g._view is None:
+            from .result_layout import grad_like
+
+            grad_like(g, self)  # a leaf laid out otherwise than row-major: PyTorch's layout contract
+        return g
 
     @grad.setter
     def grad(self, value):

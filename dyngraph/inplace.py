@@ -20,6 +20,8 @@ from .errors import AutogradError, DTypeError, FreedGraphError, InplaceError, Sh
 from .grad_mode import MODE
 from .node import FREED_MSG
 from . import rng, views
+from .result_layout import make_contiguous
+from .inplace_index import has_mask, masks_as_indices, selects_all, warn_expanded, written_by_index, written_by_mask
 
 LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
 DETACH_VIEW_MSG = (
@@ -56,14 +58,17 @@ class InplaceMixin:
     __slots__ = ()
 
     # -- machinery ------------------------------------------------------------------
-    def _inplace(self, name: str, compute, *operands, reads=None, full_ok=True, uniform=False, label=None):
+    def _inplace(self, name: str, compute, *operands, reads=None, full_ok=True, uniform=False, label=None,
+                 written=None):
         """``self = compute(self)`` in place; ``operands`` are the other tensors it reads.
 
         ``reads`` (default: ``operands``) are the tensors as the user passed them, checked for
         a partial overlap with ``self`` (``views.check_overlap``; ``full_ok=False`` refuses a
         full one too). ``uniform``: the op writes one value everywhere (``fill_``, ``zero_``),
         which PyTorch allows on a view whose elements share memory (an expanded view). ``label``:
-        PyTorch's name for the node, where it differs from the op's."""
+        PyTorch's name for the node, where it differs from the op's. ``written``: on such a view,
+        a function giving the elements the op writes, in order (``index_put_`` and ``masked_fill_``,
+        which PyTorch allows there with a warning; ``inplace_index``)."""
         from .tensors import Tensor
 
         recording = MODE.enabled and (self._rg or any(isinstance(a, Tensor) and a._rg for a in operands))
@@ -72,8 +77,9 @@ class InplaceMixin:
         if not MODE.inference and self.is_inference():
             raise AutogradError(INFERENCE_INPLACE_MSG)
         spread = self._view is not None and views.overlaps(self)  # elements sharing memory
-        if spread and not uniform:
+        if spread and not uniform and written is None:
             raise AutogradError(views.OVERLAP_MSG)
+        order = written() if spread and written is not None else None
         views.check_overlap(self, operands if reads is None else reads, full_ok)
         res = compute(snapshot(self) if recording else self)
         if tuple(res.shape) != tuple(self.shape):
@@ -85,19 +91,19 @@ class InplaceMixin:
         if label is not None and res._grad_fn is not None:
             res._grad_fn.label = label
         if not recording:
-            views.write(self, res._data, spread)
+            views.write(self, res._data, spread, order)
             views.regenerate(self)
             return self
         base = views.autograd_base(self)
         if base is self:
-            views.write(self, res._data, spread)
+            views.write(self, res._data, spread, order)
             self._grad_fn, self._rg = res._grad_fn, res._rg
         else:  # base <- view_scatter(base, res): PyTorch's CopySlices
             if spread:  # as PyTorch: the write happens, a backward through it is refused
                 new = base._op("clone", base)
                 new._grad_fn.label = "torch::autograd::CopySlices"
                 new._grad_fn.register_prehook(_refuse_spread)
-                views.write(self, res._data, True)
+                views.write(self, res._data, True, order)
             else:
                 new = base._op("view_scatter", base, res, chain=views.hashable(self._view.chain))
                 new._grad_fn.register_prehook(_used_once(new._grad_fn, res._grad_fn))
@@ -233,10 +239,15 @@ class InplaceMixin:
                 f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with {value.ndim} dimension(s)."
             )
         v = self._value(value)
-        return self._inplace("masked_fill_", lambda s: s._op("where", m, v.broadcast_to(s.shape), s), v, reads=(m,))
+        written = None
+        if self._view is not None and views.overlaps(self):
+            warn_expanded("masked_fill_")
+            written = lambda: written_by_mask(self, m)  # noqa: E731
+        return self._inplace("masked_fill_", lambda s: s._op("where", m, v.broadcast_to(s.shape), s), v, reads=(m,),
+                             written=written)
 
     def masked_fill(self, mask, value):
-        return self.clone().masked_fill_(mask, value)
+        return make_contiguous(self.clone()).masked_fill_(mask, value)  # PyTorch's copy is contiguous
 
     def index_add_(self, dim, index, source, *, alpha=1):
         """``self[..., index[i], ...] += alpha * source[..., i, ...]`` along ``dim`` (repeats summed)."""
@@ -250,17 +261,17 @@ class InplaceMixin:
         )
 
     def index_add(self, dim, index, source, *, alpha=1):
-        return self.clone().index_add_(dim, index, source, alpha=alpha)
+        return make_contiguous(self.clone()).index_add_(dim, index, source, alpha=alpha)  # as PyTorch's
 
     def __setitem__(self, key, value):
         from shared_ops._surface_args import _parse_index, _split_ints
 
-        spec, arrays = _parse_index(self, _masks_as_indices(self, key))
+        spec, arrays = _parse_index(self, masks_as_indices(self, key))
         v = self._value(value)
         if not arrays:  # basic indexing: a view, then copy_ (CopySlices on self), as PyTorch's copy_to:
             # a value of another shape is a fill (0-d) or an expanded, unchecked read; full slices
             # and ``...`` select nothing, and PyTorch then writes into ``self`` itself
-            dst = self if _selects_all(spec, self.shape) else self[key]
+            dst = self if selects_all(spec, self.shape) else self[key]
             same = tuple(getattr(value, "shape", ())) == tuple(dst.shape)
             if not same and v.ndim == 0:
                 dst._inplace("fill_", lambda s: s._op("copy", s, v), v, reads=(), label="FillBackward3")
@@ -271,7 +282,14 @@ class InplaceMixin:
         if any(e[0] == "i" for e in spec):  # PyTorch: the integers select first (a view)
             first, spec = _split_ints(spec, self.ndim)
             target = self._op("getitem", self, index=first)
-        target._inplace("index_put_", lambda s: s._op("index_put", s, v, *arrays, index=spec), v, reads=(value,), full_ok=False)
+        written = None
+        if target._view is not None and views.overlaps(target):  # PyTorch: deprecated, with a warning
+            warn_expanded("index_put_")
+            if v.ndim == 0 and has_mask(key):
+                warn_expanded("masked_fill_")
+            written = lambda: written_by_index(target, spec, arrays)  # noqa: E731
+        target._inplace("index_put_", lambda s: s._op("index_put", s, v, *arrays, index=spec), v, reads=(value,),
+                        full_ok=False, written=written)
 
     def detach_(self):
         v = self._view
@@ -280,16 +298,6 @@ class InplaceMixin:
         self._grad_fn = None
         self._rg = False
         return self
-
-
-def _selects_all(spec, shape) -> bool:
-    """Whether a basic index is only ``...`` and full slices (``x[...]``, ``x[:, 0:3]``)."""
-    if any(e[0] not in ("e", "s") for e in spec):
-        return False
-    cut = next((i for i, e in enumerate(spec) if e[0] == "e"), len(spec))
-    lead, trail = spec[:cut], [e for e in spec[cut:] if e[0] == "s"]
-    dims = list(zip(lead, shape)) + list(zip(trail, shape[len(shape) - len(trail):]))
-    return all(e[1] in (None, 0) and e[3] in (None, 1) and (e[2] is None or e[2] >= n) for e, n in dims)
 
 
 def _used_once(node, inner):
@@ -314,24 +322,6 @@ def _refuse_spread(grad):
     """The prehook of the history written through a view whose elements share memory: PyTorch's
     ``CopySlices`` cannot place a gradient there and raises in backward."""
     raise InplaceError(views.OVERLAP_MSG)
-
-
-def _masks_as_indices(t, key):
-    """Boolean masks in an index as the integer arrays of their True positions (PyTorch's
-    ``x[mask] = v``); the shape depends on the data, which dyngraph knows."""
-    from .tensors import Tensor
-
-    import numpy as np
-
-    parts = key if isinstance(key, tuple) else (key,)
-    out = []
-    for k in parts:
-        arr = k._be.to_numpy(k._data) if isinstance(k, Tensor) else (k if isinstance(k, np.ndarray) else None)
-        if arr is not None and arr.dtype == np.bool_ and arr.ndim > 0:
-            out.extend(t._as_operand(i.astype(np.int64)) for i in np.nonzero(arr))
-        else:
-            out.append(k)
-    return tuple(out)
 
 
 def _out_op(name: str, method: str):

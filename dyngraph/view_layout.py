@@ -11,9 +11,22 @@ from shared_ops import get_op
 from shared_ops.ops import _strides
 
 
+class Storage:
+    """The storage root of a result that PyTorch lays out otherwise than row-major
+    (``result_layout``): its array, backend and version counter, and PyTorch's strides of it."""
+
+    __slots__ = ("_data", "_be", "_ver", "strides")
+
+
+def _plain(v) -> bool:
+    """Whether the tensor on ``v`` (a ``ViewOf``) is its storage row-major (no view ops from a
+    row-major root): a ``detach()`` of a fresh tensor."""
+    return not v.rchain and v.root.__class__ is not Storage
+
+
 def _layout(root, rchain):
     sizes = tuple(root._data.shape)
-    lay = (sizes, _strides.contiguous(sizes), 0)
+    lay = (sizes, root.strides if root.__class__ is Storage else _strides.contiguous(sizes), 0)
     for name, attrs in rchain:
         lay = get_op(name).strides(lay, **attrs)
     return lay
@@ -29,14 +42,14 @@ def layout(t) -> tuple:
 def reshapes_as_view(root, rchain, shape) -> bool:
     """Whether ``reshape(shape)`` of the view ``rchain`` of ``root`` can share its memory
     (ATen's ``computeStride``)."""
-    if not rchain:
+    if not rchain and root.__class__ is not Storage:
         return True
     return _strides.reshape(_layout(root, rchain), shape=tuple(-1 if d is None else d for d in shape)) is not None
 
 
 def is_contiguous(t) -> bool:
     v = t._view
-    if v is None or not v.rchain:
+    if v is None or _plain(v):
         return True
     sizes, strides, _ = _layout(v.root, v.rchain)
     return _strides.is_contiguous(sizes, strides)
@@ -54,11 +67,24 @@ def overlaps(t) -> bool:
 def _positions(t):
     """The storage position of each element of ``t`` (an int64 array of ``t``'s shape), from
     its layout; only built when an in-place op reads a tensor on its own storage."""
-    sizes, strides, offset = layout(t)
+    return _positions_of(*layout(t))
+
+
+def _positions_of(sizes, strides, offset):
     pos = np.full((), offset, dtype=np.int64)
     for n, s in zip(sizes, strides):
         pos = pos[..., None] + np.arange(n, dtype=np.int64) * s
     return pos
+
+
+def _storage_index(root, pos):
+    """Storage positions (PyTorch's, from the strides) as indices into the root's row-major array."""
+    if root.__class__ is not Storage:
+        return pos
+    at = _positions_of(tuple(root._data.shape), root.strides, 0).reshape(-1)
+    index = np.empty(at.size, dtype=np.int64)
+    index[at] = np.arange(at.size, dtype=np.int64)
+    return index[pos]
 
 
 def _dense(p) -> bool:

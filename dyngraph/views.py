@@ -36,7 +36,9 @@ from .record import Version
 
 from .errors import AutogradError, InplaceError
 from .grad_mode import MODE
-from .view_layout import _positions, is_contiguous, layout, overlap, overlaps, reshapes_as_view  # noqa: F401  (views' API)
+from .view_layout import (  # noqa: F401  (views' API)
+    _plain, _positions, _storage_index, is_contiguous, layout, overlap, overlaps, reshapes_as_view,
+)
 
 
 VIEW_OF_LEAF_MSG = "a view of a leaf Variable that requires grad is being used in an in-place operation."
@@ -84,7 +86,7 @@ def track(t, src, op, attrs) -> None:
         v.rchain = v.chain = (step,)
     else:
         root = sv.root
-        if sv.rchain and op.name == "reshape" and not reshapes_as_view(root, sv.rchain, attrs["shape"]):
+        if op.name == "reshape" and not _plain(sv) and not reshapes_as_view(root, sv.rchain, attrs["shape"]):
             t._data = t._be.xp.asarray(t._data, copy=True)  # its own storage: never the root's memory
             return
         v.root = root
@@ -177,10 +179,11 @@ def check_overlap(t, reads, full_ok: bool = True) -> None:
 # --------------------------------------------------------------------------- writes
 
 
-def write(t, arr, spread: bool = False) -> None:
+def write(t, arr, spread: bool = False, order=None) -> None:
     """Store ``arr`` (``t``'s shape and dtype) as ``t``'s value: into the root's array (through
     the chain, for a view), bump the version, and re-read every other tensor on the storage.
-    ``spread``: some elements of ``t`` are one memory location (an expanded view)."""
+    ``spread``: some elements of ``t`` are one memory location (an expanded view); ``order``:
+    then the elements written (flat row-major indices into ``t``), in order, if not all are."""
     v = t._view
     if v is None:
         root = t
@@ -188,7 +191,7 @@ def write(t, arr, spread: bool = False) -> None:
     else:
         root = v.root
         if spread:
-            arr = _scatter_spread(t, root, arr)
+            arr = _scatter_spread(t, root, arr, order)
         elif v.rchain:
             arr = _scatter(root, arr, hashable(v.rchain))
         root._data[...] = arr
@@ -206,17 +209,19 @@ def _scatter(root, arr, chain):
     return get_op("view_scatter").kernel(root._be.xp, root._data, arr, chain=chain)
 
 
-def _scatter_spread(t, root, arr):
+def _scatter_spread(t, root, arr, order=None):
     """The root with ``arr`` written at ``t``'s positions when several elements of ``t`` are one
     location: the last of them in row-major order wins (PyTorch allows only writes of one value
     there, ``fill_`` and ``zero_``, where every choice agrees). The view ops' adjoints, which
     ``_scatter`` uses, would sum the duplicates instead."""
     xp = root._be.xp
-    pos = _positions(t).reshape(-1)
+    pos = _storage_index(root, _positions(t).reshape(-1))
+    src = np.arange(pos.size, dtype=np.int64) if order is None else np.asarray(order, dtype=np.int64)
+    pos = pos[src]
     last = np.full(math.prod(root._data.shape), -1, dtype=np.int64)
     np.maximum.at(last, pos, np.arange(pos.size, dtype=np.int64))
     inside = (last >= 0).reshape(root._data.shape)
-    picked = xp.take(xp.reshape(arr, (-1,)), xp.asarray(np.maximum(last, 0)))
+    picked = xp.take(xp.reshape(arr, (-1,)), xp.asarray(src[np.maximum(last, 0)]))
     return xp.where(xp.asarray(inside), xp.reshape(picked, root._data.shape), root._data)
 
 
@@ -303,7 +308,7 @@ class ViewMixin:
         from shared_ops.registry import reshape_shape as _resolve_reshape
 
         v = self._view
-        if v is not None and v.rchain and not reshapes_as_view(v.root, v.rchain, _resolve_reshape(self.shape, _shape_args(shape))):
+        if v is not None and not reshapes_as_view(v.root, v.rchain, _resolve_reshape(self.shape, _shape_args(shape))):
             raise AutogradError(NOT_VIEWABLE_MSG)
         return self.reshape(*shape)
 
@@ -324,4 +329,6 @@ class ViewMixin:
 
     def contiguous(self):
         """Itself when contiguous, else a contiguous copy (``CloneBackward0``)."""
-        return self if is_contiguous(self) else self.clone()
+        from .result_layout import make_contiguous
+
+        return self if is_contiguous(self) else make_contiguous(self.clone())

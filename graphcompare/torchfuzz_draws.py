@@ -49,12 +49,9 @@ def order_dependent(dst, src, same_shape_only: bool = False) -> bool:
     return unchecked
 
 
-def same_layout(t, d) -> bool:
-    """Whether dyngraph's tensor ``d`` has the strides and offset of PyTorch's ``t``. They differ
-    where PyTorch's op gave its result the layout of a permuted input (``x.t() * 2`` is not
-    contiguous there; dyngraph's results are): views and overlaps of such a tensor follow other
-    strides (``.view(-1)`` is refused by PyTorch only), so the fuzzer draws none of them."""
-    return tuple(t.stride()) == d.stride() and t.storage_offset() == d.storage_offset()
+def layout(t) -> tuple:
+    """A tensor's layout as PyTorch shows it (dyngraph's and PyTorch's must agree)."""
+    return tuple(t.stride()), t.storage_offset(), t.is_contiguous()
 
 
 def _view_with_history(t) -> bool:

@@ -180,7 +180,7 @@ def sort(self, dim=-1, descending=False, stable=False):
     """
     axis = _dim(self, dim, "sort")
     idx = self._op("argsort", self, axis=axis, descending=bool(descending))
-    return SortResult(self._op("gather", self, idx, axis=axis), idx)
+    return SortResult(self._op("sorted_values", self, idx, axis=axis), idx)
 
 
 def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002
@@ -204,8 +204,8 @@ def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     if n is not None and not 0 <= k <= n:
         raise ShapeError(f"topk: k={k} is out of range for dimension {axis} of size {n}")
     idx = self._op("argsort", self, axis=axis, descending=bool(largest))
-    idx = idx[(slice(None),) * axis + (slice(0, k),)]
-    return SortResult(self._op("gather", self, idx, axis=axis), idx)
+    idx = self._owned(idx[(slice(None),) * axis + (slice(0, k),)])
+    return SortResult(self._op("sorted_values", self, idx, axis=axis, kind="topk"), idx)
 
 
 def gather(self, dim, index):

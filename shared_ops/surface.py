@@ -83,6 +83,11 @@ class TensorSurface(ShapeMethods, MathMethods):
         a front end that checks saved values for in-place changes checks ``self`` through it."""
         return self.astype(dtype)
 
+    def _owned(self, x):
+        """``x``, a part of what a call computed (``topk``'s first k indices), as a tensor of its
+        own, as PyTorch's call returns it: a graph value is itself, dyngraph copies a view."""
+        return x
+
     def _named(self, result, torch_name: str):
         """``result``, just made by a call PyTorch names ``torch_name`` (``t()``: ``TBackward0``)
         where the op alone would name it otherwise; a front end with grad_fn names keeps it."""

@@ -112,6 +112,17 @@ def _gather(rng, dtype):
     return [((_normal(rng, s, dtype), index), {"axis": axis})]
 
 
+@example("sorted_values")
+def _sorted_values(rng, dtype):
+    s = _dims(rng, 3)
+    axis = int(rng.integers(-3, 3))
+    x = _normal(rng, s, dtype)
+    order = np.argsort(x, axis=axis, kind="stable")
+    k = int(rng.integers(0, s[axis] + 1))
+    top = np.take(order, np.arange(k), axis=axis)
+    return [((x, order), {"axis": axis}), ((x, top), {"axis": axis, "kind": "topk"})]
+
+
 @example("scatter_add")
 def _scatter_add(rng, dtype):
     s, axis, index = _along(rng, dtype)

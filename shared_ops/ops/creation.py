@@ -21,21 +21,23 @@ from ..registry import REQUIRED, Spec, register
 
 register(
     "ones_like",
+    doc="Ones of ``x``'s shape and dtype; no gradient (the values do not depend on ``x``).",
     exact=True,
     forward=lambda xp, x: xp.ones_like(x),
     infer=lambda x: Spec(x.shape, x.dtype),
     vjp=None,
-    elementwise=True, nondiff=frozenset({0}), save_inputs=False,
+    elementwise=True, nondiff=frozenset({0}), save_inputs=False, preserve_format=True,
     scalar_expr=lambda x: "1",
 )
 
 register(
     "zeros_like",
+    doc="Zeros of ``x``'s shape and dtype; no gradient (gradient rules use it for the zero branch of a ``where``).",
     exact=True,
     forward=lambda xp, x: xp.zeros_like(x),
     infer=lambda x: Spec(x.shape, x.dtype),
     vjp=None,
-    elementwise=True, nondiff=frozenset({0}), save_inputs=False,
+    elementwise=True, nondiff=frozenset({0}), save_inputs=False, preserve_format=True,
     scalar_expr=lambda x: "0",
 )
 

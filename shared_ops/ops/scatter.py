@@ -81,6 +81,41 @@ register(
 )
 
 
+# The values of sort and topk: x gathered at the indices argsort found. The rule reads only the
+# indices and x's shape (a stand-in), as PyTorch's SortBackward0/TopkBackward0 save only the
+# indices: an in-place change of x after the call leaves their gradient defined (torch.gather
+# saves x, and so does ``gather`` here).
+
+
+def _sorted_values_vjp(ops, g, inputs, output, *, axis, kind="sort"):
+    x, index = inputs  # x is a stand-in: only its shape is read
+    a = _axis("sorted_values", axis, len(x.shape))
+    zeros = ops.zeros_like(ops.broadcast_to(ops.sum(g, axis=a, keepdims=True), shape=x.shape))
+    return (ops.scatter_add(zeros, index, g, axis=axis), None)
+
+
+def _sorted_values_infer(x: Spec, index: Spec, *, axis, kind="sort") -> Spec:
+    out = _gather_infer(x, index, axis=axis)
+    a = _axis("sorted_values", axis, x.ndim)
+    if any(None not in (i, d) and i != d and k != a for k, (i, d) in enumerate(zip(index.shape, x.shape))):
+        raise ShapeError(f"sorted_values: index {fmt_shape(index.shape)} must have x's shape {fmt_shape(x.shape)} "
+                         f"but along axis {a} (the indices of a sort or topk of x)")
+    return out
+
+
+register(
+    "sorted_values",
+    exact=True,
+    forward=lambda xp, x, index, *, axis, kind="sort": _gather_forward(xp, x, index, axis=axis),
+    infer=_sorted_values_infer,
+    vjp=_sorted_values_vjp,
+    attrs={"axis": REQUIRED, "kind": "sort"}, linear=True, nondiff=frozenset({1}), save_inputs=(1,),
+    torch_name=lambda attrs: "TopkBackward0" if attrs.get("kind") == "topk" else "SortBackward0",
+    preserve_format=lambda attrs: attrs.get("kind", "sort") == "sort",  # PyTorch's topk: contiguous
+    doc="sort's/topk's values (kind): x gathered at index along axis; the gradient reads only index.",
+)
+
+
 def _scatter_add_forward(xp, x, index, src, *, axis):
     a = _axis("scatter_add", axis, x.ndim)
     ix = tuple(index.shape)
@@ -145,6 +180,7 @@ register(
     vjp=None,
     attrs={"axis": -1, "descending": False}, nondiff=frozenset({0}), save_inputs=False,
     doc="Indices that sort x along axis (stable: ties keep their order); int64, no gradient.",
+    preserve_format=True,  # as sort's indices
 )
 
 
@@ -166,6 +202,7 @@ def _cumsum_infer(x: Spec, *, axis, reverse=False) -> Spec:
 
 register(
     "cumsum",
+    doc="The running sum along ``axis`` (from the end when ``reverse``; as ``torch.cumsum``); the gradient is the reversed running sum of ``g``.",
     forward=_cumsum_forward,
     infer=_cumsum_infer,
     # the adjoint of a running sum is the running sum from the other end
@@ -204,6 +241,7 @@ def _prod_vjp(ops, g, inputs, output, *, axis=None, keepdims=False):
 
 register(
     "prod",
+    doc="The product over ``axis`` (as ``torch.prod``); the gradient is the product of the other elements, exact at zeros.",
     forward=_prod_forward,
     infer=_prod_infer,
     vjp=_prod_vjp,

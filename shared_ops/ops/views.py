@@ -30,11 +30,12 @@ from ._infer import same_dtype
 
 register(
     "clone",
+    doc="A copy of ``x`` that shares no memory with it (as ``Tensor.clone``); the gradient passes unchanged.",
     exact=True,
     forward=lambda xp, x: xp.asarray(x, copy=True),
     infer=lambda x: Spec(x.shape, x.dtype),
     vjp=lambda ops, g, inputs, output: (g,),
-    elementwise=True, linear=True, save_inputs=False,
+    elementwise=True, linear=True, save_inputs=False, preserve_format=True,
     torch_name="CloneBackward0",
     scalar_expr=lambda x: f"{x}",
 )
@@ -47,11 +48,12 @@ def _flip_infer(x: Spec, *, dims) -> Spec:
 
 register(
     "flip",
+    doc="``x`` with the order of elements reversed along ``dims`` (as ``torch.flip``); the gradient is flipped back.",
     exact=True,
     forward=lambda xp, x, *, dims: xp.asarray(xp.flip(x, axis=dims), copy=True),  # a copy, as PyTorch's
     infer=_flip_infer,
     vjp=lambda ops, g, inputs, output, *, dims: (ops.flip(g, dims=dims),),
-    attrs=("dims",), linear=True, save_inputs=False,
+    attrs=("dims",), linear=True, save_inputs=False, preserve_format=True,
     torch_name="FlipBackward0",
 )
 
@@ -145,6 +147,7 @@ _DIAG_ATTRS = {"offset": 0, "dim1": 0, "dim2": 1}
 
 register(
     "diagonal",
+    doc="The diagonal of ``x`` in the plane ``(dim1, dim2)``, shifted by ``offset``, as the last dimension (as ``torch.diagonal``).",
     view_of=(0,), strides=_strides.diagonal,
     exact=True,
     forward=_diagonal_forward,

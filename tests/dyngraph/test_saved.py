@@ -110,6 +110,10 @@ EXPRESSIONS = {
     "matmul": ("y = a @ b.t()", False),
     "max_dim": ("y = a.max(1).values", False),
     "min_dim_keepdim": ("y = a.min(0, keepdim=True).values * b", False),
+    "sort": ("y = a.sort(1).values * b", False),
+    "sort_descending_dim0": ("y = a.sort(0, descending=True).values", False),
+    "topk": ("y = a.topk(2, dim=1).values * b[:, :2]", False),
+    "topk_smallest_dim0": ("y = a.topk(1, dim=0, largest=False).values", False),
 }
 CHANGES = {
     "a": "a.detach().add_(1)",
@@ -135,8 +139,13 @@ def _programs():
 
 @pytest.mark.parametrize("program", list(_programs()))
 def test_an_inplace_change_after_the_op_is_refused_as_pytorch_refuses_it(program):
-    """Both raise "modified by an inplace operation" or neither; values and gradients agree."""
+    """Both raise "modified by an inplace operation" or neither; values and gradients agree;
+    the message names the dtype, shape and versions PyTorch's names."""
     replay(program)
+    theirs, mine = _both(program)
+    if theirs is not None and MODIFIED in theirs:
+        assert _named(mine) == _named(theirs), (mine, theirs)
+        assert _VERSIONS.search(mine).groups() == _VERSIONS.search(theirs).groups(), (mine, theirs)
 
 
 def _both(program: str):
@@ -172,6 +181,35 @@ r.indices.zero_()
 r.indices.add_(1)
 r.values.sum().backward()
 """, True),
+    # x changed after sort/topk: PyTorch's SortBackward0/TopkBackward0 saved the indices only
+    "sort, x changed": ("""
+t0 = m.tensor([[0.05, 1.8, -0.4], [-0.75, -0.31, 2.5]], dtype=m.float64, requires_grad=True)
+t1 = t0 * 1
+r = t1.sort(1, descending=True)
+t1.add_(1)
+(r.values * m.tensor([1.0, 2.0, 3.0], dtype=m.float64)).sum().backward()
+""", False),
+    "topk in float32, x changed twice": ("""
+t0 = m.tensor([[0.05, 1.8, -0.4], [-0.75, -0.31, 2.5]], requires_grad=True)
+t1 = t0 * 1
+r = t1.topk(2, dim=0, largest=False)
+t1.mul_(2)
+t1.zero_()
+(r.values * m.tensor([[1.0, 2.0, 3.0]])).sum().backward()
+""", False),
+    "topk, indices changed": ("""
+t0 = m.tensor([[0.05, 1.8, -0.4], [-0.75, -0.31, 2.5]], dtype=m.float64, requires_grad=True)
+r = t0.topk(2)
+r.indices.zero_()
+r.values.sum().backward()
+""", True),
+    "gather still saves x": ("""
+t0 = m.tensor([[0.05, 1.8, -0.4], [-0.75, -0.31, 2.5]], dtype=m.float64, requires_grad=True)
+t1 = t0 * 1
+r = t1.gather(1, m.tensor([[2, 0], [1, 1]]))
+t1.add_(1)
+r.sum().backward()
+""", True),
     # self needs no grad: mul does not save other, though the write bumps other's storage
     "detach then mul_": ("""
 t0 = m.tensor([1.0, 2.0, 3.0], dtype=m.float64, requires_grad=True)
@@ -205,6 +243,17 @@ c.sum().backward()
 }
 
 
+_TORCH_TYPES = {"CPUBoolType": "bool", "torch.LongTensor": "int64", "torch.IntTensor": "int32",
+                "torch.FloatTensor": "float32", "torch.DoubleTensor": "float64"}
+_NAMED = re.compile(r"inplace operation: \[(\S+) \[([\d, ]*)\]\]")
+
+
+def _named(message: str) -> tuple:
+    """The dtype and shape the "modified by an inplace operation" message names."""
+    kind, shape = _NAMED.search(message).groups()
+    return _TORCH_TYPES.get(kind, kind.removeprefix("dyngraph.")), shape
+
+
 @pytest.mark.parametrize("name", list(FORMS))
 def test_the_forms_the_fuzzer_found(name):
     program, raises = FORMS[name]
@@ -214,6 +263,7 @@ def test_the_forms_the_fuzzer_found(name):
     if raises:
         assert MODIFIED in theirs and MODIFIED in mine
         assert _VERSIONS.search(mine).groups() == _VERSIONS.search(theirs).groups(), (mine, theirs)
+        assert _named(mine) == _named(theirs), (mine, theirs)  # the tensor PyTorch saved: the source
     else:
         replay(program)  # and the gradients agree
 

@@ -18,6 +18,8 @@ GOLDEN_NN = [
     ("triu", {"k": 1}, "TriuBackward0", lambda t, x, y: x.triu(1)),
     ("clone", {}, "CloneBackward0", lambda t, x, y: x.clone()),
     ("gather", {"axis": 1}, "GatherBackward0", lambda t, x, y: x.gather(1, t.tensor([[0], [1], [2]]))),
+    ("sorted_values", {"axis": 1}, "SortBackward0", lambda t, x, y: x.sort(1).values),
+    ("sorted_values", {"axis": 1, "kind": "topk"}, "TopkBackward0", lambda t, x, y: x.topk(2, 1).values),
     ("scatter_add", {"axis": 1}, "ScatterAddBackward0", lambda t, x, y: x.scatter_add(1, t.tensor([[0], [1], [2]]), y)),
     ("cumsum", {"axis": 0}, "CumsumBackward0", lambda t, x, y: x.cumsum(0)),
     ("prod", {"axis": None}, "ProdBackward0", lambda t, x, y: x.prod()),

@@ -168,7 +168,7 @@ REFERENCE_NN.update({
     "remainder": lambda a, b: (a - np.floor(a.astype(np.float64) / b) * b).astype(a.dtype),
     "tril": lambda x, k=0: np.tril(x, k), "triu": lambda x, k=0: np.triu(x, k),
     "clone": lambda x: x.copy(),
-    "gather": _gather, "scatter_add": _scatter_add, "argsort": _argsort, "cumsum": _cumsum,
+    "gather": _gather, "sorted_values": lambda x, index, axis, kind="sort": _gather(x, index, axis), "scatter_add": _scatter_add, "argsort": _argsort, "cumsum": _cumsum,
     "prod": _prod, "prod_others": _prod_others,
     "einsum": lambda a, b, equation: np.einsum(equation, a, b),
     "pad": lambda x, pad, value=0.0: np.pad(x, pad, constant_values=value),

@@ -94,7 +94,7 @@ TORCH_NN.update({
     "remainder": torch.remainder,
     "tril": lambda x, k=0: torch.tril(x, k), "triu": lambda x, k=0: torch.triu(x, k),
     "clone": torch.clone,
-    "gather": _gather, "scatter_add": _scatter_add, "argsort": _argsort, "cumsum": _cumsum,
+    "gather": _gather, "sorted_values": lambda x, index, axis, kind="sort": _gather(x, index, axis), "scatter_add": _scatter_add, "argsort": _argsort, "cumsum": _cumsum,
     "prod": _prod, "prod_others": _prod_others,
     "einsum": lambda a, b, equation: torch.einsum(equation, a, b),
     "pad": _pad, "layer_norm": _layer_norm, "layer_norm_grad": _layer_norm_grad,
