@@ -128,3 +128,37 @@ def test_torch_may_leave_an_ulp_where_dyngraph_cancels_a_gradient_to_exactly_zer
     got[3] = got[3] + np.array([0.0, 1e-9, 0.0])  # off by far more than rounding
     with pytest.raises(AssertionError, match="grad x1 differs"):
         R.check_reference(got, ref, names, "torch", rounding=err)
+
+
+def test_a_gradient_of_zero_terms_through_a_branch_not_taken_matches_none():
+    """Chunk 17000203 #53-59: ``x3`` reaches the outputs only through values captured by a
+    cond branch that is not taken (and a comparison). dyngraph has no term for it (None);
+    staticgraph differentiates the branch's ``v * v - c`` with a zero cotangent and gets -0.0
+    zeros. Equal as gradients; the bitwise check wanted +0.0."""
+    import pytest
+
+    from graphcompare import _runners as R
+
+    X = [np.array([-0.870984761637974, 1.6961592409567465, -0.5152517040664482, 0.9016967237763462,
+                   -0.24072079264010354]),
+         np.array([-0.7054548729425287]), np.array(1.418520450592041, dtype="float32"),
+         np.array([-0.5850918237802909, -0.7286524311795533, 0.8606067861120643, 0.2654254763072005,
+                   -0.580583232383132])]
+    W = [np.array(1.3050029277801514, dtype="float32"),
+         np.array([1.3079407897364939, 1.0153255610421419, 0.7858013800881416, 0.5539307023816564,
+                   0.8833688807855182])]
+
+    def model(F, x0, x1, x2, x3):
+        v0 = CF.cond_model(F, x1, x0, x3, "true")
+        v2 = CF.cond_model(F, x0, x0, v0, "true")
+        v3 = CF.cond_model(F, v0, v0, v0, "false")
+        return [x2.clip(-1.5, 0.5), F.where(v3 == v2, v2, v2)]
+
+    names = ["output v1", "output v4", "grad x0", "grad x1", "grad x2", "grad x3"]
+    plain = R.run_dyngraph(model, X, W)
+    static = R.run_static(model, X, W, optimize=False)
+    assert plain[5] is None and not np.any(static[5])
+    R.check_bitwise(static, plain, names, "staticgraph optimize=False")
+    with pytest.raises(AssertionError, match="grad x3 is None on one side and nonzero"):
+        R.check_bitwise(static[:5] + [np.full(5, 1e-300)], plain, names, "a real term")
+
