@@ -119,9 +119,9 @@ def differences(a, b):
 
 
 def check_bitwise(got, expected, names, label):
-    """Every array byte for byte equal (dtype, shape, bytes); ``None`` equals all zeros, of
-    either sign: dyngraph's ``None`` is the gradient of no term at all, and a front end that
-    differentiates a branch not taken gets zero terms whose sign is the branch's rule's."""
+    """Every array byte for byte equal (dtype, shape, bytes); ``None`` equals all zeros of
+    either sign: a gradient dyngraph never reached has no bits, and staticgraph's zero for it
+    (a capture of a branch not taken, say) may pass through a negation on its way to a leaf."""
     for name, a, b in zip(names, got, expected):
         if a is None and b is None:
             continue
