@@ -208,10 +208,15 @@ def check_finite_differences(model64, X64, W64, grads, seed=0, directions=2, h=1
                       h=h, what="the float64 loss")
 
 
-def check_reference(got, ref, names, label, rtol=1e-9, rounding=None):
+def check_reference(got, ref, names, label, rtol=1e-9, rounding=None, ulps=16.0):
     """Two float64 computations of one thing (PyTorch vs dyngraph): within ``rtol`` of the
     scale, plus ``16 (E + max E)``, ``E`` = ``rounding`` (``rounding_error`` of the float64
-    run: where terms cancel, two correct orders differ by an ULP of the terms)."""
+    run: where terms cancel, two correct orders differ by an ULP of the terms), plus 16 ULPs
+    of the program's largest value: where terms cancel exactly in one order (a gradient of
+    exactly 0, which no perturbation of results moves), another order leaves an ULP of terms
+    of that size (``ulps=0``: no such allowance)."""
+    sizes = [float(np.max(np.abs(np.asarray(r, dtype=np.float64)))) for r in ref if r is not None and np.size(r)]
+    floor = ulps * float(np.finfo(np.float64).eps) * max(sizes, default=0.0)
     for i, (name, a, r) in enumerate(zip(names, got, ref)):
         if a is None and r is None:
             continue
@@ -219,7 +224,7 @@ def check_reference(got, ref, names, label, rtol=1e-9, rounding=None):
         a64 = np.zeros_like(r64) if a is None else np.asarray(a, dtype=np.float64)
         if a64.shape != r64.shape:
             raise AssertionError(f"{label}: {name} has shape {a64.shape}, ours {r64.shape}")
-        bound = rtol * (np.abs(r64) + (np.max(np.abs(r64)) if r64.size else 0.0)) + 1e-300
+        bound = rtol * (np.abs(r64) + (np.max(np.abs(r64)) if r64.size else 0.0)) + floor + 1e-300
         if rounding is not None and rounding[i] is not None and r64.size:
             bound = bound + 16.0 * (rounding[i] + float(np.max(rounding[i])))
         err = np.abs(a64 - r64)

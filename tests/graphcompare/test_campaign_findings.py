@@ -96,6 +96,41 @@ def test_a_branch_handing_a_nested_scan_value_through_sums_its_terms_bitwise():
     _bitwise_as_dyngraph(model, _arrays(case["X"]), _arrays(case["W"]))
 
 
+def test_torch_may_leave_an_ulp_where_dyngraph_cancels_a_gradient_to_exactly_zero():
+    """Chunks 17000170 #490-492: ``x1``'s gradient is four terms of size about 1 that cancel;
+    dyngraph's order cancels them exactly (0, which no perturbation of results moves), PyTorch's
+    leaves 2.2e-16. Both are right; the torch oracle allowed 0 there. A difference of a whole
+    term is still caught."""
+    import pytest
+
+    from graphcompare import _runners as R
+
+    X = [np.array([1.6111794710159302, 1.8852040767669678, 0.49303627014160156, -1.8393676280975342,
+                   -1.3355305194854736, -1.6460102796554565]).reshape(2, 3),
+         np.array([-1.8067782517276765, 1.6234953242364758, -1.794789273227568])]
+    W = [np.array([1.1369616873214543, 0.7697867137638703, 0.5409735239361947]),
+         np.array([0.5165276355285291, 1.3132702392002724, 1.4127555772777218, 1.1066357757671799,
+                   1.2294965609839985, 1.043624991465423]).reshape(2, 3)]
+    names = ["output v2", "output v3", "grad x0", "grad x1"]
+
+    def model(F, x0, x1):
+        where = F.where if F is not None else __import__("torch").where
+        v0 = where((x1 > 0).all(dim=-1, keepdim=True), x1, -x1)
+        v1 = x1 - x1
+        return [v0 + x1, where(v1 < x0, x0, v1)]
+
+    ref = R.run_dyngraph(model, X, W)
+    assert not ref[3].any()  # exactly 0 in dyngraph's order
+    got = R.run_torch(model, X, W)
+    err = R.rounding_error(model, X, W, ref, seed=17000170)
+    R.check_reference(got, ref, names, "torch", rounding=err)
+    with pytest.raises(AssertionError, match="grad x1 differs"):  # the estimate alone allows 0 there
+        R.check_reference(got, ref, names, "torch", rounding=err, ulps=0)
+    got[3] = got[3] + np.array([0.0, 1e-9, 0.0])  # off by far more than rounding
+    with pytest.raises(AssertionError, match="grad x1 differs"):
+        R.check_reference(got, ref, names, "torch", rounding=err)
+
+
 def test_a_leaf_reached_only_through_an_untaken_branch_matches_none():
     """Chunk 17000203 #53-59: ``x3`` is captured by a cond whose output ``v0`` only feeds a
     comparison and the untaken branch of a second cond. dyngraph never reaches ``x3`` (None, as
