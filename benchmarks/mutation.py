@@ -72,7 +72,8 @@ def stages(module: str, ops_map: dict) -> list:
         first = ["tests/staticgraph/test_passes.py", "tests/staticgraph/test_passes_random.py",
                  *sorted(str(p) for p in Path("tests/staticgraph").glob("test_mutants_*.py"))]
         if module.endswith("fuse.py"):
-            first += ["tests/staticgraph/test_fusion.py", "tests/staticgraph/test_fusion_cost.py"]
+            first += ["tests/staticgraph/test_fusion.py", "tests/staticgraph/test_fusion_cost.py",
+                      "tests/staticgraph/test_fuse_cycles.py"]
         if module.endswith("simplify.py"):
             first.append("tests/staticgraph/test_simplify_rules.py")  # each rule alone, on and off
         first = [f for f in first if Path(f).exists()]  # the copy's tests: a file added since init is not there

@@ -2,8 +2,8 @@
 
 Each page lists the names a user imports (``dg.tensor``, ``sg.compile``...), grouped by what
 they are for, each rendered by mkdocstrings from its docstring under the name the user types.
-The groups are declared here; every name of ``dyngraph.__all__`` and ``staticgraph.__all__``
-must be in one (``tests/docs/test_reference.py`` checks that, and that the committed pages are
+The groups are declared here; every name of ``dyngraph.__all__``, ``staticgraph.__all__`` and
+``shared_ops.__all__`` must be in one (``tests/docs/test_reference.py`` checks that, and that the committed pages are
 what this script writes)::
 
     python docs/gen_reference.py
@@ -45,7 +45,32 @@ GC_GROUPS = {
     "Checking a model": ["graphcompare.equivalence.check_model", "graphcompare.equivalence.check_program",
                          "graphcompare.equivalence.Result", "graphcompare.equivalence.Difference"],
     "Programs": ["graphcompare.program.Program", "graphcompare.program.Leaf", "graphcompare.program.Step"],
+    "Random programs and recipes": [
+        "graphcompare.strategies.programs", "graphcompare.recipes.Recipe", "graphcompare.recipes.register_recipe",
+        "graphcompare.recipes.unregister_recipe", "graphcompare.recipes.simple_recipe", "graphcompare.recipes.drawable_ops",
+        "graphcompare.recipes.uncovered_ops"],
     "The command line": ["graphcompare.cli.main"],
+}
+
+SO_GROUPS = {
+    "Declaring and finding ops": ["register", "get_op", "all_ops", "OpDef", "Spec", "Registry", "REGISTRY"],
+    "The interpreters of gradient rules": ["OpsNamespace", "ArrayOps", "array_ops", "ShapeOnly", "ALL_TRUE"],
+    "Backends and devices": ["get_backend", "Backend", "backend_of", "common_backend", "default_backend",
+                             "set_default_backend", "use_backend", "parse_device"],
+    "Counting, perturbing and wrapping kernels": ["instrument", "Stats", "perturb_rounding", "wrap_kernels", "bind",
+                                                  "generation"],
+    "Dtypes": ["dtype_name", "is_floating", "result_dtype", "FLOATING"],
+    "Errors": ["GraphCompareError", "ShapeError", "DTypeError", "AxisError", "UnknownOpError", "OpAttributeError",
+               "BackendError", "DeviceError", "RegistryError"],
+    "The tensor surface": ["TensorSurface"],
+}
+# the public values that are not functions or classes: a line each, instead of an entry
+SO_VALUES = {
+    "REGISTRY": "the global `Registry`, where `register` declares and `get_op` finds ops.",
+    "ALL_TRUE": "the default `needs_input_grad` of an interpreter: every input wants a gradient.",
+    "FLOATING": "the floating-point dtype names, `(\"float16\", \"float32\", \"float64\")`.",
+    "TensorSurface": "the operators and methods `dg.Tensor` and `sg.Node` share: see "
+                     "[the shared tensor surface](surface.md).",
 }
 
 INTRO = {
@@ -56,9 +81,18 @@ INTRO = {
     "staticgraph": ("# staticgraph (`sg`)\n\n`import staticgraph as sg`: the define-then-run front end, in the "
                     "manner of TensorFlow 1.x and Theano. A `Node` has the operators and methods of the "
                     "[shared surface](surface.md)."),
+    "shared_ops": ("# shared_ops\n\nThe op library both front ends run on: the registry of ops (each op's "
+                   "`forward`, `infer` and `vjp`, declared once), the interpreters its gradient rules run on, the "
+                   "backends (NumPy, CuPy, array-api-strict), the dispatch point that can count kernel calls "
+                   "(`instrument`) or perturb every rounding result (`perturb_rounding`, Monte Carlo arithmetic), "
+                   "dtypes and the error classes. [Chapter 9](../tutorial/09-own-op.md) writes an op of its own; "
+                   "`shared_ops.testing` checks one as the library checks its own. Every registered op, with its "
+                   "gradient rule, is on [the ops page](ops.md)."),
     "graphcompare": ("# graphcompare\n\nThe comparison itself: the equivalence checker "
                      "([chapter 5](../tutorial/05-equivalence.md)) and the command line "
-                     "(`graphcompare check`, `graphcompare run`)."),
+                     "(`graphcompare check`, `graphcompare run`), the random programs it checks, and the recipes that "
+                     "let them draw an op of yours (import them from `graphcompare.optable`; "
+                     "[extending the op library](../extending.md) adds one)."),
 }
 
 
@@ -67,7 +101,9 @@ HOMES = {"dyngraph.nn": ["shared_ops.nn.module", "shared_ops.nn.state.Incompatib
          "staticgraph.nn": []}  # the same classes as dg.nn: one implementation, documented once
 # a layer's forward/extra_repr are Module's, documented once there (as PyTorch's reference does)
 FILTERS = {"shared_ops.nn.layers": ["!^_", "!^forward$", "!^extra_repr$", "!^fn$"],
-           "shared_ops.nn.recurrent": ["!^_", "!^forward$", "!^extra_repr$"]}
+           "shared_ops.nn.recurrent": ["!^_", "!^forward$", "!^extra_repr$"],
+           # the example table and its row type are values, described in a line instead
+           "shared_ops.testing": ["!^_", "!^EXAMPLES$", "!^Case$"]}
 # classes made of a mixin in another file (Module's parameter values, Program's rewrites): show
 # the mixin's methods as theirs
 INHERITED = {"shared_ops.nn.module", "staticgraph.program.Program"}
@@ -161,11 +197,33 @@ def front_end_page(module, alias: str, groups: dict) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def shared_ops_page() -> str:
+    import shared_ops
+
+    out = [INTRO["shared_ops"], ""]
+    for title, names in SO_GROUPS.items():
+        out += [f"## {title}", ""]
+        for n in names:
+            if n in SO_VALUES:
+                out.append(f"### `shared_ops.{n}`\n\n`shared_ops.{n}`: {SO_VALUES[n]}\n")
+            else:
+                out.append(_entry(_where(shared_ops, n), f"shared_ops.{n}"))
+    out += ["## Checking an op", "",
+            "`shared_ops.testing` checks an op (yours or the library's) the way the library checks its own: "
+            "`check_vjp` against finite differences, `check_infer` against what `forward` returns, `check_op` "
+            "over the op's example inputs. `EXAMPLES` is the table of example generators (op name -> "
+            "`fn(rng, dtype) -> [(inputs, attrs), ...]`; `example` adds to it); a `Case` is one "
+            "`(inputs, attrs)` pair.", "",
+            _entry("shared_ops.testing", "shared_ops.testing")]
+    return "\n".join(out).rstrip() + "\n"
+
+
 def graphcompare_page() -> str:
     out = [INTRO["graphcompare"], ""]
     for title, paths in GC_GROUPS.items():
         out += [f"## {title}", ""]
-        out += [_entry(p, p.replace("graphcompare.equivalence.", "").replace("graphcompare.program.", "")) for p in paths]
+        out += [_entry(p, p.replace("graphcompare.equivalence.", "").replace("graphcompare.program.", "")
+                       .replace("graphcompare.recipes.", "").replace("graphcompare.strategies.", "")) for p in paths]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -197,7 +255,29 @@ def surface_page() -> str:
         + _entry("shared_ops._surface_sort", "TensorSurface methods that reduce, sort and index (x.std, x.sort...)")
         + "      members_order: alphabetical\n      show_if_no_docstring: true\n      filters: [\"!^_\", \"!^METHODS$\"]\n\n"
         + "\n".join(_plain(getattr(TensorSurface, n), f"x.{n}") for n in made)
+        + _functions_section(FUNCTIONS)
     )
+
+
+def _functions_section(functions: dict) -> str:
+    """The functions both front ends re-export: an entry for each one of its own, a line for
+    the function forms of methods (``dg.exp(x)`` is ``x.exp()``) and for aliases."""
+    import inspect
+
+    own, forms, aliases = [], [], []
+    for name, fn in sorted(functions.items()):
+        if not inspect.isfunction(fn):
+            continue  # a namespace (dg.linalg), whose functions are entries
+        if "<locals>" in fn.__qualname__ or fn.__name__ == "<lambda>":
+            forms.append(name)
+        elif fn.__name__ != name:
+            aliases.append(f"`dg.{name}` is `dg.{fn.__name__}`")
+        else:
+            own.append(_entry(f"{fn.__module__}.{name}", f"dg.{name}, sg.{name}"))
+    return ("\n## Functions (dg. and sg.)\n\nThe same function in both front ends; each applies its op through "
+            "the front end of its first tensor argument. " + "; ".join(aliases) + "; `dg.linalg.vector_norm` is "
+            "`dg.vector_norm`.\n\nThe function forms of methods, `dg.exp(x, ...)` being `x.exp(...)`: "
+            + ", ".join(f"`{n}`" for n in forms) + ".\n\n" + "\n".join(own))
 
 
 def pages() -> dict:
@@ -208,6 +288,7 @@ def pages() -> dict:
         "dyngraph.md": front_end_page(dyngraph, "dg", DG_GROUPS),
         "staticgraph.md": front_end_page(staticgraph, "sg", SG_GROUPS),
         "surface.md": surface_page(),
+        "shared_ops.md": shared_ops_page(),
         "graphcompare.md": graphcompare_page(),
     }
 

@@ -10,7 +10,9 @@ dependencies (how many edges point at it); ``walk`` then runs the nodes:
    their consumers (ties: input position), seeded with the first term. Nodes run in strictly
    decreasing sequence and edges are visited last input first, so a buffer fills in exactly
    the reverse of that order, and the sum reverses it. A buffer holding one contribution is
-   that gradient itself, a list only from the second one on (most nodes get one).
+   that gradient itself, a list only from the second one on (most nodes get one). A node's
+   last contribution makes it ready: its buffer leaves the dict then, and travels with the
+   node in a local while it is the next to run (a chain never stores a gradient in the dict).
 3. The node's hooks run on the sum; its saved values are unpacked (each checked against the
    version it was saved at), its gradient rule runs on the interpreter, and its saved values
    are released unless ``retain_graph``.
@@ -81,19 +83,25 @@ def walk(heap, buf, deps, interp, retain, capture=None, captured=None, execute=N
     """Run the ready nodes until none is left (see the module docstring)."""
     ops = interp.ops
     tensors = interp.tensors
+    every = execute is None
+    stats = STATS
+    take = buf.pop
     sinks = []
-    ready = None
+    ready = ready_g = None  # the next node while it is the only ready one, and its buffer
     while ready is not None or heap:
         if ready is not None and (not heap or ready.seq > -heap[0][0]):
             n = ready
+            g = ready_g
         else:
             if ready is not None:
                 heappush(heap, (-ready.seq, ready))
+                if ready_g is not None:
+                    buf[ready] = ready_g
             n = heappop(heap)[1]
-        ready = None
+            g = take(n, None)
+        ready = ready_g = None
         nxt = n.next
-        runs = execute is None or n in execute
-        g = buf.pop(n, None)
+        runs = every or n in execute
         grads = None
         if g is not None and (runs or n in capture):
             if g.__class__ is list:
@@ -107,21 +115,23 @@ def walk(heap, buf, deps, interp, retain, capture=None, captured=None, execute=N
                 saved = n.saved
                 if saved is None:
                     raise FreedGraphError(FREED_MSG)
-                if n.info.saves:
-                    if n.vers is None and not tensors:  # unpack's common case, inlined (see the docstring)
-                        ins = []
-                        for e in saved:
-                            if e.__class__ is ShapeOnly:
-                                ins.append(e)
-                            else:
-                                v = e._ver
-                                if v is not None and v.v:
-                                    raise version_error(n, e._data, v.v, 0)
-                                ins.append(e._data)
-                        saved = ins
-                        ins = None
-                    else:
-                        saved = unpack(n, tensors)
+                info = n.info
+                if info.plain:  # stand-ins only: nothing to check
+                    pass
+                elif n.vers is None and not tensors:  # unpack's common case, inlined (see the docstring)
+                    ins = []
+                    for e in saved:
+                        if e.__class__ is ShapeOnly:
+                            ins.append(e)
+                        else:
+                            v = e._ver
+                            if v is not None and v.v:
+                                raise version_error(n, e._data, v.v, 0)
+                            ins.append(e._data)
+                    saved = ins
+                    ins = None
+                else:
+                    saved = unpack(n, tensors)
                 out = n.out
                 if out is None:  # a stand-in shaped like g
                     a = g._data if tensors else g
@@ -132,19 +142,23 @@ def walk(heap, buf, deps, interp, retain, capture=None, captured=None, execute=N
                     out = interp.output(n, out)
                 else:  # output()'s common case, inlined
                     out = out.data
-                ops.needs_input_grad = nxt if reach is None else tuple(c is not None and c in reach for c in nxt)
+                if reach is None:
+                    ops.needs_input_grad = nxt
+                else:
+                    ops.needs_input_grad = tuple(c is not None and c in reach for c in nxt)
                 attrs = n.attrs
                 grads = n.op.vjp(ops, g, saved, out, **attrs) if attrs else n.op.vjp(ops, g, saved, out)
                 if len(grads) != len(nxt):
                     raise _arity_error(n, grads)
                 saved = out = None
                 if not retain:  # Node.release()'s common cases, inlined: it saved arrays, or nothing
-                    if n.nbytes:
+                    b = n.nbytes
+                    if b:
                         n.released = True
-                        STATS.saved_bytes -= n.nbytes
+                        stats.saved_bytes -= b
                         n.nbytes = 0
                         n.saved = n.out = None
-                    elif n.info.saves:
+                    elif info.saves:
                         n.release()
                     else:
                         n.released = True
@@ -156,30 +170,49 @@ def walk(heap, buf, deps, interp, retain, capture=None, captured=None, execute=N
         for c, gi in zip(reversed(nxt), reversed(grads)):  # last input first (see the docstring)
             if c is None:
                 continue
-            if gi is not None:
-                lst = buf.get(c)
-                if lst is None:
-                    buf[c] = gi
-                elif lst.__class__ is list:
-                    lst.append(gi)
-                else:
-                    buf[c] = [lst, gi]
             d = deps[c] - 1
             deps[c] = d
-            if not d:
-                if c.__class__ is AccumulateGrad:
-                    sinks.append(c)
-                elif ready is None:
-                    ready = c
-                elif c.seq > ready.seq:
-                    heappush(heap, (-ready.seq, ready))
-                    ready = c
+            if d:  # more consumers to come: buffer the contribution
+                if gi is not None:
+                    lst = buf.get(c)
+                    if lst is None:
+                        buf[c] = gi
+                    elif lst.__class__ is list:
+                        lst.append(gi)
+                    else:
+                        buf[c] = [lst, gi]
+                continue
+            lst = take(c, None)  # c is ready: its buffer, this contribution last
+            if lst is not None:
+                if gi is None:
+                    gi = lst
+                elif lst.__class__ is list:
+                    lst.append(gi)
+                    gi = lst
                 else:
-                    heappush(heap, (-c.seq, c))
+                    gi = [lst, gi]
+            lst = None
+            if c.__class__ is AccumulateGrad:
+                if gi is not None:
+                    buf[c] = gi
+                sinks.append(c)
+            elif ready is None:
+                ready = c
+                ready_g = gi
+            elif c.seq > ready.seq:
+                heappush(heap, (-ready.seq, ready))
+                if ready_g is not None:
+                    buf[ready] = ready_g
+                ready = c
+                ready_g = gi
+            else:
+                heappush(heap, (-c.seq, c))
+                if gi is not None:
+                    buf[c] = gi
         if sinks:
-            grads = gi = lst = None  # so that a sink that is the sole owner may keep the array
+            grads = gi = None  # so that a sink that is the sole owner may keep the array
             for c in sinks:
-                accumulate(c, buf.pop(c, None), interp, capture, captured)
+                accumulate(c, take(c, None), interp, capture, captured)
             sinks.clear()
 
 

@@ -59,7 +59,7 @@ class OpInfo:
     """What recording needs to know about an op, computed once per op."""
 
     __slots__ = ("diff", "save_all", "save_pos", "save_output", "saves", "float_check", "view", "reads", "read_bits",
-                 "plain")
+                 "plain", "save1", "save2")
 
     def __init__(self, op):
         self.diff = op.vjp is not None
@@ -80,8 +80,14 @@ class OpInfo:
                 op.saved_for(tuple(k in keys and m >> keys.index(k) & 1 for k in range(keys[-1] + 1)))[0]
                 for m in range(1 << len(keys))
             )
-        # saves none of its inputs, whichever require grad: ``record_plain`` may record it
+        # saves none of its inputs, whichever require grad (the engine has no saved input to check)
         self.plain = not (self.save_all or self.save_pos) if self.reads is None else not any(self.reads)
+        # for ``record_small``: whether to save each input of a call with one input (indexed by
+        # whether it requires grad) or two (indexed by a_requires_grad | b_requires_grad << 1)
+        self.save1 = tuple(0 in op.saved_for((m,))[0] for m in (False, True))
+        self.save2 = tuple(
+            (0 in keep, 1 in keep) for keep in (op.saved_for((bool(m & 1), bool(m & 2)))[0] for m in range(4))
+        )
 
 
 INFO: dict = {}

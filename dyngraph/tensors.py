@@ -8,6 +8,8 @@ come from ``InplaceMixin`` (``inplace.py``).
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import numpy as np
 
 from shared_ops import TensorSurface, backend_of, common_backend, get_backend
@@ -23,7 +25,7 @@ from .hooks import HooksMixin
 from .inplace import InplaceMixin
 from .node import dtype_name_of
 from .record import INFO, NUMPY, InferenceVersion, Version, const_array, explain, new, op_info, record
-from .record_plain import record_plain
+from .record_small import record_small
 from .views import ViewMixin, detached, track
 
 _ndarray = np.ndarray
@@ -117,8 +119,8 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
         t._meta = None
         t._view = None
         if rg and MODE.enabled and info.diff and not (info.float_check and dtype_name_of(out.dtype) not in _FLOAT_NAMES):
-            if info.plain and n < 3:
-                record_plain(op, attrs, inputs, t, info)  # the same node, unrolled
+            if n < 3:
+                record_small(op, attrs, inputs, t, info)  # the same node, unrolled
             else:
                 record(op, attrs, inputs, t, info)  # sets _grad_fn and _rg
         else:
@@ -188,13 +190,9 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
     def data(self, value):
         self._data = value._data if isinstance(value, Tensor) else self._be.asarray(value)
 
-    @property
-    def shape(self) -> tuple:
-        return self._data.shape
-
-    @property
-    def ndim(self) -> int:
-        return self._data.ndim
+    # read through C (no Python frame): ``__matmul__`` alone reads ``ndim`` twice per product
+    shape = property(attrgetter("_data.shape"), doc="The shape (a tuple of ints), as ``torch.Tensor.shape``.")
+    ndim = property(attrgetter("_data.ndim"), doc="The number of dimensions, as ``torch.Tensor.ndim``.")
 
     def size(self, dim=None):
         """The shape, or the size of one dimension.

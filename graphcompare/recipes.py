@@ -24,6 +24,30 @@ class Drawn:
 
 @dataclass
 class Recipe:
+    """How random programs draw one op: its inputs and attributes, and how each way spells it.
+
+    ``simple_recipe`` makes one for an elementwise op; an op with attributes or shape changes
+    needs its own ``draw`` (``graphcompare.optable`` has one for every library op).
+
+    Args:
+        op: the registry op's name.
+        draw: ``draw(data, builder) -> Drawn | None``: picks inputs among the program's values
+            and draws the attributes (None: this op does not fit the values at hand).
+        render: ``render(target, names, params) -> str``: the op's spelling over the input
+            names, for ``target`` ``"surface"`` (the shared surface, ``F.`` for functions) or
+            ``"torch"`` (None: PyTorch has no spelling, the oracle skips the program).
+        guard: ``guard(args, params) -> bool``, False at a kink of the drawn inputs (float64
+            values), where the gradient is not defined and the program is set aside.
+        uses: other registry ops its spelling runs (counted as covered).
+        fan_in: it draws three or more inputs.
+
+    Examples:
+        >>> from graphcompare.optable import OP_TABLE
+        >>> recipe = OP_TABLE["exp"]
+        >>> recipe.op, recipe.render("surface", ["x"], {}), recipe.render("torch", ["x"], {})
+        ('exp', 'x.exp()', 'x.exp()')
+    """
+
     op: str
     draw: Callable[[Any, Any], Drawn | None]
     render: Callable[[str, list, dict], str]
@@ -51,7 +75,27 @@ COVERED_ELSEWHERE: dict[str, str] = {
 
 
 def register_recipe(recipe: Recipe, *, replace: bool = False) -> Recipe:
-    """Add ``recipe`` to the op table, so random programs draw its op."""
+    """Add ``recipe`` to the op table, so random programs draw its op.
+
+    Args:
+        recipe: the recipe (``simple_recipe`` makes one).
+        replace: replace a recipe of the same op instead of refusing.
+
+    Returns:
+        ``recipe``.
+
+    Raises:
+        ValueError: the op has a recipe already (without ``replace``).
+
+    Examples:
+        >>> from graphcompare.optable import OP_TABLE, register_recipe
+        >>> register_recipe(OP_TABLE["exp"])
+        Traceback (most recent call last):
+        ...
+        ValueError: a recipe for op 'exp' exists; pass replace=True to override it
+        >>> register_recipe(OP_TABLE["exp"], replace=True).op
+        'exp'
+    """
     if recipe.op in OP_TABLE and not replace:
         raise ValueError(f"a recipe for op {recipe.op!r} exists; pass replace=True to override it")
     OP_TABLE[recipe.op] = recipe
@@ -65,6 +109,22 @@ def simple_recipe(op: str, arity: int = 1, surface: str | None = None, torch: st
     ``surface`` and ``torch`` are format templates over the inputs ``{0}``, ``{1}``...;
     ``surface`` defaults to ``F.apply_op('<op>', {0}, ...)``. Without ``torch`` the PyTorch
     oracle skips programs that draw this op. ``guard(args, params)`` rejects inputs at a kink.
+
+    Args:
+        op: the registry op's name.
+        arity: how many inputs (they broadcast together).
+        surface: the shared surface's spelling (default ``F.apply_op('<op>', {0}, ...)``).
+        torch: PyTorch's spelling (None: no oracle for this op).
+        guard: ``guard(args, params) -> bool``, False at a kink.
+
+    Returns:
+        A ``Recipe`` (``register_recipe`` adds it to the table).
+
+    Examples:
+        >>> from graphcompare.optable import simple_recipe
+        >>> recipe = simple_recipe("mul", arity=2, surface="({0} * {1})", torch="({0} * {1})")
+        >>> recipe.render("surface", ["a", "b"], {}), recipe.fan_in
+        ('(a * b)', False)
     """
     if surface is None:
         surface = f"F.apply_op({op!r}, " + ", ".join(f"{{{k}}}" for k in range(arity)) + ")"
@@ -83,11 +143,35 @@ def simple_recipe(op: str, arity: int = 1, surface: str | None = None, torch: st
 
 
 def unregister_recipe(name: str) -> None:
+    """Remove the recipe of op ``name`` from the op table (nothing happens if it has none).
+
+    Args:
+        name: the op's name.
+
+    Examples:
+        >>> from graphcompare.optable import OP_TABLE, register_recipe, simple_recipe, unregister_recipe
+        >>> _ = register_recipe(simple_recipe("my_op"))
+        >>> unregister_recipe("my_op")
+        >>> "my_op" in OP_TABLE
+        False
+    """
     OP_TABLE.pop(name, None)
 
 
 def drawable_ops(registry=None) -> list[str]:
-    """Ops that are both registered and in the op table (the ones programs draw)."""
+    """Ops that are both registered and in the op table (the ones programs draw).
+
+    Args:
+        registry: the op registry (default: the global one).
+
+    Returns:
+        Their names, in the table's order.
+
+    Examples:
+        >>> from graphcompare.optable import drawable_ops
+        >>> {"exp", "matmul", "conv2d"} <= set(drawable_ops())
+        True
+    """
     from shared_ops import REGISTRY
 
     reg = registry or REGISTRY
@@ -95,7 +179,23 @@ def drawable_ops(registry=None) -> list[str]:
 
 
 def uncovered_ops(registry=None) -> list[str]:
-    """Registered ops that no recipe draws and no entry of ``COVERED_ELSEWHERE`` explains."""
+    """Registered ops that no recipe draws and no entry of ``COVERED_ELSEWHERE`` explains: a
+    newly registered op is listed until it gets a recipe.
+
+    Args:
+        registry: the op registry (default: the global one).
+
+    Returns:
+        Their names (empty when every op is covered).
+
+    Examples:
+        >>> from shared_ops import REGISTRY, Registry, Spec
+        >>> from graphcompare.optable import uncovered_ops
+        >>> mine = Registry(parent=REGISTRY)
+        >>> _ = mine.register("cube", forward=lambda xp, x: x * x * x, infer=lambda x: Spec(x.shape, x.dtype))
+        >>> "cube" in uncovered_ops(mine), "exp" in uncovered_ops(mine)
+        (True, False)
+    """
     from shared_ops import REGISTRY
 
     reg = registry or REGISTRY

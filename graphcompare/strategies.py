@@ -165,7 +165,36 @@ def programs(draw, ops=None, min_steps: int = 1, max_steps: int = 8, max_leaves:
     """A random ``Program`` over the registered ops of the op table (or ``ops``); about one
     step in ``control`` (0: none) is a ``scan``, ``cond`` or ``while_loop``
     (``recipes_control``: closures, nested control flow). The same seed draws the same
-    programs in any process (``fixed_constants``)."""
+    programs in any process (``fixed_constants``). A hypothesis strategy: use it with
+    ``@given(programs(...))``.
+
+    Args:
+        ops: the op names to draw from (default: every op of ``drawable_ops()``).
+        min_steps: the fewest op steps.
+        max_steps: the most op steps.
+        max_leaves: the most inputs.
+        dtypes: the float dtypes a program may take.
+        record_events: report coverage events to hypothesis (``graphcompare check`` counts them).
+        control: one step in about this many is a control-flow step (0: none).
+
+    Returns:
+        A ``graphcompare.program.Program``.
+
+    Raises:
+        ValueError: an op of ``ops`` is not both registered and in the op table.
+
+    Examples:
+        >>> from hypothesis import given, settings
+        >>> from graphcompare.strategies import programs
+        >>> drawn = []
+        >>> @settings(max_examples=5, database=None, derandomize=True, deadline=None)
+        ... @given(programs(ops=["mul", "exp"], max_steps=3, control=0))
+        ... def collect(program):
+        ...     drawn.append({step.op for step in program.nodes if hasattr(step, "op")})
+        >>> collect()
+        >>> set().union(*drawn) <= {"mul", "exp"}, len(drawn)
+        (True, 5)
+    """
     with fixed_constants():
         return _draw_program(draw, ops, min_steps, max_steps, max_leaves, dtypes, record_events, control)
 

@@ -47,9 +47,22 @@ class Extras:
 
 @dataclass
 class Backend:
-    """One array library on one device.
+    """One array library on one device. ``get_backend`` gives them; a user rarely builds one.
 
-    ``xp`` is the namespace kernels receive. ``device`` is ``"cpu"`` or ``"cuda:N"``.
+    Args:
+        name: ``"numpy"``, ``"cupy"`` or ``"array_api_strict"``.
+        xp: the array namespace kernels receive (``numpy``, ``cupy``...).
+        device: ``"cpu"`` or ``"cuda:N"``.
+        extras: what the array API standard lacks, for this library (``Extras``).
+        array_types: the classes of this library's arrays.
+        _to_numpy: array -> NumPy array (None: ``numpy.asarray``).
+        _from_numpy: NumPy array -> array here (None: ``xp.asarray``).
+
+    Examples:
+        >>> from shared_ops import get_backend
+        >>> cpu = get_backend("numpy")
+        >>> cpu, cpu.xp.__name__
+        (Backend('numpy', device='cpu'), 'numpy')
     """
 
     name: str
@@ -61,7 +74,21 @@ class Backend:
     _from_numpy: Callable[[np.ndarray], Any] | None = None
 
     def asarray(self, data: Any, dtype: Any = None) -> Any:
-        """``data`` (nested lists, scalars, NumPy arrays, this backend's arrays) as an array here."""
+        """``data`` (nested lists, scalars, NumPy arrays, this backend's arrays) as an array here.
+
+        Args:
+            data: what to convert; an array of this backend is returned as it is (cast to
+                ``dtype`` if given).
+            dtype: a dtype name or NumPy dtype; None keeps or infers it.
+
+        Returns:
+            An array of this backend.
+
+        Examples:
+            >>> from shared_ops import get_backend
+            >>> get_backend("numpy").asarray([1, 2], dtype="float32")
+            array([1., 2.], dtype=float32)
+        """
         if dtype is not None:
             dtype = getattr(self.xp, np.dtype(dtype).name)
         if isinstance(data, self.array_types):
@@ -74,12 +101,39 @@ class Backend:
         return self.xp.asarray(data, dtype=dtype)
 
     def to_numpy(self, array: Any) -> np.ndarray:
-        """A NumPy copy (or view, for NumPy arrays) of an array of this backend."""
+        """A NumPy copy (or view, for NumPy arrays) of an array of this backend.
+
+        Args:
+            array: an array of this backend.
+
+        Returns:
+            A NumPy array (on the host, for a GPU array).
+
+        Examples:
+            >>> import numpy as np
+            >>> from shared_ops import get_backend
+            >>> get_backend("numpy").to_numpy(np.arange(3))
+            array([0, 1, 2])
+        """
         if self._to_numpy is None:
             return np.asarray(array)
         return self._to_numpy(array)
 
     def is_array(self, x: Any) -> bool:
+        """Whether ``x`` is an array of this backend.
+
+        Args:
+            x: anything.
+
+        Returns:
+            True for this library's arrays (and NumPy scalars, for NumPy).
+
+        Examples:
+            >>> import numpy as np
+            >>> from shared_ops import get_backend
+            >>> get_backend("numpy").is_array(np.zeros(2)), get_backend("numpy").is_array([0.0])
+            (True, False)
+        """
         return isinstance(x, self.array_types)
 
     def __repr__(self) -> str:
@@ -103,106 +157,6 @@ _NUMPY = Backend(
     array_types=(np.ndarray, np.generic),
 )
 
-# --------------------------------------------------------------------------- array-api-strict
-
-
-def _strict_scatter_add(flat_index, values, size):
-    xp = _strict_module()
-    # one-hot matmul: out[j] = sum_i [idx_i == j] * v_i. Pure array API, deterministic.
-    if flat_index.shape[0] == 0:
-        return xp.zeros(size, dtype=values.dtype)
-    onehot = xp.astype(xp.arange(size)[None, :] == flat_index[:, None], values.dtype)
-    return xp.matmul(values[None, :], onehot)[0, :]
-
-
-def _strict_module():
-    try:
-        import array_api_strict
-    except ImportError as exc:  # pragma: no cover - a test dependency
-        raise BackendError(
-            "the array_api_strict backend needs the 'array-api-strict' package: "
-            "pip install 'graphcompare[test]'"
-        ) from exc
-    return array_api_strict
-
-
-def _make_strict() -> Backend:
-    xp = _strict_module()
-    Array = type(xp.asarray(0.0))
-
-    def from_numpy(arr):
-        return xp.asarray(arr)
-
-    def to_numpy(arr):
-        return np.asarray(arr)  # strict arrays implement __array__ / buffer protocol
-
-    return Backend(
-        name="array_api_strict",
-        xp=xp,
-        device="cpu",
-        extras=Extras(scatter_add=_strict_scatter_add),
-        array_types=(Array,),
-        _to_numpy=to_numpy,
-        _from_numpy=from_numpy,
-    )
-
-
-# --------------------------------------------------------------------------- CuPy
-
-
-def _cupy_module():
-    try:
-        import cupy
-    except ImportError as exc:
-        raise BackendError(
-            "the CuPy backend was asked for but CuPy is not installed. Install it with "
-            "pip install 'graphcompare[gpu]' (CuPy for CUDA 12), or use device='cpu'"
-        ) from exc
-    try:
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:  # CUDARuntimeError when the driver is missing
-        raise BackendError(
-            f"CuPy is installed but no CUDA device can be used ({exc}). Run on a machine with "
-            "an NVIDIA GPU and driver, or use device='cpu'"
-        ) from exc
-    if count == 0:
-        raise BackendError("CuPy is installed but no CUDA device exists; use device='cpu'")
-    return cupy
-
-
-def _cupy_scatter_add(flat_index, values, size):
-    cp = _cupy_module()
-    # Deterministic: stable sort by index, then a segmented sum over runs of equal index
-    # (no atomics, whose float sums depend on thread timing).
-    order = cp.argsort(flat_index, kind="stable")
-    idx = flat_index[order]
-    vals = values[order]
-    out = cp.zeros(size, dtype=values.dtype)
-    if idx.size == 0:
-        return out
-    starts = cp.concatenate([cp.zeros(1, dtype=bool), idx[1:] != idx[:-1]])
-    seg_starts = cp.flatnonzero(cp.concatenate([cp.ones(1, dtype=bool), starts[1:]]))
-    sums = cp.add.reduceat(vals, seg_starts)
-    out[idx[seg_starts]] = sums
-    return out
-
-
-def _make_cupy(index: int) -> Backend:
-    cp = _cupy_module()
-    count = cp.cuda.runtime.getDeviceCount()
-    if index >= count:
-        raise BackendError(f"device 'cuda:{index}' does not exist: this machine has {count} CUDA device(s)")
-    return Backend(
-        name="cupy",
-        xp=cp,
-        device=f"cuda:{index}",
-        extras=Extras(scatter_add=_cupy_scatter_add),
-        array_types=(cp.ndarray,),
-        _to_numpy=cp.asnumpy,
-        _from_numpy=cp.asarray,
-    )
-
-
 # --------------------------------------------------------------------------- selection
 
 _BACKENDS: dict[str, Backend] = {"numpy": _NUMPY}
@@ -210,7 +164,28 @@ _state = threading.local()
 
 
 def parse_device(device: str) -> tuple[str, int]:
-    """``"cpu"`` -> ``("cpu", 0)``; ``"cuda"`` -> ``("cuda", 0)``; ``"cuda:1"`` -> ``("cuda", 1)``."""
+    """A device string as ``(kind, index)``: ``"cpu"`` -> ``("cpu", 0)``, ``"cuda"`` ->
+    ``("cuda", 0)``, ``"cuda:1"`` -> ``("cuda", 1)`` (case and spaces ignored).
+
+    Args:
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (anything else is converted with ``str``).
+
+    Returns:
+        ``(kind, index)``.
+
+    Raises:
+        DeviceError: any other string.
+
+    Examples:
+        >>> from shared_ops import parse_device
+        >>> parse_device("CUDA:1")
+        ('cuda', 1)
+        >>> parse_device("gpu")
+        Traceback (most recent call last):
+        ...
+        shared_ops.errors.DeviceError: unknown device 'gpu': use 'cpu', 'cuda' or 'cuda:N'
+        ...
+    """
     if not isinstance(device, str):
         device = str(device)
     dev = device.strip().lower()
@@ -226,8 +201,29 @@ def parse_device(device: str) -> tuple[str, int]:
 def get_backend(name: str | None = None) -> Backend:
     """A backend by name (``"numpy"``, ``"cupy"``, ``"array_api_strict"``) or device string.
 
-    ``None`` gives the default backend (NumPy unless changed with ``set_default_backend``).
-    ``"cpu"`` gives the default CPU backend; ``"cuda"``/``"cuda:N"`` gives CuPy on that device.
+    CuPy and array-api-strict are imported the first time they are asked for.
+
+    Args:
+        name: a backend name, a device string (``"cpu"`` gives the default CPU backend,
+            ``"cuda"``/``"cuda:N"`` CuPy on that device), a ``Backend`` (returned as it is), or
+            None for the default backend (NumPy unless changed with ``set_default_backend``).
+
+    Returns:
+        The ``Backend``, one object per library and device.
+
+    Raises:
+        BackendError: an unknown name, or a library or device that cannot be used here (no
+            CuPy, no GPU, no such device).
+
+    Examples:
+        >>> from shared_ops import get_backend
+        >>> get_backend("cpu")
+        Backend('numpy', device='cpu')
+        >>> get_backend("jax")
+        Traceback (most recent call last):
+        ...
+        shared_ops.errors.BackendError: unknown backend 'jax': use 'numpy', 'cupy', 'array_api_strict', ...
+        ...
     """
     if name is None:
         return default_backend()
@@ -240,11 +236,15 @@ def get_backend(name: str | None = None) -> Backend:
         d = default_backend()
         return d if d.device == "cpu" else _NUMPY
     if key in ("array_api_strict", "strict"):
-        _BACKENDS["array_api_strict"] = _BACKENDS["strict"] = _make_strict()
+        from ._backend_libs import make_strict
+
+        _BACKENDS["array_api_strict"] = _BACKENDS["strict"] = make_strict()
         return _BACKENDS[key]
     if key == "cupy" or key.startswith("cuda"):
+        from ._backend_libs import make_cupy
+
         kind, index = ("cuda", 0) if key == "cupy" else parse_device(key)
-        b = _make_cupy(index)
+        b = make_cupy(index)
         _BACKENDS[f"cuda:{index}"] = b
         if index == 0:
             _BACKENDS["cupy"] = _BACKENDS["cuda"] = b
@@ -256,6 +256,17 @@ def get_backend(name: str | None = None) -> Backend:
 
 
 def default_backend() -> Backend:
+    """The backend creation functions use: ``use_backend``'s inside its block (this thread),
+    else ``set_default_backend``'s, else NumPy.
+
+    Returns:
+        The current default ``Backend``.
+
+    Examples:
+        >>> from shared_ops import default_backend
+        >>> default_backend()
+        Backend('numpy', device='cpu')
+    """
     return getattr(_state, "default", None) or _GLOBAL_DEFAULT[0]
 
 
@@ -263,14 +274,41 @@ _GLOBAL_DEFAULT = [_NUMPY]
 
 
 def set_default_backend(name: str) -> Backend:
-    """Make ``name`` the process-wide default backend (used by creation functions)."""
+    """Make ``name`` the process-wide default backend (used by creation functions).
+
+    Args:
+        name: what ``get_backend`` takes (a backend name or device string).
+
+    Returns:
+        The new default ``Backend``.
+
+    Examples:
+        >>> from shared_ops import set_default_backend
+        >>> set_default_backend("numpy")
+        Backend('numpy', device='cpu')
+    """
     _GLOBAL_DEFAULT[0] = get_backend(name)
     return _GLOBAL_DEFAULT[0]
 
 
 @contextlib.contextmanager
 def use_backend(name: str):
-    """Within the block (this thread), creation functions make arrays on ``name``."""
+    """Within the block (this thread), creation functions make arrays on ``name``.
+
+    Args:
+        name: what ``get_backend`` takes (a backend name or device string).
+
+    Yields:
+        The ``Backend`` in use inside the block.
+
+    Examples:
+        >>> from shared_ops import default_backend, use_backend
+        >>> with use_backend("array_api_strict") as b:
+        ...     print(b.name, default_backend() is b)
+        array_api_strict True
+        >>> default_backend().name
+        'numpy'
+    """
     prev = getattr(_state, "default", None)
     _state.default = get_backend(name)
     try:
@@ -280,7 +318,28 @@ def use_backend(name: str):
 
 
 def backend_of(array: Any) -> Backend:
-    """The backend an array belongs to; a clear ``DTypeError`` for anything else."""
+    """The backend an array belongs to.
+
+    Args:
+        array: a NumPy, CuPy or array-api-strict array (or NumPy scalar).
+
+    Returns:
+        Its ``Backend`` (for CuPy, the one of the array's device).
+
+    Raises:
+        DTypeError: ``array`` is not an array of any backend (a list, a string).
+
+    Examples:
+        >>> import numpy as np
+        >>> from shared_ops import backend_of
+        >>> backend_of(np.float32(1.0))
+        Backend('numpy', device='cpu')
+        >>> backend_of([1.0])
+        Traceback (most recent call last):
+        ...
+        shared_ops.errors.DTypeError: expected a numeric array, got list: ...
+        ...
+    """
     t = type(array)
     if t is np.ndarray or isinstance(array, np.generic):
         return _NUMPY
@@ -301,7 +360,24 @@ def backend_of(array: Any) -> Backend:
 
 
 def common_backend(arrays, op_name: str = "op") -> Backend:
-    """The one backend all ``arrays`` live on; ``DeviceError`` naming both devices if mixed."""
+    """The one backend all ``arrays`` live on.
+
+    Args:
+        arrays: the arrays an op is given.
+        op_name: the op's name, for the error message.
+
+    Returns:
+        Their ``Backend`` (the default one when ``arrays`` is empty).
+
+    Raises:
+        DeviceError: the arrays live on different backends or devices (both are named).
+
+    Examples:
+        >>> import numpy as np
+        >>> from shared_ops import common_backend
+        >>> common_backend([np.zeros(2), np.ones(2)], "add")
+        Backend('numpy', device='cpu')
+    """
     first = None
     for a in arrays:
         b = backend_of(a)

@@ -47,7 +47,21 @@ _makers: list = []  # wrap_kernels' functions, innermost first
 
 
 def generation() -> int:
-    """Changes whenever kernels are swapped; cached kernels are stale when it moved."""
+    """A counter that changes whenever kernels are swapped (``instrument``,
+    ``perturb_rounding``, ``wrap_kernels`` entered or left): a kernel cached from ``bind`` is
+    stale when it moved.
+
+    Returns:
+        The current generation.
+
+    Examples:
+        >>> from shared_ops import generation, instrument
+        >>> before = generation()
+        >>> with instrument():
+        ...     inside = generation()
+        >>> inside != before, generation() != inside
+        (True, True)
+    """
     return _generation[0]
 
 
@@ -61,7 +75,20 @@ class OpStats:
 
 @dataclass
 class Stats:
-    """What the kernels did while instrumentation was on, total and per op."""
+    """What the kernels did while instrumentation was on, total and per op; ``instrument()``
+    gives one, with the totals ``calls``, ``kernel_seconds``, ``bytes_in`` and ``bytes_out``.
+
+    Args:
+        per_op: op name -> its calls, seconds, bytes in and out (filled by ``instrument``).
+
+    Examples:
+        >>> import dyngraph as dg
+        >>> from shared_ops import instrument
+        >>> with instrument() as stats:
+        ...     y = dg.tensor([1.0, 2.0]).exp() * 2.0
+        >>> stats.calls, stats.per_op["exp"].calls, stats.bytes_out
+        (2, 1, 16)
+    """
 
     per_op: dict = field(default_factory=lambda: defaultdict(OpStats))
 
@@ -82,6 +109,20 @@ class Stats:
         return sum(s.bytes_out for s in self.per_op.values())
 
     def table(self) -> str:
+        """The per-op figures as a text table, the slowest op first.
+
+        Returns:
+            One line per op: calls, milliseconds, megabytes in and out.
+
+        Examples:
+            >>> import dyngraph as dg
+            >>> from shared_ops import instrument
+            >>> with instrument() as stats:
+            ...     y = dg.tensor([1.0, 2.0]).exp()
+            >>> header, row = stats.table().splitlines()
+            >>> header.split(), row.split()[:2]
+            (['op', 'calls', 'ms', 'MB', 'in', 'MB', 'out'], ['exp', '1'])
+        """
         rows = sorted(self.per_op.items(), key=lambda kv: -kv[1].seconds)
         lines = [f"{'op':<24}{'calls':>8}{'ms':>10}{'MB in':>10}{'MB out':>10}"]
         for name, s in rows:
@@ -160,8 +201,29 @@ def _chain(name: str, kernel, exact: bool):
 def bind(name: str, fn, *, exact: bool = False):
     """The callable to call for the named kernel ``fn`` (not a registry op's: a fused region, a
     kernel writing into a planned buffer): ``fn`` itself while no instrumentation, perturbation
-    or ``wrap_kernels`` is on, else ``fn`` under them, as registry kernels are. ``exact``: it
-    only moves or selects values (never perturbed). Bind again when ``generation()`` moved."""
+    or ``wrap_kernels`` is on, else ``fn`` under them, as registry kernels are. Bind again when
+    ``generation()`` moved.
+
+    Args:
+        name: the kernel's name in ``Stats`` and for ``wrap_kernels``.
+        fn: ``fn(xp, *arrays, **attrs)``, the kernel.
+        exact: it only moves or selects values (never perturbed).
+
+    Returns:
+        The callable to call in place of ``fn``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from shared_ops import bind, instrument
+        >>> def double(xp, x):
+        ...     return x * 2
+        >>> bind("double", double) is double  # nothing is on: free
+        True
+        >>> with instrument() as stats:
+        ...     out = bind("double", double)(np, np.ones(3))
+        >>> stats.per_op["double"].calls
+        1
+    """
     return _chain(name, fn, exact)
 
 
@@ -213,11 +275,20 @@ def _perturbed(forward):
 
 @contextlib.contextmanager
 def instrument():
-    """Count calls, bytes and kernel time of every kernel run inside the block.
+    """Count calls, bytes and kernel time of every kernel run inside the block (blocks nest;
+    each counts what ran inside it).
 
-    >>> with instrument() as stats:
-    ...     ...                       # run anything
-    >>> stats.calls, stats.kernel_seconds
+    Yields:
+        The ``Stats`` the block fills.
+
+    Examples:
+        >>> import dyngraph as dg
+        >>> from shared_ops import instrument
+        >>> x = dg.tensor([1.0, 2.0], requires_grad=True)
+        >>> with instrument() as stats:
+        ...     (x * x).sum().backward()
+        >>> stats.per_op["mul"].calls  # x * x forward, then g * x twice backward
+        3
     """
     stats = Stats()
     _active.append(stats)
@@ -233,10 +304,30 @@ def instrument():
 
 @contextlib.contextmanager
 def wrap_kernels(make):
-    """Inside the block every kernel (registry ops' and named ones) is ``make(name, kernel)``.
+    """Inside the block every kernel (registry ops' and named ones) is ``make(name, kernel)``:
+    the experiments record each kernel's output, then replay it, to time a step without its
+    kernels.
 
-    >>> with wrap_kernels(lambda name, k: k):   # e.g. record each output, or replay it
-    ...     ...
+    Args:
+        make: ``make(name, kernel) -> kernel``, called for every kernel when the block starts
+            (and whenever kernels are swapped inside it).
+
+    Yields:
+        Nothing; the kernels are swapped back when the block ends.
+
+    Examples:
+        >>> import dyngraph as dg
+        >>> from shared_ops import wrap_kernels
+        >>> seen = []
+        >>> def log(name, kernel):
+        ...     def logged(xp, *arrays, **attrs):
+        ...         seen.append(name)
+        ...         return kernel(xp, *arrays, **attrs)
+        ...     return logged
+        >>> with wrap_kernels(log):
+        ...     y = dg.tensor([1.0, 2.0]).tanh().sum()
+        >>> seen
+        ['tanh', 'sum']
     """
     _makers.append(make)
     _rebind()
@@ -256,8 +347,27 @@ def perturb_rounding(ulps: float = 16, seed: int = 0, *, rel: float | None = Non
     so every op is disturbed in proportion to its own rounding; or pass one fixed ``rel``.
     Runs are reproducible: the same computation and seed perturb the same way.
 
-    >>> with perturb_rounding(16, seed=1) as p:
-    ...     ...                       # run anything; p.results counts the perturbed results
+    Args:
+        ulps: the size of each perturbation in machine epsilons of the result's dtype, in
+            ``(0, 65536]``.
+        seed: the generator's seed.
+        rel: one relative size for every dtype instead, in ``(0, 0.01]``.
+
+    Yields:
+        The perturbation; its ``results`` counts the floating-point results perturbed so far.
+
+    Raises:
+        ValueError: ``ulps`` or ``rel`` out of its range.
+        RuntimeError: the block is entered inside another ``perturb_rounding`` block.
+
+    Examples:
+        >>> import dyngraph as dg
+        >>> from shared_ops import perturb_rounding
+        >>> x = dg.tensor([1.0, 2.0, 3.0], dtype="float64")
+        >>> with perturb_rounding(16, seed=1) as p:
+        ...     y = (x / 3.0).sum()
+        >>> p.results, float(y) == 2.0, abs(float(y) - 2.0) < 1e-13
+        (2, False, True)
     """
     def bad(x, lo, hi):
         return isinstance(x, bool) or not isinstance(x, (int, float)) or not lo < float(x) <= hi

@@ -23,7 +23,24 @@ _OTHER_CACHE: dict = {}
 
 
 def dtype_name(dtype: Any) -> str:
-    """Normalise a dtype given as a name, NumPy dtype, NumPy type, alias object or backend dtype."""
+    """Normalise a dtype given as a name, NumPy dtype, NumPy type, alias object or backend dtype.
+
+    Args:
+        dtype: ``"float32"``, ``"float"`` (PyTorch's aliases), ``numpy.float32``,
+            ``np.dtype("f4")``, ``dg.float32``, a CuPy or array-api-strict dtype.
+
+    Returns:
+        The dtype's name.
+
+    Raises:
+        DTypeError: a dtype graphcompare does not support (complex, strings).
+
+    Examples:
+        >>> import numpy as np
+        >>> from shared_ops import dtype_name
+        >>> dtype_name(np.float32), dtype_name("double"), dtype_name(np.dtype("i8"))
+        ('float32', 'float64', 'int64')
+    """
     if not isinstance(dtype, (str, np.dtype)):
         # Other backends' dtype objects hash like NumPy's but warn when compared with them, so
         # they get their own cache, keyed by identity (the entry keeps the object alive).
@@ -55,6 +72,19 @@ def _dtype_name(dtype: Any) -> str:
 
 
 def is_floating(dtype: Any) -> bool:
+    """Whether ``dtype`` is a floating-point dtype (the ones with gradients).
+
+    Args:
+        dtype: a dtype in any form ``dtype_name`` takes.
+
+    Returns:
+        True for float16, float32 and float64.
+
+    Examples:
+        >>> from shared_ops import is_floating
+        >>> is_floating("float16"), is_floating("int64")
+        (True, False)
+    """
     return dtype_name(dtype) in FLOATING
 
 
@@ -66,7 +96,19 @@ def result_dtype(*dtypes: str) -> str:
     """PyTorch's promotion of tensor dtypes: the highest category wins (bool < integer <
     floating) and its dtype is kept (``int64`` with ``float32`` gives ``float32``); within one
     category, NumPy's (``float32`` with ``float64`` gives ``float64``, ``int8`` with ``uint8``
-    gives ``int16``)."""
+    gives ``int16``).
+
+    Args:
+        dtypes: dtype names.
+
+    Returns:
+        The name of the promoted dtype.
+
+    Examples:
+        >>> from shared_ops import result_dtype
+        >>> result_dtype("int64", "float32"), result_dtype("int8", "uint8"), result_dtype("bool", "bool")
+        ('float32', 'int16', 'bool')
+    """
     if len(dtypes) == 1:
         return dtypes[0]
     for category in (FLOATING, INTEGER):

@@ -20,11 +20,23 @@ EXAMPLES: dict[str, Callable[[np.random.Generator, str], list]] = {}
 
 
 def example(name: str):
-    """Register the example generator of op ``name`` (a user's op included).
+    """Register the example generator of op ``name`` (a user's op included): ``check_op`` and
+    the library's op suite draw from it.
 
-    >>> @example("cube")
-    ... def _(rng, dtype):
-    ...     return [((rng.standard_normal((2, 3)).astype(dtype),), {})]
+    Args:
+        name: the op's name.
+
+    Returns:
+        A decorator for ``fn(rng, dtype) -> [(inputs, attrs), ...]``, which it returns as it is.
+
+    Examples:
+        >>> from shared_ops.testing import EXAMPLES, example, example_inputs
+        >>> @example("cube")
+        ... def _(rng, dtype):
+        ...     return [((rng.standard_normal((2, 3)).astype(dtype),), {})]
+        >>> [x.shape for (x,), attrs in example_inputs("cube")]
+        [(2, 3)]
+        >>> del EXAMPLES["cube"]  # an example for an op that is not registered: leave no trace
     """
 
     def deco(fn):
@@ -41,9 +53,22 @@ def example_inputs(op: OpDef | str, rng: np.random.Generator | int = 0, dtype: s
     domains keep finite differences meaningful. An op without a generator is an error, so a
     newly registered op cannot silently go untested.
 
-    >>> inputs, attrs = next(example_inputs("sum", 1))
-    >>> sorted(attrs)
-    ['axis', 'keepdims']
+    Args:
+        op: the op or its name.
+        rng: a generator or a seed.
+        dtype: the float inputs' dtype.
+
+    Yields:
+        ``(inputs, attrs)``: a tuple of NumPy arrays and the attributes to call the op with.
+
+    Raises:
+        LookupError: the op has no example generator (the message says how to add one).
+
+    Examples:
+        >>> from shared_ops.testing import example_inputs
+        >>> inputs, attrs = next(example_inputs("sum", 1))
+        >>> sorted(attrs)
+        ['axis', 'keepdims']
     """
     name = op if isinstance(op, str) else op.name
     if name not in EXAMPLES:

@@ -27,7 +27,25 @@ def _first_surface(args: Sequence[Any], name: str) -> TensorSurface:
 
 
 def where(condition, x, y):
-    """``x`` where ``condition`` else ``y`` (no gradient flows to ``condition``)."""
+    """``x`` where ``condition`` else ``y``, broadcasting (as ``torch.where``); no gradient flows
+    to ``condition``.
+
+    Args:
+        condition: a bool tensor (another dtype is compared with 0).
+        x: the values where it is true (a tensor or a Python number).
+        y: the values where it is false.
+
+    Returns:
+        A tensor of the promoted dtype of ``x`` and ``y``.
+
+    Raises:
+        DTypeError: no argument is a tensor.
+
+    Examples:
+        >>> x = dg.tensor([1.0, -2.0, 3.0])
+        >>> dg.where(x > 0, x, 0.0)
+        tensor([1., 0., 3.])
+    """
     s = _first_surface((x, y, condition), "where")
     x = s._as_operand(x)
     y = x._as_operand(y)
@@ -42,13 +60,45 @@ def where(condition, x, y):
 
 
 def maximum(x, y):
-    """Elementwise maximum; at ties the gradient is split equally (as PyTorch)."""
+    """Elementwise maximum with broadcasting; at ties the gradient is split equally (as
+    ``torch.maximum``).
+
+    Args:
+        x: a tensor or a number.
+        y: a tensor or a number.
+
+    Returns:
+        The larger value at each position.
+
+    Raises:
+        DTypeError: neither argument is a tensor.
+
+    Examples:
+        >>> dg.maximum(dg.tensor([0.5, 2.0]), 1.0)
+        tensor([1., 2.])
+    """
     s = _first_surface((x, y), "maximum")
     return s._binary("maximum", x, y)
 
 
 def minimum(x, y):
-    """Elementwise minimum; at ties the gradient is split equally (as PyTorch)."""
+    """Elementwise minimum with broadcasting; at ties the gradient is split equally (as
+    ``torch.minimum``).
+
+    Args:
+        x: a tensor or a number.
+        y: a tensor or a number.
+
+    Returns:
+        The smaller value at each position.
+
+    Raises:
+        DTypeError: neither argument is a tensor.
+
+    Examples:
+        >>> dg.minimum(dg.tensor([0.5, 2.0]), 1.0)
+        tensor([0.5000, 1.0000])
+    """
     s = _first_surface((x, y), "minimum")
     return s._binary("minimum", x, y)
 
@@ -66,6 +116,22 @@ def _seq_op(name: str, tensors, axis: int, extra: int):
 
 
 def concatenate(tensors, axis=0, *, dim=None):
+    """The tensors joined along an existing dimension (``cat``; as ``torch.cat``), their dtypes
+    promoted to one.
+
+    Args:
+        tensors: a sequence of tensors, equal in shape except along ``axis``.
+        axis: the dimension to join along.
+        dim: PyTorch's name for ``axis`` (wins when given).
+
+    Returns:
+        The joined tensor; each input gets its slice of the gradient.
+
+    Examples:
+        >>> x = dg.ones(2, 3)
+        >>> dg.cat([x, x]).shape, dg.cat([x, x], dim=1).shape
+        ((4, 3), (2, 6))
+    """
     return _seq_op("concatenate", tensors, dim if dim is not None else axis, 0)
 
 
@@ -73,17 +139,64 @@ cat = concatenate
 
 
 def stack(tensors, axis=0, *, dim=None):
+    """The tensors (one shape) stacked along a new dimension (as ``torch.stack``).
+
+    Args:
+        tensors: a sequence of tensors of one shape.
+        axis: where the new dimension goes.
+        dim: PyTorch's name for ``axis`` (wins when given).
+
+    Returns:
+        A tensor with one more dimension.
+
+    Examples:
+        >>> x = dg.ones(2, 3)
+        >>> dg.stack([x, x]).shape, dg.stack([x, x], dim=2).shape
+        ((2, 2, 3), (2, 3, 2))
+    """
     return _seq_op("stack", tensors, dim if dim is not None else axis, 1)
 
 
 def softmax_cross_entropy(logits, labels):
-    """Mean cross-entropy of ``logits`` (N, C) against integer ``labels`` (N,), computed stably."""
+    """Mean cross-entropy of ``logits`` (N, C) against integer ``labels`` (N,), computed stably
+    (as ``F.cross_entropy``).
+
+    Args:
+        logits: unnormalised scores, one row per example.
+        labels: the correct class of each row (integers).
+
+    Returns:
+        A 0-d tensor.
+
+    Raises:
+        DTypeError: ``logits`` is not a tensor.
+
+    Examples:
+        >>> dg.softmax_cross_entropy(dg.tensor([[2.0, 0.0], [0.0, 2.0]]), dg.tensor([0, 1]))
+        tensor(0.1269)
+    """
     s = _first_surface((logits,), "softmax_cross_entropy")
     labels = s._as_operand(labels)
     return s._op("softmax_cross_entropy", logits, labels)
 
 
 def matmul(a, b):
+    """The matrix product ``a @ b``, batch dimensions broadcast (as ``torch.matmul``).
+
+    Args:
+        a: a tensor or array.
+        b: a tensor or array.
+
+    Returns:
+        The product.
+
+    Raises:
+        DTypeError: neither argument is a tensor.
+
+    Examples:
+        >>> dg.matmul(dg.ones(2, 3), dg.ones(3, 4)).shape
+        (2, 4)
+    """
     s = _first_surface((a, b), "matmul")
     return s._binary("matmul", a, b)
 
@@ -91,7 +204,23 @@ def matmul(a, b):
 def apply_op(name, *inputs, **attrs):
     """Apply any registered op by name, your own included: ``F.apply_op("cube", x)``.
 
-    Inputs pass as they are (no dtype promotion); attributes are the op's keywords.
+    Inputs pass as they are (no dtype promotion); attributes are the op's keywords. The ops
+    are listed on the reference's ops page.
+
+    Args:
+        name: the op's name.
+        inputs: its inputs (tensors, arrays or numbers).
+        attrs: its attributes.
+
+    Returns:
+        The op's result, recorded (dyngraph) or declared (staticgraph).
+
+    Raises:
+        DTypeError: no input is a tensor.
+
+    Examples:
+        >>> dg.apply_op("sum", dg.ones(2, 3), axis=(1,))
+        tensor([3., 3.])
     """
     s = _first_surface(inputs, name)
     return s._op(name, *(s._as_operand(x) for x in inputs), **attrs)

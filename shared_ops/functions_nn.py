@@ -12,20 +12,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from . import _surface_nn as M
-from ._surface_args import _pair
-from .dtypes import FLOATING, result_dtype
+from .dtypes import result_dtype
 from .errors import OpAttributeError, ShapeError
+from .functions_conv import _first, _float, avg_pool2d, conv2d, max_pool2d, pad  # noqa: F401  (re-exported)
 from .registry import normalize_axis
-
-
-def _first(args, name):
-    from .functions import _first_surface
-
-    return _first_surface(args, name)
-
-
-def _float(x):
-    return x if x._dtype_name in FLOATING else x.astype("float32")
 
 
 def _method(name):
@@ -38,21 +28,78 @@ def _method(name):
 
 
 def gelu(x, approximate="none"):
-    """``x * Phi(x)`` (``approximate="tanh"``: the tanh form), as ``F.gelu``."""
+    """``x * Phi(x)`` (``approximate="tanh"``: the tanh form), as ``F.gelu``.
+
+    Args:
+        x: a tensor (integers are made float32).
+        approximate: ``"none"`` or ``"tanh"``.
+
+    Returns:
+        A tensor of ``x``'s shape.
+
+    Examples:
+        >>> dg.gelu(dg.tensor([0.0, 1.0]))
+        tensor([0.0000, 0.8413])
+    """
     return x._op("gelu", _float(x), approximate=approximate)
 
 
 def silu(x):
+    """``x * sigmoid(x)``, as ``F.silu``.
+
+    Args:
+        x: a tensor (integers are made float32).
+
+    Returns:
+        A tensor of ``x``'s shape.
+
+    Examples:
+        >>> dg.silu(dg.tensor([0.0, 1.0]))
+        tensor([0.0000, 0.7311])
+    """
     return x._op("silu", _float(x))
 
 
 def softplus(x, beta=1.0, threshold=20.0):
+    """``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold``, as
+    ``F.softplus``.
+
+    Args:
+        x: a tensor (integers are made float32).
+        beta: the sharpness.
+        threshold: above it, the identity.
+
+    Returns:
+        A tensor of ``x``'s shape.
+
+    Examples:
+        >>> dg.softplus(dg.tensor([0.0, 30.0]))
+        tensor([ 0.6931, 30.0000])
+    """
     return x._op("softplus", _float(x), beta=float(beta), threshold=float(threshold))
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """``F.layer_norm``: the fused normalisation over the trailing ``normalized_shape``, then
-    ``* weight + bias`` (a ``mul`` and an ``add``)."""
+    ``* weight + bias`` (a ``mul`` and an ``add``).
+
+    Args:
+        x: a tensor.
+        normalized_shape: the trailing dimensions to normalise over (an int or a tuple).
+        weight: multiplies the result (None: 1).
+        bias: is added to it (None: 0).
+        eps: added to the variance.
+
+    Returns:
+        A tensor of ``x``'s shape.
+
+    Raises:
+        ShapeError: ``normalized_shape`` is not the end of ``x``'s shape.
+
+    Examples:
+        >>> dg.layer_norm(dg.tensor([[1.0, 2.0, 3.0]]), 3)
+        tensor([[-1.2247,  0.0000,  1.2247]])
+    """
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if tuple(x.shape[x.ndim - len(shape):]) != shape:
         raise ShapeError(f"layer_norm: normalized_shape {shape} does not match the end of input shape {tuple(x.shape)}")
@@ -68,7 +115,24 @@ def dropout(x, p=0.5, training=True, seed=None):
     """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)``; the identity
     when not ``training``. The mask is a function of ``seed`` (an int or a 0-d integer tensor):
     both front ends drop the same elements for the same seed. Without one, dyngraph draws it
-    from its generator (``dg.manual_seed``); ``sg.nn.Dropout`` takes it from the graph's step."""
+    from its generator (``dg.manual_seed``); ``sg.nn.Dropout`` takes it from the graph's step.
+
+    Args:
+        x: a tensor.
+        p: the probability of zeroing an element.
+        training: False gives ``x`` itself.
+        seed: the mask's seed.
+
+    Returns:
+        A tensor of ``x``'s shape.
+
+    Raises:
+        OpAttributeError: ``p`` outside ``[0, 1]``, or no seed and no seed source.
+
+    Examples:
+        >>> dg.dropout(dg.ones(6), p=0.5, seed=0)
+        tensor([2., 0., 0., 0., 2., 2.])
+    """
     if not 0.0 <= p <= 1.0:
         raise OpAttributeError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0.0:
@@ -82,72 +146,24 @@ def dropout(x, p=0.5, training=True, seed=None):
     return x._op("dropout", x, seed.astype("int64"), p=float(p))
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D cross-correlation, NCHW input, (C_out, C_in / groups, KH, KW) weight, as
-    ``torch.nn.functional.conv2d``; ``groups`` convolve channel groups separately."""
-    s = _first((x, weight), "conv2d")
-    x, w = s._as_operand(x), s._as_operand(weight)
-    if x._dtype_name != w._dtype_name:  # one dtype per kernel, as every binary op
-        common = result_dtype(x._dtype_name, w._dtype_name)
-        x, w = x.astype(common), w.astype(common)
-    attrs = dict(stride=_pair(stride), padding=_pair(padding), dilation=_pair(dilation))
-    if not isinstance(groups, int) or groups < 1:
-        raise OpAttributeError(f"conv2d: groups must be a positive int, got {groups!r}")
-    if groups == 1:
-        y = s._op("conv2d", x, w, **attrs)
-    else:
-        c, o = x.shape[1], w.shape[0]
-        if c % groups or o % groups:
-            raise ShapeError(f"conv2d: {c} input and {o} output channels must both divide into {groups} groups")
-        ci, co = c // groups, o // groups
-        parts = [s._op("conv2d", x[:, k * ci:(k + 1) * ci], w[k * co:(k + 1) * co], **attrs) for k in range(groups)]
-        from .functions import concatenate
-
-        y = concatenate(parts, axis=1)
-    if bias is not None:
-        y = y + s._as_operand(bias).reshape(1, -1, 1, 1)
-    return y
-
-
-def _pool_args(kernel_size, stride, padding):
-    k = _pair(kernel_size)
-    return k, (k if stride is None or stride == () else _pair(stride)), _pair(padding)
-
-
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """``F.max_pool2d``: the first maximum of each window (its gradient goes there only)."""
-    if ceil_mode:
-        raise OpAttributeError("max_pool2d: ceil_mode=True is not supported")
-    k, st, pd = _pool_args(kernel_size, stride, padding)
-    idx = x._op("max_pool2d_indices", x, kernel=k, stride=st, padding=pd, dilation=_pair(dilation))
-    c, oh, ow = x.shape[1], idx.shape[2], idx.shape[3]
-    flat = x.reshape(-1, c, x.shape[2] * x.shape[3])
-    values = x._op("gather", flat, idx.reshape(-1, c, oh * ow), axis=2).reshape(-1, c, oh, ow)
-    return (values, idx) if return_indices else values
-
-
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-    """``F.avg_pool2d`` (padding counted in the divisor, PyTorch's default)."""
-    if ceil_mode or not count_include_pad:
-        raise OpAttributeError("avg_pool2d: only ceil_mode=False and count_include_pad=True are supported")
-    k, st, pd = _pool_args(kernel_size, stride, padding)
-    return x._op("avg_pool2d", _float(x), kernel=k, stride=st, padding=pd)
-
-
-def pad(x, pad, mode="constant", value=0.0):  # noqa: A002
-    """``F.pad``: ``pad`` lists (before, after) pairs from the last dimension backwards."""
-    if mode != "constant":
-        raise OpAttributeError(f"pad: only mode='constant' is supported, got {mode!r}")
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ShapeError(f"pad: needs pairs for at most {x.ndim} dimensions, got {tuple(pad)}")
-    pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)][::-1]
-    full = ((0, 0),) * (x.ndim - len(pairs)) + tuple(pairs)
-    return x._op("pad", x, pad=full, value=float(value))
-
-
 def einsum(equation, *operands):
     """``torch.einsum`` with explicit output: operands are folded pairwise, each pair one
-    batched matmul; letters needed by no later operand nor the output are summed first."""
+    batched matmul; letters needed by no later operand nor the output are summed first.
+
+    Args:
+        equation: ``"ij,jk->ik"``, with ``->`` and the output's letters.
+        operands: the tensors (or one list of them).
+
+    Returns:
+        The result.
+
+    Raises:
+        ShapeError: the equation names another number of operands.
+
+    Examples:
+        >>> dg.einsum("ij,jk->ik", dg.ones(2, 3), dg.ones(3, 4)).shape
+        (2, 4)
+    """
     from .ops.einsum import parse_equation
 
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
@@ -177,13 +193,44 @@ def einsum(equation, *operands):
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False):  # noqa: A002
-    """``torch.linalg.vector_norm`` for ord 1, 2, inf and any p >= 1 (0 gradient at a zero norm)."""
+    """``torch.linalg.vector_norm`` for ord 1, 2, inf and any p >= 1 (0 gradient at a zero norm);
+    also ``dg.linalg.vector_norm``.
+
+    Args:
+        x: a tensor (integers are made float32).
+        ord: the norm's order.
+        dim: the dimensions to reduce (None: all).
+        keepdim: keep them with size 1.
+
+    Returns:
+        The norm.
+
+    Examples:
+        >>> dg.vector_norm(dg.tensor([3.0, 4.0])), dg.linalg.vector_norm(dg.tensor([3.0, -4.0]), ord=1)
+        (tensor(5.), tensor(7.))
+    """
     axis = None if dim is None else normalize_axis("vector_norm", dim, x.ndim)
     return x._op("vector_norm", _float(x), ord=float(ord), axis=axis, keepdims=bool(keepdim))
 
 
 def one_hot(labels, num_classes=-1):
-    """``F.one_hot``: int64 rows of ``num_classes`` (in a static graph num_classes is required)."""
+    """``F.one_hot``: int64 rows of ``num_classes`` (in a static graph num_classes is required).
+
+    Args:
+        labels: an integer tensor.
+        num_classes: the row length (-1: the labels' maximum plus one).
+
+    Returns:
+        A tensor with one more dimension, no gradient.
+
+    Raises:
+        ShapeError: ``num_classes`` left out in a static graph.
+
+    Examples:
+        >>> dg.one_hot(dg.tensor([0, 2]), 3)
+        tensor([[1, 0, 0],
+                [0, 0, 1]])
+    """
     if num_classes < 0:
         try:
             num_classes = int(labels.max().item()) + 1
@@ -194,7 +241,22 @@ def one_hot(labels, num_classes=-1):
 
 def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
     """``|a - b| <= atol + rtol * |b|`` everywhere: a Python bool where the value is known
-    (dyngraph), a bool node in a static graph."""
+    (dyngraph), a bool node in a static graph.
+
+    Args:
+        a: a tensor or a number.
+        b: a tensor or a number.
+        rtol: the relative tolerance.
+        atol: the absolute tolerance.
+        equal_nan: NaN equals NaN.
+
+    Returns:
+        A bool, or a bool node.
+
+    Examples:
+        >>> dg.allclose(dg.tensor([1.0, 2.0]), dg.tensor([1.0, 2.0 + 1e-7]))
+        True
+    """
     s = _first((a, b), "allclose")
     a, b = s._as_operand(a), s._as_operand(b)
     close = abs(a - b) <= atol + rtol * abs(b)

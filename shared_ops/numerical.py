@@ -40,13 +40,26 @@ def central_difference(phi: Callable[[float], float], h: float, richardson: bool
 
 def numerical_vjp(f: Callable[..., Any], inputs, cotangent, *, eps: float = 1e-6, wrt=None,
                   richardson: bool = False) -> list:
-    """``cotangent``-weighted central differences of ``f`` at ``inputs``, in float64.
+    """``cotangent``-weighted central differences of ``f`` at ``inputs``, in float64: the
+    vector-Jacobian product a gradient rule must give, one element at a time (two calls of ``f``
+    per element, so for small inputs).
 
-    Returns one array per input (``None`` for inputs not in ``wrt``, default: all float inputs).
+    Args:
+        f: a function of the arrays ``inputs``, returning an array.
+        inputs: the point, one array per argument of ``f`` (converted to float64).
+        cotangent: the weights of ``f``'s output (its shape, or broadcastable to it).
+        eps: the step.
+        wrt: the positions of the inputs to differentiate (default: every float input).
+        richardson: extrapolate from steps ``eps`` and ``eps / 2`` (more exact, twice the calls).
 
-    >>> g, = numerical_vjp(lambda x: x * x, [np.array([1.0, 2.0])], np.array([1.0, 1.0]))
-    >>> np.round(g, 6)
-    array([2., 4.])
+    Returns:
+        One float64 array per input, ``None`` for the inputs not in ``wrt``.
+
+    Examples:
+        >>> from shared_ops.testing import numerical_vjp
+        >>> g, = numerical_vjp(lambda x: x * x, [np.array([1.0, 2.0])], np.array([1.0, 1.0]))
+        >>> np.round(g, 6)
+        array([2., 4.])
     """
     xs = [_f64(x) for x in inputs]
     u = np.asarray(cotangent, dtype=np.float64)
@@ -73,9 +86,21 @@ def numerical_vjp(f: Callable[..., Any], inputs, cotangent, *, eps: float = 1e-6
 def numerical_gradient(f: Callable[..., Any], inputs, *, eps: float = 1e-6, wrt=None, richardson: bool = False) -> list:
     """The gradient of a scalar-valued ``f`` by central differences in float64.
 
-    >>> g, = numerical_gradient(lambda x: np.sum(x ** 3), [np.array([1.0, -2.0])])
-    >>> np.round(g, 5)
-    array([ 3., 12.])
+    Args:
+        f: a function of the arrays ``inputs``, returning a scalar.
+        inputs: the point, one array per argument of ``f``.
+        eps: the step.
+        wrt: the positions of the inputs to differentiate (default: every float input).
+        richardson: extrapolate from steps ``eps`` and ``eps / 2``.
+
+    Returns:
+        One float64 array per input, ``None`` for the inputs not in ``wrt``.
+
+    Examples:
+        >>> from shared_ops.testing import numerical_gradient
+        >>> g, = numerical_gradient(lambda x: np.sum(x ** 3), [np.array([1.0, -2.0])])
+        >>> np.round(g, 5)
+        array([ 3., 12.])
     """
     return numerical_vjp(f, inputs, np.float64(1.0), eps=eps, wrt=wrt, richardson=richardson)
 
@@ -86,7 +111,33 @@ def check_directional(fn: Callable[..., float], arrays: Sequence, grads: Sequenc
     """``grads`` (``None``: zero) against the directional derivatives of scalar ``fn`` along
     random directions ``v`` (entries of random sign, magnitude in [0.5, 1]), by Richardson
     central differences in float64: ``|d/dt fn(x + t v) - sum_i <grads_i, v_i>| <= rtol *
-    sum |grads_i v_i| + 1e-9 (1 + |fn(x)|)``, else ``AssertionError`` naming the direction."""
+    sum |grads_i v_i| + 1e-9 (1 + |fn(x)|)``. Two calls of ``fn`` per direction, whatever the
+    inputs' size.
+
+    Args:
+        fn: a scalar function of the arrays.
+        arrays: the point.
+        grads: the gradient to check, one array (or ``None``) per input.
+        directions: how many random directions.
+        seed: the directions' seed.
+        h: the step.
+        rtol: the relative tolerance.
+        label: what the message calls the check.
+        what: what the message calls ``fn``.
+
+    Raises:
+        AssertionError: along some direction the derivative and ``grads`` disagree (the message
+            names the direction and both numbers).
+
+    Examples:
+        >>> from shared_ops.testing import check_directional
+        >>> x = np.linspace(-1.0, 1.0, 1000)
+        >>> check_directional(lambda x: float(np.sum(np.sin(x))), [x], [np.cos(x)])
+        >>> check_directional(lambda x: float(np.sum(np.sin(x))), [x], [np.sin(x)])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        AssertionError: finite differences: along random direction 0 the function changes at rate ...
+    """
     xs = [np.asarray(a, dtype=np.float64) for a in arrays]
     rng = np.random.default_rng(seed)
     for d in range(directions):
@@ -108,7 +159,26 @@ def check_gradient(fn: Callable[..., float], arrays: Sequence, grads: Sequence, 
     element by element (Richardson central differences) when the inputs have at most
     ``max_elements`` entries in all, else along random directions (``check_directional``).
 
-    >>> check_gradient(lambda x: float(np.sum(x ** 2)), [np.array([1.0, -3.0])], [np.array([2.0, -6.0])])
+    Args:
+        fn: a scalar function of the arrays.
+        arrays: the point.
+        grads: the gradient to check, one array (or ``None``: zero) per input.
+        max_elements: above this many entries in all, check along random directions.
+        rtol: the relative tolerance.
+        seed: the directions' seed.
+        h: the step.
+
+    Raises:
+        AssertionError: an element (or a direction) where ``grads`` and finite differences
+            disagree, named with both numbers.
+
+    Examples:
+        >>> from shared_ops.testing import check_gradient
+        >>> check_gradient(lambda x: float(np.sum(x ** 2)), [np.array([1.0, -3.0])], [np.array([2.0, -6.0])])
+        >>> check_gradient(lambda x: float(np.sum(x ** 2)), [np.array([1.0, -3.0])], [np.array([2.0, 6.0])])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        AssertionError: input 0 element (1,): gradient 6.0, finite differences -5.99...
     """
     if sum(int(np.size(a)) for a in arrays) > max_elements:
         check_directional(fn, arrays, grads, seed=seed, rtol=rtol, h=h)
@@ -120,4 +190,4 @@ def check_gradient(fn: Callable[..., float], arrays: Sequence, grads: Sequence, 
         bad = np.abs(g - n) > bound
         if bad.any():
             k = tuple(int(j) for j in np.argwhere(bad)[0])
-            raise AssertionError(f"input {i} element {k}: gradient {g[k]!r}, finite differences {n[k]!r}")
+            raise AssertionError(f"input {i} element {k}: gradient {float(g[k])!r}, finite differences {float(n[k])!r}")

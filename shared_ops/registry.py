@@ -18,166 +18,64 @@ Attributes are keyword-only and hashable, so ``(op, inputs, attrs)`` is a CSE ke
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Iterable
 
-from .errors import AxisError, OpAttributeError, RegistryError, ShapeError, UnknownOpError
-
-_REQUIRED = object()
-
-
-class Spec(NamedTuple):
-    """Static description of a value: shape (``None`` = free dimension) and dtype name."""
-
-    shape: tuple
-    dtype: str
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-
-@dataclass(eq=False)
-class OpDef:
-    """One op: its kernel, shape rule, gradient rule and traits.
-
-    ``kernel`` is what front ends call; it is ``forward`` itself unless dispatch
-    instrumentation is on (see ``shared_ops.dispatch``).
-    """
-
-    name: str
-    forward: Callable[..., Any]
-    infer: Callable[..., Spec]
-    vjp: Callable[..., tuple] | None = None
-    attrs: dict = field(default_factory=dict)  # name -> default (or _REQUIRED)
-    elementwise: bool = False
-    linear: bool = False  # linear in its differentiable inputs (passes may use it)
-    exact: bool = False  # never rounds: every result is an input value or a constant (moves, selections)
-    nondiff: frozenset = frozenset()  # input positions that never get a gradient
-    save_inputs: bool | tuple = True  # which inputs the vjp reads (True: all, False: none)
-    save_output: bool = False
-    # which saved inputs each input's gradient reads, where that is less than all of them:
-    # ``{input position: positions of saved inputs}``; an input not named reads none. A front
-    # end that records saves only the inputs that the inputs requiring grad read, as PyTorch's
-    # derivative formulas do (``saved_for``); None: all it saves. The output (``save_output``)
-    # is saved whatever requires grad, as PyTorch saves outputs
-    grad_reads: dict | None = None
-    torch_name: str | Callable[[dict], str] | None = None
-    variadic: bool = False
-    n_inputs: int | None = None
-    scalar_expr: Callable[..., str] | None = None  # fusion: scalar expression from input exprs
-    # -- aliasing (PyTensor's view_map): consumers read these, never a list of op names
-    view_of: tuple = ()  # input positions the output is a view of (shares memory, owns no bytes)
-    may_alias: tuple = ()  # input positions the output may *be* (returned unchanged) or view
-    commutative: bool = False  # f(a, b) == f(b, a) bitwise, for every pair of inputs
-    reduction: bool = False  # sums over axes of its one input (fusion may end a region with it)
-    numpy_calls: int = 1  # NumPy calls its forward makes (what fusing it saves: fusion's cost model)
-    # ``forward_into(xp, *arrays, out)``: the kernel writing into ``out`` (a preallocated array of the
-    # output's shape and dtype), bitwise equal to ``forward``; None where no such kernel exists
-    forward_into: Callable[..., Any] | None = None
-    # ``index_map(dims, in_shape, out_shape, **attrs) -> input dims``: for a view that only
-    # re-indexes its one input (expand_dims, transpose, broadcast_to), where each input dim
-    # runs given where each output dim runs (a loop dim or None); fusion reads the input
-    # through it instead of materialising the view
-    index_map: Callable[..., tuple] | None = None
-    # ``strides(layout, **attrs) -> layout``: a view's PyTorch layout ``(sizes, strides, offset)``
-    # from its input's, None where strides cannot express it (``shared_ops/ops/_strides.py``)
-    strides: Callable[..., tuple | None] | None = None
-    # the result takes its first input's PyTorch layout as ``preserve_format`` does (``clone``,
-    # ``.to(dtype)``, ``*_like``, ``flip``, ``sort``), or ``f(attrs)`` says whether it does;
-    # other elementwise ops' results take TensorIterator's
-    preserve_format: bool | Callable[[dict], bool] = False
-    doc: str = ""
-    kernel: Callable[..., Any] = None  # type: ignore[assignment]
-
-    def __post_init__(self):
-        if self.kernel is None:
-            self.kernel = self.forward
-        if isinstance(self.save_inputs, list):
-            self.save_inputs = tuple(self.save_inputs)
-        self.view_of = tuple(self.view_of)
-        # a view may alias its base: may_alias always includes view_of
-        self.may_alias = tuple(sorted(set(self.may_alias) | set(self.view_of)))
-        for i, reads in (self.grad_reads or {}).items():
-            for k in reads:
-                if not (self.save_inputs is True or (isinstance(self.save_inputs, tuple) and k in self.save_inputs)):
-                    raise RegistryError(
-                        f"op '{self.name}': grad_reads says input {i}'s gradient reads input {k!r}, which the "
-                        "op does not save; add it to save_inputs"
-                    )
-
-    def saved_for(self, needs) -> tuple:
-        """What to save when the inputs ``needs`` marks (one truth value per input position)
-        want gradients: ``(positions of the inputs, whether the output)``.
-
-        Parameters:
-            needs: one truth value per input position.
-
-        Returns:
-            A frozenset of input positions and ``save_output``.
-
-        Examples:
-            >>> from shared_ops import get_op
-            >>> get_op("mul").saved_for((True, False))  # x * w, only x requires grad: keep w
-            (frozenset({1}), False)
-        """
-        if self.grad_reads is None:
-            s = self.save_inputs
-            every = range(len(needs)) if s is True else s if s else ()
-            return frozenset(every), self.save_output
-        keep = set()
-        for i, want in enumerate(needs):
-            if want:
-                keep.update(self.grad_reads.get(i, ()))
-        return frozenset(keep), self.save_output
-
-    # -- attributes ----------------------------------------------------------------
-    def bind_attrs(self, attrs: dict) -> dict:
-        """Validate ``attrs`` (known names, hashable, required present) and fill defaults."""
-        out = {}
-        for key in attrs:
-            if key not in self.attrs:
-                known = ", ".join(self.attrs) or "none"
-                raise OpAttributeError(f"op '{self.name}' got an unexpected attribute {key!r} (it takes: {known})")
-        for key, default in self.attrs.items():
-            if key in attrs:
-                value = attrs[key]
-            elif default is _REQUIRED:
-                raise OpAttributeError(f"op '{self.name}' needs the attribute {key!r}")
-            else:
-                value = default
-            try:
-                hash(value)
-            except TypeError:
-                raise OpAttributeError(
-                    f"op '{self.name}': attribute {key}={value!r} is not hashable; pass tuples, not lists"
-                ) from None
-            out[key] = value
-        return out
-
-    def grad_fn_name(self, attrs: dict) -> str:
-        """PyTorch's name for this op's backward node (``MulBackward0``)."""
-        t = self.torch_name
-        if t is None:
-            return "".join(p.capitalize() for p in self.name.split("_")) + "Backward0"
-        return t(attrs) if callable(t) else t
-
-    @property
-    def differentiable(self) -> bool:
-        return self.vjp is not None
-
-    def __repr__(self) -> str:
-        return f"<op {self.name}>"
+from .errors import AxisError, RegistryError, ShapeError, UnknownOpError
+from .opdef import _REQUIRED, OpDef, Spec  # noqa: F401  (the ops import them from here)
 
 
 class Registry:
-    """A table of ops. ``REGISTRY`` is the one everything uses; tests may build their own."""
+    """A table of ops. ``REGISTRY`` is the one everything uses; tests may build their own.
+
+    Args:
+        parent: a table to fall back to for names this one lacks: ``Registry(parent=REGISTRY)``
+            is a private table for trying an op (a wrong gradient rule, say) without touching
+            the global one.
+
+    Examples:
+        >>> from shared_ops import REGISTRY, Registry
+        >>> mine = Registry(parent=REGISTRY)
+        >>> mine.get("exp") is REGISTRY.get("exp")
+        True
+    """
 
     def __init__(self, parent: "Registry | None" = None):
         self._ops: dict[str, OpDef] = {}
         self._parent = parent
 
     def register(self, name: str, *, forward, infer, vjp=None, replace: bool = False, **traits) -> OpDef:
+        """Declare an op in this table.
+
+        Args:
+            name: the op's name.
+            forward: ``forward(xp, *arrays, **attrs)``, the kernel.
+            infer: ``infer(*specs, **attrs) -> Spec``, the shape and dtype rule.
+            vjp: ``vjp(ops, g, inputs, output, **attrs)``, the gradient rule (``None``: the op
+                has no gradient).
+            replace: replace an op of the same name instead of refusing.
+            traits: the other fields of ``OpDef`` (``attrs`` may be a tuple of required names).
+
+        Returns:
+            The new ``OpDef``.
+
+        Raises:
+            RegistryError: the name is taken (without ``replace``), or ``forward``/``infer``
+                are not callable.
+
+        Examples:
+            The gradient rule of ``cube(x) = x**3`` is ``g * 3 x**2``:
+
+            >>> import numpy as np
+            >>> from shared_ops import REGISTRY, Registry, Spec
+            >>> from shared_ops.testing import check_vjp
+            >>> mine = Registry(parent=REGISTRY)
+            >>> cube = mine.register("cube", forward=lambda xp, x: x * x * x,
+            ...                      infer=lambda x: Spec(x.shape, x.dtype),
+            ...                      vjp=lambda ops, g, inputs, out: (ops.mul(g, ops.mul(3.0, ops.mul(inputs[0], inputs[0]))),))
+            >>> cube, cube.grad_fn_name({})
+            (<op cube>, 'CubeBackward0')
+            >>> check_vjp(cube, (np.linspace(-1.0, 1.0, 5),), registry=mine)  # AssertionError if wrong
+        """
         if not replace and name in self._ops:
             raise RegistryError(f"op '{name}' is already registered; pass replace=True to override it")
         if not callable(forward) or not callable(infer):
@@ -190,6 +88,22 @@ class Registry:
         return op
 
     def get(self, name: str) -> OpDef:
+        """The op called ``name``, here or in the parent table.
+
+        Args:
+            name: the op's name.
+
+        Returns:
+            Its ``OpDef``.
+
+        Raises:
+            UnknownOpError: no op has that name (the message suggests close names).
+
+        Examples:
+            >>> from shared_ops import REGISTRY
+            >>> REGISTRY.get("matmul")
+            <op matmul>
+        """
         op = self._ops.get(name)
         if op is None and self._parent is not None:
             return self._parent.get(name)
@@ -203,11 +117,32 @@ class Registry:
         return name in self._ops or (self._parent is not None and name in self._parent)
 
     def names(self) -> list[str]:
+        """The names of the ops, the parent's first, in the order they were registered.
+
+        Returns:
+            A list of op names.
+
+        Examples:
+            >>> from shared_ops import REGISTRY
+            >>> names = REGISTRY.names()
+            >>> "mul" in names, names.index("add") < names.index("sub")
+            (True, True)
+        """
         names = dict.fromkeys(self._parent.names() if self._parent else [])
         names.update(dict.fromkeys(self._ops))
         return list(names)
 
     def all(self) -> list[OpDef]:
+        """Every op, in the order of ``names()``.
+
+        Returns:
+            A list of ``OpDef``.
+
+        Examples:
+            >>> from shared_ops import REGISTRY
+            >>> sorted(op.name for op in REGISTRY.all() if op.name.startswith("log"))[:3]
+            ['log', 'log1p', 'log_softmax']
+        """
         return [self.get(n) for n in self.names()]
 
 
@@ -216,15 +151,69 @@ REQUIRED = _REQUIRED
 
 
 def register(name: str, **kwargs) -> OpDef:
-    """Register an op in the global registry (see the module docstring for the parts)."""
+    """Register an op in the global registry, where both front ends find it: ``dg.apply_op``,
+    ``sg.apply_op`` and every gradient rule's ``ops.<name>`` (the parts are described in the
+    module docstring and in ``OpDef``; chapter 9 of the tutorial writes one).
+
+    Args:
+        name: the op's name.
+        kwargs: ``forward``, ``infer``, ``vjp``, ``replace`` and the other fields of ``OpDef``,
+            as for ``Registry.register``.
+
+    Returns:
+        The new ``OpDef``.
+
+    Examples:
+        The library's ``exp``, declared with this function, and its gradient rule
+        (``g * exp(x)``, read from the saved output):
+
+        >>> import numpy as np
+        >>> from shared_ops import array_ops, get_op
+        >>> exp = get_op("exp")
+        >>> exp.save_inputs, exp.save_output
+        (False, True)
+        >>> exp.vjp(array_ops(), np.array([1.0, 2.0]), (None,), np.array([3.0, 4.0]))
+        (array([3., 8.]),)
+    """
     return REGISTRY.register(name, **kwargs)
 
 
 def get_op(name: str) -> OpDef:
+    """The op called ``name`` in the global registry.
+
+    Args:
+        name: the op's name.
+
+    Returns:
+        Its ``OpDef``: kernel, shape rule, gradient rule and traits.
+
+    Raises:
+        UnknownOpError: no op has that name (the message suggests close names).
+
+    Examples:
+        >>> from shared_ops import get_op
+        >>> get_op("mul").doc
+        '``a * b``, elementwise with broadcasting (as ``torch.mul``).'
+        >>> get_op("mull")
+        Traceback (most recent call last):
+        ...
+        shared_ops.errors.UnknownOpError: unknown op 'mull' (did you mean mul...?); shared_ops.all_ops() lists the registered ops
+        ...
+    """
     return REGISTRY.get(name)
 
 
 def all_ops() -> list[OpDef]:
+    """Every op of the global registry, in the order they were registered.
+
+    Returns:
+        A list of ``OpDef``.
+
+    Examples:
+        >>> from shared_ops import all_ops
+        >>> [op.name for op in all_ops() if op.vjp is None][:3]
+        ['eq', 'ne', 'lt']
+    """
     return REGISTRY.all()
 
 

@@ -68,7 +68,27 @@ def run_vjp(op: OpDef | str, inputs, attrs=None, cotangent=None, *, registry: Re
     Inputs the op does not declare as saved reach the rule as shape-only stand-ins (so a rule
     that reads an unsaved value fails here, not in a front end); with ``needs_input_grad``, only
     what the gradients of those inputs read is kept (``OpDef.saved_for``, as dyngraph records).
-    Returns ``(output, grads)``.
+
+    Args:
+        op: the op or its name.
+        inputs: its input arrays.
+        attrs: its attributes.
+        cotangent: the output's gradient (default: the output itself).
+        registry: where an op name is looked up.
+        backend: where to run (default: the default backend).
+        needs_input_grad: which inputs want a gradient (default: all).
+
+    Returns:
+        ``(output, grads)``, one gradient (or ``None``) per input.
+
+    Raises:
+        AssertionError: the rule does not return a tuple of one entry per input.
+
+    Examples:
+        >>> from shared_ops.testing import run_vjp
+        >>> out, (g,) = run_vjp("exp", (np.array([0.0, 1.0]),), cotangent=np.array([1.0, 2.0]))
+        >>> np.round(g, 4)  # g * exp(x)
+        array([1.    , 5.4366])
     """
     op = _op(op, registry)
     b = get_backend(backend)
@@ -95,7 +115,27 @@ def check_vjp(op: OpDef | str, inputs, attrs=None, *, registry: Registry = REGIS
     float64). Also checks that each gradient has its input's shape and dtype. Raises
     ``AssertionError`` naming the op, the input and both numbers.
 
-    >>> check_vjp("tanh", (np.array([0.1, -0.7, 2.0]),))
+    Args:
+        op: the op or its name.
+        inputs: the point, one array per input (compared in float64).
+        attrs: the op's attributes.
+        registry: where an op name (and every ``ops.<name>`` of its rule) is looked up.
+        backend: where to run the op.
+        eps: the finite-difference step.
+        rtol: the relative tolerance.
+        seed: the cotangent's and directions' seed.
+
+    Raises:
+        AssertionError: the op has no gradient rule, a gradient has the wrong shape or dtype,
+            or a projection disagrees with finite differences.
+
+    Examples:
+        >>> from shared_ops.testing import check_vjp
+        >>> check_vjp("tanh", (np.array([0.1, -0.7, 2.0]),))
+        >>> check_vjp("eq", (np.ones(2), np.ones(2)))
+        Traceback (most recent call last):
+        ...
+        AssertionError: eq: has no vjp (declared non-differentiable); nothing to check
     """
     op = _op(op, registry)
     if op.vjp is None:
@@ -148,8 +188,26 @@ def check_infer(op: OpDef | str, inputs, attrs=None, *, registry: Registry = REG
     ``free`` lists ``(input, axis)`` pairs to declare as free (``None``) dimensions: ``infer``
     must then give ``None`` or the true size for every output dimension.
 
-    >>> check_infer("matmul", (np.ones((2, 3)), np.ones((3, 4))))
-    Spec(shape=(2, 4), dtype='float64')
+    Args:
+        op: the op or its name.
+        inputs: its input arrays.
+        attrs: its attributes.
+        registry: where an op name is looked up.
+        backend: where to run ``forward``.
+        free: ``(input, axis)`` pairs declared free.
+
+    Returns:
+        The ``Spec`` that ``infer`` gave.
+
+    Raises:
+        AssertionError: ``infer`` and ``forward`` disagree on the shape or the dtype.
+
+    Examples:
+        >>> from shared_ops.testing import check_infer
+        >>> check_infer("matmul", (np.ones((2, 3)), np.ones((3, 4))))
+        Spec(shape=(2, 4), dtype='float64')
+        >>> check_infer("matmul", (np.ones((2, 3)), np.ones((3, 4))), free=((0, 0),))
+        Spec(shape=(None, 4), dtype='float64')
     """
     op = _op(op, registry)
     b = get_backend(backend)
@@ -181,7 +239,18 @@ def check_traits(op: OpDef | str, inputs, attrs=None, *, registry: Registry = RE
     - ``reduction``: one input, and no more output elements than input elements;
     - ``forward_into``: writing into a preallocated ``out`` gives ``forward``'s bytes.
 
-    >>> check_traits("reshape", (np.arange(6.0),), {"shape": (2, 3)})
+    Args:
+        op: the op or its name.
+        inputs: its input arrays (NumPy).
+        attrs: its attributes.
+        registry: where an op name is looked up.
+
+    Raises:
+        AssertionError: a declared trait that the kernel contradicts (or an undeclared view).
+
+    Examples:
+        >>> from shared_ops.testing import check_traits
+        >>> check_traits("reshape", (np.arange(6.0),), {"shape": (2, 3)})
     """
     op = _op(op, registry)
     attrs = op.bind_attrs(attrs or {})
@@ -224,7 +293,26 @@ def check_op(op: OpDef | str, seed: int = 0, *, registry: Registry = REGISTRY, b
     against ``forward`` (also with one dimension declared free), float dtypes preserved, the
     VJP against finite differences (float64) and gradients in the inputs' dtypes.
 
-    >>> check_op("softmax", seed=3, reference=None)
+    Args:
+        op: the op or its name; it needs an example generator (``example``).
+        seed: the examples' seed.
+        registry: where an op name is looked up.
+        backend: where to run the op.
+        reference: a function computing the op's result from the same inputs and attributes.
+        dtypes: the float dtypes to check in.
+
+    Raises:
+        AssertionError: ``forward`` differs from ``reference``, the output dtype is not the
+            inputs', or a check of ``check_infer``/``check_traits``/``check_vjp`` fails.
+        LookupError: the op has no example generator.
+
+    Examples:
+        >>> from shared_ops.testing import check_op
+        >>> check_op("softmax", seed=3, reference=None)
+        >>> check_op("exp", reference=lambda x: np.exp(x) + 1e-3)
+        Traceback (most recent call last):
+        ...
+        AssertionError: ...
     """
     op = _op(op, registry)
     rng = np.random.default_rng(seed)

@@ -85,7 +85,17 @@ def source(results) -> str:
     return (f"These figures come from one run, `{m['command']}`, on {m['date']} (suite "
             f"`{c['name']}`: {c['repeats']} samples per figure, medians shown), on {mach['cpu']} "
             f"({mach['cpus_online']} cores, {m['affinity']}), Python {mach['python']}, NumPy "
-            f"{mach['versions']['numpy']}, PyTorch {mach['versions']['torch']}.")
+            f"{mach['versions']['numpy']}, PyTorch {mach['versions']['torch']}.{_load(m)}")
+
+
+def _load(m) -> str:
+    """How shared the machine was: its load average and the run's CPU time against its wall time."""
+    load, cpu, wall = m.get("load") or {}, m.get("cpu_s"), m.get("wall_s")
+    if not (load.get("start") and load.get("end") and cpu and wall):
+        return ""
+    return (f" Other jobs shared the machine: its load average (runnable processes, 1-minute) was "
+            f"{load['start'][0]:.1f} at the start and {load['end'][0]:.1f} at the end, and the run had "
+            f"{cpu / wall:.0%} of a core over its {wall / 60:.0f} minutes.")
 
 
 def workloads(results) -> str:

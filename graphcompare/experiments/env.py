@@ -123,6 +123,15 @@ def _version(mod: str) -> str | None:
         return getattr(m, "__version__", None)
 
 
+def load_average() -> list | None:
+    """The 1, 5 and 15-minute load averages (runnable processes on the machine), or None where
+    the platform has none: a run shares its cores with whatever else runs."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def fusion_cache() -> dict:
     """Where staticgraph's fused kernels are cached on disk, and how many entries it held."""
     d = os.environ.get("GRAPHCOMPARE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "graphcompare", "fusion")

@@ -24,6 +24,20 @@ def _img(plots: dict, key: str, alt: str) -> list[str]:
     return [f"![{alt}]({name})", ""] if name else [f"_(no plot: nothing measured for {alt})_", ""]
 
 
+def _load_rows(meta) -> list:
+    """The share of the machine this run had: other processes' load and this run's CPU time."""
+    rows = []
+    load = meta.get("load") or {}
+    if load.get("start") and load.get("end"):
+        rows.append(["machine load (1, 5, 15-min load average)",
+                     f"at start {', '.join(f'{x:.1f}' for x in load['start'])}; "
+                     f"at end {', '.join(f'{x:.1f}' for x in load['end'])}"])
+    if meta.get("cpu_s") and meta.get("wall_s"):
+        rows.append(["CPU time of this run (all its threads)", f"{fmt_seconds(meta['cpu_s'])} "
+                     f"({meta['cpu_s'] / meta['wall_s']:.0%} of its wall time)"])
+    return rows
+
+
 def _cache_text(c) -> str:
     if not c:
         return "n/a"
@@ -75,6 +89,7 @@ def render(doc: dict, plots: dict) -> str:
         ["allocator", meta.get("allocator", "default")],
         ["fused-kernel disk cache at start", _cache_text(meta.get("fusion_cache_at_start"))],
         ["wall time of this run", fmt_seconds(meta.get("wall_s", float("nan")))],
+        *_load_rows(meta),
     ])
     L.append("")
 

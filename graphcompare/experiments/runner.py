@@ -54,7 +54,8 @@ def run_suite(cfg: Config, out: str | Path, command: str = "", progress: bool = 
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
+    t_start, cpu_start = time.perf_counter(), time.process_time()
+    load_start = env.load_average()
     threads = env.pin_threads()
     cache_at_start = env.fusion_cache()
     old_aff = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
@@ -128,6 +129,9 @@ def run_suite(cfg: Config, out: str | Path, command: str = "", progress: bool = 
         "allocator": allocator,
         "fusion_cache_at_start": cache_at_start,
         "wall_s": time.perf_counter() - t_start,
+        # other processes share the cores: the load says how much, CPU time / wall time how much this run got
+        "cpu_s": time.process_time() - cpu_start,
+        "load": {"start": load_start, "end": env.load_average()},
     }
     doc["plots"] = make_plots(doc, out)
     saved = results.save_json(doc, out / "results.json")

@@ -117,6 +117,8 @@ def fmt_seconds(s: float) -> str:
     if math.isinf(s):
         return "inf"
     a = abs(s)
+    if a >= 1000:  # "1.79e+03 s" is hard to read: whole seconds
+        return f"{s:,.0f} s"
     if a >= 1:
         return f"{s:.3g} s"
     if a >= 1e-3:

@@ -33,6 +33,7 @@ def _add_n_infer(*terms: Spec) -> Spec:
 
 register(
     "add_n",
+    doc="The sum of any number of inputs of one shape, left to right: how a gradient reaching a value along several paths is accumulated.",
     may_alias=(0,),  # one term is returned as it is
     forward=_add_n_forward,
     infer=_add_n_infer,
@@ -56,6 +57,7 @@ def _astype_vjp(ops, g, inputs, output, *, dtype):
 
 register(
     "astype",
+    doc="``x`` cast to ``dtype`` (as ``Tensor.to(dtype)``); the gradient is cast back to ``x``'s dtype, none for integer inputs.",
     may_alias=(0,),
     forward=_astype_forward,
     infer=lambda x, *, dtype: Spec(x.shape, dtype_name(dtype)),

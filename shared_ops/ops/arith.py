@@ -19,6 +19,7 @@ def _add_vjp(ops, g, inputs, output):
 
 register(
     "add",
+    doc="``a + b``, elementwise with broadcasting (as ``torch.add``).",
     forward_into=lambda xp, a, b, out: xp.add(a, b, out=out), commutative=True,
     forward=lambda xp, a, b: xp.add(a, b),
     infer=elementwise("add"),
@@ -39,6 +40,7 @@ def _sub_vjp(ops, g, inputs, output):
 
 register(
     "sub",
+    doc="``a - b``, elementwise with broadcasting (as ``torch.sub``).",
     forward_into=lambda xp, a, b, out: xp.subtract(a, b, out=out),
     forward=lambda xp, a, b: xp.subtract(a, b),
     infer=elementwise("sub"),

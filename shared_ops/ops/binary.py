@@ -29,6 +29,7 @@ def _pow_vjp(ops, g, inputs, output):
 
 register(
     "pow",
+    doc="``a ** b``, elementwise with broadcasting, on floats (as ``torch.pow``); ``a``'s gradient is 0 where ``b == 0``, ``b``'s is 0 where ``a == 0`` and ``b >= 0``.",
     forward=lambda xp, a, b: xp.pow(a, b),
     infer=elementwise("pow", floating=True),
     vjp=_pow_vjp,
@@ -55,6 +56,7 @@ def _extremum_vjp(first_wins):
 
 register(
     "maximum",
+    doc="The larger of ``a`` and ``b``, elementwise with broadcasting; at a tie each input gets half the gradient (as ``torch.maximum``).",
     forward_into=lambda xp, a, b, out: xp.maximum(a, b, out=out), commutative=True,
     exact=True,
     forward=lambda xp, a, b: xp.maximum(a, b),
@@ -67,6 +69,7 @@ register(
 
 register(
     "minimum",
+    doc="The smaller of ``a`` and ``b``, elementwise with broadcasting; at a tie each input gets half the gradient (as ``torch.minimum``).",
     forward_into=lambda xp, a, b, out: xp.minimum(a, b, out=out), commutative=True,
     exact=True,
     forward=lambda xp, a, b: xp.minimum(a, b),
@@ -96,6 +99,7 @@ def _where_vjp(ops, g, inputs, output):
 
 register(
     "where",
+    doc="``x`` where the bool ``c`` is true, else ``y``, with broadcasting (as ``torch.where``); the gradient goes to the chosen input, none to ``c``.",
     exact=True,
     forward=lambda xp, c, x, y: xp.where(c, x, y),
     infer=_where_infer,

@@ -36,6 +36,7 @@ def _broadcast_to_index_map(dims, in_shape, out_shape, *, shape):
 
 register(
     "broadcast_to",
+    doc="``x`` broadcast to ``shape`` (as ``Tensor.expand``); its gradient is ``sum_to``.",
     view_of=(0,), strides=_strides.broadcast_to, index_map=_broadcast_to_index_map,
     exact=True,
     forward=_broadcast_to_forward,

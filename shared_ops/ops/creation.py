@@ -21,6 +21,7 @@ from ..registry import REQUIRED, Spec, register
 
 register(
     "ones_like",
+    doc="Ones of ``x``'s shape and dtype; no gradient (the values do not depend on ``x``).",
     exact=True,
     forward=lambda xp, x: xp.ones_like(x),
     infer=lambda x: Spec(x.shape, x.dtype),
@@ -31,6 +32,7 @@ register(
 
 register(
     "zeros_like",
+    doc="Zeros of ``x``'s shape and dtype; no gradient (gradient rules use it for the zero branch of a ``where``).",
     exact=True,
     forward=lambda xp, x: xp.zeros_like(x),
     infer=lambda x: Spec(x.shape, x.dtype),

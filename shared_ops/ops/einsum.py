@@ -124,6 +124,7 @@ def _pad_vjp(ops, g, inputs, output, *, pad, value=0.0):
 
 register(
     "pad",
+    doc="``x`` padded with the constant ``value``, one ``(before, after)`` pair per dimension; the gradient is the slice of ``g`` that ``x`` became.",
     exact=True,
     forward=_pad_forward,
     infer=_pad_infer,

@@ -92,8 +92,11 @@ def _dot(a, b) -> bool:
 
 
 def _matmul_forward(xp, a, b):
-    # the kernel of both front ends, so they stay bitwise equal
-    return a.dot(b) if _dot(a, b) else xp.matmul(a, b)
+    # the kernel of both front ends, so they stay bitwise equal; _dot's test written out: one
+    # Python call fewer per product (W2 of bench_peers runs 159 per step)
+    if a.__class__ is _ndarray and b.__class__ is _ndarray and (a.ndim, b.ndim) in _DOT_RANKS and a.dtype in _BLAS:
+        return a.dot(b)
+    return xp.matmul(a, b)
 
 
 def _matmul_into(xp, a, b, out):

@@ -25,12 +25,13 @@ def _bool_only(op, infer):
 
 
 # no scalar_expr here: the fused kernels' translators cover arithmetic, comparisons and libm only
-for _name, _fn in (
-    ("logical_and", lambda xp, a, b: xp.logical_and(a, b)),
-    ("logical_or", lambda xp, a, b: xp.logical_or(a, b)),
+for _name, _fn, _doc in (
+    ("logical_and", lambda xp, a, b: xp.logical_and(a, b), "``a and b``, elementwise on bools (as ``torch.logical_and``); no gradient."),
+    ("logical_or", lambda xp, a, b: xp.logical_or(a, b), "``a or b``, elementwise on bools (as ``torch.logical_or``); no gradient."),
 ):
     register(
         _name,
+        doc=_doc,
         exact=True,
         forward=_fn,
         infer=_bool_only(_name, elementwise(_name, out_dtype="bool")),
@@ -40,6 +41,7 @@ for _name, _fn in (
 
 register(
     "logical_not",
+    doc="``not x``, elementwise on bools (as ``torch.logical_not``); no gradient.",
     exact=True,
     forward=lambda xp, x: xp.logical_not(x),
     infer=_bool_only("logical_not", elementwise("logical_not", out_dtype="bool")),
@@ -48,7 +50,7 @@ register(
 )
 
 
-def _all_any(name):
+def _all_any(name, doc):
     def forward(xp, x, *, axis=None, keepdims=False):
         return getattr(xp, name)(x, axis=axis, keepdims=keepdims)
 
@@ -60,12 +62,12 @@ def _all_any(name):
         forward=forward,
         infer=_bool_only(name, lambda x, **attrs: Spec(inner(x, **attrs).shape, "bool")),
         vjp=None,
-        attrs={"axis": None, "keepdims": False}, nondiff=frozenset({0}), save_inputs=False,
+        attrs={"axis": None, "keepdims": False}, nondiff=frozenset({0}), save_inputs=False, doc=doc,
     )
 
 
-_all_any("all")
-_all_any("any")
+_all_any("all", "Whether every element over ``axis`` is true (bool; as ``torch.all``); no gradient.")
+_all_any("any", "Whether some element over ``axis`` is true (bool; as ``torch.any``); no gradient.")
 
 
 def _numeric(op, infer):
@@ -115,7 +117,7 @@ def _tri_mask(xp, shape, k, lower):
     return (c - r <= k) if lower else (c - r >= k)
 
 
-def _tri(name, lower):
+def _tri(name, lower, doc):
     def forward(xp, x, *, k=0):
         return xp.where(_tri_mask(xp, tuple(x.shape), k, lower), x, xp.zeros_like(x))
 
@@ -130,9 +132,9 @@ def _tri(name, lower):
         infer=infer,
         vjp=lambda ops, g, inputs, output, *, k=0: (getattr(ops, name)(g, k=k),),
         attrs={"k": 0}, linear=True, save_inputs=False,
-        torch_name=f"{name.capitalize()}Backward0",
+        torch_name=f"{name.capitalize()}Backward0", doc=doc,
     )
 
 
-_tri("tril", True)
-_tri("triu", False)
+_tri("tril", True, "The lower triangle of the last two dimensions, above diagonal ``k`` zeroed (as ``torch.tril(x, diagonal=k)``).")
+_tri("triu", False, "The upper triangle of the last two dimensions, below diagonal ``k`` zeroed (as ``torch.triu(x, diagonal=k)``).")

@@ -33,6 +33,7 @@ def _softmax_vjp(ops, g, inputs, output, *, axis=-1):
 
 register(
     "softmax",
+    doc="``exp(x) / sum(exp(x))`` along ``axis``, shifted by the maximum first (as ``torch.softmax``).",
     forward=_softmax_forward,
     infer=_softmax_infer,
     vjp=_softmax_vjp,
@@ -53,6 +54,7 @@ def _log_softmax_vjp(ops, g, inputs, output, *, axis=-1):
 
 register(
     "log_softmax",
+    doc="``x - logsumexp(x)`` along ``axis``, stable (as ``torch.log_softmax``).",
     forward=_log_softmax_forward,
     infer=_softmax_infer,
     vjp=_log_softmax_vjp,
@@ -133,6 +135,7 @@ def _one_hot_infer(labels: Spec, like: Spec | None = None, *, num_classes=None, 
 
 register(
     "one_hot",
+    doc="Integer ``labels`` as one-hot rows of ``num_classes`` (as ``F.one_hot``, in ``dtype``); no gradient.",
     exact=True,
     forward=_one_hot_forward,
     infer=_one_hot_infer,

@@ -154,6 +154,7 @@ def _vn_vjp(ops, g, inputs, output, *, ord=2.0, axis=None, keepdims=False):
 
 register(
     "vector_norm",
+    doc="The ``ord``-norm (``ord >= 1`` or ``inf``) over ``axis`` (as ``torch.linalg.vector_norm``); the gradient is 0 where the norm is 0.",
     forward=_vn_forward,
     infer=_vn_infer,
     vjp=_vn_vjp,

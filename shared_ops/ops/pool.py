@@ -101,6 +101,7 @@ def _avg_infer(x: Spec, *, kernel, stride, padding=(0, 0)) -> Spec:
 
 register(
     "avg_pool2d",
+    doc="The mean of each ``kernel`` window moved by ``stride`` over an NCHW input, zero padding counted (as ``F.avg_pool2d``).",
     forward=_avg_forward,
     infer=_avg_infer,
     vjp=lambda ops, g, inputs, output, **kw: (ops.avg_pool2d_grad(g, inputs[0], shape=inputs[0].shape, **kw),),

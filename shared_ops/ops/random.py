@@ -39,6 +39,7 @@ def _dropout_infer(x: Spec, seed: Spec, *, p) -> Spec:
 
 register(
     "dropout",
+    doc="Each element kept with probability ``1 - p`` and scaled by ``1 / (1 - p)``, the mask drawn from ``seed``; the gradient is the same mask applied to ``g``.",
     forward=_dropout_forward,
     infer=_dropout_infer,
     vjp=lambda ops, g, inputs, output, *, p: (ops.dropout(g, inputs[1], p=p), None),

@@ -58,6 +58,7 @@ def _sum_infer(x, **attrs):
 
 register(
     "sum",
+    doc="The sum over ``axis`` (all axes when None), ``keepdims`` as ``torch.sum``; the gradient is ``g`` broadcast back.",
     reduction=True,
     forward=_sum_forward,
     infer=_sum_infer,
@@ -93,6 +94,7 @@ def _mean_vjp(ops, g, inputs, output, *, axis, keepdims):
 
 register(
     "mean",
+    doc="The mean over ``axis`` (all axes when None), on floats (as ``torch.mean``).",
     forward=lambda xp, x, *, axis=None, keepdims=False: xp.mean(x, axis=axis, keepdims=keepdims),
     infer=_mean_infer,
     vjp=_mean_vjp,
@@ -153,6 +155,7 @@ def _logsumexp_vjp(ops, g, inputs, output, *, axis, keepdims):
 
 register(
     "logsumexp",
+    doc="``log(sum(exp(x)))`` over ``axis``, shifted by the maximum first (as ``torch.logsumexp``); the gradient is ``g * softmax(x)``.",
     forward=_logsumexp_forward,
     infer=reduction("logsumexp", floating=True),
     vjp=_logsumexp_vjp,

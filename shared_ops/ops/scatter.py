@@ -202,6 +202,7 @@ def _cumsum_infer(x: Spec, *, axis, reverse=False) -> Spec:
 
 register(
     "cumsum",
+    doc="The running sum along ``axis`` (from the end when ``reverse``; as ``torch.cumsum``); the gradient is the reversed running sum of ``g``.",
     forward=_cumsum_forward,
     infer=_cumsum_infer,
     # the adjoint of a running sum is the running sum from the other end
@@ -240,6 +241,7 @@ def _prod_vjp(ops, g, inputs, output, *, axis=None, keepdims=False):
 
 register(
     "prod",
+    doc="The product over ``axis`` (as ``torch.prod``); the gradient is the product of the other elements, exact at zeros.",
     forward=_prod_forward,
     infer=_prod_infer,
     vjp=_prod_vjp,

@@ -41,6 +41,7 @@ def _reshape_infer(x: Spec, like: Spec | None = None, *, shape) -> Spec:
 
 register(
     "reshape",
+    doc="``x`` with a new ``shape`` (one ``-1`` inferred), elements in row-major order (as ``torch.reshape``).",
     view_of=(0,), strides=_strides.reshape,
     exact=True,
     forward=_reshape_forward,
@@ -84,6 +85,7 @@ def _transpose_index_map(dims, in_shape, out_shape, *, axes=None):
 
 register(
     "transpose",
+    doc="``x`` with its axes permuted by ``axes`` (reversed when None, as ``numpy.transpose``); the gradient is the inverse permutation.",
     view_of=(0,), strides=_strides.transpose, index_map=_transpose_index_map,
     exact=True,
     forward=lambda xp, x, *, axes=None: x.T if x.ndim == 2 and axes in (None, (1, 0)) else xp.permute_dims(x, transpose_perm(axes, x.ndim)),
@@ -111,6 +113,7 @@ def _squeeze_infer(x: Spec, *, axis) -> Spec:
 
 register(
     "squeeze",
+    doc="``x`` without the size-1 dimensions listed in ``axis`` (as ``torch.squeeze``); the gradient is ``expand_dims``.",
     view_of=(0,), strides=_strides.squeeze,
     exact=True,
     forward=lambda xp, x, *, axis: xp.squeeze(x, axis=axis),
@@ -143,6 +146,7 @@ def _expand_dims_forward(xp, x, *, axis):
 
 register(
     "expand_dims",
+    doc="``x`` with new size-1 dimensions at ``axis`` (as ``torch.unsqueeze``); the gradient is ``squeeze``.",
     view_of=(0,), strides=_strides.expand_dims, index_map=_expand_dims_index_map,
     exact=True,
     forward=_expand_dims_forward,
@@ -255,6 +259,7 @@ def _concatenate_vjp(ops, g, inputs, output, *, axis=0):
 
 register(
     "concatenate",
+    doc="The inputs joined along the existing ``axis`` (as ``torch.cat``); each gets its slice of the gradient.",
     exact=True,
     forward=lambda xp, *xs, axis=0: xp.concat(xs, axis=axis),
     infer=_concatenate_infer,
@@ -285,6 +290,7 @@ def _stack_vjp(ops, g, inputs, output, *, axis=0):
 
 register(
     "stack",
+    doc="The inputs (one shape) stacked along a new ``axis`` (as ``torch.stack``); each gets its slice of the gradient.",
     exact=True,
     forward=lambda xp, *xs, axis=0: xp.stack(xs, axis=axis),
     infer=_stack_infer,

@@ -125,6 +125,7 @@ def _gelu_infer(x, *, approximate="none"):
 
 register(
     "gelu",
+    doc="``x * Phi(x)``, ``Phi`` the normal distribution's CDF, or its tanh approximation with ``approximate='tanh'`` (as ``F.gelu``).",
     forward=_gelu_forward,
     infer=_gelu_infer,
     vjp=_gelu_vjp,
@@ -144,7 +145,7 @@ def _silu_vjp(ops, g, inputs, output):
     return (ops.mul(ops.mul(g, s), ops.add(ops.mul(x, ops.sub(1.0, s)), 1.0)),)
 
 
-_unary("silu", _silu_forward, _silu_vjp, "SiluBackward0")
+_unary("silu", _silu_forward, _silu_vjp, "SiluBackward0", doc="``x * sigmoid(x)``, elementwise (as ``F.silu``).")
 
 
 def _softplus_forward(xp, x, *, beta=1.0, threshold=20.0):
@@ -161,6 +162,7 @@ def _softplus_vjp(ops, g, inputs, output, *, beta=1.0, threshold=20.0):
 
 register(
     "softplus",
+    doc="``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold`` (as ``F.softplus``).",
     forward=_softplus_forward,
     infer=lambda x, *, beta=1.0, threshold=20.0: elementwise("softplus", floating=True)(x),
     vjp=_softplus_vjp,

@@ -30,6 +30,7 @@ from ._infer import same_dtype
 
 register(
     "clone",
+    doc="A copy of ``x`` that shares no memory with it (as ``Tensor.clone``); the gradient passes unchanged.",
     exact=True,
     forward=lambda xp, x: xp.asarray(x, copy=True),
     infer=lambda x: Spec(x.shape, x.dtype),
@@ -47,6 +48,7 @@ def _flip_infer(x: Spec, *, dims) -> Spec:
 
 register(
     "flip",
+    doc="``x`` with the order of elements reversed along ``dims`` (as ``torch.flip``); the gradient is flipped back.",
     exact=True,
     forward=lambda xp, x, *, dims: xp.asarray(xp.flip(x, axis=dims), copy=True),  # a copy, as PyTorch's
     infer=_flip_infer,
@@ -145,6 +147,7 @@ _DIAG_ATTRS = {"offset": 0, "dim1": 0, "dim2": 1}
 
 register(
     "diagonal",
+    doc="The diagonal of ``x`` in the plane ``(dim1, dim2)``, shifted by ``offset``, as the last dimension (as ``torch.diagonal``).",
     view_of=(0,), strides=_strides.diagonal,
     exact=True,
     forward=_diagonal_forward,

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from itertools import chain
 
+import numpy as np
+
 from shared_ops.registry import REGISTRY
+
+from ..passes import stack
 
 from .grad import AFTER, NEXT, _is_list
 
@@ -177,8 +181,9 @@ class Backward:
             probe = list(history.steps[0][0]) + list(caps)
             exes = (self.bodies["last"]._exe_for(probe), self.bodies["mid"]._exe_for(probe))
             loop = self._generated.get(exes, tuple(history.ids))
-            carry_slots, steps, dxs = loop(T, history.steps, [_rows(x, T) for x in xs], caps,
-                                          [None if d is None else _rows(d, T) for d in dys], finals)
+            same = len(history.xs) == nx and all(a is b for a, b in zip(history.xs, xs))
+            carry_slots, steps, dxs, bufs = loop(T, history.steps, history.rows if same else [_rows(x, T) for x in xs], caps,
+                                                [None if d is None else _rows(d, T) for d in dys], finals)
             for (j, _), d in zip(plans["mid"].dx, dxs):
                 dx[j] = d
         merge = n.get("merge", ())
@@ -209,6 +214,9 @@ class Backward:
                           for t in _resolve(step[c], (last if back == 0 else mid).keys[len(fcarry) + c])] for c in range(ncap)]
         else:
             cap_terms = [_flat(list(chain.from_iterable(step[c] for step in reversed(steps)))) for c in range(ncap)]
+        if self.stacked is not None and T >= 2:
+            for c, term in stack.formed(xp, self.stacked, bufs, xs, history.steps, history.pos, T):
+                cap_terms[c].append(term)
         return tuple(init + self._dxs(xp, xs, dx, T) + cap_terms)
 
     def fcarry(self) -> list:
@@ -219,7 +227,12 @@ class Backward:
         """The two gradient bodies' plans (``_Plan``), made once."""
         p = getattr(self, "_plans", None)
         if p is None:
-            p = self._plans = {name: _Plan(self.cf.bodies[name], self.fcarry(), self.cf.n) for name in ("mid", "last")}
+            p = self._plans = {name: _Plan(self.layouts.get(name, self.cf.bodies[name]), self.fcarry(), self.cf.n)
+                               for name in ("mid", "last")}
+            st = self.stacked
+            if st is not None:  # passes.stack: operands written per step, terms formed after the loop
+                p["mid"].stack_steps = [(i, src[1]) for i, src in enumerate(st.sources) if src[0] == "step"]
+                p["mid"].push = any(p["mid"].cap_slots)
         return p
 
     def _dxs(self, xp, xs, dx, T) -> list:
@@ -265,14 +278,17 @@ class _Plan:
         self.dx = list(zip([j for j in range(n["xs"]) if n["dx"][j]], layout.summed_slots))
         self.res_ids = layout.res_ids
         self.respos: list = []
+        self.stack_steps: list = []  # (buffer, output position) of passes.stack's per-step operands
+        self.push = True  # whether a step hands out closure terms
         # slots whose value is a list of terms at run time (a nested control node's)
         self.carry_lists = [[_is_list(layout.outputs[s]) for s in sl] for sl in self.carry_slots]
         self.cap_lists = any(_is_list(layout.outputs[s]) for sl in self.cap_slots for s in sl)  # where each residual lies in a step's kept residuals
 
 
 def _rows(x, n: int) -> list:
-    """``x[t]`` for every step, as arrays (a 1-d ``x`` gives 0-d arrays, not NumPy scalars)."""
-    return list(x) if x.ndim > 1 else [x[t, ...] for t in range(n)]
+    """``x[t]`` for every step, as arrays (a 1-d ``x`` gives 0-d arrays, not NumPy scalars;
+    an array library that forbids iterating an array, array-api-strict, is indexed)."""
+    return list(x) if x.ndim > 1 and type(x) is np.ndarray else [x[t, ...] for t in range(n)]
 
 
 def _keyed(values, keys, step: tuple) -> list:

@@ -62,12 +62,33 @@ def inline(exe, tag: str, feeds: list, g: dict, indent: str) -> tuple[list, list
         if "V[" in ln:
             raise AssertionError("inline: a loop body reads a variable (bodies take captures as feeds)")
         lines.append(indent + rename(ln[4:]))
+    lines = _drop_unread_feeds(lines, {f for f in feeds if "(" not in f})
     ret = src[-1].strip()
     head, _, assigned = ret[len("return ("):].rpartition("), (")
     if assigned != ")":
         raise AssertionError("inline: a loop body assigns a variable")
     outs = [rename(o.strip()) for o in head.split(", ") if o.strip()]
     return lines, outs
+
+
+def _drop_unread_feeds(lines: list, feeds: set) -> list:
+    """``lines`` without a feed read into a slot that the next line deletes unread (an input
+    the body does not use: in a loop it would cost a load and a ``del`` every step)."""
+    out: list = []
+    k = 0
+    while k < len(lines):
+        name, _, value = lines[k].strip().partition(" = ")
+        dead = value in feeds and k + 1 < len(lines) and lines[k + 1].strip().startswith("del ")
+        names = lines[k + 1].strip()[4:].split(", ") if dead else []
+        if dead and name in names:
+            rest = [n for n in names if n != name]
+            indent = lines[k][:len(lines[k]) - len(lines[k].lstrip())]
+            out.extend([indent + "del " + ", ".join(rest)] if rest else [])
+            k += 2
+            continue
+        out.append(lines[k])
+        k += 1
+    return out
 
 
 def _pingpong(op, kernel, shape: tuple):
@@ -207,12 +228,13 @@ def while_loop(cond_exe, body_exe, nv: int, ncc: int, nbc: int, keep: bool, shap
 
 
 def grad_loop(last_exe, mid_exe, last, mid, nc: int, nx: int, ncap: int, fcarry: list):
-    """``loop(T, kept, rows, caps, dyrows, finals) -> (carry_slots, steps, dx)``, the gradient
+    """``loop(T, kept, rows, caps, dyrows, finals) -> (carry_slots, steps, dx, stacked)``, the gradient
     loop of a scan or while_loop, last step first: ``last`` and ``mid`` are the two gradient
     bodies' plans (``backward._Plan``, with ``respos``: where each residual lies in a step of
     ``kept``). ``carry_slots`` (per float carry, the terms its last-run step gave, None for
     zero steps), ``steps`` (per step, last first, per closure its terms) and ``dx`` (per
-    differentiated xs, the step values) are what ``Backward._loop_grad`` folds afterwards."""
+    differentiated xs, the step values) are what ``Backward._loop_grad`` folds afterwards;
+    ``stacked``: the middle steps' operands of ``passes.stack``'s terms, one buffer each."""
     from .backward import _fit, _flat, to_next  # backward imports this module
 
     g: dict = {"_fit": _fit, "_flat": _flat, "_to_next": to_next}
@@ -224,6 +246,7 @@ def grad_loop(last_exe, mid_exe, last, mid, nc: int, nx: int, ncap: int, fcarry:
     L += [f"    _D{k} = dyrows[{k}]" for k in sorted({k for p in (last, mid) for src, k, _ in p.seed_src if src == "y"})]
     L += ["    _steps = []", "    _push = _steps.append", "    _cs = None"]
     L += [f"    _X{j} = [None] * T" for j, _ in mid.dx]
+    L += [f"    _S{i} = None" for i, _ in mid.stack_steps]
 
     def step(plan, exe, tag, seeds, to_vars):
         feeds = [f"_ct[{k}]" for k in range(nc)] + [f"_R{j}[t]" for j in range(nx)] + [f"_k{k}" for k in range(ncap)]
@@ -235,7 +258,11 @@ def grad_loop(last_exe, mid_exe, last, mid, nc: int, nx: int, ncap: int, fcarry:
             out += [f"        _g{r}_{i} = {outs[s]}" for r, slots in enumerate(plan.carry_slots) for i, s in enumerate(slots)]
         else:
             out.append(f"        _cs = {tup(tup(outs[s] for s in slots) for slots in plan.carry_slots)}")
-        out.append(f"        _push({tup(tup(outs[s] for s in slots) for slots in plan.cap_slots)})")
+        if plan.push:
+            out.append(f"        _push({tup(tup(outs[s] for s in slots) for slots in plan.cap_slots)})")
+        for i, s in plan.stack_steps:  # passes.stack: the step's operand into its row of a (T - 1, ...) buffer
+            out += [f"        _v = {outs[s]}", f"        if _S{i} is None:",
+                    f"            _S{i} = xp.empty((T - 1,) + _v.shape, dtype=_v.dtype)", f"        _S{i}[t, ...] = _v"]
         for j, s in plan.dx:
             out.append(f"        _X{j}[t] = {outs[s]}" if s is not None else f"        _X{j}[t] = xp.zeros_like(_R{j}[t])")
         return out
@@ -264,7 +291,7 @@ def grad_loop(last_exe, mid_exe, last, mid, nc: int, nx: int, ncap: int, fcarry:
     L += ["    for t in range(T - 2, -1, -1):"] + pre + step(mid, mid_exe, "m", seeds, direct)
     if direct:
         L += ["    if T >= 2:", f"        _cs = {tup(tup(f'_g{r}_{i}' for i in range(len(sl))) for r, sl in enumerate(mid.carry_slots))}"]
-    L.append(f"    return _cs, _steps, {tup(f'_X{j}' for j, _ in mid.dx)}")
+    L.append(f"    return _cs, _steps, {tup(f'_X{j}' for j, _ in mid.dx)}, {tup(f'_S{i}' for i, _ in mid.stack_steps)}")
     return build(L, g, "gradient")
 
 

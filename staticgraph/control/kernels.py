@@ -10,12 +10,15 @@ history of carries for the gradient) aliases a buffer the caller's memory plan r
 
 from __future__ import annotations
 
+import numpy as np
+
 from shared_ops import Spec, backend_of, default_backend, generation
 
+from ..passes import selected, stack
 from . import inline
 from .backward import Backward, Placed, _expand, _flat, _has_placed, _rows, add_n
 from .declare import GET, KINDS
-from .grad import ADD_TERMS, GRAD_KINDS, residuals
+from .grad import ADD_TERMS, GRAD_KINDS, _is_list, residuals
 
 _CUT: list = []  # residual nodes the next lowered program takes as inputs (see Compiled)
 
@@ -46,9 +49,15 @@ class Compiled:
         self._exe = {}
 
     def _exe_for(self, arrays: list):
-        first = next((a for a in arrays if not isinstance(a, list)), None)  # a list: terms of a seed
+        if arrays and type(arrays[0]) is np.ndarray:
+            exe = self._exe.get("numpycpu")  # NumPy feeds, the common case: one lookup
+            if exe is not None and exe._generation == generation():
+                return exe
+            first = arrays[0]
+        else:
+            first = next((a for a in arrays if not isinstance(a, list)), None)  # a list: terms of a seed
         b = backend_of(first) if first is not None else default_backend()
-        key = b.name + b.device
+        key = b.name + b.device  # "numpycpu" for NumPy
         exe = self._exe.get(key)
         if exe is None or exe._generation != generation():
             exe = self._exe[key] = self.fn.executable(b)
@@ -82,6 +91,8 @@ class History:
         self.ids = ids
         self.pos = {i: k for k, i in enumerate(ids)}
         self.steps: list = []
+        self.xs: tuple = ()  # a scan's xs and their rows (``_rows``), for the gradient loop
+        self.rows: list = []
 
     def __len__(self):
         return len(self.steps)
@@ -112,6 +123,9 @@ class AddTerms:
         self.keys = keys
 
     def kernel(self, xp, *values):
+        first = values[0]
+        if len(values) == 2 and type(first) is list and len(first) > 1 and all(type(t) is np.ndarray for t in first):
+            return add_n(xp, first)  # one loop's terms of a closure, nothing handed through: the common case
         if self.keys is not None and any(_has_placed(v) for v in values[:-1]):
             keyed: list = []
             for v, key in zip(values[:-1], self.keys):
@@ -137,12 +151,20 @@ class Loop(Backward):
         self.keep_history = (len(cf.out_specs) - 1) in needed if cf.kind in ("scan", "while_loop") else False
         self.bodies = {}
         self.res_ids: list = []
+        self.layouts: dict = {}  # a gradient body's layout as compiled (the middle steps' may be rewritten)
+        self.stacked = None  # passes.stack's rewrite of the middle steps' gradient body
         for name, b in cf.bodies.items():
             if cf.kind == "cond_grad":
                 continue
             if cf.kind in GRAD_KINDS:  # b is a Layout: its residuals come in as inputs
+                if name == "mid" and selected(optimize)["stack"]:
+                    self.stacked = _stack_plan(cf, b)
+                    b = self.stacked.layout if self.stacked is not None else b
                 res = residuals(b)
                 b.res_ids = [r.id for r in res]
+                self.layouts[name] = b
+                if name == "mid" and self.stacked is not None:
+                    stack.resolve_residuals(self.stacked, b.res_ids)
                 self.bodies[name] = Compiled(b.outputs, b.inputs, optimize, backend, f"{cf.kind} {name} step", cut=res)
             elif name == "body" and self.keep_history:
                 res = {r.id: r for L in b.grad_layouts for r in residuals(L)}
@@ -177,7 +199,7 @@ class Loop(Backward):
         return inline.grad_loop(last_exe, mid_exe, plans["last"], plans["mid"], n["carries"], n["xs"], n["caps"], fcarry)
 
     def report_lines(self) -> list:
-        out = []
+        out = self.stacked.lines() if self.stacked is not None else []
         for b in self.bodies.values():
             out.extend(b.report_lines())
         return out
@@ -205,6 +227,8 @@ class Loop(Backward):
         ys: tuple = ((),) * ny
         if length:
             rows = [_rows(x, length) for x in xs]
+            if history is not None:  # the gradient loop reads the same rows of the same xs
+                history.xs, history.rows = xs, rows
             exe = self.bodies["body"]._exe_for(carries + [r[0] for r in rows] + list(caps))
             loop = self._generated.get((exe,), xp.__name__ == "numpy")
             carries, ys = loop(length, carries, rows, caps, history.steps if history is not None else None)
@@ -232,6 +256,18 @@ class Loop(Backward):
         return (*carries, history)
 
     # -- gradients -------------------------------------------------------------------
+def _stack_plan(cf, layout):
+    """``passes.stack``'s plan for a loop gradient's middle-step body, or None where the loop's
+    closures' terms are merged with other inputs' or hold a nested control node's lists."""
+    n = cf.n
+    if n.get("merge") or n.get("mix"):
+        return None
+    nf = sum(n["fcarry"])
+    if any(_is_list(layout.outputs[s]) for sl in layout.raw_slots[nf:] for s in sl):
+        return None
+    return stack.plan(layout, nf, n["carries"], n["xs"], _is_list)
+
+
 def lower(program, optimize, backend) -> None:
     """Turn control, ``get`` and ``add_terms`` nodes of ``program`` into ``'fused'`` nodes.
 

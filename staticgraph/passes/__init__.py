@@ -13,7 +13,9 @@ fuse       group elementwise regions (forward and backward) into generated kerne
 =========  ==========================================================================
 
 Memory planning (in-place and buffer reuse) runs after the pipeline, at lowering
-(``staticgraph.memory.plan``); its switch is ``"memory"`` in the same options.
+(``staticgraph.memory.plan``); its switch is ``"memory"`` in the same options. So does
+``"stack"`` (``passes.stack``): a loop gradient's per-step weight-gradient products summed as
+one product over the stacked steps, at the lowering of the loop's gradient node.
 
 ``options``: ``True`` (all), ``False``/``None`` (none), a list of pass names to run (in the
 order above), or a dict ``{"cse": False, ...}`` switching passes off (or on) by name. In the
@@ -36,7 +38,7 @@ from ..program import PassContext, PassResult
 from . import cse, fold, fuse, prune, simplify
 
 PASSES = {"prune": prune.run, "cse": cse.run, "fold": fold.run, "simplify": simplify.run, "fuse": fuse.run}
-ALL = tuple(PASSES) + ("memory",)
+ALL = tuple(PASSES) + ("memory", "stack")  # run at lowering: the memory plan, loop gradients (stack)
 
 
 class PassOptionError(GraphCompareError, ValueError):
@@ -47,8 +49,10 @@ def exact_passes(backend: str = "numpy") -> tuple:
     """The passes (``"memory"`` included) that leave every result bitwise unchanged on
     ``backend``, read from each pass module's own ``EXACT`` (and ``EXACT_BACKENDS``)."""
     from .. import memory
+    from . import stack
 
-    modules = {"prune": prune, "cse": cse, "fold": fold, "simplify": simplify, "fuse": fuse, "memory": memory}
+    modules = {"prune": prune, "cse": cse, "fold": fold, "simplify": simplify, "fuse": fuse, "memory": memory,
+               "stack": stack}
     return tuple(name for name in ALL
                  if getattr(modules[name], "EXACT") and backend in getattr(modules[name], "EXACT_BACKENDS", (backend,)))
 

@@ -63,8 +63,9 @@ SEARCH_BUDGET = 2000  # nodes a cycle search may visit before the region counts 
 
 
 class _Regions:
-    """Union-find over regions; ``readers``: per region, the nodes outside it that read it;
-    ``ext``: per region, the values it reads from outside."""
+    """Union-find over regions; ``readers``: per region, the nodes outside it that read it, and
+    its reductions (their values exist only after its loop); ``ext``: per region, the values it
+    reads from outside."""
 
     def __init__(self):
         self.parent: dict[int, int] = {}
@@ -99,11 +100,13 @@ class _Regions:
     def reaches_reader(self, program, region: dict, starts, r: int) -> bool:
         """Whether a value in ``starts`` depends on a reader of region ``r`` (a path that
         left ``r``), regions counting as units (depending on one member is depending on all
-        the region reads). True also when the search exceeds ``SEARCH_BUDGET`` nodes."""
+        the region reads, so a member of ``r`` reached through one is such a path too). True
+        also when the search exceeds ``SEARCH_BUDGET`` nodes."""
         targets = self.readers[r]
         if not targets:
             return False
         stack, seen, units = list(starts), set(), set()
+        direct = set(stack)
         while stack:
             v = stack.pop()
             if v in targets:
@@ -118,6 +121,8 @@ class _Regions:
                 stack.extend(program[v].inputs)
                 continue
             q = self.find(q)
+            if q == r and v not in direct:  # reached through a region that reads r: a path that left r
+                return True
             if q != r and q not in units:
                 units.add(q)
                 stack.extend(self.ext[q])
@@ -160,6 +165,7 @@ def _form_regions(program):
                     joined = chosen[0]
                     R.members[joined].append(n.id)
                     sink.add(n.id)
+                    R.readers[joined].add(n.id)  # its value exists after the loop: what reads it stays out
             else:
                 joined = R.new(n.id, shape) if not chosen else chosen[0]
                 if chosen:

@@ -1,7 +1,7 @@
 """The walk over the API reference's entries, and what a complete docstring has.
 
-The walk follows ``docs/gen_reference.py``: each ``::: path`` entry of the dyngraph, staticgraph,
-shared-surface and graphcompare pages (and each dg/sg entry written from a live object), a
+The walk follows ``docs/gen_reference.py``: each ``::: path`` entry of every reference page
+(dyngraph, staticgraph, the shared surface, shared_ops and graphcompare) (and each dg/sg entry written from a live object), a
 module's public members, a class and the public methods mkdocstrings shows for it: those it
 defines itself, or with the entry's ``inherited_members`` those of its project bases too, less
 what the entry's ``filters`` hide.
@@ -11,7 +11,9 @@ A function needs, in Google style:
 - ``Args:`` (or ``Parameters:``) when it takes a parameter other than ``self``/``cls``;
 - ``Returns:`` (or ``Yields:``) when its own body returns a value;
 - ``Raises:`` naming every exception class its own body raises (``raise KeyError(...)``);
-- ``Example:`` (or ``Examples:``) with a ``>>>`` line; test_docstring_examples.py runs them.
+- ``Examples:`` with a ``>>>`` line; test_docstring_examples.py runs them. (The singular
+  ``Example:`` is not enough: griffe renders it as a note, whose ``>>>`` lines become nested
+  quotes, not code.)
 
 A class needs ``Args:`` for its constructor's parameters and an example; an exception class
 only its summary (it is raised by the library, not built). Properties read as attributes and
@@ -30,7 +32,7 @@ from pathlib import Path
 from .docs_scripts import load
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-PAGES = ("dyngraph", "staticgraph", "surface", "graphcompare")
+PAGES = ("dyngraph", "staticgraph", "surface", "shared_ops", "graphcompare")
 # raised by abstract methods and iterator protocol, never for a caller to handle
 _SKIP_RAISES = {"NotImplementedError", "StopIteration"}
 
@@ -219,8 +221,9 @@ def missing(obj) -> list[str]:
             if absent:
                 lacks.append(f"Raises ({', '.join(absent)})")
     if not (inspect.isclass(obj) and issubclass(obj, BaseException)):
-        example = sections.get("Examples", "") + sections.get("Example", "")
-        if ">>>" not in example:
+        if ">>>" in sections.get("Example", ""):
+            lacks.append("Examples (titled 'Example:', which renders as text: title it 'Examples:')")
+        elif ">>>" not in sections.get("Examples", ""):
             lacks.append("Example")
     return lacks
 

@@ -40,6 +40,24 @@ def test_mkdocs_build_strict(built_site):
         text = (site / "reference" / page / "index.html").read_text()
         absent = [m for m in vars(mixin) if not m.startswith("_") and f'id="{klass}.{m}"' not in text]
         assert not absent, f"{klass}: {absent} missing from the reference"
+    # the shared_ops page shows every name of its groups, each class's public methods, and shared_ops.testing
+    import inspect
+
+    import shared_ops
+    import shared_ops.testing
+    from .docs_scripts import load
+
+    gen = load("gen_reference.py")
+    text = (site / "reference" / "shared_ops" / "index.html").read_text()
+    wanted = [f"shared_ops.testing.{n}" for n in shared_ops.testing.__all__ if n not in ("EXAMPLES", "Case")]
+    for name in (n for names in gen.SO_GROUPS.values() for n in names if n not in gen.SO_VALUES):
+        path = gen._where(shared_ops, name)
+        obj = getattr(shared_ops, name)
+        wanted.append(path)
+        if inspect.isclass(obj) and not issubclass(obj, BaseException):
+            wanted += [f"{path}.{m}" for m, f in vars(obj).items() if not m.startswith("_") and inspect.isfunction(f)]
+    absent = [w for w in wanted if f'id="{w}"' not in text]
+    assert not absent, f"missing from the shared_ops reference page: {absent}"
     # error pointers in outputs are links to sections that exist
 
     ids = set(re.findall(r'id="([\w-]+)"', (site / "errors" / "index.html").read_text()))

@@ -38,7 +38,7 @@ def test_missing_finds_what_is_missing():
         Raises:
             ValueError: ``x`` is negative.
 
-        Example:
+        Examples:
             >>> g(2)
             4
         """
@@ -47,6 +47,15 @@ def test_missing_finds_what_is_missing():
         return 2 * x
 
     assert missing(g) == []
+
+    def h():
+        """Nothing.
+
+        Example:
+            >>> h()
+        """
+
+    assert missing(h) == ["Examples (titled 'Example:', which renders as text: title it 'Examples:')"]
 
 
 @pytest.mark.parametrize("name,obj", ENTRIES, ids=[n for n, _ in ENTRIES])

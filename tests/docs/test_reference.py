@@ -29,6 +29,23 @@ def test_every_public_name_has_a_place():
         assert not placed - set(module.__all__), "a group lists a name that is not public"
 
 
+def test_every_shared_ops_name_has_a_place():
+    import shared_ops
+
+    placed = [n for names in GEN.SO_GROUPS.values() for n in names]
+    missing = [n for n in shared_ops.__all__ if n not in placed]
+    assert not missing, f"shared_ops: add {missing} to a group of SO_GROUPS in docs/gen_reference.py"
+    assert not set(placed) - set(shared_ops.__all__), "SO_GROUPS lists a name that is not public"
+    assert len(placed) == len(set(placed)), "SO_GROUPS lists a name twice"
+
+
+def test_every_reference_page_is_walked():
+    """The docstring checks (api_walk) cover every page the generator writes: no page is exempt."""
+    from .api_walk import PAGES
+
+    assert {name.removesuffix(".md") for name in GEN.pages()} == set(PAGES)
+
+
 def test_committed_pages_are_what_the_generator_writes():
     for name, text in GEN.pages().items():
         assert (DOCS / "reference" / name).read_text() == text, f"run python docs/gen_reference.py ({name})"

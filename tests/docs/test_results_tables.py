@@ -170,3 +170,14 @@ def test_break_even_table_shows_the_first_step_compile_and_numba_beside_it():
     cells = _rows(table)[b["workload"]][0]
     assert cells[1] == HOOK.fmt_time(b["compile_cold_s"]) and cells[2] == "3.25 s"
     assert cells[5] == HOOK._steps(b["n_star_cold"])
+
+
+def test_the_source_line_says_how_shared_the_machine_was():
+    meta = {**RESULTS["meta"], "load": {"start": [9.25, 8.0, 6.0], "end": [12.5, 11.0, 10.0]}, "cpu_s": 300.0,
+            "wall_s": 1200.0}
+    line = HOOK.source({**RESULTS, "meta": meta})
+    assert "load average (runnable processes, 1-minute) was 9.2 at the start and 12.5 at the end" in line
+    assert "the run had 25% of a core over its 20 minutes" in line
+    old = {k: v for k, v in meta.items() if k not in ("load", "cpu_s")}  # a run that did not record them
+    assert "load average" not in HOOK.source({**RESULTS, "meta": old})
+

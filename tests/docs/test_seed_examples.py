@@ -190,3 +190,21 @@ def test_the_same_training_loop_gives_the_same_bytes(ch4):
     ns = ch4.after("sess", "dynamic_w")
     assert ns["sess"].run(ns["w"]).tobytes() == ns["dynamic_w"].tobytes()
     np.testing.assert_allclose(ns["dynamic_w"], [[3.0]], atol=1e-4)
+
+
+def test_the_seeds_one_weight_loop_in_both_models_matches_pytorch(ch4):
+    torch = pytest.importorskip("torch")
+    ns = ch4.after("sess_seed", "seed_w")
+    assert ns["sess_seed"].run(ns["w"]).tobytes() == ns["seed_w"].tobytes()  # w: the static variable here
+    w = torch.tensor([1.0], requires_grad=True)
+    first = None
+    for _ in range(10):
+        for x, y in zip(ns["x_data"], ns["y_data"]):
+            loss = (x * w - y) ** 2
+            loss.backward()
+            first = first or (loss.item(), w.grad.item())
+            with torch.no_grad():
+                w -= 0.01 * w.grad
+            w.grad = None
+    assert first == (1.0, -2.0)  # the seed's numbers at its first point
+    np.testing.assert_allclose(ns["seed_w"], w.detach().numpy(), rtol=1e-6)

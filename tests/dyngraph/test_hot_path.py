@@ -65,37 +65,103 @@ def _node_facts(node):
             node.hooks, node.label)
 
 
-@pytest.mark.parametrize("case", ["tanh", "exp", "sum", "neg", "add", "sub", "add_leaf_const", "add_broadcast",
-                                  "add_other_dtype_shape"])
-def test_record_plain_makes_the_node_record_makes(case):
+def _changed():
+    x = dg.tensor(np.array([1.5, -2.0, 0.25]), requires_grad=True) * 1.0
+    with dg.no_grad():
+        x.mul_(2.0)  # version 1: a node that saves it records the version
+    return x
+
+
+CASES = {
+    "tanh": ("tanh", lambda leaf, mid, const: (mid,)), "exp": ("exp", lambda leaf, mid, const: (leaf,)),
+    "sum": ("sum", lambda leaf, mid, const: (mid,)), "neg": ("neg", lambda leaf, mid, const: (leaf,)),
+    "log": ("log", lambda leaf, mid, const: (mid * mid,)), "abs_changed": ("abs", lambda leaf, mid, const: (_changed(),)),
+    "add": ("add", lambda leaf, mid, const: (mid, leaf)), "sub": ("sub", lambda leaf, mid, const: (leaf, mid)),
+    "add_leaf_const": ("add", lambda leaf, mid, const: (leaf, const)),
+    "add_broadcast": ("add", lambda leaf, mid, const: (const, mid)),
+    "add_other_dtype_shape": ("add", lambda leaf, mid, const: (mid, dg.tensor(np.array([1.0]), requires_grad=True))),
+    "mul": ("mul", lambda leaf, mid, const: (mid, leaf)), "mul_const": ("mul", lambda leaf, mid, const: (mid, const)),
+    "const_mul": ("mul", lambda leaf, mid, const: (const, leaf)), "mul_self": ("mul", lambda leaf, mid, const: (mid, mid)),
+    "div": ("div", lambda leaf, mid, const: (const, mid)), "pow": ("pow", lambda leaf, mid, const: (mid * mid, leaf)),
+    "mul_changed": ("mul", lambda leaf, mid, const: (_changed(), const)),
+    "changed_mul": ("mul", lambda leaf, mid, const: (const, _changed())),
+    "changed_mul_leaf": ("mul", lambda leaf, mid, const: (_changed(), leaf)),
+    "matmul": ("matmul", lambda leaf, mid, const: (mid, const.reshape(3, 1))),
+    "matmul_const": ("matmul", lambda leaf, mid, const: (const.reshape(1, 3), mid.reshape(3, 1))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_record_small_makes_the_node_record_makes(case):
     from shared_ops import REGISTRY
 
     from dyngraph.record import op_info, record
-    from dyngraph.record_plain import record_plain
+    from dyngraph.record_small import record_small
     from dyngraph.tensors import Tensor
 
     leaf = dg.tensor(np.array([[0.5, -1.0, 2.0]]), requires_grad=True)
     mid = leaf * 2.0
     const = dg.tensor(np.array([3.0, 4.0, 5.0]))
-    name, inputs = {
-        "tanh": ("tanh", (mid,)), "exp": ("exp", (leaf,)), "sum": ("sum", (mid,)), "neg": ("neg", (leaf,)),
-        "add": ("add", (mid, leaf)), "sub": ("sub", (leaf, mid)), "add_leaf_const": ("add", (leaf, const)),
-        "add_broadcast": ("add", (const, mid)),
-        "add_other_dtype_shape": ("add", (mid, dg.tensor(np.array([1.0]), requires_grad=True))),
-    }[case]
+    name, make = CASES[case]
+    inputs = make(leaf, mid, const)
     op = REGISTRY.get(name)
     info = op_info(op)
-    assert info.plain
+    attrs = op.bind_attrs({})
     made = []
-    for rec in (record, record_plain):
-        out = Tensor._apply_op(op, inputs, {})  # any node, replaced below
+    for rec in (record, record_small):
+        out = Tensor._apply_op(op, inputs, attrs)  # any node, replaced below
         out._grad_fn = None
+        out._ver = None
         before = dg.stats()["saved_bytes"]
-        rec(op, {}, inputs, out, info)
+        rec(op, attrs, inputs, out, info)
         made.append((out, dg.stats()["saved_bytes"] - before))
     (a, sa), (b, sb) = made
     fa, fb = _node_facts(a.grad_fn), _node_facts(b.grad_fn)
     assert fa[:3] == fb[:3] and fa[5:] == fb[5:] and sa == sb
     assert fa[3] == fb[3]  # the same edges
-    assert [(s.shape, s.dtype) for s in fa[4]] == [(s.shape, s.dtype) for s in fb[4]]
+    assert [type(s) for s in fa[4]] == [type(s) for s in fb[4]]
+    for sa_, sb_ in zip(fa[4], fb[4]):  # the same tensors saved, the same stand-ins
+        assert sa_ is sb_ or (type(sa_) is not Tensor and (sa_.shape, sa_.dtype) == (sb_.shape, sb_.dtype))
     assert (a._ver is None) == (b._ver is None)
+    a.sum().backward(retain_graph=True)  # and the same gradients, bitwise
+    ga = [x.grad.numpy().copy() if x.grad is not None else None for x in (leaf,)]
+    leaf.grad = None
+    b.sum().backward(retain_graph=True)
+    gb = [x.grad.numpy().copy() if x.grad is not None else None for x in (leaf,)]
+    for x, y in zip(ga, gb):
+        assert (x is None and y is None) or x.tobytes() == y.tobytes()
+
+
+def test_record_small_refuses_a_saved_inference_tensor_as_record_does():
+    from shared_ops import REGISTRY
+
+    from dyngraph.record import op_info, record
+    from dyngraph.record_small import record_small
+    from dyngraph.tensors import Tensor
+
+    with dg.inference_mode():
+        frozen = dg.tensor(np.array([1.0, 2.0]))
+    w = dg.tensor(np.array([3.0, 4.0]), requires_grad=True)
+    op = REGISTRY.get("mul")
+    errors = []
+    for rec in (record, record_small):
+        out = Tensor._apply_op(op, (w, w), {})
+        with pytest.raises(dg.errors.AutogradError) as e:
+            rec(op, {}, (w, frozen), out, op_info(op))
+        errors.append(str(e.value))
+    assert errors[0] == errors[1] and "Inference tensors cannot be saved" in errors[0]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("shape", [(128, 512), (4096,), (70, 70, 3), (5,)])
+def test_tanh_grad_written_in_place_gives_the_bits_of_the_three_op_spelling(dtype, shape):
+    from shared_ops import get_op
+
+    rng = np.random.default_rng(len(shape))
+    g = rng.standard_normal(shape).astype(dtype)
+    y = np.tanh(rng.standard_normal(shape)).astype(dtype)
+    for gg, yy in [(g, y), (g.T, y.T), (g.T, np.ascontiguousarray(y.T)), (g, np.asfortranarray(y))]:
+        got = get_op("tanh_grad").forward(np, gg, yy)
+        want = gg * (1 - yy * yy)
+        assert got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
+        assert not np.shares_memory(got, gg) and not np.shares_memory(got, yy)

@@ -46,6 +46,9 @@ def test_report_has_every_section(tiny_run):
     # how threads were pinned: threadpoolctl where installed (scikit-learn, a test dependency, brings it)
     assert "set before NumPy was imported" in text or "threadpoolctl.threadpool_limits(1)" in text
     assert doc["meta"]["threads"]["numpy_imported_before_pin"] is False
+    # how shared the machine was: other processes' load and the share of a core this run had
+    assert len(doc["meta"]["load"]["start"]) == 3 and doc["meta"]["cpu_s"] > 0
+    assert "| machine load (1, 5, 15-min load average) | at start " in text and "| CPU time of this run" in text
     # every workload of the suite has a row in the main table, for both front ends
     for w in tiny().workloads:
         assert f"| {w} | dyngraph (dynamic) |" in text

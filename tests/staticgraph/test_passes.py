@@ -170,9 +170,9 @@ def test_each_pass_alone_keeps_the_values(build):
 
 
 def test_options_select_passes_by_name():
-    assert selected(True) == dict.fromkeys(["prune", "cse", "fold", "simplify", "fuse", "memory"], True)
+    assert selected(True) == dict.fromkeys(["prune", "cse", "fold", "simplify", "fuse", "memory", "stack"], True)
     assert selected({"cse": False})["cse"] is False and selected({"cse": False})["fuse"] is True
-    assert selected(["cse"]) == {**dict.fromkeys(["prune", "cse", "fold", "simplify", "fuse", "memory"], False), "cse": True}
+    assert selected(["cse"]) == {**dict.fromkeys(["prune", "cse", "fold", "simplify", "fuse", "memory", "stack"], False), "cse": True}
     with pytest.raises(PassOptionError, match="unknown pass name.*'fusion'.*the passes are"):
         selected({"fusion": False})
 
