@@ -130,11 +130,14 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
                 t._ver = InferenceVersion()
         if info.view and n == 1:
             track(t, inputs[0], op, attrs)
-        else:
-            for x in inputs:
-                if x._view is not None:  # a strided input: the result may take PyTorch's layout
-                    lay_out(t, op, inputs, attrs)
-                    break
+        elif n == 2:
+            if a._view is not None or b._view is not None:  # a strided input: PyTorch's layout
+                lay_out(t, op, inputs, attrs)
+        elif n == 1:
+            if a._view is not None:
+                lay_out(t, op, inputs, attrs)
+        elif any(x._view is not None for x in inputs):
+            lay_out(t, op, inputs, attrs)
         return t
 
     def _const(self, value, dtype):
