@@ -126,6 +126,7 @@ def child(name: str, impl: str) -> dict:
         out["wait_best_s"] = time.perf_counter() - t1
         out["best_ok"] = ok
         out["regions"] = len(fn.regions())
+        out["whole_step"] = getattr(fn, "whole_step", None) is not None
         out["step_s"] = _median_step(fn, args)
     out["numpy_s"] = _median_step(numpy_step, args)
     return out
@@ -155,7 +156,8 @@ def print_cold(rows) -> None:
         cells = [f"{by[(w, i)]['cold_s']:.3f} s" if "cold_s" in by.get((w, i), {}) else "error" for i in IMPLS]
         sg_, jx = by.get((w, "staticgraph"), {}), by.get((w, "jax.jit"), {})
         ratio = f"{sg_['cold_s'] / jx['cold_s']:.2f}x" if "cold_s" in sg_ and "cold_s" in jx else "-"
-        wait = f"{sg_['wait_best_s']:.2f} s ({sg_['regions']} regions)" if "wait_best_s" in sg_ else "-"
+        what = "whole step" if sg_.get("whole_step") else f"{sg_.get('regions')} regions"
+        wait = f"{sg_['wait_best_s']:.2f} s ({what})" if "wait_best_s" in sg_ else "-"
         print(f"| {w} | " + " | ".join(cells) + f" | {ratio} | {wait} |")
     print("\n## steady state: step time / hand-written NumPy (same process)\n")
     print("| workload | staticgraph best tier | staticgraph NumPy tier | staticgraph O0 | jax.jit |")

@@ -20,6 +20,7 @@ follows the live arrays).
     python benchmarks/bench_peers.py                    # everything, table + bench_peers.json
     python benchmarks/bench_peers.py W2 W3 --rounds 9   # some workloads
     python benchmarks/bench_peers.py --engines numpy,staticgraph,jax
+    python benchmarks/bench_peers.py --engines numpy,staticgraph,staticgraph_regions  # whole step on/off
     python benchmarks/bench_peers.py --no-memory        # skip W4's fresh-process memory runs
     python benchmarks/bench_peers.py --clock cpu        # CPU time: steadier on a loaded machine
 """
@@ -195,7 +196,7 @@ def _best_static(engines: dict):
 
 
 def table(rows: dict, mem: dict) -> str:
-    cols = [k for k in peers.ENGINES if any(k in r["engines"] for r in rows.values())]
+    cols = [k for k in peers.ENGINES + peers.EXTRA_ENGINES if any(k in r["engines"] for r in rows.values())]
     head = "| workload | " + " | ".join(peers.LABELS[k] for k in cols) + " | sg / best static peer | dyn / torch |"
     lines = [head, "|" + " --- |" * (len(cols) + 3)]
     for name, r in rows.items():
@@ -241,9 +242,10 @@ def main(argv=None) -> None:
     global CLOCK
     CLOCK = time.process_time if a.clock == "cpu" else time.perf_counter
     engines = [e for e in a.engines.split(",") if e]
-    bad = [e for e in engines if e not in peers.ENGINES] + [w for w in a.workloads if w not in peers.SPECS]
+    known = peers.ENGINES + peers.EXTRA_ENGINES
+    bad = [e for e in engines if e not in known] + [w for w in a.workloads if w not in peers.SPECS]
     if bad:
-        ap.error(f"unknown {bad}; engines: {', '.join(peers.ENGINES)}; workloads: {', '.join(peers.SPECS)}")
+        ap.error(f"unknown {bad}; engines: {', '.join(known)}; workloads: {', '.join(peers.SPECS)}")
     if "numpy" not in engines:
         engines.insert(0, "numpy")
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731

@@ -59,13 +59,13 @@ def _index(dims: tuple) -> str:
     return ", ".join("0" if d is None else f"j{d}" for d in dims)
 
 
-def generate_source(spec: KernelSpec, name: str = "kernel") -> str:
+def generate_source(spec: KernelSpec, name: str = "kernel", checks: bool = True) -> str:
     """The Python source of the numba kernel for ``spec`` (readable; tests compare it).
 
     ``kernel(in0, ..., out0, ...)`` returns nothing: it writes its outputs into the arrays
-    it is given (the memory plan's buffers, or fresh ones)."""
+    it is given (the memory plan's buffers, or fresh ones). ``checks``: see ``prologue``."""
     n_in, nd = len(spec.inputs), spec.ndim
-    L = prologue(spec, name)
+    L = prologue(spec, name, checks)
     # reductions. A partial sum accumulates in a float64 array in loop order. A full sum (all
     # loop dims) must not depend on the path the compiled loop takes at run time (vector or
     # scalar after an alias check): its values go to a float64 scratch array - per block of

@@ -275,24 +275,25 @@ def substitute(text: str, args: list[str], prefix: str) -> str:
     return _ARG.sub(lambda m: args[int(m.group(1))], text).replace("__p", prefix)
 
 
-def prologue(spec: KernelSpec, name: str) -> list[str]:
+def prologue(spec: KernelSpec, name: str, checks: bool = True) -> list[str]:
     """The kernel's signature ``name(in0, ..., out0, ...)``, its loop sizes ``n0, n1...`` and
     the checks both tiers run before computing: each input's broadcasting pattern (the loop
     trusts it; a mismatch raises and the caller falls back) and each output's shape (a wrong
-    buffer must not be written past its end)."""
+    buffer must not be written past its end). ``checks=False``: none, for a caller that
+    guarantees the shapes (a whole step of static shapes; each raise costs numba compile time)."""
     ins = [f"in{j}" for j in range(len(spec.inputs))]
     outs = [f"out{k}" for k in range(len(spec.outputs))]
     L = [f"def {name}({', '.join(ins + outs)}):"]
     sources = spec.loop_sources()
     for d, src in enumerate(sources):
         L.append(f"    n{d} = {src[1]}" if src[0] == "static" else f"    n{d} = in{src[1]}.shape[{src[2]}]")
-    for j, (_, dims) in enumerate(spec.inputs):
+    for j, (_, dims) in enumerate(spec.inputs if checks else ()):
         for k, d in enumerate(dims):
             if d is not None and sources[d] != ("input", j, k):
                 L.append(f"    if in{j}.shape[{k}] != n{d}: raise ValueError('shape')")
             elif d is None:
                 L.append(f"    if in{j}.shape[{k}] != 1: raise ValueError('shape')")
-    for k, o in enumerate(spec.outputs):
+    for k, o in enumerate(spec.outputs if checks else ()):
         for d in range(spec.ndim):
             L.append(f"    if out{k}.shape[{d}] != {'1' if d in o.reduce else f'n{d}'}: raise ValueError('out')")
     return L

@@ -11,7 +11,8 @@ At exit the parent kills this process, whatever it is doing. It exits by itself 
 parent's end of the pipe closes.
 
 Protocol (pickles over stdin/stdout, between two processes of this package only): the parent
-sends ``(spec, readonly)``, the worker answers ``("ok", seconds)`` or ``("error", text)``.
+sends ``(spec, readonly)`` (a fused region) or ``(("step", module text, argument types), ())``
+(a whole step, ``fusion_step``), the worker answers ``("ok", seconds)`` or ``("error", text)``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import threading
 
-__all__ = ["build", "compile", "shutdown"]
+__all__ = ["build", "build_step", "compile", "shutdown"]
 
 _proc: dict = {"p": None, "closed": False}
 _lock = threading.Lock()
@@ -54,7 +55,7 @@ def compile(spec, readonly) -> float:  # noqa: A001 - what it does
     except (OSError, EOFError, pickle.UnpicklingError) as exc:
         raise RuntimeError(f"the compiler process stopped ({type(exc).__name__})") from None
     if status != "ok":
-        raise RuntimeError(f"numba could not compile the region: {value}")
+        raise RuntimeError(f"numba could not compile the {'step' if isinstance(spec, tuple) else 'region'}: {value}")
     return value
 
 
@@ -68,6 +69,17 @@ def build(spec, readonly=()):
     seconds = compile(spec, readonly)
     kernel, load = fusion_cpu.build(spec, readonly)
     return kernel, seconds + load
+
+
+def build_step(body: str, args: list):
+    """``fusion_step.build``, compiled in the worker process when on the background thread."""
+    from shared_ops import fusion_cache, fusion_jit, fusion_step
+
+    if not fusion_jit.in_background() or fusion_cache.cache_dir() is None:
+        return fusion_step.build(body, args)
+    seconds = compile(("step", body, [(tuple(s), str(d)) for s, d in args]), ())
+    step, load = fusion_step.build(body, args)
+    return step, seconds + load
 
 
 def shutdown() -> None:
@@ -90,7 +102,12 @@ def main() -> None:
         except EOFError:
             return
         try:
-            _, seconds = fusion_cpu.build(spec, readonly)
+            if isinstance(spec, tuple) and spec and spec[0] == "step":
+                from shared_ops import fusion_step
+
+                _, seconds = fusion_step.build(spec[1], spec[2])
+            else:
+                _, seconds = fusion_cpu.build(spec, readonly)
             answer = ("ok", seconds)
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which keeps the NumPy tier
             answer = ("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")

@@ -17,9 +17,9 @@ from shared_ops import GraphCompareError, backend_of, common_backend, default_ba
 
 from . import memory, passes
 from ._run_support import RunSupport, _flatten_outputs, _fmt, _kind, plain_checker
-from .control.kernels import lower as lower_control, regions as control_regions, report_lines as control_report
+from ._tiers import TierSupport
+from .control.kernels import lower as lower_control, report_lines as control_report
 from .executable import Executable
-from .fusion import FusedKernel
 from .graph import GraphError, Node
 from .lower import build_program
 from .program import PassContext
@@ -29,7 +29,7 @@ class FeedError(GraphCompareError, ValueError):
     """A feed that does not fit its placeholder (missing, extra, wrong shape or dtype kind)."""
 
 
-class CompiledFunction(RunSupport):
+class CompiledFunction(RunSupport, TierSupport):
     """The callable ``sg.compile`` returns: ``fn(*arrays)`` or ``fn(feed_dict)``.
 
     Args:
@@ -74,6 +74,7 @@ class CompiledFunction(RunSupport):
             for r in self.pass_results:
                 self._report.append(r.line())
                 self._report.extend(f"    {d}" for d in r.details)
+        self.whole_step, self._whole_step_reason = self._whole_step(optimize)
         self.plan = memory.plan(self.program, self.ctx)
         self._report.extend(self.plan.lines)
         self._backend = get_backend(backend) if backend is not None else None
@@ -180,7 +181,8 @@ class CompiledFunction(RunSupport):
             backend = default_backend()
         exe = self._executables.get(backend.name + backend.device)
         if exe is None:
-            exe = self._executables[backend.name + backend.device] = Executable(self.program, backend, self.plan)
+            exe = self._executables[backend.name + backend.device] = Executable(self.program, backend, self.plan,
+                                                                                self.whole_step)
         elif exe._generation != generation():
             exe.rebind()
         if backend.name == "numpy" and self._backend in (None, backend):
@@ -225,73 +227,6 @@ class CompiledFunction(RunSupport):
         """
         return self.program.text()
 
-    def regions(self) -> list:
-        """The fused regions (``FusedKernel``) of the program, in program order, then those
-        inside control-flow bodies.
-
-        Returns:
-            A list of ``FusedKernel`` (empty without the ``fuse`` pass).
-
-        Examples:
-            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
-            >>> len(sg.compile((x * 2.0).exp().sum()).regions())
-            1
-        """
-        return [n.payload for n in self.program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)] \
-            + control_regions(self.program)
-
-    def tiers(self) -> dict:
-        """Where each fused region runs now.
-
-        Returns:
-            ``{fused node id: tier}``, the tier ``"numpy"`` or ``"numba"``.
-
-        Examples:
-            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
-            >>> fn = sg.compile((x * 2.0).exp().sum()); fn.use_tier("numpy")
-            >>> list(fn.tiers().values())
-            ['numpy']
-        """
-        return {n.id: n.payload.tier for n in self.program.nodes if n.op == "fused" and isinstance(n.payload, FusedKernel)}
-
-    def wait_compiled(self, timeout: float | None = None) -> bool:
-        """Wait until every fused region runs on its best tier (numba on NumPy), building
-        what nothing else is building; True when all do (False: a build failed or timed out,
-        and those regions keep running on the NumPy tier, with the same results).
-
-        Args:
-            timeout: seconds to wait at most; ``None``: as long as it takes.
-
-        Returns:
-            True when every region runs on its best tier.
-
-        Examples:
-            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
-            >>> sg.compile(x + 1.0, optimize=False).wait_compiled(timeout=1.0)
-            True
-        """
-        deadline = None if timeout is None else time.perf_counter() + timeout
-        ok = True
-        for k in self.regions():
-            left = None if deadline is None else max(0.0, deadline - time.perf_counter())
-            ok = k.wait(left) and ok
-        return ok
-
-    def use_tier(self, tier: str) -> None:
-        """Run every fused region on ``tier`` (tests compare the tiers; results are the same).
-
-        Args:
-            tier: ``"numpy"`` or ``"numba"``.
-
-        Examples:
-            >>> with sg.Graph(): x = sg.placeholder((2,), name="x")
-            >>> fn = sg.compile((x * 2.0).exp().sum()); fn.use_tier("numpy")
-            >>> float(fn(np.zeros(2, np.float32)))
-            2.0
-        """
-        for k in self.regions():
-            k.use_tier(tier)
-
     def report(self) -> str:
         """What compiling did: pruning, each pass, the memory plan, lowering, the tiers, the program.
 
@@ -307,7 +242,10 @@ class CompiledFunction(RunSupport):
         lines = list(self._report)
         nodes = {id(n.payload): n.id for n in self.program.nodes if n.op == "fused"}
         regions = [k for k in self.regions() if id(k) in nodes]  # a body's regions: in its own report
-        if regions:
+        if self.whole_step is not None:
+            lines.append("tiers:")
+            lines.append(f"    {self.whole_step.tier_line()}")
+        elif regions:
             lines.append("tiers:")
             lines.extend(f"    %{nodes[id(k)]} {k.tier_line()}" for k in regions)
         lines.extend(control_report(self.program))
@@ -332,7 +270,7 @@ class CompiledFunction(RunSupport):
         b = get_backend(backend) if backend is not None else (self._backend or default_backend())
         key = b.name + b.device
         if key not in self._executables:
-            self._executables[key] = Executable(self.program, b, self.plan)
+            self._executables[key] = Executable(self.program, b, self.plan, self.whole_step)
         return self._executables[key]
 
     @property
@@ -358,8 +296,10 @@ def compile(outputs, inputs=None, optimize: Any = True, *, backend=None, block: 
     pass names. Assign nodes among the outputs update the function's variables.
 
     Never waits for machine code: fused regions run at once on their NumPy tier while numba
-    builds their loops in the background (the same results, bit for bit). ``block=True``
-    returns only once every region runs on its best tier (as ``fn.wait_compiled()``).
+    builds their loops in the background (the same results, bit for bit). A small program
+    runs in whole-step mode (``staticgraph.wholestep``): numba builds the whole step as one
+    function, and the same arithmetic runs on NumPy meanwhile. ``block=True`` returns only
+    once every region (or the step) runs on its best tier (as ``fn.wait_compiled()``).
 
     Parameters:
         outputs: a node, or a list, tuple or dict of nodes (the results come in that form).

@@ -47,13 +47,21 @@ def _copier(xp):
     return _copy
 
 
+def _probe():  # pragma: no cover - never called: bind returns it unchanged while nothing wraps kernels
+    return None
+
+
 class Executable:
     """``run(feeds, variables) -> (outputs, assigned values)`` for one program on one backend."""
 
-    def __init__(self, program: Program, backend, plan=None):
+    def __init__(self, program: Program, backend, plan=None, whole_step=None):
         self.program = program
         self.backend = backend
         self.plan = plan if plan is not None else simple_plan(program)
+        # a whole-step tier (``staticgraph.wholestep``): its NumPy-tier kernels replace the
+        # nodes' own, and its compiled function runs the step once built
+        self.whole_step = whole_step if backend.name == "numpy" else None
+        self._overrides = self.whole_step.overrides if self.whole_step is not None else {}
         self.instructions: list[Instruction] = []
         self._lower()
         self.source = self._generate()
@@ -66,6 +74,8 @@ class Executable:
         region, bound as ``"fused"`` (``shared_ops.bind``: itself while nothing is on). The
         element pick of a multi-output region (``Project``) is no kernel and is not bound."""
         kernel, takes_attrs = n.kernel()
+        if n.id in self._overrides:
+            return bind(n.op, self._overrides[n.id]), False
         planned = getattr(self.plan, "kernels", None) or {}
         if n.id in planned:
             op = n.opdef
@@ -146,8 +156,19 @@ class Executable:
         self._filename = f"<staticgraph executable {id(self):x}>"
         code = compile(self.source, self._filename, "exec")
         exec(code, self._globals)  # our own generated source: names and slots only, no user text
-        self.run = self._globals["run"]
+        self.python_run = self.run = self._globals["run"]
         self._generation = generation()
+        if self.whole_step is not None:
+            self.whole_step.exes.append(self)
+            self.choose_run()
+
+    def choose_run(self) -> None:
+        """``run`` is the whole-step function once built, unless something wraps the kernels
+        (instrumentation, perturbation: they must see each kernel) or its tier is held back."""
+        fast = None
+        if self.whole_step is not None and bind("fused", _probe) is _probe:
+            fast = self.whole_step.runner(self)
+        self.run = fast or self.python_run
 
     def failed_node(self, exc: BaseException) -> int | None:
         """The id of the node whose kernel raised ``exc`` inside ``run`` (None if not there)."""
@@ -165,6 +186,7 @@ class Executable:
         for name, nid in self._kernel_names.items():
             self._globals[name] = self._kernel_for(nodes[nid])[0]
         self._generation = generation()
+        self.choose_run()
 
     def run(self, feeds, variables):  # replaced by the generated function  # pragma: no cover
         raise NotImplementedError

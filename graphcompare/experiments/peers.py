@@ -29,6 +29,10 @@ LABELS = {"numpy": "hand-written NumPy", "dyngraph": "dyngraph", "staticgraph": 
           "staticgraph_O0": "staticgraph O0", "torch": "PyTorch eager", "torch_compile": "torch.compile",
           "jax": "JAX jit", "pytensor": "PyTensor"}
 STATIC_PEERS = ("torch_compile", "jax", "pytensor")
+# engines benchmarks may name besides ENGINES: staticgraph without its whole-step tier (each
+# fused region and instruction called in turn), to show what that tier changes in one run
+EXTRA_ENGINES = ("staticgraph_regions",)
+LABELS["staticgraph_regions"] = "staticgraph, no whole step"
 
 
 @dataclass
@@ -134,6 +138,10 @@ def _staticgraph(spec, args):
 
 def _staticgraph_O0(spec, args):
     return _static(spec, args, False)
+
+
+def _staticgraph_regions(spec, args):
+    return _static(spec, args, {"whole_step": False})
 
 
 class _TorchNS:

@@ -15,7 +15,10 @@ fuse       group elementwise regions (forward and backward) into generated kerne
 Memory planning (in-place and buffer reuse) runs after the pipeline, at lowering
 (``staticgraph.memory.plan``); its switch is ``"memory"`` in the same options. So does
 ``"stack"`` (``passes.stack``): a loop gradient's per-step weight-gradient products summed as
-one product over the stacked steps, at the lowering of the loop's gradient node.
+one product over the stacked steps, at the lowering of the loop's gradient node. The dict form
+also takes ``"whole_step": False``: no whole-step mode (``staticgraph.wholestep``: a small
+program's every instruction in one compiled function, decided by ``fuse``), which is on
+wherever ``fuse`` runs.
 
 ``options``: ``True`` (all), ``False``/``None`` (none), a list of pass names to run (in the
 order above), or a dict ``{"cse": False, ...}`` switching passes off (or on) by name. In the
@@ -64,7 +67,9 @@ def selected(options) -> dict:
     if options in (False, None):
         return {name: False for name in ALL}
     if isinstance(options, dict):
-        unknown = [k for k in options if k not in ALL]
+        unknown = [k for k in options if k not in ALL and k != "whole_step"]
+        if not isinstance(options.get("whole_step", True), bool):
+            raise PassOptionError(f"optimize={{'whole_step': ...}} takes True or False, got {options['whole_step']!r}")
         on = {name: _switch(name, options.get(name, True)) for name in ALL}
     elif isinstance(options, (list, tuple, set)):
         unknown = [k for k in options if k not in ALL]

@@ -211,10 +211,12 @@ def _calls(program, members, views) -> int:
     return sum(program[m].opdef.numpy_calls for m in members if program[m].op != "broadcast_to") + len(views)
 
 
-def _worth(program, members, views, spec) -> bool:
+def _worth(program, members, views, spec, every: bool = False) -> bool:
     """Two NumPy calls replaced at least and, on a small loop, more saved than the fused call
-    costs (the cost model above)."""
+    costs (the cost model above); ``every`` (whole-step mode, no calls to save): one op."""
     calls = _calls(program, members, views)
+    if every:
+        return calls >= 1
     if calls < 2:
         return False
     if None in spec.shape or math.prod(spec.shape) > SMALL_ELEMS:
@@ -223,6 +225,7 @@ def _worth(program, members, views, spec) -> bool:
 
 
 def _fuse(program, ctx):
+    every = ctx is not None and ctx.shared.get("whole_step", "") is None  # whole-step mode: every op
     dropped = own_shape_identities(program)  # each would end a region (a reduction) or cost a view
     if dropped:
         program.remove_dead()
@@ -247,7 +250,7 @@ def _fuse(program, ctx):
             spec.loop_sources()
         except (ValueError, KeyError):
             continue
-        if not _worth(program, members, views, spec):
+        if not _worth(program, members, views, spec, every):
             if _calls(program, members, views) >= 2:
                 costly += 1
             continue
@@ -302,6 +305,22 @@ def run(program, ctx) -> PassResult:
     before = len(program.nodes)
     t0 = time.perf_counter()
     work = program.copy()
+    # whole-step mode (staticgraph.wholestep), decided here so that every elementwise op,
+    # even a lone one, becomes a region with the same code in both of the step's tiers
+    switched_off = ctx is not None and (ctx.options or {}).get("whole_step", True) is False
+    if ctx is not None and not switched_off and ctx.backend in (None, "numpy"):
+        from ..wholestep import why_not
+
+        reason = why_not(program, _elementwise)
+        if reason is None:
+            try:
+                from shared_ops import fusion_jit  # noqa: F401 - the step is built by numba
+            except ImportError as exc:
+                reason = f"numba unavailable ({exc})"
+    else:
+        reason = "switched off (optimize={'whole_step': False})" if switched_off else "not on NumPy"
+    if ctx is not None:
+        ctx.shared["whole_step"] = reason
     try:
         details, n = _fuse(work, ctx)
         work.check()
@@ -309,7 +328,9 @@ def run(program, ctx) -> PassResult:
         return PassResult("fuse", before, before, [f"fusion skipped: {exc} (please report this graph)"],
                           time.perf_counter() - t0)
     program.replace_with(work)
-    note = _start_tiers(program, ctx)
+    # in whole-step mode the regions' loops are built inside the step function (compile
+    # starts them itself if the fused program turns out not to qualify)
+    note = _start_tiers(program, ctx) if reason is not None else ""
     if note:
         details.append(note)
     if n:

@@ -7,6 +7,7 @@ import json
 import pathlib
 
 import numpy as np
+import pytest
 
 import dyngraph as dg
 import staticgraph as sg
@@ -93,3 +94,30 @@ def test_a_branch_handing_a_nested_scan_value_through_sums_its_terms_bitwise():
 
     case = DATA["seed17000105_66"]
     _bitwise_as_dyngraph(model, _arrays(case["X"]), _arrays(case["W"]))
+
+
+def test_a_leaf_reached_only_through_an_untaken_branch_matches_none():
+    """Chunk 17000203 #53-59: ``x3`` is captured by a cond whose output ``v0`` only feeds a
+    comparison and the untaken branch of a second cond. dyngraph never reaches ``x3`` (None, as
+    PyTorch); staticgraph forms its gradient at run time from the untaken branch's zeros, and the
+    first cond's ``v * v - c`` negates them: -0.0. The checker holds None equal to zeros of
+    either sign; a nonzero value against None still fails."""
+    from graphcompare._runners import check_bitwise, run_dyngraph, run_static
+
+    def model(F, x0, x1, x2, x3):
+        v0 = CF.cond_model(F, x1, x0, x3, "none")
+        v1 = x2.clip(-1.5, 0.5)
+        v2 = CF.cond_model(F, x0, x0, v0, "true")
+        return [F.where(v0 > v2, v2, v1), F.where(x0 < x2, x2, v1)]
+
+    X = [np.array([-0.87098476, 1.69615924, -0.5152517, 0.90169672, -0.24072079]),
+         np.array([-0.7054549], dtype=np.float32), np.array(1.4185205, dtype=np.float32),
+         np.array([-0.58509182, -0.72865243, 0.86060679, 0.26542548, -0.58058323])]
+    W = [np.array([0.98, 1.01, 0.70, 1.00, 0.77]), np.array([0.73, 0.92, 1.13, 1.16, 1.17], dtype=np.float32)]
+    plain = run_dyngraph(model, X, W)
+    static = run_static(model, X, W, optimize=False)
+    names = ["v3", "v4", "grad x0", "grad x1", "grad x2", "grad x3"]
+    assert plain[-1] is None and np.all(static[-1] == 0) and np.signbit(static[-1]).all()
+    check_bitwise(static, plain, names, "staticgraph optimize=False")
+    with pytest.raises(AssertionError, match="grad x3 is None on one side and nonzero"):
+        check_bitwise(static[:-1] + [static[-1] + 1.0], plain, names, "staticgraph optimize=False")
