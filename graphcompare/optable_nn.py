@@ -129,7 +129,7 @@ def _draw_sort(data, b):
 
 
 _add(Recipe("argsort", _draw_sort, _tpl("{0}.topk({p[k]}, dim={p[dim]}, largest={p[largest]}).values"),
-            guard=_guard_ties, uses=("gather", "getitem")))
+            guard=_guard_ties, uses=("sorted_values", "getitem")))
 
 
 def _draw_gather(data, b):

@@ -71,6 +71,7 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "matmul_tn": "the gradient of matmul (a^T @ b)",
     "tanh_grad": "the gradient of tanh (no public surface spelling)",
     "sigmoid_grad": "the gradient of sigmoid (no public surface spelling)",
+    "sorted_values": "the values of sort and topk: the argsort recipe spells x.topk(...).values",
 }
 
 

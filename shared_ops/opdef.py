@@ -76,6 +76,9 @@ class OpDef:
             reads the input through it instead of materialising the view.
         strides: ``strides(layout, **attrs)``: a view's PyTorch layout ``(sizes, strides,
             offset)`` from its input's; None where strides cannot express it.
+        preserve_format: the result takes its first input's PyTorch layout, as
+            ``preserve_format`` does (``clone``, ``.to(dtype)``, ``*_like``, ``flip``, ``sort``);
+            or ``f(attrs)`` says whether it does. Other elementwise results take TensorIterator's.
         doc: one sentence saying what the op computes (method docstrings are made from it).
         kernel: what front ends call: ``forward`` itself unless instrumentation is on
             (``shared_ops.dispatch``).
@@ -116,9 +119,6 @@ class OpDef:
     forward_into: Callable[..., Any] | None = None
     index_map: Callable[..., tuple] | None = None
     strides: Callable[..., tuple | None] | None = None
-    # the result takes its first input's PyTorch layout as ``preserve_format`` does (``clone``,
-    # ``.to(dtype)``, ``*_like``, ``flip``, ``sort``), or ``f(attrs)`` says whether it does;
-    # other elementwise ops' results take TensorIterator's
     preserve_format: bool | Callable[[dict], bool] = False
     doc: str = ""
     kernel: Callable[..., Any] = None  # type: ignore[assignment]

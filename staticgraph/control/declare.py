@@ -130,8 +130,8 @@ def cond(pred, true_fn, false_fn, *operands):
         ...     x = sg.placeholder((), name="x")
         ...     y = sg.cond(x > 0, lambda v: v * 2, lambda v: -v, x)
         >>> f = sg.compile([y], [x])
-        >>> f(np.float32(3.0)), f(np.float32(-4.0))
-        ([np.float32(6.0)], [np.float32(4.0)])
+        >>> float(f(np.float32(3.0))[0]), float(f(np.float32(-4.0))[0])
+        (6.0, 4.0)
     """
     line = user_line()
     (pred, *ops), graph = _nodes((pred,) + operands, None, "cond", line)
@@ -184,13 +184,13 @@ def while_loop(cond_fn, body_fn, loop_vars, *, maximum_iterations=None):
         >>> with sg.Graph() as g:
         ...     i, s = sg.while_loop(lambda i, s: i < 5, lambda i, s: (i + 1, s * 2),
         ...                          (sg.constant(0), sg.constant(1.0)))
-        >>> sg.Session(g).run([i, s])
-        [np.int64(5), np.float32(32.0)]
+        >>> [v.item() for v in sg.Session(g).run([i, s])]
+        [5, 32.0]
         >>> with sg.Graph() as g:
         ...     i, s = sg.while_loop(lambda i, s: i < 5, lambda i, s: (i + 1, s * 2),
         ...                          (sg.constant(0), sg.constant(1.0)), maximum_iterations=3)
-        >>> sg.Session(g).run([i, s])
-        [np.int64(3), np.float32(8.0)]
+        >>> [v.item() for v in sg.Session(g).run([i, s])]
+        [3, 8.0]
     """
     line = user_line()
     bound = maximum_iterations

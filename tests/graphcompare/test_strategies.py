@@ -79,7 +79,7 @@ def test_gradient_only_ops_run_too():
     ops = ["getitem", "conv2d", "softmax_cross_entropy", "abs", "relu", "tanh", "sigmoid", "matmul", "mul", "add", "broadcast_to"]
     with shared_ops.instrument() as stats:
         for p in _sample(40, ops=ops) + _sample(15, ops=["prod", "layer_norm", "avg_pool2d", "mul"]) + \
-                _sample(15, ops=["diagonal", "max_dim", "min_dim", "mul"]):
+                _sample(15, ops=["diagonal", "max_dim", "min_dim", "argsort", "mul"]):
             check_program(p, ways=("static",))
     ran = set(stats.per_op)
     elsewhere = [op for op in COVERED_ELSEWHERE if op in shared_ops.REGISTRY]
