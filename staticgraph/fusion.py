@@ -112,18 +112,8 @@ class FusedKernel:
 
     def tier_line(self) -> str:
         """Where this region runs and what each tier cost to build, for the report."""
-        numba = self.build_seconds.get("numba")
-        job = self.job
-        if numba is not None:
-            state = f"numba built in {numba * 1e3:.1f} ms"
-        elif job is None:
-            state = "numba not requested"
-        elif job.state == "failed":
-            state = f"numba failed ({type(job.error).__name__}: {str(job.error).splitlines()[0][:80]})"
-        else:
-            state = f"numba {job.state}" + (" (GRAPHCOMPARE_JIT=off: built when waited for)"
-                                           if job.state == "queued" and not job.enqueued else "")
-        return f"runs on {self.tier}; numpy tier built in {self.build_seconds['numpy'] * 1e3:.2f} ms; {state}"
+        return (f"runs on {self.tier}; numpy tier built in {self.build_seconds['numpy'] * 1e3:.2f} ms; "
+                f"{numba_state(self.build_seconds, self.job)}")
 
     # -- running -------------------------------------------------------------------
     def _make_runner(self):
@@ -375,3 +365,16 @@ def reduced_dims(r, loop: tuple) -> tuple[tuple, tuple]:
 __all__ = ["FusedKernel", "Project", "build_spec", "input_dims", "absorb", "reduced_dims", "FUSIBLE_DTYPES", "OutputInfo"]
 
 
+
+
+def numba_state(build_seconds: dict, job) -> str:
+    """The report's words for a numba build: its time once built, else its job's state."""
+    numba = build_seconds.get("numba")
+    if numba is not None:
+        return f"numba built in {numba * 1e3:.1f} ms"
+    if job is None:
+        return "numba not requested"
+    if job.state == "failed":
+        return f"numba failed ({type(job.error).__name__}: {str(job.error).splitlines()[0][:80]})"
+    return f"numba {job.state}" + (" (GRAPHCOMPARE_JIT=off: built when waited for)"
+                                   if job.state == "queued" and not job.enqueued else "")

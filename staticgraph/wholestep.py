@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from .fusion import FUSIBLE_DTYPES, FusedKernel, Project, reduced_dims
+from .fusion import FUSIBLE_DTYPES, FusedKernel, Project, numba_state, reduced_dims
 
 EXACT = False  # products and sums in a fixed sequential order, not BLAS's or NumPy's pairwise sum
 
@@ -310,19 +310,9 @@ class WholeStep:
         return out
 
     def tier_line(self) -> str:
-        numba = self.build_seconds.get("numba")
-        job = self.job
-        if numba is not None:
-            state = f"numba built in {numba * 1e3:.1f} ms"
-        elif job is None:
-            state = "numba not requested"
-        elif job.state == "failed":
-            state = f"numba failed ({type(job.error).__name__}: {str(job.error).splitlines()[0][:80]})"
-        else:
-            state = f"numba {job.state}" + (" (GRAPHCOMPARE_JIT=off: built when waited for)"
-                                           if job.state == "queued" and not job.enqueued else "")
         return (f"whole step: runs on {self.tier}; every instruction in one compiled function; "
-                f"numpy tier built in {self.build_seconds['numpy'] * 1e3:.2f} ms; {state}")
+                f"numpy tier built in {self.build_seconds['numpy'] * 1e3:.2f} ms; "
+                f"{numba_state(self.build_seconds, self.job)}")
 
 
 _JIT = "@njit(nogil=True, cache=True, error_model=\"numpy\")\n"
