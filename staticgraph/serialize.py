@@ -104,6 +104,8 @@ def _optimize_doc(optimize):
     on = selected(optimize)
     if isinstance(optimize, dict) and isinstance(optimize.get("simplify"), dict):
         on["simplify"] = {str(k): bool(v) for k, v in optimize["simplify"].items()}
+    if isinstance(optimize, dict) and "whole_step" in optimize:  # not a pass, but an option it loads with
+        on["whole_step"] = bool(optimize["whole_step"])
     return on
 
 

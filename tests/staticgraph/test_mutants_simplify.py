@@ -31,7 +31,8 @@ def test_a_loaded_function_drops_a_multiplication_by_one_as_the_original(tmp_pat
     not the registry's objects): the constant test compares names by value."""
     with sg.Graph():
         x = sg.placeholder((3,), dtype="float64", name="x")
-        fn = sg.compile((x * 1.0).exp(), inputs=[x])
+        # the whole-step tier off: with it on, fuse makes even one op a region
+        fn = sg.compile((x * 1.0).exp(), inputs=[x], optimize={"whole_step": False})
     sg.save(fn, str(tmp_path / "f.json"))
     back = sg.load(str(tmp_path / "f.json"))
     assert [n.op for n in back.program.nodes] == [n.op for n in fn.program.nodes] == ["placeholder", "exp"]
