@@ -49,6 +49,8 @@ GC_GROUPS = {
         "graphcompare.strategies.programs", "graphcompare.recipes.Recipe", "graphcompare.recipes.register_recipe",
         "graphcompare.recipes.unregister_recipe", "graphcompare.recipes.simple_recipe", "graphcompare.recipes.drawable_ops",
         "graphcompare.recipes.uncovered_ops"],
+    "Fuzzing dyngraph against PyTorch": ["graphcompare.torchfuzz.fuzz", "graphcompare.torchfuzz.replay",
+                                         "graphcompare.torchfuzz.Disagreement"],
     "The command line": ["graphcompare.cli.main"],
 }
 
@@ -223,7 +225,8 @@ def graphcompare_page() -> str:
     for title, paths in GC_GROUPS.items():
         out += [f"## {title}", ""]
         out += [_entry(p, p.replace("graphcompare.equivalence.", "").replace("graphcompare.program.", "")
-                       .replace("graphcompare.recipes.", "").replace("graphcompare.strategies.", "")) for p in paths]
+                       .replace("graphcompare.recipes.", "").replace("graphcompare.strategies.", "")
+                       .replace("graphcompare.torchfuzz.", "torchfuzz.")) for p in paths]
     return "\n".join(out).rstrip() + "\n"
 
 
