@@ -99,13 +99,13 @@ def _optimize_doc(optimize):
     (``simplify``'s may be a dict of its rule switches)."""
     if isinstance(optimize, bool) or optimize is None:
         return bool(optimize)
-    from .passes import selected
+    from .passes import MODES, selected
 
     on = selected(optimize)
-    if isinstance(optimize, dict) and isinstance(optimize.get("simplify"), dict):
-        on["simplify"] = {str(k): bool(v) for k, v in optimize["simplify"].items()}
-    if isinstance(optimize, dict) and "whole_step" in optimize:  # not a pass, but an option it loads with
-        on["whole_step"] = bool(optimize["whole_step"])
+    if isinstance(optimize, dict):
+        if isinstance(optimize.get("simplify"), dict):
+            on["simplify"] = {str(k): bool(v) for k, v in optimize["simplify"].items()}
+        on.update({k: bool(optimize[k]) for k in MODES if k in optimize})
     return on
 
 

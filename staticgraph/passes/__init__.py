@@ -60,6 +60,11 @@ def exact_passes(backend: str = "numpy") -> tuple:
                  if getattr(modules[name], "EXACT") and backend in getattr(modules[name], "EXACT_BACKENDS", (backend,)))
 
 
+# switches in the dict form that are modes, not passes (read from ``ctx.options``; a saved
+# function keeps them)
+MODES = ("whole_step",)
+
+
 def selected(options) -> dict:
     """``{pass name: bool}`` (``"memory"`` included) from the ``optimize=`` argument."""
     if options is True:
@@ -67,9 +72,10 @@ def selected(options) -> dict:
     if options in (False, None):
         return {name: False for name in ALL}
     if isinstance(options, dict):
-        unknown = [k for k in options if k not in ALL and k != "whole_step"]
-        if not isinstance(options.get("whole_step", True), bool):
-            raise PassOptionError(f"optimize={{'whole_step': ...}} takes True or False, got {options['whole_step']!r}")
+        unknown = [k for k in options if k not in ALL and k not in MODES]
+        for k in MODES:
+            if not isinstance(options.get(k, True), bool):
+                raise PassOptionError(f"optimize={{'{k}': ...}} takes True or False, got {options[k]!r}")
         on = {name: _switch(name, options.get(name, True)) for name in ALL}
     elif isinstance(options, (list, tuple, set)):
         unknown = [k for k in options if k not in ALL]
@@ -122,4 +128,4 @@ def run_pipeline(program, options=True, ctx: PassContext | None = None) -> list[
     return results
 
 
-__all__ = ["run_pipeline", "PASSES", "ALL", "selected", "exact_passes", "PassOptionError"]
+__all__ = ["run_pipeline", "PASSES", "ALL", "MODES", "selected", "exact_passes", "PassOptionError"]
