@@ -84,35 +84,43 @@ def _bits_f64(i):
     return np.asarray(i, dtype=np.int64).view(np.float64)
 
 
-_CHUNK = 1 << 15  # elements per block of the written-out exp/tanh (its float64 temporaries stay in cache)
-_EXP_C = (1.0, 1.0, 0.5, 0.16666666666666666, 0.041666666666666664, 0.008333333333333333,
-          0.001388888888888889, 0.0001984126984126984, 2.48015873015873e-05)
+_CHUNK = 1 << 15  # elements per block of the written-out exp/tanh (its temporaries stay in cache)
+_F = np.float32
+_EXPM1_C = tuple(_F(c) for c in (0.5, 0.16666666666666666, 0.041666666666666664, 0.008333333333333333,
+                                 0.001388888888888889, 0.0001984126984126984))
 
 
-def _exp64(y, n, r, p):
-    """``fusion_spec._EXP64`` on the float64 block ``y`` (in place: n, r, p are scratch): the
-    same operations in the same order; returns ``e`` (in ``p``)."""
-    np.multiply(y, 1.4426950408889634, out=n)
-    np.add(n, 0.5, out=n)
+def _expm1_32(y):
+    """``fusion_spec._EXPM1_32`` on the float32 block ``y``: the same operations in the same
+    order; returns ``(n, q)``."""
+    n = np.multiply(y, _F(1.4426950408889634))
+    np.add(n, _F(0.5), out=n)
     np.floor(n, out=n)
-    np.multiply(n, 0.6931471805599453, out=r)
-    np.subtract(y, r, out=r)
-    np.multiply(r, _EXP_C[8], out=p)  # Horner from the innermost term: c + r * (...)
-    for k in range(7, -1, -1):
-        np.add(p, _EXP_C[k], out=p)
-        if k:
+    r = np.subtract(y, np.multiply(n, _F(0.693145751953125)))
+    r -= np.multiply(n, _F(1.428606765330187e-06))
+    p = np.multiply(r, _EXPM1_C[5])  # Horner from the innermost term: c + r * (...)
+    for c in _EXPM1_C[4::-1]:
+        np.add(p, c, out=p)
+        if c is not _EXPM1_C[0]:
             np.multiply(p, r, out=p)
-    bits = n.astype(np.int64)
-    bits += 1023
-    bits <<= 52
-    np.multiply(p, bits.view(np.float64), out=p)
-    return p
+    q = np.multiply(r, r)
+    np.multiply(q, p, out=q)
+    np.add(r, q, out=q)
+    return n, q
+
+
+def _pow2_f32(n):
+    """``2**n`` from its bits, as the compiled loop's ``_pow2_f32``."""
+    k = np.asarray(n, _F).astype(np.int32)
+    k += np.int32(127)
+    k <<= np.int32(23)
+    return k.view(_F)
 
 
 def _blocks(arg, body):
-    """``body(x_block, out_block)`` over blocks of ``float64(arg)``; the float32 result."""
-    x = np.asarray(arg).astype(np.float64)
-    out = np.empty(x.shape, np.float32)
+    """``body(x_block, out_block)`` over blocks of ``float32(arg)``; the float32 result."""
+    x = np.asarray(arg).astype(_F)
+    out = np.empty(x.shape, _F)
     xf, of = x.reshape(-1), out.reshape(-1)
     for s in range(0, xf.size, _CHUNK):
         body(xf[s:s + _CHUNK], of[s:s + _CHUNK])
@@ -122,9 +130,13 @@ def _blocks(arg, body):
 def _inline_exp(arg):
     """``INLINE["exp"]`` on arrays."""
     def body(x, out):
-        y = np.where(x > 89.0, 89.0, np.where(x < -104.0, -104.0, x))
-        e = _exp64(y, np.empty_like(y), np.empty_like(y), np.empty_like(y))
-        out[...] = np.where(x == x, e, x)
+        y = np.where(x > _F(89.0), _F(89.0), np.where(x < _F(-104.0), _F(-104.0), x))
+        n, q = _expm1_32(y)
+        h = np.floor(np.multiply(n, _F(0.5)))
+        np.add(q, _F(1.0), out=q)
+        np.multiply(q, _pow2_f32(h), out=q)
+        np.multiply(q, _pow2_f32(np.subtract(n, h)), out=q)
+        out[...] = np.where(x == x, q, x)
     return _blocks(arg, body)
 
 
@@ -132,14 +144,17 @@ def _inline_tanh(arg):
     """``INLINE["tanh"]`` on arrays."""
     def body(x, out):
         a = np.abs(x)
-        y = np.where(a > 10.0, 10.0, a)
-        np.multiply(y, 2.0, out=y)
-        e = _exp64(y, np.empty_like(y), np.empty_like(y), np.empty_like(y))
-        h = np.subtract(e, 1.0)
-        np.add(e, 1.0, out=e)
-        np.divide(h, e, out=h)
-        np.copysign(h, x, out=h)
-        out[...] = np.where((a < 1e-6) | (x != x), x, h)
+        y = np.where(a > _F(10.0), _F(10.0), a)
+        np.multiply(y, _F(2.0), out=y)  # _F(2.0) * y: the same product
+        n, q = _expm1_32(y)
+        s = _pow2_f32(n)
+        np.multiply(q, s, out=q)
+        np.subtract(s, _F(1.0), out=s)
+        np.add(q, s, out=q)  # u
+        d = np.add(q, _F(2.0))
+        np.divide(q, d, out=q)
+        np.copysign(q, x, out=q)
+        out[...] = np.where(x != x, x, q)
     return _blocks(arg, body)
 
 
@@ -253,7 +268,7 @@ class _ToNumpy(ast.NodeTransformer):
 
 _GLOBALS = {
     "_np": np, "_lv": loop_view, "_n": _n, "_sel": np.where, "_floor": np.floor, "_copysign": np.copysign,
-    "abs": np.abs, "sqrt": np.sqrt, "_bits_f64": _bits_f64, "_opaque": lambda x: x, "_lm_pow": _pow,
+    "abs": np.abs, "sqrt": np.sqrt, "_bits_f64": _bits_f64, "_pow2_f32": _pow2_f32, "_opaque": lambda x: x, "_lm_pow": _pow,
     "_rows": _rows, "_sum_1d": _sum_1d, "_sum_rows": _sum_rows, "_sum_partial": _sum_partial,
     "_sum8_rows": _sum8_rows, "_inline_exp": _inline_exp, "_inline_tanh": _inline_tanh,
     "_f16": np.float16, "_f32": np.float32, "_f64": np.float64, "_bool": np.bool_,

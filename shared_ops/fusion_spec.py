@@ -7,14 +7,16 @@ at a time, no machine code to build; ``fusion_cpu``: a numba loop nest). The lan
 that the two give the same bits:
 
 - ``+ - * /``, comparisons, ``& | <<``, ``abs``, ``sqrt``, ``_floor``, ``_copysign``, casts
-  (``_f32(x)``, ``_i64(x)``...) and ``_sel(c, a, b)`` (``a if c else b``, both sides computed)
-  are exactly rounded IEEE operations: NumPy and LLVM compute them alike, as long as the
-  compiled loop may not reassociate or contract them (it is compiled without fast-math);
+  (``_f32(x)``, ``_i64(x)``...), ``_sel(c, a, b)`` (``a if c else b``, both sides computed)
+  and ``_pow2_f32(n)`` (the float32 ``2**n`` for an integral float32 ``n`` in [-126, 127],
+  from its bits) are exact or exactly rounded: NumPy and LLVM compute them alike, as long as
+  the compiled loop may not reassociate or contract them (it is compiled without fast-math);
 - numbers are float64/int64 literals (NumPy: strongly typed scalars), so a float32 value
   times ``0.5`` is computed in float64 in both, as numba types it; a bool in arithmetic is an
   int64 (numba's rule);
 - the transcendental functions are either written out (float32 ``exp``/``tanh``: a
-  range-reduced polynomial in float64 made of the operations above) or calls to the C
+  range-reduced polynomial in float32 made of the operations above, ``INLINE``; its
+  constants are ``_f32(literal)``, float32 in both tiers) or calls to the C
   library's double function (``_lm_exp``...: glibc's ``exp``, the same machine code for the
   compiled loop and, through ``ctypes``, for the NumPy tier), whose NaN results are made the
   one quiet NaN; a ``pow`` exponent is hidden from LLVM (``_opaque``), which would otherwise
@@ -132,29 +134,41 @@ CAST = {
     "uint8": "_u8", "uint16": "_u16", "uint32": "_u32", "uint64": "_u64",
 }
 
-# float32 exp and tanh, written out as statements: range reduction e**x = 2**n * e**r with
-# |r| <= ln2/2, Taylor to degree 8 (relative error < 3e-10, 0.005 ulp of float32), all in
-# float64, rounded once to float32 (within 1 ulp of the correctly rounded result). The
-# compiled loop vectorises them, where a call to libm's tanhf would not. {t} is a unique
-# prefix, {x} the argument's name.
-_EXP64 = """\
-{t}n = _floor({t}y * 1.4426950408889634 + 0.5)
-{t}r = {t}y - {t}n * 0.6931471805599453
-{t}p = 1.0 + {t}r * (1.0 + {t}r * (0.5 + {t}r * (0.16666666666666666 + {t}r * (0.041666666666666664 + {t}r * (0.008333333333333333 + {t}r * (0.001388888888888889 + {t}r * (0.0001984126984126984 + {t}r * 2.48015873015873e-05)))))))
-{t}e = {t}p * _bits_f64((_i64({t}n) + 1023) << 52)"""
+# float32 exp and tanh, written out as statements evaluated in float32 (8 lanes of a 256-bit
+# register where float64 would have 4). Range reduction y = n*ln2 + r, |r| <= ln2/2: n =
+# floor(y*log2(e) + 0.5), r = (y - n*LN2_HI) - n*LN2_LO with ln2 split in two (LN2_HI has 15
+# significant bits, so n*LN2_HI is exact for |n| <= 511 and the first subtraction is exact,
+# Sterbenz); q = expm1(r) by Taylor to degree 7 (truncation < 1.5e-8 relative, 0.25 ulp);
+# 2**n is built from its bits (``_pow2_f32``: float32 -> int32, add the bias, shift, no
+# float64 -> int64 conversion, which AVX2 lacks). exp = (1 + q) * 2**h * 2**(n-h), h =
+# floor(n/2), so that each factor is a normal float32 and a subnormal result is rounded once.
+# tanh(|x|) = u / (u + 2) with u = expm1(2|x|) = 2**n*q + (2**n - 1): no cancellation near 0
+# (u = 2|x| there), where (e - 1)/(e + 1) would lose every bit. Measured error over every
+# float32 input: benchmarks/bench_fused_math.py. The compiled loop vectorises them, where a
+# call to libm's expf/tanhf would not. {t} is a unique prefix, {x} the argument's name (a
+# float32 value: the step's dtype is float32, and every op calling exp/tanh passes an input or
+# its negation, whose conversion to float32 is exact).
+_EXPM1_32 = """\
+{t}n = _floor({t}y * _f32(1.4426950408889634) + _f32(0.5))
+{t}r = ({t}y - {t}n * _f32(0.693145751953125)) - {t}n * _f32(1.428606765330187e-06)
+{t}q = {t}r + {t}r * {t}r * (_f32(0.5) + {t}r * (_f32(0.16666666666666666) + {t}r * (_f32(0.041666666666666664) + {t}r * (_f32(0.008333333333333333) + {t}r * (_f32(0.001388888888888889) + {t}r * _f32(0.0001984126984126984))))))"""
 INLINE = {
     "exp": """\
-{t}x = _f64({x})
-{t}y = _sel({t}x > 89.0, 89.0, _sel({t}x < -104.0, -104.0, {t}x))
-""" + _EXP64 + """
-{t}v = _f32(_sel({t}x == {t}x, {t}e, {t}x))""",
+{t}x = _f32({x})
+{t}y = _sel({t}x > _f32(89.0), _f32(89.0), _sel({t}x < _f32(-104.0), _f32(-104.0), {t}x))
+""" + _EXPM1_32 + """
+{t}h = _floor({t}n * _f32(0.5))
+{t}e = ((_f32(1.0) + {t}q) * _pow2_f32({t}h)) * _pow2_f32({t}n - {t}h)
+{t}v = _sel({t}x == {t}x, {t}e, {t}x)""",
     "tanh": """\
-{t}x = _f64({x})
+{t}x = _f32({x})
 {t}a = abs({t}x)
-{t}y = 2.0 * _sel({t}a > 10.0, 10.0, {t}a)
-""" + _EXP64 + """
-{t}h = _copysign(({t}e - 1.0) / ({t}e + 1.0), {t}x)
-{t}v = _f32(_sel(({t}a < 1e-6) | ({t}x != {t}x), {t}x, {t}h))""",
+{t}y = _f32(2.0) * _sel({t}a > _f32(10.0), _f32(10.0), {t}a)
+""" + _EXPM1_32 + """
+{t}s = _pow2_f32({t}n)
+{t}u = {t}s * {t}q + ({t}s - _f32(1.0))
+{t}h = _copysign({t}u / ({t}u + _f32(2.0)), {t}x)
+{t}v = _sel({t}x != {t}x, {t}x, {t}h)""",
 }
 
 
@@ -246,7 +260,7 @@ def expand_inline(stmts) -> list:
 
 
 # the functions of the scalar language (every name a statement may call)
-CALLABLE = frozenset({"_sel", "_floor", "_copysign", "abs", "sqrt", "_bits_f64", "_opaque", "_lm_pow",
+CALLABLE = frozenset({"_sel", "_floor", "_copysign", "abs", "sqrt", "_bits_f64", "_pow2_f32", "_opaque", "_lm_pow",
                       *(f"_inline_{name}" for name in INLINE),
                       *CAST.values(), *(f"_lm_{name}" for name in LIBM)})
 
