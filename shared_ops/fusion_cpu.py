@@ -39,7 +39,7 @@ from typing import Any
 
 from . import fusion_cache
 from .fusion_cache import cache_dir
-from .fusion_spec import BLOCK, LIBM, KernelSpec, Output, Step, expand_inline, loop_view, prologue, step_code
+from .fusion_spec import BLOCK, LIBM, KernelSpec, Output, Step, expand_inline, loop_view, prologue, step_code, weak
 
 __all__ = ["KernelSpec", "Step", "Output", "compile_kernel", "build", "generate_source", "cache_info",
            "clear_cache", "loop_view", "cache_dir"]
@@ -114,7 +114,7 @@ def generate_source(spec: KernelSpec, name: str = "kernel", checks: bool = True)
         if s and s % every == 0:  # a branch that goes nowhere: a new basic block (LLVM removes it)
             L.append(f"{ind}if {'n0' if nd else 'out0.size'} < 0:")
             L.append(f"{ind}    pass")
-        stmts, expr = step_code(step, [f"v{a}" for a in step.args], f"t{n_in + s}")
+        stmts, expr = step_code(step, [f"v{a}" for a in step.args], f"t{n_in + s}", weak(spec, step))
         L.extend(ind + st for st in expand_inline(stmts))
         L.append(f"{ind}v{n_in + s} = {expr}")
     full = ", ".join(f"j{d}" for d in range(nd)) or "()"

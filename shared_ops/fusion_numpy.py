@@ -34,7 +34,7 @@ import threading
 
 import numpy as np
 
-from .fusion_spec import BLOCK, LIBM, KernelSpec, loop_view, prologue, step_code, substitute, template
+from .fusion_spec import BLOCK, LIBM, KernelSpec, loop_view, prologue, step_code, substitute, template, weak
 
 __all__ = ["interpreter", "generate_numpy_source"]
 
@@ -309,10 +309,11 @@ def generate_numpy_source(spec: KernelSpec, name: str = "kernel") -> tuple[str, 
         if step.op in ("copy", "broadcast_to"):
             L.append(f"{ind}v{n_in + s} = {args[0]}")
             continue
+        w = weak(spec, step)
         try:
-            stmts, expr = _np_template(step.op, step.attrs, step.dtype, len(step.args))
+            stmts, expr = _np_template(step.op, step.attrs, step.dtype, len(step.args), w)
         except TypeError:  # an unhashable attribute value: no cache
-            stmts, expr = step_code(step, args, prefix)
+            stmts, expr = step_code(step, args, prefix, w)
             stmts, expr = [_np_code(st) for st in stmts], _np_code(expr)
         else:
             stmts, expr = [substitute(st, args, prefix) for st in stmts], substitute(expr, args, prefix)
@@ -341,8 +342,8 @@ def _np_code(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _np_template(op: str, attrs: tuple, dtype: str, nargs: int) -> tuple[tuple, str]:
-    stmts, expr = template(op, attrs, dtype, nargs)
+def _np_template(op: str, attrs: tuple, dtype: str, nargs: int, weak: bool = False) -> tuple[tuple, str]:
+    stmts, expr = template(op, attrs, dtype, nargs, **({"weak": True} if weak else {}))
     return tuple(_np_code(st) for st in stmts), _np_code(expr)
 
 

@@ -11,9 +11,11 @@ that the two give the same bits:
   and ``_pow2_f32(n)`` (the float32 ``2**n`` for an integral float32 ``n`` in [-126, 127],
   from its bits) are exact or exactly rounded: NumPy and LLVM compute them alike, as long as
   the compiled loop may not reassociate or contract them (it is compiled without fast-math);
-- numbers are float64/int64 literals (NumPy: strongly typed scalars), so a float32 value
+- numbers are float64/int64 literals (NumPy: strongly typed scalars), so a float64 value
   times ``0.5`` is computed in float64 in both, as numba types it; a bool in arithmetic is an
-  int64 (numba's rule);
+  int64 (numba's rule); in a float32 step whose inputs are all float32 a float literal is
+  float32 (``_f32(0.5)``, ``weak``): the step computes in float32, as the op's unfused NumPy
+  kernel does with a Python float (NEP 50), and the compiled loop stays 8 lanes wide;
 - the transcendental functions are either written out (float32 ``exp``/``tanh``: a
   range-reduced polynomial in float32 made of the operations above, ``INLINE``; its
   constants are ``_f32(literal)``, float32 in both tiers) or calls to the C
@@ -230,14 +232,56 @@ class _Normalise(ast.NodeTransformer):
         return node
 
 
+class _Weak(ast.NodeTransformer):
+    """Float literals beside float32 values made float32 (``_f32(c)``), as NumPy 2 treats a
+    Python float next to a float32 array (NEP 50): an operand of ``+ - * /``, of a comparison
+    or a side of a ``_sel``. A literal handed to a function (``pow``'s exponent) stays."""
+
+    @staticmethod
+    def _wrap(n):
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
+            n.operand = _Weak._wrap(n.operand)
+        elif isinstance(n, ast.Constant) and isinstance(n.value, float):
+            return _call("_f32", n)
+        return n
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
+            node.left, node.right = self._wrap(node.left), self._wrap(node.right)
+        return node
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        node.left, node.comparators = self._wrap(node.left), [self._wrap(c) for c in node.comparators]
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id == "_sel":
+            node.args[1:] = [self._wrap(a) for a in node.args[1:]]
+        return node
+
+
+def weak(spec: KernelSpec, step: Step) -> bool:
+    """Whether ``step``'s float literals are float32 (``template``'s ``weak``): a float32 step
+    whose inputs are all float32 computes in float32, as the op's unfused NumPy kernel does
+    (NEP 50), and the compiled loop keeps 8 lanes where a float64 literal would widen it."""
+    if step.dtype != "float32":
+        return False
+    n_in = len(spec.inputs)
+    return all((spec.inputs[a][0] if a < n_in else spec.steps[a - n_in].dtype) == "float32" for a in step.args)
+
+
 _ARG = re.compile(r"\b__a(\d+)\b")
 
 
 @functools.lru_cache(maxsize=None)
-def template(op: str, attrs: tuple, dtype: str, nargs: int) -> tuple[tuple, str]:
+def template(op: str, attrs: tuple, dtype: str, nargs: int, weak: bool = False) -> tuple[tuple, str]:
     """``step_code`` of a step with inputs named ``__a0, __a1...`` and prefix ``__p``
-    (computed once per op, attributes and dtype: a long chain repeats a few steps)."""
-    stmts, expr = _step_code(Step(op, tuple(range(nargs)), attrs, dtype), [f"__a{k}" for k in range(nargs)], "__p")
+    (computed once per op, attributes and dtype: a long chain repeats a few steps). ``weak``:
+    its float literals are float32 (see ``weak``)."""
+    stmts, expr = _step_code(Step(op, tuple(range(nargs)), attrs, dtype), [f"__a{k}" for k in range(nargs)], "__p", weak)
     return tuple(stmts), expr
 
 
@@ -313,27 +357,31 @@ def prologue(spec: KernelSpec, name: str, checks: bool = True) -> list[str]:
     return L
 
 
-def step_code(step: Step, args: list[str], prefix: str = "t") -> tuple[list[str], str]:
+def step_code(step: Step, args: list[str], prefix: str = "t", weak: bool = False) -> tuple[list[str], str]:
     """``(statements, expression)`` computing one step from its inputs' names, in the scalar
-    language both CPU tiers evaluate; the expression is cast to the step's dtype."""
+    language both CPU tiers evaluate; the expression is cast to the step's dtype. ``weak``:
+    float32 literals (``weak(spec, step)``)."""
     if step.op in ("copy", "broadcast_to"):  # the broadcast is in the input's index pattern
         return [], args[0]
     try:
-        stmts, expr = template(step.op, step.attrs, step.dtype, len(step.args))
+        stmts, expr = template(step.op, step.attrs, step.dtype, len(step.args), **({"weak": True} if weak else {}))
     except TypeError:  # an unhashable attribute value: no cache
-        return _step_code(step, args, prefix)
+        return _step_code(step, args, prefix, weak)
     return [substitute(st, args, prefix) for st in stmts], substitute(expr, args, prefix)
 
 
-def _step_code(step: Step, args: list[str], prefix: str) -> tuple[list[str], str]:
+def _step_code(step: Step, args: list[str], prefix: str, weak: bool = False) -> tuple[list[str], str]:
     op = REGISTRY.get(step.op)
     if op.scalar_expr is None:
         raise ValueError(f"op '{step.op}' has no scalar_expr; it cannot be fused")
     expr = _PREFIX.sub("", op.scalar_expr(*args, **dict(step.attrs)))
     norm = _Normalise(step.dtype, prefix)
-    tree = ast.fix_missing_locations(norm.visit(ast.parse(expr, mode="eval")))
+    tree = norm.visit(ast.parse(expr, mode="eval"))
+    if weak:
+        tree = _Weak().visit(tree)
+    tree = ast.fix_missing_locations(tree)
     return norm.stmts, f"{CAST[step.dtype]}({ast.unparse(tree)})"
 
 
-__all__ = ["KernelSpec", "Step", "Output", "loop_view", "prologue", "step_code", "template", "substitute", "fusible", "expand_inline", "BLOCK",
+__all__ = ["KernelSpec", "Step", "Output", "loop_view", "prologue", "step_code", "template", "substitute", "fusible", "expand_inline", "weak", "BLOCK",
            "CAST", "LIBM", "CALLABLE"]

@@ -109,8 +109,8 @@ def fused_math_loses_precision():
 
     good = fusion_spec.template
 
-    def bad(op, attrs, dtype, nargs):
-        stmts, expr = good(op, attrs, dtype, nargs)
+    def bad(op, attrs, dtype, nargs, **weak):
+        stmts, expr = good(op, attrs, dtype, nargs, **weak)
         if dtype == "float64" and op in ("exp", "log", "tanh", "sigmoid", "sqrt"):
             expr = f"_f64(_f32({expr}))"
         return stmts, expr
