@@ -86,8 +86,8 @@ def _bits_f64(i):
 
 _CHUNK = 1 << 15  # elements per block of the written-out exp/tanh (its temporaries stay in cache)
 _F = np.float32
-_EXPM1_C = tuple(_F(c) for c in (0.5, 0.16666666666666666, 0.041666666666666664, 0.008333333333333333,
-                                 0.001388888888888889, 0.0001984126984126984))
+_EXPM1_C = tuple(_F(c) for c in (0.5, 0.1666654795408249, 0.04166685417294502, 0.008366058580577374,
+                                 0.0013898230390623212))
 
 
 def _expm1_32(y):
@@ -98,10 +98,10 @@ def _expm1_32(y):
     np.floor(n, out=n)
     r = np.subtract(y, np.multiply(n, _F(0.693145751953125)))
     r -= np.multiply(n, _F(1.428606765330187e-06))
-    p = np.multiply(r, _EXPM1_C[5])  # Horner from the innermost term: c + r * (...)
-    for c in _EXPM1_C[4::-1]:
-        np.add(p, c, out=p)
-        if c is not _EXPM1_C[0]:
+    p = np.multiply(r, _EXPM1_C[-1])  # Horner from the innermost term: c + r * (...)
+    for k in range(len(_EXPM1_C) - 2, -1, -1):
+        np.add(p, _EXPM1_C[k], out=p)
+        if k:
             np.multiply(p, r, out=p)
     q = np.multiply(r, r)
     np.multiply(q, p, out=q)
