@@ -151,14 +151,6 @@ def _math_helpers():
     from numba.extending import intrinsic, overload
 
     @intrinsic
-    def _bits_f64(typingctx, x):
-        if isinstance(x, types.Integer) and x.bitwidth == 64:
-            def codegen(context, builder, sig, args):
-                return builder.bitcast(args[0], ir.DoubleType())
-            return types.float64(x), codegen
-        return None
-
-    @intrinsic
     def _pow2_f32(typingctx, n):
         # 2**n as a float32 from its bits, (int32(n) + 127) << 23, for an integral n in
         # [-126, 127]: vectorises (vcvttps2dq, vpaddd, vpslld) where ldexp or a float64 ->
@@ -234,7 +226,7 @@ def _math_helpers():
     import math
 
     quiet = float("nan")
-    out = {"_bits_f64": _bits_f64, "_pow2_f32": _pow2_f32, "_get0": _get0, "_sel": _sel, "_sum8": _sum8,
+    out = {"_pow2_f32": _pow2_f32, "_get0": _get0, "_sel": _sel, "_sum8": _sum8,
            "_opaque": _opaque}
     # the C library's double functions, NaN results made the one quiet NaN (glibc gives -nan
     # where numba's own log gives +nan): the NumPy tier calls the same functions

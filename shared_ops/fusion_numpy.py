@@ -80,10 +80,6 @@ def _n(x):
     return x.astype(np.int64) if getattr(x, "dtype", None) == np.bool_ else x
 
 
-def _bits_f64(i):
-    return np.asarray(i, dtype=np.int64).view(np.float64)
-
-
 _CHUNK = 1 << 15  # elements per block of the written-out exp/tanh (its temporaries stay in cache)
 _F = np.float32
 _EXPM1_C = tuple(_F(c) for c in (0.5, 0.1666654795408249, 0.04166685417294502, 0.008366058580577374,
@@ -268,7 +264,7 @@ class _ToNumpy(ast.NodeTransformer):
 
 _GLOBALS = {
     "_np": np, "_lv": loop_view, "_n": _n, "_sel": np.where, "_floor": np.floor, "_copysign": np.copysign,
-    "abs": np.abs, "sqrt": np.sqrt, "_bits_f64": _bits_f64, "_pow2_f32": _pow2_f32, "_opaque": lambda x: x, "_lm_pow": _pow,
+    "abs": np.abs, "sqrt": np.sqrt, "_pow2_f32": _pow2_f32, "_opaque": lambda x: x, "_lm_pow": _pow,
     "_rows": _rows, "_sum_1d": _sum_1d, "_sum_rows": _sum_rows, "_sum_partial": _sum_partial,
     "_sum8_rows": _sum8_rows, "_inline_exp": _inline_exp, "_inline_tanh": _inline_tanh,
     "_f16": np.float16, "_f32": np.float32, "_f64": np.float64, "_bool": np.bool_,

@@ -306,7 +306,7 @@ def expand_inline(stmts) -> list:
 
 
 # the functions of the scalar language (every name a statement may call)
-CALLABLE = frozenset({"_sel", "_floor", "_copysign", "abs", "sqrt", "_bits_f64", "_pow2_f32", "_opaque", "_lm_pow",
+CALLABLE = frozenset({"_sel", "_floor", "_copysign", "abs", "sqrt", "_pow2_f32", "_opaque", "_lm_pow",
                       *(f"_inline_{name}" for name in INLINE),
                       *CAST.values(), *(f"_lm_{name}" for name in LIBM)})
 
