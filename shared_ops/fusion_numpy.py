@@ -128,10 +128,10 @@ def _inline_exp(arg):
     def body(x, out):
         y = np.where(x > _F(89.0), _F(89.0), np.where(x < _F(-104.0), _F(-104.0), x))
         n, q = _expm1_32(y)
-        h = np.floor(np.multiply(n, _F(0.5)))
+        k = n < _F(0.0)
         np.add(q, _F(1.0), out=q)
-        np.multiply(q, _pow2_f32(h), out=q)
-        np.multiply(q, _pow2_f32(np.subtract(n, h)), out=q)
+        np.multiply(q, np.where(k, _F(5.421010862427522e-20), _F(1.8446744073709552e+19)), out=q)
+        np.multiply(q, _pow2_f32(np.subtract(n, np.where(k, _F(-64.0), _F(64.0)))), out=q)
         out[...] = np.where(x == x, q, x)
     return _blocks(arg, body)
 

@@ -144,8 +144,9 @@ CAST = {
 # on |r| <= 0.3467 (benchmarks/bench_fused_math.py --fit: 1.5e-8 with float32 coefficients,
 # vanishing near 0; Taylor needs one term more for as much);
 # 2**n is built from its bits (``_pow2_f32``: float32 -> int32, add the bias, shift, no
-# float64 -> int64 conversion, which AVX2 lacks). exp = (1 + q) * 2**h * 2**(n-h), h =
-# floor(n/2), so that each factor is a normal float32 and a subnormal result is rounded once.
+# float64 -> int64 conversion, which AVX2 lacks). exp = ((1 + q) * 2**h) * 2**(n-h), h = -64
+# for n < 0 and 64 otherwise (n is in [-150, 128]): the first product is exact and normal,
+# the second rounds once, also to a subnormal or to inf.
 # tanh(|x|) = u / (u + 2) with u = expm1(2|x|) = 2**n*q + (2**n - 1): no cancellation near 0
 # (u = 2|x| there), where (e - 1)/(e + 1) would lose every bit. Measured error over every
 # float32 input: benchmarks/bench_fused_math.py. The compiled loop vectorises them, where a
@@ -161,8 +162,8 @@ INLINE = {
 {t}x = _f32({x})
 {t}y = _sel({t}x > _f32(89.0), _f32(89.0), _sel({t}x < _f32(-104.0), _f32(-104.0), {t}x))
 """ + _EXPM1_32 + """
-{t}h = _floor({t}n * _f32(0.5))
-{t}e = ((_f32(1.0) + {t}q) * _pow2_f32({t}h)) * _pow2_f32({t}n - {t}h)
+{t}k = {t}n < _f32(0.0)
+{t}e = ((_f32(1.0) + {t}q) * _sel({t}k, _f32(5.421010862427522e-20), _f32(1.8446744073709552e+19))) * _pow2_f32({t}n - _sel({t}k, _f32(-64.0), _f32(64.0)))
 {t}v = _sel({t}x == {t}x, {t}e, {t}x)""",
     "tanh": """\
 {t}x = _f32({x})
