@@ -33,6 +33,10 @@ class FeedError(GraphCompareError, ValueError):
 class CompiledFunction(RunSupport, TierSupport):
     """The callable ``sg.compile`` returns: ``fn(*arrays)`` or ``fn(feed_dict)``.
 
+    A 0-d output comes back as a NumPy scalar of its dtype (as TF1's ``Session.run`` and
+    NumPy's reductions give it) at every ``optimize`` level and on every tier; every other
+    output as an array.
+
     Args:
         outputs: a node, or a list, tuple or dict of nodes (the results come in that form).
         inputs: the placeholders (nodes or names) in call order; default every one needed.

@@ -90,9 +90,10 @@ def _structure(fn, outs: list, g: dict) -> str:
 
 
 def _compile(lines: list, g: dict, run):
-    exec(compile("\n".join(lines) + "\n", "<staticgraph entry>", "exec"), g)  # our own generated code
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, "<staticgraph entry>", "exec"), g)  # our own generated code
     entry = g["entry"]
-    entry.run, entry.generation = run, g["_g"]
+    entry.run, entry.generation, entry.source = run, g["_g"], source
     return entry
 
 
