@@ -30,6 +30,17 @@ class FeedError(GraphCompareError, ValueError):
     """A feed that does not fit its placeholder (missing, extra, wrong shape or dtype kind)."""
 
 
+class _EntryCall(property):
+    """``CompiledFunction.__call__``: read on an instance (``fn(x)``: Python looks ``__call__`` up
+    on the class and honours descriptors), the instance's entry, through ``property``'s C getter,
+    so no Python frame stands between the caller and the entry (0.2 us of a 4.6 us W1 call,
+    ``benchmarks/bench_entry.py``); read on the class (``inspect.signature``,
+    ``CompiledFunction.__call__(fn, x)``), a method ``(self, *args, **kwargs)``."""
+
+    def __call__(self, fn, *args, **kwargs):
+        return fn._entry(*args, **kwargs)
+
+
 class CompiledFunction(RunSupport, TierSupport):
     """The callable ``sg.compile`` returns: ``fn(*arrays)`` or ``fn(feed_dict)``.
 
@@ -197,10 +208,8 @@ class CompiledFunction(RunSupport, TierSupport):
 
     # -- running -------------------------------------------------------------------
     # ``fn(...)`` runs the entry (``staticgraph.entry``), straight-line code for this function's
-    # common call, which hands anything else to ``_call``. ``__call__`` is a property giving the
-    # entry (Python looks ``__call__`` up on the class, descriptors included), so no Python
-    # frame stands between the caller and it.
-    __call__ = property(operator.attrgetter("_entry"), doc="Run: ``fn(*arrays)`` or ``fn(feed_dict)``.")
+    # common call, which hands anything else to ``_call``.
+    __call__ = _EntryCall(operator.attrgetter("_entry"), doc="Run: ``fn(*arrays)`` or ``fn(feed_dict)``.")
 
     def _call(self, args: tuple, kwargs: dict):
         """The full path of a call: feeds by name, feeds to check or cast, any backend."""
