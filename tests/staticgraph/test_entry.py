@@ -138,3 +138,23 @@ def test_a_function_with_no_inputs_runs_through_the_entry():
     assert fn() == [6.0] and fn() == [6.0]
     with pytest.raises(FeedError, match="takes 0 input"):
         fn(np.ones(1, np.float32))
+
+
+def test_sg_function_reuses_its_traces_through_the_fast_path():
+    f = sg.function(lambda v, k: (v * k).sum())
+    a = np.arange(3, dtype=np.float32)
+    assert [float(f(a, 2.0)) for _ in range(3)] == [6.0] * 3 and f.trace_count == 1
+    assert float(f(a, 3.0)) == 9.0 and f.trace_count == 2          # a new Python number: a new trace
+    assert float(f(a.astype(np.float64), 2.0)) == 6.0 and f.trace_count == 3  # a new dtype
+    g = sg.function(lambda v: v.sum() * 2.0)
+    assert [float(g(a)), float(g(a)), float(g(a[:2])), float(g(a[:2]))] == [6.0, 6.0, 2.0, 2.0]
+    assert g.trace_count == 2
+    assert float(g([1.0, 2.0])) == 6.0  # a list: the full path converts it
+    with pytest.raises(FeedError, match="argument 0 is a str"):
+        g("no")
+    h = sg.function(lambda v: v.sum(), input_signature=[((None,), "float32")])
+    for n in range(1, 300):  # more shapes than the fast path remembers: it starts over
+        assert float(h(np.ones(n, np.float32))) == n
+    assert h.trace_count == 1 and float(h(np.ones(5, np.float32))) == 5.0
+    with pytest.raises(FeedError, match="input_signature has 1 entries, the call passed 2 arrays"):
+        h(a, a)
