@@ -1,10 +1,11 @@
 """What a call of a whole-step function costs beside its step (``staticgraph.entry``).
 
 For W1 and W2 (``graphcompare.experiments.peers``, the models ``bench_peers.py`` times), once
-the step is built: ``fn(*args)`` (the generated entry), the full path the entry hands unusual
-calls to (``fn._call``: every feed checked by ``check_feeds``, the executable's ``run``, the
-outputs rebuilt), the compiled step called alone from Python (numba's dispatch, unboxing and
-boxing included), and, as the peer to beat, PyTensor's compiled function when installed. Each
+the step is built: ``fn(*args)`` (the generated entry), ``fn(feed_dict)`` (the full path the
+entry hands calls by name to: the feeds put in order, the same fast test, the executable's
+``run``, the outputs rebuilt), the compiled step called alone from Python (numba's dispatch,
+unboxing and boxing included), and, as the peer to beat, PyTensor's compiled function when
+installed. Each
 figure is the minimum CPU time per call (``time.thread_time_ns``) over rounds interleaved
 across the variants, so a busy spell of the machine hits all alike.
 
@@ -41,8 +42,9 @@ def variants(name: str) -> dict:
     ws = fn.whole_step
     if ws is None or ws.step is None:
         raise SystemExit(f"{name}: no compiled whole step ({fn._whole_step_reason})")
+    feed = {x.name: a for x, a in zip(fn.inputs, args)}
     out = {"fn(*args)": lambda: fn(*args),
-           "full path": lambda: fn._call(args, {}),
+           "feed dict": lambda: fn(feed),
            "step alone": lambda: ws.step(*args, *ws.consts)}
     try:
         out["PyTensor"] = peers.make("pytensor", spec, args).step

@@ -106,6 +106,7 @@ class CompiledFunction(RunSupport, TierSupport):
         # fast path of the feed check: exact NumPy arrays of the declared dtype and fixed dims
         self._fast = [(np.dtype(spec.dtype), len(spec.shape), tuple((k, d) for k, d in enumerate(spec.shape) if d is not None))
                       for _, spec in self._specs]
+        self._plain = entry.plain_checker(self._fast)
         self._zero_d = {k for k, i in enumerate(self.program.outputs) if not self.program[i].shape}
         self._sources = {n.id for n in self.program.nodes if n.is_source}
         self._numpy_exe: Executable | None = None
@@ -215,8 +216,12 @@ class CompiledFunction(RunSupport, TierSupport):
         """The full path of a call: feeds by name, feeds to check or cast, any backend."""
         if kwargs or (len(args) == 1 and type(args[0]) is dict) or len(args) != len(self._fast):
             args = self._feeds_from(args, kwargs)
-        arrays = self.check_feeds(list(args))
-        exe = self._executable(arrays)
+        exe = self._numpy_exe
+        if exe is not None and self._plain(*args) and exe._generation == generation():
+            arrays = args  # feeds by name that need no check, or the entry went stale
+        else:
+            arrays = self.check_feeds(list(args))
+            exe = self._executable(arrays)
         if exe is self._numpy_exe and entry.stale(self):
             self._entry = entry.make(self)  # a tier switch or a generation moved: the next call is fast
         current = self._current(exe) if self.program.variables else ()

@@ -43,17 +43,7 @@ def make(fn):
     L += [f"    if kwargs or len(args) != {len(names)}:", "        return _slow(args, kwargs)"]
     if names:
         L.append(f"    {''.join(a + ', ' for a in names)}= args")
-    conds = []
-    for j, (dtype, ndim, fixed) in enumerate(fn._fast):
-        g[f"_dt{j}"] = dtype
-        conds += [f"a{j}.__class__ is not _nd", f"a{j}.dtype is not _dt{j}"]
-        if len(fixed) == ndim:  # every size known: one tuple comparison
-            g[f"_sh{j}"] = tuple(d for _, d in fixed)
-            conds.append(f"a{j}.shape != _sh{j}")
-        else:
-            conds.append(f"len(a{j}.shape) != {ndim}")
-            conds += [f"a{j}.shape[{k}] != {d}" for k, d in fixed]
-    conds += ["_gen() != _g", "_exe.run is not _run"]
+    conds = _feed_test(fn._fast, g) + ["_gen() != _g", "_exe.run is not _run"]
     L += [f"    if {' or '.join(conds)}:", "        return _slow(args, kwargs)"]
     ws = exe.whole_step
     if ws is not None and run is not exe.python_run and not p.variables:
@@ -75,6 +65,35 @@ def make(fn):
         outs = [f"r[{k}]" + ("" if p[i].shape else "[()]") for k, i in enumerate(p.outputs)]
     L.append(f"    return {_structure(fn, outs, g)}")
     return _compile(L, g, run)
+
+
+def _feed_test(fast: list, g: dict) -> list:
+    """The conditions under which feeds ``a0, a1...`` need the full check (``check_feeds``):
+    one not exactly an ``ndarray``, not of its placeholder's dtype object (NumPy's builtin
+    dtypes are singletons: another instance of an equal dtype takes the full check), or of
+    other fixed sizes. ``fast``: per input, ``(dtype, ndim, ((axis, size), ...))``."""
+    conds = []
+    for j, (dtype, ndim, fixed) in enumerate(fast):
+        g[f"_dt{j}"] = dtype
+        conds += [f"a{j}.__class__ is not _nd", f"a{j}.dtype is not _dt{j}"]
+        if len(fixed) == ndim:  # every size known: one tuple comparison
+            g[f"_sh{j}"] = tuple(d for _, d in fixed)
+            conds.append(f"a{j}.shape != _sh{j}")
+        else:
+            conds.append(f"len(a{j}.shape) != {ndim}")
+            conds += [f"a{j}.shape[{k}] != {d}" for k, d in fixed]
+    return conds
+
+
+def plain_checker(fast: list):
+    """``check(*arrays) -> bool``: True when the feeds need no full check, the entry's own
+    test (``_feed_test``) for the full path's feeds given by name."""
+    g = {"_nd": np.ndarray}
+    conds = _feed_test(fast, g) or ["False"]
+    args = "".join(f"a{j}, " for j in range(len(fast)))
+    source = f"def check({args}):\n    return not ({' or '.join(conds)})\n"
+    exec(compile(source, "<staticgraph feed check>", "exec"), g)  # our own generated code
+    return g["check"]
 
 
 def _structure(fn, outs: list, g: dict) -> str:
@@ -103,4 +122,4 @@ def stale(fn) -> bool:
     return entry.run is not (exe.run if exe is not None else None) or entry.generation != generation()
 
 
-__all__ = ["make", "stale"]
+__all__ = ["make", "stale", "plain_checker"]

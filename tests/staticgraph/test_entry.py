@@ -158,3 +158,30 @@ def test_sg_function_reuses_its_traces_through_the_fast_path():
     assert h.trace_count == 1 and float(h(np.ones(5, np.float32))) == 5.0
     with pytest.raises(FeedError, match="input_signature has 1 entries, the call passed 2 arrays"):
         h(a, a)
+
+
+def test_the_full_paths_feed_test_is_the_entrys():
+    from staticgraph.entry import plain_checker
+
+    with sg.Graph():
+        x = sg.placeholder((2, None), name="x")
+        n = sg.placeholder((), "int64", name="n")
+        fn = sg.compile([x.sum(), n], inputs=[x, n])
+    check = plain_checker(fn._fast)
+    ok = [np.ones((2, 5), np.float32), np.array(3)]
+    assert check(*ok)
+    sub = type("Sub", (np.ndarray,), {})
+    for k, bad in [(0, np.ones((3, 5), np.float32)), (0, np.ones((2,), np.float32)), (0, np.ones((2, 5))),
+                   (0, np.ones((2, 5), ">f4")), (0, np.ones((2, 5), np.float32).view(sub)), (1, 3), (1, np.ones(1, int))]:
+        feeds = list(ok)
+        feeds[k] = bad
+        assert not check(*feeds)
+        # the entry takes the full path for the same feeds: the cast or the error is the same
+        try:
+            want = fn._call(tuple(feeds), {})
+        except FeedError as exc:
+            with pytest.raises(FeedError) as info:
+                fn(*feeds)
+            assert str(info.value) == str(exc)
+        else:
+            assert _bytes(fn(*feeds)) == _bytes(want)
