@@ -1,10 +1,8 @@
 """What a ``CompiledFunction`` does around its run: flattening the user's nested outputs, reading
-its inputs, recognising feeds that need no check, explaining a failed run and storing the
-assigned values (``staticgraph.compile`` holds the function itself)."""
+its inputs, explaining a failed run and storing the assigned values (``staticgraph.compile``
+holds the function itself; ``staticgraph.entry`` recognises feeds that need no check)."""
 
 from __future__ import annotations
-
-import numpy as np
 
 from shared_ops import backend_of
 from shared_ops.dtypes import FLOATING, INTEGER
@@ -46,31 +44,13 @@ def _flatten_outputs(outputs):
     return nodes, rebuild
 
 
-def plain_checker(fast: list):
-    """``check(*arrays) -> bool``, the feeds' fast path as straight-line code: True when every
-    feed is an ndarray of its placeholder's dtype (NumPy's builtin dtypes are singletons, so
-    ``is`` decides; another instance of an equal dtype takes the full check) and fixed sizes.
-    ``fast``: per input, ``(dtype, ndim, ((axis, size), ...))``."""
-    args = ", ".join(f"a{j}" for j in range(len(fast)))
-    lines = [f"def check({args}):"]
-    g = {"_nd": np.ndarray}
-    for j, (dtype, ndim, fixed) in enumerate(fast):
-        g[f"_dt{j}"] = dtype
-        conds = [f"a{j}.__class__ is not _nd", f"a{j}.dtype is not _dt{j}", f"len(a{j}.shape) != {ndim}"]
-        conds += [f"a{j}.shape[{k}] != {d}" for k, d in fixed]
-        lines += [f"    if {' or '.join(conds)}:", "        return False"]
-    lines.append("    return True")
-    exec(compile("\n".join(lines) + "\n", "<staticgraph feed check>", "exec"), g)  # our own generated code
-    return g["check"]
-
-
 def _fmt(shape) -> str:
     return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 class RunSupport:
-    """The private half of ``CompiledFunction``: its inputs, the feeds' fast path, a failed
-    run's note and the assignments' store."""
+    """The private half of ``CompiledFunction``: its inputs, a failed run's note and the
+    assignments' store."""
 
     def _resolve_inputs(self, inputs, outputs) -> list[Node]:
         if inputs is None:
@@ -87,10 +67,6 @@ class RunSupport:
                 raise GraphError(f"compile: placeholder {x.label} is listed twice in inputs")
             out.append(x)
         return out
-
-    def _all_plain_numpy(self, arrays) -> bool:
-        """True when every feed is an ndarray of its placeholder's dtype and fixed sizes."""
-        return self._plain(*arrays)
 
     def _current(self, exe) -> list:
         """The variables' values, in the program's order, on ``exe``'s backend (the state moves

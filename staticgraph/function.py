@@ -22,6 +22,7 @@ from .graph import Graph, Node
 from .sources import placeholder
 
 _SCALARS = (bool, int, float)
+_SEEN = 256  # ndarray signatures remembered for the fast path (more: forget them and start over)
 
 
 class Function:
@@ -54,6 +55,7 @@ class Function:
         self.trace_count = 0
         self.compile_count = 0
         self._cache: dict[tuple, tuple[CompiledFunction, list]] = {}
+        self._seen: dict[tuple, CompiledFunction] = {}  # ((shape, dtype), ...) of ndarray calls -> function
         self.last_graph: Graph | None = None
         functools.update_wrapper(self, py_fn)
 
@@ -91,6 +93,20 @@ class Function:
         return fn, fed
 
     def __call__(self, *args):
+        # every argument an ndarray of shapes and dtypes seen before: that trace's function at
+        # once (``_key``'s per-argument checks cost more than a small compiled step)
+        key = []
+        for a in args:
+            if a.__class__ is not np.ndarray:
+                break
+            key.append((a.shape, a.dtype))
+        else:
+            fn = self._seen.get(tuple(key))
+            if fn is not None:
+                return fn(*args)
+        return self._call(args)
+
+    def _call(self, args: tuple):
         key = self._key(args)
         if self.input_signature is not None:
             arrays = [k for k, e in enumerate(key) if e[0] == "array"]
@@ -102,6 +118,10 @@ class Function:
         if entry is None:
             entry = self._cache[key] = self._trace(key, args)
         fn, fed = entry
+        if all(a.__class__ is np.ndarray for a in args):
+            if len(self._seen) >= _SEEN:
+                self._seen.clear()
+            self._seen[tuple((a.shape, a.dtype) for a in args)] = fn
         return fn(*(_array(args[k]) for k in fed))
 
     def get_concrete(self, *args) -> CompiledFunction:

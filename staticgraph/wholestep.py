@@ -12,9 +12,10 @@ mode, and a program's results then never change tier by tier:
   ``shared_ops.fusion_step``'s fixed order (products added left to right along ``k``) instead
   of BLAS's, and regions on their own tiers (bitwise alike);
 - in the background (``shared_ops.fusion_jit``, the worker process, the on-disk cache), numba
-  compiles ``step(feeds..., variables..., constants...)``: each region's loop nest
-  (``fusion_cpu.generate_source``) and the same products and sums as loops, every view as the
-  same indexing; when it is built, ``fn(*args)`` is one call of it.
+  compiles ``step(feeds..., variables..., constants...)`` (``staticgraph.wholestep_source``
+  writes it): each region's loop nest (``fusion_cpu.generate_source``) and the same products
+  and sums as loops, every view as the same indexing; when it is built, ``fn(*args)`` is one
+  call of it, made straight from the function's entry (``staticgraph.entry``).
 
 Both tiers compute the same operations in the same order, so the results are bitwise equal
 whichever ran (``tests/staticgraph/test_tiers_whole_step.py`` switches mid-run). Against
@@ -26,14 +27,13 @@ While something wraps the kernels (``shared_ops.instrument``, ``perturb_rounding
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 import time
 
 import numpy as np
 
 from .fusion import FUSIBLE_DTYPES, FusedKernel, Project, numba_state, reduced_dims
+from .wholestep_source import MATMULS, SUMS, VIEWS, generate, sum_axes
 
 EXACT = False  # products and sums in a fixed sequential order, not BLAS's or NumPy's pairwise sum
 
@@ -44,12 +44,7 @@ EXACT = False  # products and sums in a fixed sequential order, not BLAS's or Nu
 # twice that about one call more (20x20 @ 20x20: 2.8 against 1.8 us), which the step repays by
 # the call it saves; MAX_NODES instructions (numba's build time grows with the function).
 MAX_ELEMS, MAX_MACS, MAX_NODES = 4096, 8192, 1500
-MATMULS = {"matmul": (False, False), "matmul_nt": (False, True), "matmul_tn": (True, False)}
-SUMS = ("sum", "sum_to")
-RESHAPES = ("reshape", "expand_dims", "squeeze")
-VIEWS = RESHAPES + ("transpose", "broadcast_to", "getitem", "copy", "clone")
 NUMERIC = ("float32", "float64", "int64")  # numba keeps these types through * and +
-_NP = {"float32": "np.float32", "float64": "np.float64", "int64": "np.int64", "int32": "np.int32", "bool": "np.bool_"}
 
 
 def why_not(program, elementwise=None) -> str | None:
@@ -109,20 +104,6 @@ def _op_reason(program, n, elementwise) -> str | None:
 # --------------------------------------------------------------------------- the step function
 
 
-def _index(entries) -> str:
-    parts = []
-    for e in entries:
-        if e[0] == "i":
-            parts.append(str(int(e[1])))
-        elif e[0] == "e":
-            parts.append("...")
-        elif e[0] == "s":
-            parts.append(":".join("" if v is None else str(int(v)) for v in e[1:]))
-    if not parts:
-        return "..."
-    return ", ".join(parts) + ("," if len(parts) == 1 and parts[0] != "..." else "")
-
-
 class WholeStep:
     """The whole-step tier of one program: ``source`` (numba's), ``overrides`` (the NumPy
     tier's kernels for the executable, per node id, called as ``kernel(xp, *arrays)``), the
@@ -136,7 +117,7 @@ class WholeStep:
         self.layouts: set = set()
         t0 = time.perf_counter()
         self.overrides = self._overrides()
-        self.source, self.args, self.consts = self._generate()
+        self.source, self.args, self.consts = generate(program)
         self.build_seconds = {"numpy": time.perf_counter() - t0}
         self.step = None
 
@@ -151,88 +132,12 @@ class WholeStep:
                 out[n.id] = lambda xp, a, b, ta=ta, tb=tb: matmul_seq(a, b, ta, tb)
             elif n.op in SUMS:
                 axes, _ = reduced_dims(n, tuple(self.program[n.inputs[0]].shape)) if n.op == "sum_to" else (
-                    _sum_axes(n, len(self.program[n.inputs[0]].shape)), None)
+                    sum_axes(n, len(self.program[n.inputs[0]].shape)), None)
                 out[n.id] = lambda xp, x, axes=tuple(axes), shape=tuple(n.shape): sum_seq(x, axes, shape)
         return out
 
     # -- the compiled tier ---------------------------------------------------------
-    def _generate(self):
-        from shared_ops.fusion_step import module_source
-
-        p = self.program
-        feeds = [f"F{k}" for k in range(len(p.inputs))]
-        names = {i: f for i, f in zip(p.inputs, feeds)}
-        variables = [f"V{k}" for k in range(len(p.variables))]
-        names.update(zip(p.variables, variables))
-        consts, cnames = [], []
-        parts: list = []
-        L = []
-        for n in p.nodes:
-            v = f"v{n.id}"
-            if n.op in ("placeholder", "variable"):
-                continue
-            if n.op == "constant":
-                names[n.id] = f"C{len(consts)}"
-                cnames.append(names[n.id])
-                consts.append(np.array(n.value, dtype=n.dtype))
-                continue
-            a = [names[i] for i in n.inputs]
-            if n.op == "fused" and isinstance(n.payload, Project):
-                names[n.id] = f"{names[n.inputs[0]]}_{n.payload.k}"
-                continue
-            names[n.id] = v
-            if n.op == "fused":
-                k = n.payload
-                outs = [f"{v}_{j}" for j in range(len(k.outputs))] if len(k.outputs) > 1 else [v]
-                L.extend(_inline(k, n.id, a, outs))
-            elif n.op in MATMULS:
-                ta, tb = MATMULS[n.op]
-                x, y = (a[0] + ".T" if ta else a[0]), (a[1] + ".T" if tb else a[1])
-                ra, rb = len(p[n.inputs[0]].shape), len(p[n.inputs[1]].shape)
-                L.append(f"    {v} = _mm{ra}{rb}({x}, {y})")
-            elif n.op in SUMS:
-                src = p[n.inputs[0]]
-                axes = reduced_dims(n, tuple(src.shape))[0] if n.op == "sum_to" else _sum_axes(n, len(src.shape))
-                keep = [d for d in range(len(src.shape)) if d not in axes]
-                kept, r = math.prod(src.shape[d] for d in keep), math.prod(src.shape[d] for d in axes)
-                L.append(f"    {v} = _sumrows(np.ascontiguousarray(np.transpose({a[0]}, {tuple(keep + list(axes))!r}))"
-                         f".reshape(({kept}, {r}))).reshape({tuple(n.shape)!r})")
-            elif n.op in RESHAPES:
-                L.append(f"    {v} = np.ascontiguousarray({a[0]}).reshape({tuple(n.shape)!r})")
-            elif n.op == "transpose":
-                axes = n.attrs.get("axes")
-                perm = tuple(range(len(n.shape)))[::-1] if axes is None else tuple(int(x) % len(n.shape) for x in axes)
-                L.append(f"    {v} = np.transpose({a[0]}, {perm!r})")
-            elif n.op == "broadcast_to":
-                L.append(f"    {v} = np.broadcast_to({a[0]}, {tuple(n.shape)!r})")
-            elif n.op == "getitem":
-                entries = n.attrs["index"]
-                picked = f"{a[0]}[{_index([e for e in entries if e[0] != 'n'])}]"
-                if not n.shape:  # numba gives a scalar for a full integer index: keep a 0-d array
-                    L.append(f"    {v} = np.empty((), {_NP[n.dtype]})")
-                    L.append(f"    {v}[()] = {picked}")
-                    continue
-                L.append(f"    {v} = {picked}")
-                if any(e[0] == "n" for e in entries):
-                    L.append(f"    {v} = np.ascontiguousarray({v}).reshape({tuple(n.shape)!r})")
-            elif n.op in ("copy", "clone"):
-                L.append(f"    {v} = {a[0]}.copy()")
-            else:  # why_not let through an op this generator does not know
-                raise ValueError(f"whole step: no form for %{n.id} {n.op}")
-        source_ids = {n.id for n in p.nodes if n.is_source}
-        rets = [names[i] + (".copy()" if i in source_ids else "") for i in p.outputs]
-        rets += [names[x] + (".copy()" if x in source_ids else "") for _, x in p.assigns]
-        head = f"@njit(nogil=True, cache=True, error_model=\"numpy\")\ndef step({', '.join(feeds + variables + cnames)}):"
-        # the regions' loops run unchecked (``checks=False``): the arguments' shapes are checked
-        # once here (a mismatch raises, and the runner lets the NumPy tier report it)
-        guard = [f"{nm}.shape[{d}] != {size}" for nm, i in zip(feeds + variables, list(p.inputs) + list(p.variables))
-                 for d, size in enumerate(p[i].shape)]
-        head_checks = [f"    if {' or '.join(guard)}:", "        raise ValueError('shape')"] if guard else []
-        body = head_checks + L + [f"    return ({''.join(r + ', ' for r in rets)})"]
-        parts.append("\n".join([head] + body) + "\n")
-        args = [(tuple(p[i].shape), p[i].dtype) for i in p.inputs] + \
-               [(tuple(p[i].shape), p[i].dtype) for i in p.variables] + [(c.shape, c.dtype.name) for c in consts]
-        return module_source(parts), args, consts
+    # ``wholestep_source.generate`` writes it; built in the background
 
     # -- building and switching ----------------------------------------------------
     def start(self):
@@ -268,26 +173,50 @@ class WholeStep:
         for exe in self.exes:
             exe.choose_run()
 
+    def call_code(self, feeds: list, variables: list) -> tuple:
+        """The compiled step's call, for generated Python (the runner below and
+        ``staticgraph.entry``): ``(globals, call, outputs, assigned)``: ``call`` calls the step
+        on the argument expressions ``feeds`` and ``variables``; ``outputs`` and ``assigned``
+        read each result from its value ``r``. A 0-d output arrives as a Python number and is
+        made the NumPy scalar of its dtype, as NumPy's own kernels return it: ``one * r[k]``,
+        ``one`` that dtype's 1 (NumPy 2 keeps the scalar's dtype, NEP 50; exact), costs
+        0.06 us where ``np.float32(r[k])`` costs 0.25 (``python -m timeit``)."""
+        p = self.program
+        g = {"_S": self.step, **{f"_C{k}": c for k, c in enumerate(self.consts)}}
+        call = f"_S({', '.join([*feeds, *variables, *(f'_C{k}' for k in range(len(self.consts)))])})"
+        outs = []
+        for k, i in enumerate(p.outputs):
+            if p[i].shape:
+                outs.append(f"r[{k}]")
+                continue
+            kind = np.dtype(p[i].dtype).type
+            one = kind(1)
+            if type(one * one.item()) is kind:
+                g[f"_one{k}"] = one
+                outs.append(f"_one{k} * r[{k}]")
+            else:  # a dtype whose product with a Python number changes type: the constructor
+                g[f"_T{k}"] = kind
+                outs.append(f"_T{k}(r[{k}])")
+        return g, call, outs, [f"r[{len(outs) + k}]" for k in range(len(p.assigns))]
+
     def runner(self, exe):
         """``run(F, V)`` calling the compiled step (None while it is not built or held back)."""
         if self.step is None or self.hold:
             return None
         p = self.program
-        nf, nv, no = len(p.inputs), len(p.variables), len(p.outputs)
-        args = [f"F[{k}]" for k in range(nf)] + [f"V[{k}]" for k in range(nv)] + [f"_C[{k}]" for k in range(len(self.consts))]
-        outs = "".join(f"r[{k}], " for k in range(no))
-        assigned = "".join(f"r[{no + k}], " for k in range(len(p.assigns)))
+        g, call, outs, assigned = self.call_code([f"F[{k}]" for k in range(len(p.inputs))],
+                                                 [f"V[{k}]" for k in range(len(p.variables))])
         src = "\n".join([
             "def run(F, V):",
             "    try:",
-            f"        r = _S({', '.join(args)})",
+            f"        r = {call}",
             "    except TypeError:",
             "        return _layout(F, V)",
             "    except Exception:",  # the NumPy tier runs it again and says which node failed
             "        return _py(F, V)",
-            f"    return ({outs}), ({assigned})",
+            f"    return ({''.join(o + ', ' for o in outs)}), ({''.join(a + ', ' for a in assigned)})",
         ]) + "\n"
-        g = {"_S": self.step, "_C": self.consts, "_py": exe.python_run, "_layout": lambda F, V: self._layout(exe, F, V)}
+        g.update(_py=exe.python_run, _layout=lambda F, V: self._layout(exe, F, V))
         exec(compile(src, "<whole step runner>", "exec"), g)  # our own generated code
         return g["run"]
 
@@ -313,54 +242,6 @@ class WholeStep:
         return (f"whole step: runs on {self.tier}; every instruction in one compiled function; "
                 f"numpy tier built in {self.build_seconds['numpy'] * 1e3:.2f} ms; "
                 f"{numba_state(self.build_seconds, self.job)}")
-
-
-_JIT = "@njit(nogil=True, cache=True, error_model=\"numpy\")\n"
-
-
-_KEEP = frozenset({"np", "math", "sqrt", "abs", "range", "min", "max", "if", "for", "in", "pass", "and", "or", "not",
-                   "else", "True", "False", "None"})
-# a name of the generated loop (never an attribute after a dot, never a helper: those start with _)
-_NAME = re.compile(r"(?<![.\w])([a-z][a-z0-9_]*)\b")
-
-
-@functools.lru_cache(maxsize=256)
-def _loop_template(spec) -> tuple:
-    """The region's unchecked loop nest (``fusion_cpu.generate_source``) as ``(lines, locals)``,
-    the function's first line dropped."""
-    from shared_ops.fusion_cpu import generate_source
-
-    lines = generate_source(spec, "_region", checks=False).rstrip("\n").split("\n")[1:]
-    found = {m.group(1) for ln in lines for m in _NAME.finditer(ln)} - _KEEP
-    return tuple(lines), frozenset(found)
-
-
-def _inline(k, nid: int, args: list, results: list) -> list:
-    """The region ``k`` (node ``nid``) written into the step: its loop nest with every local
-    name made unique to the node (``<name>_r<nid>``), its inputs read from ``args``, its
-    outputs allocated and then named ``results`` (in the program's shapes). Inlined rather
-    than called: a numba call with dozens of array arguments (a weight gradient summing 32
-    steps) costs seconds to type and lower."""
-    lines, found = _loop_template(k.spec)
-    names = {nm: f"{nm}_r{nid}" for nm in found}
-    names.update({f"in{j}": a for j, a in enumerate(args)})
-    names.update({f"out{j}": f"o{nid}_{j}" for j in range(len(k.spec.outputs))})
-    sub = lambda m: names.get(m.group(1), m.group(1))  # noqa: E731
-    L = []
-    for j, o in enumerate(k.spec.outputs):
-        shape = tuple(1 if d in o.reduce else s for d, s in enumerate(k.spec.shape))
-        L.append(f"    o{nid}_{j} = np.empty({shape!r}, {_NP[o.dtype]})")
-    L.extend(_NAME.sub(sub, ln) for ln in lines)
-    for j, (r, info) in enumerate(zip(results, k.outputs)):
-        L.append(f"    {r} = o{nid}_{j}.reshape({tuple(info.shape)!r})" if info.drop else f"    {r} = o{nid}_{j}")
-    return L
-
-
-def _sum_axes(n, ndim: int) -> tuple:
-    axis = n.attrs.get("axis")
-    if axis is None:
-        return tuple(range(ndim))
-    return tuple(sorted(a % ndim for a in ((axis,) if isinstance(axis, int) else axis)))
 
 
 __all__ = ["WholeStep", "why_not", "MAX_ELEMS", "MAX_MACS", "MAX_NODES"]
