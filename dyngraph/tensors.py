@@ -20,6 +20,7 @@ from . import dtypes as _dt
 from .errors import DTypeError, as_runtime
 from .grad_mode import MODE
 from .result_layout import lay_out
+from .binary_fast import BinaryFastPath
 from .convert import ConvertMixin
 from .hooks import HooksMixin
 from .inplace import InplaceMixin
@@ -35,7 +36,7 @@ _CONST_TENSORS: dict = {}
 _DNAMES = {np.dtype(n): n for n in _dt.NAMES}
 
 
-class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
+class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, BinaryFastPath, TensorSurface):
     """An n-dimensional array that can record the ops applied to it (``requires_grad``).
 
     ``dg.Tensor(2, 3)`` makes an uninitialised float32 tensor and ``dg.Tensor([1, 2])`` a
