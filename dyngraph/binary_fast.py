@@ -8,10 +8,10 @@ taken first, before the surface's general one.
   that dtype, as the surface makes it.
 
 Anything else (another dtype, a list, an integer, mixed dtypes to promote) goes to the
-surface's ``_binary`` unchanged. W2 of ``benchmarks/bench_dyngraph.py`` (an RNN, 96 binary ops
-a step) runs a forward pass in 0.95x the CPU time with this path, and ``a + b`` on two
-(20, 1) tensors takes 1.90 us instead of 2.18 us (min of 40 rounds, ``timeit``-style, shared
-machine). ``tests/dyngraph/test_hot_path.py`` checks that both paths make the same node.
+surface's ``_binary`` unchanged. A forward pass of W2 of ``benchmarks/bench_dyngraph.py`` (an
+RNN, 96 binary ops a step) runs 3.36 M machine instructions with this path and 3.59 M without
+(valgrind); ``a + b`` on two (20, 1) tensors takes 1.90 us instead of 2.18 us.
+``tests/dyngraph/test_hot_path.py`` checks that both paths make the same node.
 """
 
 from __future__ import annotations
