@@ -59,7 +59,7 @@ class OpInfo:
     """What recording needs to know about an op, computed once per op."""
 
     __slots__ = ("diff", "save_all", "save_pos", "save_output", "saves", "float_check", "view", "reads", "read_bits",
-                 "plain", "save1", "save2")
+                 "plain", "save1", "save2", "layout")
 
     def __init__(self, op):
         self.diff = op.vjp is not None
@@ -70,6 +70,8 @@ class OpInfo:
         self.saves = self.save_all or bool(self.save_pos) or self.save_output
         self.float_check = op.name == "astype"  # the one differentiable op that may leave floats
         self.view = bool(op.view_of)  # a view of its one input (ops with index arrays gather: copies)
+        # its result may take a strided input's layout (``result_layout.lay_out``; others are contiguous)
+        self.layout = bool(op.elementwise) or bool(op.preserve_format)
         # ops that declare grad_reads: per mask of the inputs that require grad (one bit per
         # ``read_bits`` entry), the positions of the inputs to save; else None
         self.reads = self.read_bits = None

@@ -131,6 +131,8 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, BinaryFastPath, 
                 t._ver = InferenceVersion()
         if info.view and n == 1:
             track(t, inputs[0], op, attrs)
+        elif not info.layout:  # matmul, reductions...: a contiguous result whatever the inputs
+            pass
         elif n == 2:
             if a._view is not None or b._view is not None:  # a strided input: PyTorch's layout
                 lay_out(t, op, inputs, attrs)
