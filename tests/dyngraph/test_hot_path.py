@@ -214,3 +214,12 @@ def test_binary_fast_path_makes_what_the_surface_makes(case, dtype, monkeypatch)
     leaf.grad = None
     slow.sum().backward()
     assert g_fast == (None if leaf.grad is None else leaf.grad.numpy().tobytes())
+
+
+@pytest.mark.parametrize("k", [0, 2, -1, -3])
+def test_an_int_index_parses_as_the_general_loop_parses_it(k):
+    from shared_ops._surface_args import _parse_index
+
+    x = dg.tensor(np.arange(12.0).reshape(3, 4))
+    assert _parse_index(x, k) == _parse_index(x, (k,))  # x[k]'s shortcut, and x[k,] through the loop
+    assert np.array_equal(x[k].numpy(), x.numpy()[k]) and x[k]._view is not None
