@@ -85,10 +85,12 @@ class OpInfo:
         # saves none of its inputs, whichever require grad (the engine has no saved input to check)
         self.plain = not (self.save_all or self.save_pos) if self.reads is None else not any(self.reads)
         # for ``record_small``: whether to save each input of a call with one input (indexed by
-        # whether it requires grad) or two (indexed by a_requires_grad | b_requires_grad << 1)
+        # whether it requires grad) or two (``save2[a_requires_grad][b_requires_grad]``: two
+        # lookups by bool cost less than building a mask of two bits)
         self.save1 = tuple(0 in op.saved_for((m,))[0] for m in (False, True))
         self.save2 = tuple(
-            (0 in keep, 1 in keep) for keep in (op.saved_for((bool(m & 1), bool(m & 2)))[0] for m in range(4))
+            tuple((0 in keep, 1 in keep) for keep in (op.saved_for((ra, rb))[0] for rb in (False, True)))
+            for ra in (False, True)
         )
 
 

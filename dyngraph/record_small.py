@@ -67,7 +67,7 @@ def record_small(op, attrs, inputs, out, info) -> None:
                 if eb is None:
                     eb = edge(b)
         node.next = (ea, eb)
-        keep_a, keep_b = info.save2[ar | br << 1]
+        keep_a, keep_b = info.save2[ar][br]
         da = a._data
         db = b._data
         if keep_a or keep_b:
