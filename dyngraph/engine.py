@@ -22,7 +22,11 @@ The hot loop inlines the common case of three helpers it also calls (``unpack`` 
 saved at version 0, ``Interpreter.output`` of an unchanged saved output, ``Node.release`` of a
 node that saved arrays or none): without the inlining W1 of ``benchmarks/bench_dyngraph.py`` (a
 200-op chain) spends 1.15x the CPU time in backward. ``tests/dyngraph/test_engine.py`` runs the
-version errors through both paths.
+version errors through both paths. The loop allocates as little as it can: edges are walked
+by index (a ``zip`` of two ``reversed`` iterators is three objects per node), a binary op's
+saved pair is unpacked into a tuple without a list, and the output stand-in of the previous
+node is reused when the shape and dtype match (no key tuple to hash). Together these take the
+backward of bench_dyngraph's W2 from 4.57 M to 4.15 M machine instructions (valgrind).
 
 The interpreter is the one parameter that differs between ``backward()`` and
 ``backward(create_graph=True)``: ``Interpreter.eager`` runs rules on arrays (``EagerOps``),
@@ -88,6 +92,7 @@ def walk(heap, buf, deps, interp, retain, capture=None, captured=None, execute=N
     take = buf.pop
     sinks = []
     ready = ready_g = None  # the next node while it is the only ready one, and its buffer
+    last_shape = last_dt = last_so = None  # the last stand-in made for an output
     while ready is not None or heap:
         if ready is not None and (not heap or ready.seq > -heap[0][0]):
             n = ready
@@ -119,25 +124,49 @@ def walk(heap, buf, deps, interp, retain, capture=None, captured=None, execute=N
                 if info.plain:  # stand-ins only: nothing to check
                     pass
                 elif n.vers is None and not tensors:  # unpack's common case, inlined (see the docstring)
-                    ins = []
-                    for e in saved:
-                        if e.__class__ is ShapeOnly:
-                            ins.append(e)
-                        else:
-                            v = e._ver
+                    if len(saved) == 2:  # a binary op: no list to build
+                        a, b = saved
+                        if a.__class__ is not ShapeOnly:
+                            v = a._ver
                             if v is not None and v.v:
-                                raise version_error(n, e._data, v.v, 0)
-                            ins.append(e._data)
-                    saved = ins
-                    ins = None
+                                raise version_error(n, a._data, v.v, 0)
+                            a = a._data
+                        if b.__class__ is not ShapeOnly:
+                            v = b._ver
+                            if v is not None and v.v:
+                                raise version_error(n, b._data, v.v, 0)
+                            b = b._data
+                        saved = (a, b)
+                        a = b = None
+                    else:
+                        ins = []
+                        for e in saved:
+                            if e.__class__ is ShapeOnly:
+                                ins.append(e)
+                            else:
+                                v = e._ver
+                                if v is not None and v.v:
+                                    raise version_error(n, e._data, v.v, 0)
+                                ins.append(e._data)
+                        saved = tuple(ins)
+                        ins = None
                 else:
                     saved = unpack(n, tensors)
                 out = n.out
-                if out is None:  # a stand-in shaped like g
+                if out is None:  # a stand-in shaped like g: often the previous node's again
                     a = g._data if tensors else g
-                    out = _SHAPE_ONLY.get((a.shape, a.dtype)) if a.__class__ is ndarray else None
-                    if out is None:
-                        out = shape_only(a.shape, a.dtype)
+                    sh = a.shape
+                    dt = a.dtype
+                    if dt is last_dt and sh == last_shape:
+                        out = last_so
+                    else:
+                        out = _SHAPE_ONLY.get((sh, dt)) if a.__class__ is ndarray else None
+                        if out is None:
+                            out = shape_only(sh, dt)
+                        last_shape = sh
+                        last_dt = dt
+                        last_so = out
+                    a = None
                 elif tensors or out.counter.v:
                     out = interp.output(n, out)
                 else:  # output()'s common case, inlined
@@ -165,11 +194,13 @@ def walk(heap, buf, deps, interp, retain, capture=None, captured=None, execute=N
         elif runs and not retain and not n.released:
             n.release()
         g = None
-        if grads is None:
-            grads = (None,) * len(nxt)
-        for c, gi in zip(reversed(nxt), reversed(grads)):  # last input first (see the docstring)
+        i = len(nxt)
+        while i:  # last input first (see the docstring); indexing allocates no iterator
+            i -= 1
+            c = nxt[i]
             if c is None:
                 continue
+            gi = grads[i] if grads is not None else None
             d = deps[c] - 1
             deps[c] = d
             if d:  # more consumers to come: buffer the contribution

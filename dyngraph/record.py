@@ -59,7 +59,7 @@ class OpInfo:
     """What recording needs to know about an op, computed once per op."""
 
     __slots__ = ("diff", "save_all", "save_pos", "save_output", "saves", "float_check", "view", "reads", "read_bits",
-                 "plain", "save1", "save2")
+                 "plain", "save1", "save2", "layout")
 
     def __init__(self, op):
         self.diff = op.vjp is not None
@@ -70,6 +70,8 @@ class OpInfo:
         self.saves = self.save_all or bool(self.save_pos) or self.save_output
         self.float_check = op.name == "astype"  # the one differentiable op that may leave floats
         self.view = bool(op.view_of)  # a view of its one input (ops with index arrays gather: copies)
+        # its result may take a strided input's layout (``result_layout.lay_out``; others are contiguous)
+        self.layout = bool(op.elementwise) or bool(op.preserve_format)
         # ops that declare grad_reads: per mask of the inputs that require grad (one bit per
         # ``read_bits`` entry), the positions of the inputs to save; else None
         self.reads = self.read_bits = None
@@ -83,10 +85,12 @@ class OpInfo:
         # saves none of its inputs, whichever require grad (the engine has no saved input to check)
         self.plain = not (self.save_all or self.save_pos) if self.reads is None else not any(self.reads)
         # for ``record_small``: whether to save each input of a call with one input (indexed by
-        # whether it requires grad) or two (indexed by a_requires_grad | b_requires_grad << 1)
+        # whether it requires grad) or two (``save2[a_requires_grad][b_requires_grad]``: two
+        # lookups by bool cost less than building a mask of two bits)
         self.save1 = tuple(0 in op.saved_for((m,))[0] for m in (False, True))
         self.save2 = tuple(
-            (0 in keep, 1 in keep) for keep in (op.saved_for((bool(m & 1), bool(m & 2)))[0] for m in range(4))
+            tuple((0 in keep, 1 in keep) for keep in (op.saved_for((ra, rb))[0] for rb in (False, True)))
+            for ra in (False, True)
         )
 
 

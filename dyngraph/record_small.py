@@ -49,8 +49,25 @@ def record_small(op, attrs, inputs, out, info) -> None:
         a, b = inputs
         ar = a._rg
         br = b._rg
-        node.next = ((a._grad_fn or edge(a)) if ar else None, (b._grad_fn or edge(b)) if br else None)
-        keep_a, keep_b = info.save2[ar | br << 1]
+        ea = eb = None
+        if ar:  # edge(a), its common cases inlined: a has history, or is a leaf with a live sink
+            ea = a._grad_fn
+            if ea is None:
+                m = a._meta
+                r = m.acc if m is not None else None
+                ea = r() if r is not None else None
+                if ea is None:
+                    ea = edge(a)
+        if br:
+            eb = b._grad_fn
+            if eb is None:
+                m = b._meta
+                r = m.acc if m is not None else None
+                eb = r() if r is not None else None
+                if eb is None:
+                    eb = edge(b)
+        node.next = (ea, eb)
+        keep_a, keep_b = info.save2[ar][br]
         da = a._data
         db = b._data
         if keep_a or keep_b:

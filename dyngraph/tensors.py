@@ -20,6 +20,7 @@ from . import dtypes as _dt
 from .errors import DTypeError, as_runtime
 from .grad_mode import MODE
 from .result_layout import lay_out
+from .binary_fast import BinaryFastPath
 from .convert import ConvertMixin
 from .hooks import HooksMixin
 from .inplace import InplaceMixin
@@ -35,7 +36,7 @@ _CONST_TENSORS: dict = {}
 _DNAMES = {np.dtype(n): n for n in _dt.NAMES}
 
 
-class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
+class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, BinaryFastPath, TensorSurface):
     """An n-dimensional array that can record the ops applied to it (``requires_grad``).
 
     ``dg.Tensor(2, 3)`` makes an uninitialised float32 tensor and ``dg.Tensor([1, 2])`` a
@@ -130,6 +131,8 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, TensorSurface):
                 t._ver = InferenceVersion()
         if info.view and n == 1:
             track(t, inputs[0], op, attrs)
+        elif not info.layout:  # matmul, reductions...: a contiguous result whatever the inputs
+            pass
         elif n == 2:
             if a._view is not None or b._view is not None:  # a strided input: PyTorch's layout
                 lay_out(t, op, inputs, attrs)

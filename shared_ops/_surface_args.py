@@ -36,6 +36,8 @@ def _parse_index(x, key) -> tuple:
     Spec entries: ``("s", start, stop, step)`` slice, ``("i", k)`` integer, ``("n",)`` newaxis,
     ``("e",)`` Ellipsis, ``("a",)`` the next integer-array input.
     """
+    if key.__class__ is int:  # x[t], the commonest index (W2's xs[t]): what the loop below gives
+        return (("i", key),), []
     if not isinstance(key, tuple):
         key = (key,)
     spec, arrays = [], []

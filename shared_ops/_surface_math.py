@@ -8,8 +8,7 @@ import operator
 
 import numpy as np
 
-from ._surface_sort import _floating
-from .dtypes import promoted_dtype
+from .dtypes import FLOATING_SET, promoted_dtype
 from .errors import OpAttributeError
 from .registry import REGISTRY, normalize_axis
 
@@ -53,8 +52,8 @@ def unary_method(name: str, example: str, shown: str, *, to_float: bool = False)
         The method (a plain function of ``self``).
     """
     if to_float:
-        def method(self):
-            return self._op(name, _floating(self))
+        def method(self):  # _floating(self), written out: one Python call fewer per call
+            return self._op(name, self if self._dtype_name in FLOATING_SET else self.astype("float32"))
     else:
         def method(self):
             return self._op(name, self)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from .dtypes import FLOATING
+from .dtypes import FLOATING_SET
 from .errors import ShapeError
 from .registry import normalize_axis
 
@@ -35,7 +35,7 @@ def _dim(self, dim, name):
 
 
 def _floating(self):
-    return self if self._dtype_name in FLOATING else self.astype("float32")
+    return self if self._dtype_name in FLOATING_SET else self.astype("float32")
 
 
 # ----------------------------------------------------------------- reductions and scans

@@ -186,8 +186,13 @@ class TensorSurface(ShapeMethods, MathMethods):
 
     def __matmul__(self, other):
         out = self._binary("matmul", self, other)
-        nd = (self.ndim, getattr(other, "ndim", None))
-        return self._named(out, "DotBackward0") if nd == (1, 1) else self._named(out, "MvBackward0") if nd == (2, 1) else out
+        if getattr(other, "ndim", None) == 1:  # (1, 1) and (2, 1) have names of their own (no key tuple)
+            nd = self.ndim
+            if nd == 1:
+                return self._named(out, "DotBackward0")
+            if nd == 2:
+                return self._named(out, "MvBackward0")
+        return out
 
     def __rmatmul__(self, other):
         return self._binary("matmul", other, self)

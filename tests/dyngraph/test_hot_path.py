@@ -165,3 +165,61 @@ def test_tanh_grad_written_in_place_gives_the_bits_of_the_three_op_spelling(dtyp
         want = gg * (1 - yy * yy)
         assert got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
         assert not np.shares_memory(got, gg) and not np.shares_memory(got, yy)
+
+
+BINARY_CASES = {  # (name, a, b) from (leaf, mid, ints) of one float dtype
+    "add": ("add", lambda l, m, i: (m, l)), "sub_const": ("sub", lambda l, m, i: (m, 2.5)),
+    "rsub_const": ("sub", lambda l, m, i: (2.5, m)), "mul_self": ("mul", lambda l, m, i: (m, m)),
+    "div_const": ("div", lambda l, m, i: (l, 3.0)), "rdiv": ("div", lambda l, m, i: (3.0, l)),
+    "pow": ("pow", lambda l, m, i: (m, 2.0)), "matmul": ("matmul", lambda l, m, i: (m.reshape(1, 3), l.reshape(3, 1))),
+    "lt": ("lt", lambda l, m, i: (m, l)), "zero_const": ("mul", lambda l, m, i: (m, 0.0)),
+    "nan_const": ("add", lambda l, m, i: (m, float("nan"))),
+    # not the fast path's cases: the general path runs (a promotion, an integer tensor, an int)
+    "ints_const": ("mul", lambda l, m, i: (i, 2.5)), "int_scalar": ("mul", lambda l, m, i: (m, 2)),
+    "ints_floats": ("add", lambda l, m, i: (i, m)),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("case", sorted(BINARY_CASES))
+def test_binary_fast_path_makes_what_the_surface_makes(case, dtype, monkeypatch):
+    from dyngraph import binary_fast
+    from shared_ops import TensorSurface
+
+    general = []
+    monkeypatch.setattr(binary_fast, "_general", lambda *a: general.append(a) or TensorSurface._binary(*a))
+    leaf = dg.tensor(np.array([0.5, -1.0, 2.0], dtype=dtype), requires_grad=True)
+    mid = leaf * 2.0
+    ints = dg.tensor(np.array([1, 2, 3]))
+    name, make = BINARY_CASES[case]
+    a, b = make(leaf, mid, ints)
+    self = a if isinstance(a, dg.Tensor) else b
+    fast = self._binary(name, a, b)
+    slow = TensorSurface._binary(self, name, a, b)
+    assert bool(general) == (case in ("ints_const", "int_scalar", "ints_floats"))  # the path the case is for
+    assert fast.dtype == slow.dtype and fast.shape == slow.shape
+    assert fast.detach().numpy().tobytes() == slow.detach().numpy().tobytes()
+    assert fast.requires_grad == slow.requires_grad
+    if fast.grad_fn is None:
+        assert slow.grad_fn is None
+        return
+    ff, fs = _node_facts(fast.grad_fn), _node_facts(slow.grad_fn)
+    assert ff[:4] == fs[:4] and ff[5:] == fs[5:]  # op, attrs, info, edges; versions, output, bytes...
+    for x, y in zip(ff[4], fs[4]):  # the same inputs saved (a constant: equal value and dtype)
+        assert x is y or (x.shape, x.dtype) == (y.shape, y.dtype)
+        if isinstance(x, dg.Tensor):
+            assert x.detach().numpy().tobytes() == y.detach().numpy().tobytes()
+    fast.sum().backward(retain_graph=True)
+    g_fast = None if leaf.grad is None else leaf.grad.numpy().tobytes()
+    leaf.grad = None
+    slow.sum().backward()
+    assert g_fast == (None if leaf.grad is None else leaf.grad.numpy().tobytes())
+
+
+@pytest.mark.parametrize("k", [0, 2, -1, -3])
+def test_an_int_index_parses_as_the_general_loop_parses_it(k):
+    from shared_ops._surface_args import _parse_index
+
+    x = dg.tensor(np.arange(12.0).reshape(3, 4))
+    assert _parse_index(x, k) == _parse_index(x, (k,))  # x[k]'s shortcut, and x[k,] through the loop
+    assert np.array_equal(x[k].numpy(), x.numpy()[k]) and x[k]._view is not None
