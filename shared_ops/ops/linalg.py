@@ -107,12 +107,10 @@ def _same_gemm(a, b) -> bool:
     # row-major, transposing an F-contiguous operand, into a fresh C-contiguous output, or both
     # call syrk for a matrix times its own transpose.
     m, k = a.shape
-    n = b.shape[1]
     fa, fb = a.flags, b.flags
     return (
-        m > 1 and k > 1 and n > 1 and b.shape[0] == k and b.dtype == a.dtype
-        and (fa.c_contiguous or fa.f_contiguous) and (fb.c_contiguous or fb.f_contiguous)
-        and fa.aligned and fb.aligned
+        m > 1 and k > 1 and b.shape[1] > 1 and b.shape[0] == k and b.dtype == a.dtype
+        and fa.forc and fb.forc and fa.aligned and fb.aligned
     )
 
 
