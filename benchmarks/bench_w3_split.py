@@ -36,6 +36,7 @@ import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from dyngraph import engine  # noqa: E402
 from graphcompare.experiments import peers  # noqa: E402
 from shared_ops import instrument, wrap_kernels  # noqa: E402
 
@@ -71,12 +72,18 @@ def replay_kernels(calls):
     return run
 
 
+STEAL = engine._STEAL_REFS
+
+
 def without_kernels(step, calls):
     """``step`` with each kernel returning, in turn, the outputs it recorded (the swap made
-    once per block: wrap_kernels rebinds every registered op)."""
+    once per block: wrap_kernels rebinds every registered op). Takes the outputs out of
+    ``calls``: the queues here are then their only holders."""
     outs = {}
-    for kernel, _, _, out in calls:
+    for i, (kernel, args, kwargs, out) in enumerate(calls):
         outs.setdefault(kernel, []).append(out)
+        calls[i] = (kernel, args, kwargs, None)
+    out = None
 
     def make(name, kernel):
         queue, i = outs.get(kernel, []), [0]
@@ -88,9 +95,17 @@ def without_kernels(step, calls):
         return replayed
 
     def run(n):
-        with wrap_kernels(make):
-            for _ in range(n):
-                step()
+        # a recorded output has one holder more than a kernel's fresh result (its queue): the
+        # engine would copy the six gradients it moves in a real step (engine.owned), unless told
+        engine._STEAL_REFS = STEAL + 1
+        try:
+            with wrap_kernels(make):
+                for _ in range(n):
+                    got = step()
+        finally:
+            engine._STEAL_REFS = STEAL
+        return got
+    run.recorded = outs
     return run
 
 
@@ -122,6 +137,9 @@ def main() -> None:
             "python": without_kernels(dyn_step, calls)}
     for f in runs.values():
         f(2)
+    recorded = {id(o) for q in runs["python"].recorded.values() for o in q}
+    if not all(id(g.detach().numpy()) in recorded for g in runs["python"](1)[1:]):
+        print("warning: the python run copied a gradient that a real step moves: its time includes the copy")
     ts = {k: [] for k in runs}
     order = list(runs)
     for _ in range(a.rounds):
