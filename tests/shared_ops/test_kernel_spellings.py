@@ -134,3 +134,15 @@ def test_sum_to_keeps_the_generic_bits_and_owns_a_leading_axis_sum(dt):
             assert _same(got, want) and isinstance(got, np.ndarray), (xshape, shape, name)
             if len(xshape) > len(shape) and shape and 1 not in shape:
                 assert got.base is None, (xshape, shape, name)  # owned: the engine moves it
+
+
+@pytest.mark.parametrize("dt", ["float16", "float32", "float64", "int64", "bool"])
+def test_one_hot_keeps_the_generic_result_for_every_label(dt):
+    # labels outside [0, c) give a row of zeros, as the generic spelling does
+    op = get_op("one_hot")
+    for labels in (np.array([0, 3, 1, 9, -1, 2]), np.array([[1, 0], [2, 5]], np.int8), np.array([], np.int32),
+                   np.array(2, np.uint8), np.arange(12)[::3]):
+        for c in (1, 4):
+            got = op.forward(np, labels, num_classes=c, dtype=dt)
+            want = (np.reshape(labels, labels.shape + (1,)) == np.arange(c, dtype=labels.dtype)).astype(dt)
+            assert _same(got, want) and isinstance(got, np.ndarray), (labels, c)
