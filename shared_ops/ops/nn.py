@@ -98,7 +98,10 @@ def _one_hot(xp, labels, c, dtype):
 
 def _sce_forward(xp, logits, labels):
     n, c = logits.shape
-    if logits.__class__ is _ndarray and labels.__class__ is _ndarray and logits.dtype.kind == "f":
+    if (
+        logits.__class__ is _ndarray and labels.__class__ is _ndarray and logits.dtype.kind == "f"
+        and labels.dtype.kind in "iu" and labels.shape == (n,)
+    ):  # anything else (dyngraph runs infer only once a kernel fails) as before
         return _sce_forward_numpy(logits, labels, n, c)
     _check_labels(xp, labels, c, "softmax_cross_entropy")
     lsm = _log_softmax_forward(xp, logits, axis=1)

@@ -104,6 +104,16 @@ def test_softmax_cross_entropy_keeps_the_masked_sum_bits(dt, special):
                 assert _same(got, want), (n, c, ldt, name, got, want)
 
 
+def test_softmax_cross_entropy_keeps_the_generic_result_for_labels_infer_would_refuse():
+    # dyngraph checks an op's inputs (infer) only once its kernel fails: labels of another
+    # dtype or shape that the generic spelling computes with must keep its result
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 4)).astype("float32")
+    labels = np.array([0, 3, 1, 2, 2, 0])
+    for odd in (labels.reshape(6, 1), labels.astype("float32"), labels.astype("float64").reshape(6, 1)):
+        assert _same(get_op("softmax_cross_entropy").forward(np, x, odd), _sce_old(x, odd)), odd.dtype
+
+
 def test_softmax_cross_entropy_keeps_the_bits_when_a_row_holds_minus_zero():
     # -0.0 beside a +0.0 maximum: the one place log_softmax's input is -0.0
     x = np.array([[-0.0, 0.0, -1e30], [0.0, -0.0, 0.0], [-0.0, -0.0, -0.0]], np.float32)
