@@ -7,10 +7,15 @@ runtime shape the target mirrors; staticgraph adds that input, no rule needs to.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import ShapeError
 from ..registry import Spec, broadcast_shapes, fmt_shape, register
 from ..registry import resolve_free as _resolve
 from . import _strides
+
+
+_ndarray = np.ndarray
 
 
 def _same(a, b) -> bool:
@@ -55,6 +60,11 @@ def _sum_to_forward(xp, x, like=None, *, shape):
     )
     if not axes:
         return x
+    if x.__class__ is _ndarray and len(axes) == lead and shape:
+        # only leading axes summed (a bias's gradient): the same reduction, its result owned
+        # rather than a reshaped view, so the dyngraph engine can hand it over without a copy
+        # (a full reduction stays below: NumPy would give a scalar, not a 0-d array)
+        return x.sum(axis=axes)
     out = xp.sum(x, axis=axes, keepdims=True)
     return xp.reshape(out, tuple(out.shape[lead:])) if lead else out
 

@@ -94,6 +94,29 @@ def _dot(a, b) -> bool:
     return False
 
 
+# From this many output elements on, a matrix product goes through the matmul ufunc rather
+# than ndarray.dot: dot zeroes its output before the gemm (a memset the gemm, with beta = 0,
+# overwrites), about 25 us of a 1.6 MB output on one core, while the ufunc's dispatch costs
+# about 1 us more than dot's. Both report floating-point errors of the product alike (dot's
+# warning names dot, the ufunc's matmul).
+_UFUNC_MIN = 16384
+
+
+def _same_gemm(a, b) -> bool:
+    # a and b: 2-D float ndarrays. True where `a @ b` (the matmul ufunc) makes the very cblas
+    # call `a.dot(b)` makes, so the bits are the same: every dimension above one (no gemv or
+    # scalar special case), each operand C- or F-contiguous and aligned (dot copies any other
+    # operand, the ufunc passes a strided one as is), one dtype (no cast). Both then call gemm
+    # row-major, transposing an F-contiguous operand, into a fresh C-contiguous output, or both
+    # call syrk for a matrix times its own transpose.
+    m, k = a.shape
+    fa, fb = a.flags, b.flags
+    return (
+        m > 1 and k > 1 and b.shape[1] > 1 and b.shape[0] == k and b.dtype == a.dtype
+        and fa.forc and fb.forc and fa.aligned and fb.aligned
+    )
+
+
 def _matmul_forward(xp, a, b):
     # the kernel of both front ends, so they stay bitwise equal; _dot's test written out: one
     # Python call fewer per product (W2 of bench_peers runs 159 per step), and the ranks
@@ -101,6 +124,8 @@ def _matmul_forward(xp, a, b):
     if a.__class__ is _ndarray and b.__class__ is _ndarray and a.dtype in _BLAS:
         na = a.ndim
         if na == 2 and 0 < b.ndim < 3 or na == 1 and b.ndim == 2:  # _DOT_RANKS
+            if na == 2 == b.ndim and a.shape[0] * b.shape[1] >= _UFUNC_MIN and _same_gemm(a, b):
+                return np.matmul(a, b)
             return a.dot(b)
     return xp.matmul(a, b)
 
@@ -111,6 +136,11 @@ def _matmul_into(xp, a, b, out):
     if not _dot(a, b):
         return xp.matmul(a, b, out=out)
     if out.flags.c_contiguous:
+        if (
+            a.ndim == 2 == b.ndim and out.size >= _UFUNC_MIN and _same_gemm(a, b) and out.dtype == a.dtype
+            and out.flags.aligned and not np.may_share_memory(out, a) and not np.may_share_memory(out, b)
+        ):  # the gemm dot would make (ldc from the C-contiguous out), without dot's memset
+            return np.matmul(a, b, out=out)
         return a.dot(b, out=out)
     out[...] = a.dot(b)
     return out
@@ -175,13 +205,19 @@ def _matmul_tn_vjp(ops, g, inputs, output):
 
 def _matmul_nt_forward(xp, a, b):
     if a.__class__ is _ndarray and b.__class__ is _ndarray and a.ndim == 2 and b.ndim == 2 and a.dtype in _BLAS:
-        return a.dot(b.T)  # as _matmul_forward on the view, one call fewer
+        b = b.T  # then as _matmul_forward on the view, one call fewer
+        if a.shape[0] * b.shape[1] >= _UFUNC_MIN and _same_gemm(a, b):
+            return np.matmul(a, b)
+        return a.dot(b)
     return _matmul_forward(xp, a, _mt_view(xp, b))
 
 
 def _matmul_tn_forward(xp, a, b):
     if a.__class__ is _ndarray and b.__class__ is _ndarray and a.ndim == 2 and b.ndim == 2 and a.dtype in _BLAS:
-        return a.T.dot(b)
+        a = a.T
+        if a.shape[0] * b.shape[1] >= _UFUNC_MIN and _same_gemm(a, b):
+            return np.matmul(a, b)
+        return a.dot(b)
     return _matmul_forward(xp, _mt_view(xp, a), b)
 
 
