@@ -241,3 +241,27 @@ def test_a_scan_whose_body_captures_its_own_xs_is_bitwise_dyngraph():
                                  (4, 4, 1), "float64")], (1,), (rng.uniform(0.5, 1.5, (4, 4, 1)),))
         res = check_program(prog, ways=("static",))
         assert res.ok, res.report()
+
+
+def test_check_takes_control_and_a_results_directory_remembers_it(tmp_path, capsys):
+    from graphcompare.campaign import run_campaign
+    from graphcompare.check import main
+    from graphcompare.recipes_control import CONTROL_TABLE
+
+    steps = {c: sum(n for op, n in run_campaign(3, 6, None, ("static",), 4, control=c)[0].ops.items() if op in CONTROL_TABLE)
+             for c in (0, 1)}
+    assert steps[0] == 0 and steps[1] >= 6, steps
+
+    assert main(["--examples", "6", "--seed", "3", "--control", "1", "--ways", "static",
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "OK: every way agreed" in out
+    assert main(["--control", "-1", "--examples", "2", "--no-progress"]) == 2
+    assert "--control must be 0 (no control flow) or more (got -1)" in capsys.readouterr().err
+    # a results directory remembers it: the same directory with another --control is refused
+    d = str(tmp_path / "r")
+    assert main(["--examples", "2", "--seed", "3", "--control", "2", "--ways", "static", "--results", d,
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["--examples", "2", "--seed", "3", "--ways", "static", "--results", d, "--no-progress"]) == 2
+    assert "control 2 there, 8 now" in capsys.readouterr().err
