@@ -101,8 +101,8 @@ def _operand(operand: str, h, x, c):
         return h
     if operand == "xs":
         return x
-    if operand == "step":
-        return (h * 1.5 + (0.0 if x is None else x)).tanh()
+    if operand == "step":  # a while loop's step has no row of xs
+        return (h * 1.5 if x is None else h * 1.5 + x).tanh()
     return c
 
 

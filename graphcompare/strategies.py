@@ -10,7 +10,9 @@ so hypothesis shrinks it by dropping and simplifying steps. How it is drawn:
 - **steps** choose an op among the registered ops the op table knows (``optable.OP_TABLE``),
   uniformly; parents are drawn from earlier values with a bias toward the latest ones (long
   chains) and toward values already used (fan-out: gradient sums of three or more terms).
-  ``where``/comparisons, ``concatenate`` and ``stack`` take three inputs (fan-in).
+  ``where``/comparisons, ``concatenate`` and ``stack`` take three inputs (fan-in). About one
+  step in eight is a control-flow step (``recipes_control``): a scan, a cond, a while loop, or
+  a loop whose body multiplies by a captured weight (``scan_matmul``, ``while_matmul``).
   Per-op input domains and attribute choices live in the op table's recipes.
 - **outputs** are the values no step consumes; the loss weights them with fixed random arrays.
 
@@ -163,8 +165,9 @@ def programs(draw, ops=None, min_steps: int = 1, max_steps: int = 8, max_leaves:
              dtypes=("float32", "float64"), record_events: bool = True, control: int = 8,
              control_ops=None):
     """A random ``Program`` over the registered ops of the op table (or ``ops``); about one
-    step in ``control`` (0: none) is a ``scan``, ``cond`` or ``while_loop``
-    (``recipes_control``: closures, nested control flow). The same seed draws the same
+    step in ``control`` (0: none) is a ``scan``, ``cond``, ``while_loop``, ``scan_matmul`` or
+    ``while_matmul`` (``recipes_control``: closures, nested control flow, a matrix product by a
+    captured weight in a loop body). The same seed draws the same
     programs in any process (``fixed_constants``). A hypothesis strategy: use it with
     ``@given(programs(...))``.
 

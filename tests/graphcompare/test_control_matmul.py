@@ -97,7 +97,8 @@ def test_the_campaigns_programs_draw_loops_stack_rewrites_and_loops_it_leaves_al
     ops = {prog.nodes[i].op for prog, i in drawn}
     assert ops == set(MATMUL_LOOPS) and verdicts["rewritten"] >= 30 and verdicts["fixed"] >= 5, verdicts
     # and inside the programs as drawn (other steps around the loops), the report shows them
-    assert sum(stacked_loops(prog) for prog in {id(p): p for p, _ in drawn}.values()) >= 30
+    whole = list({id(p): p for p, _ in drawn}.values())[:20]
+    assert sum(stacked_loops(prog) for prog in whole) >= 15
 
 
 # --------------------------------------------------------------------------- (b) every way agrees
@@ -109,7 +110,7 @@ def test_loops_with_a_matrix_product_agree_every_way():
     all left alone is bit for bit the plain one under ``pass:stack`` too."""
     seen = {"rewritten": 0, "left alone": 0}
 
-    @settings(max_examples=max(8, settings.default.max_examples // 2), **QUIET)  # every step is a loop: slow to compile
+    @settings(max_examples=max(20, settings.default.max_examples // 2), **QUIET)  # every step is a loop: slow to compile
     @given(programs(max_steps=3, control=1, control_ops=MATMUL_LOOPS))
     def every_way(prog):
         with plans_made() as count:
@@ -171,12 +172,12 @@ def planted(name: str):
 
 @pytest.mark.parametrize("name", list(MUTANTS))
 def test_a_planted_bug_in_stack_is_found_by_the_random_loops(name):
-    """Within the profile's budget of programs (40 under ``ci``), the ``pass:stack`` way
-    disagrees with dyngraph on some program; the unmutated pass agrees on the same programs
-    (``test_loops_with_a_matrix_product_agree_every_way``)."""
+    """Within the ``ci`` profile's budget of programs (40, drawn the same in every profile), the
+    ``pass:stack`` way disagrees with dyngraph on some program; the unmutated pass agrees on
+    such programs (``test_loops_with_a_matrix_product_agree_every_way``)."""
     found, calls = [], []
 
-    @settings(phases=(Phase.generate,), **QUIET)  # a verdict, not a minimal program
+    @settings(max_examples=40, derandomize=True, phases=(Phase.generate,), **QUIET)  # a verdict, not a minimal program
     @given(programs(max_steps=3, control=1, control_ops=MATMUL_LOOPS))
     def property_(prog):
         calls.append(1)
@@ -188,7 +189,7 @@ def test_a_planted_bug_in_stack_is_found_by_the_random_loops(name):
     with planted(name), pytest.raises(AssertionError):
         property_()
     assert found and found[0].way == "pass:stack", found
-    print(f"{name}: found at program {len(calls)} of {settings.default.max_examples}: {found[0]}")
+    print(f"{name}: found at program {len(calls)} of 40: {found[0]}")
 
 
 def test_a_mutant_is_planted_only_while_active():
