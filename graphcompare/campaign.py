@@ -125,6 +125,7 @@ class ChunkSpec:
     backend: str = "numpy"
     ways_flag: str | None = None  # the --ways text the user gave (None: every way)
     keep_going: bool = False  # record every disagreement and go on (no shrinking) instead of stopping
+    control: int = 8  # about one step in this many is a control-flow step (0: none)
 
     def rerun_command(self, seed_: int, examples: int) -> str:
         """The ``graphcompare check`` line that runs one chunk alone, in one process."""
@@ -135,6 +136,8 @@ class ChunkSpec:
             words += ["--ways", self.ways_flag]
         if self.max_steps != 8:
             words += ["--max-steps", str(self.max_steps)]
+        if self.control != 8:
+            words += ["--control", str(self.control)]
         if self.backend != "numpy":
             words += ["--backend", self.backend]
         for mod in self.imports:
@@ -162,7 +165,7 @@ def run_chunk(spec: ChunkSpec, seed_: int, examples: int, on_program=None):
         importlib.import_module(mod)
     with backend_context(spec.backend):
         camp, failure = run_campaign(seed_, examples, spec.ops, spec.ways, spec.max_steps, on_program,
-                                     keep_going=spec.keep_going)
+                                     keep_going=spec.keep_going, control=spec.control)
     # the whole process (a chunk has one, imports included) and the numba compiler's, if one ran
     camp.cpu_s = sum(r.ru_utime + r.ru_stime for r in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
     return camp, failure
@@ -182,11 +185,12 @@ def quiet_jit() -> None:
         fusion_jit.set_mode("off")
 
 
-def run_campaign(seed_, examples, ops, ways, max_steps, on_program=None, keep_going=False):
+def run_campaign(seed_, examples, ops, ways, max_steps, on_program=None, keep_going=False, control=8):
     """One hypothesis campaign in this process: ``(Campaign, failure)``; ``failure`` is None or
     a dict of plain strings (``differences``, ``program``, ``reproducer``) and the ``seed``.
     ``keep_going``: a disagreement goes into ``Campaign.disagreements`` (program as drawn, not
-    shrunk) and the campaign goes on; ``failure`` is then always None."""
+    shrunk) and the campaign goes on; ``failure`` is then always None. ``control``: about one
+    step in this many is a control-flow step (``programs(control=...)``)."""
     from hypothesis import HealthCheck, Phase, assume, given, seed, settings
 
     from . import equivalence
@@ -200,7 +204,7 @@ def run_campaign(seed_, examples, ops, ways, max_steps, on_program=None, keep_go
     @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
               phases=(Phase.generate, Phase.shrink), print_blob=False,
               suppress_health_check=list(HealthCheck))
-    @given(programs(ops=list(ops) if ops else None, max_steps=max_steps, record_events=False))
+    @given(programs(ops=list(ops) if ops else None, max_steps=max_steps, record_events=False, control=control))
     def campaign(prog):
         res = equivalence.check_program(prog, ways=ways, seed=seed_)
         if not last_failure:  # statistics of the campaign, not of the shrinking

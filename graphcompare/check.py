@@ -46,6 +46,9 @@ def add_check_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                    help="import MODULE first (it registers your own ops and their recipes); repeatable")
     p.add_argument("--max-steps", type=int, default=8, help="steps per program at most (default 8)")
+    p.add_argument("--control", type=int, default=8, metavar="N",
+                   help="about one step in N is a control-flow step (scan, cond, while_loop, a loop with a "
+                        "matrix product); 0: none (default 8)")
     p.add_argument("--out", default="graphcompare-failures", help="folder for reproducers (default ./graphcompare-failures)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes running chunks side by side (default 1)")
     p.add_argument("--chunk", type=int, default=500,
@@ -181,6 +184,10 @@ def run_check(args) -> int:
         if value < 1:
             print(f"graphcompare check: {flag} must be at least 1 (got {value})", file=sys.stderr)
             return 2
+    control = getattr(args, "control", 8)
+    if control < 0:
+        print(f"graphcompare check: --control must be 0 (no control flow) or more (got {control})", file=sys.stderr)
+        return 2
     scheduler = getattr(args, "scheduler", None)
     if scheduler is not None and args.jobs != 1:
         print("graphcompare check: --jobs sizes the local process pool; with --scheduler the cluster's "
@@ -194,7 +201,7 @@ def run_check(args) -> int:
     results = getattr(args, "results", None)
     spec = ChunkSpec(ops=tuple(ops) if ops else None, ways=ways, max_steps=args.max_steps,
                      imports=tuple(getattr(args, "imports", [])), backend=args.backend, ways_flag=args.ways,
-                     keep_going=results is not None)
+                     keep_going=results is not None, control=control)
     if results is not None:
         return _run_results(args, spec, results, scheduler, ops or known, out)
 
@@ -218,7 +225,7 @@ def run_check(args) -> int:
             quiet_jit()
             with backend_ctx:
                 camp, failure = run_campaign(args.seed, args.examples, ops, ways, args.max_steps,
-                                             lambda: bar.update(1))
+                                             lambda: bar.update(1), control=control)
             how = ""
         else:
             camp, failure = _run_chunks(chunks, spec, args.jobs, bar)

@@ -5,7 +5,9 @@ PyTorch). These are the reference loops staticgraph's gradients equal bit for bi
 
 The ``*_model`` functions are the control-flow steps random programs draw
 (``graphcompare.recipes_control``): small bodies with captured values (closures), nested
-control flow inside a scan, and an inner scan capturing a value of the outer body.
+control flow inside a scan, an inner scan capturing a value of the outer body, and a matrix
+product by a captured weight inside a loop body (``matmul_scan_model``, ``matmul_while_model``:
+the loops ``staticgraph.passes.stack`` rewrites, and the ones it must leave alone).
 """
 
 from __future__ import annotations
@@ -81,4 +83,66 @@ def while_model(F, v, c, k: int, bound: int | None = None):
     return h
 
 
-__all__ = ["scan", "cond", "while_loop", "scan_model", "cond_model", "while_model", "is_static"]
+def _product(a, w, side: str):
+    """``a @ w`` ("right": the weight on the right) or ``w @ a`` ("left"), and that product
+    summed to one column ("right") or one row ("left"), which broadcasts onto ``a``'s shape."""
+    if side == "right":
+        p = a @ w
+        return p, p.sum(axis=-1, keepdims=True)
+    p = w @ a
+    return p, p.sum(axis=0, keepdims=True)
+
+
+def _operand(operand: str, h, x, c):
+    """The step's matrix multiplied by the weight: the carry, the row of ``xs``, a value the
+    step computes (kept per step for the gradient: a residual), or ``c``, captured and the same
+    at every step."""
+    if operand == "carry":
+        return h
+    if operand == "xs":
+        return x
+    if operand == "step":  # a while loop's step has no row of xs
+        return (h * 1.5 if x is None else h * 1.5 + x).tanh()
+    return c
+
+
+def matmul_scan_model(F, xs, w, c=None, side: str = "right", operand: str = "carry", rows: tuple = ()):
+    """A scan over ``xs`` whose step multiplies a matrix by ``w``, a weight the body captures
+    (the same at every step), on ``side`` (``_product``); ``operand`` chooses the matrix
+    (``_operand``; ``c`` for ``"fixed"``). A row of ``xs`` of another rank than 2 is viewed as
+    the matrix of shape ``rows``. The products are the ``ys``; summed to a column or row, each
+    also moves the carry, so a step's cotangent of its product comes from every later step.
+
+    ``w``'s gradient is one term per step, ``operand^T @ g_t`` or ``g_t @ operand^T``: with an
+    operand that changes from step to step, the sum over the steps that
+    ``staticgraph.passes.stack`` forms as one product after the loop; with ``"fixed"`` a term
+    with a loop-invariant operand, which it leaves alone, as it leaves the carry's own terms."""
+    def mat(x):
+        return x if x.ndim == 2 else x.reshape(*rows)
+
+    def body(h, x):
+        x = mat(x)
+        p, s = _product(_operand(operand, h, x, c), w, side)
+        return (h * 0.5 + x + s * 0.1).tanh(), p
+
+    _, ys = scan(F, body, mat(xs[0]) * 0.5, xs)
+    return ys
+
+
+def matmul_while_model(F, v, w, c=None, k: int = 2, side: str = "right", operand: str = "carry", rows: tuple = ()):
+    """``k`` iterations of a while loop (on a counter) whose body multiplies a matrix by ``w``,
+    a captured weight, as ``matmul_scan_model``'s step (without ``xs``: ``operand`` is
+    ``"carry"``, ``"step"`` or ``"fixed"``); the carry starts at ``v`` (viewed as the matrix
+    ``rows`` when it is not 2-D) and is the result."""
+    zero = F.constant(np.array(0, dtype=np.int64)) if is_static(F) else 0
+
+    def body(i, h):
+        _, s = _product(_operand(operand, h, None, c), w, side)
+        return i + 1, (h * 0.5 + s * 0.1).tanh()
+
+    _, h = while_loop(F, lambda i, h: i < k, body, (zero, v if v.ndim == 2 else v.reshape(*rows)))
+    return h
+
+
+__all__ = ["scan", "cond", "while_loop", "scan_model", "cond_model", "while_model", "matmul_scan_model",
+           "matmul_while_model", "is_static"]

@@ -1,4 +1,5 @@
-"""Recipes for the control-flow steps of random programs: ``scan``, ``cond``, ``while_loop``.
+"""Recipes for the control-flow steps of random programs: ``scan``, ``cond``, ``while_loop``,
+and ``scan_matmul``/``while_matmul`` (a matrix product by a captured weight in a loop body).
 
 They are not registry ops, so they live in ``CONTROL_TABLE`` beside the op table; a program
 draws one with ``strategies.programs(control=...)``. Each renders as a call of a model in
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .recipes import Drawn, Recipe, _bshape, _far, _promote, _sampled
+from .recipes import Drawn, Recipe, _bshape, _far, _perms, _promote, _sampled
+
+DIM_SIZES = (2, 3, 4, 5)  # the programs' dimension sizes, all distinct: a swapped axis cannot hide
 
 CONTROL_TABLE: dict[str, Recipe] = {}
 _USES = ("mul", "add", "tanh", "sigmoid", "getitem", "stack", "sum", "gt")
@@ -68,6 +71,65 @@ def _draw_while(data, b):
     return Drawn((v, c), {"k": k, "bound": bound}, b.shapes[v], _promote(b.dtypes[v], b.dtypes[c]))
 
 
+_MATMUL_USES = ("matmul", "reshape", "sum", "tanh", "mul", "add", "getitem", "stack")
+
+
+def _matrix_of(shape: tuple, side: str) -> tuple:
+    """A value of ``shape`` as the matrix a loop body multiplies: a vector becomes a row when
+    the weight is on its right (``x @ W``), a column when on its left (``W @ x``)."""
+    if len(shape) == 2:
+        return tuple(shape)
+    return (1, shape[0]) if side == "right" else (shape[0], 1)
+
+
+def _exact(b, data, shape: tuple, dtype: str, exclude: int | None = None) -> int:
+    """A value of exactly ``shape`` and ``dtype`` other than ``exclude`` (a matrix product
+    does not broadcast its operands as a carry's sum does), else a new leaf."""
+    ok = [k for k, n in enumerate(b.nodes) if tuple(n.shape) == tuple(shape) and n.dtype == dtype and k != exclude]
+    if ok and data.draw(_sampled((True, False))):
+        return data.draw(_sampled(ok))
+    return b.new_leaf(data, shape, dtype)
+
+
+def _draw_matmul_loop(data, b, scan: bool):
+    """A loop body's matrix product by a captured weight ``w`` (``CF.matmul_scan_model``,
+    ``CF.matmul_while_model``): the weight on either side, the other operand the carry, the
+    row of ``xs`` (scan), a value the step computes, or a loop-invariant value (``"fixed"``:
+    ``passes.stack`` must leave that term alone)."""
+    v = b.pick(data, (lambda s: len(s) in (2, 3)) if scan else (lambda s: len(s) in (1, 2)))
+    if v is None:  # only scalars so far: a new input of distinct sizes (xs: steps, rows, columns)
+        sizes = [DIM_SIZES[k] for k in data.draw(_perms(len(DIM_SIZES)))]
+        v = b.new_leaf(data, tuple(sizes[:data.draw(_sampled((2, 3)))]) if scan else tuple(sizes[:2]))
+    side = data.draw(_sampled(("right", "left")))
+    operand = data.draw(_sampled(("carry", "xs", "step", "fixed") if scan else ("carry", "step", "fixed")))
+    dtype = b.dtypes[v]
+    rows = _matrix_of(b.shapes[v][1:] if scan else b.shapes[v], side)
+    j = data.draw(_sampled((2, 3, 4, 5)))
+    # a scan's xs is not also its weight: staticgraph orders that value's gradient terms (the
+    # rows of xs, then the weight's) unlike dyngraph, a bitwise difference of a few ULPs
+    # (tests/graphcompare/test_control_matmul.py, the expected failure)
+    other = v if scan else None
+    w = _exact(b, data, (rows[1], j) if side == "right" else (j, rows[0]), dtype, exclude=other)
+    args = (v, w) + ((_exact(b, data, rows, dtype, exclude=other),) if operand == "fixed" else ())
+    params = {"side": side, "operand": operand, "rows": rows}
+    if scan:
+        product = (rows[0], j) if side == "right" else (j, rows[1])
+        return Drawn(args, params, (b.shapes[v][0],) + product, dtype)
+    params["k"] = data.draw(_sampled((1, 2, 3, 4)))
+    return Drawn(args, params, rows, dtype)
+
+
+def _render_matmul(model: str):
+    def render(target, names, params):
+        F = "torch" if target == "torch" else "F"
+        c = names[2] if len(names) > 2 else "None"
+        k = f"{params['k']}, " if "k" in params else ""
+        return (f"CF.{model}({F}, {names[0]}, {names[1]}, {c}, {k}{params['side']!r}, {params['operand']!r}, "
+                f"{tuple(params['rows'])!r})")
+
+    return render
+
+
 def _render(call):
     def render(target, names, params):
         F = "torch" if target == "torch" else "F"
@@ -84,6 +146,10 @@ for _recipe in (
     Recipe("while_loop", _draw_while, _render(lambda F, n, p: f"CF.while_model({F}, {n[0]}, {n[1]}, {p['k']}"
                                                                + (")" if p.get("bound") is None else f", {p['bound']})")),
            uses=_USES),
+    Recipe("scan_matmul", lambda data, b: _draw_matmul_loop(data, b, scan=True), _render_matmul("matmul_scan_model"),
+           uses=_MATMUL_USES),
+    Recipe("while_matmul", lambda data, b: _draw_matmul_loop(data, b, scan=False), _render_matmul("matmul_while_model"),
+           uses=_MATMUL_USES),
 ):
     CONTROL_TABLE[_recipe.op] = _recipe
 

@@ -36,6 +36,8 @@ class ResultsDir:
         self.manifest = {"format": FORMAT, "seed": seed, "chunk": chunk, "ops": list(spec.ops) if spec.ops else None,
                          "ways": list(spec.ways), "max_steps": spec.max_steps, "imports": list(spec.imports),
                          "backend": spec.backend}
+        if spec.control != 8:  # a campaign of the default draw keeps the manifest it always had
+            self.manifest["control"] = spec.control
 
     def open(self) -> ResultsDir:
         """Create the directory, or check that it holds this campaign."""
@@ -48,9 +50,12 @@ class ResultsDir:
                     old = json.load(f)
             except (OSError, ValueError) as exc:
                 raise ResultsError(f"--results {self.path}: cannot read campaign.json ({exc})") from None
-            diff = [k for k in self.manifest if old.get(k) != self.manifest[k]]
+            mine, old = dict(self.manifest), dict(old)
+            mine.setdefault("control", 8)
+            old.setdefault("control", 8)
+            diff = [k for k in mine if old.get(k) != mine[k]]
             if diff:
-                said = "; ".join(f"{k} {old.get(k)!r} there, {self.manifest[k]!r} now" for k in diff)
+                said = "; ".join(f"{k} {old.get(k)!r} there, {mine[k]!r} now" for k in diff)
                 raise ResultsError(f"--results {self.path} holds another campaign ({said}); "
                                    f"give the same options to resume it, or another directory")
         else:

@@ -10,7 +10,9 @@ so hypothesis shrinks it by dropping and simplifying steps. How it is drawn:
 - **steps** choose an op among the registered ops the op table knows (``optable.OP_TABLE``),
   uniformly; parents are drawn from earlier values with a bias toward the latest ones (long
   chains) and toward values already used (fan-out: gradient sums of three or more terms).
-  ``where``/comparisons, ``concatenate`` and ``stack`` take three inputs (fan-in).
+  ``where``/comparisons, ``concatenate`` and ``stack`` take three inputs (fan-in). About one
+  step in eight is a control-flow step (``recipes_control``): a scan, a cond, a while loop, or
+  a loop whose body multiplies by a captured weight (``scan_matmul``, ``while_matmul``).
   Per-op input domains and attribute choices live in the op table's recipes.
 - **outputs** are the values no step consumes; the loss weights them with fixed random arrays.
 
@@ -36,9 +38,8 @@ from hypothesis import event, strategies as st
 
 from .optable import OP_TABLE, drawable_ops, uncovered_ops
 from .program import Leaf, Program, Step
-from .recipes_control import CONTROL_TABLE, recipe
+from .recipes_control import CONTROL_TABLE, DIM_SIZES, recipe
 
-DIM_SIZES = (2, 3, 4, 5)
 _warned: set = set()
 _fixed_depth = 0
 
@@ -161,10 +162,12 @@ def shapes(draw, max_rank: int = 3):
 
 @st.composite
 def programs(draw, ops=None, min_steps: int = 1, max_steps: int = 8, max_leaves: int = 3,
-             dtypes=("float32", "float64"), record_events: bool = True, control: int = 8):
+             dtypes=("float32", "float64"), record_events: bool = True, control: int = 8,
+             control_ops=None):
     """A random ``Program`` over the registered ops of the op table (or ``ops``); about one
-    step in ``control`` (0: none) is a ``scan``, ``cond`` or ``while_loop``
-    (``recipes_control``: closures, nested control flow). The same seed draws the same
+    step in ``control`` (0: none) is a ``scan``, ``cond``, ``while_loop``, ``scan_matmul`` or
+    ``while_matmul`` (``recipes_control``: closures, nested control flow, a matrix product by a
+    captured weight in a loop body). The same seed draws the same
     programs in any process (``fixed_constants``). A hypothesis strategy: use it with
     ``@given(programs(...))``.
 
@@ -176,12 +179,15 @@ def programs(draw, ops=None, min_steps: int = 1, max_steps: int = 8, max_leaves:
         dtypes: the float dtypes a program may take.
         record_events: report coverage events to hypothesis (``graphcompare check`` counts them).
         control: one step in about this many is a control-flow step (0: none).
+        control_ops: the control-flow steps to draw from (default: every one of
+            ``recipes_control.CONTROL_TABLE``).
 
     Returns:
         A ``graphcompare.program.Program``.
 
     Raises:
-        ValueError: an op of ``ops`` is not both registered and in the op table.
+        ValueError: an op of ``ops`` is not both registered and in the op table, or a name of
+            ``control_ops`` is not a control-flow step.
 
     Examples:
         >>> from hypothesis import given, settings
@@ -196,11 +202,16 @@ def programs(draw, ops=None, min_steps: int = 1, max_steps: int = 8, max_leaves:
         (True, 5)
     """
     with fixed_constants():
-        return _draw_program(draw, ops, min_steps, max_steps, max_leaves, dtypes, record_events, control)
+        return _draw_program(draw, ops, min_steps, max_steps, max_leaves, dtypes, record_events, control, control_ops)
 
 
-def _draw_program(draw, ops, min_steps, max_steps, max_leaves, dtypes, record_events, control):
+def _draw_program(draw, ops, min_steps, max_steps, max_leaves, dtypes, record_events, control, control_ops=None):
     _report_uncovered()
+    if control_ops is not None:
+        unknown = [o for o in control_ops if o not in CONTROL_TABLE]
+        if unknown or not control_ops:
+            raise ValueError(f"control_ops {list(control_ops)} must name control-flow steps among "
+                             f"{sorted(CONTROL_TABLE)}")
     names = drawable_ops()
     if ops is not None:
         unknown = [o for o in ops if o not in names]
@@ -232,7 +243,7 @@ def _draw_program(draw, ops, min_steps, max_steps, max_leaves, dtypes, record_ev
         # one draw in three among the ops of three or more inputs: fan-in
         pool = wide if wide and draw(st.integers(0, 2), label="fan-in bias") == 2 else names
         if control and ops is None and draw(st.integers(1, control), label="control flow") == control:
-            pool = sorted(CONTROL_TABLE)
+            pool = sorted(control_ops if control_ops is not None else CONTROL_TABLE)
         op = draw(st.sampled_from(pool), label="op")
         drawn = recipe(op).draw(data, b)
         if drawn is None or any(d == 0 for d in drawn.shape):
