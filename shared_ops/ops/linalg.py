@@ -117,6 +117,14 @@ def _same_gemm(a, b) -> bool:
     )
 
 
+def _gemm(a, b):
+    # the product of two 2-D float ndarrays as _matmul_forward makes it (written out there, where
+    # one call fewer per product counts): the matmul ufunc for a large output, else ndarray.dot
+    if a.shape[0] * b.shape[1] >= _UFUNC_MIN and _same_gemm(a, b):
+        return np.matmul(a, b)
+    return a.dot(b)
+
+
 def _matmul_forward(xp, a, b):
     # the kernel of both front ends, so they stay bitwise equal; _dot's test written out: one
     # Python call fewer per product (W2 of bench_peers runs 159 per step), and the ranks
@@ -205,19 +213,13 @@ def _matmul_tn_vjp(ops, g, inputs, output):
 
 def _matmul_nt_forward(xp, a, b):
     if a.__class__ is _ndarray and b.__class__ is _ndarray and a.ndim == 2 and b.ndim == 2 and a.dtype in _BLAS:
-        b = b.T  # then as _matmul_forward on the view, one call fewer
-        if a.shape[0] * b.shape[1] >= _UFUNC_MIN and _same_gemm(a, b):
-            return np.matmul(a, b)
-        return a.dot(b)
+        return _gemm(a, b.T)  # as _matmul_forward on the view
     return _matmul_forward(xp, a, _mt_view(xp, b))
 
 
 def _matmul_tn_forward(xp, a, b):
     if a.__class__ is _ndarray and b.__class__ is _ndarray and a.ndim == 2 and b.ndim == 2 and a.dtype in _BLAS:
-        a = a.T
-        if a.shape[0] * b.shape[1] >= _UFUNC_MIN and _same_gemm(a, b):
-            return np.matmul(a, b)
-        return a.dot(b)
+        return _gemm(a.T, b)
     return _matmul_forward(xp, _mt_view(xp, a), b)
 
 
