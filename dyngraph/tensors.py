@@ -12,25 +12,23 @@ from operator import attrgetter
 
 import numpy as np
 
-from shared_ops import TensorSurface, backend_of, common_backend, get_backend
+from shared_ops import TensorSurface, backend_of, get_backend
 from shared_ops.backend import default_backend
 from shared_ops.dtypes import FLOATING_SET
 
 from . import dtypes as _dt
-from .errors import DTypeError, as_runtime
+from .errors import as_runtime
 from .grad_mode import MODE
-from .result_layout import lay_out
+from .apply import apply_op, bind
 from .binary_fast import BinaryFastPath
 from .convert import ConvertMixin
 from .hooks import HooksMixin
 from .inplace import InplaceMixin
 from .node import dtype_name_of
-from .record import INFO, NUMPY, InferenceVersion, Version, const_array, explain, new, op_info, record
-from .record_small import record_small
-from .views import ViewMixin, detached, track
+from .record import NUMPY, InferenceVersion, Version, const_array, new
+from .views import ViewMixin, detached
 
 _ndarray = np.ndarray
-_asarray = np.asarray
 _FLOAT_NAMES = FLOATING_SET
 _CONST_TENSORS: dict = {}
 _DNAMES = {np.dtype(n): n for n in _dt.NAMES}
@@ -73,75 +71,7 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, BinaryFastPath, 
         init_leaf(self, data, be)
 
     # ------------------------------------------------------------------ surface plumbing
-    @classmethod
-    def _apply_op(cls, op, inputs, attrs):
-        info = INFO.get(op) or op_info(op)
-        n = len(inputs)
-        try:
-            if n == 2:
-                a, b = inputs
-                be = a._be
-                rg = a._rg or b._rg
-                if b._be is be:
-                    xp = be.xp
-                    try:
-                        out = op.kernel(xp, a._data, b._data, **attrs) if attrs else op.kernel(xp, a._data, b._data)
-                    except Exception as exc:
-                        explain(op, inputs, attrs, exc)
-                else:
-                    out = _apply_mixed(op, inputs, attrs)
-            elif n == 1:
-                a = inputs[0]
-                be = a._be
-                rg = a._rg
-                try:
-                    out = op.kernel(be.xp, a._data, **attrs)
-                except Exception as exc:
-                    explain(op, inputs, attrs, exc)
-            else:
-                be = inputs[0]._be
-                rg = False
-                for x in inputs:
-                    if x._rg:
-                        rg = True
-                    if x._be is not be:
-                        be = None
-                out = _apply_mixed(op, inputs, attrs) if be is None else _apply_n(op, be, inputs, attrs)
-        except AttributeError:
-            if all(isinstance(x, Tensor) for x in inputs):
-                raise
-            return cls._apply_op(op, _coerce(inputs), attrs)  # an array or a list among the inputs
-        if out.__class__ is not _ndarray and be is NUMPY:
-            out = _asarray(out)  # NumPy returns scalars (np.float32) from full reductions
-        t = new(Tensor)
-        t._data = out
-        t._be = be
-        t._ver = None
-        t._meta = None
-        t._view = None
-        if rg and MODE.enabled and info.diff and not (info.float_check and dtype_name_of(out.dtype) not in _FLOAT_NAMES):
-            if n < 3:
-                record_small(op, attrs, inputs, t, info)  # the same node, unrolled
-            else:
-                record(op, attrs, inputs, t, info)  # sets _grad_fn and _rg
-        else:
-            t._grad_fn = None
-            t._rg = False
-            if MODE.inference:
-                t._ver = InferenceVersion()
-        if info.view and n == 1:
-            track(t, inputs[0], op, attrs)
-        elif not info.layout:  # matmul, reductions...: a contiguous result whatever the inputs
-            pass
-        elif n == 2:
-            if a._view is not None or b._view is not None:  # a strided input: PyTorch's layout
-                lay_out(t, op, inputs, attrs)
-        elif n == 1:
-            if a._view is not None:
-                lay_out(t, op, inputs, attrs)
-        elif any(x._view is not None for x in inputs):
-            lay_out(t, op, inputs, attrs)
-        return t
+    _apply_op = classmethod(apply_op)  # apply.py: the kernel, the node, the layout
 
     def _const(self, value, dtype):
         be = self._be
@@ -355,29 +285,4 @@ def wrap(data, be=None) -> Tensor:
     return init(new(Tensor), data, be if be is not None else backend_of(data))
 
 
-def _apply_n(op, be, inputs, attrs):
-    try:
-        return op.kernel(be.xp, *[x._data for x in inputs], **attrs)
-    except Exception as exc:
-        explain(op, inputs, attrs, exc)
-
-
-def _apply_mixed(op, inputs, attrs):
-    """Inputs on different backends: DeviceError naming both."""
-    common_backend([x._data for x in inputs], op.name)
-    return _apply_n(op, inputs[0]._be, inputs, attrs)  # pragma: no cover (common_backend raised)
-
-
-def _coerce(inputs) -> tuple:
-    like = next((x for x in inputs if isinstance(x, Tensor)), None)
-    out = []
-    for x in inputs:
-        if isinstance(x, Tensor):
-            out.append(x)
-        elif isinstance(x, TensorSurface):
-            raise DTypeError(f"cannot mix a dg.Tensor with {type(x).__name__}: dyngraph and staticgraph values do not combine")
-        elif like is not None:
-            out.append(like._as_operand(x))
-        else:
-            out.append(wrap(np.asarray(x), NUMPY))
-    return tuple(out)
+bind(Tensor, wrap, _CONST_TENSORS)
