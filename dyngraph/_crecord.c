@@ -28,24 +28,25 @@
 #define FLD(o, off) (*(PyObject **)((char *)(o) + (off)))
 
 /* the classes and objects the hot path uses (``setup``) */
-static PyTypeObject *Tensor_T, *Node_T, *SavedValue_T, *Version_T, *InfVersion_T, *OpInfo_T, *ndarray_T;
+static PyTypeObject *ViewOf_T, *Tensor_T, *Node_T, *SavedValue_T, *Version_T, *InfVersion_T, *OpInfo_T, *ndarray_T;
 static PyObject *NUMPY_BE, *INFO, *MODE, *SEQ, *STATS, *SHAPE_ONLY, *CONSTS, *FLOAT_DTYPES, *OPS;
 static PyObject *apply_globals, *fast_globals;   /* ``track``/``lay_out`` and ``_general`` are read there */
 static PyObject *py_apply_op, *py_binary, *py_getitem, *get_op_fn, *shape_only_fn, *edge_fn, *nbytes_fn,
-    *refuse_fn, *kernel_failed_fn, *asarray_fn;
+    *refuse_fn, *kernel_failed_fn, *asarray_fn, *track_fn;
 static PyObject *apply_classmethod, *binary_descr;   /* what ``Tensor`` holds when this module is in use */
-static PyObject *ZERO;
+static PyObject *ZERO, *ONE;
 
 /* slot offsets */
 static Py_ssize_t T_data, T_be, T_ver, T_rg, T_grad_fn, T_meta, T_view;
 static Py_ssize_t N_op, N_attrs, N_info, N_seq, N_next, N_saved, N_vers, N_out, N_nbytes, N_released, N_hooks, N_label;
 static Py_ssize_t S_data, S_counter, V_v, V_views;
 static Py_ssize_t I_diff, I_save_output, I_float_check, I_view, I_layout, I_save1, I_save2;
-static Py_ssize_t C_saved_bytes, C_peak;
+static Py_ssize_t C_saved_bytes, C_peak, C_freed;
+static Py_ssize_t W_root, W_rchain, W_base, W_chain, W_no_grad;
 
 static PyObject *s_kernel, *s_xp, *s_enabled, *s_inference, *s_shape, *s_dtype, *s_nbytes, *s_acc, *s_ndim,
     *s_track, *s_lay_out, *s_general, *s_apply_op, *s_binary, *s_const, *s_index, *s_i, *s_add, *s_mul,
-    *s_matmul, *s_getitem, *s_Dot, *s_Mv, *s_named;
+    *s_matmul, *s_getitem, *s_Dot, *s_Mv, *s_named, *s_name;
 
 static PyObject NOTMINE_OBJ;            /* only its address is used */
 #define NOTMINE (&NOTMINE_OBJ)
@@ -120,7 +121,8 @@ setup(PyObject *mod, PyObject *ns)
     TAKE(fast_globals, "fast_globals"); TAKE(py_apply_op, "apply_op"); TAKE(py_binary, "binary");
     TAKE(py_getitem, "getitem"); TAKE(get_op_fn, "get_op"); TAKE(shape_only_fn, "shape_only");
     TAKE(edge_fn, "edge"); TAKE(nbytes_fn, "nbytes"); TAKE(refuse_fn, "refuse_inference");
-    TAKE(kernel_failed_fn, "kernel_failed"); TAKE(asarray_fn, "asarray");
+    TAKE(kernel_failed_fn, "kernel_failed"); TAKE(asarray_fn, "asarray"); TAKE(track_fn, "track");
+    TAKE(ViewOf_T, "ViewOf");
     PyObject *Counters = item(ns, "Counters");
     if (Counters == NULL)
         return NULL;
@@ -137,6 +139,9 @@ setup(PyObject *mod, PyObject *ns)
     OFF(OpInfo_T, "float_check", I_float_check); OFF(OpInfo_T, "view", I_view); OFF(OpInfo_T, "layout", I_layout);
     OFF(OpInfo_T, "save1", I_save1); OFF(OpInfo_T, "save2", I_save2);
     OFF(Counters, "saved_bytes", C_saved_bytes); OFF(Counters, "peak_saved_bytes", C_peak);
+    OFF(Counters, "freed", C_freed);
+    OFF(ViewOf_T, "root", W_root); OFF(ViewOf_T, "rchain", W_rchain); OFF(ViewOf_T, "base", W_base);
+    OFF(ViewOf_T, "chain", W_chain); OFF(ViewOf_T, "no_grad", W_no_grad);
     Py_DECREF(Counters);
     /* the inference counter must keep Version's layout (it adds no slot) */
     Py_ssize_t iv;
@@ -517,6 +522,150 @@ fail:
 
 /* ------------------------------------------------------------------ apply_op */
 
+static int mode_flag(PyObject *name);
+
+/* ------------------------------------------------------------------ views.track */
+
+/* ``views._bound``: drop the dead references when the list reaches a power of two (from 32) */
+static int
+bound(PyObject *ver, PyObject *refs)
+{
+    Py_ssize_t n = PyList_GET_SIZE(refs);
+    if (n < 32 || (n & (n - 1)))
+        return 0;
+    PyObject *keep = PyList_New(0);
+    if (keep == NULL)
+        return -1;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(refs); i++) {
+        PyObject *r = PyList_GET_ITEM(refs, i);
+        Py_INCREF(r);
+        PyObject *o = PyObject_CallNoArgs(r);
+        int live = o != NULL && o != Py_None;
+        Py_XDECREF(o);
+        if (o == NULL || (live && PyList_Append(keep, r) < 0)) {
+            Py_DECREF(r);
+            Py_DECREF(keep);
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    steal_fld(ver, V_views, keep);
+    return 0;
+}
+
+/* ``views.track(t, src, op, attrs)`` where ``src`` is no view (its own storage root, as ``xs``
+ * in ``xs[t]``); other sources take the Python function */
+static int
+track_c(PyObject *t, PyObject *src, PyObject *op, PyObject *attrs)
+{
+    PyObject *ver = FLD(src, T_ver);
+    if (FLD(src, T_view) != Py_None ||
+        (ver != Py_None && ((!Py_IS_TYPE(ver, Version_T) && !Py_IS_TYPE(ver, InfVersion_T)) ||
+                            (FLD(ver, V_views) != Py_None && !PyList_CheckExact(FLD(ver, V_views)))))) {
+        PyObject *args[4] = {t, src, op, attrs};
+        PyObject *r = PyObject_Vectorcall(track_fn, args, 4, NULL);
+        Py_XDECREF(r);
+        return r == NULL ? -1 : 0;
+    }
+    PyObject *name = PyObject_GetAttr(op, s_name);
+    if (name == NULL)
+        return -1;
+    PyObject *step = PyTuple_Pack(2, name, attrs);
+    Py_DECREF(name);
+    if (step == NULL)
+        return -1;
+    PyObject *v = ViewOf_T->tp_alloc(ViewOf_T, 0), *chain = NULL;
+    if (v == NULL || (chain = PyTuple_Pack(1, step)) == NULL)
+        goto fail;
+    set_fld(v, W_root, src);
+    set_fld(v, W_base, src);
+    set_fld(v, W_rchain, chain);
+    set_fld(v, W_chain, chain);
+    int on = mode_flag(s_enabled);
+    if (on < 0)
+        goto fail;
+    set_fld(v, W_no_grad, on ? Py_False : Py_True);
+    steal_fld(t, T_view, v);
+    v = NULL;
+    if (ver == Py_None) {
+        if ((ver = Version_T->tp_alloc(Version_T, 0)) == NULL)
+            goto fail;
+        set_fld(ver, V_v, ZERO);
+        set_fld(ver, V_views, Py_None);
+        steal_fld(src, T_ver, ver);
+    }
+    set_fld(t, T_ver, ver);
+    Py_INCREF(ver);
+    PyObject *refs = FLD(ver, V_views), *r = PyWeakref_NewRef(t, NULL);
+    int bad = r == NULL;
+    if (!bad) {
+        if (refs == Py_None) {
+            PyObject *l = PyList_New(1);
+            bad = l == NULL;
+            if (!bad) {
+                PyList_SET_ITEM(l, 0, r);
+                r = NULL;
+                steal_fld(ver, V_views, l);
+            }
+        }
+        else {
+            Py_INCREF(refs);
+            bad = PyList_Append(refs, r) < 0 || bound(ver, refs) < 0;
+            Py_DECREF(refs);
+        }
+    }
+    Py_XDECREF(r);
+    Py_DECREF(ver);
+    Py_DECREF(step);
+    Py_DECREF(chain);
+    return bad ? -1 : 0;
+fail:
+    Py_XDECREF(v);
+    Py_XDECREF(chain);
+    Py_DECREF(step);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ Node's finalizer */
+
+/* ``Node.__del__`` (the freed count and the saved bytes of ``dg.stats()``), as a C finalizer */
+static void
+node_finalize(PyObject *self)
+{
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    PyObject *f = FLD(STATS, C_freed), *nf = f != NULL ? PyNumber_Add(f, ONE) : NULL;
+    if (nf != NULL) {
+        steal_fld(STATS, C_freed, nf);
+        PyObject *nb = FLD(self, N_nbytes);
+        int t = nb != NULL ? PyObject_IsTrue(nb) : -1;
+        if (t > 0) {
+            PyObject *sb = FLD(STATS, C_saved_bytes), *ns = sb != NULL ? PyNumber_Subtract(sb, nb) : NULL;
+            if (ns != NULL)
+                steal_fld(STATS, C_saved_bytes, ns);
+            else
+                t = -1;
+        }
+        if (t < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_AttributeError, "nbytes");
+            PyErr_WriteUnraisable(self);
+        }
+    }
+    else
+        PyErr_WriteUnraisable(self);
+    PyErr_Restore(et, ev, tb);
+}
+
+static PyObject *
+install_finalizer(PyObject *mod, PyObject *noargs)
+{
+    Node_T->tp_finalize = node_finalize;
+    Py_RETURN_NONE;
+}
+
+/* ---- */
+
 static int
 mode_flag(PyObject *name)
 {
@@ -633,11 +782,17 @@ apply_fast(PyObject *op, PyObject *inputs, PyObject *attrs)
     if (FLD(info, I_view) == Py_True && n == 1) {
         if ((f = global(apply_globals, s_track)) == NULL)
             goto fail;
-        PyObject *targs[4] = {t, a, op, attrs};
-        PyObject *r = PyObject_Vectorcall(f, targs, 4, NULL);
-        if (r == NULL)
-            goto fail;
-        Py_DECREF(r);
+        if (f == track_fn) {
+            if (track_c(t, a, op, attrs) < 0)
+                goto fail;
+        }
+        else {
+            PyObject *targs[4] = {t, a, op, attrs};
+            PyObject *r = PyObject_Vectorcall(f, targs, 4, NULL);
+            if (r == NULL)
+                goto fail;
+            Py_DECREF(r);
+        }
     }
     else if (FLD(info, I_layout) == Py_True &&
              (FLD(a, T_view) != Py_None || (b != NULL && FLD(b, T_view) != Py_None))) {
@@ -1002,6 +1157,7 @@ static PyMethodDef methods[] = {
     {"apply_op", (PyCFunction)(void (*)(void))apply_op, METH_FASTCALL, "``apply.apply_op``, compiled."},
     {"record_small", (PyCFunction)(void (*)(void))record_small_py, METH_FASTCALL,
      "``record_small.record_small``, compiled (for plain NumPy tensors)."},
+    {"install_finalizer", install_finalizer, METH_NOARGS, "Node's ``__del__`` accounting as a C finalizer."},
     {"entries", entries, METH_O, "The surface's entries as method descriptors of a class."},
     {NULL},
 };
@@ -1020,8 +1176,8 @@ PyInit__crecord(void)
     INTERN(s_apply_op, "_apply_op"); INTERN(s_binary, "_binary"); INTERN(s_const, "_const");
     INTERN(s_index, "index"); INTERN(s_i, "i"); INTERN(s_add, "add"); INTERN(s_mul, "mul");
     INTERN(s_matmul, "matmul"); INTERN(s_getitem, "getitem"); INTERN(s_Dot, "DotBackward0");
-    INTERN(s_Mv, "MvBackward0"); INTERN(s_named, "_named");
-    if ((ZERO = PyLong_FromLong(0)) == NULL)
+    INTERN(s_Mv, "MvBackward0"); INTERN(s_named, "_named"); INTERN(s_name, "name");
+    if ((ZERO = PyLong_FromLong(0)) == NULL || (ONE = PyLong_FromLong(1)) == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL)

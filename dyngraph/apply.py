@@ -148,7 +148,7 @@ def bind(tensor_cls, wrap_fn, consts: dict) -> None:
         return
     from shared_ops import REGISTRY
 
-    from . import binary_fast, node, record
+    from . import binary_fast, node, record, views
 
     _C.setup({
         "Tensor": tensor_cls, "Node": node.Node, "SavedValue": node.SavedValue, "Version": record.Version,
@@ -159,7 +159,9 @@ def bind(tensor_cls, wrap_fn, consts: dict) -> None:
         "apply_op": apply_op, "binary": binary_fast.BinaryFastPath._binary, "getitem": TensorSurface.__getitem__,
         "get_op": REGISTRY.get, "shape_only": node.shape_only, "edge": record.edge, "nbytes": record.nbytes,
         "refuse_inference": record.refuse_inference, "kernel_failed": kernel_failed, "asarray": np.asarray,
+        "track": track, "ViewOf": views.ViewOf,
     })
+    _C.install_finalizer()  # ``Node.__del__``'s accounting, without a Python frame per node
     tensor_cls._apply_op = classmethod(_C.apply_op)
     for name, method in _C.entries(binary_fast.BinaryFastPath).items():
         setattr(binary_fast.BinaryFastPath, name, method)
