@@ -10,6 +10,8 @@ runs every call the compiled one hands back (another backend, an array among the
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from shared_ops import TensorSurface, common_backend
@@ -161,8 +163,40 @@ def bind(tensor_cls, wrap_fn, consts: dict) -> None:
         "refuse_inference": record.refuse_inference, "kernel_failed": kernel_failed, "asarray": np.asarray,
         "track": track, "ViewOf": views.ViewOf,
     })
-    _C.install_finalizer()  # ``Node.__del__``'s accounting, without a Python frame per node
-    tensor_cls._apply_op = classmethod(_C.apply_op)
-    for name, method in _C.entries(binary_fast.BinaryFastPath).items():
+    _ENTRIES.update(_C.entries(binary_fast.BinaryFastPath))
+    _PYTHON["_binary"] = binary_fast.BinaryFastPath.__dict__["_binary"]
+    _install()
+
+
+_ENTRIES: dict = {}  # the compiled surface entries (``_binary``, ``__add__``, ``__getitem__``...)
+_PYTHON: dict = {}  # what they replace on ``BinaryFastPath``
+
+
+def _install() -> None:
+    from . import binary_fast
+
+    Tensor._apply_op = classmethod(_C.apply_op)
+    for name, method in _ENTRIES.items():
         setattr(binary_fast.BinaryFastPath, name, method)
-    _C.set_installed(tensor_cls.__dict__["_apply_op"], binary_fast.BinaryFastPath.__dict__["_binary"])
+    _C.set_installed(Tensor.__dict__["_apply_op"], _ENTRIES["_binary"])
+    _C.install_finalizer()  # ``Node.__del__``'s accounting, without a Python frame per node
+
+
+@contextlib.contextmanager
+def pure():
+    """Inside, dyngraph runs the Python twins of the compiled functions (the tests compare both
+    in one process; ``DYNGRAPH_PURE=1`` turns the compiled module off for a whole run)."""
+    if _C is None or Tensor.__dict__["_apply_op"].__func__ is apply_op:
+        yield
+        return
+    from . import binary_fast, node
+
+    Tensor._apply_op = classmethod(apply_op)
+    for name in _ENTRIES:
+        delattr(binary_fast.BinaryFastPath, name)
+    binary_fast.BinaryFastPath._binary = _PYTHON["_binary"]
+    node.Node.__del__ = node.Node.__dict__["__del__"]  # the type's finalizer calls it again
+    try:
+        yield
+    finally:
+        _install()
