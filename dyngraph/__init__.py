@@ -18,7 +18,7 @@ unreleased nodes) and ``peak_saved_bytes``; ``dg.reset_stats()`` restarts them.
 
 from shared_ops.functions import FUNCTIONS as _FUNCTIONS
 
-from . import autograd
+from . import apply as _apply, autograd
 from .creation import (
     arange, empty, from_numpy, full, ones, ones_like, rand, rand_like, randn, randn_like, tensor,
     zeros, zeros_like,
@@ -35,6 +35,7 @@ from .tensors import Tensor
 from . import nn, optim  # noqa: E402  (models: the shared modules and torch.optim's optimisers)
 
 globals().update(_FUNCTIONS)  # where, maximum, minimum, concatenate, cat, stack, conv2d, ...
+globals().update(_apply.functions())  # dg.tanh and its kin, compiled where dyngraph._crecord is in use
 
 float16 = half = _DT["float16"]
 float32 = float = _DT["float32"]  # noqa: A001  (torch's names)

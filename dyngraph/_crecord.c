@@ -46,7 +46,7 @@ static Py_ssize_t W_root, W_rchain, W_base, W_chain, W_no_grad;
 
 static PyObject *s_kernel, *s_xp, *s_enabled, *s_inference, *s_shape, *s_dtype, *s_nbytes, *s_acc, *s_ndim,
     *s_track, *s_lay_out, *s_general, *s_apply_op, *s_binary, *s_const, *s_index, *s_i, *s_add, *s_mul,
-    *s_matmul, *s_getitem, *s_Dot, *s_Mv, *s_named, *s_name;
+    *s_matmul, *s_getitem, *s_Dot, *s_Mv, *s_named, *s_name, *s_op;
 
 static PyObject NOTMINE_OBJ;            /* only its address is used */
 #define NOTMINE (&NOTMINE_OBJ)
@@ -1149,6 +1149,119 @@ entries(PyObject *mod, PyObject *cls)
     return d;
 }
 
+
+/* ------------------------------------------------------------------ dg.tanh(x) and its kin */
+
+/* ``dg.tanh`` (``exp``, ``log``, ``sigmoid``, ``relu``, ``sqrt``): the shared function is
+ * ``getattr(x, "tanh")()``, whose method is ``x._op("tanh", x)`` for a float tensor. For a float
+ * NumPy ``Tensor`` whose method is still the shared one, this applies the op at once; any other
+ * call is the shared function's. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *name, *fallback, *method, *op_method;
+} UnaryFn;
+
+static PyObject *
+unary_vectorcall(PyObject *o, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    UnaryFn *self = (UnaryFn *)o;
+    if (PyVectorcall_NARGS(nargsf) == 1 && kwnames == NULL) {
+        PyObject *x = args[0];
+        if (plain_tensor(x) && _PyType_Lookup(Tensor_T, s_apply_op) == apply_classmethod &&
+            _PyType_Lookup(Tensor_T, self->name) == self->method && _PyType_Lookup(Tensor_T, s_op) == self->op_method) {
+            PyObject *dt = dtype_of(x);
+            if (dt == NULL)
+                return NULL;
+            PyObject *known = PyDict_GetItemWithError(FLOAT_DTYPES, dt);
+            Py_DECREF(dt);
+            if (known != NULL) {
+                PyObject *op = get_op(self->name);
+                if (op == NULL)
+                    return NULL;
+                PyObject *inputs = PyTuple_Pack(1, x), *attrs = inputs ? PyDict_New() : NULL, *r = NULL;
+                if (attrs != NULL)
+                    r = apply_via((PyObject *)Tensor_T, op, inputs, attrs);
+                Py_DECREF(op);
+                Py_XDECREF(inputs);
+                Py_XDECREF(attrs);
+                return r;
+            }
+            if (PyErr_Occurred())
+                return NULL;
+        }
+    }
+    return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+}
+
+static void
+unary_dealloc(PyObject *o)
+{
+    UnaryFn *self = (UnaryFn *)o;
+    Py_XDECREF(self->name);
+    Py_XDECREF(self->fallback);
+    Py_XDECREF(self->method);
+    Py_XDECREF(self->op_method);
+    Py_TYPE(o)->tp_free(o);
+}
+
+static PyObject *
+unary_repr(PyObject *o)
+{
+    return PyObject_Repr(((UnaryFn *)o)->fallback);
+}
+
+static PyObject *
+unary_forward(PyObject *o, void *attr)
+{
+    return PyObject_GetAttrString(((UnaryFn *)o)->fallback, (const char *)attr);
+}
+
+static PyObject *
+unary_wrapped(PyObject *o, void *unused)
+{
+    return Py_NewRef(((UnaryFn *)o)->fallback);
+}
+
+static PyGetSetDef unary_getset[] = {
+    {"__name__", unary_forward, NULL, NULL, "__name__"},
+    {"__qualname__", unary_forward, NULL, NULL, "__qualname__"},
+    {"__doc__", unary_forward, NULL, NULL, "__doc__"},
+    {"__module__", unary_forward, NULL, NULL, "__module__"},
+    {"__wrapped__", unary_wrapped, NULL, "the shared function this one calls for what it does not take", NULL},
+    {NULL},
+};
+
+static PyTypeObject UnaryFn_T = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "dyngraph._crecord.UnaryFunction",
+    .tp_basicsize = sizeof(UnaryFn),
+    .tp_dealloc = unary_dealloc,
+    .tp_vectorcall_offset = offsetof(UnaryFn, vectorcall),
+    .tp_repr = unary_repr,
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_getset = unary_getset,
+};
+
+/* ``unary_function(name, shared_function, method, op_method)`` */
+static PyObject *
+unary_function(PyObject *mod, PyObject *args)
+{
+    PyObject *name, *fallback, *method, *op_method;
+    if (!PyArg_ParseTuple(args, "UOOO", &name, &fallback, &method, &op_method))
+        return NULL;
+    UnaryFn *f = PyObject_New(UnaryFn, &UnaryFn_T);
+    if (f == NULL)
+        return NULL;
+    f->vectorcall = unary_vectorcall;
+    f->name = Py_NewRef(name);
+    f->fallback = Py_NewRef(fallback);
+    f->method = Py_NewRef(method);
+    f->op_method = Py_NewRef(op_method);
+    return (PyObject *)f;
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
@@ -1158,6 +1271,7 @@ static PyMethodDef methods[] = {
     {"record_small", (PyCFunction)(void (*)(void))record_small_py, METH_FASTCALL,
      "``record_small.record_small``, compiled (for plain NumPy tensors)."},
     {"install_finalizer", install_finalizer, METH_NOARGS, "Node's ``__del__`` accounting as a C finalizer."},
+    {"unary_function", unary_function, METH_VARARGS, "``dg.tanh`` and its kin (see UnaryFunction)."},
     {"entries", entries, METH_O, "The surface's entries as method descriptors of a class."},
     {NULL},
 };
@@ -1176,8 +1290,10 @@ PyInit__crecord(void)
     INTERN(s_apply_op, "_apply_op"); INTERN(s_binary, "_binary"); INTERN(s_const, "_const");
     INTERN(s_index, "index"); INTERN(s_i, "i"); INTERN(s_add, "add"); INTERN(s_mul, "mul");
     INTERN(s_matmul, "matmul"); INTERN(s_getitem, "getitem"); INTERN(s_Dot, "DotBackward0");
-    INTERN(s_Mv, "MvBackward0"); INTERN(s_named, "_named"); INTERN(s_name, "name");
+    INTERN(s_Mv, "MvBackward0"); INTERN(s_named, "_named"); INTERN(s_name, "name"); INTERN(s_op, "_op");
     if ((ZERO = PyLong_FromLong(0)) == NULL || (ONE = PyLong_FromLong(1)) == NULL)
+        return NULL;
+    if (PyType_Ready(&UnaryFn_T) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL)

@@ -182,6 +182,22 @@ def _install() -> None:
     _C.install_finalizer()  # ``Node.__del__``'s accounting, without a Python frame per node
 
 
+def functions() -> dict:
+    """``dg.tanh`` and its kin (``exp``, ``log``, ``sigmoid``, ``relu``, ``sqrt``) for the
+    ``dyngraph`` namespace: compiled where the accelerator is in use (a float tensor's op applied
+    without the shared function's four Python calls), else none (the shared functions stay)."""
+    if _C is None:
+        return {}
+    from shared_ops.functions import FUNCTIONS
+
+    out = {}
+    for name in ("exp", "log", "tanh", "sigmoid", "relu", "sqrt"):
+        method = getattr(Tensor, name, None)
+        if name in FUNCTIONS and getattr(method, "__name__", None) == name:
+            out[name] = _C.unary_function(name, FUNCTIONS[name], method, Tensor._op)
+    return out
+
+
 @contextlib.contextmanager
 def pure():
     """Inside, dyngraph runs the Python twins of the compiled functions (the tests compare both

@@ -342,3 +342,22 @@ def test_results_and_nodes_are_freed_when_dropped():
     del y, view
     assert ref_y() is None and ref_view() is None and node() is None and first() is None
     assert dg.stats()["nodes_alive"] == alive - 2
+
+
+@compiled
+@pytest.mark.parametrize("name", ["exp", "log", "tanh", "sigmoid", "relu", "sqrt"])
+def test_the_compiled_functions_give_what_the_shared_ones_give(name):
+    from shared_ops.functions import FUNCTIONS
+
+    fast, shared = getattr(dg, name), FUNCTIONS[name]
+    assert fast is not shared and fast.__wrapped__ is shared and fast.__name__ == name and fast.__doc__ == shared.__doc__
+    for x in (dg.tensor(np.array([0.5, 2.0], np.float32), requires_grad=True), dg.tensor(np.array([0.25, 3.0])),
+              dg.tensor(np.array([1, 2])), dg.tensor(np.array([[1.0, 4.0]]), requires_grad=True).T):
+        a, b = fast(x), shared(x)
+        assert (a.dtype, a.shape, a.requires_grad) == (b.dtype, b.shape, b.requires_grad)
+        assert a.detach().numpy().tobytes() == b.detach().numpy().tobytes()
+        assert (a.grad_fn is None) == (b.grad_fn is None)
+        if a.grad_fn is not None:
+            assert a.grad_fn.name() == b.grad_fn.name() and a.grad_fn.next == b.grad_fn.next
+    assert _error(lambda: fast([1.0])) == _error(lambda: shared([1.0]))  # no tensor: the shared error
+    assert _python_calls(lambda: fast(dg.tensor([1.0, 2.0]))) == {}

@@ -53,20 +53,20 @@ def test_a_disagreement_names_the_line_and_prints_a_reproducer():
 @contextlib.contextmanager
 def view_with_its_own_version():
     """A view gets a version counter of its own instead of sharing its base's."""
-    from dyngraph import tensors
+    from dyngraph import apply
     from dyngraph.record import Version
 
-    good = tensors.track
+    good = apply.track
 
     def bad(t, src, op, attrs):
         good(t, src, op, attrs)
         t._ver = Version()
 
-    tensors.track = bad  # where Tensor._apply_op looks it up
+    apply.track = bad  # where Tensor._apply_op looks it up (the compiled one too)
     try:
         yield
     finally:
-        tensors.track = good
+        apply.track = good
 
 
 @contextlib.contextmanager
@@ -141,14 +141,14 @@ t2 = t1.view(-1)
 @contextlib.contextmanager
 def results_are_contiguous():
     """Every op's result is row-major, whatever its inputs' layouts."""
-    from dyngraph import tensors
+    from dyngraph import apply
 
-    good = tensors.lay_out
-    tensors.lay_out = lambda t, op, inputs, attrs: None
+    good = apply.lay_out
+    apply.lay_out = lambda t, op, inputs, attrs: None
     try:
         yield
     finally:
-        tensors.lay_out = good
+        apply.lay_out = good
 
 
 def test_the_fuzzer_finds_contiguous_results():
