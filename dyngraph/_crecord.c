@@ -666,13 +666,36 @@ install_finalizer(PyObject *mod, PyObject *noargs)
 
 /* ---- */
 
+/* ``MODE.enabled`` / ``MODE.inference``: ``MODE`` is a ``threading.local``, whose attribute
+ * lookup finds this thread's dict on every call; the dict is kept per thread state (its id is
+ * unique for the interpreter's life, unlike the thread state's address or the thread's ident) */
+static uint64_t mode_tid = (uint64_t)-1;
+static PyObject *mode_dict;
+
 static int
 mode_flag(PyObject *name)
 {
-    PyObject *v = PyObject_GetAttr(MODE, name);
+    uint64_t tid = PyThreadState_GetID(PyThreadState_Get());
+    PyObject *v = NULL;
+    if (tid != mode_tid) {
+        PyObject *d = PyObject_GetAttrString(MODE, "__dict__");
+        if (d == NULL)
+            return -1;
+        if (!PyDict_CheckExact(d)) {
+            Py_DECREF(d);
+            d = NULL;
+        }
+        Py_XSETREF(mode_dict, d);
+        mode_tid = d != NULL ? tid : (uint64_t)-1;
+    }
+    if (mode_dict != NULL && (v = PyDict_GetItemWithError(mode_dict, name)) != NULL && (v == Py_True || v == Py_False))
+        return v == Py_True;
+    if (PyErr_Occurred())
+        return -1;
+    v = PyObject_GetAttr(MODE, name);   /* not set yet in this thread's dict, or not a bool */
     if (v == NULL)
         return -1;
-    int r = v == Py_True ? 1 : v == Py_False ? 0 : PyObject_IsTrue(v);
+    int r = PyObject_IsTrue(v);
     Py_DECREF(v);
     return r;
 }

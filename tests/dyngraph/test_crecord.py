@@ -361,3 +361,28 @@ def test_the_compiled_functions_give_what_the_shared_ones_give(name):
             assert a.grad_fn.name() == b.grad_fn.name() and a.grad_fn.next == b.grad_fn.next
     assert _error(lambda: fast([1.0])) == _error(lambda: shared([1.0]))  # no tensor: the shared error
     assert _python_calls(lambda: fast(dg.tensor([1.0, 2.0]))) == {}
+
+
+def test_grad_mode_is_read_per_thread():
+    """The compiled path keeps the grad-mode dict of the thread it last ran in: each thread must
+    still see its own mode (PyTorch's is thread-local), before and after another thread ran."""
+    import threading
+
+    x = dg.tensor([1.0, 2.0], requires_grad=True)
+    seen = {}
+
+    def other():
+        seen["on"] = (x * 2.0).requires_grad  # a new thread starts with grad mode on
+        with dg.no_grad():
+            seen["off"] = (x * 2.0).requires_grad
+        with dg.inference_mode():
+            seen["inference"] = (x * 2.0).is_inference()
+
+    with dg.no_grad():
+        assert not (x * 2.0).requires_grad
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        assert not (x * 2.0).requires_grad and not x[0].requires_grad
+    assert (x * 2.0).requires_grad and x[0].requires_grad
+    assert seen == {"on": True, "off": False, "inference": True}
