@@ -25,6 +25,13 @@
 #define GC_SOURCE_HASH "unknown"
 #endif
 
+/* ``getattr(x, name, None)``'s lookup (public from 3.13, private before) */
+#if PY_VERSION_HEX >= 0x030D0000
+#define LOOKUP_ATTR PyObject_GetOptionalAttr
+#else
+#define LOOKUP_ATTR _PyObject_LookupAttr
+#endif
+
 #define FLD(o, off) (*(PyObject **)((char *)(o) + (off)))
 
 /* the classes and objects the hot path uses (``setup``) */
@@ -1047,7 +1054,7 @@ ndim_is(PyObject *x, long want, int missing_ok)
     if (Py_IS_TYPE(x, Tensor_T) && FLD(x, T_data) != NULL)
         nd = PyObject_GetAttr(FLD(x, T_data), s_ndim);
     else if (missing_ok) {
-        if (_PyObject_LookupAttr(x, s_ndim, &nd) < 0)
+        if (LOOKUP_ATTR(x, s_ndim, &nd) < 0)
             return -1;
         if (nd == NULL)
             return 0;
