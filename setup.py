@@ -15,9 +15,19 @@ from setuptools import Extension, setup
 HERE = Path(__file__).parent
 
 
+def _parts(src: Path) -> list:
+    """The files ``src`` includes from its folder ``<name>_parts/`` (a module kept in files under
+    400 lines, compiled as one unit); they are part of its hash."""
+    return sorted((src.parent / f"{src.stem}_parts").glob("*.h"))
+
+
 def _extension(src: Path) -> Extension:
-    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    h = hashlib.sha256(src.read_bytes())
+    for part in _parts(src):  # the same order and bytes as dyngraph/_accel.py's hash
+        h.update(part.read_bytes())
+    digest = h.hexdigest()[:16]
     return Extension(f"dyngraph.{src.stem}", [str(src.relative_to(HERE))], optional=True,
+                     depends=[str(p.relative_to(HERE)) for p in _parts(src)],
                      define_macros=[("GC_SOURCE_HASH", f'"{digest}"')], extra_compile_args=["-O2"])
 
 

@@ -27,9 +27,14 @@ _HERE = Path(__file__).parent
 
 
 def _source_hash(name: str):
+    """The hash ``setup.py`` compiles into the module: its ``.c`` file, then the parts it includes
+    from ``<name>_parts/*.h`` in name order."""
     src = _HERE / f"{name}.c"
     try:
-        return hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+        h = hashlib.sha256(src.read_bytes())
+        for part in sorted((_HERE / f"{name}_parts").glob("*.h")):
+            h.update(part.read_bytes())
+        return h.hexdigest()[:16]
     except OSError:  # an installed wheel ships the built module without its source
         return None
 
