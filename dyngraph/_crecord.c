@@ -157,6 +157,14 @@ setup(PyObject *mod, PyObject *ns)
     OFF(ViewOf_T, "root", W_root); OFF(ViewOf_T, "rchain", W_rchain); OFF(ViewOf_T, "base", W_base);
     OFF(ViewOf_T, "chain", W_chain); OFF(ViewOf_T, "no_grad", W_no_grad);
     Py_DECREF(Counters);
+    /* objects are made by ``tp_alloc``, what ``object.__new__`` calls: no class may have its own
+     * ``__new__`` or allocator */
+    PyTypeObject *made[] = {Tensor_T, Node_T, SavedValue_T, Version_T, ViewOf_T};
+    for (size_t k = 0; k < sizeof(made) / sizeof(made[0]); k++)
+        if (made[k]->tp_alloc != PyType_GenericAlloc || made[k]->tp_new != PyBaseObject_Type.tp_new) {
+            PyErr_Format(PyExc_TypeError, "dyngraph._crecord: %s has its own __new__ or allocator", made[k]->tp_name);
+            return NULL;
+        }
     /* the inference counter must keep Version's layout (it adds no slot) */
     Py_ssize_t iv;
     OFF(InfVersion_T, "v", iv);

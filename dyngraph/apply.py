@@ -11,6 +11,7 @@ runs every call the compiled one hands back (another backend, an array among the
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import numpy as np
 
@@ -144,7 +145,7 @@ def kernel_failed(op, inputs, attrs, exc):
 def bind(tensor_cls, wrap_fn, consts: dict) -> None:
     """Called by ``tensors.py`` once ``Tensor`` exists: the names this module needs from it, and
     the compiled accelerator put in place where it is built (``dyngraph._accel``)."""
-    global Tensor, wrap
+    global Tensor, wrap, _C
     Tensor, wrap = tensor_cls, wrap_fn
     if _C is None:
         return
@@ -152,17 +153,24 @@ def bind(tensor_cls, wrap_fn, consts: dict) -> None:
 
     from . import binary_fast, node, record, views
 
-    _C.setup({
-        "Tensor": tensor_cls, "Node": node.Node, "SavedValue": node.SavedValue, "Version": record.Version,
-        "InferenceVersion": InferenceVersion, "OpInfo": record.OpInfo, "Counters": node.Counters,
-        "ndarray": np.ndarray, "NUMPY": NUMPY, "INFO": INFO, "MODE": MODE, "SEQ": node.SEQ, "STATS": node.STATS,
-        "_SHAPE_ONLY": node._SHAPE_ONLY, "_CONST_TENSORS": consts, "_FLOAT_DTYPES": binary_fast._FLOAT_DTYPES,
-        "OPS": REGISTRY._ops, "apply_globals": globals(), "fast_globals": vars(binary_fast),
-        "apply_op": apply_op, "binary": binary_fast.BinaryFastPath._binary, "getitem": TensorSurface.__getitem__,
-        "get_op": REGISTRY.get, "shape_only": node.shape_only, "edge": record.edge, "nbytes": record.nbytes,
-        "refuse_inference": record.refuse_inference, "kernel_failed": kernel_failed, "asarray": np.asarray,
-        "track": track, "ViewOf": views.ViewOf,
-    })
+    try:  # the classes' layout is checked there (object slots, no __new__ of their own)
+        _C.setup({
+            "Tensor": tensor_cls, "Node": node.Node, "SavedValue": node.SavedValue, "Version": record.Version,
+            "InferenceVersion": InferenceVersion, "OpInfo": record.OpInfo, "Counters": node.Counters,
+            "ndarray": np.ndarray, "NUMPY": NUMPY, "INFO": INFO, "MODE": MODE, "SEQ": node.SEQ, "STATS": node.STATS,
+            "_SHAPE_ONLY": node._SHAPE_ONLY, "_CONST_TENSORS": consts, "_FLOAT_DTYPES": binary_fast._FLOAT_DTYPES,
+            "OPS": REGISTRY._ops, "apply_globals": globals(), "fast_globals": vars(binary_fast),
+            "apply_op": apply_op, "binary": binary_fast.BinaryFastPath._binary, "getitem": TensorSurface.__getitem__,
+            "get_op": REGISTRY.get, "shape_only": node.shape_only, "edge": record.edge, "nbytes": record.nbytes,
+            "refuse_inference": record.refuse_inference, "kernel_failed": kernel_failed, "asarray": np.asarray,
+            "track": track, "ViewOf": views.ViewOf,
+        })
+    except (TypeError, KeyError) as exc:
+        warnings.warn(f"dyngraph._crecord cannot run on these classes ({exc}); dyngraph runs its Python twin",
+                      RuntimeWarning, stacklevel=2)
+        _accel.LOADED.pop("_crecord", None)
+        _C = None
+        return
     _ENTRIES.update(_C.entries(binary_fast.BinaryFastPath))
     _PYTHON["_binary"] = binary_fast.BinaryFastPath.__dict__["_binary"]
     _install()
