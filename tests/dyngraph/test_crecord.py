@@ -73,6 +73,11 @@ def _step(op, x, y):
         return None
     if op in ("add", "mul", "sub", "div") and x.dtype != y.dtype and x.ndim and y.ndim:
         return None
+    if op in ("add", "mul", "sub", "div", "add_mixed"):
+        try:
+            np.broadcast_shapes(x.shape, y.shape)
+        except ValueError:  # ``x[1:]`` is (2, 3): not every pair of values broadcasts
+            return None
     return {
         "tanh": lambda: dg.tanh(x), "exp": lambda: x.exp(), "sigmoid": lambda: x.sigmoid(), "relu": lambda: x.relu(),
         "neg": lambda: -x, "sum": lambda: x.sum(), "T": lambda: x.T, "reshape": lambda: x.reshape(-1),
