@@ -39,7 +39,7 @@ static PyTypeObject *ViewOf_T, *Tensor_T, *Node_T, *SavedValue_T, *Version_T, *I
 static PyObject *NUMPY_BE, *INFO, *MODE, *SEQ, *STATS, *SHAPE_ONLY, *CONSTS, *FLOAT_DTYPES, *OPS;
 static PyObject *apply_globals, *fast_globals;   /* ``track``/``lay_out`` and ``_general`` are read there */
 static PyObject *py_apply_op, *py_binary, *py_getitem, *get_op_fn, *shape_only_fn, *edge_fn, *nbytes_fn,
-    *refuse_fn, *kernel_failed_fn, *asarray_fn, *track_fn;
+    *refuse_fn, *explain_fn, *asarray_fn, *track_fn;
 static PyObject *apply_classmethod, *binary_descr;   /* what ``Tensor`` holds when this module is in use */
 static PyObject *ZERO, *ONE;
 
@@ -135,7 +135,7 @@ setup(PyObject *mod, PyObject *ns)
     TAKE(fast_globals, "fast_globals"); TAKE(py_apply_op, "apply_op"); TAKE(py_binary, "binary");
     TAKE(py_getitem, "getitem"); TAKE(get_op_fn, "get_op"); TAKE(shape_only_fn, "shape_only");
     TAKE(edge_fn, "edge"); TAKE(nbytes_fn, "nbytes"); TAKE(refuse_fn, "refuse_inference");
-    TAKE(kernel_failed_fn, "kernel_failed"); TAKE(asarray_fn, "asarray"); TAKE(track_fn, "track");
+    TAKE(explain_fn, "explain"); TAKE(asarray_fn, "asarray"); TAKE(track_fn, "track");
     TAKE(ViewOf_T, "ViewOf");
     PyObject *Counters = item(ns, "Counters");
     if (Counters == NULL)

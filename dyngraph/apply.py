@@ -133,15 +133,6 @@ def _coerce(inputs) -> tuple:
     return tuple(out)
 
 
-def kernel_failed(op, inputs, attrs, exc):
-    """The compiled ``apply_op``'s kernel raised ``exc``: explain it as ``apply_op`` does
-    (inside the handler, so that the error raised has ``exc`` as its context)."""
-    try:
-        raise exc
-    except Exception as caught:
-        explain(op, inputs, attrs, caught)
-
-
 def bind(tensor_cls, wrap_fn, consts: dict) -> None:
     """Called by ``tensors.py`` once ``Tensor`` exists: the names this module needs from it, and
     the compiled accelerator put in place where it is built (``dyngraph._accel``)."""
@@ -162,7 +153,7 @@ def bind(tensor_cls, wrap_fn, consts: dict) -> None:
             "OPS": REGISTRY._ops, "apply_globals": globals(), "fast_globals": vars(binary_fast),
             "apply_op": apply_op, "binary": binary_fast.BinaryFastPath._binary, "getitem": TensorSurface.__getitem__,
             "get_op": REGISTRY.get, "shape_only": node.shape_only, "edge": record.edge, "nbytes": record.nbytes,
-            "refuse_inference": record.refuse_inference, "kernel_failed": kernel_failed, "asarray": np.asarray,
+            "refuse_inference": record.refuse_inference, "explain": explain, "asarray": np.asarray,
             "track": track, "ViewOf": views.ViewOf,
         })
     except (TypeError, KeyError) as exc:

@@ -88,8 +88,14 @@ apply_fast(PyObject *op, PyObject *inputs, PyObject *attrs)
             PyErr_NormalizeException(&et, &ev, &tb);
             if (tb != NULL)
                 PyException_SetTraceback(ev, tb);
+            /* ``explain(op, inputs, attrs, exc)`` inside the handler, as ``apply_op`` calls it: what
+             * it raises gets ``exc`` as its context, and no frame holds ``exc`` (no cycle) */
+            PyObject *prev = PyErr_GetHandledException();
+            PyErr_SetHandledException(ev);
             PyObject *cargs[4] = {op, inputs, attrs, ev};
-            PyObject *r = PyObject_Vectorcall(kernel_failed_fn, cargs, 4, NULL);
+            PyObject *r = PyObject_Vectorcall(explain_fn, cargs, 4, NULL);
+            PyErr_SetHandledException(prev);
+            Py_XDECREF(prev);
             Py_XDECREF(et);
             Py_XDECREF(ev);
             Py_XDECREF(tb);
