@@ -4,6 +4,7 @@ compares the graphs both paths make)."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sys
 import weakref
@@ -152,3 +153,24 @@ def test_grad_mode_is_read_per_thread():
         assert not (x * 2.0).requires_grad and not x[0].requires_grad
     assert (x * 2.0).requires_grad and x[0].requires_grad
     assert seen == {"on": True, "off": False, "inference": True}
+
+
+@pytest.mark.parametrize("compiled_path", [True, False])
+def test_a_failed_kernel_keeps_nothing_alive_past_its_error(compiled_path):
+    """The error of a failing kernel holds its inputs only while it lives: no reference cycle
+    (one would keep the graph until a gc pass), on either path."""
+    x = dg.tensor(np.ones((3, 3)), requires_grad=True)
+    y = x * 2.0
+    node = weakref.ref(y.grad_fn)
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        with (contextlib.nullcontext() if compiled_path else apply.pure()):
+            with pytest.raises(dg.ShapeError) as info:
+                y + dg.tensor(np.ones(4))
+        assert isinstance(info.value.__context__, ValueError)  # NumPy's, as the handler saw it
+        del info, y
+        assert node() is None
+    finally:
+        if was:
+            gc.enable()
