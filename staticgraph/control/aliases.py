@@ -57,4 +57,15 @@ def maybe_same(nodes: list) -> list:
     return [g for g in out.values() if len(g) > 1]
 
 
-__all__ = ["handed", "maybe_same"]
+def shared(nodes: list) -> list[bool]:
+    """Per node of ``nodes`` (a control node's inputs), whether it is, or may be at run time,
+    the array of another of them (``handed``)."""
+    sets = [handed(x) for x in nodes]
+    owners: dict[int, set] = {}
+    for k, s in enumerate(sets):
+        for i in s:
+            owners.setdefault(i, set()).add(k)
+    return [any(len(owners[i]) > 1 for i in s) for s in sets]
+
+
+__all__ = ["handed", "maybe_same", "shared"]
