@@ -110,7 +110,7 @@ def _draw_matmul_loop(data, b, scan: bool):
     # the scan's own xs is drawn as its weight (or fixed operand) where it fits: one value whose
     # gradient terms are the rows' and the weight's per step, interleaved as dyngraph sums them
     own = v if scan else None
-    if scan and side == "left" and len(b.shapes[v]) == 2 and data.draw(_sampled((True, False))):
+    if scan and side == "left" and len(b.shapes[v]) == 2 and data.draw(_sampled((True, False, False))):
         w, j = v, b.shapes[v][0]  # a weight (j, columns) of xs's own shape
     else:
         w = _exact(b, data, (rows[1], j) if side == "right" else (j, rows[0]), dtype, prefer=own)

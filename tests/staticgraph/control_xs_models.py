@@ -121,6 +121,20 @@ def xs_twice_and_captured(F, xs, h0, w):
     return _loss(h, ys)
 
 
+@model
+def xs_may_be_the_closure(F, xs, h0, w):  # the scanned value is xs itself when the branch hands it through
+    v = CF.cond(F, h0.sum() > 0, lambda a: a, lambda a: a * 1.5, xs)
+    h, ys = CF.scan(F, lambda h, x: ((h * 0.5 + (xs * x).sum(axis=0)).sin(), x * h), h0, v)
+    return _loss(h, ys) + (xs * 0.5).sum()
+
+
+@model
+def closure_may_be_xs(F, xs, h0, w):
+    v = CF.cond(F, h0.sum() > 0, lambda a: a, lambda a: a * 1.5, xs)
+    h, ys = CF.scan(F, lambda h, x: ((h * 0.5 + (v * x).sum(axis=0)).sin(), x * h), h0, xs)
+    return _loss(h, ys) + (xs * 0.5).sum()
+
+
 # --------------------------------------------------------------------------- control flow in the body
 
 

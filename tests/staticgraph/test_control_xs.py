@@ -126,3 +126,32 @@ def test_saved_and_loaded_gradient_keeps_the_bits(tmp_path, optimize):
     for T in (1, 4):
         arrs = arrays(name, T, "float64", 3)
         assert [bits(a) for a in run(fn, have, arrs)] == [bits(b) for b in run(again, have, arrs)]
+
+
+def test_no_step_gives_zeros_for_xs():
+    """A scan of no step: xs (connected in the graph) gets zeros, the initial carry its own terms."""
+    have, fn = static("captured_once", arrays("captured_once", 2, "float64", 0))
+    h0 = np.linspace(-1.0, 1.0, 5)
+    gx, gh, gw = run(fn, have, [np.zeros((0, 5)), h0, np.ones(5)])
+    assert gx.shape == (0, 5) and gw is None
+    assert gh.tobytes() == (h0 + h0).tobytes()
+
+
+@pytest.mark.parametrize("name", ["captured_once", "xs_twice_and_captured", "init_is_xs"])
+def test_second_order_agrees_with_torch(name):
+    """The gradient of ``sum(c * dloss/dxs)``: the rows' terms of the first gradient are
+    differentiated like its stacked rows (within rounding: second order is not bitwise)."""
+    arrs = arrays(name, 3, "float64", 1)
+    c = np.random.default_rng(5).standard_normal(arrs[0].shape)
+    with sg.Graph():
+        ps = [sg.placeholder(a.shape, "float64") for a in arrs]
+        gx = sg.gradients(MODELS[name](sg, *ps), ps[0])
+        second = sg.gradients((gx * sg.constant(c)).sum(), ps)
+        fn = sg.compile([g for g in second if g is not None], inputs=ps, optimize=False)
+    ts = [torch.tensor(a, requires_grad=True) for a in arrs]
+    (tx,) = torch.autograd.grad(MODELS[name](torch, *ts), ts[0], create_graph=True)
+    want = [w for w in torch.autograd.grad((tx * torch.tensor(c)).sum(), ts, allow_unused=True) if w is not None]
+    got = fn(*arrs)
+    assert len(got) == len(want) >= 1
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w.numpy(), rtol=1e-10, atol=1e-12)
