@@ -14,13 +14,24 @@ from itertools import chain
 
 import numpy as np
 
-from shared_ops.registry import REGISTRY
-
 from ..passes import stack
-
 from .grad import AFTER, _is_list
-from .terms import (Placed, _copies, _enter, _flat, _has_placed, _in_loop, _keyed, _leave, _merged, _placed, _plain,
-                    _resolve, _row_terms, add_n)
+from .terms import (
+    Placed,
+    _copies,
+    _enter,
+    _flat,
+    _has_placed,
+    _in_loop,
+    _keyed,
+    _leave,
+    _merged,
+    _placed,
+    _plain,
+    _resolve,
+    _row_terms,
+    add_n,
+)
 
 
 class Backward:

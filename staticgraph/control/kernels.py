@@ -19,7 +19,7 @@ from . import inline
 from .backward import Backward, _rows
 from .declare import GET, KINDS
 from .grad import ADD_TERMS, GRAD_KINDS, _is_list, residuals
-from .terms import Placed, _expand, _flat, _has_placed, add_n
+from .terms import _expand, _flat, _has_placed, add_n
 
 _CUT: list = []  # residual nodes the next lowered program takes as inputs (see Compiled)
 

@@ -16,6 +16,7 @@ from shared_ops.registry import REGISTRY
 
 from .grad import AFTER, NEXT, YS
 
+
 def add_n(xp, terms: list):
     """The shared ``add_n``: a left fold in the order given, seeded with the first term."""
     return terms[0] if len(terms) == 1 else REGISTRY.get("add_n").kernel(xp, *terms)

@@ -7,12 +7,11 @@ gives the same bits."""
 import numpy as np
 import pytest
 import torch
+from control_xs_models import MODELS, arrays
 
 import dyngraph as dg
 import staticgraph as sg
 from staticgraph.control.kernels import Loop
-
-from control_xs_models import MODELS, arrays
 
 LENGTHS = (1, 2, 3, 5)
 
