@@ -14,16 +14,26 @@ from .declare import GET
 
 
 def handed(x: Node) -> set:
-    """Ids of the nodes whose array ``x`` may be at run time: itself, and through every control
+    """``id()`` of the nodes whose array ``x`` may be at run time: itself, through every control
     output that can hand a value through unchanged (a loop's carry after no step, a branch
-    returning an operand or a captured value), those values' own."""
+    returning an operand or a captured value) those values' own, and, for a param or a closure
+    of a body, the outer value it holds (``BodyGraph.fed``, the captures): two inputs of a
+    control node in a loop body, one a carry and one a closure fed the same outer value, are
+    one array in the first step."""
     found: set[int] = set()
     stack = [x]
     while stack:
         v = stack.pop()
-        if v.id in found:
+        if id(v) in found:
             continue
-        found.add(v.id)
+        found.add(id(v))
+        if v.op == "placeholder":
+            g = v.graph
+            outer = getattr(g, "fed", {}).get(v.id)
+            if outer is not None:
+                stack.append(outer)
+            stack.extend(o for o, ph in getattr(g, "captures", ()) if ph is v)
+            continue
         if v.op != GET or v.inputs[0].op not in ("cond", "while_loop", "scan"):
             continue
         ctrl, k = v.inputs[0], v.attrs["index"]

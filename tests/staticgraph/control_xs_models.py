@@ -7,8 +7,9 @@ dyngraph and PyTorch with the Python loop it stands for, which sums the value's 
 in its consumers' creation order (before the loop; step ``t``: ``xs[t]``, then the body's
 consumers; the ``stack`` of the ``ys``; the final carry's consumers).
 
-Every model is ``model(F, xs, h0, w) -> loss``: ``xs`` is ``(T, 5)`` (``(T, 4, 5)`` where
-``XS_SHAPE`` says), ``h0`` and ``w`` are ``(5,)``.
+Every model is ``model(F, xs, h0, w) -> loss``: ``xs`` is ``(T, N)`` (``(T, 4, N)`` where
+``XS_SHAPE`` says), ``h0`` and ``w`` are ``(N,)``; ``N`` elements give a different order of
+summation as many chances to show in the last bits.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import numpy as np
 from graphcompare import controlflow as CF
 
 MODELS: dict = {}
-XS_SHAPE = {"nested_row": (4, 5)}  # the shape of a row of xs, where not (5,)
+N = 24
+XS_SHAPE = {"nested_row": (4, N)}  # the shape of a row of xs, where not (N,)
 
 
 def model(f):
@@ -184,7 +186,7 @@ def nested_scan_captures_it_too(F, xs, h0, w):
 
 
 @model
-def nested_row(F, xs, h0, w):  # xs (T, 4, 5): the inner scan runs over the outer row, captures it
+def nested_row(F, xs, h0, w):  # xs (T, 4, N): the inner scan runs over the outer row, captures it
     def body(h, x):
         inner = (lambda c, r: ((c * 0.9 + r * x.sum(axis=0) + xs[0, 0]).tanh(), c * r))
         c, zs = CF.scan(F, inner, h, x)
@@ -200,6 +202,24 @@ def scan_in_a_branch(F, xs, h0, w):
         return c + zs.sum(axis=0)
     a = CF.cond(F, h0.sum() > 0, inner, lambda v: v * xs[0], h0)
     return (a * a).sum() + (xs * 0.5).sum()
+
+
+@model
+def while_carry_and_closure_into_a_scan(F, xs, h0, w):  # in the first step the carry v is xs
+    def step(i, v):
+        h, ys = CF.scan(F, lambda h, x: ((h * 0.5 + x * v.sum()).sin(), x * h + xs[0]), v[0], xs)
+        return i + 1, v * 0.5 + h * ys.sum() * 0.1 + xs * 0.2
+    _, v = CF.while_loop(F, lambda i, v: i < 2, step, (_zero(F), xs))
+    return (v * v).sum()
+
+
+@model
+def while_carry_and_closure_into_a_cond(F, xs, h0, w):
+    def step(i, v):
+        a = CF.cond(F, v.sum() > 0, lambda a: a * xs + (xs * a).sin(), lambda a: a - xs * 0.5, v)
+        return i + 1, a.tanh()
+    _, v = CF.while_loop(F, lambda i, v: i < 2, step, (_zero(F), xs))
+    return (v * v).sum() + (xs * 0.5).sum()
 
 
 # --------------------------------------------------------------------------- carries and ys
@@ -250,6 +270,6 @@ def while_carry_becomes_captured(F, xs, h0, w):
 def arrays(name: str, T: int, dtype: str, seed: int) -> list:
     """The inputs of ``MODELS[name]`` for ``T`` steps."""
     rng = np.random.default_rng(seed)
-    row = XS_SHAPE.get(name, (5,))
-    return [rng.uniform(-1.5, 1.5, (T,) + row).astype(dtype), rng.uniform(-1.0, 1.0, (5,)).astype(dtype),
-            rng.uniform(-1.0, 1.0, (5,)).astype(dtype)]
+    row = XS_SHAPE.get(name, (N,))
+    return [rng.uniform(-1.5, 1.5, (T,) + row).astype(dtype), rng.uniform(-1.0, 1.0, (N,)).astype(dtype),
+            rng.uniform(-1.0, 1.0, (N,)).astype(dtype)]
