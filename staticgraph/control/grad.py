@@ -19,7 +19,10 @@ consumers were created, in one left fold. So nothing is summed early where dyngr
 - the terms of a carry seed the previous step's body in the order of their consumers in the
   next step (keys ``(NEXT, consumer, position)``), after the node's own consumers in its step,
   before the stacked ``ys`` (``(YS, k)``), and, in the last step, before the final carry's
-  consumers after the loop (``(AFTER, k, i)``).
+  consumers after the loop (``(AFTER, k, i)``);
+- a scan's ``xs`` that is (or may be) another input's value too hands its rows' gradients
+  back as one term per step, which sort among that value's other terms by step and consumer
+  (``terms``: the order of dyngraph's unrolled loop).
 """
 
 from __future__ import annotations
