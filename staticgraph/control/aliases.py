@@ -4,7 +4,7 @@ A control node can hand a value through unchanged (a loop's carry after no step,
 returning an operand or a captured value); two different inputs of one control node may then
 be the same array, and dyngraph, which sees one tensor, interleaves their gradient terms by
 step and consumer. The gradient of such a node keys those inputs' terms by its own order
-(``info["mix"]``, ``backward._merged``).
+(``info["mix"]``, ``terms._merged``).
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class Cot(list):
 def sum_terms(graph: Graph, terms: list, like: Node, keys=None) -> Node:
     """One value from contributions in order: the term itself, ``add_n``, or ``add_terms``
     when a term is a list (a control node's gradient); ``keys``: the terms' sort keys, which
-    place a pass-through's terms at run time (``backward.Placed``)."""
+    place a pass-through's terms at run time (``terms.Placed``)."""
     lists = tuple(_is_list(t) for t in terms)
     if not any(lists):
         if len(terms) == 1:
@@ -225,7 +225,7 @@ def _cond(graph, n, cf, cot, needs):
     t, f = cf.bodies["true"], cf.bodies["false"]
     # a seed's key inside the branches is its key outside under the prefix NEXT: the seeds sort
     # among themselves as their consumers outside do, after every consumer in the branch, and a
-    # term the branch hands through unchanged takes its outside key back (``backward._leave``)
+    # term the branch hands through unchanged takes its outside key back (``terms._leave``)
     outer = {k: _keys_of(cot[k]) for k in cot}
     seeds = [(k, (NEXT,) + tuple(outer[k][i]) if outer[k][i] else (NEXT, -1, k, i), _is_list(cot[k][i]))
              for k in sorted(cot) for i in range(len(cot[k]))]
@@ -313,7 +313,7 @@ def _scan(graph, n, cf, cot, needs):
     cap_out = [n.inputs[nc + nx + c] for c, ph in enumerate(b.capture_nodes) if floating(ph)]
     # an xs that is (or may be) another input's array: dyngraph sums the scattered gradient of
     # each row among that value's other terms, at step t before step t's body (where its
-    # getitem is), so it is handed out as one term per step (``backward._row_terms``)
+    # getitem is), so it is handed out as one term per step (``terms._row_terms``)
     xterms = iter(shared(carry_out + x_out + cap_out)[len(carry_out):len(carry_out) + len(x_out)])
     xterms = [needs[nc + j] and next(xterms) for j in range(nx)]
     info = {"carries": nc, "xs": nx, "ys": ny, "caps": len(b.captures), "dys": [d is not None for d in dys],
