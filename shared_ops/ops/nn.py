@@ -101,8 +101,11 @@ def _sce_forward(xp, logits, labels):
     if (
         logits.__class__ is _ndarray and labels.__class__ is _ndarray and logits.dtype.kind == "f"
         and labels.dtype.kind in "iu" and labels.shape == (n,)
-    ):  # anything else (dyngraph runs infer only once a kernel fails) as before
+    ):
         return _sce_forward_numpy(logits, labels, n, c)
+    # dyngraph runs infer only once a kernel fails: float labels or an (N, 1) column, which
+    # NumPy would compute with, are refused here with staticgraph's words
+    _sce_infer(Spec(tuple(logits.shape), dtype_name(logits.dtype)), Spec(tuple(labels.shape), dtype_name(labels.dtype)))
     _check_labels(xp, labels, c, "softmax_cross_entropy")
     lsm = _log_softmax_forward(xp, logits, axis=1)
     hit = xp.reshape(labels, (n, 1)) == xp.arange(c, dtype=labels.dtype)
@@ -125,9 +128,16 @@ def _sce_forward_numpy(logits, labels, n, c):
 def _sce_infer(logits: Spec, labels: Spec) -> Spec:
     require_float("softmax_cross_entropy", logits)
     check_rank("softmax_cross_entropy", logits, (2,), "logits")
-    check_rank("softmax_cross_entropy", labels, (1,), "labels")
+    if labels.ndim != 1:
+        raise ShapeError(
+            f"softmax_cross_entropy: labels must have 1 dimension (one class index per row of logits), got shape "
+            f"{fmt_shape(labels.shape)}" + ("; flatten a column with labels.reshape(-1)" if labels.ndim == 2 and labels.shape[1] == 1 else "")
+        )
     if labels.dtype not in INTEGER:
-        raise DTypeError(f"softmax_cross_entropy: labels must be integers (class indices), got {labels.dtype}")
+        raise DTypeError(
+            f"softmax_cross_entropy: labels must be integers (class indices), got {labels.dtype}; "
+            "convert them with .astype('int64')"
+        )
     n, m = logits.shape[0], labels.shape[0]
     if n is not None and m is not None and n != m:
         raise ShapeError(
