@@ -147,6 +147,9 @@ def test_sum_to_keeps_the_generic_bits_and_owns_a_leading_axis_sum(dt):
             assert _same(got, want) and isinstance(got, np.ndarray), (xshape, shape, name)
             if len(xshape) > len(shape) and shape and 1 not in shape:
                 assert got.base is None, (xshape, shape, name)  # owned: the engine moves it
+            # a `like` input (staticgraph's free dimensions) takes the general branch: same bits
+            like = np.empty(tuple(1 if s == 1 else s for s in shape), np.int8)
+            assert _same(op.forward(np, x, like, shape=tuple(None for _ in shape)), want), (xshape, shape, name)
 
 
 @pytest.mark.parametrize("dt", ["float16", "float32", "float64", "int64", "bool"])
