@@ -59,7 +59,7 @@ def _sum_to_forward(xp, x, like=None, *, shape):
         if lead > 0 and shape and x.shape[lead:] == shape:
             # a bias's gradient (one per layer per step): the branch below for axes
             # (0, .., lead - 1), written out (bench_dyngraph_opcodes W3: 36 opcodes fewer each)
-            return x.sum(axis=_LEADING[lead] if lead < 8 else tuple(range(lead)))
+            return np.add.reduce(x, axis=_LEADING[lead] if lead < 8 else tuple(range(lead)))
     shape = _resolve(shape, like)
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
