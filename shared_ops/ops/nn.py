@@ -120,7 +120,7 @@ def _sce_forward_numpy(logits, labels, n, c):
     # row masked with zeros. Adding zeros leaves a value's bits (NaN payloads included) except
     # for -0.0, which log_softmax never gives: s - lse is -0.0 only for s = -0.0 (a -0.0 logit
     # beside a +0.0 maximum) and lse = +0.0 (sum(exp) = 1), and those two entries alone sum to 2.
-    if n and (labels.min() < 0 or labels.max() >= c):
+    if n and (np.minimum.reduce(labels) < 0 or _max(labels) >= c):
         _check_labels(np, labels, c, "softmax_cross_entropy")
     s = logits - _max(logits, axis=1, keepdims=True)
     picked = s[np.arange(n), labels] - _log_sum_exp(s, 1)[:, 0]
