@@ -63,7 +63,9 @@ class EagerOps(ArrayOps):
         xs = x.shape
         if xs == shape or tuple(xs) == tuple(shape):
             return x
-        return self.call("sum_to", x, shape=tuple(shape))
+        # self.call("sum_to", ...) without its scalar scan and apply's frame (x is an array):
+        # 57 opcodes fewer per summing call (bench_dyngraph_opcodes W3)
+        return self.registry.get("sum_to").kernel(self.xp, x, shape=tuple(shape))
 
     def _scalar(self, value, like):
         """A Python scalar as a constant array of the weak dtype it takes beside ``like``."""
