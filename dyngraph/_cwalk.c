@@ -51,7 +51,7 @@ static Field F[N_FIELDS] = {
 };
 
 /* what setup() is given: classes, objects and the Python functions this file calls */
-static PyTypeObject *AccType, *ShapeOnlyType, *NdarrayType;
+static PyObject *AccType, *ShapeOnlyType, *NdarrayType;  /* classes */
 static PyObject *STATS, *FREED_MSG, *FreedGraphError, *version_error, *arity_error, *accumulate,
     *run_hooks, *unpack, *shape_only, *SHAPE_ONLY, *heappush, *heappop;
 static int ready_for_use = 0;
@@ -205,7 +205,7 @@ static PyObject *sum_terms(PyObject *ops, PyObject *g)
 /* a saved tensor as the rule gets it: its array, after the version check (version 0 expected) */
 static PyObject *unpack_one(PyObject *n, PyObject *e)
 {
-    if (Py_TYPE(e) == ShapeOnlyType)
+    if ((PyObject *)Py_TYPE(e) == ShapeOnlyType)
         return Py_NewRef(e);
     PyObject *v = get(e, T_VER);
     if (v == NULL)
@@ -285,7 +285,7 @@ static PyObject *stand_in(PyObject *g, LastStandIn *last)
         }
     }
     PyObject *so = NULL;
-    if (Py_TYPE(g) == NdarrayType) {
+    if ((PyObject *)Py_TYPE(g) == NdarrayType) {
         PyObject *key = PyTuple_Pack(2, sh, dt);
         if (key == NULL)
             goto fail;
@@ -671,7 +671,7 @@ static PyObject *cwalk_walk(PyObject *self, PyObject *const *args, Py_ssize_t na
                     lst = NULL;
                 }
             }
-            if (Py_TYPE(c) == AccType) {
+            if ((PyObject *)Py_TYPE(c) == AccType) {
                 if (stash(buf, c, gi) < 0 || PyList_Append(sinks, c) < 0)
                     goto error;
                 Py_CLEAR(gi);
@@ -787,7 +787,7 @@ static PyObject *cwalk_count_deps(PyObject *self, PyObject *edges)
             Py_DECREF(e);
             goto error;
         }
-        if (Py_TYPE(e) == AccType) {  /* a sink: no edges */
+        if ((PyObject *)Py_TYPE(e) == AccType) {  /* a sink: no edges */
             Py_DECREF(e);
             continue;
         }
@@ -837,22 +837,6 @@ error:
 
 /* -- setup --------------------------------------------------------------------------------- */
 
-static int take(PyObject *kw, const char *key, PyObject **slot, int must_be_type)
-{
-    PyObject *v = PyDict_GetItemString(kw, key);
-    if (v == NULL) {
-        PyErr_Format(PyExc_TypeError, "dyngraph._cwalk.setup() needs %s", key);
-        return -1;
-    }
-    if (must_be_type && !PyType_Check(v)) {
-        PyErr_Format(PyExc_TypeError, "dyngraph._cwalk.setup(): %s must be a class", key);
-        return -1;
-    }
-    Py_INCREF(v);
-    Py_XSETREF(*slot, v);
-    return 0;
-}
-
 PyDoc_STRVAR(setup_doc,
 "setup(**objects)\n--\n\n"
 "Give the module the classes whose slots it reads (Node, Tensor, Version, SavedValue, OpInfo,\n"
@@ -865,46 +849,80 @@ static PyObject *cwalk_setup(PyObject *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_TypeError, "setup() takes keyword arguments only");
         return NULL;
     }
-    ready_for_use = 0;
+    /* everything is checked before anything is kept: a refused setup() leaves the last one */
+    Field got[N_FIELDS];
     for (int k = 0; k < N_FIELDS; k++) {
-        Field *f = &F[k];
-        PyObject *cls = NULL;
-        if (take(kw, f->cls, &cls, 1) < 0)
+        const Field *f = &F[k];
+        PyObject *cls = PyDict_GetItemString(kw, f->cls);
+        if (cls == NULL || !PyType_Check(cls)) {
+            PyErr_Format(PyExc_TypeError, "dyngraph._cwalk.setup() needs %s, a class", f->cls);
             return NULL;
+        }
         PyTypeObject *t = (PyTypeObject *)cls;
         PyObject *name = PyUnicode_InternFromString(f->attr);
-        PyObject *descr = name == NULL ? NULL : _PyType_Lookup(t, name);
+        if (name == NULL)
+            return NULL;
+        PyObject *descr = _PyType_Lookup(t, name);
+        Py_DECREF(name);  /* interned: the module's strings keep it */
         if (descr == NULL || Py_TYPE(descr) != &PyMemberDescr_Type ||
             ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX ||
             (((PyMemberDescrObject *)descr)->d_member->flags & READONLY) ||
             t->tp_getattro != PyObject_GenericGetAttr || t->tp_setattro != PyObject_GenericSetAttr) {
-            if (!PyErr_Occurred())
-                PyErr_Format(PyExc_TypeError,
-                             "dyngraph._cwalk.setup(): %s.%s must be a writable __slots__ field of a class "
-                             "with the default attribute access", f->cls, f->attr);
-            Py_XDECREF(name);
-            Py_DECREF(cls);
+            PyErr_Format(PyExc_TypeError,
+                         "dyngraph._cwalk.setup(): %s.%s must be a writable __slots__ field of a class with "
+                         "the default attribute access (dyngraph runs walk_py without it)", f->cls, f->attr);
             return NULL;
         }
-        Py_XSETREF(f->type, t);
-        Py_XSETREF(f->name, name);
-        Py_XSETREF(f->descr, Py_NewRef(descr));
-        f->off = ((PyMemberDescrObject *)descr)->d_member->offset;
+        got[k] = *f;
+        got[k].type = t;
+        got[k].name = name;
+        got[k].descr = descr;
+        got[k].off = ((PyMemberDescrObject *)descr)->d_member->offset;
     }
-    if (take(kw, "AccumulateGrad", (PyObject **)&AccType, 1) < 0 ||
-        take(kw, "ShapeOnly", (PyObject **)&ShapeOnlyType, 1) < 0 ||
-        take(kw, "ndarray", (PyObject **)&NdarrayType, 1) < 0 || take(kw, "STATS", &STATS, 0) < 0 ||
-        take(kw, "FREED_MSG", &FREED_MSG, 0) < 0 || take(kw, "FreedGraphError", &FreedGraphError, 1) < 0 ||
-        take(kw, "version_error", &version_error, 0) < 0 || take(kw, "arity_error", &arity_error, 0) < 0 ||
-        take(kw, "accumulate", &accumulate, 0) < 0 || take(kw, "run_hooks", &run_hooks, 0) < 0 ||
-        take(kw, "unpack", &unpack, 0) < 0 || take(kw, "shape_only", &shape_only, 0) < 0 ||
-        take(kw, "SHAPE_ONLY", &SHAPE_ONLY, 0) < 0 || take(kw, "heappush", &heappush, 0) < 0 ||
-        take(kw, "heappop", &heappop, 0) < 0)
-        return NULL;
-    if (!PyDict_Check(SHAPE_ONLY)) {
+    static const char *types[] = {"AccumulateGrad", "ShapeOnly", "ndarray", "FreedGraphError"};
+    static const char *objects[] = {"STATS", "FREED_MSG", "version_error", "arity_error", "accumulate",
+                                    "run_hooks", "unpack", "shape_only", "SHAPE_ONLY", "heappush", "heappop"};
+    PyObject *v;
+    for (size_t j = 0; j < sizeof(types) / sizeof(*types); j++)
+        if ((v = PyDict_GetItemString(kw, types[j])) == NULL || !PyType_Check(v)) {
+            PyErr_Format(PyExc_TypeError, "dyngraph._cwalk.setup() needs %s, a class", types[j]);
+            return NULL;
+        }
+    for (size_t j = 0; j < sizeof(objects) / sizeof(*objects); j++)
+        if (PyDict_GetItemString(kw, objects[j]) == NULL) {
+            PyErr_Format(PyExc_TypeError, "dyngraph._cwalk.setup() needs %s", objects[j]);
+            return NULL;
+        }
+    if (!PyDict_Check(PyDict_GetItemString(kw, "SHAPE_ONLY"))) {
         PyErr_SetString(PyExc_TypeError, "dyngraph._cwalk.setup(): SHAPE_ONLY must be a dict");
         return NULL;
     }
+    for (int k = 0; k < N_FIELDS; k++) {
+        Py_INCREF(got[k].type);
+        Py_INCREF(got[k].name);
+        Py_INCREF(got[k].descr);
+        Py_XDECREF(F[k].type);
+        Py_XDECREF(F[k].name);
+        Py_XDECREF(F[k].descr);
+        F[k] = got[k];
+    }
+#define KEEP(slot, key) Py_XSETREF(slot, Py_NewRef(PyDict_GetItemString(kw, key)))
+    KEEP(AccType, "AccumulateGrad");
+    KEEP(ShapeOnlyType, "ShapeOnly");
+    KEEP(NdarrayType, "ndarray");
+    KEEP(FreedGraphError, "FreedGraphError");
+    KEEP(STATS, "STATS");
+    KEEP(FREED_MSG, "FREED_MSG");
+    KEEP(version_error, "version_error");
+    KEEP(arity_error, "arity_error");
+    KEEP(accumulate, "accumulate");
+    KEEP(run_hooks, "run_hooks");
+    KEEP(unpack, "unpack");
+    KEEP(shape_only, "shape_only");
+    KEEP(SHAPE_ONLY, "SHAPE_ONLY");
+    KEEP(heappush, "heappush");
+    KEEP(heappop, "heappop");
+#undef KEEP
     ready_for_use = 1;
     Py_RETURN_NONE;
 }

@@ -200,6 +200,8 @@ def _run(tensors, grad_tensors, retain, create_graph, grad_mode_capture):
         walk(heap, buf, deps, interp, retain, capture, captured, execute, reach)
     finally:
         MODE.enabled = prev_mode
+        # the last rule's edges (``needs_input_grad``) would keep that part of the graph alive
+        interp.ops.__dict__.pop("needs_input_grad", None)
 
 
 def _needed(deps, capture):
