@@ -368,3 +368,21 @@ def test_setup_refuses_what_it_cannot_read_and_keeps_working():
         again, more = _fan()
         again[0].backward()
     assert bits(leaves[0].grad) == bits(more[0].grad)
+
+
+def test_the_pure_python_path_still_passes_the_key_tests():
+    """CI builds the compiled walk; this keeps the Python twin covered there: a few key tests
+    of the engine run again in a fresh process with ``DYNGRAPH_PURE=1``."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, DYNGRAPH_PURE="1", PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    code = ("import dyngraph.engine as e, sys, pytest; assert e.CWALK is None, 'DYNGRAPH_PURE=1 left the compiled walk on'; "
+            "sys.exit(pytest.main(['-q', '-x', '-p', 'no:cacheprovider', *sys.argv[1:]]))")
+    files = ["test_engine.py", "test_mutants_engine.py", "test_basics.py", "test_inplace.py"]
+    r = subprocess.run([sys.executable, "-c", code, *(str(root / "tests" / "dyngraph" / f) for f in files)],
+                       cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert " passed" in r.stdout
