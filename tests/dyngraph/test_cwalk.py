@@ -386,3 +386,16 @@ def test_the_pure_python_path_still_passes_the_key_tests():
                        cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert " passed" in r.stdout
+
+
+def test_an_edited_header_makes_the_module_stale(monkeypatch, tmp_path):
+    import shutil
+
+    for f in _accel._HERE.glob("_cwalk*.[ch]"):
+        shutil.copy(f, tmp_path / f.name)
+    monkeypatch.setattr(_accel, "_HERE", tmp_path)
+    before = _accel._source_hash("_cwalk")
+    assert before == _accel._source_hash("_cwalk") and len(list(tmp_path.glob("_cwalk_*.h"))) >= 1
+    header = next(iter(sorted(tmp_path.glob("_cwalk_*.h"))))
+    header.write_text(header.read_text() + "\n/* edited */\n")
+    assert _accel._source_hash("_cwalk") != before
