@@ -204,6 +204,58 @@ def test_an_in_place_change_fails_alike_and_leaves_the_same_graph():
 
 
 @compiled_only
+def test_saved_outputs_and_tensors_saved_after_a_change_take_the_python_helpers_alike():
+    def changed_output():  # exp saves its output; changing it fails in Interpreter.output
+        a = dg.tensor([0.5, -1.5, 2.0], requires_grad=True)
+        y = a.exp()
+        z = (y * 2.0).sum()
+        with dg.no_grad():
+            y.add_(1.0)
+        return [z], [a]
+
+    def saved_at_version_one():  # saved after an in-place change: node.vers, so unpack()
+        a = dg.tensor([0.5, -1.5, 2.0], requires_grad=True)
+        h = a * 1.0
+        h.mul_(3.0)
+        y = (h * a).sum()
+        return [y], [a]
+
+    ref = same_both_ways(changed_output)
+    assert ref["error"][0] is InplaceError
+    ref = same_both_ways(saved_at_version_one)
+    assert ref["error"] is None and ref["grads"][0] is not None
+
+    def changed_again():
+        roots, leaves = saved_at_version_one()
+        h = roots[0].grad_fn.next[0].saved[0]
+        with dg.no_grad():
+            h.mul_(2.0)
+        return roots, leaves
+
+    ref = same_both_ways(changed_again)
+    assert ref["error"][0] is InplaceError and "is at version 2; expected version 1" in ref["error"][1]
+
+
+@compiled_only
+def test_a_hook_may_run_another_backward():
+    def build():
+        a = dg.tensor([0.5, -1.5, 2.0], requires_grad=True)
+        b = dg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        h = a.tanh()
+
+        def inner(g):
+            with dg.enable_grad():  # a whole walk inside this one
+                (b * b * g.detach()).sum().backward()
+            return g * 2.0
+
+        h.register_hook(inner)
+        return [(h * a).sum()], [a, b]
+
+    ref = same_both_ways(build)
+    assert ref["error"] is None and all(g is not None for g in ref["grads"])
+
+
+@compiled_only
 def test_hooks_run_alike():
     def build():
         a = dg.tensor([0.5, -1.5, 2.0], requires_grad=True)
