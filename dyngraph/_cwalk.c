@@ -61,6 +61,7 @@ static PyObject *cwalk_walk(PyObject *self, PyObject *const *args, Py_ssize_t na
         Py_DECREF(ops);
         return NULL;
     }
+    PyObject *ops_dict = plain_dict_of(ops);  /* NULL: needs_input_grad through setattr */
     LastStandIn last = {NULL, NULL, NULL};
     /* owned references; ready/ready_g: the next node while it is the only ready one, and its buffer */
     PyObject *ready = NULL, *ready_g = NULL, *n = NULL, *g = NULL, *nxt = NULL, *grads = NULL,
@@ -70,13 +71,7 @@ static PyObject *cwalk_walk(PyObject *self, PyObject *const *args, Py_ssize_t na
         int take_ready = ready != NULL;
         if (take_ready && PyList_GET_SIZE(heap)) {
             long long rs, top;
-            PyObject *item = PyList_GET_ITEM(heap, 0);
-            if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
-                PyErr_SetString(PyExc_TypeError, "the backward heap holds (-seq, node) pairs");
-                goto error;
-            }
-            top = PyLong_AsLongLong(PyTuple_GET_ITEM(item, 0));
-            if ((top == -1 && PyErr_Occurred()) || seq_of(ready, &rs) < 0)
+            if (heap_key(heap, 0, &top) < 0 || seq_of(ready, &rs) < 0)
                 goto error;
             take_ready = rs > -top;
         }
@@ -92,14 +87,9 @@ static PyObject *cwalk_walk(PyObject *self, PyObject *const *args, Py_ssize_t na
                 Py_CLEAR(ready);
                 Py_CLEAR(ready_g);
             }
-            PyObject *item = PyObject_CallOneArg(heappop, heap);
+            PyObject *item = heap_pop(heap);
             if (item == NULL)
                 goto error;
-            if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
-                Py_DECREF(item);
-                PyErr_SetString(PyExc_TypeError, "the backward heap holds (-seq, node) pairs");
-                goto error;
-            }
             n = Py_NewRef(PyTuple_GET_ITEM(item, 1));
             Py_DECREF(item);
             if (pop(buf, n, &g) < 0)
@@ -130,7 +120,7 @@ static PyObject *cwalk_walk(PyObject *self, PyObject *const *args, Py_ssize_t na
                     goto error;
             }
             Py_CLEAR(hooks);
-            grads = run_node(n, g, nxt, ops, interp, retain, &last);
+            grads = run_node(n, g, nxt, ops, ops_dict, interp, retain, &last);
             if (grads == NULL)
                 goto error;
         }
@@ -189,6 +179,7 @@ static PyObject *cwalk_walk(PyObject *self, PyObject *const *args, Py_ssize_t na
         Py_CLEAR(n);
     }
     Py_DECREF(ops);
+    Py_XDECREF(ops_dict);
     Py_DECREF(sinks);
     Py_XDECREF(last.shape);
     Py_XDECREF(last.dtype);
@@ -204,6 +195,7 @@ error:
     Py_XDECREF(lst);
     Py_XDECREF(hooks);
     Py_DECREF(ops);
+    Py_XDECREF(ops_dict);
     Py_DECREF(sinks);
     Py_XDECREF(last.shape);
     Py_XDECREF(last.dtype);

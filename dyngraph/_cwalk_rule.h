@@ -32,9 +32,23 @@ static void raise_built(PyObject *exc)
     }
 }
 
+/* The heap of waiting nodes is heapq's: a list of (-seq, node) pairs, smallest key first (the
+ * latest node). The keys are distinct, so any valid heap pops the nodes in the same order as
+ * heapq's functions; these compare the keys as C integers instead of comparing tuples. */
+static int heap_key(PyObject *heap, Py_ssize_t i, long long *k)
+{
+    PyObject *item = PyList_GET_ITEM(heap, i);
+    if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2) {
+        PyErr_SetString(PyExc_TypeError, "the backward heap holds (-seq, node) pairs");
+        return -1;
+    }
+    *k = PyLong_AsLongLong(PyTuple_GET_ITEM(item, 0));
+    return (*k == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
 static int push(PyObject *heap, PyObject *node)
 {
-    long long s;
+    long long s, pk;
     if (seq_of(node, &s) < 0)
         return -1;
     PyObject *key = PyLong_FromLongLong(-s);
@@ -44,11 +58,77 @@ static int push(PyObject *heap, PyObject *node)
     Py_DECREF(key);
     if (item == NULL)
         return -1;
-    PyObject *args[2] = {heap, item};
-    PyObject *r = PyObject_Vectorcall(heappush, args, 2, NULL);
-    Py_DECREF(item);
-    Py_XDECREF(r);
-    return r == NULL ? -1 : 0;
+    int r = PyList_Append(heap, item);
+    Py_DECREF(item);  /* the list holds it */
+    if (r < 0)
+        return -1;
+    PyObject **a = ((PyListObject *)heap)->ob_item;
+    Py_ssize_t pos = PyList_GET_SIZE(heap) - 1;
+    while (pos > 0) {  /* up toward the root while smaller than the parent */
+        Py_ssize_t parent = (pos - 1) >> 1;
+        if (heap_key(heap, parent, &pk) < 0) {
+            a[pos] = item;  /* every pair in the list once again */
+            return -1;
+        }
+        if (-s >= pk)
+            break;
+        a[pos] = a[parent];
+        pos = parent;
+    }
+    a[pos] = item;
+    return 0;
+}
+
+/* the pair with the smallest key, taken off the heap (a new reference), NULL on error */
+static PyObject *heap_pop(PyObject *heap)
+{
+    Py_ssize_t n = PyList_GET_SIZE(heap) - 1;
+    PyObject **a = ((PyListObject *)heap)->ob_item;
+    PyObject *top = a[0], *last = a[n];
+    long long lk, ck, rk;
+    if (n == 0) {
+        Py_INCREF(top);
+        if (PyList_SetSlice(heap, 0, 1, NULL) < 0) {
+            Py_DECREF(top);
+            return NULL;
+        }
+        return top;
+    }
+    if (heap_key(heap, n, &lk) < 0)
+        return NULL;
+    Py_INCREF(last);
+    if (PyList_SetSlice(heap, n, n + 1, NULL) < 0) {  /* drops the list's reference to last */
+        Py_DECREF(last);
+        return NULL;
+    }
+    a = ((PyListObject *)heap)->ob_item;
+    /* top's reference passes to the caller; last's (ours) goes into the hole */
+    Py_ssize_t pos = 0;
+    for (;;) {  /* down from the root, the smaller child up, until last fits */
+        Py_ssize_t child = 2 * pos + 1;
+        if (child >= n)
+            break;
+        if (heap_key(heap, child, &ck) < 0)
+            goto fail;
+        if (child + 1 < n) {
+            if (heap_key(heap, child + 1, &rk) < 0)
+                goto fail;
+            if (rk < ck) {
+                child += 1;
+                ck = rk;
+            }
+        }
+        if (lk <= ck)
+            break;
+        a[pos] = a[child];
+        pos = child;
+    }
+    a[pos] = last;
+    return top;
+fail:
+    a[pos] = last;  /* a valid list again, though no longer a heap: the walk stops here */
+    Py_DECREF(top);
+    return NULL;
 }
 
 /* buf[c] = gi when gi is not None */
@@ -273,11 +353,30 @@ static int release(PyObject *n, PyObject *info)
     return set(n, N_RELEASED, Py_True);
 }
 
+/* ops.__dict__ where ``ops.needs_input_grad = x`` is just a store into it (the generic setattr,
+ * no data descriptor of that name on the class), else NULL: the walk then sets the attribute */
+static PyObject *plain_dict_of(PyObject *ops)
+{
+    PyTypeObject *t = Py_TYPE(ops);
+    if (t->tp_setattro != PyObject_GenericSetAttr)
+        return NULL;
+    PyObject *d = _PyType_Lookup(t, s_needs_input_grad);
+    if (d != NULL && Py_TYPE(d)->tp_descr_set != NULL)
+        return NULL;
+    PyObject *dict = PyObject_GenericGetDict(ops, NULL);
+    if (dict == NULL || !PyDict_CheckExact(dict)) {
+        PyErr_Clear();
+        Py_XDECREF(dict);
+        return NULL;
+    }
+    return dict;
+}
+
 /* -- the node's rule ----------------------------------------------------------------------- */
 
 /* One node's gradients: its rule on g (a new reference: the tuple of gradients), NULL on error. */
-static PyObject *run_node(PyObject *n, PyObject *g, PyObject *nxt, PyObject *ops, PyObject *interp,
-                          int retain, LastStandIn *last)
+static PyObject *run_node(PyObject *n, PyObject *g, PyObject *nxt, PyObject *ops, PyObject *ops_dict,
+                          PyObject *interp, int retain, LastStandIn *last)
 {
     PyObject *saved = NULL, *info = NULL, *out = NULL, *grads = NULL, *x = NULL;
     saved = get(n, N_SAVED);
@@ -323,7 +422,8 @@ static PyObject *run_node(PyObject *n, PyObject *g, PyObject *nxt, PyObject *ops
         Py_SETREF(out, x);
         x = NULL;
     }
-    if (PyObject_SetAttr(ops, s_needs_input_grad, nxt) < 0)
+    if ((ops_dict != NULL ? PyDict_SetItem(ops_dict, s_needs_input_grad, nxt)
+                          : PyObject_SetAttr(ops, s_needs_input_grad, nxt)) < 0)
         goto done;
     grads = call_vjp(n, ops, g, saved, out);
     if (grads == NULL)

@@ -25,7 +25,7 @@ static Field F[N_FIELDS] = {
 /* what setup() is given: classes, objects and the Python functions this file calls */
 static PyObject *AccType, *ShapeOnlyType, *NdarrayType;  /* classes */
 static PyObject *STATS, *FREED_MSG, *FreedGraphError, *version_error, *arity_error, *accumulate,
-    *run_hooks, *unpack, *shape_only, *SHAPE_ONLY, *heappush, *heappop;
+    *run_hooks, *unpack, *shape_only, *SHAPE_ONLY;
 static int ready_for_use = 0;
 
 static PyObject *s_ops, *s_shape, *s_dtype, *s_vjp, *s_add_n, *s_needs_input_grad, *s_release,
@@ -134,7 +134,7 @@ static PyObject *cwalk_setup(PyObject *self, PyObject *args, PyObject *kw)
     }
     static const char *types[] = {"AccumulateGrad", "ShapeOnly", "ndarray", "FreedGraphError"};
     static const char *objects[] = {"STATS", "FREED_MSG", "version_error", "arity_error", "accumulate",
-                                    "run_hooks", "unpack", "shape_only", "SHAPE_ONLY", "heappush", "heappop"};
+                                    "run_hooks", "unpack", "shape_only", "SHAPE_ONLY"};
     PyObject *v;
     for (size_t j = 0; j < sizeof(types) / sizeof(*types); j++)
         if ((v = PyDict_GetItemString(kw, types[j])) == NULL || !PyType_Check(v)) {
@@ -173,8 +173,6 @@ static PyObject *cwalk_setup(PyObject *self, PyObject *args, PyObject *kw)
     KEEP(unpack, "unpack");
     KEEP(shape_only, "shape_only");
     KEEP(SHAPE_ONLY, "SHAPE_ONLY");
-    KEEP(heappush, "heappush");
-    KEEP(heappop, "heappop");
 #undef KEEP
     ready_for_use = 1;
     Py_RETURN_NONE;

@@ -369,8 +369,6 @@ def run_hooks(hooks, g, interp):
 
 def _compiled():
     """The compiled walk, given what it reads and calls; None where it is not built (or is off)."""
-    from heapq import heappop, heappush
-
     from .node import Counters, Node, SavedValue
     from .record import OpInfo, Version
 
@@ -380,7 +378,7 @@ def _compiled():
                   Counters=Counters, AccumulateGrad=AccumulateGrad, ShapeOnly=ShapeOnly, ndarray=ndarray,
                   STATS=STATS, FREED_MSG=FREED_MSG, FreedGraphError=FreedGraphError, version_error=version_error,
                   arity_error=_arity_error, accumulate=accumulate, run_hooks=run_hooks, unpack=unpack,
-                  shape_only=shape_only, SHAPE_ONLY=_SHAPE_ONLY, heappush=heappush, heappop=heappop)
+                  shape_only=shape_only, SHAPE_ONLY=_SHAPE_ONLY)
     return mod
 
 
