@@ -45,6 +45,7 @@ hooks, ``accumulate``, the error builders), so its gradients are ``walk_py``'s b
 from __future__ import annotations
 
 import sys
+import warnings
 from heapq import heappop, heappush
 
 from numpy import ndarray
@@ -366,19 +367,25 @@ def run_hooks(hooks, g, interp):
     return g
 
 
-
 def _compiled():
     """The compiled walk, given what it reads and calls; None where it is not built (or is off)."""
     from .node import Counters, Node, SavedValue
     from .record import OpInfo, Version
 
     mod = _accel.load("_cwalk")
-    if mod is not None:
+    if mod is None:
+        return None
+    try:
         mod.setup(Node=Node, Tensor=Tensor, Version=Version, SavedValue=SavedValue, OpInfo=OpInfo,
                   Counters=Counters, AccumulateGrad=AccumulateGrad, ShapeOnly=ShapeOnly, ndarray=ndarray,
                   STATS=STATS, FREED_MSG=FREED_MSG, FreedGraphError=FreedGraphError, version_error=version_error,
                   arity_error=_arity_error, accumulate=accumulate, run_hooks=run_hooks, unpack=unpack,
                   shape_only=shape_only, SHAPE_ONLY=_SHAPE_ONLY)
+    except TypeError as e:  # a class it reads changed shape (a slot renamed or gone): walk in Python
+        _accel.LOADED.pop("_cwalk", None)
+        warnings.warn(f"dyngraph._cwalk cannot read dyngraph's classes ({e}); dyngraph walks in Python. "
+                      "Update dyngraph/_cwalk_slots.h to the classes and rebuild.", RuntimeWarning, stacklevel=2)
+        return None
     return mod
 
 

@@ -118,3 +118,21 @@ def test_an_edited_header_makes_the_module_stale(monkeypatch, tmp_path):
     header = next(iter(sorted(tmp_path.glob("_cwalk_*.h"))))
     header.write_text(header.read_text() + "\n/* edited */\n")
     assert _accel._source_hash("_cwalk") != before
+
+
+@compiled_only
+def test_classes_the_walk_cannot_read_give_the_python_walk_with_a_warning(monkeypatch):
+    from dyngraph import node
+
+    class Reshaped:  # a Node whose fields are no longer slots
+        pass
+
+    monkeypatch.setattr(_accel, "LOADED", dict(_accel.LOADED))
+    monkeypatch.setattr(node, "Node", Reshaped)
+    with pytest.warns(RuntimeWarning, match=r"dyngraph\._cwalk cannot read dyngraph's classes .*Node\.op"):
+        assert engine._compiled() is None
+    assert "_cwalk" not in _accel.accelerated()
+    monkeypatch.undo()
+    roots, leaves = _fan()  # the refused setup left the module as it was
+    roots[0].backward()
+    assert leaves[0].grad is not None and engine.CWALK is C
