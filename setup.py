@@ -16,9 +16,15 @@ HERE = Path(__file__).parent
 
 
 def _extension(src: Path) -> Extension:
-    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    # a module's source: its .c file and the headers named after it (``_cwalk_rule.h``), hashed
+    # in that order, as ``dyngraph._accel`` hashes them
+    headers = sorted(src.parent.glob(f"{src.stem}_*.h"))
+    h = hashlib.sha256(src.read_bytes())
+    for part in headers:
+        h.update(part.read_bytes())
     return Extension(f"dyngraph.{src.stem}", [str(src.relative_to(HERE))], optional=True,
-                     define_macros=[("GC_SOURCE_HASH", f'"{digest}"')], extra_compile_args=["-O2"])
+                     depends=[str(p.relative_to(HERE)) for p in headers],
+                     define_macros=[("GC_SOURCE_HASH", f'"{h.hexdigest()[:16]}"')], extra_compile_args=["-O2"])
 
 
 setup(ext_modules=[_extension(src) for src in sorted((HERE / "dyngraph").glob("_c*.c"))])
