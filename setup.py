@@ -15,20 +15,16 @@ from setuptools import Extension, setup
 HERE = Path(__file__).parent
 
 
-def _parts(src: Path) -> list:
-    """The files ``src`` includes from its folder ``<name>_parts/`` (a module kept in files under
-    400 lines, compiled as one unit); they are part of its hash."""
-    return sorted((src.parent / f"{src.stem}_parts").glob("*.h"))
-
-
 def _extension(src: Path) -> Extension:
+    # a module's source: its .c file and the headers named after it (``_cwalk_rule.h``), hashed
+    # in that order, as ``dyngraph._accel`` hashes them
+    headers = sorted(src.parent.glob(f"{src.stem}_*.h"))
     h = hashlib.sha256(src.read_bytes())
-    for part in _parts(src):  # the same order and bytes as dyngraph/_accel.py's hash
+    for part in headers:
         h.update(part.read_bytes())
-    digest = h.hexdigest()[:16]
     return Extension(f"dyngraph.{src.stem}", [str(src.relative_to(HERE))], optional=True,
-                     depends=[str(p.relative_to(HERE)) for p in _parts(src)],
-                     define_macros=[("GC_SOURCE_HASH", f'"{digest}"')], extra_compile_args=["-O2"])
+                     depends=[str(p.relative_to(HERE)) for p in headers],
+                     define_macros=[("GC_SOURCE_HASH", f'"{h.hexdigest()[:16]}"')], extra_compile_args=["-O2"])
 
 
 setup(ext_modules=[_extension(src) for src in sorted((HERE / "dyngraph").glob("_c*.c"))])

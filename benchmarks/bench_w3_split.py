@@ -1,17 +1,21 @@
 """Where dyngraph's W3 step spends the time that hand-written NumPy does not: its kernels, or
 the Python around them (recording, the backward walk, the surface)?
 
-W3 (bench_peers' MLP 784-512-512-10, batch 128, float32) run four ways, interleaved and
+W3 (bench_peers' MLP 784-512-512-10, batch 128, float32) run five ways, interleaved and
 shuffled per round in one process (bench_peers' setup: one core, BLAS one thread,
 ``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE`` unset):
 
 - ``numpy``: the hand-written step (the reference of the ``W3 <= 1.05x NumPy`` bar);
 - ``dyngraph``: dyngraph's step (forward, ``backward()``, the six gradients);
 - ``kernels``: the kernel calls of one dyngraph step replayed back to back, each on what the
-  earlier ones just returned, without dyngraph (what its kernels cost against the hand-written
-  ones);
+  earlier ones just returned, each result dropped after its last reader as in a step, without
+  dyngraph (what its kernels cost against the hand-written ones);
 - ``python``: dyngraph's step with every kernel swapped for one that returns the output it
-  recorded (what is left: dyngraph's Python).
+  recorded (dyngraph's Python, run hot: nothing evicts its objects from the caches);
+- ``in step``: dyngraph's step with each kernel timed where it runs (``kernels``), and
+  ``dyngraph`` less that in the same round (``the rest``): dyngraph's Python as a real step
+  pays for it, after each product has streamed megabytes through the caches its objects live
+  in (the timing wrapper's clock reads count partly among the kernels).
 
 Also printed, deterministic for a machine too noisy to time small changes on: the kernel calls
 and the bytes they write per dyngraph step (``shared_ops.instrument()``), and the peak of traced
@@ -68,16 +72,48 @@ def steps(step):
 def replay_kernels(calls):
     """The recorded calls run again in order, each reading what the earlier calls of this run
     returned (as in a step, an input is the array just written, still in cache) or, for the
-    step's own inputs, the arrays it was given. Rebuilding each call's arguments costs about a
-    microsecond per call, counted in this run's time."""
+    step's own inputs, the arrays it was given; each result is dropped after its last reader,
+    as a step drops it, so the allocator hands out the blocks it would. Rebuilding each call's
+    arguments costs about a microsecond per call, counted in this run's time."""
     made = {id(out): i for i, (_, _, _, out) in enumerate(calls)}
-    plan = [(kernel, [made.get(id(x)) for x in args], args, kwargs) for kernel, args, kwargs, _ in calls]
+    last = {}
+    for i, (_, args, _, _) in enumerate(calls):
+        for x in args:
+            if id(x) in made:
+                last[made[id(x)]] = i
+    drop = [[j for j, at in last.items() if at == i] for i in range(len(calls))]
+    plan = [(kernel, [made.get(id(x)) for x in args], args, kwargs, drop[i])
+            for i, (kernel, args, kwargs, _) in enumerate(calls)]
 
     def run(n):
         for _ in range(n):
-            outs = []
-            for kernel, src, args, kwargs in plan:
-                outs.append(kernel(*[x if i is None else outs[i] for i, x in zip(src, args)], **kwargs))
+            outs = [None] * len(plan)
+            for k, (kernel, src, args, kwargs, done) in enumerate(plan):
+                outs[k] = kernel(*[x if i is None else outs[i] for i, x in zip(src, args)], **kwargs)
+                for j in done:
+                    outs[j] = None
+    return run
+
+
+def in_step(step, clock_ns):
+    """``step`` with each kernel timed where it runs: ``run(n)`` returns the kernels' time per
+    step, in seconds."""
+    spent = [0]
+
+    def make(name, kernel):
+        def timed(*args, **kwargs):
+            t0 = clock_ns()
+            out = kernel(*args, **kwargs)
+            spent[0] += clock_ns() - t0
+            return out
+        return timed
+
+    def run(n):
+        spent[0] = 0
+        with wrap_kernels(make):
+            for _ in range(n):
+                step()
+        return spent[0] * 1e-9 / n
     return run
 
 
@@ -110,6 +146,7 @@ def without_kernels(step, calls):
         try:
             with wrap_kernels(make):
                 for _ in range(n):
+                    got = None  # the last step's gradients would be one holder more
                     got = step()
         finally:
             engine._STEAL_REFS = STEAL
@@ -143,22 +180,29 @@ def main() -> None:
     with instrument() as stats:
         dyn_step()
     runs = {"numpy": steps(numpy_step), "dyngraph": steps(dyn_step), "kernels": replay_kernels(calls),
-            "python": without_kernels(dyn_step, calls)}
+            "python": without_kernels(dyn_step, calls),
+            "in step": in_step(dyn_step, time.thread_time_ns if a.clock == "cpu" else time.perf_counter_ns)}
     for f in runs.values():
         f(2)
     recorded = {id(o) for q in runs["python"].recorded.values() for o in q}
     if not all(id(g.detach().numpy()) in recorded for g in runs["python"](1)[1:]):
         print("warning: the python run copied a gradient that a real step moves: its time includes the copy")
     ts = {k: [] for k in runs}
+    inside = []
     order = list(runs)
     for _ in range(a.rounds):
         random.shuffle(order)
         for k in order:
             t0 = clock()
-            runs[k](a.steps)
+            got = runs[k](a.steps)
             ts[k].append((clock() - t0) / a.steps)
+            if k == "in step":
+                inside.append(got)
     print(f"W3 split, {where}; load average {os.getloadavg()[0]:.1f}; {a.rounds} rounds, {a.clock} clock")
     print("| run | ms per step (median) | ratio to NumPy: median (range) |\n| --- | --- | --- |")
+    del ts["in step"]  # its own total carries the timing wrappers
+    ts["in step: kernels"] = inside
+    ts["in step: the rest"] = [t - k for t, k in zip(ts["dyngraph"], inside)]
     for k, t in ts.items():
         r = [x / n for x, n in zip(t, ts["numpy"])]
         print(f"| {k} | {statistics.median(t) * 1e3:.3f} | {statistics.median(r):.3f} ({min(r):.3f}-{max(r):.3f}) |")

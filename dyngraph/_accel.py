@@ -8,7 +8,8 @@ compiled function makes what its Python twin makes, bitwise, and the tests run b
 ``load(name)`` gives the compiled module, or ``None`` where dyngraph runs its Python twin:
 - ``DYNGRAPH_PURE=1`` in the environment (read once, at import) turns every compiled module off;
 - a module that is not built (no compiler at install time) is simply absent;
-- a module built from another source than the ``.c`` file beside it (edited, not rebuilt) is
+- a module built from another source than the ``.c`` file (and its ``_cNAME_*.h`` headers) beside it
+  (edited, not rebuilt) is
   refused with a ``RuntimeWarning`` that says how to rebuild.
 """
 
@@ -27,12 +28,11 @@ _HERE = Path(__file__).parent
 
 
 def _source_hash(name: str):
-    """The hash ``setup.py`` compiles into the module: its ``.c`` file, then the parts it includes
-    from ``<name>_parts/*.h`` in name order."""
+    # the .c file, then the headers named after it (``_cwalk_rule.h``), as setup.py hashes them
     src = _HERE / f"{name}.c"
     try:
         h = hashlib.sha256(src.read_bytes())
-        for part in sorted((_HERE / f"{name}_parts").glob("*.h")):
+        for part in sorted(_HERE.glob(f"{name}_*.h")):
             h.update(part.read_bytes())
         return h.hexdigest()[:16]
     except OSError:  # an installed wheel ships the built module without its source

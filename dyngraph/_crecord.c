@@ -81,12 +81,12 @@ call1(PyObject *f, PyObject *a)
     return PyObject_Vectorcall(f, &a, 1, NULL);
 }
 
-/* the module's parts, one translation unit (their hash is part of SOURCE_HASH: setup.py) */
-#include "_crecord_parts/record.h"
-#include "_crecord_parts/views.h"
-#include "_crecord_parts/apply.h"
-#include "_crecord_parts/entries.h"
-#include "_crecord_parts/functions.h"
+/* the module's parts, one translation unit (setup.py hashes them with this file: SOURCE_HASH) */
+#include "_crecord_record.h"
+#include "_crecord_views.h"
+#include "_crecord_apply.h"
+#include "_crecord_entries.h"
+#include "_crecord_functions.h"
 
 /* ------------------------------------------------------------------ setup */
 

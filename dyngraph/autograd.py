@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from heapq import heapify
 
-from .engine import Interpreter, accumulate, owned, walk
+from .engine import Interpreter, accumulate, count_deps, owned, walk
 from .errors import AutogradError
 from .grad_mode import MODE
 from .node import AccumulateGrad
@@ -170,22 +170,7 @@ def _run(tensors, grad_tensors, retain, create_graph, grad_mode_capture):
     edges, seeds = _roots(tensors, grad_tensors, create_graph)
     interp = Interpreter(tensors[0]._be, create_graph)
 
-    # dependencies of every reachable node (iterative walk)
-    deps = {}
-    stack = []
-    for e in edges:
-        if e not in deps:
-            deps[e] = 0
-            stack.append(e)
-    while stack:
-        for c in stack.pop().next:
-            if c is not None:
-                d = deps.get(c)
-                if d is None:
-                    deps[c] = 1
-                    stack.append(c)
-                else:
-                    deps[c] = d + 1
+    deps = count_deps(edges)  # of every reachable node
 
     capture = captured = reach = execute = None
     if grad_mode_capture is not None:
@@ -215,6 +200,8 @@ def _run(tensors, grad_tensors, retain, create_graph, grad_mode_capture):
         walk(heap, buf, deps, interp, retain, capture, captured, execute, reach)
     finally:
         MODE.enabled = prev_mode
+        # the last rule's edges (``needs_input_grad``) would keep that part of the graph alive
+        interp.ops.__dict__.pop("needs_input_grad", None)
 
 
 def _needed(deps, capture):

@@ -33,15 +33,24 @@ The interpreter is the one parameter that differs between ``backward()`` and
 ``Interpreter.recording`` on tensors, recording every op (``DynamicOps``). ``grad()`` adds
 ``capture`` (the inputs' nodes: their gradients are taken, not accumulated) and ``execute``
 (only the nodes on a path to an input run).
+
+``walk`` runs the compiled twin of ``walk_py`` (``dyngraph/_cwalk.c``, see ``dyngraph._accel``)
+where it is built, for every backward without ``capture``/``execute`` or ``create_graph``; the
+others, and every backward under ``DYNGRAPH_PURE=1``, run ``walk_py``. The compiled walk calls
+the same Python functions for everything that computes or raises (the rules, ``add_n``, the
+hooks, ``accumulate``, the error builders), so its gradients are ``walk_py``'s bit for bit
+(``tests/dyngraph/test_cwalk.py`` runs both on the same graphs).
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
 from heapq import heappop, heappush
 
 from numpy import ndarray
 
+from . import _accel
 from .errors import AutogradError, FreedGraphError
 from .interpreters import DynamicOps, eager_ops
 from shared_ops import ShapeOnly
@@ -84,7 +93,38 @@ class Interpreter:
 
 
 def walk(heap, buf, deps, interp, retain, capture=None, captured=None, execute=None, reach=None):
-    """Run the ready nodes until none is left (see the module docstring)."""
+    """Run the ready nodes until none is left: the compiled walk where it applies, else ``walk_py``."""
+    cw = CWALK
+    if cw is not None and capture is None and execute is None and not interp.tensors:
+        return cw.walk(heap, buf, deps, interp, retain)
+    return walk_py(heap, buf, deps, interp, retain, capture, captured, execute, reach)
+
+
+def count_deps(edges) -> dict:
+    """Node -> how many edges point at it, for every node reachable from ``edges`` (iteratively)."""
+    cw = CWALK
+    if cw is not None:
+        return cw.count_deps(edges)
+    deps = {}
+    stack = []
+    for e in edges:
+        if e not in deps:
+            deps[e] = 0
+            stack.append(e)
+    while stack:
+        for c in stack.pop().next:
+            if c is not None:
+                d = deps.get(c)
+                if d is None:
+                    deps[c] = 1
+                    stack.append(c)
+                else:
+                    deps[c] = d + 1
+    return deps
+
+
+def walk_py(heap, buf, deps, interp, retain, capture=None, captured=None, execute=None, reach=None):
+    """The walk in Python (see the module docstring): the reference ``_cwalk.walk`` follows."""
     ops = interp.ops
     tensors = interp.tensors
     every = execute is None
@@ -326,3 +366,27 @@ def run_hooks(hooks, g, interp):
         g = interp.as_value(r)
     return g
 
+
+def _compiled():
+    """The compiled walk, given what it reads and calls; None where it is not built (or is off)."""
+    from .node import Counters, Node, SavedValue
+    from .record import OpInfo, Version
+
+    mod = _accel.load("_cwalk")
+    if mod is None:
+        return None
+    try:
+        mod.setup(Node=Node, Tensor=Tensor, Version=Version, SavedValue=SavedValue, OpInfo=OpInfo,
+                  Counters=Counters, AccumulateGrad=AccumulateGrad, ShapeOnly=ShapeOnly, ndarray=ndarray,
+                  STATS=STATS, FREED_MSG=FREED_MSG, FreedGraphError=FreedGraphError, version_error=version_error,
+                  arity_error=_arity_error, accumulate=accumulate, run_hooks=run_hooks, unpack=unpack,
+                  shape_only=shape_only, SHAPE_ONLY=_SHAPE_ONLY)
+    except TypeError as e:  # a class it reads changed shape (a slot renamed or gone): walk in Python
+        _accel.LOADED.pop("_cwalk", None)
+        warnings.warn(f"dyngraph._cwalk cannot read dyngraph's classes ({e}); dyngraph walks in Python. "
+                      "Update dyngraph/_cwalk_slots.h to the classes and rebuild.", RuntimeWarning, stacklevel=2)
+        return None
+    return mod
+
+
+CWALK = _compiled()  # None: every backward runs walk_py

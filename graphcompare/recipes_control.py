@@ -82,10 +82,12 @@ def _matrix_of(shape: tuple, side: str) -> tuple:
     return (1, shape[0]) if side == "right" else (shape[0], 1)
 
 
-def _exact(b, data, shape: tuple, dtype: str, exclude: int | None = None) -> int:
-    """A value of exactly ``shape`` and ``dtype`` other than ``exclude`` (a matrix product
-    does not broadcast its operands as a carry's sum does), else a new leaf."""
-    ok = [k for k, n in enumerate(b.nodes) if tuple(n.shape) == tuple(shape) and n.dtype == dtype and k != exclude]
+def _exact(b, data, shape: tuple, dtype: str, prefer: int | None = None) -> int:
+    """A value of exactly ``shape`` and ``dtype`` (a matrix product does not broadcast its
+    operands as a carry's sum does), half the time ``prefer`` where it fits, else a new leaf."""
+    ok = [k for k, n in enumerate(b.nodes) if tuple(n.shape) == tuple(shape) and n.dtype == dtype]
+    if prefer in ok and data.draw(_sampled((True, False))):
+        return prefer
     if ok and data.draw(_sampled((True, False))):
         return data.draw(_sampled(ok))
     return b.new_leaf(data, shape, dtype)
@@ -105,12 +107,14 @@ def _draw_matmul_loop(data, b, scan: bool):
     dtype = b.dtypes[v]
     rows = _matrix_of(b.shapes[v][1:] if scan else b.shapes[v], side)
     j = data.draw(_sampled((2, 3, 4, 5)))
-    # a scan's xs is not also its weight: staticgraph orders that value's gradient terms (the
-    # rows of xs, then the weight's) unlike dyngraph, a bitwise difference of a few ULPs
-    # (tests/graphcompare/test_control_matmul.py, the expected failure)
-    other = v if scan else None
-    w = _exact(b, data, (rows[1], j) if side == "right" else (j, rows[0]), dtype, exclude=other)
-    args = (v, w) + ((_exact(b, data, rows, dtype, exclude=other),) if operand == "fixed" else ())
+    # the scan's own xs is drawn as its weight (or fixed operand) where it fits: one value whose
+    # gradient terms are the rows' and the weight's per step, interleaved as dyngraph sums them
+    own = v if scan else None
+    if scan and side == "left" and len(b.shapes[v]) == 2 and data.draw(_sampled((True, False, False))):
+        w, j = v, b.shapes[v][0]  # a weight (j, columns) of xs's own shape
+    else:
+        w = _exact(b, data, (rows[1], j) if side == "right" else (j, rows[0]), dtype, prefer=own)
+    args = (v, w) + ((_exact(b, data, rows, dtype, prefer=own),) if operand == "fixed" else ())
     params = {"side": side, "operand": operand, "rows": rows}
     if scan:
         product = (rows[0], j) if side == "right" else (j, rows[1])

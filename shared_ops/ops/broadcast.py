@@ -16,6 +16,7 @@ from . import _strides
 
 
 _ndarray = np.ndarray
+_LEADING = [tuple(range(n)) for n in range(8)]
 
 
 def _same(a, b) -> bool:
@@ -53,6 +54,12 @@ register(
 
 
 def _sum_to_forward(xp, x, like=None, *, shape):
+    if like is None and x.__class__ is _ndarray:
+        lead = x.ndim - len(shape)
+        if lead > 0 and shape and x.shape[lead:] == shape:
+            # a bias's gradient (one per layer per step): the branch below for axes
+            # (0, .., lead - 1), written out (bench_dyngraph_opcodes W3: 36 opcodes fewer each)
+            return np.add.reduce(x, axis=_LEADING[lead] if lead < 8 else tuple(range(lead)))
     shape = _resolve(shape, like)
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(

@@ -17,6 +17,8 @@ from ._infer import check_rank, require_float, same_dtype
 
 
 _ndarray = np.ndarray
+# ndarray.max / .sum without NumPy's Python wrappers (_methods._amax, _sum): the same reductions
+_max, _sum = np.maximum.reduce, np.add.reduce
 
 
 def _softmax_infer(x: Spec, *, axis=-1) -> Spec:
@@ -27,9 +29,9 @@ def _softmax_infer(x: Spec, *, axis=-1) -> Spec:
 
 def _softmax_forward(xp, x, *, axis=-1):
     if x.__class__ is _ndarray and x.dtype.kind == "f":  # the same ufuncs, temporaries reused
-        e = x - x.max(axis=axis, keepdims=True)
+        e = x - _max(x, axis=axis, keepdims=True)
         np.exp(e, out=e)
-        return np.divide(e, e.sum(axis=axis, keepdims=True), out=e)
+        return np.divide(e, _sum(e, axis=axis, keepdims=True), out=e)
     e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
     return e / xp.sum(e, axis=axis, keepdims=True)
 
@@ -53,7 +55,7 @@ register(
 
 def _log_softmax_forward(xp, x, *, axis=-1):
     if x.__class__ is _ndarray and x.dtype.kind == "f":  # the same ufuncs, temporaries reused
-        s = x - x.max(axis=axis, keepdims=True)
+        s = x - _max(x, axis=axis, keepdims=True)
         return np.subtract(s, _log_sum_exp(s, axis), out=s)
     s = x - xp.max(x, axis=axis, keepdims=True)
     return s - xp.log(xp.sum(xp.exp(s), axis=axis, keepdims=True))
@@ -62,7 +64,7 @@ def _log_softmax_forward(xp, x, *, axis=-1):
 def _log_sum_exp(s, axis):
     # log(sum(exp(s))) of the shifted NumPy logits, keeping the reduced axis
     e = np.exp(s)
-    return np.log(e.sum(axis=axis, keepdims=True))
+    return np.log(_sum(e, axis=axis, keepdims=True))
 
 
 def _log_softmax_vjp(ops, g, inputs, output, *, axis=-1):
@@ -101,8 +103,11 @@ def _sce_forward(xp, logits, labels):
     if (
         logits.__class__ is _ndarray and labels.__class__ is _ndarray and logits.dtype.kind == "f"
         and labels.dtype.kind in "iu" and labels.shape == (n,)
-    ):  # anything else (dyngraph runs infer only once a kernel fails) as before
+    ):
         return _sce_forward_numpy(logits, labels, n, c)
+    # dyngraph runs infer only once a kernel fails: float labels or an (N, 1) column, which
+    # NumPy would compute with, are refused here with staticgraph's words
+    _sce_infer(Spec(tuple(logits.shape), dtype_name(logits.dtype)), Spec(tuple(labels.shape), dtype_name(labels.dtype)))
     _check_labels(xp, labels, c, "softmax_cross_entropy")
     lsm = _log_softmax_forward(xp, logits, axis=1)
     hit = xp.reshape(labels, (n, 1)) == xp.arange(c, dtype=labels.dtype)
@@ -115,19 +120,31 @@ def _sce_forward_numpy(logits, labels, n, c):
     # row masked with zeros. Adding zeros leaves a value's bits (NaN payloads included) except
     # for -0.0, which log_softmax never gives: s - lse is -0.0 only for s = -0.0 (a -0.0 logit
     # beside a +0.0 maximum) and lse = +0.0 (sum(exp) = 1), and those two entries alone sum to 2.
-    if n and (labels.min() < 0 or labels.max() >= c):
+    if n and (np.minimum.reduce(labels) < 0 or _max(labels) >= c):
         _check_labels(np, labels, c, "softmax_cross_entropy")
-    s = logits - logits.max(axis=1, keepdims=True)
+    s = logits - _max(logits, axis=1, keepdims=True)
     picked = s[np.arange(n), labels] - _log_sum_exp(s, 1)[:, 0]
-    return -picked.mean()
+    if not n:
+        return -picked.mean()  # NaN, with NumPy's warning for the mean of nothing
+    # picked.mean() without its Python wrapper, as NumPy computes it: the sum (float16 summed
+    # in float32), divided by the count as an intp (so in float64), cast back
+    total = _sum(picked, dtype=np.float32) if picked.dtype == np.float16 else _sum(picked)
+    return -picked.dtype.type(total / np.intp(n))
 
 
 def _sce_infer(logits: Spec, labels: Spec) -> Spec:
     require_float("softmax_cross_entropy", logits)
     check_rank("softmax_cross_entropy", logits, (2,), "logits")
-    check_rank("softmax_cross_entropy", labels, (1,), "labels")
+    if labels.ndim != 1:
+        raise ShapeError(
+            f"softmax_cross_entropy: labels must have 1 dimension (one class index per row of logits), got shape "
+            f"{fmt_shape(labels.shape)}" + ("; flatten a column with labels.reshape(-1)" if labels.ndim == 2 and labels.shape[1] == 1 else "")
+        )
     if labels.dtype not in INTEGER:
-        raise DTypeError(f"softmax_cross_entropy: labels must be integers (class indices), got {labels.dtype}")
+        raise DTypeError(
+            f"softmax_cross_entropy: labels must be integers (class indices), got {labels.dtype}; "
+            "convert them with .astype('int64')"
+        )
     n, m = logits.shape[0], labels.shape[0]
     if n is not None and m is not None and n != m:
         raise ShapeError(

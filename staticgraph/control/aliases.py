@@ -4,7 +4,7 @@ A control node can hand a value through unchanged (a loop's carry after no step,
 returning an operand or a captured value); two different inputs of one control node may then
 be the same array, and dyngraph, which sees one tensor, interleaves their gradient terms by
 step and consumer. The gradient of such a node keys those inputs' terms by its own order
-(``info["mix"]``, ``backward._merged``).
+(``info["mix"]``, ``terms._merged``).
 """
 
 from __future__ import annotations
@@ -13,17 +13,33 @@ from ..graph import Node
 from .declare import GET
 
 
-def handed(x: Node) -> set:
-    """Ids of the nodes whose array ``x`` may be at run time: itself, and through every control
+def handed(x: Node, outer_of: dict | None = None) -> set:
+    """``id()`` of the nodes whose array ``x`` may be at run time: itself, through every control
     output that can hand a value through unchanged (a loop's carry after no step, a branch
-    returning an operand or a captured value), those values' own."""
+    returning an operand or a captured value) those values' own, and, for a param or a closure
+    of a body, the outer value it holds (``BodyGraph.fed``, the captures): two inputs of a
+    control node in a loop body, one a carry and one a closure fed the same outer value, are
+    one array in the first step. ``outer_of``: a cache of each body's closures by placeholder,
+    shared by the calls on one control node's inputs."""
+    outer_of = {} if outer_of is None else outer_of
     found: set[int] = set()
     stack = [x]
     while stack:
         v = stack.pop()
-        if v.id in found:
+        if id(v) in found:
             continue
-        found.add(v.id)
+        found.add(id(v))
+        if v.op == "placeholder":
+            g = v.graph
+            outer = getattr(g, "fed", {}).get(v.id)
+            if outer is not None:
+                stack.append(outer)
+            closures = outer_of.get(id(g))
+            if closures is None:
+                closures = outer_of[id(g)] = {ph.id: o for o, ph in getattr(g, "captures", ())}
+            if v.id in closures:
+                stack.append(closures[v.id])
+            continue
         if v.op != GET or v.inputs[0].op not in ("cond", "while_loop", "scan"):
             continue
         ctrl, k = v.inputs[0], v.attrs["index"]
@@ -43,18 +59,47 @@ def handed(x: Node) -> set:
 def maybe_same(nodes: list) -> list:
     """Groups (positions in ``nodes``) of distinct nodes that may be one array at run time
     (``handed``): their terms must then interleave in dyngraph's order, which only the control
-    node knows (step, consumer), so it keys them by that (``info["mix"]``)."""
-    sets = [handed(x) for x in nodes]
-    group = list(range(len(nodes)))
-    for i in range(len(nodes)):
-        for j in range(i):
-            if sets[i] & sets[j]:
-                old, new = group[i], group[j]
-                group = [new if g == old else g for g in group]
+    node knows (step, consumer), so it keys them by that (``info["mix"]``). Positions sharing a
+    node of their ``handed`` sets are joined (union-find: linear in the sets' sizes)."""
+    parent = list(range(len(nodes)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for k, members in _owners(nodes).items():
+        first = root(members[0])
+        for m in members[1:]:
+            r = root(m)
+            parent[max(r, first)] = min(r, first)
+            first = min(r, first)
     out: dict[int, list] = {}
-    for i, g in enumerate(group):
-        out.setdefault(g, []).append(i)
+    for i in range(len(nodes)):
+        out.setdefault(root(i), []).append(i)
     return [g for g in out.values() if len(g) > 1]
 
 
-__all__ = ["handed", "maybe_same"]
+def shared(nodes: list) -> list[bool]:
+    """Per node of ``nodes`` (a control node's inputs), whether it is, or may be at run time,
+    the array of another of them (``handed``)."""
+    flags = [False] * len(nodes)
+    for members in _owners(nodes).values():
+        if len(members) > 1:
+            for m in members:
+                flags[m] = True
+    return flags
+
+
+def _owners(nodes: list) -> dict:
+    """``id()`` of every node some input may be -> the positions of those inputs."""
+    memo: dict = {}
+    owners: dict[int, list] = {}
+    for k, x in enumerate(nodes):
+        for i in handed(x, memo):
+            owners.setdefault(i, []).append(k)
+    return owners
+
+
+__all__ = ["handed", "maybe_same", "shared"]

@@ -33,6 +33,7 @@ class BodyGraph(Graph):
         self.captures: list[tuple[Node, Node]] = []  # (node of parent, placeholder here)
         self._captured: dict[int, Node] = {}  # id(outer node) -> placeholder
         self.list_seeds: set[int] = set()  # gradient seeds fed a list of terms (control.grad)
+        self.fed: dict[int, Node] = {}  # param id -> the outer value it holds on entry (an operand, an initial carry)
 
     def capture(self, node: Node) -> Node:
         if node.graph is self:

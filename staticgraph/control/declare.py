@@ -55,7 +55,20 @@ class ControlFlow:
 
 def control_node(graph: Graph, cf: ControlFlow, inputs: list) -> Node:
     n = Node(graph, cf.kind, inputs, {"cf": cf}, (), "uint8", trace=cf.trace)
+    record_feeds(cf, inputs)
     return graph._add(n)
+
+
+def record_feeds(cf: ControlFlow, inputs: list) -> None:
+    """Each body param's outer value on entering the body (``BodyGraph.fed``): a branch's
+    operand, a loop's initial carry (its first step's). ``aliases.handed`` follows it: a param
+    and a closure of one body fed one outer value are one array there."""
+    first = {"cond": 1, "while_loop": 0, "scan": 0}.get(cf.kind)
+    if first is None:  # a gradient node: its bodies are gradient layouts
+        return
+    count = cf.n["operands" if cf.kind == "cond" else "vars" if cf.kind == "while_loop" else "carries"]
+    for b in cf.bodies.values():
+        b.graph.fed.update((p.id, x) for p, x in zip(b.params[:count], inputs[first:first + count]))
 
 
 def get(ctrl: Node, k: int) -> Node:
@@ -323,4 +336,4 @@ def scan(fn, init, xs):
     return rebuild([gets[keep.index(k)] if k in keep else carries[k] for k in range(nc)], cstruct), ys
 
 
-__all__ = ["cond", "while_loop", "scan", "ControlFlow", "KINDS", "GET", "get", "control_node"]
+__all__ = ["cond", "while_loop", "scan", "ControlFlow", "KINDS", "GET", "get", "control_node", "record_feeds"]

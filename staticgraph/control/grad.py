@@ -19,7 +19,10 @@ consumers were created, in one left fold. So nothing is summed early where dyngr
 - the terms of a carry seed the previous step's body in the order of their consumers in the
   next step (keys ``(NEXT, consumer, position)``), after the node's own consumers in its step,
   before the stacked ``ys`` (``(YS, k)``), and, in the last step, before the final carry's
-  consumers after the loop (``(AFTER, k, i)``).
+  consumers after the loop (``(AFTER, k, i)``);
+- a scan's ``xs`` that is (or may be) another input's value too hands its rows' gradients
+  back as one term per step, which sort among that value's other terms by step and consumer
+  (``terms``: the order of dyngraph's unrolled loop).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from shared_ops.dtypes import FLOATING
 from shared_ops.registry import REGISTRY
 
 from ..graph import Graph, GraphError, Node
-from .aliases import maybe_same
+from .aliases import maybe_same, shared
 from .declare import GET, ControlFlow, control_node, get
 
 NEXT, YS, AFTER = 1 << 40, 2 << 40, 3 << 40
@@ -59,7 +62,7 @@ class Cot(list):
 def sum_terms(graph: Graph, terms: list, like: Node, keys=None) -> Node:
     """One value from contributions in order: the term itself, ``add_n``, or ``add_terms``
     when a term is a list (a control node's gradient); ``keys``: the terms' sort keys, which
-    place a pass-through's terms at run time (``backward.Placed``)."""
+    place a pass-through's terms at run time (``terms.Placed``)."""
     lists = tuple(_is_list(t) for t in terms)
     if not any(lists):
         if len(terms) == 1:
@@ -222,7 +225,7 @@ def _cond(graph, n, cf, cot, needs):
     t, f = cf.bodies["true"], cf.bodies["false"]
     # a seed's key inside the branches is its key outside under the prefix NEXT: the seeds sort
     # among themselves as their consumers outside do, after every consumer in the branch, and a
-    # term the branch hands through unchanged takes its outside key back (``backward._leave``)
+    # term the branch hands through unchanged takes its outside key back (``terms._leave``)
     outer = {k: _keys_of(cot[k]) for k in cot}
     seeds = [(k, (NEXT,) + tuple(outer[k][i]) if outer[k][i] else (NEXT, -1, k, i), _is_list(cot[k][i]))
              for k in sorted(cot) for i in range(len(cot[k]))]
@@ -286,6 +289,15 @@ def _loop_layouts(b, nc, cot, ny, xs_params):
     return {"mid": mid_layout, "last": last_layout}, fcarry, caps
 
 
+def _seeded(layouts: dict) -> bool:
+    """Whether a closure's term is a seed (the body returns the closure unchanged, as a carry
+    or a y) or a carry's is the final carry's: dyngraph sums such a term at the consumer in
+    the next step, at the ``stack`` of the ys or after the loop, so the terms are ordered by
+    key (``terms._in_loop``), not step by step."""
+    return any(k and k[0] in (NEXT, YS, AFTER) and (r >= L.n_fcarry or k[0] == AFTER)
+               for L in layouts.values() for r, keys in enumerate(L.raw_keys) for k in keys)
+
+
 def _scan(graph, n, cf, cot, needs):
     nc, nx, ny = cf.n["carries"], cf.n["xs"], cf.n["ys"]
     b = cf.bodies["body"]
@@ -299,12 +311,17 @@ def _scan(graph, n, cf, cot, needs):
     carry_out = [n.inputs[k] for k in range(nc) if floating(b.params[k])]
     x_out = [n.inputs[nc + j] for j in range(nx) if needs[nc + j]]
     cap_out = [n.inputs[nc + nx + c] for c, ph in enumerate(b.capture_nodes) if floating(ph)]
+    # an xs that is (or may be) another input's array: dyngraph sums the scattered gradient of
+    # each row among that value's other terms, at step t before step t's body (where its
+    # getitem is), so it is handed out as one term per step (``terms._row_terms``)
+    xterms = iter(shared(carry_out + x_out + cap_out)[len(carry_out):len(carry_out) + len(x_out)])
+    xterms = [needs[nc + j] and next(xterms) for j in range(nx)]
     info = {"carries": nc, "xs": nx, "ys": ny, "caps": len(b.captures), "dys": [d is not None for d in dys],
             "finals": [len(cot.get(k, ())) for k in range(nc)], "fcarry": [floating(p) for p in b.params[:nc]],
             "dx": [needs[nc + j] for j in range(nx)], "fcaps": [floating(ph) for ph in b.capture_nodes],
-            "final_keys": [_keys_of(cot.get(k, [])) for k in range(nc)]}
-    outs = _grad_node(graph, "scan_grad", layouts, inputs, carry_out + x_out + cap_out,
-                      ["terms"] * len(carry_out) + ["array"] * len(x_out) + ["terms"] * len(cap_out), n, info)
+            "final_keys": [_keys_of(cot.get(k, [])) for k in range(nc)], "xterms": xterms, "keyed": int(_seeded(layouts))}
+    outs = _grad_node(graph, "scan_grad", layouts, inputs, carry_out + x_out + cap_out, ["terms"] * len(carry_out)
+                      + ["terms" if xterms[j] else "array" for j in range(nx) if needs[nc + j]] + ["terms"] * len(cap_out), n, info)
     result, it = {}, iter(outs)
     for k in range(nc):
         if floating(b.params[k]):
@@ -313,7 +330,9 @@ def _scan(graph, n, cf, cot, needs):
                 result[k] = [o]
     for j in range(nx):
         if needs[nc + j]:
-            result[nc + j] = [next(it)]
+            o = next(it)
+            if o is not None:
+                result[nc + j] = [o]
     for c, ph in enumerate(b.capture_nodes):
         if floating(ph):
             o = next(it)
@@ -335,7 +354,7 @@ def _while(graph, n, cf, cot, needs):
     info = {"carries": nv, "xs": 0, "ys": 0, "caps": len(b.captures), "dys": [],
             "finals": [len(cot.get(k, ())) for k in range(nv)], "fcarry": [floating(p) for p in b.params[:nv]],
             "dx": [], "fcaps": [floating(ph) for ph in b.capture_nodes],
-            "final_keys": [_keys_of(cot.get(k, [])) for k in range(nv)]}
+            "final_keys": [_keys_of(cot.get(k, [])) for k in range(nv)], "keyed": int(_seeded(layouts))}
     outs = _grad_node(graph, "while_loop_grad", layouts, inputs, carry_out + cap_out,
                       ["terms"] * (len(carry_out) + len(cap_out)), n, info)
     result, it = {}, iter(outs)

@@ -35,6 +35,8 @@ import numpy as np
 
 from shared_ops import bind
 
+from .terms import _fit, _flat, to_next
+
 _NAME = re.compile(r"\b(s\d+|K\d+|A\d+_\w+|C\d+)\b")   # slots, kernels, attributes, constants
 _FEED = re.compile(r"\bF\[(\d+)\]")
 _GLOBAL = re.compile(r"(K\d+|A\d+_\w+|C\d+)")
@@ -235,8 +237,6 @@ def grad_loop(last_exe, mid_exe, last, mid, nc: int, nx: int, ncap: int, fcarry:
     zero steps), ``steps`` (per step, last first, per closure its terms) and ``dx`` (per
     differentiated xs, the step values) are what ``Backward._loop_grad`` folds afterwards;
     ``stacked``: the middle steps' operands of ``passes.stack``'s terms, one buffer each."""
-    from .backward import _fit, _flat, to_next  # backward imports this module
-
     g: dict = {"_fit": _fit, "_flat": _flat, "_to_next": to_next}
     # mid steps hand their carry terms to the step before in the order its seeds take them
     direct = all(len(mid.carry_slots[r]) == mid.seed_counts[r] for r in range(len(fcarry)))

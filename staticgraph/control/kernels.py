@@ -16,9 +16,10 @@ from shared_ops import Spec, backend_of, default_backend, generation
 
 from ..passes import selected, stack
 from . import inline
-from .backward import Backward, Placed, _expand, _flat, _has_placed, _rows, add_n
+from .backward import Backward, _rows
 from .declare import GET, KINDS
 from .grad import ADD_TERMS, GRAD_KINDS, _is_list, residuals
+from .terms import _expand, _flat, _has_placed, add_n
 
 _CUT: list = []  # residual nodes the next lowered program takes as inputs (see Compiled)
 
@@ -33,13 +34,13 @@ def _copy(a):
 class Compiled:
     """One body compiled by ``sg.compile``; ``run(arrays)`` calls its executable directly."""
 
-    def __init__(self, outputs, inputs, optimize, backend, what: str, cut=()):
+    def __init__(self, outputs, inputs, optimize, backend, what: str, cut=(), empty=False):
         from ..compile import CompiledFunction
 
         self.what = what
         self.n_outputs = len(outputs)
         self.fn = None
-        if outputs:
+        if outputs or empty:  # ``empty``: a gradient step inlined in its loop even when it gives nothing
             _CUT.append(list(cut))  # taken by the first lower() of this compile: its own program
             try:
                 self.fn = CompiledFunction(list(outputs), list(inputs), optimize, backend=backend)
@@ -165,7 +166,8 @@ class Loop(Backward):
                 self.layouts[name] = b
                 if name == "mid" and self.stacked is not None:
                     stack.resolve_residuals(self.stacked, b.res_ids)
-                self.bodies[name] = Compiled(b.outputs, b.inputs, optimize, backend, f"{cf.kind} {name} step", cut=res)
+                self.bodies[name] = Compiled(b.outputs, b.inputs, optimize, backend, f"{cf.kind} {name} step", cut=res,
+                                             empty=True)
             elif name == "body" and self.keep_history:
                 res = {r.id: r for L in b.grad_layouts for r in residuals(L)}
                 self.res_ids = sorted(res)
@@ -258,9 +260,10 @@ class Loop(Backward):
     # -- gradients -------------------------------------------------------------------
 def _stack_plan(cf, layout):
     """``passes.stack``'s plan for a loop gradient's middle-step body, or None where the loop's
-    closures' terms are merged with other inputs' or hold a nested control node's lists."""
+    closures' terms are merged with other inputs', ordered by key, or hold a nested control
+    node's lists."""
     n = cf.n
-    if n.get("merge") or n.get("mix"):
+    if n.get("merge") or n.get("mix") or n.get("keyed"):
         return None
     nf = sum(n["fcarry"])
     if any(_is_list(layout.outputs[s]) for sl in layout.raw_slots[nf:] for s in sl):

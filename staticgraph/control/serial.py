@@ -13,7 +13,7 @@ from __future__ import annotations
 from shared_ops import Spec
 
 from .body import Body, BodyGraph
-from .declare import GET, KINDS, ControlFlow
+from .declare import GET, KINDS, ControlFlow, record_feeds
 from .grad import ADD_TERMS, GRAD_KINDS, Layout
 
 CONTROL = KINDS + GRAD_KINDS
@@ -203,6 +203,7 @@ class Decoder:
         cf = self.cf(attrs_doc["cf"], graph, list(graph.nodes), where)
         if cf.kind != op:
             self.fail(f"{where}: the node is a {op} but its description a {cf.kind}")
+        record_feeds(cf, inputs)
         return graph._add(Node(graph, op, inputs, {"cf": cf}, (), "uint8", name=name, trace=trace))
 
     def cf(self, doc, graph, built, where) -> ControlFlow:

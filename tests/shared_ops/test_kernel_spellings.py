@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from shared_ops import get_op
+from shared_ops import DTypeError, ShapeError, get_op
 
 
 # the generic spellings, as the kernels still run them for array types other than NumPy's
@@ -104,14 +104,17 @@ def test_softmax_cross_entropy_keeps_the_masked_sum_bits(dt, special):
                 assert _same(got, want), (n, c, ldt, name, got, want)
 
 
-def test_softmax_cross_entropy_keeps_the_generic_result_for_labels_infer_would_refuse():
-    # dyngraph checks an op's inputs (infer) only once its kernel fails: labels of another
-    # dtype or shape that the generic spelling computes with must keep its result
-    rng = np.random.default_rng(5)
-    x = rng.standard_normal((6, 4)).astype("float32")
+def test_softmax_cross_entropy_kernel_refuses_the_labels_infer_refuses():
+    # dyngraph checks an op's inputs (infer) only once its kernel fails: the kernel itself
+    # must fail on labels NumPy would compute with (floats, bools, an (N, 1) column)
+    x = np.zeros((6, 4), np.float32)
     labels = np.array([0, 3, 1, 2, 2, 0])
-    for odd in (labels.reshape(6, 1), labels.astype("float32"), labels.astype("float64").reshape(6, 1)):
-        assert _same(get_op("softmax_cross_entropy").forward(np, x, odd), _sce_old(x, odd)), odd.dtype
+    for odd, kind, words in ((labels.reshape(6, 1), ShapeError, r"got shape \(6, 1\); flatten a column"),
+                             (labels.astype("float32"), DTypeError, r"got float32; convert them with .astype"),
+                             (labels.astype("float64").reshape(6, 1), ShapeError, "labels must have 1 dimension"),
+                             (labels.astype(bool), DTypeError, "got bool")):
+        with pytest.raises(kind, match=words):
+            get_op("softmax_cross_entropy").forward(np, x, odd)
 
 
 def test_softmax_cross_entropy_keeps_the_bits_when_a_row_holds_minus_zero():
@@ -144,6 +147,9 @@ def test_sum_to_keeps_the_generic_bits_and_owns_a_leading_axis_sum(dt):
             assert _same(got, want) and isinstance(got, np.ndarray), (xshape, shape, name)
             if len(xshape) > len(shape) and shape and 1 not in shape:
                 assert got.base is None, (xshape, shape, name)  # owned: the engine moves it
+            # a `like` input (staticgraph's free dimensions) takes the general branch: same bits
+            like = np.empty(tuple(1 if s == 1 else s for s in shape), np.int8)
+            assert _same(op.forward(np, x, like, shape=tuple(None for _ in shape)), want), (xshape, shape, name)
 
 
 @pytest.mark.parametrize("dt", ["float16", "float32", "float64", "int64", "bool"])
