@@ -67,21 +67,22 @@ def tensor_backward(t, gradient, retain_graph, create_graph, inputs):
         return
     data = t._data
     be = t._be
+    if (data.size if be is NUMPY and data.__class__ is _ndarray else t.numel()) != 1:
+        backward((t,), None, retain_graph, False, None)  # _roots raises the error
+        return
+    e = t._grad_fn if t._grad_fn is not None else t._accumulator()
+    # the seed straight into the callee: a local here would keep a leaf from stealing it
+    _run_one(e, _ones(data, be), be, False if retain_graph is None else retain_graph)
+
+
+def _ones(data, be):
+    """``be.xp.ones`` like ``data``; on NumPy without ``np.ones``' frame (the same: an empty
+    array, then 1 written through a cast)."""
     if be is NUMPY and data.__class__ is _ndarray:
-        if data.size != 1:  # _roots raises the error
-            backward((t,), None, retain_graph, False, None)
-            return
-        # as xp.ones (empty, then 1 written through a cast) without its Python frame
         seed = _ndarray(data.shape, data.dtype)
         seed.fill(1)
-    else:
-        if t.numel() != 1:
-            backward((t,), None, retain_graph, False, None)
-            return
-        seed = be.xp.ones(data.shape, dtype=data.dtype)
-    data = None
-    e = t._grad_fn if t._grad_fn is not None else t._accumulator()
-    _run_one(e, seed, be, False if retain_graph is None else retain_graph)
+        return seed
+    return be.xp.ones(data.shape, dtype=data.dtype)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
@@ -178,7 +179,7 @@ def _roots(tensors, grad_tensors, create_graph):
                     "grad can be implicitly created only for scalar outputs (this output has shape "
                     f"{tuple(t.shape)}); pass backward(gradient=...) with the output's shape"
                 )
-            seed = be.xp.ones(t._data.shape, dtype=t._data.dtype)
+            seed = _ones(t._data, be)
             if create_graph:
                 seed = wrap(seed, be)
         else:
