@@ -1,6 +1,13 @@
 """``dg.autograd``: ``backward`` and ``grad`` as ``torch.autograd``'s. They find the roots and
 their seeds, count the dependencies of every reachable node, and hand over to the engine's
-one walk (``engine.walk``)."""
+one walk (``engine.walk``).
+
+``Tensor.backward()`` on a one-element tensor, without ``gradient``, ``inputs`` or
+``create_graph`` (every training step), takes a short entry: ``tensor_backward`` makes the seed
+and ``_run_one`` starts the walk from the one root, with the eager interpreter made once per
+thread. Every other call, and every error, goes through ``backward``/``_run_all``, and
+``tests/dyngraph/test_backward_entry.py`` checks that both give the same bits, errors and
+stolen leaf gradients."""
 
 from __future__ import annotations
 
