@@ -1,15 +1,25 @@
 """``dg.autograd``: ``backward`` and ``grad`` as ``torch.autograd``'s. They find the roots and
 their seeds, count the dependencies of every reachable node, and hand over to the engine's
-one walk (``engine.walk``)."""
+one walk (``engine.walk``).
+
+``Tensor.backward()`` on a one-element tensor, without ``gradient``, ``inputs`` or
+``create_graph`` (every training step), takes a short entry: ``tensor_backward`` makes the seed
+and ``_run_one`` starts the walk from the one root, with the eager interpreter made once per
+thread. Every other call, and every error, goes through ``backward``/``_run_all``, and
+``tests/dyngraph/test_backward_entry.py`` checks that both give the same bits, errors and
+stolen leaf gradients."""
 
 from __future__ import annotations
 
 from heapq import heapify
 
-from .engine import Interpreter, accumulate, count_deps, owned, walk
+from numpy import ndarray as _ndarray
+
+from .engine import Interpreter, accumulate, count_deps, eager_interpreter, owned, walk
 from .errors import AutogradError
 from .grad_mode import MODE
 from .node import AccumulateGrad
+from .record import NUMPY
 from .tensors import Tensor, wrap
 
 __all__ = ["backward", "grad"]
@@ -53,6 +63,33 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
                 t.grad = g if t.grad is None else t.grad + g
         return
     _run(tensors, grad_tensors, retain_graph, create_graph, None)
+
+
+def tensor_backward(t, gradient, retain_graph, create_graph, inputs):
+    """``Tensor.backward``: ``backward((t,), ...)``. The common call (no ``gradient``,
+    ``inputs`` or ``create_graph``, a tensor that requires grad) goes straight to ``_run_one``;
+    every other call, and every error, takes ``backward``'s path."""
+    if gradient is not None or inputs is not None or create_graph is not False or not t._rg:
+        backward((t,), None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
+        return
+    data = t._data
+    be = t._be
+    if (data.size if be is NUMPY and data.__class__ is _ndarray else t.numel()) != 1:
+        backward((t,), None, retain_graph, False, None)  # _roots raises the error
+        return
+    e = t._grad_fn if t._grad_fn is not None else t._accumulator()
+    # the seed straight into the callee: a local here would keep a leaf from stealing it
+    _run_one(e, _ones(data, be), be, False if retain_graph is None else retain_graph)
+
+
+def _ones(data, be):
+    """``be.xp.ones`` like ``data``; on NumPy without ``np.ones``' frame (the same: an empty
+    array, then 1 written through a cast)."""
+    if be is NUMPY and data.__class__ is _ndarray:
+        seed = _ndarray(data.shape, data.dtype)
+        seed.fill(1)
+        return seed
+    return be.xp.ones(data.shape, dtype=data.dtype)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
@@ -149,7 +186,7 @@ def _roots(tensors, grad_tensors, create_graph):
                     "grad can be implicitly created only for scalar outputs (this output has shape "
                     f"{tuple(t.shape)}); pass backward(gradient=...) with the output's shape"
                 )
-            seed = be.xp.ones(t._data.shape, dtype=t._data.dtype)
+            seed = _ones(t._data, be)
             if create_graph:
                 seed = wrap(seed, be)
         else:
@@ -168,7 +205,17 @@ def _roots(tensors, grad_tensors, create_graph):
 
 def _run(tensors, grad_tensors, retain, create_graph, grad_mode_capture):
     edges, seeds = _roots(tensors, grad_tensors, create_graph)
-    interp = Interpreter(tensors[0]._be, create_graph)
+    if create_graph is False and grad_mode_capture is None and len(edges) == 1:
+        e = edges[0]
+        edges = None
+        _run_one(e, seeds.pop(), tensors[0]._be, retain)  # the callee the only owner of the seed
+        return
+    _run_all(edges, seeds, tensors[0]._be, retain, create_graph, grad_mode_capture)
+
+
+def _run_all(edges, seeds, be, retain, create_graph, grad_mode_capture):
+    """The walk from any roots, in any mode (``_run_one`` is its one-root, arrays-only case)."""
+    interp = Interpreter(be, create_graph)
 
     deps = count_deps(edges)  # of every reachable node
 
@@ -181,7 +228,8 @@ def _run(tensors, grad_tensors, retain, create_graph, grad_mode_capture):
     for e, s in zip(edges, seeds):
         buf.setdefault(e, []).append(s)
     roots = dict.fromkeys(edges)  # only a root can have no dependency (the others were reached)
-    edges = seeds = s = None  # the buffers are now the only owners of the seeds
+    seeds.clear()  # the buffers are now the only owners of the seeds (the caller holds the list)
+    edges = seeds = s = None
     heap = []
     sinks = []
     for e in roots:
@@ -198,6 +246,27 @@ def _run(tensors, grad_tensors, retain, create_graph, grad_mode_capture):
         for e in sinks:
             accumulate(e, buf.pop(e, None), interp, capture, captured)
         walk(heap, buf, deps, interp, retain, capture, captured, execute, reach)
+    finally:
+        MODE.enabled = prev_mode
+        # the last rule's edges (``needs_input_grad``) would keep that part of the graph alive
+        interp.ops.__dict__.pop("needs_input_grad", None)
+
+
+def _run_one(e, seed, be, retain):
+    """``_run`` of one root, arrays only (no ``create_graph``, no ``grad()``): the same steps
+    without the general bookkeeping (one root has no dependency)."""
+    interp = eager_interpreter(be)
+    deps = count_deps((e,))
+    buf = {e: [seed]}
+    seed = None  # the buffer is now the only owner of the seed
+    prev_mode = MODE.enabled
+    MODE.enabled = False
+    try:
+        if e.__class__ is AccumulateGrad:
+            accumulate(e, buf.pop(e, None), interp, None, None)
+            walk([], buf, deps, interp, retain)
+        else:
+            walk([(-e.seq, e)], buf, deps, interp, retain)
     finally:
         MODE.enabled = prev_mode
         # the last rule's edges (``needs_input_grad``) would keep that part of the graph alive

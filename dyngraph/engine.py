@@ -45,6 +45,7 @@ hooks, ``accumulate``, the error builders), so its gradients are ``walk_py``'s b
 from __future__ import annotations
 
 import sys
+import threading
 import warnings
 from heapq import heappop, heappush
 
@@ -90,6 +91,23 @@ class Interpreter:
         t._grad_fn = n
         t._rg = True
         return t
+
+
+class _Eager(threading.local):
+    def __init__(self):
+        self.by_backend = {}
+
+
+_EAGER = _Eager()
+
+
+def eager_interpreter(be) -> Interpreter:
+    """``Interpreter(be, False)``, made once per thread and backend (it holds no state of a
+    backward: its ops are ``eager_ops(be)``, shared the same way)."""
+    interp = _EAGER.by_backend.get(id(be))  # as eager_ops: backends live as long as the process
+    if interp is None:
+        interp = _EAGER.by_backend[id(be)] = Interpreter(be, False)
+    return interp
 
 
 def walk(heap, buf, deps, interp, retain, capture=None, captured=None, execute=None, reach=None):

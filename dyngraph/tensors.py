@@ -252,9 +252,13 @@ class Tensor(InplaceMixin, ConvertMixin, HooksMixin, ViewMixin, BinaryFastPath, 
             >>> a.grad
             tensor(6.)
         """
-        from .autograd import backward
+        global _tensor_backward
+        if _tensor_backward is None:  # autograd imports this module: bound on the first call
+            from .autograd import tensor_backward as _tensor_backward
+        _tensor_backward(self, gradient, retain_graph, create_graph, inputs)
 
-        backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
+
+_tensor_backward = None  # autograd.tensor_backward (an import per call costs about 2 us)
 
 
 def init(t: Tensor, data, be) -> Tensor:
