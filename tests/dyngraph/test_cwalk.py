@@ -9,7 +9,6 @@ fallback tests are in ``test_cwalk_accel.py``.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import gc
 import sys
@@ -24,18 +23,7 @@ from dyngraph import engine
 from dyngraph.errors import AutogradError, FreedGraphError, InplaceError
 from dyngraph.node import Node
 
-C = engine.CWALK
-compiled_only = pytest.mark.skipif(C is None, reason="dyngraph._cwalk is not built here (or DYNGRAPH_PURE=1)")
-
-
-@contextlib.contextmanager
-def walking(compiled: bool):
-    old = engine.CWALK
-    engine.CWALK = C if compiled else None
-    try:
-        yield
-    finally:
-        engine.CWALK = old
+from cwalk_switch import compiled_only, walking  # tests/dyngraph is on sys.path
 
 
 def nodes_of(*tensors) -> list:

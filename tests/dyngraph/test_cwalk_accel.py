@@ -4,7 +4,6 @@ path kept covered in CI by a subprocess. The differential tests are in ``test_cw
 
 from __future__ import annotations
 
-import contextlib
 import sys
 
 import pytest
@@ -12,18 +11,7 @@ import pytest
 import dyngraph as dg
 from dyngraph import _accel, engine
 
-C = engine.CWALK
-compiled_only = pytest.mark.skipif(C is None, reason="dyngraph._cwalk is not built here (or DYNGRAPH_PURE=1)")
-
-
-@contextlib.contextmanager
-def walking(compiled: bool):
-    old = engine.CWALK
-    engine.CWALK = C if compiled else None
-    try:
-        yield
-    finally:
-        engine.CWALK = old
+from cwalk_switch import C, compiled_only, walking  # tests/dyngraph is on sys.path
 
 
 def _fan():
