@@ -54,6 +54,19 @@ def pin_threads() -> dict:
     return info
 
 
+def dyngraph_accelerator() -> str:
+    """Which of dyngraph's compiled modules ran (``dyngraph._accel``): its per-op recording and
+    backward walk cost several times more in pure Python, so a report says which one it timed."""
+    import dyngraph  # noqa: F401  (loads the compiled modules it can)
+    from dyngraph import _accel
+
+    names = _accel.accelerated()
+    if names:
+        return "on: " + ", ".join(f"dyngraph.{n}" for n in names)
+    why = "DYNGRAPH_PURE=1" if _accel.PURE else "not built (no C compiler at install?)"
+    return f"off, pure Python ({why})"
+
+
 def steady_allocator() -> str:
     """Keep freed memory mapped (glibc), so no implementation pays page faults to re-allocate.
 

@@ -87,6 +87,7 @@ def render(doc: dict, plots: dict) -> str:
         ["BLAS threads", meta["threads"]["method"]],
         ["CPU affinity", meta["affinity"]],
         ["allocator", meta.get("allocator", "default")],
+        ["dyngraph's compiled accelerator", meta.get("dyngraph_accelerator", "not recorded")],
         ["fused-kernel disk cache at start", _cache_text(meta.get("fusion_cache_at_start"))],
         ["wall time of this run", fmt_seconds(meta.get("wall_s", float("nan")))],
         *_load_rows(meta),

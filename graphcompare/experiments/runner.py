@@ -127,6 +127,7 @@ def run_suite(cfg: Config, out: str | Path, command: str = "", progress: bool = 
         "threads": threads,
         "affinity": affinity,
         "allocator": allocator,
+        "dyngraph_accelerator": env.dyngraph_accelerator(),
         "fusion_cache_at_start": cache_at_start,
         "wall_s": time.perf_counter() - t_start,
         # other processes share the cores: the load says how much, CPU time / wall time how much this run got

@@ -49,6 +49,15 @@ def test_report_has_every_section(tiny_run):
     # how shared the machine was: other processes' load and the share of a core this run had
     assert len(doc["meta"]["load"]["start"]) == 3 and doc["meta"]["cpu_s"] > 0
     assert "| machine load (1, 5, 15-min load average) | at start " in text and "| CPU time of this run" in text
+    # which dyngraph it timed: the compiled accelerator's modules, or pure Python and why
+    from dyngraph import _accel
+
+    acc = doc["meta"]["dyngraph_accelerator"]
+    if _accel.accelerated():
+        assert acc == "on: " + ", ".join(f"dyngraph.{n}" for n in _accel.accelerated())
+    else:
+        assert acc.startswith("off, pure Python (")
+    assert f"| dyngraph's compiled accelerator | {acc} |" in text
     # every workload of the suite has a row in the main table, for both front ends
     for w in tiny().workloads:
         assert f"| {w} | dyngraph (dynamic) |" in text
