@@ -1,4 +1,4 @@
-"""Does the gradient-buffer steal of ``dyngraph.engine.owned`` pay? bench_dyngraph.py's W1-W3
+"""Does the gradient-buffer steal of ``dyngraph.sinks.owned`` pay? bench_dyngraph.py's W1-W3
 for dyngraph, with the steal (a leaf's first gradient is kept, not copied, when nothing else
 holds it) against a copy always, side by side in one process: pinned to one core, BLAS one
 thread (bench_dyngraph's setup, imported), warmed up, repeats interleaved, medians of the CPU
@@ -16,19 +16,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_dyngraph as bd  # noqa: E402  (pins the process and sets BLAS to one thread on import)
 import numpy as np  # noqa: E402
 
-from dyngraph import engine  # noqa: E402
+from dyngraph import sinks  # noqa: E402
 
-KEEP = engine._STEAL_REFS
+KEEP = sinks._STEAL_REFS
 
 
 def with_refs(fn, refs: int):
     """``fn`` run with the steal threshold ``refs`` (0: no gradient qualifies, all are copied)."""
     def run():
-        engine._STEAL_REFS = refs
+        sinks._STEAL_REFS = refs
         try:
             return fn()
         finally:
-            engine._STEAL_REFS = KEEP
+            sinks._STEAL_REFS = KEEP
     return run
 
 
@@ -37,7 +37,7 @@ def main() -> None:
     x0, w2in = np.array([0.3]), bd.std.rnn_inputs(rng, "float64", columns=True)
     P0, (x, y) = bd.w3_params(rng), bd.std.mlp_batch(rng)
     makers = (("W1", lambda: bd.w1_fns(x0), 100), ("W2", lambda: bd.w2_fns(*w2in), 60), ("W3", lambda: bd.w3_fns(P0, x, y), 5))
-    print(f"dyngraph, copy always / steal (engine.owned): CPU ms per call, medians of {bd.REPEATS} interleaved repeats, "
+    print(f"dyngraph, copy always / steal (sinks.owned): CPU ms per call, medians of {bd.REPEATS} interleaved repeats, "
           f"pinned to CPU {sorted(os.sched_getaffinity(0))}")
     for w, make, n in makers:
         r = bd.medians({"steal": with_refs(make()["dyngraph"], KEEP), "copy": with_refs(make()["dyngraph"], 0)},

@@ -41,7 +41,7 @@ import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from dyngraph import engine  # noqa: E402
+from dyngraph import sinks  # noqa: E402
 from graphcompare.experiments import peers  # noqa: E402
 from shared_ops import instrument, wrap_kernels  # noqa: E402
 
@@ -117,7 +117,7 @@ def in_step(step, clock_ns):
     return run
 
 
-STEAL = engine._STEAL_REFS
+STEAL = sinks._STEAL_REFS
 
 
 def without_kernels(step, calls):
@@ -141,15 +141,15 @@ def without_kernels(step, calls):
 
     def run(n):
         # a recorded output has one holder more than a kernel's fresh result (its queue): the
-        # engine would copy the six gradients it moves in a real step (engine.owned), unless told
-        engine._STEAL_REFS = STEAL + 1
+        # engine would copy the six gradients it moves in a real step (sinks.owned), unless told
+        sinks._STEAL_REFS = STEAL + 1
         try:
             with wrap_kernels(make):
                 for _ in range(n):
                     got = None  # the last step's gradients would be one holder more
                     got = step()
         finally:
-            engine._STEAL_REFS = STEAL
+            sinks._STEAL_REFS = STEAL
         return got
     run.recorded = outs
     return run

@@ -15,7 +15,8 @@ from heapq import heapify
 
 from numpy import ndarray as _ndarray
 
-from .engine import Interpreter, accumulate, count_deps, eager_interpreter, owned, walk
+from .engine import Interpreter, accumulate, count_deps, eager_interpreter, walk
+from .sinks import owned
 from .errors import AutogradError
 from .grad_mode import MODE
 from .node import AccumulateGrad

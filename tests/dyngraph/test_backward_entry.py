@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import dyngraph as dg
-from dyngraph import autograd, engine, tensors
+from dyngraph import autograd, engine, sinks, tensors
 from dyngraph.grad_mode import MODE
 
 
@@ -133,7 +133,7 @@ def test_bad_calls_get_the_general_errors(bad, general):
 
 
 def test_leaves_steal_their_gradients_alike(monkeypatch, general):
-    """``engine.owned`` keeps a gradient without copying it when nothing else holds it: the short
+    """``sinks.owned`` keeps a gradient without copying it when nothing else holds it: the short
     entry must hold no reference to the seed that the general one drops."""
     counts = []
 
@@ -141,7 +141,7 @@ def test_leaves_steal_their_gradients_alike(monkeypatch, general):
         counts.append(sys.getrefcount(g) - 1)
         return counts[-1]
 
-    monkeypatch.setattr(engine, "_getrefcount", counting)
+    monkeypatch.setattr(sinks, "_getrefcount", counting)
     seen = []
     for turn in range(2):
         if turn:
@@ -150,7 +150,7 @@ def test_leaves_steal_their_gradients_alike(monkeypatch, general):
         for build in BUILDS.values():
             build()[0].backward()
         seen.append(list(counts))
-    assert seen[0] == seen[1] and min(seen[0]) <= engine._STEAL_REFS
+    assert seen[0] == seen[1] and min(seen[0]) <= sinks._STEAL_REFS
 
 
 def test_the_seed_is_a_fresh_one_of_the_roots_dtype_and_shape():
