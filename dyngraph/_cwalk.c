@@ -18,7 +18,7 @@
  *
  * Reference counting follows the Python walk's locals: a gradient is dropped where the Python
  * walk sets its variable to None, so that accumulate() may steal a leaf's gradient exactly when
- * the Python walk lets it (engine.owned counts references).
+ * the Python walk lets it (sinks.owned counts references).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -65,7 +65,7 @@ static PyObject *cwalk_walk(PyObject *self, PyObject *const *args, Py_ssize_t na
     LastStandIn last = {NULL, NULL, NULL};
     /* owned references; ready/ready_g: the next node while it is the only ready one, and its buffer */
     PyObject *ready = NULL, *ready_g = NULL, *n = NULL, *g = NULL, *nxt = NULL, *grads = NULL,
-             *lst = NULL, *hooks = NULL;
+             *lst = NULL, *hooks = NULL, *result = NULL;
 
     while (ready != NULL || PyList_GET_SIZE(heap)) {
         int take_ready = ready != NULL;
@@ -178,13 +178,9 @@ static PyObject *cwalk_walk(PyObject *self, PyObject *const *args, Py_ssize_t na
         Py_CLEAR(nxt);
         Py_CLEAR(n);
     }
-    Py_DECREF(ops);
-    Py_XDECREF(ops_dict);
-    Py_DECREF(sinks);
-    Py_XDECREF(last.shape);
-    Py_XDECREF(last.dtype);
-    Py_XDECREF(last.so);
-    Py_RETURN_NONE;
+    result = Py_None;
+    Py_INCREF(result);
+    goto done;
 error:
     Py_XDECREF(ready);
     Py_XDECREF(ready_g);
@@ -194,13 +190,14 @@ error:
     Py_XDECREF(grads);
     Py_XDECREF(lst);
     Py_XDECREF(hooks);
+done:  /* what both ends release */
     Py_DECREF(ops);
     Py_XDECREF(ops_dict);
     Py_DECREF(sinks);
     Py_XDECREF(last.shape);
     Py_XDECREF(last.dtype);
     Py_XDECREF(last.so);
-    return NULL;
+    return result;
 }
 
 static PyMethodDef methods[] = {

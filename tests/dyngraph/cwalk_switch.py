@@ -1,5 +1,5 @@
-"""The switch between dyngraph's compiled backward walk and its Python twin, for the tests that
-run both (``test_cwalk.py``, ``test_cwalk_accel.py``)."""
+"""The switch between dyngraph's compiled backward walk and its Python twin, and a small graph
+with a fan-out, for the tests that run both (``test_cwalk.py``, ``test_cwalk_accel.py``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 
 import pytest
 
+import dyngraph as dg
 from dyngraph import engine
 
 C = engine.CWALK
@@ -21,3 +22,12 @@ def walking(compiled: bool):
         yield
     finally:
         engine.CWALK = old
+
+
+def fan():
+    """Two leaves, a tanh used three times, a sum: hooks, buffers and add_n all have work."""
+    a = dg.tensor([0.5, -1.5, 2.0], requires_grad=True)
+    b = dg.tensor([1.25, 0.75, -0.5], requires_grad=True)
+    h = (a * b).tanh()
+    y = h * a + h.exp() - (b * h).sigmoid() + (a + b).sum()
+    return [y.sum()], [a, b]

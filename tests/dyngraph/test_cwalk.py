@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import dyngraph as dg
-from dyngraph import engine
+from dyngraph import engine, sinks
 from dyngraph.errors import AutogradError, FreedGraphError, InplaceError
 from dyngraph.node import Node
 
-from cwalk_switch import compiled_only, walking  # tests/dyngraph is on sys.path
+from cwalk_switch import fan as _fan, compiled_only, walking  # tests/dyngraph is on sys.path
 
 
 def nodes_of(*tensors) -> list:
@@ -145,14 +145,6 @@ def test_the_workloads_give_the_same_bits_both_ways(build):
 
 
 # ------------------------------------------------------------------------------ semantics
-
-
-def _fan():
-    a = dg.tensor([0.5, -1.5, 2.0], requires_grad=True)
-    b = dg.tensor([1.25, 0.75, -0.5], requires_grad=True)
-    h = (a * b).tanh()
-    y = h * a + h.exp() - (b * h).sigmoid() + (a + b).sum()
-    return [y.sum()], [a, b]
 
 
 @compiled_only
@@ -300,7 +292,7 @@ def test_errors_of_a_rule_propagate_alike():
 
 @compiled_only
 def test_leaves_steal_their_gradients_alike(monkeypatch):
-    """``engine.owned`` keeps a gradient without copying it when nothing else holds it: the
+    """``sinks.owned`` keeps a gradient without copying it when nothing else holds it: the
     compiled walk must hold no reference the Python walk does not."""
     counts = []
 
@@ -308,7 +300,7 @@ def test_leaves_steal_their_gradients_alike(monkeypatch):
         counts.append(sys.getrefcount(g) - 1)  # this function's parameter
         return counts[-1]
 
-    monkeypatch.setattr(engine, "_getrefcount", counting)
+    monkeypatch.setattr(sinks, "_getrefcount", counting)
     seen = {}
     for compiled in (True, False):
         counts.clear()
@@ -317,7 +309,7 @@ def test_leaves_steal_their_gradients_alike(monkeypatch):
                 roots, _ = build()
                 roots[0].backward()
         seen[compiled] = list(counts)
-    assert seen[True] == seen[False] and min(seen[True]) <= engine._STEAL_REFS
+    assert seen[True] == seen[False] and min(seen[True]) <= sinks._STEAL_REFS
 
 
 # ------------------------------------------------------------------------------ memory
