@@ -43,19 +43,24 @@ dtype_of(PyObject *x)
     return PyObject_GetAttr(FLD(x, T_data), s_dtype);
 }
 
+/* ``Tensor._apply_op(op_name's op, inputs, {})``; ``inputs`` is stolen (NULL: an error is set) */
 static PyObject *
-binary_on(PyObject *op_name, PyObject *a, PyObject *b)
+apply_named(PyObject *op_name, PyObject *inputs)
 {
-    PyObject *op = get_op(op_name);
-    if (op == NULL)
-        return NULL;
-    PyObject *inputs = PyTuple_Pack(2, a, b), *attrs = inputs ? PyDict_New() : NULL, *r = NULL;
+    PyObject *op = inputs ? get_op(op_name) : NULL;
+    PyObject *attrs = op ? PyDict_New() : NULL, *r = NULL;
     if (attrs != NULL)
         r = apply_via((PyObject *)Tensor_T, op, inputs, attrs);
-    Py_DECREF(op);
+    Py_XDECREF(op);
     Py_XDECREF(inputs);
     Py_XDECREF(attrs);
     return r;
+}
+
+static PyObject *
+binary_on(PyObject *op_name, PyObject *a, PyObject *b)
+{
+    return apply_named(op_name, PyTuple_Pack(2, a, b));
 }
 
 /* ``BinaryFastPath._binary(self, name, a, b)`` */

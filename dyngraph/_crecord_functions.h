@@ -25,18 +25,8 @@ unary_vectorcall(PyObject *o, PyObject *const *args, size_t nargsf, PyObject *kw
                 return NULL;
             PyObject *known = PyDict_GetItemWithError(FLOAT_DTYPES, dt);
             Py_DECREF(dt);
-            if (known != NULL) {
-                PyObject *op = get_op(self->name);
-                if (op == NULL)
-                    return NULL;
-                PyObject *inputs = PyTuple_Pack(1, x), *attrs = inputs ? PyDict_New() : NULL, *r = NULL;
-                if (attrs != NULL)
-                    r = apply_via((PyObject *)Tensor_T, op, inputs, attrs);
-                Py_DECREF(op);
-                Py_XDECREF(inputs);
-                Py_XDECREF(attrs);
-                return r;
-            }
+            if (known != NULL)
+                return apply_named(self->name, PyTuple_Pack(1, x));
             if (PyErr_Occurred())
                 return NULL;
         }
